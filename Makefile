@@ -1,0 +1,127 @@
+# vsp: one Makefile for the whole tree.
+#
+#   make            build ./vsp
+#   make check      install missing dependencies, build, run every test (TAP, prove)
+#   make demo       boot the bundled guest and enforce an example policy on it
+#   make bench      run the side-by-side benchmarks
+#   make deps       install the Debian packages the build and the tests need
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Sources are found by wildcard: a new file in lang/, interp/, fastpath/ or
+# vmi/ joins libvsp; tests/<stage>/t_*.c each become one TAP program.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+SAN     ?=
+
+PKGS     := capstone json-c libffi libbpf
+DEB_PKGS := build-essential flex bison pkg-config libcapstone-dev libffi-dev \
+            libjson-c-dev libbpf-dev libxen-dev libseccomp-dev libpcap-dev \
+            liblua5.4-dev qemu-system-x86 busybox-static cpio lz4 \
+            libclang-rt-14-dev clang
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+           -I. -I$(BUILD) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+
+# The Xen backend is built when libxen-dev is installed.
+HAVE_XEN := $(shell pkg-config --exists xencontrol xenevtchn xenforeignmemory && echo 1)
+ifeq ($(HAVE_XEN),1)
+CFLAGS += -DVSP_HAVE_XEN=1
+LDLIBS += $(shell pkg-config --libs xencontrol xenevtchn xenforeignmemory)
+endif
+
+ifeq ($(SAN),1)
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+ifneq ($(wildcard lang/parser.y),)
+GEN_C   := $(BUILD)/lang/parser.c $(BUILD)/lang/lexer.c
+GEN_H   := $(BUILD)/lang/parser.h $(BUILD)/lang/lexer.h
+endif
+LIB_SRC := $(sort $(wildcard lang/*.c interp/*.c fastpath/*.c vmi/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN_C:%.c=%.o)
+CLI_SRC := $(sort $(wildcard cli/*.c))
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(sort $(wildcard tests/*/t_*.c))
+TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%.t)
+
+.PHONY: all check deps demo bench fuzz install clean guest tests
+all: $(BUILD)/vsp
+ifeq ($(BUILD),build)
+all: vsp
+vsp: $(BUILD)/vsp
+	ln -sf $(BUILD)/vsp vsp
+endif
+
+$(BUILD)/vsp: $(CLI_OBJ) $(BUILD)/libvsp.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libvsp.a $(LDLIBS)
+
+$(BUILD)/libvsp.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/lang/parser.c $(BUILD)/lang/parser.h: lang/parser.y
+	@mkdir -p $(dir $@)
+	bison -Wall -Werror --defines=$(BUILD)/lang/parser.h -o $(BUILD)/lang/parser.c $<
+
+$(BUILD)/lang/lexer.c $(BUILD)/lang/lexer.h: lang/lexer.l $(BUILD)/lang/parser.h
+	@mkdir -p $(dir $@)
+	flex --header-file=$(BUILD)/lang/lexer.h -o $(BUILD)/lang/lexer.c $<
+
+# Generated sources get the warnings their generators cannot avoid waived.
+$(BUILD)/lang/%.o: $(BUILD)/lang/%.c $(GEN_H)
+	$(CC) $(CFLAGS) -Wno-sign-compare -Wno-unused-function -Wno-unused-but-set-variable -c -o $@ $<
+
+$(BUILD)/%.o: %.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%.t: tests/%.c $(BUILD)/libvsp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvsp.a $(LDLIBS)
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# Install only what is missing, so a prepared machine pays one dpkg query.
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+check: deps
+	$(MAKE) all tests
+	VSP=$(CURDIR)/$(BUILD)/vsp BUILD=$(CURDIR)/$(BUILD) prove $(TEST_BIN) $(sort $(wildcard tests/*/*.t))
+
+tests: all $(TEST_BIN)
+
+demo: deps all
+	tests/guest/demo.sh
+
+guest: all
+	tests/guest/rig.sh build
+
+bench: deps all
+	$(MAKE) -C fastpath/bench run
+
+fuzz: deps
+	tests/fuzz/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vsp/stdlib-policies \
+	  $(DESTDIR)$(PREFIX)/share/vsp/examples $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BUILD)/vsp $(DESTDIR)$(PREFIX)/bin/vsp
+	install -m 644 stdlib-policies/*.vsp $(DESTDIR)$(PREFIX)/share/vsp/stdlib-policies/ 2>/dev/null || true
+	install -m 644 examples/*.vsp $(DESTDIR)$(PREFIX)/share/vsp/examples/ 2>/dev/null || true
+	install -m 644 docs/vsp.1 $(DESTDIR)$(PREFIX)/share/man/man1/ 2>/dev/null || true
+
+clean:
+	rm -rf $(BUILD) vsp

@@ -1,0 +1,40 @@
+/*
+ * cache.h: the decision cache.
+ *
+ * The compiler knows, per event, every input its rules read (fields,
+ * context, call path).  When all of them are cacheable, the interpreter
+ * packs them into a key, and a decision already made for the same key is
+ * reused.  The table is fixed at load time (default 65536 entries, set
+ * associative, no allocation while deciding); a policy reload bumps the
+ * generation so every old entry is dead at once.
+ */
+#ifndef VSP_CACHE_H
+#define VSP_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VSP_CACHE_KEY_MAX 128	/* bytes of packed inputs; longer: not cached */
+#define VSP_CACHE_VAL_MAX 48	/* bytes of packed decision */
+
+struct vsp_cache;
+
+/* `entries` is rounded up to a power of two; 0 means 65536. */
+struct vsp_cache *vsp_fp_cache_new(uint32_t entries);
+void vsp_fp_cache_free(struct vsp_cache *c);
+
+/* Copies the value into val (VSP_CACHE_VAL_MAX bytes) on a hit. */
+bool vsp_fp_cache_get(struct vsp_cache *c, uint32_t prog, const void *key,
+		      size_t klen, void *val);
+void vsp_fp_cache_put(struct vsp_cache *c, uint32_t prog, const void *key,
+		      size_t klen, const void *val, size_t vlen);
+/* Drops every entry at once (a new generation). */
+void vsp_fp_cache_invalidate(struct vsp_cache *c);
+
+struct vsp_cache_stats { uint64_t hits, misses, inserts, evictions; };
+void vsp_fp_cache_stats(const struct vsp_cache *c, struct vsp_cache_stats *s);
+
+uint64_t vsp_fp_hash(const void *p, size_t len, uint64_t seed);
+
+#endif

@@ -1,0 +1,131 @@
+/*
+ * engine.h: the engine as the command line and the backends use it.
+ *
+ * Load turns .vsp files into a verified, ready-to-run policy (lang/ parses,
+ * checks and compiles; interp/ verifies; fastpath/ builds dispatch tables,
+ * matchers and the decision cache).  Decide runs one event through it.
+ * Everything else here is read-only introspection for audit records,
+ * statistics, trap installation and disassembly.
+ *
+ * Ownership: the policy owns every string and table it hands out; they live
+ * until vsp_policy_free().
+ */
+#ifndef VSP_ENGINE_H
+#define VSP_ENGINE_H
+
+#include <stdio.h>
+#include "interp/event.h"
+
+struct vsp_policy;
+
+struct vsp_load_opts {
+	enum vsp_mode mode;	/* VSP_MODE_UNSET: the files' mode, else enforce */
+	FILE *diag;		/* where diagnostics go; NULL: stderr */
+	bool no_fastpath;	/* interpreter only: no constant verdicts, no matchers */
+	bool no_cache;		/* no decision cache */
+	uint32_t cache_entries;	/* 0: the default, 65536 */
+	bool warnings_as_errors;
+};
+
+/*
+ * Parses, checks, compiles and verifies the files, in order, as if each
+ * were imported from an empty root file.  Prints every diagnostic.  Returns
+ * NULL when any file has errors (or cannot be read); *nerrors tells how
+ * many errors were printed (may be NULL).
+ */
+struct vsp_policy *vsp_policy_load(const char *const *files, size_t nfiles,
+				   const struct vsp_load_opts *opts,
+				   int *nerrors);
+void vsp_policy_free(struct vsp_policy *p);
+
+/*
+ * Decides one event.  Never allocates, never blocks; `out` is fully
+ * written.  Safe to call from one thread at a time per policy.
+ */
+void vsp_decide(struct vsp_policy *p, struct vsp_event *ev,
+		struct vsp_decision *out);
+
+enum vsp_mode vsp_policy_mode(const struct vsp_policy *p);
+
+/* Rules, for audit records and statistics. */
+enum vsp_priority {
+	VSP_PRIO_NONE, VSP_PRIO_LOW, VSP_PRIO_MEDIUM, VSP_PRIO_HIGH,
+	VSP_PRIO_CRITICAL
+};
+
+struct vsp_rule_info {
+	const char *name;	/* the rule's name, or "file:line" */
+	bool named;
+	const char *file;
+	int line;
+	enum vsp_priority priority;
+	const char *const *tags;
+	uint32_t ntags;
+	const char *profile;	/* must arise from profile: the file, else NULL */
+};
+
+uint32_t vsp_policy_nrules(const struct vsp_policy *p);
+const struct vsp_rule_info *vsp_policy_rule(const struct vsp_policy *p,
+					    uint32_t rule);
+
+struct vsp_effect_info {
+	enum vsp_effect_kind kind;
+	const char *text;	/* message template or counter name; may be NULL */
+	uint32_t rule;
+};
+
+const struct vsp_effect_info *vsp_policy_effect(const struct vsp_policy *p,
+						uint32_t effect);
+
+/*
+ * Expands an effect's message for an event: %{field} becomes the field's
+ * value as the rule saw it.  Writes at most size bytes, NUL-terminated;
+ * returns the length it wanted.  Not on the decision path.
+ */
+size_t vsp_policy_format(const struct vsp_policy *p, uint32_t effect,
+			 struct vsp_event *ev, char *buf, size_t size);
+
+/* The events a policy names, so a backend installs traps for those only. */
+struct vsp_event_key {
+	enum vsp_event_kind kind;
+	uint32_t nr;		/* syscall, hypercall */
+	const char *name;	/* syscall, hypercall, function or symbol */
+	const char *lib;	/* user events */
+	int64_t lo, hi;		/* write events: index range, or -1 */
+	uint64_t reads;		/* bit (1 << VSP_F_x): fields the rules read */
+	uint32_t max_steps;	/* worst case, as the verifier states it */
+};
+
+uint32_t vsp_policy_nevents(const struct vsp_policy *p);
+const struct vsp_event_key *vsp_policy_event(const struct vsp_policy *p,
+					     uint32_t i);
+
+/* Prints the bytecode per event, with source lines and step bounds. */
+void vsp_policy_disasm(const struct vsp_policy *p, FILE *out);
+
+/* Learn mode: adds the event's call path to the rule's profile (in memory);
+ * save writes every profile file back, sorted, without duplicates, merged
+ * with what each file held.  Returns 0 or -1 with errno. */
+int vsp_policy_learn(struct vsp_policy *p, uint32_t rule,
+		     const struct vsp_event *ev);
+int vsp_policy_save_profiles(struct vsp_policy *p, FILE *diag);
+
+struct vsp_engine_stats {
+	uint64_t events, decisions[VSP_V_COUNT];
+	uint64_t cache_hits, cache_misses, const_verdicts, interpreted;
+	uint64_t flagged, partial;
+};
+
+void vsp_policy_stats(const struct vsp_policy *p, struct vsp_engine_stats *out);
+/* Hits per rule (a rule hits when it decides or an effect of it fires). */
+uint64_t vsp_policy_rule_hits(const struct vsp_policy *p, uint32_t rule);
+/* Named counters from `count "name"`. */
+uint32_t vsp_policy_ncounters(const struct vsp_policy *p);
+const char *vsp_policy_counter(const struct vsp_policy *p, uint32_t i,
+			       uint64_t *value);
+
+const char *vsp_verdict_name(enum vsp_verdict v);
+const char *vsp_mode_name(enum vsp_mode m);
+const char *vsp_event_kind_name(enum vsp_event_kind k);
+
+#endif
