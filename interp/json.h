@@ -1,0 +1,31 @@
+/*
+ * json.h: the JSON writer behind trace lines and audit records.
+ *
+ * Each record is built whole in a growing buffer, then written with one
+ * call, so a crash or a full disk never leaves half a record.  Guest data
+ * need not be UTF-8: valid UTF-8 passes through, other bytes become
+ * \u00XX, so every record stays valid JSON.
+ */
+#ifndef VSP_JSON_H
+#define VSP_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vsp_jbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+void vsp_jbuf_init(struct vsp_jbuf *b);
+void vsp_jbuf_release(struct vsp_jbuf *b);
+void vsp_jbuf_raw(struct vsp_jbuf *b, const char *s, size_t n);
+void vsp_jbuf_cstr(struct vsp_jbuf *b, const char *s);	/* unquoted text */
+void vsp_jbuf_str(struct vsp_jbuf *b, const char *s, size_t n); /* "..." */
+void vsp_jbuf_int(struct vsp_jbuf *b, int64_t v);
+void vsp_jbuf_uint(struct vsp_jbuf *b, uint64_t v);
+void vsp_jbuf_key(struct vsp_jbuf *b, const char *key, bool *first);
+
+#endif

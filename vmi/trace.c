@@ -1,0 +1,773 @@
+/*
+ * trace.c: reading and writing JSON Lines traces.
+ *
+ * The reader turns one line into a struct vsp_event with json-c, checking
+ * every known key's type and every integer's range (json-c clamps
+ * out-of-range integers silently, so a small scanner looks at the number
+ * tokens first).  String fields are answered lazily from the line's
+ * "strings" object, exactly as a live backend answers them from guest
+ * memory.  The writer builds each line in a buffer and writes it at once,
+ * so a crash never leaves half a line.
+ */
+#include "vmi/trace.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void seterr(char *err, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !n)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, n, fmt, ap);
+	va_end(ap);
+}
+
+void vsp_trace_event_init(struct vsp_trace_event *te)
+{
+	memset(te, 0, sizeof(*te));
+}
+
+void vsp_trace_event_release(struct vsp_trace_event *te)
+{
+	free(te->arena);
+	memset(te, 0, sizeof(*te));
+}
+
+/*
+ * Copies into the arena.  The arena is sized before any copy (see
+ * reserve), so pointers handed out stay valid for the whole event.
+ */
+static const char *arena_copy(struct vsp_trace_event *te, const char *s,
+			      size_t n)
+{
+	char *p = te->arena + te->arena_len;
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	te->arena_len += n + 1;
+	return p;
+}
+
+static int arena_reserve(struct vsp_trace_event *te, size_t need)
+{
+	if (need <= te->arena_cap)
+		return 0;
+	size_t cap = te->arena_cap ? te->arena_cap : 4096;
+	while (cap < need)
+		cap *= 2;
+	char *p = realloc(te->arena, cap);
+	if (!p)
+		return -1;
+	te->arena = p;
+	te->arena_cap = cap;
+	return 0;
+}
+
+/*
+ * Rejects integer tokens outside int64: json-c would clamp them.  Walks
+ * the raw text, skipping strings; a number with a fraction or exponent is
+ * left to the type checks (it is a double, which no key accepts).
+ */
+static int check_numbers(const char *s, size_t n, char *err, size_t errlen)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		char c = s[i];
+		if (c == '"') {
+			for (i++; i < n && s[i] != '"'; i++)
+				if (s[i] == '\\')
+					i++;
+			i++;
+			continue;
+		}
+		if (c == '-' || (c >= '0' && c <= '9')) {
+			size_t j = i + (c == '-');
+			bool frac = false;
+			while (j < n && ((s[j] >= '0' && s[j] <= '9') ||
+					 s[j] == '.' || s[j] == 'e' ||
+					 s[j] == 'E' || s[j] == '+' ||
+					 s[j] == '-')) {
+				if (s[j] == '.' || s[j] == 'e' || s[j] == 'E')
+					frac = true;
+				j++;
+			}
+			if (!frac) {
+				char tmp[32];
+				size_t len = j - i;
+				if (len >= sizeof(tmp)) {
+					seterr(err, errlen,
+					       "integer out of the signed 64-bit range at byte %zu",
+					       i + 1);
+					return -1;
+				}
+				memcpy(tmp, s + i, len);
+				tmp[len] = '\0';
+				errno = 0;
+				(void)strtoll(tmp, NULL, 10);
+				if (errno == ERANGE) {
+					seterr(err, errlen,
+					       "integer out of the signed 64-bit range at byte %zu",
+					       i + 1);
+					return -1;
+				}
+			}
+			i = j;
+			continue;
+		}
+		i++;
+	}
+	return 0;
+}
+
+static int get_int(json_object *o, const char *what, int64_t *out, char *err,
+		   size_t errlen)
+{
+	if (json_object_get_type(o) != json_type_int) {
+		seterr(err, errlen, "%s: expected an integer, got %s", what,
+		       json_type_to_name(json_object_get_type(o)));
+		return -1;
+	}
+	*out = json_object_get_int64(o);
+	return 0;
+}
+
+static int get_str(json_object *o, const char *what, const char **p,
+		   size_t *n, char *err, size_t errlen)
+{
+	if (json_object_get_type(o) != json_type_string) {
+		seterr(err, errlen, "%s: expected a string, got %s", what,
+		       json_type_to_name(json_object_get_type(o)));
+		return -1;
+	}
+	*p = json_object_get_string(o);
+	*n = (size_t)json_object_get_string_len(o);
+	return 0;
+}
+
+static const struct vsp_trace_string *find_string(const struct vsp_trace_event *te,
+						  const char *key)
+{
+	for (uint32_t i = 0; i < te->nstrings; i++)
+		if (strcmp(te->strings[i].key, key) == 0)
+			return &te->strings[i];
+	return NULL;
+}
+
+/* Answers string fields from the line's "strings" object. */
+static int trace_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
+		       struct vsp_str *out)
+{
+	struct vsp_trace_event *te = ctx;
+	const struct vsp_trace_string *s = NULL;
+
+	if (f == VSP_F_FUNC) {
+		out->ptr = ev->name ? ev->name : "";
+		out->len = (uint32_t)strlen(out->ptr);
+		return 0;
+	}
+	if (f >= VSP_F_STR0 && f <= VSP_F_STR5) {
+		unsigned i = (unsigned)(f - VSP_F_STR0);
+		if (te->call && te->call->has_proto && i < te->call->nargs)
+			s = find_string(te, te->call->args[i].name);
+		if (!s) {
+			char key[8];
+			snprintf(key, sizeof(key), "arg%u", i);
+			s = find_string(te, key);
+		}
+	} else if (f == VSP_F_PATH) {
+		int i = te->call ? vsp_call_path_arg(te->call) : -1;
+		if (i >= 0)
+			s = find_string(te, te->call->args[i].name);
+		if (!s)
+			s = find_string(te, "path");
+	}
+	if (!s)
+		return -1;
+	*out = s->val;
+	return 0;
+}
+
+static enum vsp_event_kind kind_of(const char *s, bool *ok)
+{
+	static const char *const names[] = {
+		"syscall", "hypercall", "kernel", "user", "write"
+	};
+
+	*ok = true;
+	for (int i = 0; i < VSP_EV_KIND_COUNT; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (enum vsp_event_kind)i;
+	*ok = false;
+	return VSP_EV_SYSCALL;
+}
+
+/* The bytes the arena needs for every string of the object, counted first. */
+static size_t strings_size(json_object *root)
+{
+	size_t need = 0;
+
+	json_object_object_foreach(root, key, val) {
+		need += strlen(key) + 1;
+		switch (json_object_get_type(val)) {
+		case json_type_string:
+			need += (size_t)json_object_get_string_len(val) + 1;
+			break;
+		case json_type_object:
+		case json_type_array:
+			need += strlen(json_object_to_json_string_ext(val,
+					JSON_C_TO_STRING_PLAIN)) + 1;
+			break;
+		default:
+			break;
+		}
+	}
+	return need;
+}
+
+static int parse_proc(struct vsp_trace_event *te, json_object *o, char *err,
+		      size_t errlen)
+{
+	struct vsp_proc *p = &te->ev.proc;
+
+	if (json_object_get_type(o) != json_type_object) {
+		seterr(err, errlen, "proc: expected an object");
+		return -1;
+	}
+	json_object_object_foreach(o, key, val) {
+		int64_t *dst = NULL;
+		char what[32];
+		snprintf(what, sizeof(what), "proc.%s", key);
+		if (strcmp(key, "comm") == 0) {
+			const char *s;
+			size_t n;
+			if (get_str(val, what, &s, &n, err, errlen) < 0)
+				return -1;
+			if (n >= sizeof(p->comm))
+				n = sizeof(p->comm) - 1;
+			memcpy(p->comm, s, n);
+			p->comm[n] = '\0';
+			continue;
+		}
+		if (strcmp(key, "pid") == 0)
+			dst = &p->pid;
+		else if (strcmp(key, "tid") == 0)
+			dst = &p->tid;
+		else if (strcmp(key, "ppid") == 0)
+			dst = &p->ppid;
+		else if (strcmp(key, "uid") == 0)
+			dst = &p->uid;
+		else if (strcmp(key, "euid") == 0)
+			dst = &p->euid;
+		else if (strcmp(key, "gid") == 0)
+			dst = &p->gid;
+		if (dst && get_int(val, what, dst, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_strings(struct vsp_trace_event *te, json_object *o,
+			 char *err, size_t errlen)
+{
+	if (json_object_get_type(o) != json_type_object) {
+		seterr(err, errlen, "strings: expected an object");
+		return -1;
+	}
+	json_object_object_foreach(o, key, val) {
+		char what[64];
+		const char *s;
+		size_t n;
+		snprintf(what, sizeof(what), "strings.%.40s", key);
+		if (get_str(val, what, &s, &n, err, errlen) < 0)
+			return -1;
+		if (te->nstrings == VSP_TRACE_MAX_STRINGS) {
+			seterr(err, errlen, "strings: more than %d entries",
+			       VSP_TRACE_MAX_STRINGS);
+			return -1;
+		}
+		struct vsp_trace_string *ts = &te->strings[te->nstrings++];
+		ts->key = arena_copy(te, key, strlen(key));
+		ts->val.ptr = arena_copy(te, s, n);
+		ts->val.len = (uint32_t)n;
+	}
+	return 0;
+}
+
+static int parse_stack(struct vsp_trace_event *te, json_object *o, char *err,
+		       size_t errlen)
+{
+	if (json_object_get_type(o) != json_type_array) {
+		seterr(err, errlen, "stack: expected an array");
+		return -1;
+	}
+	size_t n = json_object_array_length(o);
+	if (n > VSP_TRACE_MAX_STACK) {
+		seterr(err, errlen, "stack: more than %d frames",
+		       VSP_TRACE_MAX_STACK);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char what[32];
+		const char *s;
+		size_t len;
+		snprintf(what, sizeof(what), "stack[%zu]", i);
+		if (get_str(json_object_array_get_idx(o, i), what, &s, &len,
+			    err, errlen) < 0)
+			return -1;
+		te->stack[i] = arena_copy(te, s, len);
+	}
+	te->ev.stack = te->stack;
+	te->ev.nstack = (uint32_t)n;
+	te->ev.has_stack = true;
+	return 0;
+}
+
+static int parse_args(struct vsp_trace_event *te, json_object *o, char *err,
+		      size_t errlen)
+{
+	if (json_object_get_type(o) != json_type_array) {
+		seterr(err, errlen, "args: expected an array");
+		return -1;
+	}
+	size_t n = json_object_array_length(o);
+	if (n > 6) {
+		seterr(err, errlen, "args: more than 6 arguments");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char what[16];
+		snprintf(what, sizeof(what), "args[%zu]", i);
+		if (get_int(json_object_array_get_idx(o, i), what,
+			    &te->ev.args[i], err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_object(struct vsp_trace_event *te, json_object *root,
+			char *err, size_t errlen)
+{
+	struct vsp_event *ev = &te->ev;
+	const char *kind = NULL, *name = NULL;
+	bool have_nr = false;
+	int64_t v;
+
+	json_object_object_foreach(root, key, val) {
+		const char *s;
+		size_t n;
+		if (strcmp(key, "kind") == 0) {
+			if (get_str(val, key, &s, &n, err, errlen) < 0)
+				return -1;
+			kind = arena_copy(te, s, n);
+		} else if (strcmp(key, "name") == 0) {
+			if (get_str(val, key, &s, &n, err, errlen) < 0)
+				return -1;
+			name = arena_copy(te, s, n);
+		} else if (strcmp(key, "vm") == 0) {
+			if (get_str(val, key, &s, &n, err, errlen) < 0)
+				return -1;
+			ev->vm = arena_copy(te, s, n);
+		} else if (strcmp(key, "lib") == 0) {
+			if (get_str(val, key, &s, &n, err, errlen) < 0)
+				return -1;
+			ev->lib = arena_copy(te, s, n);
+		} else if (strcmp(key, "nr") == 0) {
+			if (get_int(val, key, &v, err, errlen) < 0)
+				return -1;
+			if (v < 0 || v > UINT32_MAX) {
+				seterr(err, errlen, "nr: %" PRId64 " out of range", v);
+				return -1;
+			}
+			ev->nr = (uint32_t)v;
+			have_nr = true;
+		} else if (strcmp(key, "seq") == 0) {
+			if (get_int(val, key, &v, err, errlen) < 0)
+				return -1;
+			ev->seq = (uint64_t)v;
+		} else if (strcmp(key, "time_ns") == 0) {
+			if (get_int(val, key, &v, err, errlen) < 0)
+				return -1;
+			ev->time_ns = (uint64_t)v;
+		} else if (strcmp(key, "vcpu") == 0) {
+			if (get_int(val, key, &ev->vcpu, err, errlen) < 0)
+				return -1;
+		} else if (strcmp(key, "cr3") == 0) {
+			if (get_int(val, key, &v, err, errlen) < 0)
+				return -1;
+			ev->cr3 = (uint64_t)v;
+		} else if (strcmp(key, "addr") == 0 || strcmp(key, "len") == 0 ||
+			   strcmp(key, "value") == 0 || strcmp(key, "old") == 0 ||
+			   strcmp(key, "offset") == 0) {
+			if (get_int(val, key, &v, err, errlen) < 0)
+				return -1;
+			uint64_t *dst = key[0] == 'a' ? &ev->addr :
+					key[0] == 'l' ? &ev->len :
+					key[0] == 'v' ? &ev->value :
+					key[1] == 'l' ? &ev->old : &ev->offset;
+			*dst = (uint64_t)v;
+		} else if (strcmp(key, "partial") == 0) {
+			if (json_object_get_type(val) != json_type_boolean) {
+				seterr(err, errlen, "partial: expected a boolean");
+				return -1;
+			}
+			ev->partial = json_object_get_boolean(val);
+		} else if (strcmp(key, "stack_partial") == 0) {
+			if (json_object_get_type(val) != json_type_boolean) {
+				seterr(err, errlen, "stack_partial: expected a boolean");
+				return -1;
+			}
+			ev->stack_partial = json_object_get_boolean(val);
+		} else if (strcmp(key, "args") == 0) {
+			if (parse_args(te, val, err, errlen) < 0)
+				return -1;
+		} else if (strcmp(key, "strings") == 0) {
+			if (parse_strings(te, val, err, errlen) < 0)
+				return -1;
+		} else if (strcmp(key, "proc") == 0) {
+			if (parse_proc(te, val, err, errlen) < 0)
+				return -1;
+		} else if (strcmp(key, "stack") == 0) {
+			if (parse_stack(te, val, err, errlen) < 0)
+				return -1;
+		}
+	}
+
+	if (!kind) {
+		seterr(err, errlen, "missing key \"kind\"");
+		return -1;
+	}
+	bool ok;
+	ev->kind = kind_of(kind, &ok);
+	if (!ok) {
+		seterr(err, errlen,
+		       "kind: \"%s\" is not syscall, hypercall, kernel, user or write",
+		       kind);
+		return -1;
+	}
+	if (ev->kind == VSP_EV_SYSCALL || ev->kind == VSP_EV_HYPERCALL) {
+		bool sys = ev->kind == VSP_EV_SYSCALL;
+		if (name)
+			te->call = sys ? vsp_syscall_by_name(name) :
+					 vsp_hypercall_by_name(name);
+		else if (have_nr)
+			te->call = sys ? vsp_syscall_by_nr(ev->nr) :
+					 vsp_hypercall_by_nr(ev->nr);
+		if (!name && !have_nr) {
+			seterr(err, errlen, "missing key \"name\" (or \"nr\")");
+			return -1;
+		}
+		if (te->call) {
+			if (name && have_nr && te->call->nr != ev->nr) {
+				seterr(err, errlen,
+				       "nr %u does not match %s %s (%u)", ev->nr,
+				       kind, name, te->call->nr);
+				return -1;
+			}
+			ev->nr = te->call->nr;
+			if (!name)
+				name = te->call->name;
+		} else if (!name) {
+			char num[24];
+			snprintf(num, sizeof(num), "%u", ev->nr);
+			name = arena_copy(te, num, strlen(num));
+		}
+	} else if (!name) {
+		seterr(err, errlen, "missing key \"name\"");
+		return -1;
+	}
+	ev->name = name;
+	if (!ev->vm)
+		ev->vm = "";
+	return 0;
+}
+
+int vsp_trace_parse(struct vsp_trace_event *te, const char *line, size_t len,
+		    char *err, size_t errlen)
+{
+	struct json_tokener *tok;
+	json_object *root;
+	int rc = -1;
+
+	memset(&te->ev, 0, sizeof(te->ev));
+	te->call = NULL;
+	te->nstrings = 0;
+	te->arena_len = 0;
+	te->ev.vcpu = 0;
+
+	if (check_numbers(line, len, err, errlen) < 0)
+		return -1;
+	tok = json_tokener_new();
+	if (!tok) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+				    JSON_TOKENER_VALIDATE_UTF8);
+	root = json_tokener_parse_ex(tok, line, (int)len);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	if (!root || jerr != json_tokener_success) {
+		if (jerr == json_tokener_continue)
+			seterr(err, errlen, "truncated JSON");
+		else
+			seterr(err, errlen, "invalid JSON: %s",
+			       json_tokener_error_desc(jerr));
+		goto out_tok;
+	}
+	if (tok->char_offset < (int)len) {
+		size_t i = (size_t)tok->char_offset;
+		while (i < len && (line[i] == ' ' || line[i] == '\t' ||
+				   line[i] == '\r'))
+			i++;
+		if (i < len) {
+			seterr(err, errlen, "trailing bytes after the JSON object");
+			goto out_root;
+		}
+	}
+	if (json_object_get_type(root) != json_type_object) {
+		seterr(err, errlen, "expected a JSON object, got %s",
+		       json_type_to_name(json_object_get_type(root)));
+		goto out_root;
+	}
+	size_t need = strings_size(root) + 64;
+	json_object *strs, *stk;
+	if (json_object_object_get_ex(root, "strings", &strs) &&
+	    json_object_get_type(strs) == json_type_object)
+		need += strings_size(strs);
+	if (json_object_object_get_ex(root, "stack", &stk) &&
+	    json_object_get_type(stk) == json_type_array)
+		for (size_t i = 0; i < json_object_array_length(stk); i++) {
+			json_object *f = json_object_array_get_idx(stk, i);
+			if (json_object_get_type(f) == json_type_string)
+				need += (size_t)json_object_get_string_len(f) + 1;
+		}
+	if (arena_reserve(te, need) < 0) {
+		seterr(err, errlen, "out of memory");
+		goto out_root;
+	}
+	rc = parse_object(te, root, err, errlen);
+	te->ev.fetch = trace_fetch;
+	te->ev.fetch_ctx = te;
+out_root:
+	json_object_put(root);
+out_tok:
+	json_tokener_free(tok);
+	return rc;
+}
+
+/* --- line reader --------------------------------------------------- */
+
+void vsp_line_reader_init(struct vsp_line_reader *r, FILE *in)
+{
+	memset(r, 0, sizeof(*r));
+	r->in = in;
+}
+
+void vsp_line_reader_release(struct vsp_line_reader *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+	r->cap = 0;
+}
+
+int vsp_line_read(struct vsp_line_reader *r, const char **line, size_t *len)
+{
+	size_t n = 0;
+	int c;
+
+	if (!r->buf) {
+		r->cap = 4096;
+		r->buf = malloc(r->cap);
+		if (!r->buf)
+			return -1;
+	}
+	for (;;) {
+		c = getc(r->in);
+		if (c == EOF) {
+			if (ferror(r->in))
+				return -1;
+			if (n == 0)
+				return 0;
+			break;
+		}
+		if (c == '\n')
+			break;
+		if (n + 1 >= VSP_TRACE_MAX_LINE) {
+			/* Count the rest of the line without keeping it. */
+			while ((c = getc(r->in)) != EOF && c != '\n')
+				n++;
+			r->lineno++;
+			*len = n + 1;
+			return -1;
+		}
+		if (n + 1 >= r->cap) {
+			char *p = realloc(r->buf, r->cap * 2);
+			if (!p)
+				return -1;
+			r->buf = p;
+			r->cap *= 2;
+		}
+		r->buf[n++] = (char)c;
+	}
+	r->buf[n] = '\0';
+	r->lineno++;
+	*line = r->buf;
+	*len = n;
+	return 1;
+}
+
+/* --- trace writer -------------------------------------------------- */
+
+static const char *const kind_names[] = {
+	"syscall", "hypercall", "kernel", "user", "write"
+};
+
+static void write_proc(struct vsp_jbuf *b, const struct vsp_proc *p)
+{
+	bool first = true;
+
+	vsp_jbuf_raw(b, "{", 1);
+	vsp_jbuf_key(b, "pid", &first);
+	vsp_jbuf_int(b, p->pid);
+	vsp_jbuf_key(b, "tid", &first);
+	vsp_jbuf_int(b, p->tid);
+	vsp_jbuf_key(b, "ppid", &first);
+	vsp_jbuf_int(b, p->ppid);
+	vsp_jbuf_key(b, "comm", &first);
+	vsp_jbuf_str(b, p->comm, strnlen(p->comm, sizeof(p->comm)));
+	vsp_jbuf_key(b, "uid", &first);
+	vsp_jbuf_int(b, p->uid);
+	vsp_jbuf_key(b, "euid", &first);
+	vsp_jbuf_int(b, p->euid);
+	vsp_jbuf_key(b, "gid", &first);
+	vsp_jbuf_int(b, p->gid);
+	vsp_jbuf_raw(b, "}", 1);
+}
+
+/* Reads a string field through the event's callback, remembering it. */
+static bool fetch_field(struct vsp_event *ev, enum vsp_field f,
+			struct vsp_str *out)
+{
+	if (ev->strs_valid & (1ull << f)) {
+		*out = ev->strs[f];
+		return true;
+	}
+	if (!ev->fetch || ev->fetch(ev->fetch_ctx, ev, f, out) < 0) {
+		ev->partial = true;
+		return false;
+	}
+	ev->strs[f] = *out;
+	ev->strs_valid |= 1ull << f;
+	return true;
+}
+
+int vsp_trace_write(FILE *out, struct vsp_event *ev)
+{
+	struct vsp_jbuf b;
+	bool first = true;
+	int rc = 0;
+
+	vsp_jbuf_init(&b);
+	vsp_jbuf_raw(&b, "{", 1);
+	vsp_jbuf_key(&b, "seq", &first);
+	vsp_jbuf_uint(&b, ev->seq);
+	vsp_jbuf_key(&b, "time_ns", &first);
+	vsp_jbuf_uint(&b, ev->time_ns);
+	vsp_jbuf_key(&b, "vm", &first);
+	vsp_jbuf_str(&b, ev->vm ? ev->vm : "", ev->vm ? strlen(ev->vm) : 0);
+	vsp_jbuf_key(&b, "vcpu", &first);
+	vsp_jbuf_int(&b, ev->vcpu);
+	vsp_jbuf_key(&b, "kind", &first);
+	vsp_jbuf_cstr(&b, "\"");
+	vsp_jbuf_cstr(&b, kind_names[ev->kind]);
+	vsp_jbuf_cstr(&b, "\"");
+	vsp_jbuf_key(&b, "name", &first);
+	vsp_jbuf_str(&b, ev->name, strlen(ev->name));
+	if (ev->lib) {
+		vsp_jbuf_key(&b, "lib", &first);
+		vsp_jbuf_str(&b, ev->lib, strlen(ev->lib));
+	}
+	if (ev->kind == VSP_EV_SYSCALL || ev->kind == VSP_EV_HYPERCALL) {
+		vsp_jbuf_key(&b, "nr", &first);
+		vsp_jbuf_uint(&b, ev->nr);
+	}
+	if (ev->kind == VSP_EV_WRITE) {
+		vsp_jbuf_key(&b, "addr", &first);
+		vsp_jbuf_int(&b, (int64_t)ev->addr);
+		vsp_jbuf_key(&b, "offset", &first);
+		vsp_jbuf_int(&b, (int64_t)ev->offset);
+		vsp_jbuf_key(&b, "len", &first);
+		vsp_jbuf_int(&b, (int64_t)ev->len);
+		vsp_jbuf_key(&b, "value", &first);
+		vsp_jbuf_int(&b, (int64_t)ev->value);
+		vsp_jbuf_key(&b, "old", &first);
+		vsp_jbuf_int(&b, (int64_t)ev->old);
+	} else {
+		int nargs = ev->kind == VSP_EV_HYPERCALL ? 5 : 6;
+		vsp_jbuf_key(&b, "args", &first);
+		vsp_jbuf_raw(&b, "[", 1);
+		for (int i = 0; i < nargs; i++) {
+			if (i)
+				vsp_jbuf_raw(&b, ",", 1);
+			vsp_jbuf_int(&b, ev->args[i]);
+		}
+		vsp_jbuf_raw(&b, "]", 1);
+	}
+
+	/* Every string argument the catalog knows, so a replay has them. */
+	const struct vsp_call *call = NULL;
+	if (ev->kind == VSP_EV_SYSCALL)
+		call = vsp_syscall_by_nr(ev->nr);
+	if (call && call->has_proto) {
+		bool sfirst = true;
+		for (int i = 0; i < call->nargs; i++) {
+			struct vsp_str s;
+			if (call->args[i].type == VSP_ARG_INT)
+				continue;
+			if (!fetch_field(ev, (enum vsp_field)(VSP_F_STR0 + i), &s))
+				continue;
+			if (sfirst) {
+				vsp_jbuf_key(&b, "strings", &first);
+				vsp_jbuf_raw(&b, "{", 1);
+			}
+			vsp_jbuf_key(&b, call->args[i].name, &sfirst);
+			vsp_jbuf_str(&b, s.ptr, s.len);
+		}
+		if (!sfirst)
+			vsp_jbuf_raw(&b, "}", 1);
+	}
+	vsp_jbuf_key(&b, "proc", &first);
+	write_proc(&b, &ev->proc);
+	vsp_jbuf_key(&b, "cr3", &first);
+	vsp_jbuf_int(&b, (int64_t)ev->cr3);
+	if (ev->partial) {
+		vsp_jbuf_key(&b, "partial", &first);
+		vsp_jbuf_cstr(&b, "true");
+	}
+	if (ev->has_stack) {
+		vsp_jbuf_key(&b, "stack", &first);
+		vsp_jbuf_raw(&b, "[", 1);
+		for (uint32_t i = 0; i < ev->nstack; i++) {
+			if (i)
+				vsp_jbuf_raw(&b, ",", 1);
+			vsp_jbuf_str(&b, ev->stack[i], strlen(ev->stack[i]));
+		}
+		vsp_jbuf_raw(&b, "]", 1);
+		if (ev->stack_partial) {
+			vsp_jbuf_key(&b, "stack_partial", &first);
+			vsp_jbuf_cstr(&b, "true");
+		}
+	}
+	vsp_jbuf_raw(&b, "}\n", 2);
+	if (b.oom || fwrite(b.p, 1, b.len, out) != b.len)
+		rc = -1;
+	vsp_jbuf_release(&b);
+	return rc;
+}
