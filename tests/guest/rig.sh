@@ -1,0 +1,323 @@
+#!/bin/bash
+# rig.sh: the bundled Linux test guest for `vsp attach`.
+#
+# The live tests (tests/guest/*.t), `make guest` and `make demo` use this
+# script to get a real Linux kernel running under QEMU with its GDB stub
+# on loopback, so vsp's GDB backend and monitor loop have something real to
+# attach to.  Everything large (the Debian cloud kernel, vmlinux, the
+# initramfs, the symbol file) lives in a cache outside the work tree and is
+# made once.  See tests/guest/README.md for the subcommands and the console
+# protocol the guest speaks.
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${VSP_CACHE:-$HOME/.cache/vsp}/guest
+QEMU=${QEMU:-qemu-system-x86_64}
+CC_STATIC=${CC_STATIC:-gcc}
+
+say() { echo "rig: $*" >&2; }
+die() { echo "rig: error: $*" >&2; exit 1; }
+
+usage() {
+	cat <<'EOF'
+usage: rig.sh COMMAND [ARGS]
+
+  build                 fetch the kernel (once), extract vmlinux, build the
+                        workload programs and the base initramfs
+  symbols               boot once and save /proc/kallsyms as System.map
+  paths                 print the cached files as NAME=PATH lines
+  port                  print a free loopback TCP port
+  boot [OPTIONS] [--] CMD...
+                        boot the guest paused under a GDB stub; the guest
+                        runs each CMD (a shell command line) in order,
+                        reports on its console, and powers off
+      --port P          GDB stub port (default: a free one, printed)
+      --log FILE        serial console log (default: stdout)
+      --kaslr           leave KASLR on (default: nokaslr)
+      --bg              start QEMU in the background; print its pid once
+                        the stub listens (with --pidfile F, write it there)
+      --no-stub         boot without a GDB stub and without -S
+      --timeout S       kill QEMU after S seconds (default 120)
+  result LOG N          print what command N printed (its VSP lines)
+  status LOG N          print command N's exit status, or nothing
+  clean                 remove the cache
+EOF
+}
+
+# ----------------------------------------------------------------- build
+
+kernel_fetch() {
+	local kdir=$CACHE/kernel
+	if [ -s "$CACHE/vmlinuz" ]; then
+		return 0
+	fi
+	mkdir -p "$kdir"
+	local pkg
+	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+		awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+	[ -n "$pkg" ] || die "apt-cache does not name a cloud kernel (run apt-get update?)"
+	say "downloading $pkg (about 27 MB, once) into $kdir"
+	(cd "$kdir" && apt-get download "$pkg" >/dev/null 2>&1) ||
+		die "apt-get download $pkg failed"
+	local deb
+	deb=$(ls "$kdir"/*.deb | head -1)
+	say "unpacking $(basename "$deb")"
+	rm -rf "$kdir/x"
+	dpkg -x "$deb" "$kdir/x"
+	local vmlinuz
+	vmlinuz=$(ls "$kdir"/x/boot/vmlinuz-* | head -1)
+	[ -s "$vmlinuz" ] || die "no vmlinuz in $deb"
+	cp "$vmlinuz" "$CACHE/vmlinuz.tmp"
+	basename "$vmlinuz" | sed 's/^vmlinuz-//' >"$CACHE/release"
+	rm -rf "$kdir/x" "$deb"
+	mv "$CACHE/vmlinuz.tmp" "$CACHE/vmlinuz"
+}
+
+# vmlinuz carries an LZ4 (legacy frame) compressed ELF; the call-path code
+# wants its .BTF and ORC tables, so decompress it next to the kernel.
+vmlinux_extract() {
+	if [ -s "$CACHE/vmlinux" ]; then
+		return 0
+	fi
+	say "extracting vmlinux from vmlinuz"
+	local off
+	for off in $(grep -obUaP '\x02\x21\x4c\x18' "$CACHE/vmlinuz" | cut -d: -f1); do
+		tail -c +$((off + 1)) "$CACHE/vmlinuz" |
+			lz4 -dc 2>/dev/null >"$CACHE/vmlinux.tmp" || true
+		if [ "$(head -c 4 "$CACHE/vmlinux.tmp" | od -An -tx1 | tr -d ' ')" = 7f454c46 ]; then
+			mv "$CACHE/vmlinux.tmp" "$CACHE/vmlinux"
+			return 0
+		fi
+	done
+	rm -f "$CACHE/vmlinux.tmp"
+	die "no LZ4-compressed ELF found in vmlinuz"
+}
+
+progs_build() {
+	mkdir -p "$CACHE/progs"
+	local src out
+	for src in "$HERE"/progs/*.c; do
+		out=$CACHE/progs/$(basename "$src" .c)
+		if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
+			say "compiling $(basename "$src") (static)"
+			$CC_STATIC -static -O2 -Wall -Wextra -o "$out" "$src" ||
+				die "cannot build $src"
+		fi
+	done
+}
+
+init_script() {
+	cat <<'EOF'
+#!/bin/sh
+# The test guest's init: mount the basics, run /run.sh (added per boot by
+# rig.sh), report on the console, power off.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+cp /bin/vsp_hello /tmp/x
+echo "VSP-BOOT $(uname -r)"
+n=0
+vsp_run() {
+	n=$((n + 1))
+	echo "VSP-RUN $n $*"
+	sh -c "$*"
+	echo "VSP-EXIT $n $?"
+}
+[ -f /run.sh ] && . /run.sh
+echo "VSP-DONE"
+echo o >/proc/sysrq-trigger
+sleep 10
+EOF
+}
+
+initrd_build() {
+	local stamp=$CACHE/initrd.stamp
+	local want
+	want=$( (init_script; ls -l --time-style=+%s "$CACHE"/progs/ /bin/busybox) | md5sum | cut -d' ' -f1)
+	if [ -s "$CACHE/initrd.gz" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+		return 0
+	fi
+	say "building the base initramfs"
+	local root=$CACHE/root
+	rm -rf "$root"
+	mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc,root}
+	cp /bin/busybox "$root/bin/busybox"
+	ln -s busybox "$root/bin/sh"
+	local p
+	for p in "$CACHE"/progs/*; do
+		cp "$p" "$root/bin/"
+	done
+	init_script >"$root/init"
+	chmod 755 "$root/init"
+	echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
+	echo "root:SECRET-HASH:19000:0:99999:7:::" >"$root/etc/shadow"
+	chmod 600 "$root/etc/shadow"
+	echo "vspguest" >"$root/etc/hostname"
+	echo "DECOY-CONTENT" >"$root/etc/decoy"
+	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$CACHE/initrd.gz.tmp"
+	mv "$CACHE/initrd.gz.tmp" "$CACHE/initrd.gz"
+	rm -rf "$root"
+	echo "$want" >"$stamp"
+}
+
+cmd_build() {
+	mkdir -p "$CACHE"
+	kernel_fetch
+	vmlinux_extract
+	progs_build
+	initrd_build
+}
+
+# ------------------------------------------------------------------ boot
+
+free_port() {
+	local p tries=0
+	while [ $tries -lt 200 ]; do
+		p=$((20000 + RANDOM % 40000))
+		if ! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
+			echo "$p"
+			return 0
+		fi
+		tries=$((tries + 1))
+	done
+	die "no free port found"
+}
+
+# The per-boot part of the initramfs: /run.sh with the commands.  The kernel
+# unpacks concatenated archives in order, so it rides behind the base one.
+overlay_initrd() {
+	local out=$1
+	shift
+	local dir
+	dir=$(mktemp -d)
+	{
+		local c
+		for c in "$@"; do
+			printf 'vsp_run %q\n' "$c"
+		done
+	} >"$dir/run.sh"
+	(cd "$dir" && echo run.sh | cpio -o -H newc --quiet | gzip -1) >"$dir/o.gz"
+	cat "$CACHE/initrd.gz" "$dir/o.gz" >"$out"
+	rm -rf "$dir"
+}
+
+cmd_boot() {
+	local port="" log="" kaslr=0 bg=0 stub=1 timeout=120 pidfile=""
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--port) port=$2; shift 2 ;;
+		--log) log=$2; shift 2 ;;
+		--kaslr) kaslr=1; shift ;;
+		--bg) bg=1; shift ;;
+		--no-stub) stub=0; shift ;;
+		--timeout) timeout=$2; shift 2 ;;
+		--pidfile) pidfile=$2; shift 2 ;;
+		--) shift; break ;;
+		-*) die "boot: unknown option $1" ;;
+		*) break ;;
+		esac
+	done
+	cmd_build
+	[ -n "$port" ] || port=$(free_port)
+	local initrd
+	initrd=$(mktemp "${TMPDIR:-/tmp}/vsp-initrd.XXXXXX")
+	overlay_initrd "$initrd" "$@"
+	local append="console=ttyS0 quiet panic=-1 loglevel=3"
+	[ $kaslr = 1 ] || append="$append nokaslr"
+	local serial
+	if [ -n "$log" ]; then
+		: >"$log"
+		serial="file:$log"
+	else
+		serial=stdio
+	fi
+	local args=(-accel tcg -cpu max -m 512 -smp 1 -nographic -no-reboot
+		-monitor none -serial "$serial"
+		-kernel "$CACHE/vmlinuz" -initrd "$initrd" -append "$append")
+	if [ $stub = 1 ]; then
+		args+=(-chardev "socket,id=g0,host=127.0.0.1,port=$port,server=on,wait=off,nodelay=on"
+			-gdb chardev:g0 -S)
+	fi
+	if [ $bg = 0 ]; then
+		[ $stub = 1 ] && say "GDB stub on 127.0.0.1:$port (guest paused until a debugger continues it)"
+		local rc=0
+		timeout "$timeout" "$QEMU" "${args[@]}" </dev/null || rc=$?
+		rm -f "$initrd"
+		return $rc
+	fi
+	# In the background: the initrd is deleted when QEMU ends.
+	( timeout "$timeout" "$QEMU" "${args[@]}" </dev/null >/dev/null 2>&1; rm -f "$initrd" ) &
+	local pid=$!
+	[ -n "$pidfile" ] && echo "$pid" >"$pidfile"
+	if [ $stub = 1 ]; then
+		local i
+		for i in $(seq 100); do
+			ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && break
+			kill -0 "$pid" 2>/dev/null || die "QEMU exited at once"
+			sleep 0.05
+		done
+	fi
+	echo "$pid $port"
+}
+
+# ------------------------------------------------------------- symbols
+
+cmd_symbols() {
+	cmd_build
+	if [ -s "$CACHE/System.map" ]; then
+		return 0
+	fi
+	say "booting once to record /proc/kallsyms (nokaslr) as System.map"
+	local log
+	log=$(mktemp)
+	cmd_boot --no-stub --log "$log" --timeout 300 \
+		'echo VSP-KSYMS-BEGIN; gzip -c /proc/kallsyms | base64; echo VSP-KSYMS-END' ||
+		true
+	tr -d '\r' <"$log" | sed -n '/^VSP-KSYMS-BEGIN/,/^VSP-KSYMS-END/p' |
+		sed '1d;$d' | base64 -d 2>/dev/null | gunzip -c >"$CACHE/System.map.tmp" 2>/dev/null || true
+	rm -f "$log"
+	local n
+	n=$(grep -c ' T ' "$CACHE/System.map.tmp" 2>/dev/null || echo 0)
+	[ "$n" -gt 1000 ] || die "kallsyms dump failed (only $n text symbols)"
+	grep -q ' __x64_sys_openat$' "$CACHE/System.map.tmp" || die "kallsyms dump has no __x64_sys_openat"
+	mv "$CACHE/System.map.tmp" "$CACHE/System.map"
+	say "System.map: $(wc -l <"$CACHE/System.map") symbols"
+}
+
+cmd_paths() {
+	echo "CACHE=$CACHE"
+	echo "VMLINUZ=$CACHE/vmlinuz"
+	echo "VMLINUX=$CACHE/vmlinux"
+	echo "INITRD=$CACHE/initrd.gz"
+	echo "SYSTEM_MAP=$CACHE/System.map"
+	echo "RELEASE=$(cat "$CACHE/release" 2>/dev/null || true)"
+}
+
+# Console parsing helpers for tests: what command N printed.
+cmd_result() {
+	tr -d '\r' <"$1" | awk -v n="$2" '
+		$1 == "VSP-RUN" && $2 == n { on = 1; next }
+		$1 == "VSP-EXIT" && $2 == n { on = 0 }
+		on && $1 == "VSP" { print }'
+}
+
+cmd_status() {
+	tr -d '\r' <"$1" | awk -v n="$2" '$1 == "VSP-EXIT" && $2 == n { print $3 }'
+}
+
+case ${1:-} in
+build) shift; cmd_build "$@" ;;
+symbols) shift; cmd_symbols "$@" ;;
+paths) shift; cmd_paths ;;
+port) free_port ;;
+boot) shift; cmd_boot "$@" ;;
+result) shift; cmd_result "$@" ;;
+status) shift; cmd_status "$@" ;;
+clean) rm -rf "$CACHE" ;;
+-h | --help | help) usage ;;
+*) usage >&2; exit 2 ;;
+esac
