@@ -1,0 +1,63 @@
+/*
+ * audit.h: audit records and run statistics, as interfaces.md defines them.
+ *
+ * Every command that decides events (replay, attach, repl) hands each
+ * decision here.  One record goes out per decision that is not a plain
+ * default allow, merged with the deciding rule's own log/alert effects,
+ * and one effect-only record ("verdict":null) per log or alert of any other
+ * rule that matched.  `count` effects feed the statistics only.  Records are
+ * built whole and written with one call, then flushed, so a killed monitor
+ * leaves whole lines only.
+ */
+#ifndef VSP_AUDIT_H
+#define VSP_AUDIT_H
+
+#include <stdio.h>
+#include "interp/engine.h"
+#include "interp/json.h"
+
+struct vsp_audit {
+	FILE *out;
+	struct vsp_policy *policy;
+	struct vsp_jbuf buf;
+	uint64_t records;
+	bool failed;		/* a write failed; the caller exits non-zero */
+	bool flush_each;	/* live runs: flush after every record */
+};
+
+void vsp_audit_init(struct vsp_audit *a, FILE *out, struct vsp_policy *p);
+void vsp_audit_release(struct vsp_audit *a);
+
+/* Writes the records for one decision.  `applied` says whether the
+ * verdict changed what the guest did (enforce mode, not allow). */
+void vsp_audit_decision(struct vsp_audit *a, struct vsp_event *ev,
+			const struct vsp_decision *d, bool applied);
+
+/*
+ * Latency histogram: log-linear buckets (exact below 64 ns, then 16 per
+ * power of two), fixed size, so recording never allocates.
+ */
+#define VSP_LAT_BUCKETS (64 + 58 * 16)
+
+struct vsp_latency {
+	uint64_t n, max, sum;
+	uint64_t bucket[VSP_LAT_BUCKETS];
+};
+
+void vsp_latency_add(struct vsp_latency *l, uint64_t ns);
+/* The q-quantile (0 < q <= 1), as the upper bound of its bucket. */
+uint64_t vsp_latency_quantile(const struct vsp_latency *l, double q);
+
+/* What a run adds to the engine's own counters. */
+struct vsp_run_stats {
+	uint64_t traps_installed;
+	uint64_t round_trips;
+	uint64_t engine_ns, trap_ns;	/* live: time in the engine vs. per trap */
+	struct vsp_latency latency;
+};
+
+/* Prints the statistics (interfaces.md) as text, or as one JSON object. */
+void vsp_stats_print(FILE *out, const struct vsp_policy *p,
+		     const struct vsp_run_stats *rs, bool json);
+
+#endif
