@@ -1,0 +1,32 @@
+/*
+ * commands.h: the subcommands of `vsp`, one file each in cli/.
+ *
+ * Each takes the arguments after its name (argv[0] is the subcommand) and
+ * returns the process exit status that interfaces.md defines for it.
+ */
+#ifndef VSP_COMMANDS_H
+#define VSP_COMMANDS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "interp/engine.h"
+
+int vsp_cmd_check(int argc, char **argv);
+int vsp_cmd_disasm(int argc, char **argv);
+int vsp_cmd_replay(int argc, char **argv);
+int vsp_cmd_attach(int argc, char **argv);
+int vsp_cmd_repl(int argc, char **argv);
+
+/* Shared helpers (cli/util.c). */
+/* Parses "enforce", "monitor", "learn"; -1 when it is none of them. */
+int vsp_cli_mode(const char *s, enum vsp_mode *out);
+/* 0 when every file can be opened for reading; otherwise prints
+ * "vsp: cannot read FILE: reason" and returns 2. */
+int vsp_cli_readable(char *const *files, int n);
+/* Opens an output file; "-" is standard output.  NULL after a message. */
+FILE *vsp_cli_open_out(const char *path);
+uint64_t vsp_cli_now_ns(void);
+
+#define VSP_VERSION "0.1.0"
+
+#endif

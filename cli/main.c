@@ -1,0 +1,62 @@
+/*
+ * main.c: `vsp`, a git-style front door to the subcommands.
+ *
+ * The command line is the outside contract (docs/vsp.1, interfaces.md):
+ * each subcommand lives in its own file and returns its exit status.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int, char **);
+	const char *what;
+} commands[] = {
+	{ "check", vsp_cmd_check, "parse and type-check policies" },
+	{ "disasm", vsp_cmd_disasm, "print a policy's bytecode and step bounds" },
+	{ "replay", vsp_cmd_replay, "decide every event of a recorded trace" },
+	{ "attach", vsp_cmd_attach, "enforce policies on a live guest" },
+	{ "repl", vsp_cmd_repl, "interactive session on a guest or a trace" },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: vsp <command> [options] [args]\n\n"
+		"vsp enforces security policies on guest virtual machines from the\n"
+		"hypervisor.\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].what);
+	fprintf(out, "\n'vsp <command> --help' describes a command; "
+		"'man vsp' and docs/ describe the language.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		if (argc > 2 && strcmp(argv[1], "help") == 0) {
+			char *hargv[] = { argv[2], "--help", NULL };
+			for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+				if (strcmp(argv[2], commands[i].name) == 0)
+					return commands[i].run(2, hargv);
+		}
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("vsp %s (policy language version 1)\n", VSP_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "vsp: '%s' is not a vsp command; see 'vsp --help'\n",
+		argv[1]);
+	return 2;
+}

@@ -1,0 +1,294 @@
+/*
+ * replay.c: `vsp replay POLICY... --trace FILE`.
+ *
+ * Runs a recorded trace through the engine exactly as a live backend
+ * would: each line becomes a struct vsp_event whose string fields are
+ * answered lazily from the line, the engine decides, the audit log gets
+ * its records.  The trace is checked whole before anything is decided, so
+ * a malformed line stops the run with status 2 and no audit output at all;
+ * standard input is spooled to a temporary file for that first pass.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "interp/audit.h"
+#include "vmi/trace.h"
+
+static const char replay_help[] =
+	"usage: vsp replay POLICY... --trace FILE [--mode M] [--audit FILE]\n"
+	"                  [--stats[=json]] [--no-fastpath] [--no-cache]\n"
+	"                  [--cache-entries N]\n\n"
+	"Decides every event of a recorded JSON Lines trace (as written by\n"
+	"'vsp attach --record') and writes one audit record per decision that is\n"
+	"not a plain default allow, and per log or alert effect.\n\n"
+	"  -t, --trace FILE       the trace; - reads standard input\n"
+	"  -m, --mode M           enforce, monitor or learn (overrides the files)\n"
+	"  -a, --audit FILE       where audit records go (default -, stdout)\n"
+	"  -s, --stats[=json]     print statistics to standard error at the end\n"
+	"      --no-fastpath      interpreter only: no constant verdicts or matchers\n"
+	"      --no-cache         no decision cache\n"
+	"      --cache-entries N  decision cache size (default 65536)\n"
+	"  -h, --help             show this help\n\n"
+	"In learn mode the profile files named by 'must arise from profile' get\n"
+	"every call path seen (sorted, without duplicates, merged with what they\n"
+	"held).\n\n"
+	"Exit status: 0 done, 1 policy errors, 2 usage, I/O error or malformed\n"
+	"trace (the message names the line).\n";
+
+enum { OPT_NO_FASTPATH = 256, OPT_NO_CACHE, OPT_CACHE_ENTRIES };
+
+struct replay_args {
+	const char *trace, *audit;
+	bool stats, stats_json;
+	struct vsp_load_opts lo;
+};
+
+static int parse_args(int argc, char **argv, struct replay_args *ra)
+{
+	static const struct option opts[] = {
+		{ "trace", required_argument, NULL, 't' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "audit", required_argument, NULL, 'a' },
+		{ "stats", optional_argument, NULL, 's' },
+		{ "no-fastpath", no_argument, NULL, OPT_NO_FASTPATH },
+		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
+		{ "cache-entries", required_argument, NULL, OPT_CACHE_ENTRIES },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int c;
+
+	memset(ra, 0, sizeof(*ra));
+	ra->audit = "-";
+	ra->lo.mode = VSP_MODE_UNSET;
+	ra->lo.diag = stderr;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "t:m:a:sh", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			ra->trace = optarg;
+			break;
+		case 'm':
+			if (vsp_cli_mode(optarg, &ra->lo.mode) < 0) {
+				fprintf(stderr, "vsp replay: --mode must be enforce, "
+					"monitor or learn, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'a':
+			ra->audit = optarg;
+			break;
+		case 's':
+			ra->stats = true;
+			if (optarg && strcmp(optarg, "json") == 0)
+				ra->stats_json = true;
+			else if (optarg && strcmp(optarg, "text") != 0) {
+				fprintf(stderr, "vsp replay: --stats takes 'json' "
+					"or 'text', not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_NO_FASTPATH:
+			ra->lo.no_fastpath = true;
+			break;
+		case OPT_NO_CACHE:
+			ra->lo.no_cache = true;
+			break;
+		case OPT_CACHE_ENTRIES: {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || *end || v == 0 || v > (1ul << 26)) {
+				fprintf(stderr, "vsp replay: --cache-entries takes a "
+					"number from 1 to %lu\n", 1ul << 26);
+				return 2;
+			}
+			ra->lo.cache_entries = (uint32_t)v;
+			break;
+		}
+		case 'h':
+			fputs(replay_help, stdout);
+			return -1;
+		default:
+			fputs(replay_help, stderr);
+			return 2;
+		}
+	}
+	if (!ra->trace) {
+		fprintf(stderr, "vsp replay: --trace FILE is required\n");
+		return 2;
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "vsp replay: no policy file given\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* Standard input cannot be read twice: spool it. */
+static FILE *open_trace(const char *path)
+{
+	if (strcmp(path, "-") != 0) {
+		FILE *f = fopen(path, "r");
+		if (!f)
+			fprintf(stderr, "vsp: cannot read %s: %s\n", path,
+				strerror(errno));
+		return f;
+	}
+	FILE *tmp = tmpfile();
+	if (!tmp) {
+		fprintf(stderr, "vsp: cannot spool standard input: %s\n",
+			strerror(errno));
+		return NULL;
+	}
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+		if (fwrite(buf, 1, n, tmp) != n) {
+			fprintf(stderr, "vsp: cannot spool standard input: %s\n",
+				strerror(errno));
+			fclose(tmp);
+			return NULL;
+		}
+	rewind(tmp);
+	return tmp;
+}
+
+static bool blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return false;
+	return true;
+}
+
+/*
+ * One pass over the trace.  With `p` NULL it only checks every line;
+ * otherwise it decides each event.  Returns 0, or 2 after a message.
+ */
+static int run_pass(FILE *in, const char *name, struct vsp_policy *p,
+		    struct vsp_audit *audit, struct vsp_run_stats *rs,
+		    uint64_t *events)
+{
+	struct vsp_line_reader lr;
+	struct vsp_trace_event te;
+	const char *line;
+	size_t len;
+	char err[256];
+	int r, status = 0;
+	bool learn = p && vsp_policy_mode(p) == VSP_MODE_LEARN;
+	bool enforce = p && vsp_policy_mode(p) == VSP_MODE_ENFORCE;
+
+	vsp_line_reader_init(&lr, in);
+	vsp_trace_event_init(&te);
+	while ((r = vsp_line_read(&lr, &line, &len)) != 0) {
+		if (r < 0) {
+			if (ferror(in))
+				fprintf(stderr, "vsp: %s: read error: %s\n", name,
+					strerror(errno));
+			else
+				fprintf(stderr, "%s:%lu: error: line longer than "
+					"%u bytes (%zu)\n", name, lr.lineno,
+					VSP_TRACE_MAX_LINE, len);
+			status = 2;
+			break;
+		}
+		if (blank(line, len))
+			continue;
+		if (vsp_trace_parse(&te, line, len, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s:%lu: error: %s\n", name, lr.lineno, err);
+			status = 2;
+			break;
+		}
+		if (!p) {
+			(*events)++;
+			continue;
+		}
+		struct vsp_decision d;
+		vsp_event_reset_lazy(&te.ev);
+		uint64_t t0 = vsp_cli_now_ns();
+		vsp_decide(p, &te.ev, &d);
+		vsp_latency_add(&rs->latency, vsp_cli_now_ns() - t0);
+		for (uint32_t i = 0; learn && i < d.nlearn; i++)
+			if (vsp_policy_learn(p, d.learn_rule[i], &te.ev) < 0) {
+				fprintf(stderr, "vsp: learning a path: %s\n",
+					strerror(errno));
+				status = 2;
+			}
+		vsp_audit_decision(audit, &te.ev, &d,
+				   enforce && d.verdict != VSP_V_ALLOW);
+		if (audit->failed) {
+			fprintf(stderr, "vsp: writing the audit log: %s\n",
+				strerror(errno));
+			status = 2;
+			break;
+		}
+	}
+	vsp_trace_event_release(&te);
+	vsp_line_reader_release(&lr);
+	return status;
+}
+
+int vsp_cmd_replay(int argc, char **argv)
+{
+	struct replay_args ra;
+	struct vsp_run_stats rs;
+	struct vsp_audit audit;
+	uint64_t events = 0;
+	int status;
+
+	status = parse_args(argc, argv, &ra);
+	if (status)
+		return status < 0 ? 0 : status;
+	if (vsp_cli_readable(argv + optind, argc - optind))
+		return 2;
+	struct vsp_policy *p = vsp_policy_load((const char *const *)argv + optind,
+					       (size_t)(argc - optind), &ra.lo,
+					       NULL);
+	if (!p)
+		return 1;
+
+	FILE *in = open_trace(ra.trace);
+	if (!in) {
+		status = 2;
+		goto out_policy;
+	}
+	const char *tname = strcmp(ra.trace, "-") == 0 ? "<stdin>" : ra.trace;
+	status = run_pass(in, tname, NULL, NULL, NULL, &events);
+	if (status)
+		goto out_trace;
+	rewind(in);
+
+	FILE *out = vsp_cli_open_out(ra.audit);
+	if (!out) {
+		status = 2;
+		goto out_trace;
+	}
+	memset(&rs, 0, sizeof(rs));
+	vsp_audit_init(&audit, out, p);
+	status = run_pass(in, tname, p, &audit, &rs, &events);
+	vsp_audit_release(&audit);
+	if (audit.failed && !status) {
+		fprintf(stderr, "vsp: writing the audit log: %s\n",
+			strerror(errno));
+		status = 2;
+	}
+	if (out != stdout && fclose(out) != 0 && !status) {
+		fprintf(stderr, "vsp: closing %s: %s\n", ra.audit,
+			strerror(errno));
+		status = 2;
+	}
+	if (!status && vsp_policy_mode(p) == VSP_MODE_LEARN &&
+	    vsp_policy_save_profiles(p, stderr) < 0)
+		status = 2;
+	if (ra.stats)
+		vsp_stats_print(stderr, p, &rs, ra.stats_json);
+out_trace:
+	fclose(in);
+out_policy:
+	vsp_policy_free(p);
+	return status;
+}

@@ -1,0 +1,54 @@
+/*
+ * util.c: small pieces every subcommand shares.
+ */
+#include "cli/commands.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+int vsp_cli_mode(const char *s, enum vsp_mode *out)
+{
+	if (strcmp(s, "enforce") == 0)
+		*out = VSP_MODE_ENFORCE;
+	else if (strcmp(s, "monitor") == 0)
+		*out = VSP_MODE_MONITOR;
+	else if (strcmp(s, "learn") == 0)
+		*out = VSP_MODE_LEARN;
+	else
+		return -1;
+	return 0;
+}
+
+int vsp_cli_readable(char *const *files, int n)
+{
+	for (int i = 0; i < n; i++) {
+		FILE *f = fopen(files[i], "r");
+		if (!f) {
+			fprintf(stderr, "vsp: cannot read %s: %s\n", files[i],
+				strerror(errno));
+			return 2;
+		}
+		fclose(f);
+	}
+	return 0;
+}
+
+FILE *vsp_cli_open_out(const char *path)
+{
+	if (strcmp(path, "-") == 0)
+		return stdout;
+	FILE *f = fopen(path, "w");
+	if (!f)
+		fprintf(stderr, "vsp: cannot write %s: %s\n", path,
+			strerror(errno));
+	return f;
+}
+
+uint64_t vsp_cli_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
