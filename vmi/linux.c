@@ -1,0 +1,294 @@
+/*
+ * linux.c: task_struct and cred layouts from BTF, and the current process
+ * of a trapping vCPU.
+ *
+ * Member offsets are searched through anonymous structs and unions, since
+ * task_struct nests some of its fields that way and the nesting changes
+ * between versions.  Only byte-aligned members are accepted: a bitfield
+ * where a pointer or an id is expected means the BTF is not what we think.
+ *
+ * The current task is found through the per-CPU area: on x86-64 the kernel
+ * keeps each CPU's base in gs, and `current_task` (or, from 6.2,
+ * `pcpu_hot.current_task`) is a per-CPU variable at a fixed offset from it.
+ */
+#include "vmi/linux.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/btf.h>
+
+#define LX_KERNEL_HALF 0xffff800000000000ULL
+
+static void lx_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Skips typedefs and qualifiers. */
+static const struct btf_type *lx_resolve(const struct btf *btf, uint32_t id,
+					 uint32_t *out_id)
+{
+	int rid = btf__resolve_type(btf, id);
+
+	if (rid < 0)
+		return NULL;
+	if (out_id)
+		*out_id = (uint32_t)rid;
+	return btf__type_by_id(btf, (uint32_t)rid);
+}
+
+/*
+ * Bit offset of member `name` in composite type `id`, looking into
+ * anonymous members; the member's own type id in *mtype.  -1 when absent.
+ * `depth` bounds the recursion against malformed BTF.
+ */
+static long lx_member(const struct btf *btf, uint32_t id, const char *name,
+		      uint32_t *mtype, int depth)
+{
+	const struct btf_type *t = lx_resolve(btf, id, &id);
+	const struct btf_member *m;
+
+	if (!t || !btf_is_composite(t) || depth > 8)
+		return -1;
+	m = btf_members(t);
+	for (uint16_t i = 0; i < btf_vlen(t); i++, m++) {
+		const char *mn = btf__name_by_offset(btf, m->name_off);
+		long base = (long)btf_member_bit_offset(t, i);
+
+		if (mn && *mn) {
+			if (strcmp(mn, name))
+				continue;
+			if (btf_member_bitfield_size(t, i))
+				return -1;
+			*mtype = m->type;
+			return base;
+		} else {
+			long sub = lx_member(btf, m->type, name, mtype,
+					     depth + 1);
+
+			if (sub >= 0)
+				return base + sub;
+		}
+	}
+	return -1;
+}
+
+static int lx_offset(const struct btf *btf, const char *sname,
+		     const char *mname, uint32_t *off, char *err,
+		     size_t errlen)
+{
+	int id = btf__find_by_name_kind(btf, sname, BTF_KIND_STRUCT);
+	uint32_t mt;
+	long bits;
+
+	if (id < 0) {
+		lx_err(err, errlen, "BTF has no struct %s", sname);
+		return -1;
+	}
+	bits = lx_member(btf, (uint32_t)id, mname, &mt, 0);
+	if (bits < 0 || bits % 8) {
+		lx_err(err, errlen, "BTF: struct %s has no member %s", sname,
+		       mname);
+		return -1;
+	}
+	*off = (uint32_t)(bits / 8);
+	return 0;
+}
+
+/* Offset of a per-CPU variable from the BTF's .data..percpu section. */
+static int lx_percpu_var(const struct btf *btf, const char *name,
+			 uint64_t *off)
+{
+	int id = btf__find_by_name_kind(btf, ".data..percpu", BTF_KIND_DATASEC);
+	const struct btf_type *t;
+	const struct btf_var_secinfo *v;
+
+	if (id < 0)
+		return -1;
+	t = btf__type_by_id(btf, (uint32_t)id);
+	v = btf_var_secinfos(t);
+	for (uint16_t i = 0; i < btf_vlen(t); i++, v++) {
+		const struct btf_type *var = btf__type_by_id(btf, v->type);
+		const char *n = var ? btf__name_by_offset(btf, var->name_off) :
+				      NULL;
+
+		if (n && !strcmp(n, name)) {
+			*off = v->offset;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Where the current task pointer lives in the per-CPU area.  Kernels from
+ * 6.2 keep it in pcpu_hot; older ones in current_task.  The symbol table
+ * is trusted first (it comes from the very guest), BTF otherwise.
+ */
+static int lx_find_current(struct vsp_linux *lx, const struct btf *btf,
+			   const struct vsp_symtab *syms)
+{
+	uint64_t a;
+	uint32_t in_hot;
+
+	if (lx_offset(btf, "pcpu_hot", "current_task", &in_hot, NULL, 0) == 0) {
+		if ((syms && vsp_sym_addr(syms, "pcpu_hot", &a) == 0) ||
+		    lx_percpu_var(btf, "pcpu_hot", &a) == 0) {
+			lx->current_off = a + in_hot;
+			lx->pcpu_hot = true;
+			lx->have_current = true;
+			return 0;
+		}
+	}
+	if ((syms && vsp_sym_addr(syms, "current_task", &a) == 0) ||
+	    lx_percpu_var(btf, "current_task", &a) == 0) {
+		lx->current_off = a;
+		lx->have_current = true;
+		return 0;
+	}
+	return -1;
+}
+
+int vsp_linux_init(struct vsp_linux *lx, const char *btf_path,
+		   const struct vsp_symtab *syms, char *err, size_t errlen)
+{
+	struct btf *btf;
+	int id, rc = -1;
+
+	memset(lx, 0, sizeof(*lx));
+	btf = btf__parse(btf_path, NULL);
+	if (!btf) {
+		lx_err(err, errlen, "%s: no usable BTF (%s)", btf_path,
+		       strerror(errno));
+		return -1;
+	}
+	if (lx_offset(btf, "task_struct", "pid", &lx->task_pid, err, errlen) ||
+	    lx_offset(btf, "task_struct", "tgid", &lx->task_tgid, err, errlen) ||
+	    lx_offset(btf, "task_struct", "comm", &lx->task_comm, err, errlen) ||
+	    lx_offset(btf, "task_struct", "real_parent", &lx->task_real_parent,
+		      err, errlen) ||
+	    lx_offset(btf, "task_struct", "cred", &lx->task_cred, err,
+		      errlen) ||
+	    lx_offset(btf, "task_struct", "real_cred", &lx->task_real_cred,
+		      err, errlen) ||
+	    lx_offset(btf, "cred", "uid", &lx->cred_uid, err, errlen) ||
+	    lx_offset(btf, "cred", "euid", &lx->cred_euid, err, errlen) ||
+	    lx_offset(btf, "cred", "gid", &lx->cred_gid, err, errlen))
+		goto out;
+	id = btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT);
+	lx->task_size = btf__type_by_id(btf, (uint32_t)id)->size;
+	if (lx_find_current(lx, btf, syms) < 0) {
+		lx_err(err, errlen,
+		       "%s: cannot locate the per-CPU current task pointer "
+		       "(no current_task or pcpu_hot)", btf_path);
+		goto out;
+	}
+	rc = 0;
+out:
+	btf__free(btf);
+	return rc;
+}
+
+uint64_t vsp_linux_percpu_base(uint64_t gs_base, uint64_t kernel_gs_base)
+{
+	if (gs_base >= LX_KERNEL_HALF)
+		return gs_base;
+	if (kernel_gs_base >= LX_KERNEL_HALF)
+		return kernel_gs_base;
+	return 0;
+}
+
+static int lx_read_ptr(vsp_gread_fn read, void *ctx, uint64_t gva,
+		       uint64_t *out)
+{
+	uint64_t v;
+
+	if (gva < LX_KERNEL_HALF ||
+	    vsp_gread_all(read, ctx, gva, &v, sizeof(v)) < 0 ||
+	    v < LX_KERNEL_HALF)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int lx_read_s32(vsp_gread_fn read, void *ctx, uint64_t gva,
+		       int64_t *out)
+{
+	int32_t v;
+
+	if (vsp_gread_all(read, ctx, gva, &v, sizeof(v)) < 0) {
+		*out = -1;
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int lx_read_u32(vsp_gread_fn read, void *ctx, uint64_t gva,
+		       int64_t *out)
+{
+	uint32_t v;
+
+	if (vsp_gread_all(read, ctx, gva, &v, sizeof(v)) < 0) {
+		*out = -1;
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int vsp_linux_current(const struct vsp_linux *lx, vsp_gread_fn read,
+		      void *ctx, uint64_t percpu_base, uint64_t *task)
+{
+	if (!lx->have_current || percpu_base < LX_KERNEL_HALF)
+		return -1;
+	return lx_read_ptr(read, ctx, percpu_base + lx->current_off, task);
+}
+
+int vsp_linux_proc(const struct vsp_linux *lx, vsp_gread_fn read, void *ctx,
+		   uint64_t task, struct vsp_proc *out)
+{
+	uint64_t parent, cred;
+	int bad = 0;
+	char comm[16];
+
+	out->pid = out->tid = out->ppid = -1;
+	out->uid = out->euid = out->gid = -1;
+	out->comm[0] = '\0';
+	if (task < LX_KERNEL_HALF)
+		return -1;
+	bad |= lx_read_s32(read, ctx, task + lx->task_tgid, &out->pid);
+	bad |= lx_read_s32(read, ctx, task + lx->task_pid, &out->tid);
+	if (vsp_gread_all(read, ctx, task + lx->task_comm, comm,
+			  sizeof(comm)) == 0) {
+		/* The kernel keeps comm NUL-terminated, a hostile guest
+		 * need not: cut at 16 bytes either way. */
+		memcpy(out->comm, comm, sizeof(comm));
+		out->comm[sizeof(comm)] = '\0';
+	} else {
+		bad = -1;
+	}
+	if (lx_read_ptr(read, ctx, task + lx->task_real_parent, &parent) == 0)
+		bad |= lx_read_s32(read, ctx, parent + lx->task_tgid,
+				   &out->ppid);
+	else
+		bad = -1;
+	/* The objective credentials, as ps and /proc show them. */
+	if (lx_read_ptr(read, ctx, task + lx->task_real_cred, &cred) == 0) {
+		bad |= lx_read_u32(read, ctx, cred + lx->cred_uid, &out->uid);
+		bad |= lx_read_u32(read, ctx, cred + lx->cred_euid, &out->euid);
+		bad |= lx_read_u32(read, ctx, cred + lx->cred_gid, &out->gid);
+	} else {
+		bad = -1;
+	}
+	return bad ? -1 : 0;
+}

@@ -1,0 +1,70 @@
+/*
+ * linux.h: the process behind a trap in a Linux guest.
+ *
+ * Rules read proc.pid, proc.comm, proc.uid and the like.  At a trap the
+ * monitor knows only the vCPU's registers; this module finds that CPU's
+ * current task through the per-CPU area (gs base plus the per-CPU offset of
+ * `current_task`, or of `pcpu_hot.current_task` on kernels from 6.2) and
+ * reads the task's ids, name and credentials.  Every structure offset comes
+ * from the kernel's own BTF (the vmlinux .BTF section, or a raw BTF file
+ * such as a copy of /sys/kernel/btf/vmlinux), parsed once with libbpf; no
+ * layout is hard-coded, so one binary follows kernel versions.
+ *
+ * Filling a struct vsp_proc costs a handful of bounded reads through the
+ * caller's callback and never allocates.
+ */
+#ifndef VSP_LINUX_H
+#define VSP_LINUX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "interp/event.h"
+#include "vmi/kaslr.h"
+#include "vmi/symbols.h"
+
+/* Byte offsets into guest structures, as the kernel's BTF states them. */
+struct vsp_linux {
+	/* struct task_struct */
+	uint32_t task_pid, task_tgid, task_comm, task_real_parent;
+	uint32_t task_cred, task_real_cred;
+	uint32_t task_size;
+	/* struct cred */
+	uint32_t cred_uid, cred_euid, cred_gid;
+	/* Per-CPU offset of the current task pointer (from symbols or from
+	 * the BTF .data..percpu section); valid when have_current. */
+	uint64_t current_off;
+	bool have_current;
+	bool pcpu_hot;		/* found as pcpu_hot.current_task (6.2+) */
+};
+
+/*
+ * Reads the offsets from BTF at `btf_path` (an ELF with .BTF or raw BTF).
+ * `syms` (may be NULL) locates the per-CPU current task pointer; without it
+ * the BTF's per-CPU data section is used.  0, or -1 with a message.
+ */
+int vsp_linux_init(struct vsp_linux *lx, const char *btf_path,
+		   const struct vsp_symtab *syms, char *err, size_t errlen);
+
+/*
+ * The per-CPU base of a vCPU stopped in kernel mode: gs_base, or the
+ * shadow kernel_gs_base when the stop came before swapgs (the one that is a
+ * kernel address).  0 when neither is.
+ */
+uint64_t vsp_linux_percpu_base(uint64_t gs_base, uint64_t kernel_gs_base);
+
+/* The current task_struct address of the CPU with that per-CPU base: 0 or
+ * -1 (unreadable, or not a kernel pointer). */
+int vsp_linux_current(const struct vsp_linux *lx, vsp_gread_fn read,
+		      void *ctx, uint64_t percpu_base, uint64_t *task);
+
+/*
+ * Fills `out` from the task at `task`: pid (the thread group id), tid, ppid
+ * (the real parent's tgid), comm, uid, euid, gid (from the task's effective
+ * cred, `cred`).  Fields that cannot be read are -1 (comm empty); returns
+ * 0 when everything was read, -1 when anything was missing.
+ */
+int vsp_linux_proc(const struct vsp_linux *lx, vsp_gread_fn read, void *ctx,
+		   uint64_t task, struct vsp_proc *out);
+
+#endif
