@@ -1,0 +1,89 @@
+#!/bin/sh
+# vsp replay: exit statuses, malformed traces, audit records and statistics.
+. "$(dirname "$0")/../tap.sh"
+
+cat > "$T/p.vsp" <<'P'
+policy "t" version 1;
+rule "no-shadow": on syscall openat when path == "/etc/shadow": deny EACCES, alert "shadow by %{proc.comm}";
+on syscall openat when path startswith "/etc/": log;
+P
+good='{"seq":1,"kind":"syscall","name":"openat","nr":257,"args":[-100,1,0,0,0,0],"strings":{"filename":"/etc/shadow"},"proc":{"pid":7,"comm":"cat","uid":1000}}'
+other='{"seq":2,"kind":"syscall","name":"openat","args":[-100,1,0,0,0,0],"strings":{"filename":"/etc/hosts"},"proc":{"pid":8,"comm":"cat"}}'
+
+# A malformed line on line 3: status 2, the message names the line, no audit.
+check_bad() {	# name, bad line
+	printf '%s\n%s\n%s\n' "$good" "$other" "$2" > "$T/bad.jsonl"
+	"$VSP" replay "$T/p.vsp" --trace "$T/bad.jsonl" --audit "$T/audit" 2> "$T/err"
+	st=$?
+	is "$st" 2 "$1: exit status 2"
+	like "$(cat "$T/err")" 'bad\.jsonl:3: error: ' "$1: message names line 3"
+	ok '[ ! -s "$T/audit" ]' "$1: nothing written to the audit log"
+}
+check_bad "truncated line" '{"seq":3,"kind":"syscall","name":"openat","args":[1,2'
+check_bad "args of the wrong type" '{"kind":"syscall","name":"openat","args":"many"}'
+check_bad "pid of the wrong type" '{"kind":"syscall","name":"openat","proc":{"pid":"seven"}}'
+check_bad "huge number" '{"kind":"syscall","name":"openat","args":[99999999999999999999,0]}'
+check_bad "number just past int64" '{"kind":"syscall","name":"openat","args":[9223372036854775808]}'
+check_bad "fraction where an integer goes" '{"kind":"syscall","name":"openat","args":[1.5]}'
+check_bad "not an object" '[1,2,3]'
+check_bad "unknown kind" '{"kind":"hypervisor","name":"x"}'
+check_bad "missing kind" '{"name":"openat"}'
+check_bad "trailing garbage" '{"kind":"syscall","name":"openat"} x'
+check_bad "too many args" '{"kind":"syscall","name":"openat","args":[1,2,3,4,5,6,7]}'
+printf '{"kind":"syscall","name":"openat","strings":{"filename":"/etc/\377\376"}}' > "$T/utf8"
+check_bad "invalid UTF-8" "$(cat "$T/utf8")"
+
+# A 10 MB line is refused by line number without holding it in memory.
+printf '%s\n%s\n' "$good" "$other" > "$T/big.jsonl"
+head -c 10485760 /dev/zero | tr '\0' 'a' | sed 's/^/{"kind":"syscall","name":"/' >> "$T/big.jsonl"
+printf '"}\n' >> "$T/big.jsonl"
+"$VSP" replay "$T/p.vsp" --trace "$T/big.jsonl" --audit "$T/audit" 2> "$T/err"
+is "$?" 2 "10 MB line: exit status 2"
+like "$(cat "$T/err")" 'big\.jsonl:3: error: line longer than' "10 MB line: named"
+
+# A good trace.
+printf '%s\n\n%s\n' "$good" "$other" > "$T/ok.jsonl"
+"$VSP" replay "$T/p.vsp" --trace "$T/ok.jsonl" --audit "$T/audit" 2> "$T/err"
+is "$?" 0 "good trace: exit 0"
+is "$(wc -l < "$T/audit" | tr -d ' ')" 2 "one record per decision and per effect"
+first=$(sed -n 1p "$T/audit")
+like "$first" '"rule":"no-shadow"' "deciding rule named"
+like "$first" '"verdict":"deny"' "deny verdict"
+like "$first" '"errno":13' "errno of EACCES"
+like "$first" '"severity":"alert"' "alert severity"
+like "$first" '"mode":"enforce"' "enforce mode"
+like "$first" '"applied":true' "applied in enforce"
+like "$first" '"msg":"shadow by cat"' "message interpolated"
+like "$first" '"event":\{"kind":"syscall","name":"openat"' "event kind and name"
+like "$first" '"path":"/etc/shadow"' "event path"
+second=$(sed -n 2p "$T/audit")
+like "$second" '"verdict":null' "effect-only record for the log rule"
+like "$second" '"severity":"info"' "log is info"
+like "$second" '"rule":"[^"]*p\.vsp:3"' "an unnamed rule is file:line"
+
+# Standard input, monitor mode, statistics.
+"$VSP" replay "$T/p.vsp" --trace - --mode monitor --stats=json < "$T/ok.jsonl" > "$T/audit" 2> "$T/stats"
+is "$?" 0 "trace from stdin"
+like "$(sed -n 1p "$T/audit")" '"mode":"monitor".*"applied":false' "monitor mode applies nothing"
+like "$(cat "$T/stats")" '"events":2' "stats count events"
+like "$(cat "$T/stats")" '"deny":1' "stats count verdicts"
+like "$(cat "$T/stats")" '"latency_ns":\{"median":[0-9]+,"p99":[0-9]+,"max":[0-9]+\}' "stats latency"
+
+# Usage and policy errors.
+"$VSP" replay "$T/p.vsp" 2> /dev/null
+is "$?" 2 "missing --trace is a usage error"
+"$VSP" replay "$T/p.vsp" --trace "$T/ok.jsonl" --mode sideways 2> /dev/null
+is "$?" 2 "bad mode is a usage error"
+"$VSP" replay "$T/p.vsp" --trace "$T/nope.jsonl" 2> /dev/null
+is "$?" 2 "missing trace file"
+"$VSP" replay "$T/nope.vsp" --trace "$T/ok.jsonl" 2> /dev/null
+is "$?" 2 "missing policy file"
+echo 'on syscall opnat: deny;' > "$T/bad.vsp"
+"$VSP" replay "$T/bad.vsp" --trace "$T/ok.jsonl" 2> "$T/err"
+is "$?" 1 "policy errors exit 1"
+like "$(cat "$T/err")" "did you mean 'openat'" "policy error suggests"
+"$VSP" replay --help > "$T/help"
+is "$?" 0 "--help exits 0"
+like "$(cat "$T/help")" 'usage: vsp replay' "--help prints usage"
+
+done_testing
