@@ -1,0 +1,206 @@
+/*
+ * attach.c: `vsp attach --gdb HOST:PORT | --xen DOMAIN [...] POLICY...`.
+ *
+ * The command line end of the live path: it parses options, loads and
+ * verifies the policy (the same vsp_policy_load every command uses), opens
+ * the audit and trace outputs, and hands the rest to the monitor loop in
+ * vmi/monitor.c with the backend the options name.  Exit statuses follow
+ * interfaces.md: 0 the guest ended or we detached, 1 policy errors,
+ * 2 usage or I/O errors, 3 cannot attach or lost the guest.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "vmi/monitor.h"
+
+static const char attach_help[] =
+	"usage: vsp attach (--gdb HOST:PORT | --xen DOMAIN) [--symbols FILE]\n"
+	"                  [--vmlinux FILE] [--mode M] [--audit FILE]\n"
+	"                  [--record FILE] [--stats[=json]] POLICY...\n\n"
+	"Attaches to a running (or paused) guest, installs a trap for each\n"
+	"event the policies name and nothing else, decides every trapped event\n"
+	"and applies the verdicts: deny and return make the call return at\n"
+	"once, redirect rewrites the kernel's copy of the path, kill ends the\n"
+	"calling process, pause leaves the guest stopped.  Detaches cleanly,\n"
+	"leaving no trap behind, on SIGINT or SIGTERM and when the guest ends.\n\n"
+	"  -g, --gdb HOST:PORT    a GDB remote stub (QEMU -gdb, KVM, any gdbstub)\n"
+	"  -x, --xen DOMAIN       a Xen domain, by name or id (vm_event)\n"
+	"  -S, --symbols FILE     the guest kernel's System.map or a kallsyms dump\n"
+	"                         (syscall handlers and functions are found here)\n"
+	"      --vmlinux FILE     the guest's vmlinux, for process context (BTF)\n"
+	"                         and KASLR; default: vmlinux beside --symbols\n"
+	"  -m, --mode M           enforce, monitor or learn (overrides the files)\n"
+	"  -a, --audit FILE       where audit records go (default -, stdout)\n"
+	"  -r, --record FILE      also write every trapped event as a trace line\n"
+	"                         (replay it with 'vsp replay')\n"
+	"  -s, --stats[=json]     print statistics to standard error at the end\n"
+	"      --vm NAME          the VM name in records (default guest0)\n"
+	"      --max-events N     detach after N events\n"
+	"  -q, --quiet            no progress messages\n"
+	"  -h, --help             show this help\n\n"
+	"Exit status: 0 the guest ended or vsp detached, 1 policy errors,\n"
+	"2 usage or I/O error, 3 cannot attach or lost the guest.\n";
+
+enum { OPT_VMLINUX = 256, OPT_VM, OPT_MAX_EVENTS };
+
+struct attach_args {
+	const char *gdb, *xen, *audit, *record;
+	struct vsp_monitor_opts mo;
+	struct vsp_load_opts lo;
+};
+
+static int attach_parse(int argc, char **argv, struct attach_args *aa)
+{
+	static const struct option opts[] = {
+		{ "gdb", required_argument, NULL, 'g' },
+		{ "xen", required_argument, NULL, 'x' },
+		{ "symbols", required_argument, NULL, 'S' },
+		{ "vmlinux", required_argument, NULL, OPT_VMLINUX },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "audit", required_argument, NULL, 'a' },
+		{ "record", required_argument, NULL, 'r' },
+		{ "stats", optional_argument, NULL, 's' },
+		{ "vm", required_argument, NULL, OPT_VM },
+		{ "max-events", required_argument, NULL, OPT_MAX_EVENTS },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int c;
+
+	memset(aa, 0, sizeof *aa);
+	aa->audit = "-";
+	aa->lo.mode = VSP_MODE_UNSET;
+	aa->lo.diag = stderr;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "g:x:S:m:a:r:sqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'g':
+			aa->gdb = optarg;
+			break;
+		case 'x':
+			aa->xen = optarg;
+			break;
+		case 'S':
+			aa->mo.symbols = optarg;
+			break;
+		case OPT_VMLINUX:
+			aa->mo.vmlinux = optarg;
+			break;
+		case 'm':
+			if (vsp_cli_mode(optarg, &aa->lo.mode) < 0) {
+				fprintf(stderr, "vsp attach: --mode must be enforce, "
+					"monitor or learn, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'a':
+			aa->audit = optarg;
+			break;
+		case 'r':
+			aa->record = optarg;
+			break;
+		case 's':
+			aa->mo.stats = true;
+			if (optarg && strcmp(optarg, "json") == 0)
+				aa->mo.stats_json = true;
+			else if (optarg && strcmp(optarg, "text") != 0) {
+				fprintf(stderr, "vsp attach: --stats takes 'json' or "
+					"'text', not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_VM:
+			aa->mo.vm = optarg;
+			break;
+		case OPT_MAX_EVENTS: {
+			char *end;
+			errno = 0;
+			long v = strtol(optarg, &end, 10);
+			if (errno || *end || v <= 0 || v > 1000000000) {
+				fprintf(stderr, "vsp attach: --max-events takes a "
+					"positive number\n");
+				return 2;
+			}
+			aa->mo.max_events = (int)v;
+			break;
+		}
+		case 'q':
+			aa->mo.quiet = true;
+			break;
+		case 'h':
+			fputs(attach_help, stdout);
+			return -1;
+		default:
+			fputs(attach_help, stderr);
+			return 2;
+		}
+	}
+	if (!aa->gdb == !aa->xen) {
+		fprintf(stderr, "vsp attach: give exactly one of --gdb HOST:PORT "
+			"and --xen DOMAIN\n");
+		return 2;
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "vsp attach: no policy file given\n");
+		return 2;
+	}
+	return 0;
+}
+
+int vsp_cmd_attach(int argc, char **argv)
+{
+	struct attach_args aa;
+	int status = attach_parse(argc, argv, &aa);
+	if (status)
+		return status < 0 ? 0 : status;
+	if (vsp_cli_readable(argv + optind, argc - optind))
+		return 2;
+	char *const extra[] = { (char *)aa.mo.symbols, (char *)aa.mo.vmlinux };
+	for (int i = 0; i < 2; i++)
+		if (extra[i] && vsp_cli_readable(&extra[i], 1))
+			return 2;
+
+	struct vsp_policy *p = vsp_policy_load((const char *const *)argv + optind,
+					       (size_t)(argc - optind), &aa.lo, NULL);
+	if (!p)
+		return 1;
+
+	FILE *audit = vsp_cli_open_out(aa.audit);
+	FILE *record = NULL;
+	if (!audit) {
+		status = 2;
+		goto out_policy;
+	}
+	if (aa.record) {
+		record = vsp_cli_open_out(aa.record);
+		if (!record) {
+			status = 2;
+			goto out_audit;
+		}
+	}
+	aa.mo.ops = aa.gdb ? &vsp_be_gdb_ops : &vsp_be_xen_ops;
+	aa.mo.target = aa.gdb ? aa.gdb : aa.xen;
+	aa.mo.policy = p;
+	aa.mo.audit = audit;
+	aa.mo.record = record;
+	status = vsp_monitor_run(&aa.mo);
+
+	if (record && record != stdout && fclose(record) != 0 && !status) {
+		fprintf(stderr, "vsp attach: closing %s: %s\n", aa.record,
+			strerror(errno));
+		status = 2;
+	}
+out_audit:
+	if (audit != stdout && fclose(audit) != 0 && !status) {
+		fprintf(stderr, "vsp attach: closing %s: %s\n", aa.audit,
+			strerror(errno));
+		status = 2;
+	}
+out_policy:
+	vsp_policy_free(p);
+	return status;
+}

@@ -1,0 +1,404 @@
+/*
+ * gdb_backend.c: the backend operations (vmi/backend.h) over a GDB remote
+ * stub, through the RSP client in vmi/gdb.c.
+ *
+ * The monitor loop speaks only struct vsp_backend_ops; this file turns each
+ * operation into as few packets as it can, because under QEMU TCG every
+ * stop already costs tens of milliseconds: the register file is read once
+ * per stop (that read also tells which breakpoint was hit) and kept until
+ * the guest runs again, and register writes send only the general
+ * registers and rip (a short G packet, which stubs apply register by
+ * register) so control and segment registers are never rewritten.
+ *
+ * Register layout of the x86-64 `g` reply (QEMU's, the same as gdb's
+ * i386:x86-64 description): rax..r15 and rip (8 bytes each), eflags and
+ * cs ss ds es fs gs (4 each), fs_base gs_base k_gs_base, cr0 cr2 cr3 cr4
+ * cr8 efer (8 each), then FPU and SSE state we do not use.
+ */
+#include "vmi/backend.h"
+#include "vmi/gdb.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GBE_REG_RIP 128
+#define GBE_REG_EFLAGS 136
+#define GBE_REG_FS_BASE 164
+#define GBE_REG_GS_BASE 172
+#define GBE_REG_KGS_BASE 180
+#define GBE_REG_CR0 188
+#define GBE_REG_CR3 204
+#define GBE_REG_CR4 212
+#define GBE_REGS_MIN 140	/* up to eflags: all a monitor must have */
+#define GBE_REGS_MAX 1024
+#define GBE_MAX_TRAPS 4096
+
+struct gbe {
+	struct vsp_gdb g;
+	uint8_t regs[GBE_REGS_MAX];
+	size_t nregs;
+	bool regs_valid;	/* regs hold the stopped vCPU's state */
+	uint32_t regs_thread;
+	bool running;
+	bool stepping;		/* the last resume was a single step */
+	bool interrupting;	/* we sent the interrupt byte */
+	uint64_t traps[GBE_MAX_TRAPS];
+	size_t ntraps;
+};
+
+static struct gbe *gbe_of(struct vsp_backend *be)
+{
+	return be->priv;
+}
+
+static void gbe_sync(struct vsp_backend *be)
+{
+	be->round_trips = gbe_of(be)->g.round_trips;
+}
+
+static uint64_t gbe_u64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);	/* the stub sends target (little-endian) order */
+	return v;
+}
+
+static uint32_t gbe_u32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static int gbe_load_regs(struct vsp_backend *be, uint32_t vcpu)
+{
+	struct gbe *s = gbe_of(be);
+	uint32_t thread = vcpu + 1;
+	if (s->regs_valid && s->regs_thread == thread)
+		return 0;
+	if (s->g.cur_thread && s->g.cur_thread != thread) {
+		int rc = vsp_gdb_select_thread(&s->g, thread);
+		if (rc < 0)
+			return rc;
+	}
+	long n = vsp_gdb_regs_read(&s->g, s->regs, sizeof s->regs);
+	gbe_sync(be);
+	if (n < 0)
+		return (int)n;
+	if (n < GBE_REGS_MIN) {
+		snprintf(s->g.err, sizeof s->g.err,
+			 "register block too short (%ld bytes): not an x86-64 target", n);
+		return -EPROTO;
+	}
+	memset(s->regs + n, 0, sizeof s->regs - (size_t)n);
+	s->nregs = (size_t)n;
+	s->regs_valid = true;
+	s->regs_thread = thread;
+	return 0;
+}
+
+static int gbe_attach(struct vsp_backend *be, const char *target)
+{
+	struct gbe *s = calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	int rc = vsp_gdb_init(&s->g);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	be->priv = s;
+	be->ncpus = 1;
+	rc = vsp_gdb_connect(&s->g, target, 3000);
+	if (rc < 0)
+		goto fail;
+	struct vsp_gdb_stop st;
+	rc = vsp_gdb_handshake(&s->g, &st);
+	if (rc < 0)
+		goto fail;
+	if (st.kind != VSP_GDB_STOP_SIGNAL) {
+		snprintf(s->g.err, sizeof s->g.err, "the target has already exited");
+		rc = -ENOTCONN;
+		goto fail;
+	}
+	/* Count the vCPUs (threads); a stub without the query has one. */
+	uint32_t n = 0;
+	if (vsp_gdb_request(&s->g, "qfThreadInfo") == 0) {
+		while (s->g.pkt[0] == 'm' && n < 4096) {
+			for (const char *p = s->g.pkt + 1; *p; p++)
+				if (*p == ',')
+					n++;
+			n++;
+			if (vsp_gdb_request(&s->g, "qsThreadInfo") < 0)
+				break;
+		}
+	}
+	be->ncpus = n ? n : 1;
+	gbe_sync(be);
+	return 0;
+fail:
+	gbe_sync(be);
+	return rc;
+}
+
+static int gbe_trap_add(struct vsp_backend *be, uint64_t addr)
+{
+	struct gbe *s = gbe_of(be);
+	if (s->ntraps >= GBE_MAX_TRAPS)
+		return -ENOSPC;
+	int rc = vsp_gdb_break_insert(&s->g, addr);
+	gbe_sync(be);
+	if (rc < 0)
+		return rc;
+	s->traps[s->ntraps++] = addr;
+	return 0;
+}
+
+static int gbe_trap_del(struct vsp_backend *be, uint64_t addr)
+{
+	struct gbe *s = gbe_of(be);
+	size_t i;
+	for (i = 0; i < s->ntraps && s->traps[i] != addr; i++)
+		;
+	if (i == s->ntraps)
+		return -ENOENT;
+	int rc = vsp_gdb_break_remove(&s->g, addr);
+	gbe_sync(be);
+	if (rc < 0)
+		return rc;
+	s->traps[i] = s->traps[--s->ntraps];
+	return 0;
+}
+
+static int gbe_select(struct gbe *s, uint32_t vcpu)
+{
+	uint32_t thread = vcpu + 1;
+	if (s->g.cur_thread && s->g.cur_thread != thread)
+		return vsp_gdb_select_thread(&s->g, thread);
+	return 0;
+}
+
+static long gbe_read(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
+		     void *buf, size_t len)
+{
+	struct gbe *s = gbe_of(be);
+	int rc = gbe_select(s, vcpu);
+	if (rc < 0)
+		return rc;
+	long n = len ? vsp_gdb_mem_read(&s->g, gva, buf, len) : 0;
+	gbe_sync(be);
+	return n;
+}
+
+static long gbe_write(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
+		      const void *buf, size_t len)
+{
+	struct gbe *s = gbe_of(be);
+	int rc = gbe_select(s, vcpu);
+	if (rc < 0)
+		return rc;
+	rc = vsp_gdb_mem_write(&s->g, gva, buf, len);
+	gbe_sync(be);
+	return rc < 0 ? rc : (long)len;
+}
+
+static int gbe_regs_get(struct vsp_backend *be, uint32_t vcpu,
+			struct vsp_regs *r)
+{
+	struct gbe *s = gbe_of(be);
+	int rc = gbe_load_regs(be, vcpu);
+	if (rc < 0)
+		return rc;
+	const uint8_t *p = s->regs;
+	uint64_t *gp = &r->rax;	/* rax..r15 are laid out as in the packet */
+	for (int i = 0; i < 16; i++)
+		gp[i] = gbe_u64(p + 8 * i);
+	r->rip = gbe_u64(p + GBE_REG_RIP);
+	r->rflags = gbe_u32(p + GBE_REG_EFLAGS);
+	r->fs_base = gbe_u64(p + GBE_REG_FS_BASE);
+	r->gs_base = gbe_u64(p + GBE_REG_GS_BASE);
+	r->kernel_gs_base = gbe_u64(p + GBE_REG_KGS_BASE);
+	r->cr0 = gbe_u64(p + GBE_REG_CR0);
+	r->cr3 = gbe_u64(p + GBE_REG_CR3);
+	r->cr4 = gbe_u64(p + GBE_REG_CR4);
+	return 0;
+}
+
+static int gbe_regs_set(struct vsp_backend *be, uint32_t vcpu,
+			const struct vsp_regs *r)
+{
+	struct gbe *s = gbe_of(be);
+	int rc = gbe_load_regs(be, vcpu);
+	if (rc < 0)
+		return rc;
+	uint8_t blk[GBE_REGS_MIN];
+	const uint64_t *gp = &r->rax;
+	for (int i = 0; i < 16; i++)
+		memcpy(blk + 8 * i, &gp[i], 8);
+	memcpy(blk + GBE_REG_RIP, &r->rip, 8);
+	uint32_t fl = (uint32_t)r->rflags;
+	memcpy(blk + GBE_REG_EFLAGS, &fl, 4);
+	/* Leave eflags out unless it changed: fewer bytes, less to go wrong. */
+	size_t len = memcmp(blk + GBE_REG_EFLAGS, s->regs + GBE_REG_EFLAGS, 4) ?
+		GBE_REGS_MIN : GBE_REG_EFLAGS;
+	rc = vsp_gdb_regs_write(&s->g, blk, len);
+	gbe_sync(be);
+	if (rc < 0) {
+		s->regs_valid = false;
+		return rc;
+	}
+	memcpy(s->regs, blk, len);
+	return 0;
+}
+
+static bool gbe_is_trap(const struct gbe *s, uint64_t addr)
+{
+	for (size_t i = 0; i < s->ntraps; i++)
+		if (s->traps[i] == addr)
+			return true;
+	return false;
+}
+
+static int gbe_wait(struct vsp_backend *be, struct vsp_stop *stop,
+		    int timeout_ms)
+{
+	struct gbe *s = gbe_of(be);
+	struct vsp_gdb_stop gs;
+	memset(stop, 0, sizeof *stop);
+	if (!s->running) {
+		/* Nothing runs, so nothing can stop: the caller asked to wait
+		 * on a paused guest. */
+		stop->kind = VSP_STOP_TIMEOUT;
+		return 0;
+	}
+	int rc = vsp_gdb_wait_stop(&s->g, &gs, timeout_ms);
+	gbe_sync(be);
+	if (rc == -ETIMEDOUT) {
+		stop->kind = VSP_STOP_TIMEOUT;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	s->running = false;
+	s->regs_valid = false;
+	if (gs.kind != VSP_GDB_STOP_SIGNAL) {
+		stop->kind = VSP_STOP_EXITED;
+		stop->code = gs.sig;
+		return 0;
+	}
+	stop->vcpu = gs.thread ? gs.thread - 1 : (s->g.cur_thread ? s->g.cur_thread - 1 : 0);
+	bool stepping = s->stepping, interrupting = s->interrupting;
+	s->stepping = false;
+	/* The registers tell which trap, and the monitor needs them anyway. */
+	rc = gbe_load_regs(be, stop->vcpu);
+	if (rc < 0)
+		return rc;
+	uint64_t rip = gbe_u64(s->regs + GBE_REG_RIP);
+	if (gs.sig == 5 && gbe_is_trap(s, rip) && !stepping) {
+		stop->kind = VSP_STOP_TRAP;
+		stop->addr = rip;
+	} else if (stepping && gs.sig == 5) {
+		stop->kind = VSP_STOP_STEP;
+		stop->addr = rip;
+	} else if (interrupting || gs.sig == 2) {
+		s->interrupting = false;
+		stop->kind = VSP_STOP_INTERRUPT;
+		stop->addr = rip;
+	} else {
+		stop->kind = VSP_STOP_OTHER;
+		stop->addr = rip;
+		stop->code = gs.sig;
+	}
+	return 0;
+}
+
+static int gbe_resume(struct vsp_backend *be, uint32_t vcpu,
+		      const struct vsp_resume *how)
+{
+	struct gbe *s = gbe_of(be);
+	int rc = 0;
+	(void)vcpu;	/* a GDB stub resumes every vCPU together */
+	switch (how->how) {
+	case VSP_RESUME_STAY:
+		return 0;
+	case VSP_RESUME_CONTINUE:
+		rc = vsp_gdb_continue(&s->g, false, 0);
+		break;
+	case VSP_RESUME_AT:
+		rc = vsp_gdb_continue(&s->g, true, how->addr);
+		break;
+	case VSP_RESUME_STEP:
+		rc = vsp_gdb_step(&s->g, false, 0);
+		s->stepping = rc == 0;
+		break;
+	}
+	if (rc < 0)
+		return rc;
+	s->running = true;
+	s->regs_valid = false;
+	return 0;
+}
+
+static int gbe_interrupt(struct vsp_backend *be)
+{
+	struct gbe *s = gbe_of(be);
+	if (!s->running)
+		return 0;
+	s->interrupting = true;
+	return vsp_gdb_interrupt(&s->g);
+}
+
+static void gbe_detach(struct vsp_backend *be, bool stay_paused)
+{
+	struct gbe *s = gbe_of(be);
+	if (!s)
+		return;
+	if (s->g.fd >= 0) {
+		if (s->running) {
+			struct vsp_gdb_stop gs;
+			s->interrupting = true;
+			if (vsp_gdb_interrupt(&s->g) == 0 &&
+			    vsp_gdb_wait_stop(&s->g, &gs, 3000) == 0)
+				s->running = false;
+		}
+		if (!s->running) {
+			for (size_t i = s->ntraps; i-- > 0;)
+				if (vsp_gdb_break_remove(&s->g, s->traps[i]) < 0 &&
+				    s->g.fd < 0)
+					break;
+			s->ntraps = 0;
+			/* D lets the stub drop its own state and resume the
+			 * guest; closing without it leaves a QEMU guest paused. */
+			if (!stay_paused && vsp_gdb_request(&s->g, "D") < 0)
+				vsp_gdb_continue(&s->g, false, 0);
+		}
+	}
+	gbe_sync(be);
+	vsp_gdb_release(&s->g);
+	free(s);
+	be->priv = NULL;
+}
+
+/* The client's last error message, for the monitor's reports. */
+const char *vsp_be_gdb_error(struct vsp_backend *be)
+{
+	struct gbe *s = be ? gbe_of(be) : NULL;
+	return s && s->g.err[0] ? s->g.err : "unknown error";
+}
+
+const struct vsp_backend_ops vsp_be_gdb_ops = {
+	.name = "gdb",
+	.attach = gbe_attach,
+	.trap_add = gbe_trap_add,
+	.trap_del = gbe_trap_del,
+	.read = gbe_read,
+	.write = gbe_write,
+	.regs_get = gbe_regs_get,
+	.regs_set = gbe_regs_set,
+	.wait = gbe_wait,
+	.resume = gbe_resume,
+	.interrupt = gbe_interrupt,
+	.detach = gbe_detach,
+};

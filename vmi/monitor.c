@@ -1,0 +1,998 @@
+/*
+ * monitor.c: the attach loop (see monitor.h).
+ *
+ * Where the guest is touched, and why there:
+ *  - syscall events trap the entry of the handler `__x64_sys_NAME`.  On
+ *    x86-64 Linux (4.17 and later) the handler receives the user's
+ *    registers as a struct pt_regs * in rdi, so the six arguments come from
+ *    one read of that structure;
+ *  - deny and return emulate the handler's return: rax gets the value, rip
+ *    the return address at [rsp], rsp moves past it, all in one register
+ *    write;
+ *  - kill ends the task the way a fatal signal does: the syscall handler
+ *    becomes a tail call of do_group_exit(SIGKILL) (exit status "killed by
+ *    signal 9" for every thread of the process; nothing is held at a
+ *    syscall's entry, so this is the same state exit_group runs in).  At a
+ *    kernel function, where locks may be held, the function instead
+ *    becomes a tail call of force_sig(SIGKILL): it does not run, and the
+ *    task dies on its way back to user space;
+ *  - redirect rewrites the kernel's own copy of the path, which a racing
+ *    user thread cannot change after the check: a one-shot trap at
+ *    getname_flags (entry, to match the user pointer and learn the return
+ *    address), then one at that return address, where rax is the struct
+ *    filename * whose ->name buffer (PATH_MAX bytes) receives the new path;
+ *  - a trap is left by resuming at addr + 5 when the instruction under it
+ *    is the 5-byte NOP ftrace leaves at every kernel function's entry
+ *    (checked with Capstone at the first hit), else by removing the trap,
+ *    stepping once and putting it back.
+ * Every round trip under QEMU TCG costs time the guest waits, so strings,
+ * process context and the argument block are read only when a rule, the
+ * audit record or the trace needs them.
+ */
+#include "vmi/monitor.h"
+
+#include <capstone/capstone.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "interp/audit.h"
+#include "lang/catalog.h"
+#include "vmi/gdb.h"
+#include "vmi/kaslr.h"
+#include "vmi/linux.h"
+#include "vmi/symbols.h"
+#include "vmi/trace.h"
+
+#define MON_MAX_TRAPS 512
+#define MON_STR_MAX 4096	/* language.md: strings are read up to 4096 bytes */
+#define MON_SIGKILL 9
+#define MON_FILENAME_NAME 0	/* struct filename { const char *name; */
+#define MON_FILENAME_UPTR 8	/*   const __user char *uptr; ... } */
+#define MON_REDIRECT_MAX 4000	/* fits the names_cache buffer (PATH_MAX) */
+#define MON_REDIRECT_MISSES 256	/* getname calls we let pass while waiting */
+#define MON_PT_ARGS_OFF 0x38	/* pt_regs: r10 at 0x38 .. di at 0x70 */
+#define MON_PT_ARGS_LEN 0x40
+
+/* pt_regs offsets of the syscall arguments (di si dx r10 r8 r9). */
+static const unsigned mon_pt_arg[6] = { 0x70, 0x68, 0x60, 0x38, 0x48, 0x40 };
+
+enum mon_role {
+	MON_T_FREE,
+	MON_T_EVENT,		/* a policy event: decide here */
+	MON_T_GETNAME,		/* redirect: getname_flags entry */
+	MON_T_GETNAME_RET	/* redirect: getname_flags return */
+};
+
+struct mon_trap {
+	uint64_t addr;
+	enum mon_role role;
+	bool checked;		/* the displaced instruction was examined */
+	bool emulate;		/* it is a 5-byte NOP: resume at addr + 5 */
+	const struct vsp_event_key *key;
+	const struct vsp_call *call;	/* syscalls: the catalog entry */
+	int path_arg;		/* index of the path argument, or -1 */
+	const char *name;	/* the event's name */
+	uint64_t hits;
+};
+
+struct mon_str {
+	uint8_t state;		/* 0 unread, 1 read whole, 2 failed or cut */
+	uint32_t len;
+	char buf[MON_STR_MAX + 1];
+};
+
+struct mon {
+	const struct vsp_monitor_opts *o;
+	struct vsp_policy *p;
+	enum vsp_mode mode;
+	struct vsp_backend be;
+	bool attached;
+	struct vsp_symtab *syms;
+	struct vsp_kimg *img;
+	struct vsp_linux lx;
+	bool have_lx;
+	csh cs;
+	bool have_cs;
+
+	struct mon_trap traps[MON_MAX_TRAPS];
+	size_t ntraps;
+	uint64_t installed;	/* event traps installed at start */
+	uint64_t fn_group_exit, fn_force_sig, fn_getname;
+
+	/* The event being handled. */
+	struct vsp_event ev;
+	struct vsp_regs regs;
+	uint32_t vcpu;
+	struct mon_trap *cur;
+	bool args_loaded, proc_loaded;
+	struct mon_str str[6];
+
+	/* A pending redirect. */
+	struct {
+		bool active;
+		int stage;	/* 0: wait for getname entry, 1: for its return */
+		uint64_t cr3, uptr;
+		struct mon_trap *entry, *ret;
+		unsigned misses;
+		char path[MON_REDIRECT_MAX + 1];
+		size_t len;
+	} rd;
+
+	uint64_t seq, t_attach;
+	uint64_t trap_hits, rt_in_traps;
+	struct vsp_run_stats rs;
+	struct vsp_audit audit;
+	bool have_audit;
+	bool warned_learn;
+};
+
+static volatile sig_atomic_t mon_signal;
+
+static void mon_on_signal(int sig)
+{
+	mon_signal = sig;
+}
+
+static uint64_t mon_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void mon_say(struct mon *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void mon_say(struct mon *m, const char *fmt, ...)
+{
+	if (m->o->quiet)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("vsp attach: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static const char *mon_be_err(struct mon *m, int rc)
+{
+	if (m->o->ops == &vsp_be_gdb_ops && m->be.priv)
+		return vsp_be_gdb_error(&m->be);
+	return strerror(rc < 0 ? -rc : rc);
+}
+
+/* Guest reads for vmi/linux.c and vmi/kaslr.c. */
+static long mon_gread(void *ctx, uint64_t gva, void *buf, size_t len)
+{
+	struct mon *m = ctx;
+	return m->be.ops->read(&m->be, m->vcpu, gva, buf, len);
+}
+
+/* ---------------------------------------------------------------- traps */
+
+static struct mon_trap *mon_trap_new(struct mon *m, uint64_t addr,
+				     enum mon_role role)
+{
+	for (size_t i = 0; i < m->ntraps; i++)
+		if (m->traps[i].role == MON_T_FREE) {
+			memset(&m->traps[i], 0, sizeof m->traps[i]);
+			m->traps[i].addr = addr;
+			m->traps[i].role = role;
+			m->traps[i].path_arg = -1;
+			return &m->traps[i];
+		}
+	if (m->ntraps >= MON_MAX_TRAPS)
+		return NULL;
+	struct mon_trap *t = &m->traps[m->ntraps++];
+	memset(t, 0, sizeof *t);
+	t->addr = addr;
+	t->role = role;
+	t->path_arg = -1;
+	return t;
+}
+
+static struct mon_trap *mon_trap_at(struct mon *m, uint64_t addr)
+{
+	for (size_t i = 0; i < m->ntraps; i++)
+		if (m->traps[i].role != MON_T_FREE && m->traps[i].addr == addr)
+			return &m->traps[i];
+	return NULL;
+}
+
+/* Installs a helper trap, unless one is there already. */
+static struct mon_trap *mon_helper_add(struct mon *m, uint64_t addr,
+				       enum mon_role role)
+{
+	if (mon_trap_at(m, addr))
+		return NULL;	/* an event trap there: keep it simple */
+	struct mon_trap *t = mon_trap_new(m, addr, role);
+	if (!t)
+		return NULL;
+	if (m->be.ops->trap_add(&m->be, addr) < 0) {
+		t->role = MON_T_FREE;
+		return NULL;
+	}
+	return t;
+}
+
+static int mon_helper_del(struct mon *m, struct mon_trap *t)
+{
+	if (!t || t->role == MON_T_FREE)
+		return 0;
+	int rc = m->be.ops->trap_del(&m->be, t->addr);
+	t->role = MON_T_FREE;
+	return rc == -ENOENT ? 0 : rc;
+}
+
+/* Is the instruction under the trap ftrace's 5-byte NOP?  Decided once,
+ * at the first hit, when the kernel is surely running (an attach at power
+ * on sees no kernel in memory yet). */
+static void mon_trap_check(struct mon *m, struct mon_trap *t)
+{
+	if (t->checked)
+		return;
+	t->checked = true;
+	uint8_t code[16];
+	long n = m->be.ops->read(&m->be, m->vcpu, t->addr, code, sizeof code);
+	if (n < 5 || !m->have_cs)
+		return;
+	cs_insn *insn = NULL;
+	size_t k = cs_disasm(m->cs, code, (size_t)n, t->addr, 1, &insn);
+	if (k == 1 && insn[0].id == X86_INS_NOP && insn[0].size == 5)
+		t->emulate = true;
+	if (k)
+		cs_free(insn, k);
+}
+
+static int mon_wait_step(struct mon *m)
+{
+	for (int i = 0; i < 20; i++) {
+		struct vsp_stop st;
+		int rc = m->be.ops->wait(&m->be, &st, 500);
+		if (rc == -EINTR)
+			continue;
+		if (rc < 0)
+			return rc;
+		if (st.kind == VSP_STOP_EXITED)
+			return -ENOTCONN;
+		if (st.kind != VSP_STOP_TIMEOUT)
+			return 0;
+	}
+	return -ETIMEDOUT;
+}
+
+/* Leaves a trap the guest sits on and lets it run. */
+static int mon_leave(struct mon *m, struct mon_trap *t)
+{
+	struct vsp_resume r = { .how = VSP_RESUME_CONTINUE };
+	if (!t || t->role == MON_T_FREE)
+		return m->be.ops->resume(&m->be, m->vcpu, &r);
+	mon_trap_check(m, t);
+	if (t->emulate) {
+		r.how = VSP_RESUME_AT;
+		r.addr = t->addr + 5;
+		return m->be.ops->resume(&m->be, m->vcpu, &r);
+	}
+	int rc = m->be.ops->trap_del(&m->be, t->addr);
+	if (rc < 0)
+		return rc;
+	r.how = VSP_RESUME_STEP;
+	rc = m->be.ops->resume(&m->be, m->vcpu, &r);
+	if (rc == 0)
+		rc = mon_wait_step(m);
+	int rc2 = m->be.ops->trap_add(&m->be, t->addr);
+	if (rc < 0)
+		return rc;
+	if (rc2 < 0)
+		return rc2;
+	r.how = VSP_RESUME_CONTINUE;
+	return m->be.ops->resume(&m->be, m->vcpu, &r);
+}
+
+/* ------------------------------------------------------------ decoding */
+
+static int mon_load_args(struct mon *m)
+{
+	if (m->args_loaded)
+		return 0;
+	m->args_loaded = true;
+	if (m->cur->key->kind != VSP_EV_SYSCALL)
+		return 0;
+	uint8_t blk[MON_PT_ARGS_LEN];
+	long n = m->be.ops->read(&m->be, m->vcpu, m->regs.rdi + MON_PT_ARGS_OFF,
+				 blk, sizeof blk);
+	if (n != (long)sizeof blk) {
+		m->ev.partial = true;
+		return -1;
+	}
+	for (int i = 0; i < 6; i++) {
+		int64_t v;
+		memcpy(&v, blk + mon_pt_arg[i] - MON_PT_ARGS_OFF, 8);
+		m->ev.args[i] = v;
+	}
+	return 0;
+}
+
+static void mon_load_proc(struct mon *m)
+{
+	if (m->proc_loaded)
+		return;
+	m->proc_loaded = true;
+	if (!m->have_lx)
+		return;
+	uint64_t base = vsp_linux_percpu_base(m->regs.gs_base,
+					      m->regs.kernel_gs_base);
+	uint64_t task;
+	if (!base || vsp_linux_current(&m->lx, mon_gread, m, base, &task) < 0)
+		return;
+	vsp_linux_proc(&m->lx, mon_gread, m, task, &m->ev.proc);
+}
+
+/* Reads a NUL-terminated string of at most MON_STR_MAX bytes: small first
+ * (most paths are short), never across a page in one request, so an
+ * unmapped page ends the string instead of failing the whole read. */
+static int mon_read_str(struct mon *m, uint64_t addr, struct mon_str *s)
+{
+	s->len = 0;
+	s->state = 2;
+	if (addr == 0)
+		return -1;
+	size_t want = 256;
+	while (s->len < MON_STR_MAX) {
+		uint64_t a = addr + s->len;
+		size_t to_page = 4096 - (size_t)(a & 4095);
+		size_t n = MON_STR_MAX - s->len;
+		if (n > want)
+			n = want;
+		if (n > to_page)
+			n = to_page;
+		long got = m->be.ops->read(&m->be, m->vcpu, a, s->buf + s->len, n);
+		if (got <= 0)
+			break;
+		char *nul = memchr(s->buf + s->len, 0, (size_t)got);
+		if (nul) {
+			s->len = (uint32_t)(nul - s->buf);
+			s->state = 1;
+			break;
+		}
+		s->len += (uint32_t)got;
+		if ((size_t)got < n)
+			break;
+		want = 2048;
+	}
+	s->buf[s->len] = 0;
+	return s->state == 1 ? 0 : -1;
+}
+
+static int mon_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
+		     struct vsp_str *out)
+{
+	struct mon *m = ctx;
+	int idx;
+	(void)ev;
+	if (f == VSP_F_FUNC) {
+		out->ptr = m->cur->name;
+		out->len = (uint32_t)strlen(m->cur->name);
+		return 0;
+	}
+	if (f >= VSP_F_STR0 && f <= VSP_F_STR5)
+		idx = (int)(f - VSP_F_STR0);
+	else if (f == VSP_F_PATH)
+		idx = m->cur->path_arg;
+	else
+		return -1;
+	if (idx < 0 || idx > 5 || m->cur->key->kind != VSP_EV_SYSCALL)
+		return -1;
+	if (mon_load_args(m) < 0)
+		return -1;
+	struct mon_str *s = &m->str[idx];
+	if (s->state == 0)
+		mon_read_str(m, (uint64_t)m->ev.args[idx], s);
+	out->ptr = s->buf;
+	out->len = s->len;
+	return s->state == 1 ? 0 : -1;
+}
+
+#define MON_ARG_FIELDS (((1ull << 6) - 1) << VSP_F_ARG0 | \
+			((1ull << 6) - 1) << VSP_F_STR0 | 1ull << VSP_F_PATH)
+#define MON_PROC_FIELDS (1ull << VSP_F_PID | 1ull << VSP_F_TID | \
+			 1ull << VSP_F_PPID | 1ull << VSP_F_COMM | \
+			 1ull << VSP_F_UID | 1ull << VSP_F_EUID | 1ull << VSP_F_GID)
+
+static void mon_event_fill(struct mon *m, struct mon_trap *t)
+{
+	struct vsp_event *ev = &m->ev;
+	const struct vsp_event_key *k = t->key;
+	memset(ev, 0, offsetof(struct vsp_event, strs));
+	vsp_event_reset_lazy(ev);
+	ev->kind = k->kind;
+	ev->nr = k->kind == VSP_EV_SYSCALL ? k->nr : 0;
+	ev->name = t->name;
+	ev->seq = ++m->seq;
+	ev->time_ns = mon_now_ns() - m->t_attach;
+	ev->vm = m->o->vm ? m->o->vm : "guest0";
+	ev->vcpu = m->vcpu;
+	ev->cr3 = m->regs.cr3;
+	ev->proc.pid = ev->proc.tid = ev->proc.ppid = -1;
+	ev->proc.uid = ev->proc.euid = ev->proc.gid = -1;
+	ev->fetch = mon_fetch;
+	ev->fetch_ctx = m;
+	m->cur = t;
+	m->args_loaded = m->proc_loaded = false;
+	for (int i = 0; i < 6; i++)
+		m->str[i].state = 0;
+	if (k->kind == VSP_EV_KERNEL) {
+		const uint64_t r[6] = { m->regs.rdi, m->regs.rsi, m->regs.rdx,
+					m->regs.rcx, m->regs.r8, m->regs.r9 };
+		for (int i = 0; i < 6; i++)
+			ev->args[i] = (int64_t)r[i];
+		m->args_loaded = true;
+	}
+	if ((k->reads & MON_ARG_FIELDS) || m->o->record)
+		mon_load_args(m);
+	if ((k->reads & MON_PROC_FIELDS) || m->o->record)
+		mon_load_proc(m);
+}
+
+/* ------------------------------------------------------------- verdicts */
+
+/* The function returns `value` without running. */
+static int mon_emulate_return(struct mon *m, int64_t value)
+{
+	uint64_t ret;
+	if (m->be.ops->read(&m->be, m->vcpu, m->regs.rsp, &ret, 8) != 8)
+		return -EFAULT;
+	m->regs.rax = (uint64_t)value;
+	m->regs.rip = ret;
+	m->regs.rsp += 8;
+	int rc = m->be.ops->regs_set(&m->be, m->vcpu, &m->regs);
+	if (rc < 0)
+		return rc;
+	struct vsp_resume r = { .how = VSP_RESUME_CONTINUE };
+	return m->be.ops->resume(&m->be, m->vcpu, &r);
+}
+
+static int mon_kill(struct mon *m)
+{
+	uint64_t fn = m->cur->key->kind == VSP_EV_SYSCALL && m->fn_group_exit ?
+		m->fn_group_exit : m->fn_force_sig;
+	if (!fn)
+		return -ENOSYS;
+	/* A tail call: same stack, first argument SIGKILL. */
+	m->regs.rdi = MON_SIGKILL;
+	m->regs.rip = fn;
+	int rc = m->be.ops->regs_set(&m->be, m->vcpu, &m->regs);
+	if (rc < 0)
+		return rc;
+	struct vsp_resume r = { .how = VSP_RESUME_CONTINUE };
+	return m->be.ops->resume(&m->be, m->vcpu, &r);
+}
+
+static void mon_redirect_cancel(struct mon *m, const char *why)
+{
+	if (!m->rd.active)
+		return;
+	if (why)
+		fprintf(stderr, "vsp attach: redirect to %s not applied: %s\n",
+			m->rd.path, why);
+	mon_helper_del(m, m->rd.entry);
+	mon_helper_del(m, m->rd.ret);
+	m->rd.entry = m->rd.ret = NULL;
+	m->rd.active = false;
+}
+
+/* Arms the getname_flags traps that will rewrite the path.  0 or -1. */
+static int mon_redirect_arm(struct mon *m, const struct vsp_decision *d)
+{
+	if (m->rd.active)
+		mon_redirect_cancel(m, "a newer redirect replaced it");
+	if (m->cur->path_arg < 0 || !m->fn_getname ||
+	    d->redirect.len > MON_REDIRECT_MAX || mon_load_args(m) < 0)
+		return -1;
+	m->rd.entry = mon_helper_add(m, m->fn_getname, MON_T_GETNAME);
+	if (!m->rd.entry)
+		return -1;
+	m->rd.active = true;
+	m->rd.stage = 0;
+	m->rd.misses = 0;
+	m->rd.cr3 = m->regs.cr3;
+	m->rd.uptr = (uint64_t)m->ev.args[m->cur->path_arg];
+	memcpy(m->rd.path, d->redirect.ptr, d->redirect.len);
+	m->rd.path[d->redirect.len] = 0;
+	m->rd.len = d->redirect.len;
+	return 0;
+}
+
+static int mon_on_getname(struct mon *m, struct mon_trap *t)
+{
+	int rc = m->be.ops->regs_get(&m->be, m->vcpu, &m->regs);
+	if (rc < 0)
+		return rc;
+	if (!m->rd.active || m->rd.stage != 0 || m->regs.rdi != m->rd.uptr ||
+	    m->regs.cr3 != m->rd.cr3) {
+		if (m->rd.active && ++m->rd.misses > MON_REDIRECT_MISSES)
+			mon_redirect_cancel(m, "the kernel never copied the path");
+		else if (!m->rd.active)
+			mon_helper_del(m, t);
+		return mon_leave(m, t->role == MON_T_FREE ? NULL : t);
+	}
+	uint64_t ret;
+	if (m->be.ops->read(&m->be, m->vcpu, m->regs.rsp, &ret, 8) != 8) {
+		mon_redirect_cancel(m, "cannot read the return address");
+		return mon_leave(m, NULL);
+	}
+	m->rd.ret = mon_helper_add(m, ret, MON_T_GETNAME_RET);
+	mon_helper_del(m, m->rd.entry);
+	m->rd.entry = NULL;
+	if (!m->rd.ret) {
+		mon_redirect_cancel(m, "cannot trap getname's return");
+		return mon_leave(m, NULL);
+	}
+	m->rd.stage = 1;
+	/* Our entry trap is gone, so the guest runs on from here. */
+	return mon_leave(m, NULL);
+}
+
+static int mon_on_getname_ret(struct mon *m, struct mon_trap *t)
+{
+	int rc = m->be.ops->regs_get(&m->be, m->vcpu, &m->regs);
+	if (rc < 0)
+		return rc;
+	if (!m->rd.active || m->regs.cr3 != m->rd.cr3) {
+		/* Another task returned through the same place first. */
+		if (!m->rd.active)
+			mon_helper_del(m, t);
+		return mon_leave(m, t->role == MON_T_FREE ? NULL : t);
+	}
+	uint64_t fname = m->regs.rax, hdr[2];
+	if (fname >= (uint64_t)-4095) {
+		mon_redirect_cancel(m, "getname failed");
+		return mon_leave(m, NULL);
+	}
+	if (m->be.ops->read(&m->be, m->vcpu, fname, hdr, sizeof hdr) != sizeof hdr) {
+		mon_redirect_cancel(m, "cannot read struct filename");
+		return mon_leave(m, NULL);
+	}
+	if (hdr[1] != m->rd.uptr) {
+		/* Same address space, another copy: wait for ours. */
+		return mon_leave(m, t);
+	}
+	long w = m->be.ops->write(&m->be, m->vcpu, hdr[0], m->rd.path,
+				  m->rd.len + 1);
+	if (w < 0)
+		mon_redirect_cancel(m, "cannot write the kernel's copy of the path");
+	else
+		mon_redirect_cancel(m, NULL);
+	return mon_leave(m, NULL);
+}
+
+/* ---------------------------------------------------------------- events */
+
+static bool mon_writes_audit(const struct vsp_decision *d)
+{
+	return d->verdict != VSP_V_ALLOW || d->rule >= 0 || d->nfired > 0;
+}
+
+enum { MON_GO_ON, MON_PAUSED, MON_LOST };
+
+static int mon_on_event(struct mon *m, struct mon_trap *t)
+{
+	int rc = m->be.ops->regs_get(&m->be, m->vcpu, &m->regs);
+	if (rc < 0)
+		return rc;
+	t->hits++;
+	mon_event_fill(m, t);
+
+	struct vsp_decision d;
+	uint64_t e0 = mon_now_ns();
+	vsp_decide(m->p, &m->ev, &d);
+	uint64_t dt = mon_now_ns() - e0;
+	m->rs.engine_ns += dt;
+	vsp_latency_add(&m->rs.latency, dt);
+
+	if (m->mode == VSP_MODE_LEARN) {
+		for (uint32_t i = 0; i < d.nlearn; i++)
+			vsp_policy_learn(m->p, d.learn_rule[i], &m->ev);
+		if (d.nlearn && !m->ev.has_stack && !m->warned_learn) {
+			m->warned_learn = true;
+			fprintf(stderr, "vsp attach: learn mode without call paths "
+				"(no unwinder on this backend) learns nothing\n");
+		}
+	}
+
+	if (m->o->record) {
+		mon_load_proc(m);
+		if (vsp_trace_write(m->o->record, &m->ev) < 0)
+			fprintf(stderr, "vsp attach: writing the trace failed\n");
+	}
+
+	bool enforce = m->mode == VSP_MODE_ENFORCE;
+	bool applied = false;
+	int result = MON_GO_ON;
+	rc = 0;
+	if (enforce) {
+		switch (d.verdict) {
+		case VSP_V_DENY:
+			rc = mon_emulate_return(m, -d.value);
+			applied = rc == 0;
+			break;
+		case VSP_V_RETURN:
+			rc = mon_emulate_return(m, d.value);
+			applied = rc == 0;
+			break;
+		case VSP_V_KILL:
+			rc = mon_kill(m);
+			applied = rc == 0;
+			break;
+		case VSP_V_REDIRECT:
+			applied = mon_redirect_arm(m, &d) == 0;
+			if (!applied)
+				fprintf(stderr, "vsp attach: cannot redirect %s "
+					"(no path argument, no getname_flags symbol, or "
+					"path too long); allowed\n", t->name);
+			break;
+		case VSP_V_PAUSE:
+			applied = true;
+			result = MON_PAUSED;
+			break;
+		default:
+			break;
+		}
+		if (rc == -EFAULT || rc == -ENOSYS) {
+			fprintf(stderr, "vsp attach: cannot apply %s at %s: %s; "
+				"allowed\n", vsp_verdict_name(d.verdict), t->name,
+				rc == -EFAULT ? "stack unreadable" : "no kernel function to call");
+			rc = 0;
+			applied = false;
+		}
+	}
+
+	if (m->have_audit && mon_writes_audit(&d)) {
+		mon_load_proc(m);
+		vsp_audit_decision(&m->audit, &m->ev, &d, applied);
+	}
+
+	if (rc < 0)
+		return rc;
+	if (result == MON_PAUSED) {
+		fprintf(stderr, "vsp attach: guest paused at %s (rule %s, pid %" PRId64
+			" %s); leaving it stopped\n", t->name,
+			d.rule >= 0 ? vsp_policy_rule(m->p, (uint32_t)d.rule)->name : "default",
+			m->ev.proc.pid, m->ev.proc.comm);
+		return MON_PAUSED;
+	}
+	/* Emulated returns and kills have resumed the guest already. */
+	if (applied && (d.verdict == VSP_V_DENY || d.verdict == VSP_V_RETURN ||
+			d.verdict == VSP_V_KILL))
+		return MON_GO_ON;
+	rc = mon_leave(m, t);
+	return rc < 0 ? rc : MON_GO_ON;
+}
+
+static int mon_on_trap(struct mon *m, const struct vsp_stop *st)
+{
+	struct mon_trap *t = mon_trap_at(m, st->addr);
+	uint64_t t0 = mon_now_ns(), rt0 = m->be.round_trips;
+	int rc;
+	m->vcpu = st->vcpu;
+	if (!t)
+		rc = mon_leave(m, NULL);	/* a trap removed meanwhile */
+	else if (t->role == MON_T_EVENT)
+		rc = mon_on_event(m, t);
+	else if (t->role == MON_T_GETNAME)
+		rc = mon_on_getname(m, t);
+	else
+		rc = mon_on_getname_ret(m, t);
+	m->trap_hits++;
+	/* +1: the stop reply that brought us here. */
+	m->rt_in_traps += m->be.round_trips - rt0 + 1;
+	m->rs.trap_ns += mon_now_ns() - t0;
+	return rc;
+}
+
+/* ----------------------------------------------------------------- setup */
+
+static int mon_resolve(struct mon *m, const struct vsp_event_key *k,
+		       uint64_t *addr, const char **sym)
+{
+	static char buf[160];
+	if (k->kind == VSP_EV_SYSCALL) {
+		/* 6.1 names a few handlers after the struct they fill. */
+		static const char *const fmt[] = { "__x64_sys_%s", "__x64_sys_new%s" };
+		for (size_t i = 0; i < 2; i++) {
+			snprintf(buf, sizeof buf, fmt[i], k->name);
+			if (vsp_sym_addr(m->syms, buf, addr) == 0) {
+				*sym = buf;
+				return 0;
+			}
+		}
+		return -1;
+	}
+	if (k->kind == VSP_EV_KERNEL) {
+		*sym = k->name;
+		return vsp_sym_addr(m->syms, k->name, addr);
+	}
+	return -1;
+}
+
+static int mon_setup_traps(struct mon *m)
+{
+	uint32_t n = vsp_policy_nevents(m->p);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct vsp_event_key *k = vsp_policy_event(m->p, i);
+		uint64_t addr;
+		const char *sym = NULL;
+		if (k->kind != VSP_EV_SYSCALL && k->kind != VSP_EV_KERNEL) {
+			fprintf(stderr, "vsp attach: warning: %s events (%s) cannot be "
+				"trapped through the %s backend; ignored\n",
+				vsp_event_kind_name(k->kind), k->name ? k->name : "?",
+				m->o->ops->name);
+			continue;
+		}
+		if (!m->syms || mon_resolve(m, k, &addr, &sym) < 0) {
+			fprintf(stderr, "vsp attach: warning: no kernel symbol for %s %s%s; "
+				"not trapped\n", vsp_event_kind_name(k->kind), k->name,
+				m->syms ? "" : " (no --symbols)");
+			continue;
+		}
+		if (mon_trap_at(m, addr)) {
+			fprintf(stderr, "vsp attach: warning: %s shares its trap with "
+				"another event; not trapped twice\n", k->name);
+			continue;
+		}
+		struct mon_trap *t = mon_trap_new(m, addr, MON_T_EVENT);
+		if (!t) {
+			fprintf(stderr, "vsp attach: too many events\n");
+			return -1;
+		}
+		t->key = k;
+		t->name = k->name;
+		if (k->kind == VSP_EV_SYSCALL) {
+			t->call = vsp_syscall_by_name(k->name);
+			t->path_arg = t->call ? vsp_call_path_arg(t->call) : -1;
+		}
+		int rc = m->be.ops->trap_add(&m->be, addr);
+		if (rc < 0) {
+			fprintf(stderr, "vsp attach: cannot trap %s at 0x%" PRIx64 ": %s\n",
+				sym, addr, mon_be_err(m, rc));
+			return rc;
+		}
+		m->installed++;
+		mon_say(m, "trap %s at 0x%" PRIx64 " (%s %s)", sym, addr,
+			vsp_event_kind_name(k->kind), k->name);
+	}
+	return 0;
+}
+
+/* With KASLR the symbol file's addresses are off by a slide that only the
+ * running kernel can tell; before the kernel runs (a guest started paused
+ * at power on) there is nothing to search, and the file's addresses hold
+ * for a `nokaslr` boot. */
+static void mon_find_slide(struct mon *m)
+{
+	struct vsp_regs r;
+	if (m->be.ops->regs_get(&m->be, 0, &r) < 0)
+		return;
+	if (!(r.cr0 & 0x80000000u) || r.rip < VSP_KASLR_LO) {
+		mon_say(m, "guest not in kernel code yet: taking the symbol "
+			"addresses as they are (boot with nokaslr)");
+		return;
+	}
+	int64_t slide = 0;
+	char err[160];
+	struct vsp_kaslr_stats ks;
+	if (vsp_kaslr_find(m->syms, m->img, mon_gread, m, r.rip, &slide, &ks,
+			   err, sizeof err) == 0) {
+		vsp_sym_set_slide(m->syms, slide);
+		mon_say(m, "KASLR slide 0x%" PRIx64, (uint64_t)slide);
+	} else {
+		fprintf(stderr, "vsp attach: warning: KASLR slide not found (%s); "
+			"using the symbol file's addresses\n", err);
+	}
+}
+
+static int mon_load_guest_info(struct mon *m)
+{
+	char err[256];
+	const struct vsp_monitor_opts *o = m->o;
+	if (o->symbols) {
+		m->syms = vsp_sym_load(o->symbols, err, sizeof err);
+		if (!m->syms) {
+			fprintf(stderr, "vsp attach: %s\n", err);
+			return -1;
+		}
+		uint64_t a;
+		if (vsp_sym_addr(m->syms, "do_group_exit", &a) == 0)
+			m->fn_group_exit = a;
+		if (vsp_sym_addr(m->syms, "force_sig", &a) == 0)
+			m->fn_force_sig = a;
+		if (vsp_sym_addr(m->syms, "getname_flags", &a) == 0)
+			m->fn_getname = a;
+	}
+	/* The BTF comes from vmlinux; by default the one beside the symbols. */
+	char guess[4096];
+	const char *vmlinux = o->vmlinux;
+	if (!vmlinux && o->symbols) {
+		const char *slash = strrchr(o->symbols, '/');
+		int dl = slash ? (int)(slash - o->symbols) : 1;
+		snprintf(guess, sizeof guess, "%.*s/vmlinux", dl,
+			 slash ? o->symbols : ".");
+		if (access(guess, R_OK) == 0)
+			vmlinux = guess;
+	}
+	if (vmlinux) {
+		m->img = vsp_kimg_open(vmlinux, err, sizeof err);
+		if (!m->img)
+			fprintf(stderr, "vsp attach: warning: %s\n", err);
+		if (vsp_linux_init(&m->lx, vmlinux, m->syms, err, sizeof err) == 0)
+			m->have_lx = true;
+		else
+			fprintf(stderr, "vsp attach: warning: no process context: %s\n",
+				err);
+	}
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &m->cs) == CS_ERR_OK)
+		m->have_cs = true;
+	return 0;
+}
+
+static void mon_release(struct mon *m)
+{
+	if (m->have_cs)
+		cs_close(&m->cs);
+	if (m->img)
+		vsp_kimg_free(m->img);
+	if (m->syms)
+		vsp_sym_free(m->syms);
+}
+
+static void mon_signals(bool on)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on ? mon_on_signal : SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a signal must end the wait for the next stop. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+static void mon_print_stats(struct mon *m)
+{
+	m->rs.traps_installed = m->installed;
+	m->rs.round_trips = m->be.round_trips;
+	vsp_stats_print(stderr, m->p, &m->rs, m->o->stats_json);
+	if (m->o->stats_json)
+		return;
+	fprintf(stderr, "traps hit:          %" PRIu64 "\n", m->trap_hits);
+	if (m->trap_hits)
+		fprintf(stderr, "per trap:           %.2f round trips, %.2f ms\n",
+			(double)m->rt_in_traps / (double)m->trap_hits,
+			(double)m->rs.trap_ns / 1e6 / (double)m->trap_hits);
+}
+
+int vsp_monitor_run(const struct vsp_monitor_opts *o)
+{
+	struct mon *m = calloc(1, sizeof *m);
+	if (!m) {
+		fprintf(stderr, "vsp attach: out of memory\n");
+		return VSP_MON_LOST;
+	}
+	int status = VSP_MON_OK;
+	bool stay_paused = false;
+	m->o = o;
+	m->p = o->policy;
+	m->mode = vsp_policy_mode(o->policy);
+	m->be.ops = o->ops;
+	if (mon_load_guest_info(m) < 0) {
+		status = VSP_MON_USAGE;
+		goto out_release;
+	}
+	if (o->audit) {
+		vsp_audit_init(&m->audit, o->audit, m->p);
+		m->audit.flush_each = true;
+		m->have_audit = true;
+	}
+	mon_signal = 0;
+	mon_signals(true);
+
+	int rc = o->ops->attach(&m->be, o->target);
+	if (rc < 0) {
+		fprintf(stderr, "vsp attach: cannot attach to %s through %s: %s\n",
+			o->target, o->ops->name, mon_be_err(m, rc));
+		status = VSP_MON_LOST;
+		goto out_detach;
+	}
+	m->attached = true;
+	m->t_attach = mon_now_ns();
+	if (m->syms)
+		mon_find_slide(m);
+	if (mon_setup_traps(m) < 0) {
+		status = VSP_MON_LOST;
+		goto out_detach;
+	}
+	mon_say(m, "attached to %s (%s, %u vCPU); %" PRIu64 " trap%s installed, "
+		"mode %s", o->target, o->ops->name, m->be.ncpus, m->installed,
+		m->installed == 1 ? "" : "s", vsp_mode_name(m->mode));
+	if (o->record)
+		fflush(o->record);
+
+	struct vsp_resume go = { .how = VSP_RESUME_CONTINUE };
+	rc = o->ops->resume(&m->be, 0, &go);
+	uint64_t events_seen = 0;
+	while (rc >= 0) {
+		if (mon_signal) {
+			mon_say(m, "signal %d: detaching", (int)mon_signal);
+			break;
+		}
+		if (o->max_events && events_seen >= (uint64_t)o->max_events) {
+			mon_say(m, "%d events seen: detaching", o->max_events);
+			break;
+		}
+		struct vsp_stop st;
+		rc = o->ops->wait(&m->be, &st, 1000);
+		if (rc == -EINTR) {
+			rc = 0;
+			continue;
+		}
+		if (rc < 0)
+			break;
+		if (st.kind == VSP_STOP_TIMEOUT)
+			continue;
+		if (st.kind == VSP_STOP_EXITED) {
+			mon_say(m, "the guest ended");
+			rc = -ENOTCONN;
+			status = VSP_MON_OK;
+			goto out_gone;
+		}
+		if (st.kind == VSP_STOP_TRAP) {
+			rc = mon_on_trap(m, &st);
+			if (rc == MON_PAUSED) {
+				stay_paused = true;
+				break;
+			}
+			events_seen++;
+			continue;
+		}
+		/* A stop we did not ask for: let the guest go on. */
+		rc = o->ops->resume(&m->be, st.vcpu, &go);
+	}
+	if (rc < 0) {
+		fprintf(stderr, "vsp attach: lost the guest: %s\n", mon_be_err(m, rc));
+		status = VSP_MON_LOST;
+	}
+out_gone:
+	if (m->rd.active && rc >= 0)
+		mon_redirect_cancel(m, "detaching");
+out_detach:
+	o->ops->detach(&m->be, stay_paused);
+	if (stay_paused)
+		fprintf(stderr, "vsp attach: detached; the guest stays paused\n");
+	else if (m->attached && status == VSP_MON_OK && !mon_signal && rc >= 0)
+		mon_say(m, "detached; the guest runs on");
+	else if (m->attached && mon_signal)
+		mon_say(m, "detached; every trap removed, the guest runs on");
+	mon_signals(false);
+	if (m->have_audit) {
+		vsp_audit_release(&m->audit);
+		fflush(o->audit);
+	}
+	if (o->record)
+		fflush(o->record);
+	if (o->stats && m->attached)
+		mon_print_stats(m);
+	if (m->mode == VSP_MODE_LEARN && m->attached &&
+	    vsp_policy_save_profiles(m->p, stderr) < 0 && status == VSP_MON_OK)
+		status = VSP_MON_USAGE;
+out_release:
+	mon_release(m);
+	free(m);
+	return status;
+}

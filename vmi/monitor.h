@@ -1,0 +1,52 @@
+/*
+ * monitor.h: the attach loop that enforces a policy on a live guest.
+ *
+ * `vsp attach` (cli/attach.c) loads the policy and hands it here with a
+ * backend (GDB remote or Xen, vmi/backend.h).  The monitor resolves every
+ * event the policy names to a trap address through the guest's symbol
+ * table, installs those traps only, and then loops: wait for a trap,
+ * decode the event (syscall arguments from the pt_regs the handler
+ * receives, strings from guest memory only when a rule reads them, process
+ * context through vmi/linux.h), decide with the engine, apply the verdict
+ * (emulated return for deny/return, a kernel path that kills the task for
+ * kill, a rewrite of the kernel's own copy of the path for redirect, a
+ * stopped guest for pause), write audit and trace records, and leave the
+ * trap.  It detaches cleanly on SIGINT/SIGTERM, on a lost link and when
+ * the guest ends.
+ */
+#ifndef VSP_MONITOR_H
+#define VSP_MONITOR_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "interp/engine.h"
+#include "vmi/backend.h"
+
+/* Exit statuses, as interfaces.md gives them for `vsp attach`. */
+enum {
+	VSP_MON_OK = 0,		/* guest ended, detached, or left paused */
+	VSP_MON_POLICY = 1,	/* policy errors (the caller's part) */
+	VSP_MON_USAGE = 2,	/* bad arguments, unreadable files */
+	VSP_MON_LOST = 3	/* cannot attach, or lost the guest */
+};
+
+struct vsp_monitor_opts {
+	const struct vsp_backend_ops *ops;
+	const char *target;	/* "HOST:PORT", a Xen domain */
+	const char *symbols;	/* System.map or kallsyms dump; NULL: none */
+	const char *vmlinux;	/* for BTF and KASLR checks; NULL: none */
+	struct vsp_policy *policy;	/* borrowed */
+	FILE *audit;		/* NULL: no audit records */
+	FILE *record;		/* NULL: no trace */
+	bool stats, stats_json;
+	const char *vm;		/* the name records carry; NULL: "guest0" */
+	bool quiet;		/* no progress messages */
+	int max_events;		/* stop after this many events (0: no limit) */
+};
+
+/* Runs until the guest ends, a signal arrives or the link is lost.
+ * Returns one of the statuses above; messages go to stderr. */
+int vsp_monitor_run(const struct vsp_monitor_opts *o);
+
+#endif
