@@ -12,9 +12,15 @@
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+SAN     ?=
+# Sanitized objects must not mix with plain ones: each SAN build has its tree.
+ifneq ($(SAN),)
+BUILD   ?= build-san$(if $(filter fuzz,$(SAN)),-fuzz)
+endif
 BUILD   ?= build
 CC      ?= cc
-SAN     ?=
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   ?= build-fuzz
 
 PKGS     := capstone json-c libffi libbpf
 DEB_PKGS := build-essential flex bison pkg-config libcapstone-dev libffi-dev \
@@ -38,6 +44,12 @@ ifeq ($(SAN),1)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
+# SAN=fuzz (clang only; `make fuzz` sets it): libvsp with libFuzzer's coverage
+# hooks plus ASan and UBSan; the fuzz targets link libFuzzer's main.
+ifeq ($(SAN),fuzz)
+CFLAGS  += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
 
 ifneq ($(wildcard lang/parser.y),)
 GEN_C   := $(BUILD)/lang/parser.c $(BUILD)/lang/lexer.c
@@ -49,8 +61,13 @@ CLI_SRC := $(sort $(wildcard cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/*/t_*.c))
 TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%.t)
+# tests/fuzz/fuzz_*.c: each a libFuzzer target (.fuzz) and, with the plain
+# compiler, a replayer of saved inputs (.replay) for tests/fuzz/regress.t.
+FUZZ_SRC    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAY := $(FUZZ_SRC:%.c=$(BUILD)/%.replay)
+FUZZ_BIN    := $(FUZZ_SRC:%.c=$(BUILD)/%.fuzz)
 
-.PHONY: all check deps demo bench fuzz install clean guest tests
+.PHONY: all check deps demo bench fuzz fuzz-build install clean guest tests
 all: $(BUILD)/vsp
 ifeq ($(BUILD),build)
 all: vsp
@@ -85,6 +102,14 @@ $(BUILD)/tests/%.t: tests/%.c $(BUILD)/libvsp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvsp.a $(LDLIBS)
 
+$(BUILD)/tests/fuzz/%.replay: tests/fuzz/%.c tests/fuzz/replay.c $(BUILD)/libvsp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(BUILD)/libvsp.a $(LDLIBS)
+
+$(BUILD)/tests/fuzz/%.fuzz: tests/fuzz/%.c $(BUILD)/libvsp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(BUILD)/libvsp.a $(LDLIBS)
+
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
 # Install only what is missing, so a prepared machine pays one dpkg query.
@@ -101,7 +126,7 @@ check: deps
 	$(MAKE) all tests
 	VSP=$(CURDIR)/$(BUILD)/vsp BUILD=$(CURDIR)/$(BUILD) prove $(TEST_BIN) $(sort $(wildcard tests/*/*.t))
 
-tests: all $(TEST_BIN)
+tests: all $(TEST_BIN) $(FUZZ_REPLAY)
 
 demo: deps all
 	tests/guest/demo.sh
@@ -112,8 +137,13 @@ guest: all
 bench: deps all
 	$(MAKE) -C fastpath/bench run
 
+# Builds the targets with clang into $(FUZZ_BUILD)/ and runs each for
+# FUZZ_SECONDS on its corpus (tests/fuzz/README.md).
 fuzz: deps
-	tests/fuzz/run.sh
+	$(MAKE) BUILD=$(FUZZ_BUILD)/san CC=clang SAN=fuzz fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BUILD)/san
+
+fuzz-build: $(FUZZ_BIN) $(FUZZ_REPLAY)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vsp/stdlib-policies \

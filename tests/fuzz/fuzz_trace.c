@@ -1,0 +1,84 @@
+/*
+ * fuzz_trace.c: fuzz target for recorded traces (vmi/trace.h).
+ *
+ * A trace file comes from disk, but what it holds came from the guest:
+ * strings read from guest memory, process names, call paths.  The input is
+ * split into lines as `vsp replay` splits it; each line goes through
+ * vsp_trace_parse(), and an event it accepts has every string field
+ * fetched and is written back with vsp_trace_write() (to /dev/null), as a
+ * recording would.  Invariant: a line is either rejected with a message or
+ * yields an event whose strings are all readable; never a crash.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmi/trace.h"
+
+static FILE *fz_null;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	fz_null = fopen("/dev/null", "w");
+	return 0;
+}
+
+static void fz_touch_strings(struct vsp_event *ev)
+{
+	static const enum vsp_field fields[] = {
+		VSP_F_STR0, VSP_F_STR1, VSP_F_STR2, VSP_F_STR3, VSP_F_STR4,
+		VSP_F_STR5, VSP_F_PATH, VSP_F_FUNC
+	};
+	volatile unsigned sum = 0;
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		struct vsp_str s = { 0 };
+		if (ev->fetch && ev->fetch(ev->fetch_ctx, ev, fields[i], &s) == 0)
+			for (uint32_t k = 0; k < s.len; k++)
+				sum += (unsigned char)s.ptr[k];
+	}
+	for (uint32_t i = 0; ev->has_stack && i < ev->nstack; i++)
+		sum += (unsigned)strlen(ev->stack[i]);
+	if (ev->name)
+		sum += (unsigned)strlen(ev->name);
+	if (ev->vm)
+		sum += (unsigned)strlen(ev->vm);
+	sum += (unsigned)strlen(ev->proc.comm);
+	(void)sum;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct vsp_trace_event te;
+	char err[256];
+	size_t pos = 0;
+
+	if (!fz_null)
+		LLVMFuzzerInitialize(NULL, NULL);
+	vsp_trace_event_init(&te);
+	while (pos < size) {
+		const uint8_t *nl = memchr(data + pos, '\n', size - pos);
+		size_t len = nl ? (size_t)(nl - (data + pos)) : size - pos;
+		/* An exact-size copy, so the parser's reads past the line's
+		 * end are caught. */
+		char *line = malloc(len ? len : 1);
+		if (!line)
+			break;
+		memcpy(line, data + pos, len);
+		err[0] = 0;
+		if (vsp_trace_parse(&te, line, len, err, sizeof(err)) == 0) {
+			vsp_event_reset_lazy(&te.ev);
+			fz_touch_strings(&te.ev);
+			vsp_event_reset_lazy(&te.ev);
+			vsp_trace_write(fz_null, &te.ev);
+		} else if (!err[0]) {
+			fprintf(stderr, "trace line rejected without a message\n");
+			abort();
+		}
+		free(line);
+		pos += len + 1;
+	}
+	vsp_trace_event_release(&te);
+	return 0;
+}
