@@ -34,10 +34,10 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 
 # The Xen backend is built when libxen-dev is installed.
-HAVE_XEN := $(shell pkg-config --exists xencontrol xenevtchn xenforeignmemory && echo 1)
+HAVE_XEN := $(shell pkg-config --exists xencontrol xenevtchn xenforeignmemory xenstore && echo 1)
 ifeq ($(HAVE_XEN),1)
 CFLAGS += -DVSP_HAVE_XEN=1
-LDLIBS += $(shell pkg-config --libs xencontrol xenevtchn xenforeignmemory)
+LDLIBS += $(shell pkg-config --libs xencontrol xenevtchn xenforeignmemory xenstore)
 endif
 
 ifeq ($(SAN),1)
