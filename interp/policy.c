@@ -1,0 +1,840 @@
+/*
+ * policy.c: the engine of interp/engine.h.
+ *
+ * Loading runs the whole pipeline once: lang/ parses and checks the files
+ * (lang/front.h) and compiles them (lang/compile.h), interp/verify.c
+ * proves every program, and this file picks the fast path for each one
+ * while it is still load time:
+ *
+ *   - fastpath/dispatch.c maps events to programs in one lookup;
+ *   - a program that reads no field of the event decides the same for
+ *     every event: it runs once here and its decision becomes a table
+ *     entry (a "constant verdict"), so the interpreter never runs for it;
+ *   - a program whose inputs are known and small gets the decision cache
+ *     (fastpath/cache.h), keyed by exactly the fields it reads;
+ *   - the interpreter's scratch (lower() buffers, matcher memos) is
+ *     allocated.
+ *
+ * vsp_decide() then only tests flags the loader set: dispatch, constant
+ * table, cache, interpreter, statistics.  Nothing on that path allocates.
+ *
+ * Also here: rule and effect introspection, %{field} messages (parsed and
+ * resolved per event at load), learn-mode profiles and statistics.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fastpath/cache.h"
+#include "fastpath/dispatch.h"
+#include "fastpath/match.h"
+#include "interp/engine.h"
+#include "interp/program.h"
+#include "lang/compile.h"
+#include "lang/fields.h"
+#include "lang/front.h"
+
+/* A piece of a message template: literal text or a field per program. */
+struct seg {
+	const char *text;	/* literal, or the field name as written */
+	uint32_t len;
+	bool is_field;
+	uint32_t nres;
+	struct { uint32_t prog; enum vsp_field f; } *res;
+};
+
+struct tmpl {
+	struct seg *segs;
+	uint32_t nsegs;
+};
+
+struct profile {
+	char *path;
+	char **lines;		/* sorted, unique */
+	size_t n, cap;
+};
+
+/* How a program is run, decided at load. */
+struct pmode {
+	bool constant;		/* decision below is the answer */
+	bool cacheable;
+	struct vsp_decision dec;
+};
+
+/* What the cache stores per decision (at most VSP_CACHE_VAL_MAX bytes). */
+struct cval {
+	uint8_t verdict, flagged, partial, pad;
+	int32_t rule;
+	int64_t value;
+	const char *redir;
+	uint32_t redir_len, dropped;
+	uint64_t sites;		/* bit j: site j of the program fired */
+};
+
+struct vsp_policy {
+	struct vsp_image *im;
+	struct vsp_fp_dispatch disp;
+	struct vsp_vm_scratch scratch;
+	struct vsp_cache *cache;
+	struct pmode *pm;	/* per program */
+	bool no_fastpath;
+
+	struct vsp_engine_stats st;
+	uint64_t *rule_hits;
+	uint64_t *counters;
+
+	struct tmpl *tm;	/* per effect */
+	struct profile *prof;
+	size_t nprof;
+	int32_t *rule_prof;	/* per rule: profile index or -1 */
+};
+
+_Static_assert(sizeof(struct cval) <= VSP_CACHE_VAL_MAX, "cache value too big");
+
+/* ---- names ------------------------------------------------------------- */
+
+const char *vsp_verdict_name(enum vsp_verdict v)
+{
+	static const char *const names[VSP_V_COUNT] = {
+		"none", "allow", "deny", "return", "redirect", "kill", "pause" };
+
+	return (unsigned)v < VSP_V_COUNT ? names[v] : "none";
+}
+
+const char *vsp_mode_name(enum vsp_mode m)
+{
+	switch (m) {
+	case VSP_MODE_ENFORCE: return "enforce";
+	case VSP_MODE_MONITOR: return "monitor";
+	case VSP_MODE_LEARN: return "learn";
+	default: return "unset";
+	}
+}
+
+const char *vsp_event_kind_name(enum vsp_event_kind k)
+{
+	static const char *const names[VSP_EV_KIND_COUNT] = {
+		"syscall", "hypercall", "kernel", "user", "write" };
+
+	return (unsigned)k < VSP_EV_KIND_COUNT ? names[k] : "unknown";
+}
+
+/* ---- the cache ----------------------------------------------------------- */
+
+static bool key_put(uint8_t *key, size_t *n, const void *p, size_t len)
+{
+	if (*n + len > VSP_CACHE_KEY_MAX)
+		return false;
+	if (len)
+		memcpy(key + *n, p, len);
+	*n += len;
+	return true;
+}
+
+static bool key_str(uint8_t *key, size_t *n, const char *p, size_t len)
+{
+	uint32_t l = (uint32_t)len;
+
+	return key_put(key, n, &l, sizeof(l)) && key_put(key, n, p, len);
+}
+
+/* Packs every input the program reads; false when they do not fit. */
+static bool build_key(const struct vsp_prog *pr, struct vsp_event *ev,
+		      uint8_t *key, size_t *klen)
+{
+	size_t n = 0;
+
+	for (unsigned f = 0; f < VSP_F_COUNT; f++) {
+		if (!(pr->reads & (1ull << f)) || f == VSP_F_EVENT_PARTIAL)
+			continue;
+		if (f == VSP_F_STACK) {
+			uint8_t has = ev->has_stack && ev->stack;
+			uint32_t ns = has ? ev->nstack : 0;
+
+			if (!key_put(key, &n, &has, 1) || !key_put(key, &n, &ns, 4))
+				return false;
+			for (uint32_t i = 0; i < ns; i++) {
+				const char *s = ev->stack[i] ? ev->stack[i] : "";
+
+				if (!key_str(key, &n, s, strlen(s)))
+					return false;
+			}
+		} else if (vsp_field_type(f) == VSP_T_STRING) {
+			struct vsp_str s = vsp_vm_field_str(ev, f);
+
+			if (!key_str(key, &n, s.ptr, s.len))
+				return false;
+		} else {
+			int64_t v = vsp_vm_field_int(ev, f);
+
+			if (!key_put(key, &n, &v, sizeof(v)))
+				return false;
+		}
+	}
+	/* After the fetches above, so it says whether any of them failed. */
+	uint8_t part = ev->partial;
+
+	if (!key_put(key, &n, &part, 1))
+		return false;
+	*klen = n;
+	return true;
+}
+
+static void pack(const struct vsp_prog *pr, const struct vsp_decision *d,
+		 struct cval *v)
+{
+	uint32_t j = 0;
+
+	memset(v, 0, sizeof(*v));
+	v->verdict = (uint8_t)d->verdict;
+	v->flagged = d->flagged;
+	v->partial = d->partial;
+	v->rule = d->rule;
+	v->value = d->value;
+	v->redir = d->redirect.ptr;
+	v->redir_len = d->redirect.len;
+	v->dropped = d->fired_dropped;
+	/* Sites run in pc order and each at most once: match greedily. */
+	for (uint32_t i = 0, l = 0; i < d->nfired || l < d->nlearn;) {
+		for (; j < pr->nsites; j++) {
+			const struct vsp_site *s = &pr->sites[j];
+
+			if (i < d->nfired && s->effect == d->fired[i].effect &&
+			    s->rule == d->fired[i].rule) {
+				i++;
+				break;
+			}
+			if (l < d->nlearn && s->effect == VSP_SITE_LEARN &&
+			    s->rule == d->learn_rule[l]) {
+				l++;
+				break;
+			}
+		}
+		if (j >= pr->nsites)
+			break;
+		v->sites |= 1ull << j;
+		j++;
+	}
+}
+
+static void unpack(const struct vsp_prog *pr, const struct cval *v,
+		   struct vsp_decision *d)
+{
+	d->verdict = v->verdict;
+	d->flagged = v->flagged;
+	d->partial = v->partial;
+	d->rule = v->rule;
+	d->value = v->value;
+	d->redirect = (struct vsp_str){ v->redir, v->redir_len };
+	d->nfired = d->nlearn = 0;
+	d->fired_dropped = 0;
+	for (uint32_t j = 0; j < pr->nsites && j < 64; j++) {
+		const struct vsp_site *s = &pr->sites[j];
+
+		if (!(v->sites & (1ull << j)))
+			continue;
+		if (s->effect == VSP_SITE_LEARN) {
+			if (d->nlearn < VSP_MAX_LEARN)
+				d->learn_rule[d->nlearn++] = s->rule;
+		} else if (d->nfired < VSP_MAX_FIRED) {
+			d->fired[d->nfired++] = (struct vsp_fired){ s->rule, s->effect };
+		} else {
+			d->fired_dropped++;
+		}
+	}
+	d->cached = true;
+	d->steps = 0;
+}
+
+/* ---- deciding ------------------------------------------------------------ */
+
+static void account(struct vsp_policy *p, const struct vsp_decision *d)
+{
+	const struct vsp_image *im = p->im;
+	int64_t prev = -1;
+
+	if ((unsigned)d->verdict < VSP_V_COUNT)
+		p->st.decisions[d->verdict]++;
+	p->st.flagged += d->flagged;
+	p->st.partial += d->partial;
+	for (uint32_t i = 0; i < d->nfired; i++) {
+		uint32_t r = d->fired[i].rule, e = d->fired[i].effect;
+
+		if (r != prev && r < im->nrules) {
+			p->rule_hits[r]++;
+			prev = r;
+		}
+		if (e < im->neffects && im->effect_counter[e] >= 0)
+			p->counters[im->effect_counter[e]]++;
+	}
+	if (d->rule >= 0 && d->rule != prev && (uint32_t)d->rule < im->nrules)
+		p->rule_hits[d->rule]++;
+}
+
+void vsp_decide(struct vsp_policy *p, struct vsp_event *ev,
+		struct vsp_decision *out)
+{
+	uint32_t pi = vsp_fp_dispatch_find(&p->disp, ev);
+	const struct vsp_prog *pr = &p->im->progs[pi];
+	const struct pmode *pm = &p->pm[pi];
+
+	p->st.events++;
+	if (pm->constant) {
+		*out = pm->dec;
+		out->partial = ev->partial;
+		p->st.const_verdicts++;
+	} else if (pm->cacheable) {
+		uint8_t key[VSP_CACHE_KEY_MAX];
+		size_t klen;
+		struct cval v;
+
+		if (build_key(pr, ev, key, &klen) &&
+		    vsp_fp_cache_get(p->cache, pi, key, klen, &v)) {
+			unpack(pr, &v, out);
+			p->st.cache_hits++;
+		} else {
+			vsp_vm_run(p->im, pr, &p->scratch, ev, out);
+			p->st.interpreted++;
+			p->st.cache_misses++;
+			/* A decision that lost effects cannot be replayed whole. */
+			if (!out->fired_dropped && build_key(pr, ev, key, &klen)) {
+				pack(pr, out, &v);
+				vsp_fp_cache_put(p->cache, pi, key, klen, &v, sizeof(v));
+			}
+		}
+	} else {
+		vsp_vm_run(p->im, pr, &p->scratch, ev, out);
+		p->st.interpreted++;
+	}
+	account(p, out);
+}
+
+/* ---- message templates --------------------------------------------------- */
+
+static bool key_matches_ref(const struct vsp_event_key *k,
+			    const struct vsp_event_ref *r)
+{
+	if (k->kind != r->kind)
+		return false;
+	if (k->kind == VSP_EV_SYSCALL || k->kind == VSP_EV_HYPERCALL)
+		return k->nr == r->nr;
+	if (!k->name || !r->name || strcmp(k->name, r->name))
+		return false;
+	return k->kind != VSP_EV_USER || (!k->lib == !r->lib &&
+					  (!k->lib || !strcmp(k->lib, r->lib)));
+}
+
+static int parse_template(struct vsp_policy *p, const struct vsp_unit *u,
+			  uint32_t e)
+{
+	const struct vsp_effect_info *ei = &p->im->effects[e];
+	const struct vsp_rule *r = u->rules[ei->rule];
+	struct tmpl *t = &p->tm[e];
+	const char *s = ei->text;
+
+	if (!s || ei->kind == VSP_EFF_COUNT_)
+		return 0;
+	while (*s) {
+		const char *open = strstr(s, "%{"), *close = open ? strchr(open, '}') : NULL;
+		struct seg *sg;
+		void *nv = realloc(t->segs, (t->nsegs + 2) * sizeof(*t->segs));
+
+		if (!nv)
+			return -1;
+		t->segs = nv;
+		if (!open || !close) {
+			t->segs[t->nsegs++] = (struct seg){ s, (uint32_t)strlen(s), false, 0, NULL };
+			break;
+		}
+		if (open > s)
+			t->segs[t->nsegs++] = (struct seg){ s, (uint32_t)(open - s), false, 0, NULL };
+		sg = &t->segs[t->nsegs++];
+		*sg = (struct seg){ open + 2, (uint32_t)(close - open - 2), true, 0, NULL };
+		sg->res = calloc(r->nevents ? r->nevents : 1, sizeof(*sg->res));
+		if (!sg->res)
+			return -1;
+		for (size_t j = 0; j < r->nevents; j++) {
+			char name[128];
+			enum vsp_field f;
+			enum vsp_type ty;
+
+			if (sg->len >= sizeof(name))
+				break;
+			memcpy(name, sg->text, sg->len);
+			name[sg->len] = 0;
+			if (vsp_field_resolve(&r->events[j], name, &f, &ty))
+				continue;
+			for (uint32_t pi = 1; pi < p->im->nprogs; pi++)
+				if (key_matches_ref(&p->im->progs[pi].key, &r->events[j])) {
+					sg->res[sg->nres].prog = pi;
+					sg->res[sg->nres++].f = f;
+					break;
+				}
+		}
+		s = close + 1;
+	}
+	return 0;
+}
+
+static void out_put(char *buf, size_t size, size_t *at, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++, (*at)++)
+		if (*at + 1 < size)
+			buf[*at] = s[i];
+}
+
+size_t vsp_policy_format(const struct vsp_policy *p, uint32_t effect,
+			 struct vsp_event *ev, char *buf, size_t size)
+{
+	const struct tmpl *t;
+	uint32_t pi;
+	size_t at = 0;
+
+	if (size)
+		buf[0] = 0;
+	if (effect >= p->im->neffects)
+		return 0;
+	t = &p->tm[effect];
+	pi = vsp_fp_dispatch_find(&p->disp, ev);
+	for (uint32_t i = 0; i < t->nsegs; i++) {
+		const struct seg *sg = &t->segs[i];
+		char tmp[4096];
+		int n;
+		bool done = false;
+
+		if (!sg->is_field) {
+			out_put(buf, size, &at, sg->text, sg->len);
+			continue;
+		}
+		for (uint32_t k = 0; k < sg->nres && !done; k++) {
+			enum vsp_field f = sg->res[k].f;
+
+			if (sg->res[k].prog != pi)
+				continue;
+			done = true;
+			switch (vsp_field_type(f)) {
+			case VSP_T_STRING: {
+				struct vsp_str s = vsp_vm_field_str(ev, f);
+
+				out_put(buf, size, &at, s.ptr, s.len);
+				break;
+			}
+			case VSP_T_BOOL:
+				n = snprintf(tmp, sizeof(tmp), "%s",
+					     vsp_vm_field_int(ev, f) ? "true" : "false");
+				out_put(buf, size, &at, tmp, (size_t)n);
+				break;
+			case VSP_T_LIST_STRING:
+				if (ev->has_stack && ev->stack) {
+					size_t w = vsp_fp_path_format(ev->stack, ev->nstack,
+								      tmp, sizeof(tmp));
+					out_put(buf, size, &at, tmp,
+						w < sizeof(tmp) ? w : sizeof(tmp) - 1);
+				}
+				break;
+			default:
+				n = snprintf(tmp, sizeof(tmp), "%lld",
+					     (long long)vsp_vm_field_int(ev, f));
+				out_put(buf, size, &at, tmp, (size_t)n);
+			}
+		}
+		if (!done) {
+			/* Not a field of this event: keep the text as written. */
+			out_put(buf, size, &at, "%{", 2);
+			out_put(buf, size, &at, sg->text, sg->len);
+			out_put(buf, size, &at, "}", 1);
+		}
+	}
+	if (size)
+		buf[at < size ? at : size - 1] = 0;
+	return at;
+}
+
+/* ---- learn mode ---------------------------------------------------------- */
+
+static int profile_add(struct profile *pf, const char *line)
+{
+	size_t lo = 0, hi = pf->n;
+	char *copy;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(pf->lines[mid], line);
+
+		if (!c)
+			return 0;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (pf->n == pf->cap) {
+		size_t cap = pf->cap ? 2 * pf->cap : 16;
+		char **nv = realloc(pf->lines, cap * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		pf->lines = nv;
+		pf->cap = cap;
+	}
+	copy = strdup(line);
+	if (!copy)
+		return -1;
+	memmove(pf->lines + lo + 1, pf->lines + lo, (pf->n - lo) * sizeof(*pf->lines));
+	pf->lines[lo] = copy;
+	pf->n++;
+	return 0;
+}
+
+int vsp_policy_learn(struct vsp_policy *p, uint32_t rule,
+		     const struct vsp_event *ev)
+{
+	char buf[8192];
+	size_t n;
+
+	if (rule >= p->im->nrules || p->rule_prof[rule] < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!ev->has_stack || !ev->stack || ev->nstack < 2)
+		return 0;	/* no call path to learn */
+	n = vsp_fp_path_format(ev->stack + 1, ev->nstack - 1, buf, sizeof(buf));
+	if (n >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (profile_add(&p->prof[p->rule_prof[rule]], buf)) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+static int save_one(struct profile *pf, FILE *diag)
+{
+	char **comments = NULL, line[8192], *tmp = NULL;
+	size_t ncom = 0;
+	FILE *in = fopen(pf->path, "r"), *out = NULL;
+	int fd = -1, rc = -1;
+
+	while (in && fgets(line, sizeof(line), in)) {
+		char *s = line, *e = line + strlen(line);
+
+		while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+			*--e = 0;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!*s)
+			continue;
+		if (*s == '#') {
+			/* Comments stay, at the top, in their order. */
+			char **nv = realloc(comments, (ncom + 1) * sizeof(*nv));
+
+			if (!nv || !(nv[ncom] = strdup(s))) {
+				comments = nv ? nv : comments;
+				goto out;
+			}
+			comments = nv;
+			ncom++;
+		} else if (profile_add(pf, s)) {
+			goto out;
+		}
+	}
+	if (in)
+		fclose(in);
+	in = NULL;
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", pf->path) < 0) {
+		tmp = NULL;
+		goto out;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0 || !(out = fdopen(fd, "w")))
+		goto out;
+	fd = -1;
+	for (size_t i = 0; i < ncom; i++)
+		fprintf(out, "%s\n", comments[i]);
+	for (size_t i = 0; i < pf->n; i++)
+		fprintf(out, "%s\n", pf->lines[i]);
+	if (fflush(out) || fsync(fileno(out)) || fclose(out)) {
+		out = NULL;
+		unlink(tmp);
+		goto out;
+	}
+	out = NULL;
+	if (rename(tmp, pf->path)) {
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc && diag)
+		fprintf(diag, "vsp: cannot write profile %s: %s\n", pf->path, strerror(errno));
+	if (out) {
+		fclose(out);
+		unlink(tmp);
+	}
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	if (in)
+		fclose(in);
+	free(tmp);
+	for (size_t i = 0; i < ncom; i++)
+		free(comments[i]);
+	free(comments);
+	return rc;
+}
+
+int vsp_policy_save_profiles(struct vsp_policy *p, FILE *diag)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < p->nprof; i++)
+		if (save_one(&p->prof[i], diag))
+			rc = -1;
+	return rc;
+}
+
+static int setup_profiles(struct vsp_policy *p)
+{
+	const struct vsp_image *im = p->im;
+
+	p->rule_prof = malloc((im->nrules ? im->nrules : 1) * sizeof(*p->rule_prof));
+	if (!p->rule_prof)
+		return -1;
+	for (uint32_t r = 0; r < im->nrules; r++) {
+		const char *path = im->rules[r].profile;
+		size_t k;
+
+		p->rule_prof[r] = -1;
+		if (!path)
+			continue;
+		for (k = 0; k < p->nprof; k++)
+			if (!strcmp(p->prof[k].path, path))
+				break;
+		if (k == p->nprof) {
+			struct profile *nv = realloc(p->prof, (k + 1) * sizeof(*nv));
+
+			if (!nv)
+				return -1;
+			p->prof = nv;
+			memset(&p->prof[k], 0, sizeof(p->prof[k]));
+			p->prof[k].path = strdup(path);
+			if (!p->prof[k].path)
+				return -1;
+			p->nprof++;
+		}
+		p->rule_prof[r] = (int32_t)k;
+	}
+	return 0;
+}
+
+/* ---- loading ------------------------------------------------------------- */
+
+static int prepare(struct vsp_policy *p, const struct vsp_load_opts *o, FILE *diag)
+{
+	struct vsp_image *im = p->im;
+	char err[256];
+	bool need_cache = false;
+
+	p->pm = calloc(im->nprogs, sizeof(*p->pm));
+	p->rule_hits = calloc(im->nrules ? im->nrules : 1, sizeof(*p->rule_hits));
+	p->counters = calloc(im->ncounters ? im->ncounters : 1, sizeof(*p->counters));
+	p->tm = calloc(im->neffects ? im->neffects : 1, sizeof(*p->tm));
+	if (!p->pm || !p->rule_hits || !p->counters || !p->tm)
+		return -1;
+	for (uint32_t i = 0; i < im->nprogs; i++) {
+		struct vsp_prog *pr = &im->progs[i];
+
+		if (vsp_verify(im, pr, err, sizeof(err))) {
+			fprintf(diag, "vsp: internal error: the program for %s %s does not verify: %s\n",
+				pr->is_default ? "the" : vsp_event_kind_name(pr->key.kind),
+				pr->is_default ? "default" : pr->key.name ? pr->key.name : "?",
+				err);
+			return -1;
+		}
+		pr->key.reads = pr->reads;
+		pr->key.max_steps = pr->max_steps;
+	}
+	if (vsp_vm_scratch_init(&p->scratch, im) || vsp_fp_dispatch_init(&p->disp, im))
+		return -1;
+	for (uint32_t i = 0; i < im->nprogs; i++) {
+		struct vsp_prog *pr = &im->progs[i];
+		struct pmode *pm = &p->pm[i];
+
+		if (!o->no_fastpath && pr->reads == 0) {
+			/* Reads nothing of the event: decide once, now. */
+			struct vsp_event ev;
+
+			memset(&ev, 0, sizeof(ev));
+			vsp_vm_run(im, pr, &p->scratch, &ev, &pm->dec);
+			pm->constant = true;
+			pm->dec.steps = 0;
+			continue;
+		}
+		pm->cacheable = !o->no_cache && pr->nsites <= 64;
+		need_cache |= pm->cacheable;
+	}
+	if (need_cache) {
+		p->cache = vsp_fp_cache_new(o->cache_entries);
+		if (!p->cache)
+			return -1;
+	}
+	return setup_profiles(p);
+}
+
+struct vsp_policy *vsp_policy_load(const char *const *files, size_t nfiles,
+				   const struct vsp_load_opts *opts,
+				   int *nerrors)
+{
+	static const struct vsp_load_opts defaults = { .mode = VSP_MODE_UNSET };
+	const struct vsp_load_opts *o = opts ? opts : &defaults;
+	FILE *diag = o->diag ? o->diag : stderr;
+	struct vsp_diags d;
+	struct vsp_unit *u;
+	struct vsp_policy *p = NULL;
+	struct vsp_compile_opts co = { o->mode, o->no_fastpath };
+	int errs = 0;
+
+	vsp_diags_init(&d);
+	u = vsp_front_load(files, nfiles, &d);
+	if (u) {
+		d.sources = u->sources;
+		d.nsources = u->nsources;
+	}
+	if (u && d.errors == 0)
+		vsp_check(u, &d);
+	if (u && d.errors == 0 && !(o->warnings_as_errors && d.warnings)) {
+		p = calloc(1, sizeof(*p));
+		if (p) {
+			p->no_fastpath = o->no_fastpath;
+			p->im = vsp_compile(u, &co, &d);
+		}
+	}
+	vsp_diags_print(&d, diag);
+	errs = d.errors;
+	if (!u && !errs)
+		errs = 1;
+	if (o->warnings_as_errors && !errs && d.warnings)
+		errs = d.warnings;
+	if (p && p->im && !errs) {
+		for (uint32_t e = 0; e < p->im->neffects; e++)
+			if (parse_template(p, u, e)) {
+				errs = 1;
+				break;
+			}
+		if (!errs && prepare(p, o, diag))
+			errs = 1;
+	}
+	vsp_diags_release(&d);
+	vsp_unit_free(u);
+	if (errs || !p || !p->im) {
+		if (!errs)
+			errs = 1;
+		vsp_policy_free(p);
+		p = NULL;
+	}
+	if (nerrors)
+		*nerrors = errs;
+	return p;
+}
+
+void vsp_policy_free(struct vsp_policy *p)
+{
+	if (!p)
+		return;
+	if (p->im && p->tm) {
+		for (uint32_t e = 0; e < p->im->neffects; e++) {
+			for (uint32_t s = 0; s < p->tm[e].nsegs; s++)
+				free(p->tm[e].segs[s].res);
+			free(p->tm[e].segs);
+		}
+	}
+	free(p->tm);
+	for (size_t i = 0; i < p->nprof; i++) {
+		for (size_t k = 0; k < p->prof[i].n; k++)
+			free(p->prof[i].lines[k]);
+		free(p->prof[i].lines);
+		free(p->prof[i].path);
+	}
+	free(p->prof);
+	free(p->rule_prof);
+	if (p->cache)
+		vsp_fp_cache_free(p->cache);
+	vsp_fp_dispatch_release(&p->disp);
+	vsp_vm_scratch_release(&p->scratch);
+	free(p->pm);
+	free(p->rule_hits);
+	free(p->counters);
+	vsp_image_free(p->im);
+	free(p);
+}
+
+/* ---- introspection ------------------------------------------------------- */
+
+enum vsp_mode vsp_policy_mode(const struct vsp_policy *p)
+{
+	return p->im->mode;
+}
+
+uint32_t vsp_policy_nrules(const struct vsp_policy *p)
+{
+	return p->im->nrules;
+}
+
+const struct vsp_rule_info *vsp_policy_rule(const struct vsp_policy *p,
+					    uint32_t rule)
+{
+	return rule < p->im->nrules ? &p->im->rules[rule] : NULL;
+}
+
+const struct vsp_effect_info *vsp_policy_effect(const struct vsp_policy *p,
+						uint32_t effect)
+{
+	return effect < p->im->neffects ? &p->im->effects[effect] : NULL;
+}
+
+uint32_t vsp_policy_nevents(const struct vsp_policy *p)
+{
+	return p->im->nprogs - 1;
+}
+
+const struct vsp_event_key *vsp_policy_event(const struct vsp_policy *p,
+					     uint32_t i)
+{
+	return i + 1 < p->im->nprogs ? &p->im->progs[i + 1].key : NULL;
+}
+
+void vsp_policy_disasm(const struct vsp_policy *p, FILE *out)
+{
+	for (uint32_t i = 1; i < p->im->nprogs; i++)
+		vsp_prog_disasm(p->im, &p->im->progs[i], out);
+	vsp_prog_disasm(p->im, &p->im->progs[0], out);
+}
+
+void vsp_policy_stats(const struct vsp_policy *p, struct vsp_engine_stats *out)
+{
+	*out = p->st;
+}
+
+uint64_t vsp_policy_rule_hits(const struct vsp_policy *p, uint32_t rule)
+{
+	return rule < p->im->nrules ? p->rule_hits[rule] : 0;
+}
+
+uint32_t vsp_policy_ncounters(const struct vsp_policy *p)
+{
+	return p->im->ncounters;
+}
+
+const char *vsp_policy_counter(const struct vsp_policy *p, uint32_t i,
+			       uint64_t *value)
+{
+	if (i >= p->im->ncounters)
+		return NULL;
+	if (value)
+		*value = p->counters[i];
+	return p->im->counters[i];
+}

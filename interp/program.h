@@ -1,0 +1,152 @@
+/*
+ * program.h: compiled policy images, and the verifier and interpreter that
+ * run them.
+ *
+ * The compiler (lang/compile.c) turns a checked unit into one struct
+ * vsp_image: constant pools shared by every program, and one struct
+ * vsp_prog per event a rule names plus one default program for every other
+ * event.  The verifier proves a program safe and states its worst-case
+ * step count; the interpreter runs only verified programs; the engine
+ * (interp/policy.c) wraps all of it behind interp/engine.h.
+ *
+ * The verifier takes raw programs too (tests, fuzzing): an image need not
+ * come from the compiler, and anything the verifier accepts the
+ * interpreter runs to a verdict within max_steps with no access out of
+ * bounds.
+ *
+ * Ownership: an image owns its pools, programs and tables;
+ * vsp_image_free() releases everything.
+ */
+#ifndef VSP_PROGRAM_H
+#define VSP_PROGRAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "interp/bytecode.h"
+#include "interp/engine.h"
+
+struct vsp_iset;
+struct vsp_sset;
+struct vsp_matcher;
+struct vsp_pathset;
+
+/* Where an instruction came from: file index into image->files. */
+struct vsp_srcpos {
+	uint32_t file;
+	uint32_t line;
+};
+
+/* An effect or learn site of a program, in pc order (for the cache). */
+struct vsp_site {
+	uint32_t rule;
+	uint32_t effect;	/* VSP_SITE_LEARN for a LEARN */
+};
+#define VSP_SITE_LEARN UINT32_MAX
+
+struct vsp_prog {
+	vsp_insn *code;
+	uint32_t ncode;
+	struct vsp_srcpos *pos;	/* ncode entries, or NULL */
+
+	/* What the program is for. */
+	struct vsp_event_key key;
+	bool is_default;	/* the program of every unnamed event */
+
+	/* Set by vsp_verify(). */
+	bool verified;
+	uint32_t max_steps;	/* longest path, in instructions */
+	uint32_t max_stack;
+	uint64_t reads;		/* bit (1 << VSP_F_x): fields read */
+	bool reads_stack_path;	/* ARISE: reads the call path */
+	struct vsp_site *sites;	/* FIRE and LEARN in pc order */
+	uint32_t nsites;
+};
+
+struct vsp_globlist {
+	struct vsp_str *globs;	/* point into image->strs storage */
+	uint32_t n;
+};
+
+struct vsp_image {
+	int64_t *ints;
+	uint32_t nints;
+	struct vsp_str *strs;	/* each NUL-terminated after len, owned */
+	uint32_t nstrs;
+	struct vsp_iset **isets;
+	uint32_t nisets;
+	struct vsp_sset **ssets;
+	uint32_t nssets;
+	struct vsp_globlist *globlists;
+	uint32_t nglobs;
+	struct vsp_matcher **matchers;
+	enum vsp_field *mfield;	/* MATCHF: the field each matcher tests */
+	uint32_t nmatchers;
+	struct vsp_pathset **pathsets;
+	uint32_t npathsets;
+	uint32_t nslots;	/* scratch slots LOWER may name */
+
+	char **files;		/* source files, for struct vsp_srcpos */
+	uint32_t nfiles;
+
+	struct vsp_prog *progs;	/* the default program is progs[0] */
+	uint32_t nprogs;
+
+	/* Rules and effects, for the engine. */
+	struct vsp_rule_info *rules;
+	uint32_t nrules;
+	struct vsp_effect_info *effects;
+	int32_t *effect_counter;	/* count effects: counter index, else -1 */
+	uint32_t neffects;
+	char **counters;
+	uint32_t ncounters;
+	enum vsp_mode mode;	/* the mode the code was compiled for */
+};
+
+void vsp_image_free(struct vsp_image *im);
+
+/*
+ * Verifies one program against its image.  Returns 0 and fills the
+ * verifier's fields of `pr`, or -1 with a message naming the instruction
+ * ("pc 12: jump out of range") in err.  Never crashes on any input.
+ */
+int vsp_verify(const struct vsp_image *im, struct vsp_prog *pr, char *err,
+	       size_t errlen);
+
+/*
+ * Per-policy scratch the interpreter writes while deciding, allocated at
+ * load so deciding never allocates.
+ */
+struct vsp_vm_scratch {
+	char (*slots)[VSP_VM_SLOT_SIZE];
+	uint32_t nslots;
+	uint64_t *memo;		/* per matcher: the last answer */
+	uint64_t *memo_gen;	/* per matcher: the event it was for */
+	uint32_t nmemo;
+	uint64_t gen;		/* bumped per run */
+};
+
+int vsp_vm_scratch_init(struct vsp_vm_scratch *s, const struct vsp_image *im);
+void vsp_vm_scratch_release(struct vsp_vm_scratch *s);
+
+/*
+ * Runs a verified program on one event and fills the decision (verdict,
+ * rule, value, redirect, fired, learn, flagged, partial, steps).
+ */
+void vsp_vm_run(const struct vsp_image *im, const struct vsp_prog *pr,
+		struct vsp_vm_scratch *s, struct vsp_event *ev,
+		struct vsp_decision *out);
+
+/*
+ * The string value of field f of ev as the interpreter sees it (lazy
+ * fetch included).  For string fields only; used by the engine's cache key
+ * and message formatting too.
+ */
+struct vsp_str vsp_vm_field_str(struct vsp_event *ev, enum vsp_field f);
+int64_t vsp_vm_field_int(const struct vsp_event *ev, enum vsp_field f);
+
+/* Disassembles one program (the format is in interp/disasm.c). */
+void vsp_prog_disasm(const struct vsp_image *im, const struct vsp_prog *pr,
+		     FILE *out);
+
+#endif

@@ -1,0 +1,686 @@
+/*
+ * vm.c: the interpreter, and the life cycle of compiled images.
+ *
+ * vsp_vm_run() executes one verified program (interp/program.h) on one
+ * event and writes the decision.  It is the only code on the decision path
+ * besides the dispatch and cache lookups of interp/policy.c, so it
+ * allocates nothing, takes no locks and does no checks the verifier has
+ * already made (operand ranges, stack depth and types, jump targets).
+ *
+ * The loop is one function with three macros in the manner of Lua's lvm.c:
+ * vmfetch() reads the next instruction, vmcase(NAME) opens an opcode's
+ * body and vmbreak ends it.  With GCC or Clang they build a computed-goto
+ * interpreter (one indirect jump per opcode body, which predicts better);
+ * building with -DVSP_VM_SWITCH=1 gives a plain switch for other compilers
+ * or for comparison.
+ *
+ * Strings on the stack are borrowed (ptr, len) views: of the event's lazy
+ * string cache (ev->strs), of the image's string pool, of the argument
+ * itself (basename, dirname) or of a per-policy scratch slot (lower).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastpath/match.h"
+#include "interp/program.h"
+
+#ifndef VSP_VM_SWITCH
+#if defined(__GNUC__)
+#define VSP_VM_SWITCH 0
+#else
+#define VSP_VM_SWITCH 1
+#endif
+#endif
+
+/* One operand stack slot.  Ints and bools use i; strings use p and len. */
+struct vsp_val {
+	int64_t i;
+	const char *p;
+	uint32_t len;
+};
+
+static const char str_dot[] = ".", str_slash[] = "/";
+
+static bool field_fetchable(enum vsp_field f)
+{
+	return (f >= VSP_F_STR0 && f <= VSP_F_STR5) || f == VSP_F_PATH ||
+	       f == VSP_F_FUNC;
+}
+
+static struct vsp_str cstr(const char *s)
+{
+	return (struct vsp_str){ s ? s : "", s ? (uint32_t)strlen(s) : 0 };
+}
+
+struct vsp_str vsp_vm_field_str(struct vsp_event *ev, enum vsp_field f)
+{
+	struct vsp_str s = { "", 0 };
+
+	switch (f) {
+	case VSP_F_EVENT_KIND:
+		return cstr(vsp_event_kind_name(ev->kind));
+	case VSP_F_EVENT_NAME:
+		return cstr(ev->name);
+	case VSP_F_VM:
+		return cstr(ev->vm);
+	case VSP_F_COMM:
+		return (struct vsp_str){ ev->proc.comm,
+			(uint32_t)strnlen(ev->proc.comm, sizeof(ev->proc.comm)) };
+	default:
+		break;
+	}
+	if (!field_fetchable(f))
+		return s;
+	if (ev->strs_valid & (1ull << f))
+		return ev->strs[f];
+	if (f == VSP_F_FUNC && !ev->fetch) {
+		/* Kernel and user events name their function already. */
+		s = cstr(ev->name);
+	} else if (!ev->fetch || ev->fetch(ev->fetch_ctx, ev, f, &s) != 0 ||
+		   (!s.ptr && s.len)) {
+		s = (struct vsp_str){ "", 0 };
+		ev->partial = true;
+	}
+	if (!s.ptr)
+		s.ptr = "";
+	ev->strs[f] = s;
+	ev->strs_valid |= 1ull << f;
+	return s;
+}
+
+int64_t vsp_vm_field_int(const struct vsp_event *ev, enum vsp_field f)
+{
+	switch (f) {
+	case VSP_F_VCPU: return ev->vcpu;
+	case VSP_F_PID: return ev->proc.pid;
+	case VSP_F_TID: return ev->proc.tid;
+	case VSP_F_PPID: return ev->proc.ppid;
+	case VSP_F_UID: return ev->proc.uid;
+	case VSP_F_EUID: return ev->proc.euid;
+	case VSP_F_GID: return ev->proc.gid;
+	case VSP_F_CR3: return (int64_t)ev->cr3;
+	case VSP_F_NR: return ev->nr;
+	case VSP_F_ARG0: case VSP_F_ARG1: case VSP_F_ARG2:
+	case VSP_F_ARG3: case VSP_F_ARG4: case VSP_F_ARG5:
+		return ev->args[f - VSP_F_ARG0];
+	case VSP_F_ADDR: return (int64_t)ev->addr;
+	case VSP_F_OFFSET: return (int64_t)ev->offset;
+	case VSP_F_LEN: return (int64_t)ev->len;
+	case VSP_F_VALUE: return (int64_t)ev->value;
+	case VSP_F_OLD: return (int64_t)ev->old;
+	case VSP_F_EVENT_PARTIAL: return ev->partial;
+	default: return 0;
+	}
+}
+
+/* event.partial must not depend on rule order: fetch everything first. */
+static bool field_partial(const struct vsp_prog *pr, struct vsp_event *ev)
+{
+	for (unsigned f = 0; f < VSP_F_COUNT; f++)
+		if ((pr->reads & (1ull << f)) && field_fetchable(f))
+			vsp_vm_field_str(ev, f);
+	return ev->partial;
+}
+
+static int str_cmp(const struct vsp_val *a, const struct vsp_val *b)
+{
+	uint32_t n = a->len < b->len ? a->len : b->len;
+	int c = n ? memcmp(a->p, b->p, n) : 0;
+
+	if (c)
+		return c;
+	return a->len < b->len ? -1 : a->len > b->len;
+}
+
+static bool cmp_result(enum vsp_cmp k, int c)
+{
+	switch (k) {
+	case VSP_CMP_EQ: return c == 0;
+	case VSP_CMP_NE: return c != 0;
+	case VSP_CMP_LT: return c < 0;
+	case VSP_CMP_LE: return c <= 0;
+	case VSP_CMP_GT: return c > 0;
+	case VSP_CMP_GE: return c >= 0;
+	default: return false;
+	}
+}
+
+static void basename_of(struct vsp_val *v)
+{
+	uint32_t end = v->len, start;
+
+	if (end == 0) {
+		v->p = str_dot, v->len = 1;
+		return;
+	}
+	while (end > 0 && v->p[end - 1] == '/')
+		end--;
+	if (end == 0) {
+		v->p = str_slash, v->len = 1;
+		return;
+	}
+	start = end;
+	while (start > 0 && v->p[start - 1] != '/')
+		start--;
+	v->p += start;
+	v->len = end - start;
+}
+
+static void dirname_of(struct vsp_val *v)
+{
+	uint32_t end = v->len;
+
+	while (end > 0 && v->p[end - 1] == '/')
+		end--;
+	if (end == 0) {
+		if (v->len == 0)
+			v->p = str_dot;
+		else
+			v->p = str_slash;
+		v->len = 1;
+		return;
+	}
+	while (end > 0 && v->p[end - 1] != '/')
+		end--;
+	if (end == 0) {
+		v->p = str_dot, v->len = 1;
+		return;
+	}
+	while (end > 0 && v->p[end - 1] == '/')
+		end--;
+	if (end == 0) {
+		v->p = str_slash, v->len = 1;
+		return;
+	}
+	v->len = end;
+}
+
+static bool in_stack(const struct vsp_event *ev, const struct vsp_val *s)
+{
+	if (!ev->has_stack || !ev->stack)
+		return false;
+	for (uint32_t i = 0; i < ev->nstack; i++) {
+		const char *f = ev->stack[i];
+
+		if (f && strlen(f) == s->len && memcmp(f, s->p, s->len) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool arises(const struct vsp_pathset *ps, const struct vsp_event *ev)
+{
+	if (!ev->has_stack || !ev->stack || ev->nstack == 0)
+		return false;	/* no call path matches no pattern */
+	return vsp_fp_pathset_match(ps, ev->stack + 1, ev->nstack - 1);
+}
+
+#if VSP_VM_SWITCH
+#define vmdispatch(o) switch (o)
+#define vmcase(l) case VSP_OPC_##l:
+#define vmbreak break
+#else
+#define vmdispatch(o) goto *vm_labels[o];
+#define vmcase(l) L_##l:
+#define vmbreak                 \
+	do {                    \
+		vmfetch();      \
+		vmdispatch(op); \
+	} while (0)
+#endif
+
+#define vmfetch()                         \
+	do {                              \
+		in = code[pc++];          \
+		op = VSP_INS_OP(in);      \
+		steps++;                  \
+	} while (0)
+
+#define TOP (sp[-1])
+#define NXT (sp[-2])
+#define PUSH_INT(v) (sp->i = (v), sp->p = NULL, sp->len = 0, sp++)
+
+void vsp_vm_run(const struct vsp_image *im, const struct vsp_prog *pr,
+		struct vsp_vm_scratch *sc, struct vsp_event *ev,
+		struct vsp_decision *out)
+{
+#if !VSP_VM_SWITCH
+#define VSP_VM_LABEL(nm, k, po, pu) [VSP_OPC_##nm] = &&L_##nm,
+	static const void *const vm_labels[VSP_OPC_COUNT] = {
+		VSP_OPCODE_LIST(VSP_VM_LABEL)
+	};
+#undef VSP_VM_LABEL
+#endif
+	struct vsp_val stack[VSP_VM_STACK];
+	struct vsp_val *sp = stack;
+	const vsp_insn *code = pr->code;
+	uint32_t pc = 0, steps = 0;
+	vsp_insn in;
+	unsigned op;
+
+	out->verdict = VSP_V_NONE;
+	out->rule = -1;
+	out->value = 0;
+	out->redirect = (struct vsp_str){ NULL, 0 };
+	out->nfired = out->fired_dropped = 0;
+	out->nlearn = 0;
+	out->flagged = false;
+	out->cached = false;
+	sc->gen++;
+
+	for (;;) {
+		vmfetch();
+		vmdispatch(op) {
+		vmcase(PUSHI) {
+			PUSH_INT(VSP_INS_SB(in));
+			vmbreak;
+		}
+		vmcase(PUSHK) {
+			PUSH_INT(im->ints[VSP_INS_A(in)]);
+			vmbreak;
+		}
+		vmcase(PUSHB) {
+			PUSH_INT(VSP_INS_B(in));
+			vmbreak;
+		}
+		vmcase(PUSHS) {
+			const struct vsp_str *s = &im->strs[VSP_INS_A(in)];
+
+			sp->p = s->ptr, sp->len = s->len, sp->i = 0, sp++;
+			vmbreak;
+		}
+		vmcase(LDI) {
+			PUSH_INT(vsp_vm_field_int(ev, VSP_INS_A(in)));
+			vmbreak;
+		}
+		vmcase(LDB) {
+			PUSH_INT(field_partial(pr, ev));
+			vmbreak;
+		}
+		vmcase(LDS) {
+			struct vsp_str s = vsp_vm_field_str(ev, VSP_INS_A(in));
+
+			sp->p = s.ptr, sp->len = s.len, sp->i = 0, sp++;
+			vmbreak;
+		}
+		vmcase(LDL) {
+			PUSH_INT(VSP_INS_A(in));
+			vmbreak;
+		}
+		vmcase(POP) {
+			sp--;
+			vmbreak;
+		}
+		vmcase(DUP) {
+			*sp = TOP;
+			sp++;
+			vmbreak;
+		}
+		vmcase(NOT) {
+			TOP.i = !TOP.i;
+			vmbreak;
+		}
+		vmcase(NEG) {
+			TOP.i = (int64_t)(0 - (uint64_t)TOP.i);
+			vmbreak;
+		}
+		vmcase(BNOT) {
+			TOP.i = ~TOP.i;
+			vmbreak;
+		}
+		vmcase(ADD) {
+			NXT.i = (int64_t)((uint64_t)NXT.i + (uint64_t)TOP.i);
+			sp--;
+			vmbreak;
+		}
+		vmcase(SUB) {
+			NXT.i = (int64_t)((uint64_t)NXT.i - (uint64_t)TOP.i);
+			sp--;
+			vmbreak;
+		}
+		vmcase(MUL) {
+			NXT.i = (int64_t)((uint64_t)NXT.i * (uint64_t)TOP.i);
+			sp--;
+			vmbreak;
+		}
+		vmcase(DIV) {
+			int64_t a = NXT.i, b = TOP.i;
+
+			if (b == 0) {
+				NXT.i = 0;
+				out->flagged = true;
+			} else if (b == -1) {
+				NXT.i = (int64_t)(0 - (uint64_t)a);
+			} else {
+				NXT.i = a / b;
+			}
+			sp--;
+			vmbreak;
+		}
+		vmcase(MOD) {
+			int64_t a = NXT.i, b = TOP.i;
+
+			if (b == 0) {
+				NXT.i = 0;
+				out->flagged = true;
+			} else if (b == -1) {
+				NXT.i = 0;
+			} else {
+				NXT.i = a % b;
+			}
+			sp--;
+			vmbreak;
+		}
+		vmcase(BAND) {
+			NXT.i &= TOP.i;
+			sp--;
+			vmbreak;
+		}
+		vmcase(BOR) {
+			NXT.i |= TOP.i;
+			sp--;
+			vmbreak;
+		}
+		vmcase(BXOR) {
+			NXT.i ^= TOP.i;
+			sp--;
+			vmbreak;
+		}
+		vmcase(SHL) {
+			int64_t b = TOP.i;
+
+			if (b < 0 || b > 63) {
+				NXT.i = 0;
+				out->flagged = true;
+			} else {
+				NXT.i = (int64_t)((uint64_t)NXT.i << b);
+			}
+			sp--;
+			vmbreak;
+		}
+		vmcase(SHR) {
+			int64_t a = NXT.i, b = TOP.i;
+
+			if (b < 0 || b > 63) {
+				NXT.i = 0;
+				out->flagged = true;
+			} else {
+				NXT.i = a < 0 ? ~(~a >> b) : a >> b;
+			}
+			sp--;
+			vmbreak;
+		}
+		vmcase(CMP) {
+			int64_t a = NXT.i, b = TOP.i;
+
+			NXT.i = cmp_result(VSP_INS_B(in), (a > b) - (a < b));
+			NXT.p = NULL, NXT.len = 0;
+			sp--;
+			vmbreak;
+		}
+		vmcase(SCMP) {
+			NXT.i = cmp_result(VSP_INS_B(in), str_cmp(&NXT, &TOP));
+			NXT.p = NULL, NXT.len = 0;
+			sp--;
+			vmbreak;
+		}
+		vmcase(PREFIX) {
+			NXT.i = NXT.len >= TOP.len &&
+				(TOP.len == 0 || memcmp(NXT.p, TOP.p, TOP.len) == 0);
+			sp--;
+			vmbreak;
+		}
+		vmcase(SUFFIX) {
+			NXT.i = NXT.len >= TOP.len &&
+				(TOP.len == 0 ||
+				 memcmp(NXT.p + NXT.len - TOP.len, TOP.p, TOP.len) == 0);
+			sp--;
+			vmbreak;
+		}
+		vmcase(CONTAINS) {
+			NXT.i = TOP.len == 0 ||
+				memmem(NXT.p, NXT.len, TOP.p, TOP.len) != NULL;
+			sp--;
+			vmbreak;
+		}
+		vmcase(LEN) {
+			TOP.i = TOP.len;
+			vmbreak;
+		}
+		vmcase(LOWER) {
+			char *d = sc->slots[VSP_INS_A(in)];
+			uint32_t n = TOP.len;
+
+			if (n > VSP_VM_SLOT_SIZE) {
+				n = VSP_VM_SLOT_SIZE;
+				out->flagged = true;
+			}
+			for (uint32_t i = 0; i < n; i++) {
+				unsigned char ch = (unsigned char)TOP.p[i];
+
+				d[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+			}
+			TOP.p = d, TOP.len = n;
+			vmbreak;
+		}
+		vmcase(BASENAME) {
+			basename_of(&TOP);
+			vmbreak;
+		}
+		vmcase(DIRNAME) {
+			dirname_of(&TOP);
+			vmbreak;
+		}
+		vmcase(INI) {
+			TOP.i = vsp_fp_iset_has(im->isets[VSP_INS_A(in)], TOP.i);
+			vmbreak;
+		}
+		vmcase(INS) {
+			TOP.i = vsp_fp_sset_has(im->ssets[VSP_INS_A(in)], TOP.p,
+						TOP.len);
+			vmbreak;
+		}
+		vmcase(INL) {
+			NXT.i = in_stack(ev, &NXT);
+			sp--;
+			vmbreak;
+		}
+		vmcase(GLOB) {
+			const struct vsp_str *g = &im->strs[VSP_INS_A(in)];
+
+			TOP.i = vsp_glob_match(g->ptr, g->len, TOP.p, TOP.len);
+			vmbreak;
+		}
+		vmcase(GLOBS) {
+			const struct vsp_globlist *gl = &im->globlists[VSP_INS_A(in)];
+			bool hit = false;
+
+			for (uint32_t i = 0; i < gl->n && !hit; i++)
+				hit = vsp_glob_match(gl->globs[i].ptr, gl->globs[i].len,
+						     TOP.p, TOP.len);
+			TOP.i = hit;
+			vmbreak;
+		}
+		vmcase(MATCH) {
+			uint64_t m = vsp_fp_matcher_run(im->matchers[VSP_INS_A(in)],
+							TOP.p, TOP.len);
+
+			TOP.i = (m >> VSP_INS_B(in)) & 1;
+			vmbreak;
+		}
+		vmcase(MATCHF) {
+			uint32_t a = VSP_INS_A(in);
+
+			if (sc->memo_gen[a] != sc->gen) {
+				struct vsp_str s = vsp_vm_field_str(ev, im->mfield[a]);
+
+				sc->memo[a] = vsp_fp_matcher_run(im->matchers[a],
+								 s.ptr, s.len);
+				sc->memo_gen[a] = sc->gen;
+			}
+			PUSH_INT((sc->memo[a] >> VSP_INS_B(in)) & 1);
+			vmbreak;
+		}
+		vmcase(ARISE) {
+			PUSH_INT(arises(im->pathsets[VSP_INS_A(in)], ev));
+			vmbreak;
+		}
+		vmcase(JMP) {
+			pc = VSP_INS_A(in);
+			vmbreak;
+		}
+		vmcase(JZ) {
+			sp--;
+			if (!sp->i)
+				pc = VSP_INS_A(in);
+			vmbreak;
+		}
+		vmcase(JNZ) {
+			sp--;
+			if (sp->i)
+				pc = VSP_INS_A(in);
+			vmbreak;
+		}
+		vmcase(FIRE) {
+			if (out->nfired < VSP_MAX_FIRED)
+				out->fired[out->nfired++] = (struct vsp_fired){
+					VSP_INS_A(in), VSP_INS_B(in) };
+			else
+				out->fired_dropped++;
+			vmbreak;
+		}
+		vmcase(LEARN) {
+			if (out->nlearn < VSP_MAX_LEARN)
+				out->learn_rule[out->nlearn++] = VSP_INS_A(in);
+			vmbreak;
+		}
+		vmcase(ALLOW) {
+			out->verdict = VSP_V_ALLOW;
+			goto decided;
+		}
+		vmcase(DENY) {
+			out->verdict = VSP_V_DENY;
+			out->value = VSP_INS_SB(in);
+			goto decided;
+		}
+		vmcase(RETV) {
+			out->verdict = VSP_V_RETURN;
+			out->value = TOP.i;
+			goto decided;
+		}
+		vmcase(REDIR) {
+			const struct vsp_str *s = &im->strs[VSP_INS_B(in)];
+
+			out->verdict = VSP_V_REDIRECT;
+			out->redirect = *s;
+			goto decided;
+		}
+		vmcase(KILL) {
+			out->verdict = VSP_V_KILL;
+			goto decided;
+		}
+		vmcase(PAUSE) {
+			out->verdict = VSP_V_PAUSE;
+			goto decided;
+		}
+#if VSP_VM_SWITCH
+		default:
+			/* Unreachable for verified code; stay safe anyway. */
+			out->verdict = VSP_V_ALLOW;
+			goto decided;
+#endif
+		}
+	}
+decided:
+	if (VSP_INS_A(in) != VSP_RULE_DEFAULT)
+		out->rule = (int32_t)VSP_INS_A(in);
+	out->partial = ev->partial;
+	out->steps = steps;
+}
+
+int vsp_vm_scratch_init(struct vsp_vm_scratch *s, const struct vsp_image *im)
+{
+	memset(s, 0, sizeof(*s));
+	s->nslots = im->nslots;
+	if (s->nslots) {
+		s->slots = calloc(s->nslots, sizeof(*s->slots));
+		if (!s->slots)
+			goto fail;
+	}
+	s->nmemo = im->nmatchers;
+	if (s->nmemo) {
+		s->memo = calloc(s->nmemo, sizeof(*s->memo));
+		s->memo_gen = calloc(s->nmemo, sizeof(*s->memo_gen));
+		if (!s->memo || !s->memo_gen)
+			goto fail;
+	}
+	return 0;
+fail:
+	vsp_vm_scratch_release(s);
+	return -1;
+}
+
+void vsp_vm_scratch_release(struct vsp_vm_scratch *s)
+{
+	free(s->slots);
+	free(s->memo);
+	free(s->memo_gen);
+	memset(s, 0, sizeof(*s));
+}
+
+void vsp_image_free(struct vsp_image *im)
+{
+	if (!im)
+		return;
+	for (uint32_t i = 0; i < im->nstrs; i++)
+		free((char *)im->strs[i].ptr);
+	free(im->strs);
+	free(im->ints);
+	for (uint32_t i = 0; i < im->nisets; i++)
+		vsp_fp_iset_free(im->isets[i]);
+	free(im->isets);
+	for (uint32_t i = 0; i < im->nssets; i++)
+		vsp_fp_sset_free(im->ssets[i]);
+	free(im->ssets);
+	for (uint32_t i = 0; i < im->nglobs; i++)
+		free(im->globlists[i].globs);
+	free(im->globlists);
+	for (uint32_t i = 0; i < im->nmatchers; i++)
+		vsp_fp_matcher_free(im->matchers[i]);
+	free(im->matchers);
+	free(im->mfield);
+	for (uint32_t i = 0; i < im->npathsets; i++)
+		vsp_fp_pathset_free(im->pathsets[i]);
+	free(im->pathsets);
+	for (uint32_t i = 0; i < im->nfiles; i++)
+		free(im->files[i]);
+	free(im->files);
+	for (uint32_t i = 0; i < im->nprogs; i++) {
+		struct vsp_prog *pr = &im->progs[i];
+
+		free(pr->code);
+		free(pr->pos);
+		free(pr->sites);
+		free((char *)pr->key.name);
+		free((char *)pr->key.lib);
+	}
+	free(im->progs);
+	for (uint32_t i = 0; i < im->nrules; i++) {
+		struct vsp_rule_info *r = &im->rules[i];
+
+		free((char *)r->name);
+		for (uint32_t t = 0; t < r->ntags; t++)
+			free((char *)r->tags[t]);
+		free((char **)r->tags);
+		free((char *)r->profile);
+	}
+	free(im->rules);
+	for (uint32_t i = 0; i < im->neffects; i++)
+		free((char *)im->effects[i].text);
+	free(im->effects);
+	free(im->effect_counter);
+	for (uint32_t i = 0; i < im->ncounters; i++)
+		free(im->counters[i]);
+	free(im->counters);
+	free(im);
+}
