@@ -436,6 +436,18 @@ int vsp_sym_addr(const struct vsp_symtab *t, const char *name, uint64_t *addr)
 	return vsp_sym_lookup(t, name, addr, NULL);
 }
 
+/* Section and image markers that share an address with a real function
+ * (`_text` and `startup_64`); the function's own name is more useful. */
+static bool sym_marker(const char *n)
+{
+	return !strcmp(n, "_text") || !strcmp(n, "_stext") ||
+	       !strncmp(n, "__start_", 8) || !strncmp(n, "__end_", 6) ||
+	       !strncmp(n, "__pfx_", 6) || !strncmp(n, "__cfi_", 6) ||
+	       !strcmp(n, "_sinittext") || !strcmp(n, "__entry_text_start") ||
+	       !strcmp(n, "__irqentry_text_start") ||
+	       !strcmp(n, "__softirqentry_text_start");
+}
+
 /*
  * Symbolisation works on link-time addresses.  Module symbols do not move
  * with the slide, so a run-time address is first tried as core kernel
@@ -462,11 +474,21 @@ static const struct vsp_sym *sym_find_link(const struct vsp_symtab *t,
 	while (lo > t->first_located && t->syms[lo - 1].addr == t->syms[lo].addr)
 		lo--;
 	s = &t->syms[lo];
-	for (size_t k = lo; k < t->nsyms && t->syms[k].addr == s->addr; k++) {
-		if (vsp_sym_is_text(&t->syms[k]) && !!t->syms[k].module != core) {
-			s = &t->syms[k];
-			break;
+	{
+		const struct vsp_sym *text = NULL;
+
+		for (size_t k = lo; k < t->nsyms && t->syms[k].addr == s->addr;
+		     k++) {
+			const struct vsp_sym *c = &t->syms[k];
+
+			if (!vsp_sym_is_text(c) || !!c->module == core)
+				continue;
+			if (!text || (sym_marker(text->name) &&
+				      !sym_marker(c->name)))
+				text = c;
 		}
+		if (text)
+			s = text;
 	}
 	if (!!s->module == core)
 		return NULL;

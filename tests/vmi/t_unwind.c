@@ -1,0 +1,703 @@
+/*
+ * t_unwind.c: call paths from crafted kernel stacks (vmi/unwind.c).
+ *
+ * A tiny "kernel" is assembled by hand into a memory image: functions with
+ * known push/sub/frame-pointer prologues, a dispatcher that reaches its
+ * handler by a tail jump, an entry stub, and stacks laid out the way the
+ * calls would have left them.  Instruction analysis must rebuild each path
+ * exactly, and hostile stacks (garbage, cycles, unmapped pages, return
+ * addresses without a call before them, tiny step bounds) must give
+ * partial paths quickly.  When the guest rig's vmlinux is cached, the same
+ * analysis is compared with the kernel's own ORC tables over thousands of
+ * real functions, and a real call chain is unwound by both sources.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmi/unwind.h"
+
+static int ntest, nfail;
+
+static void ok(int cond, const char *fmt, const char *arg)
+{
+	ntest++;
+	if (!cond)
+		nfail++;
+	printf("%s %d - ", cond ? "ok" : "not ok", ntest);
+	printf(fmt, arg ? arg : "");
+	printf("\n");
+}
+
+/* ------------------------------------------------ memory images */
+
+#define TEXT 0xffffffff81000000ULL
+#define STACK 0xffffc90000010000ULL	/* lowest address of the stack */
+#define STACK_SIZE 0x4000
+
+static uint8_t text[0x2000];
+static uint8_t stack[STACK_SIZE];
+
+static long img_read(void *ctx, uint64_t gva, void *buf, size_t len)
+{
+	size_t n = 0;
+
+	(void)ctx;
+	while (n < len) {
+		uint64_t a = gva + n;
+
+		if (a >= TEXT && a < TEXT + sizeof(text))
+			((uint8_t *)buf)[n] = text[a - TEXT];
+		else if (a >= STACK && a < STACK + sizeof(stack))
+			((uint8_t *)buf)[n] = stack[a - STACK];
+		else
+			break;
+		n++;
+	}
+	return (long)n;
+}
+
+/* A tiny assembler: emits bytes at a cursor in text[]. */
+static size_t pc;
+
+static void emit(const char *hex)
+{
+	while (*hex) {
+		unsigned v;
+
+		if (*hex == ' ') {
+			hex++;
+			continue;
+		}
+		sscanf(hex, "%2x", &v);
+		text[pc++] = (uint8_t)v;
+		hex += 2;
+	}
+}
+
+static uint64_t here(void)
+{
+	return TEXT + pc;
+}
+
+/* call/jmp rel32 to an absolute address; returns the address after it. */
+static uint64_t emit_rel(uint8_t op, uint64_t to)
+{
+	int32_t rel = (int32_t)(to - (here() + 5));
+
+	text[pc++] = op;
+	memcpy(text + pc, &rel, 4);
+	pc += 4;
+	return here();
+}
+
+static void org(size_t off)
+{
+	/* int3 padding, as the kernel pads between functions */
+	while (pc < off)
+		text[pc++] = 0xcc;
+}
+
+/* The functions, at fixed offsets. */
+#define F_ENTRY 0x000
+#define F_OUTER 0x100
+#define F_MIDDLE 0x200
+#define F_INNER 0x300
+#define F_TARGET 0x400
+#define F_DISP 0x500
+#define F_CALLER2 0x600
+#define F_HANDLER 0x700
+#define F_REC 0x800
+#define F_LOOPY 0x900
+#define F_END 0xa00
+
+static uint64_t r_entry, r_outer, r_middle, r_inner, r_caller2, r_rec;
+
+static void build_text(void)
+{
+	memset(text, 0xcc, sizeof(text));
+	pc = F_ENTRY;	/* entry_SYSCALL_64: calls outer */
+	emit("90 90");
+	r_entry = emit_rel(0xe8, TEXT + F_OUTER);
+	emit("0f 0b");
+	org(F_OUTER);	/* outer: push rbx; sub rsp,0x20; call middle */
+	emit("0f 1f 44 00 00 53 48 83 ec 20");
+	r_outer = emit_rel(0xe8, TEXT + F_MIDDLE);
+	emit("48 83 c4 20 5b c3");
+	org(F_MIDDLE);	/* middle: rbp frame, realigned rsp */
+	emit("55 48 89 e5 48 83 e4 f0 48 83 ec 10");
+	r_middle = emit_rel(0xe8, TEXT + F_INNER);
+	emit("c9 c3");
+	org(F_INNER);	/* inner: push r12; push rbx; call target */
+	emit("41 54 53");
+	emit("85 c0 75 05");	/* test eax,eax; jne +5 (skip a pop path) */
+	r_inner = emit_rel(0xe8, TEXT + F_TARGET);
+	emit("5b 41 5c c3");
+	org(F_TARGET);
+	emit("0f 1f 44 00 00 31 c0 c3");
+	org(F_DISP);	/* dispatcher: cmp esi,1; je handler; ret */
+	emit("83 fe 01");
+	emit_rel(0xe9, TEXT + F_HANDLER);	/* tail jmp */
+	emit("c3");
+	org(F_CALLER2);	/* caller2: push rbp; call disp */
+	emit("55");
+	r_caller2 = emit_rel(0xe8, TEXT + F_DISP);
+	emit("5d c3");
+	org(F_HANDLER);
+	emit("0f 1f 44 00 00 c3");
+	org(F_REC);	/* rec: push rbx; call rec */
+	emit("53");
+	r_rec = emit_rel(0xe8, TEXT + F_REC);
+	emit("5b c3");
+	org(F_LOOPY);	/* a function that jumps to itself forever */
+	emit("eb fe");
+	org(F_END);
+}
+
+static struct vsp_symtab *build_syms(void)
+{
+	char map[2048], err[256];
+	struct vsp_symtab *t;
+
+	snprintf(map, sizeof(map),
+		 "%llx T _text\n%llx T entry_SYSCALL_64\n%llx T outer\n"
+		 "%llx t middle\n%llx t inner\n%llx T target\n%llx T disp\n"
+		 "%llx T caller2\n%llx T handler\n%llx t rec\n%llx t loopy\n"
+		 "%llx T _etext\n",
+		 (unsigned long long)TEXT,
+		 (unsigned long long)TEXT + F_ENTRY,
+		 (unsigned long long)TEXT + F_OUTER,
+		 (unsigned long long)TEXT + F_MIDDLE,
+		 (unsigned long long)TEXT + F_INNER,
+		 (unsigned long long)TEXT + F_TARGET,
+		 (unsigned long long)TEXT + F_DISP,
+		 (unsigned long long)TEXT + F_CALLER2,
+		 (unsigned long long)TEXT + F_HANDLER,
+		 (unsigned long long)TEXT + F_REC,
+		 (unsigned long long)TEXT + F_LOOPY,
+		 (unsigned long long)TEXT + F_END);
+	t = vsp_sym_load_mem(map, strlen(map), "test.map", err, sizeof(err));
+	if (!t)
+		fprintf(stderr, "# %s\n", err);
+	return t;
+}
+
+/* A stack built downward from the top, as pushes would. */
+static uint64_t sp;
+
+static void push(uint64_t v)
+{
+	sp -= 8;
+	memcpy(stack + (sp - STACK), &v, 8);
+}
+
+static void stack_reset(void)
+{
+	memset(stack, 0, sizeof(stack));
+	sp = STACK + sizeof(stack) - 64;
+}
+
+static const char *path(const struct vsp_callpath *cp)
+{
+	static char buf[1024];
+
+	return vsp_callpath_format(cp, buf, sizeof(buf));
+}
+
+/* entry -> outer -> middle -> inner -> target, trap at target's entry. */
+static struct vsp_regs chain_regs(void)
+{
+	struct vsp_regs r = { 0 };
+	uint64_t middle_rbp;
+
+	stack_reset();
+	push(r_entry);			/* entry calls outer */
+	push(0x1111);			/* outer: push rbx */
+	sp -= 0x20;			/* outer: sub rsp, 0x20 */
+	push(r_outer);			/* outer calls middle */
+	push(0xfeedULL);		/* middle: push rbp (caller's) */
+	middle_rbp = sp;		/* mov rbp, rsp */
+	sp &= ~0xfULL;			/* and rsp, -16 */
+	sp -= 0x10;			/* sub rsp, 0x10 */
+	push(r_middle);			/* middle calls inner */
+	push(0x2222);			/* inner: push r12 */
+	push(0x3333);			/* inner: push rbx */
+	push(r_inner);			/* inner calls target */
+	r.rip = TEXT + F_TARGET;
+	r.rsp = sp;
+	r.rbp = middle_rbp;
+	return r;
+}
+
+static void test_chain(struct vsp_unwinder *u)
+{
+	struct vsp_regs r = chain_regs();
+	struct vsp_callpath cp;
+	struct vsp_event ev;
+
+	vsp_unwind(u, &r, img_read, NULL, &cp);
+	printf("# end: %s\n", vsp_unwind_end_text(cp.end));
+	ok(cp.n == 5 && !cp.partial && cp.end == VSP_UNWIND_END_ENTRY,
+	   "push/sub/rbp-frame chain: %s", path(&cp));
+	ok(cp.n == 5 && !strcmp(cp.names[0], "target") &&
+	   !strcmp(cp.names[1], "inner") && !strcmp(cp.names[2], "middle") &&
+	   !strcmp(cp.names[3], "outer") &&
+	   !strcmp(cp.names[4], "entry_SYSCALL_64"),
+	   "frames in order, innermost first%s", "");
+	ok(cp.frames[1].off == r_inner - (TEXT + F_INNER),
+	   "frame offsets are return addresses%s", "");
+	memset(&ev, 0, sizeof(ev));
+	vsp_callpath_to_event(&cp, &ev);
+	ok(ev.has_stack && ev.nstack == 5 && !ev.stack_partial &&
+	   !strcmp(ev.stack[0], "target"), "event gets the stack%s", "");
+
+	/* The same again: every function is now answered from the cache. */
+	{
+		struct vsp_unwind_stats a, b;
+
+		vsp_unwind_stats(u, &a);
+		vsp_unwind(u, &r, img_read, NULL, &cp);
+		vsp_unwind_stats(u, &b);
+		ok(b.cache_misses == a.cache_misses && cp.steps == 0 &&
+		   cp.n == 5, "second unwind decodes nothing%s", "");
+	}
+
+	/* Without rbp (a clobbered frame pointer), middle's depth is lost. */
+	r.rbp = 0;
+	{
+		struct vsp_unwind_opts o = { .src = VSP_UNWIND_INSN };
+		char err[128];
+		struct vsp_symtab *t = build_syms();
+		struct vsp_unwinder *u2 = vsp_unwind_new(t, NULL, &o, err,
+							 sizeof(err));
+
+		vsp_unwind(u2, &r, img_read, NULL, &cp);
+		/* rbp 0 points nowhere readable. */
+		ok(cp.partial && cp.n == 3 &&
+		   (cp.end == VSP_UNWIND_END_READ || cp.end == VSP_UNWIND_END_LOOP),
+		   "lost frame pointer: partial %s", path(&cp));
+		vsp_unwind_free(u2);
+		vsp_sym_free(t);
+	}
+}
+
+static void test_tail(struct vsp_symtab *t)
+{
+	struct vsp_unwind_opts o = { .src = VSP_UNWIND_INSN };
+	struct vsp_regs r = { 0 };
+	struct vsp_callpath cp;
+	char err[128];
+	struct vsp_unwinder *u = vsp_unwind_new(t, NULL, &o, err, sizeof(err));
+
+	stack_reset();
+	push(r_entry);			/* pretend entry called caller2 */
+	push(0x4444);			/* caller2: push rbp */
+	push(r_caller2);		/* caller2 calls disp, disp tail-jumps */
+	r.rip = TEXT + F_HANDLER;
+	r.rsp = sp;
+	vsp_unwind(u, &r, img_read, NULL, &cp);
+	/* (entry never called caller2: the walk stops one frame later.) */
+	ok(cp.n == 2 && !strcmp(cp.names[1], "caller2"),
+	   "tail call through a dispatcher accepted: %s", path(&cp));
+	vsp_unwind_free(u);
+
+	o.strict_callee = true;
+	u = vsp_unwind_new(t, NULL, &o, err, sizeof(err));
+	vsp_unwind(u, &r, img_read, NULL, &cp);
+	ok(cp.partial && cp.end == VSP_UNWIND_END_CALLEE && cp.n == 1,
+	   "strict callee rejects the tail call: %s", path(&cp));
+	vsp_unwind_free(u);
+}
+
+static void test_hostile(struct vsp_symtab *t)
+{
+	struct vsp_unwind_opts o = { .src = VSP_UNWIND_INSN };
+	struct vsp_regs r = { 0 };
+	struct vsp_callpath cp;
+	char err[128];
+	struct vsp_unwinder *u = vsp_unwind_new(t, NULL, &o, err, sizeof(err));
+	clock_t c0 = clock();
+
+	/* Garbage return address (a user address). */
+	stack_reset();
+	push(0x4141414141414141ULL);
+	r.rip = TEXT + F_TARGET;
+	r.rsp = sp;
+	vsp_unwind(u, &r, img_read, NULL, &cp);
+	ok(cp.partial && cp.n == 1 && cp.end == VSP_UNWIND_END_NOSYM,
+	   "garbage return address: %s", path(&cp));
+
+	/* A return address with no call before it: a function's start. */
+	stack_reset();
+	push(TEXT + F_OUTER + 5);
+	r.rsp = sp;
+	vsp_unwind(u, &r, img_read, NULL, &cp);
+	ok(cp.partial && cp.n == 1 && cp.end == VSP_UNWIND_END_BADRET,
+	   "return address without a call: %s", path(&cp));
+
+	/* Return address after a call to something else entirely: inner
+	 * calls target, but we claim to come from handler. */
+	stack_reset();
+	push(r_inner);
+	r.rip = TEXT + F_HANDLER;
+	r.rsp = sp;
+	vsp_unwind(u, &r, img_read, NULL, &cp);
+	ok(cp.partial && cp.end == VSP_UNWIND_END_CALLEE,
+	   "call before the return does not lead here: %s", path(&cp));
+
+	/* Stack pointer off the mapped stack. */
+	r.rip = TEXT + F_TARGET;
+	r.rsp = STACK + sizeof(stack) - 4;
+	vsp_unwind(u, &r, img_read, NULL, &cp);
+	ok(cp.partial && cp.n == 1 && cp.end == VSP_UNWIND_END_READ,
+	   "stack runs into an unmapped page: %s", path(&cp));
+	r.rsp = 0xffff888000000000ULL;
+	vsp_unwind(u, &r, img_read, NULL, &cp);
+	ok(cp.partial && cp.end == VSP_UNWIND_END_READ,
+	   "rsp points at nothing: %s", path(&cp));
+
+	/* A cycle: rec's own return addresses all the way up.  The path is
+	 * cut at the frame bound, well inside the stack. */
+	stack_reset();
+	while (sp > STACK + 64) {
+		push(r_rec);
+		push(0x5555);	/* rec: push rbx */
+	}
+	sp += 8;		/* trap at rec's entry: [rsp] is a return */
+	r.rip = TEXT + F_REC;
+	r.rsp = sp;
+	vsp_unwind(u, &r, img_read, NULL, &cp);
+	ok(cp.partial && cp.n == VSP_UNWIND_MAX &&
+	   cp.end == VSP_UNWIND_END_FRAMES, "recursion cut at the frame bound: %s",
+	   cp.n ? cp.names[cp.n - 1] : "");
+
+	/* A self-referencing stack: the slot points back at itself.  The
+	 * return address is valid, but the next frame would not move up. */
+	stack_reset();
+	push(r_rec);
+	r.rip = TEXT + F_REC + 1;	/* after push rbx: depth 8 */
+	r.rsp = sp - 8;
+	vsp_unwind(u, &r, img_read, NULL, &cp);
+	ok(cp.n >= 2 && cp.partial, "frames stop at the stack's end: %s",
+	   path(&cp));
+
+	/* rip in no function at all. */
+	r.rip = 0xffffffff90000000ULL;
+	ok(vsp_unwind(u, &r, img_read, NULL, &cp) == 0 && cp.partial &&
+	   cp.end == VSP_UNWIND_END_NOSYM, "rip outside the kernel: %s",
+	   path(&cp));
+
+	/* An endless loop in the code is analysed once and ends. */
+	stack_reset();
+	push(r_entry);
+	r.rip = TEXT + F_LOOPY;
+	r.rsp = sp;
+	vsp_unwind(u, &r, img_read, NULL, &cp);
+	ok(cp.n >= 1, "jmp-to-self function analysed: %s", path(&cp));
+	vsp_unwind_free(u);
+
+	/* A tiny step bound. */
+	o.max_steps = 3;
+	u = vsp_unwind_new(t, NULL, &o, err, sizeof(err));
+	r = chain_regs();
+	vsp_unwind(u, &r, img_read, NULL, &cp);
+	ok(cp.partial && cp.end == VSP_UNWIND_END_STEPS,
+	   "step bound: %s", path(&cp));
+	vsp_unwind_free(u);
+
+	/* A tiny frame bound. */
+	o.max_steps = 0;
+	o.max_frames = 2;
+	u = vsp_unwind_new(t, NULL, &o, err, sizeof(err));
+	vsp_unwind(u, &r, img_read, NULL, &cp);
+	ok(cp.partial && cp.n == 2 && cp.end == VSP_UNWIND_END_FRAMES,
+	   "frame bound: %s", path(&cp));
+	vsp_unwind_free(u);
+
+	/* Random stacks: never a crash, always bounded. */
+	o.max_frames = 0;
+	u = vsp_unwind_new(t, NULL, &o, err, sizeof(err));
+	srand(7);
+	for (int i = 0; i < 2000; i++) {
+		stack_reset();
+		for (size_t k = 0; k < sizeof(stack) / 8; k++) {
+			uint64_t v;
+
+			switch (rand() % 4) {
+			case 0: v = TEXT + (uint64_t)(rand() % sizeof(text)); break;
+			case 1: v = STACK + (uint64_t)(rand() % sizeof(stack)); break;
+			case 2: v = r_outer; break;
+			default: v = ((uint64_t)rand() << 32) ^ (uint64_t)rand();
+			}
+			memcpy(stack + 8 * k, &v, 8);
+		}
+		r.rip = TEXT + (uint64_t)(rand() % F_END);
+		r.rsp = STACK + (uint64_t)(rand() % sizeof(stack));
+		r.rbp = STACK + (uint64_t)(rand() % sizeof(stack));
+		vsp_unwind(u, &r, img_read, NULL, &cp);
+		if (cp.n > VSP_UNWIND_MAX)
+			break;
+	}
+	ok(cp.n <= VSP_UNWIND_MAX, "2000 random stacks, bounded%s", "");
+	ok((double)(clock() - c0) / CLOCKS_PER_SEC < 5.0,
+	   "hostile stacks cost little time%s", "");
+	vsp_unwind_free(u);
+
+	/* Code that cannot be read (no image, text unmapped). */
+	{
+		char map[] = "ffffffffa0000000 T ghost\nffffffffa0001000 T ghost_end\n";
+		struct vsp_symtab *g = vsp_sym_load_mem(map, strlen(map), "g",
+							err, sizeof(err));
+
+		o.max_frames = 0;
+		u = vsp_unwind_new(g, NULL, &o, err, sizeof(err));
+		stack_reset();
+		push(r_entry);
+		r.rip = 0xffffffffa0000010ULL;
+		r.rsp = sp;
+		vsp_unwind(u, &r, img_read, NULL, &cp);
+		ok(cp.n == 1 && cp.partial && cp.end == VSP_UNWIND_END_READ,
+		   "unreadable code: %s", path(&cp));
+		vsp_unwind_free(u);
+		vsp_sym_free(g);
+	}
+}
+
+static void test_depths(struct vsp_unwinder *u)
+{
+	int32_t d = -1;
+
+	ok(vsp_unwind_insn_depth(u, TEXT + F_OUTER, img_read, NULL, &d) == 0 &&
+	   d == 0, "depth 0 at entry%s", "");
+	ok(vsp_unwind_insn_depth(u, r_outer - 5, img_read, NULL, &d) == 0 &&
+	   d == 0x28, "push + sub 0x20 = 0x28 at the call%s", "");
+	ok(vsp_unwind_insn_depth(u, TEXT + F_MIDDLE + 4, img_read, NULL, &d) == 0 &&
+	   d == 8, "after push rbp; mov rbp,rsp%s", "");
+	ok(vsp_unwind_insn_depth(u, r_middle - 5, img_read, NULL, &d) < 0,
+	   "after and rsp: depth unknown (rbp frame)%s", "");
+	ok(vsp_unwind_insn_depth(u, r_inner - 5, img_read, NULL, &d) == 0 &&
+	   d == 16, "two pushes, reached over a branch%s", "");
+	ok(vsp_unwind_insn_depth(u, r_middle, img_read, NULL, &d) < 0,
+	   "leave: depth from the frame pointer%s", "");
+}
+
+/* ------------------------------------------- the real kernel */
+
+static const char *cache_file(const char *name, char *buf, size_t n)
+{
+	const char *c = getenv("VSP_CACHE"), *h = getenv("HOME");
+
+	if (c)
+		snprintf(buf, n, "%s/guest/%s", c, name);
+	else
+		snprintf(buf, n, "%s/.cache/vsp/guest/%s", h ? h : "/", name);
+	return buf;
+}
+
+struct kmem {
+	const struct vsp_kimg *img;
+	int64_t slide;
+};
+
+/* Guest memory for the real-kernel test: the image's text, and our stack. */
+static long kmem_read(void *ctx, uint64_t gva, void *buf, size_t len)
+{
+	struct kmem *k = ctx;
+
+	if (gva >= STACK && gva < STACK + sizeof(stack))
+		return img_read(NULL, gva, buf, len);
+	return (long)vsp_kimg_read(k->img, gva - (uint64_t)k->slide, buf, len);
+}
+
+/* Finds the address just after a `call to` inside function `in`. */
+static uint64_t find_call(const struct vsp_kimg *img, uint64_t in,
+			  uint64_t insize, uint64_t to)
+{
+	uint8_t b[8192];
+	size_t n = vsp_kimg_read(img, in, b, insize < sizeof(b) ? insize : sizeof(b));
+
+	for (size_t k = 0; k + 5 <= n; k++) {
+		int32_t rel;
+
+		if (b[k] != 0xe8)
+			continue;
+		memcpy(&rel, b + k + 1, 4);
+		if (in + k + 5 + (uint64_t)(int64_t)rel == to)
+			return in + k + 5;
+	}
+	return 0;
+}
+
+static void test_real(void)
+{
+	char p1[1024], p2[1024], err[256];
+	struct vsp_symtab *t;
+	struct vsp_kimg *img;
+	struct vsp_unwinder *uo, *ui;
+	struct vsp_unwind_opts o = { 0 };
+	size_t agree = 0, total = 0;
+
+	cache_file("System.map", p1, sizeof(p1));
+	cache_file("vmlinux", p2, sizeof(p2));
+	if (access(p1, R_OK) || access(p2, R_OK)) {
+		printf("ok %d # SKIP no cached vmlinux/System.map\n", ++ntest);
+		return;
+	}
+	t = vsp_sym_load(p1, err, sizeof(err));
+	img = vsp_kimg_open(p2, err, sizeof(err));
+	ok(t && img, "cached kernel loads %s", err);
+	if (!t || !img)
+		return;
+	o.src = VSP_UNWIND_ORC;
+	uo = vsp_unwind_new(t, img, &o, err, sizeof(err));
+	ok(uo && vsp_unwind_source(uo) == VSP_UNWIND_ORC, "ORC tables found %s",
+	   err);
+	o.src = VSP_UNWIND_INSN;
+	ui = vsp_unwind_new(t, img, &o, err, sizeof(err));
+	if (!uo || !ui)
+		return;
+
+	/* Instruction analysis against ORC, at every call site of a sample
+	 * of functions (cold parts are entered mid-frame and are skipped). */
+	for (size_t i = 0; i < vsp_sym_count(t); i += 13) {
+		const struct vsp_sym *s = vsp_sym_get(t, i);
+		uint8_t b[4096];
+		size_t n;
+
+		if (!vsp_sym_is_text(s) || s->size < 8 || s->size > sizeof(b) ||
+		    strstr(s->name, ".cold") || !strncmp(s->name, "entry_", 6) ||
+		    !strncmp(s->name, "asm_", 4))
+			continue;
+		n = vsp_kimg_read(img, s->addr, b, s->size);
+		for (size_t k = 0; k + 5 <= n; k++) {
+			int32_t rel, d1, d2;
+			uint64_t to;
+
+			if (b[k] != 0xe8)
+				continue;
+			memcpy(&rel, b + k + 1, 4);
+			to = s->addr + k + 5 + (uint64_t)(int64_t)rel;
+			if (!vsp_sym_find(t, to) || vsp_sym_find(t, to)->addr != to)
+				continue;	/* not a real call to a function */
+			if (vsp_unwind_orc_depth(uo, s->addr + k, &d1) < 0)
+				continue;
+			total++;
+			if (vsp_unwind_insn_depth(ui, s->addr + k, NULL, NULL,
+						  &d2) == 0 && d1 == d2)
+				agree++;
+		}
+	}
+	{
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "%zu of %zu call sites", agree, total);
+		printf("# insn analysis agrees with ORC at %s\n", msg);
+		ok(total > 1000 && agree * 100 >= total * 95,
+		   "insn analysis agrees with ORC at >= 95%% of call sites: %s",
+		   msg);
+	}
+
+	/* A real chain: commit_creds <- __sys_setuid <- do_syscall_64 <-
+	 * entry_SYSCALL_64_after_hwframe, with do_syscall_64 reaching
+	 * __sys_setuid through two tail jumps (x64_sys_call, then
+	 * __x64_sys_setuid).  The stack is laid out from ORC's depths. */
+	{
+		uint64_t cc, ss, ds, xs, en, s_sz, d_sz, r1, r2, r3;
+		int32_t d1 = 0, d2 = 0, d3 = 0;
+		struct kmem km = { img, 0x3a00000 };
+		struct vsp_regs r = { 0 };
+		struct vsp_callpath cp;
+		struct vsp_unwinder *u2;
+
+		if (vsp_sym_addr(t, "commit_creds", &cc) ||
+		    vsp_sym_lookup(t, "__sys_setuid", &ss, &s_sz) ||
+		    vsp_sym_lookup(t, "do_syscall_64", &ds, &d_sz) ||
+		    vsp_sym_addr(t, "x64_sys_call", &xs) ||
+		    vsp_sym_addr(t, "entry_SYSCALL_64_after_hwframe", &en)) {
+			printf("ok %d # SKIP kernel lacks the setuid chain\n", ++ntest);
+			goto out;
+		}
+		r1 = find_call(img, ss, s_sz, cc);
+		r2 = find_call(img, ds, d_sz, xs);
+		r3 = find_call(img, en, 0x100, ds);
+		if (!r1 || !r2 || !r3 ||
+		    vsp_unwind_orc_depth(uo, r1 - 5, &d1) ||
+		    vsp_unwind_orc_depth(uo, r2 - 5, &d2) < -1) {
+			printf("ok %d # SKIP call sites not found\n", ++ntest);
+			goto out;
+		}
+		(void)d3;
+		/* do_syscall_64 keeps an rbp frame (random stack offset):
+		 * rbp points at its saved rbp, just under the return slot. */
+		stack_reset();
+		push(r3 + (uint64_t)km.slide);	/* entry -> do_syscall_64 */
+		push(0xabcdULL);		/* do_syscall_64: push rbp */
+		r.rbp = sp;
+		sp -= 0x40;			/* its alloca and locals */
+		push(r2 + (uint64_t)km.slide);	/* -> x64_sys_call (tail) */
+		/* __sys_setuid's pushes, among them the caller's rbp:
+		 * every slot holds it, wherever ORC says it went. */
+		for (int32_t k = 0; k < d1; k += 8)
+			push(r.rbp);
+		push(r1 + (uint64_t)km.slide);	/* -> commit_creds */
+		r.rip = cc + (uint64_t)km.slide;
+		r.rsp = sp;
+		vsp_sym_set_slide(t, km.slide);
+		u2 = vsp_unwind_new(t, img, &(struct vsp_unwind_opts){
+					    .src = VSP_UNWIND_ORC }, err,
+				    sizeof(err));
+		vsp_unwind(u2, &r, kmem_read, &km, &cp);
+		printf("# end: %s\n", vsp_unwind_end_text(cp.end));
+		ok(cp.n == 4 && !cp.partial &&
+		   !strcmp(cp.names[1], "__sys_setuid") &&
+		   !strcmp(cp.names[2], "do_syscall_64") &&
+		   !strcmp(cp.names[3], "entry_SYSCALL_64_after_hwframe"),
+		   "real chain by ORC, slid, through two tail jumps: %s",
+		   path(&cp));
+		vsp_unwind_free(u2);
+		u2 = vsp_unwind_new(t, img, &(struct vsp_unwind_opts){
+					    .src = VSP_UNWIND_INSN }, err,
+				    sizeof(err));
+		vsp_unwind(u2, &r, kmem_read, &km, &cp);
+		printf("# end: %s\n", vsp_unwind_end_text(cp.end));
+		ok(cp.n == 4 && !cp.partial &&
+		   !strcmp(cp.names[2], "do_syscall_64"),
+		   "real chain by instruction analysis: %s", path(&cp));
+		vsp_unwind_free(u2);
+		vsp_sym_set_slide(t, 0);
+	}
+out:
+	vsp_unwind_free(ui);
+	vsp_unwind_free(uo);
+	vsp_kimg_free(img);
+	vsp_sym_free(t);
+}
+
+int main(void)
+{
+	struct vsp_symtab *t;
+	struct vsp_unwinder *u;
+	struct vsp_unwind_opts o = { .src = VSP_UNWIND_AUTO };
+	char err[256] = "";
+
+	build_text();
+	t = build_syms();
+	ok(t != NULL, "test symbols load%s", "");
+	u = vsp_unwind_new(t, NULL, &o, err, sizeof(err));
+	ok(u && vsp_unwind_source(u) == VSP_UNWIND_INSN,
+	   "no image: instruction analysis %s", err);
+	o.src = VSP_UNWIND_ORC;
+	ok(vsp_unwind_new(t, NULL, &o, err, sizeof(err)) == NULL &&
+	   strstr(err, "no ORC"), "ORC without an image is an error: %s", err);
+	test_chain(u);
+	test_depths(u);
+	test_tail(t);
+	test_hostile(t);
+	vsp_unwind_free(u);
+	vsp_sym_free(t);
+	test_real();
+	printf("1..%d\n", ntest);
+	return nfail != 0;
+}
