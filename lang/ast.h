@@ -42,7 +42,9 @@ enum vsp_expr_kind {
 	VSP_E_INT,
 	VSP_E_STRING,
 	VSP_E_BOOL,
-	VSP_E_LIST,		/* [a, b, ...] */
+	VSP_E_LIST,		/* [a, b, ...]; after checking every item is
+				 * a VSP_E_INT or VSP_E_STRING literal: the
+				 * checker folds constant items in place */
 	VSP_E_NAME,		/* identifier or dotted field name */
 	VSP_E_CALL,		/* builtin(args) */
 	VSP_E_UNARY,
@@ -75,10 +77,15 @@ enum vsp_name_kind {
 
 struct vsp_decl;
 
+/* Deepest expression the parser builds; deeper nesting is an error, so no
+ * later stage recurses without bound on hostile input. */
+#define VSP_MAX_DEPTH 1000
+
 struct vsp_expr {
 	enum vsp_expr_kind kind;
 	struct vsp_loc loc;
 	enum vsp_type type;	/* set by the checker */
+	uint32_t depth;		/* parser: nesting depth, at most VSP_MAX_DEPTH */
 	union {
 		int64_t ival;				/* VSP_E_INT */
 		bool bval;				/* VSP_E_BOOL */
@@ -225,5 +232,15 @@ struct vsp_unit {
 };
 
 void vsp_unit_free(struct vsp_unit *u);
+
+/* Pieces, for the parser's error recovery and for tests.  Each frees what
+ * it is given and everything under it; NULL is a no-op. */
+void vsp_expr_free(struct vsp_expr *e);
+void vsp_decl_free(struct vsp_decl *d);
+void vsp_rule_free(struct vsp_rule *r);
+void vsp_action_release(struct vsp_action *a);
+void vsp_event_ref_release(struct vsp_event_ref *ev);
+void vsp_pathspec_release(struct vsp_pathspec *ps);
+void vsp_item_release(struct vsp_item *it);
 
 #endif

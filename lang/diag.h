@@ -32,6 +32,7 @@ struct vsp_diags {
 	int errors, warnings;
 	struct vsp_source **sources;	/* borrowed: to print source lines */
 	size_t nsources;
+	bool drop_notes;	/* the last record was a duplicate: so are its notes */
 };
 
 void vsp_diags_init(struct vsp_diags *d);
@@ -48,7 +49,8 @@ __attribute__((format(printf, 3, 4)))
 void vsp_diag_note(struct vsp_diags *d, const struct vsp_loc *loc,
 		   const char *fmt, ...);
 
-/* Prints every record with its source line and caret. */
+/* Prints every record with its source line and caret.  The sources are
+ * borrowed from the unit: print before vsp_unit_free(). */
 void vsp_diags_print(const struct vsp_diags *d, FILE *out);
 
 #endif

@@ -28,6 +28,10 @@ bool vsp_field_known(const char *name);
 size_t vsp_field_names(const struct vsp_event_ref *ev, const char **names,
 		       size_t max);
 
+/* Like vsp_field_known, and sets *type (may be NULL) to the type the name
+ * has where it exists: for checking a macro no rule uses. */
+bool vsp_field_guess(const char *name, enum vsp_type *type);
+
 const char *vsp_field_name(enum vsp_field f);
 enum vsp_type vsp_field_type(enum vsp_field f);
 
