@@ -36,6 +36,7 @@
 #define UW_UNK INT32_MIN	/* depth, fp or saved slot not known */
 #define UW_STACK_SPAN (256u * 1024)	/* how far up from rsp a walk may go */
 #define UW_KERNEL_HALF 0xffff800000000000ULL
+#define UW_WIN 2048		/* stack bytes fetched per guest read */
 
 struct uw_state {
 	int32_t depth;		/* rsp + depth = return address slot */
@@ -107,9 +108,19 @@ struct vsp_unwinder {
 	struct uw_fn *cache;
 	uint32_t ncache;
 
+	/* Jump-label sites (link-time): a NOP in the image that the kernel
+	 * turns into a jump at run time, and that jump's target. */
+	struct uw_edge *jl;	/* .from = site, .to = target; by site */
+	size_t njl;
+
 	/* Reverse tail-jump index over the image: who jumps to whom. */
 	struct uw_edge *edges;
 	size_t nedges;
+
+	/* Stack window (see uw_read8). */
+	uint64_t win_base;
+	uint32_t win_len;
+	uint8_t win[UW_WIN];
 
 	/* Per-unwind budget. */
 	uint32_t steps, max_steps;
@@ -236,6 +247,66 @@ int vsp_unwind_orc_depth(const struct vsp_unwinder *u, uint64_t ip,
 		return -1;
 	*depth = o.sp_off - 8;
 	return 0;
+}
+
+/* ------------------------------------------------ jump labels */
+
+static int uw_jl_cmp(const void *a, const void *b)
+{
+	const struct uw_edge *x = a, *y = b;
+
+	return (x->from > y->from) - (x->from < y->from);
+}
+
+/*
+ * Static keys compile to a NOP whose jump the kernel patches in at run
+ * time; code behind it is reachable only through that jump, so the walk
+ * must know the sites.  __jump_table holds {s32 code, s32 target, long key}
+ * with both addresses relative to their own fields.
+ */
+static void uw_jl_setup(struct vsp_unwinder *u)
+{
+	uint64_t a, b, slide = (uint64_t)vsp_sym_slide(u->syms);
+	size_t n;
+
+	if (vsp_sym_addr(u->syms, "__start___jump_table", &a) < 0 ||
+	    vsp_sym_addr(u->syms, "__stop___jump_table", &b) < 0 || b <= a ||
+	    (b - a) % 16 || (b - a) / 16 > (1u << 20))
+		return;
+	a -= slide;
+	b -= slide;
+	n = (size_t)((b - a) / 16);
+	u->jl = malloc(n * sizeof(*u->jl));
+	if (!u->jl)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int32_t rel[2];
+		uint64_t e = a + 16 * i;
+
+		if (vsp_kimg_read(u->img, e, rel, sizeof(rel)) != sizeof(rel))
+			break;
+		u->jl[u->njl++] = (struct uw_edge){
+			.from = e + (uint64_t)(int64_t)rel[0],
+			.to = e + 4 + (uint64_t)(int64_t)rel[1] };
+	}
+	qsort(u->jl, u->njl, sizeof(*u->jl), uw_jl_cmp);
+}
+
+/* The jump-label target at run-time address `a`, or 0. */
+static uint64_t uw_jl_target(const struct vsp_unwinder *u, uint64_t a)
+{
+	uint64_t slide = (uint64_t)vsp_sym_slide(u->syms), link = a - slide;
+	size_t lo = 0, hi = u->njl;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (u->jl[mid].from < link)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < u->njl && u->jl[lo].from == link ? u->jl[lo].to + slide : 0;
 }
 
 /* ------------------------------------------------------- analysis */
@@ -472,6 +543,15 @@ static void uw_walk(struct vsp_unwinder *u, uint64_t start, uint32_t len,
 				if (!u->mark[off + b])
 					u->mark[off + b] = 2;
 			x = &u->insn->detail->x86;
+			if (u->njl) {
+				uint64_t jt = uw_jl_target(u, start + off);
+
+				if (jt >= start && jt < start + len &&
+				    u->mark[jt - start] != 1 && nwork < len) {
+					u->work[nwork] = (uint32_t)(jt - start);
+					u->work_st[nwork++] = s;
+				}
+			}
 			if (cs_insn_group(u->cs, u->insn, X86_GRP_RET) ||
 			    cs_insn_group(u->cs, u->insn, X86_GRP_IRET) ||
 			    u->insn->id == X86_INS_UD2 || u->insn->id == X86_INS_UD0 ||
@@ -658,9 +738,31 @@ static bool uw_terminal(const char *name)
 	       !strcmp(name, "start_kernel");
 }
 
-static bool uw_read8(vsp_gread_fn read, void *ctx, uint64_t a, uint64_t *v)
+/*
+ * Stack reads go through a window: one guest read fetches the next
+ * UW_WIN bytes from the first slot asked for, and the frames above are
+ * usually inside it.  Over a GDB stub that is one round trip per unwind
+ * instead of two or three per frame.  The window lives for one unwind.
+ */
+static bool uw_read8(struct vsp_unwinder *u, vsp_gread_fn read, void *ctx,
+		     uint64_t a, uint64_t *v)
 {
-	return vsp_gread_all(read, ctx, a, v, 8) == 0;
+	long n;
+
+	if (u->win_len && a >= u->win_base && a - u->win_base <= u->win_len - 8) {
+		memcpy(v, u->win + (a - u->win_base), 8);
+		return true;
+	}
+	u->stats.reads++;
+	n = read(ctx, a, u->win, sizeof(u->win));
+	if (n < 8) {
+		u->win_len = 0;
+		return false;
+	}
+	u->win_base = a;
+	u->win_len = (uint32_t)n;
+	memcpy(v, u->win, 8);
+	return true;
 }
 
 /* ------------------------------------------------- tail jumps */
@@ -884,13 +986,13 @@ static enum vsp_unwind_end uw_step_orc(struct vsp_unwinder *u,
 		cfa = fr->bp + (uint64_t)(int64_t)o.sp_off;
 		break;
 	case ORC_REG_SP_IND:
-		if (!uw_read8(read, ctx, fr->sp, &cfa))
+		if (!uw_read8(u, read, ctx, fr->sp, &cfa))
 			return VSP_UNWIND_END_READ;
 		cfa += (uint64_t)(int64_t)o.sp_off;
 		break;
 	case ORC_REG_BP_IND:
 		if (!fr->bp_ok ||
-		    !uw_read8(read, ctx, fr->bp + (uint64_t)(int64_t)o.sp_off,
+		    !uw_read8(u, read, ctx, fr->bp + (uint64_t)(int64_t)o.sp_off,
 			      &cfa))
 			return fr->bp_ok ? VSP_UNWIND_END_READ :
 					   VSP_UNWIND_END_NOINFO;
@@ -912,18 +1014,18 @@ static enum vsp_unwind_end uw_step_orc(struct vsp_unwinder *u,
 	}
 	if (cfa < fr->sp + 8)
 		return VSP_UNWIND_END_LOOP;
-	if (!uw_read8(read, ctx, cfa - 8, &fr->ip))
+	if (!uw_read8(u, read, ctx, cfa - 8, &fr->ip))
 		return VSP_UNWIND_END_READ;
 	switch (o.bp_reg) {
 	case ORC_REG_PREV_SP:
-		if (!uw_read8(read, ctx, cfa + (uint64_t)(int64_t)o.bp_off,
+		if (!uw_read8(u, read, ctx, cfa + (uint64_t)(int64_t)o.bp_off,
 			      &fr->bp))
 			return VSP_UNWIND_END_READ;
 		fr->bp_ok = true;
 		break;
 	case ORC_REG_BP:
 		if (!fr->bp_ok ||
-		    !uw_read8(read, ctx, fr->bp + (uint64_t)(int64_t)o.bp_off,
+		    !uw_read8(u, read, ctx, fr->bp + (uint64_t)(int64_t)o.bp_off,
 			      &fr->bp))
 			fr->bp_ok = false;
 		break;
@@ -956,10 +1058,10 @@ static enum vsp_unwind_end uw_step_insn(struct vsp_unwinder *u,
 		return VSP_UNWIND_END_NOINFO;
 	if (slot < fr->sp)
 		return VSP_UNWIND_END_LOOP;
-	if (!uw_read8(read, ctx, slot, &fr->ip))
+	if (!uw_read8(u, read, ctx, slot, &fr->ip))
 		return VSP_UNWIND_END_READ;
 	if (st.saved != UW_UNK) {
-		if (!uw_read8(read, ctx, slot - (uint64_t)st.saved, &fr->bp))
+		if (!uw_read8(u, read, ctx, slot - (uint64_t)st.saved, &fr->bp))
 			fr->bp_ok = false;
 	}
 	fr->sp = slot + 8;
@@ -975,6 +1077,7 @@ uint32_t vsp_unwind(struct vsp_unwinder *u, const struct vsp_regs *regs,
 
 	out->n = 0;
 	out->steps = 0;
+	u->win_len = 0;
 	u->steps = 0;
 	u->max_steps = u->opts.max_steps;
 	u->out_of_steps = false;
@@ -1128,6 +1231,8 @@ struct vsp_unwinder *vsp_unwind_new(const struct vsp_symtab *syms,
 		uw_err(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (img)
+		uw_jl_setup(u);
 	if (img && !u->opts.no_call_check && !u->opts.strict_callee &&
 	    uw_tail_index(u) < 0) {
 		uw_err(err, errlen, "out of memory");
@@ -1147,6 +1252,7 @@ void vsp_unwind_free(struct vsp_unwinder *u)
 		cs_free(u->insn, 1);
 	if (u->cs)
 		cs_close(&u->cs);
+	free(u->jl);
 	free(u->edges);
 	free(u->cache);
 	free(u->work_st);

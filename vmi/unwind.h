@@ -145,6 +145,7 @@ int vsp_unwind_orc_depth(const struct vsp_unwinder *u, uint64_t ip,
 struct vsp_unwind_stats {
 	uint64_t unwinds, frames, partial;
 	uint64_t cache_hits, cache_misses, analysed_insns;
+	uint64_t reads;		/* guest reads of stack memory */
 	uint64_t ends[VSP_UNWIND_END_COUNT];
 };
 
