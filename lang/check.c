@@ -180,6 +180,9 @@ static void chk_declare(struct chk *c)
 			dl->used = true;	/* no unused warning on top */
 			continue;
 		}
+		for (j = 0; j < sizeof chk_builtins / sizeof *chk_builtins; j++)
+			if (strcmp(dl->name, chk_builtins[j]) == 0)
+				break;
 		if (vsp_field_known(dl->name))
 			vsp_diag_error(c->d, &dl->loc,
 				       "cannot define '%s': it is the name of a field",
@@ -188,11 +191,10 @@ static void chk_declare(struct chk *c)
 			vsp_diag_error(c->d, &dl->loc,
 				       "cannot define '%s': it is a symbolic constant",
 				       dl->name);
-		for (j = 0; j < sizeof chk_builtins / sizeof *chk_builtins; j++)
-			if (strcmp(dl->name, chk_builtins[j]) == 0)
-				vsp_diag_error(c->d, &dl->loc,
-					       "cannot define '%s': it is a builtin function",
-					       dl->name);
+		else if (j < sizeof chk_builtins / sizeof *chk_builtins)
+			vsp_diag_error(c->d, &dl->loc,
+				       "cannot define '%s': it is a builtin function",
+				       dl->name);
 		for (j = chk_hash(dl->name) & (c->tabsize - 1); c->tab[j].decl;
 		     j = (j + 1) & (c->tabsize - 1))
 			;

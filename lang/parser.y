@@ -383,6 +383,22 @@ event
 			$$ = p_event(VSP_EV_SYSCALL, $1, &@$);
 			$$->catalog = -3;
 		}
+	/* syscalls named like keywords, in `on syscall read, write, kill` */
+	| WRITE
+		{
+			$$ = p_event(VSP_EV_SYSCALL, p_strdup("write"), &@$);
+			$$->catalog = -3;
+		}
+	| KILL
+		{
+			$$ = p_event(VSP_EV_SYSCALL, p_strdup("kill"), &@$);
+			$$->catalog = -3;
+		}
+	| PAUSE
+		{
+			$$ = p_event(VSP_EV_SYSCALL, p_strdup("pause"), &@$);
+			$$->catalog = -3;
+		}
 	;
 
 /* Event names may be keywords: `syscall write`, `syscall kill`. */
@@ -1054,6 +1070,40 @@ static bool p_starts_expr(yysymbol_kind_t s)
 	}
 }
 
+/* Binary operators: after a complete expression they are all possible,
+ * and listing them helps nobody. */
+static bool p_is_operator(yysymbol_kind_t s)
+{
+	const char *n;
+
+	switch (s) {
+	case YYSYMBOL_OR: case YYSYMBOL_AND: case YYSYMBOL_IN:
+	case YYSYMBOL_NOTIN: case YYSYMBOL_MATCHES: case YYSYMBOL_STARTSWITH:
+	case YYSYMBOL_ENDSWITH: case YYSYMBOL_CONTAINS: case YYSYMBOL_EQ:
+	case YYSYMBOL_NE: case YYSYMBOL_LE: case YYSYMBOL_GE: case YYSYMBOL_SHL:
+	case YYSYMBOL_SHR:
+		return true;
+	default:
+		n = yysymbol_name(s);
+		return n[0] == '\'' && n[1] && strchr("<>|^&+-*/%", n[1]);
+	}
+}
+
+static bool p_is_comparison(yysymbol_kind_t s)
+{
+	const char *n;
+
+	switch (s) {
+	case YYSYMBOL_IN: case YYSYMBOL_NOTIN: case YYSYMBOL_MATCHES:
+	case YYSYMBOL_STARTSWITH: case YYSYMBOL_ENDSWITH: case YYSYMBOL_CONTAINS:
+	case YYSYMBOL_EQ: case YYSYMBOL_NE: case YYSYMBOL_LE: case YYSYMBOL_GE:
+		return true;
+	default:
+		n = yysymbol_name(s);
+		return n[0] == '\'' && (n[1] == '<' || n[1] == '>');
+	}
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner,
 				 struct vsp_parse *ps)
 {
@@ -1065,7 +1115,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner,
 	char partbuf[8][64];
 	size_t np = 0, i, len;
 	int n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
-	bool expr = false, anyname = false, item = false;
+	bool expr = false, paren = false, oper = false, anyname = false;
+	bool item = false;
 
 	(void)scanner;
 	if (la == YYSYMBOL_YYUNDEF)
@@ -1073,12 +1124,25 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner,
 	if (n < 0)
 		n = 0;
 	for (i = 0; i < (size_t)n; i++) {
+		const char *sn = yysymbol_name(exp[i]);
+
 		if (exp[i] == YYSYMBOL_INT)
 			expr = true;
+		if (sn[0] == '\'' && sn[1] == '(')
+			paren = true;
 		if (exp[i] == YYSYMBOL_KILL && n > 10)
 			anyname = true;
 		if (exp[i] == YYSYMBOL_RULE && n > 6)
 			item = true;
+		if (exp[i] == YYSYMBOL_OR)
+			oper = true;
+	}
+	expr = expr && paren;
+	if (oper && p_is_comparison(la)) {
+		vsp_diag_error(ps->d, loc,
+			       "unexpected %s: comparisons do not chain (write 'a < b and b < c')",
+			       p_tok_name(la, name, sizeof name));
+		return 0;
 	}
 	if (anyname) {
 		parts[np++] = "a name";
@@ -1087,16 +1151,17 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner,
 	} else {
 		if (expr)
 			parts[np++] = "an expression";
-		for (i = 0; i < (size_t)n && np < 8; i++) {
-			if (expr && p_starts_expr(exp[i]) &&
-			    exp[i] != YYSYMBOL_NOT)
+		for (i = 0; i < (size_t)n && np < 7; i++) {
+			if (expr && p_starts_expr(exp[i]))
 				continue;
-			if (expr && exp[i] == YYSYMBOL_NOT)
+			if (oper && p_is_operator(exp[i]))
 				continue;
 			parts[np] = p_tok_name(exp[i], partbuf[np],
 					       sizeof partbuf[np]);
 			np++;
 		}
+		if (oper)
+			parts[np++] = "an operator";
 	}
 	len = (size_t)snprintf(msg, sizeof msg, "unexpected %s",
 			       p_tok_name(la, name, sizeof name));
