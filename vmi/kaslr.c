@@ -275,10 +275,11 @@ int vsp_kimg_build_id(const struct vsp_kimg *img, char *buf, size_t size)
 #define KASLR_NPROBE 8
 #define KASLR_CODE_LEN 32	/* bytes compared per function, after fentry */
 #define KASLR_BANNER_LEN 48
+_Static_assert(KASLR_BANNER_LEN >= KASLR_CODE_LEN, "probe buffer");
 
 struct kaslr_probe {
 	uint64_t link;		/* link-time address of the bytes */
-	unsigned char want[KASLR_CODE_LEN];
+	unsigned char want[KASLR_BANNER_LEN];	/* >= KASLR_CODE_LEN */
 	size_t len;
 };
 
@@ -377,7 +378,7 @@ static unsigned kaslr_try(const struct kaslr_plan *plan, int64_t slide,
 			  vsp_gread_fn read, void *ctx,
 			  struct vsp_kaslr_stats *st)
 {
-	unsigned char got[KASLR_BANNER_LEN];
+	unsigned char got[sizeof(plan->banner.want)];
 	unsigned by = 0;
 	size_t bad = 0, total = 0, hits = 0;
 
