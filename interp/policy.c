@@ -642,8 +642,7 @@ static int prepare(struct vsp_policy *p, const struct vsp_load_opts *o, FILE *di
 	p->pm = calloc(im->nprogs, sizeof(*p->pm));
 	p->rule_hits = calloc(im->nrules ? im->nrules : 1, sizeof(*p->rule_hits));
 	p->counters = calloc(im->ncounters ? im->ncounters : 1, sizeof(*p->counters));
-	p->tm = calloc(im->neffects ? im->neffects : 1, sizeof(*p->tm));
-	if (!p->pm || !p->rule_hits || !p->counters || !p->tm)
+	if (!p->pm || !p->rule_hits || !p->counters)
 		return -1;
 	for (uint32_t i = 0; i < im->nprogs; i++) {
 		struct vsp_prog *pr = &im->progs[i];
@@ -720,7 +719,10 @@ struct vsp_policy *vsp_policy_load(const char *const *files, size_t nfiles,
 	if (o->warnings_as_errors && !errs && d.warnings)
 		errs = d.warnings;
 	if (p && p->im && !errs) {
-		for (uint32_t e = 0; e < p->im->neffects; e++)
+		p->tm = calloc(p->im->neffects ? p->im->neffects : 1, sizeof(*p->tm));
+		if (!p->tm)
+			errs = 1;
+		for (uint32_t e = 0; !errs && e < p->im->neffects; e++)
 			if (parse_template(p, u, e)) {
 				errs = 1;
 				break;

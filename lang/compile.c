@@ -804,8 +804,11 @@ static void matches_value(struct cc *c, const struct vsp_expr *e)
 		im->globlists[im->nglobs].globs = xrealloc(NULL, n * sizeof(struct vsp_str));
 		im->globlists[im->nglobs].n = (uint32_t)n;
 		for (size_t i = 0; i < n; i++) {
+			uint32_t si;
+
 			fold(c, items[i], &k);
-			im->globlists[im->nglobs].globs[i] = im->strs[add_str(c, k.p, k.len)];
+			si = add_str(c, k.p, k.len);	/* may move im->strs */
+			im->globlists[im->nglobs].globs[i] = im->strs[si];
 		}
 		emit(c, VSP_OPC_GLOBS, im->nglobs++, 0);
 		return;
