@@ -7,12 +7,14 @@
  * Building splits the patterns by shape:
  *   - literals go to an open-addressing hash table (one probe per run);
  *   - `literal**` prefixes go to a byte trie walked once along the string;
- *   - every other glob joins one token automaton (glob.h), determinised by
- *     subset construction over byte classes.  If the DFA would pass its
- *     state bound, the same automaton runs as a bit-parallel NFA instead
- *     (state sets as machine words on the stack).
- * Running allocates nothing and takes time linear in the string, whatever
- * the number of patterns (the NFA fallback: linear times its word count).
+ *   - every other glob joins a token automaton (glob.h), determinised by
+ *     subset construction over byte classes.  A set whose DFA would pass
+ *     the state bound is halved and each half tried again, so a few DFAs
+ *     cover many globs; globs no small DFA can hold (patterns like
+ *     `**a??????????`) run as bit-parallel NFAs, state sets as machine
+ *     words on the stack.
+ * Running allocates nothing and takes time linear in the string; the
+ * number of patterns shows only through the number of automata.
  */
 #include "fastpath/match.h"
 #include "fastpath/cache.h"
@@ -24,6 +26,7 @@
 #define MAX_GROUPS 64
 #define DFA_MAX_STATES 4096
 #define DFA_MAX_TABLE (8u << 20)	/* transition cells */
+#define DFA_MAX_WORK (48u << 20)	/* words stepped building all DFAs */
 #define NFA_MAX_WORDS 1024		/* 65536 automaton states */
 #define PAT_MAX_LEN 16383		/* longer globs are refused */
 #define HASH_SEED 0x6d617463686572ULL
@@ -51,6 +54,22 @@ struct tedge {
 	unsigned char byte;
 };
 
+/*
+ * One automaton over a subset of the general globs.  NFA state i is "about
+ * to match token i" of some glob; each glob ends in an accepting state.
+ */
+struct automaton {
+	size_t nstates, words;	/* NFA states and 64-bit words */
+	uint8_t cls[256];
+	uint32_t ncls;
+	uint64_t *adv, *stay;	/* per class: words each */
+	uint64_t *loopm, *acc, *init;
+	uint8_t *stgroup;	/* group of each accepting state */
+	uint32_t *dfa;		/* NULL: run the NFA */
+	uint64_t *dacc;
+	uint32_t dstart;
+};
+
 struct vsp_matcher {
 	struct pattern *pats;
 	size_t npats, cap;
@@ -67,21 +86,27 @@ struct vsp_matcher {
 	struct tedge *te;
 	size_t ntn;
 
-	/* the automaton of the general globs */
-	size_t nstates, words;	/* NFA states and 64-bit words */
-	uint8_t cls[256];
-	uint32_t ncls;
-	uint64_t *adv, *stay;	/* per class: words each */
-	uint64_t *loopm, *acc, *init;
-	uint8_t *stgroup;	/* group of each accepting state */
-	uint32_t *dfa;		/* NULL: run the NFA */
-	uint64_t *dacc;
-	uint32_t dstart;
+	/* the general globs */
+	struct automaton *au;
+	size_t nau;
 };
 
 struct vsp_matcher *vsp_fp_matcher_new(void)
 {
 	return calloc(1, sizeof(struct vsp_matcher));
+}
+
+static void auto_release(struct automaton *a)
+{
+	free(a->adv);
+	free(a->stay);
+	free(a->loopm);
+	free(a->acc);
+	free(a->init);
+	free(a->stgroup);
+	free(a->dfa);
+	free(a->dacc);
+	memset(a, 0, sizeof *a);
 }
 
 static void release_tables(struct vsp_matcher *m)
@@ -90,22 +115,17 @@ static void release_tables(struct vsp_matcher *m)
 	free(m->pool);
 	free(m->tn);
 	free(m->te);
-	free(m->adv);
-	free(m->stay);
-	free(m->loopm);
-	free(m->acc);
-	free(m->init);
-	free(m->stgroup);
-	free(m->dfa);
-	free(m->dacc);
+	for (size_t i = 0; i < m->nau; i++)
+		auto_release(&m->au[i]);
+	free(m->au);
 	m->ex = NULL;
 	m->pool = NULL;
 	m->tn = NULL;
 	m->te = NULL;
-	m->adv = m->stay = m->loopm = m->acc = m->init = NULL;
-	m->stgroup = NULL;
-	m->dfa = NULL;
-	m->dacc = NULL;
+	m->au = NULL;
+	m->nau = 0;
+	m->nexact = 0;
+	m->ntn = 0;
 	m->built = false;
 }
 
@@ -295,133 +315,133 @@ static inline void wbit_set(uint64_t *w, size_t i)
 	w[i >> 6] |= (uint64_t)1 << (i & 63);
 }
 
-/* dst = (src << 1): moves each state to its successor. */
-static inline void shl1_or(uint64_t *dst, const uint64_t *src, size_t words)
+/*
+ * One step of the bit-parallel NFA on byte class cl, in one pass over the
+ * words: looping states that accept stay, other accepting states move to
+ * their successor (a shift by one), then a live looping state makes its
+ * successor live too, since a star may match nothing.  Star runs are
+ * single tokens, so no two looping states are adjacent and that one
+ * closure step is complete.  Returns whether any state is live.
+ */
+static inline bool nfa_step(const struct automaton *a, const uint64_t *cur,
+			    uint64_t *next, uint32_t cl)
 {
-	uint64_t carry = 0;
-	for (size_t w = 0; w < words; w++) {
-		uint64_t v = src[w];
-		dst[w] |= (v << 1) | carry;
-		carry = v >> 63;
-	}
-}
-
-/* A star may match nothing: a live looping state makes its successor
- * live.  Star runs are single tokens, so no two looping states are
- * adjacent and one step closes the set. */
-static inline void nfa_close(const struct vsp_matcher *m, uint64_t *s,
-			     uint64_t *tmp)
-{
-	size_t W = m->words;
-	for (size_t w = 0; w < W; w++)
-		tmp[w] = s[w] & m->loopm[w];
-	shl1_or(s, tmp, W);
-}
-
-static inline bool nfa_step(const struct vsp_matcher *m, const uint64_t *cur,
-			    uint64_t *next, uint64_t *tmp, uint32_t cl)
-{
-	size_t W = m->words;
-	const uint64_t *adv = m->adv + (size_t)cl * W;
-	const uint64_t *stay = m->stay + (size_t)cl * W;
+	size_t W = a->words;
+	const uint64_t *adv = a->adv + (size_t)cl * W;
+	const uint64_t *stay = a->stay + (size_t)cl * W;
+	uint64_t carry_adv = 0, carry_loop = 0, any = 0;
 	for (size_t w = 0; w < W; w++) {
-		next[w] = cur[w] & stay[w];
-		tmp[w] = cur[w] & adv[w];
+		uint64_t mv = cur[w] & adv[w];
+		uint64_t n = (cur[w] & stay[w]) | (mv << 1) | carry_adv;
+		carry_adv = mv >> 63;
+		uint64_t lp = n & a->loopm[w];
+		n |= (lp << 1) | carry_loop;
+		carry_loop = lp >> 63;
+		next[w] = n;
+		any |= n;
 	}
-	shl1_or(next, tmp, W);
-	nfa_close(m, next, tmp);
-	uint64_t any = 0;
-	for (size_t w = 0; w < W; w++)
-		any |= next[w];
 	return any != 0;
 }
 
-static uint64_t nfa_groups(const struct vsp_matcher *m, const uint64_t *s)
+static uint64_t nfa_groups(const struct automaton *a, const uint64_t *s)
 {
 	uint64_t mask = 0;
-	for (size_t w = 0; w < m->words; w++) {
-		uint64_t bits = s[w] & m->acc[w];
+	for (size_t w = 0; w < a->words; w++) {
+		uint64_t bits = s[w] & a->acc[w];
 		while (bits) {
 			size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
 			bits &= bits - 1;
-			mask |= (uint64_t)1 << m->stgroup[i];
+			mask |= (uint64_t)1 << a->stgroup[i];
 		}
 	}
 	return mask;
 }
 
 /* Splits bytes into classes no token tells apart. */
-static void byte_classes(struct vsp_matcher *m, const struct vsp_gtok *toks,
+static void byte_classes(struct automaton *a, const struct vsp_gtok *toks,
 			 size_t ntoks)
 {
-	memset(m->cls, 0, sizeof m->cls);
+	memset(a->cls, 0, sizeof a->cls);
 	uint32_t ncls = 1;
 	for (size_t t = 0; t < ntoks && ncls < 256; t++) {
 		int16_t remap[512];
 		memset(remap, -1, sizeof remap);
 		uint32_t nn = 0;
 		for (int b = 0; b < 256; b++) {
-			int key = m->cls[b] * 2 + vsp_gset_has(toks[t].set, (unsigned char)b);
+			int key = a->cls[b] * 2 + vsp_gset_has(toks[t].set, (unsigned char)b);
 			if (remap[key] < 0)
 				remap[key] = (int16_t)nn++;
-			m->cls[b] = (uint8_t)remap[key];
+			a->cls[b] = (uint8_t)remap[key];
 		}
 		ncls = nn;
 	}
-	m->ncls = ncls;
+	a->ncls = ncls;
 }
 
-static int nfa_tables(struct vsp_matcher *m, const struct pattern **gp,
-		      size_t ngp)
+static size_t count_tokens(const struct pattern *p)
+{
+	struct vsp_gtok t;
+	size_t n = 0;
+	for (size_t o = 0; o < p->len; n++)
+		o = vsp_glob_tok(p->text, p->len, o, &t);
+	return n;
+}
+
+/* The NFA of globs gp[0..n): state masks per byte class.  Returns -1 when
+ * it would not fit the run-time stack bound, or on failure. */
+static int nfa_tables(struct automaton *a, const struct pattern *const *gp,
+		      size_t n)
 {
 	size_t ntoks = 0;
-	for (size_t i = 0; i < ngp; i++) {
-		struct vsp_gtok t;
-		for (size_t o = 0; o < gp[i]->len;)
-			o = vsp_glob_tok(gp[i]->text, gp[i]->len, o, &t), ntoks++;
-	}
-	m->nstates = ntoks + ngp;	/* one accepting state per glob */
-	m->words = m->nstates / 64 + 1;
-	if (m->words > NFA_MAX_WORDS)
+	for (size_t i = 0; i < n; i++)
+		ntoks += count_tokens(gp[i]);
+	a->nstates = ntoks + n;	/* one accepting state per glob */
+	a->words = a->nstates / 64 + 1;
+	if (a->words > NFA_MAX_WORDS)
 		return -1;
 	struct vsp_gtok *toks = malloc((ntoks ? ntoks : 1) * sizeof *toks);
 	uint32_t *tokstate = malloc((ntoks ? ntoks : 1) * sizeof *tokstate);
-	m->loopm = calloc(m->words, sizeof(uint64_t));
-	m->acc = calloc(m->words, sizeof(uint64_t));
-	m->init = calloc(m->words, sizeof(uint64_t));
-	m->stgroup = calloc(m->nstates, 1);
-	if (!toks || !tokstate || !m->loopm || !m->acc || !m->init || !m->stgroup)
+	a->loopm = calloc(a->words, sizeof(uint64_t));
+	a->acc = calloc(a->words, sizeof(uint64_t));
+	a->init = calloc(a->words, sizeof(uint64_t));
+	a->stgroup = calloc(a->nstates, 1);
+	if (!toks || !tokstate || !a->loopm || !a->acc || !a->init || !a->stgroup)
 		goto fail;
 	size_t st = 0, k = 0;
-	for (size_t i = 0; i < ngp; i++) {
-		wbit_set(m->init, st);
+	for (size_t i = 0; i < n; i++) {
+		wbit_set(a->init, st);
 		for (size_t o = 0; o < gp[i]->len; k++, st++) {
 			o = vsp_glob_tok(gp[i]->text, gp[i]->len, o, &toks[k]);
 			tokstate[k] = (uint32_t)st;
 			if (toks[k].loop)
-				wbit_set(m->loopm, st);
+				wbit_set(a->loopm, st);
 		}
-		wbit_set(m->acc, st);
-		m->stgroup[st] = (uint8_t)gp[i]->group;
+		wbit_set(a->acc, st);
+		a->stgroup[st] = (uint8_t)gp[i]->group;
 		st++;
 	}
-	byte_classes(m, toks, ntoks);
-	m->adv = calloc((size_t)m->ncls * m->words, sizeof(uint64_t));
-	m->stay = calloc((size_t)m->ncls * m->words, sizeof(uint64_t));
-	if (!m->adv || !m->stay)
+	byte_classes(a, toks, ntoks);
+	a->adv = calloc((size_t)a->ncls * a->words, sizeof(uint64_t));
+	a->stay = calloc((size_t)a->ncls * a->words, sizeof(uint64_t));
+	if (!a->adv || !a->stay)
 		goto fail;
-	for (uint32_t c = 0; c < m->ncls; c++) {
+	for (uint32_t c = 0; c < a->ncls; c++) {
 		int rep = 0;
-		while (m->cls[rep] != c)
+		while (a->cls[rep] != c)
 			rep++;
-		uint64_t *adv = m->adv + (size_t)c * m->words;
-		uint64_t *stay = m->stay + (size_t)c * m->words;
+		uint64_t *adv = a->adv + (size_t)c * a->words;
+		uint64_t *stay = a->stay + (size_t)c * a->words;
 		for (size_t t = 0; t < ntoks; t++)
 			if (vsp_gset_has(toks[t].set, (unsigned char)rep))
 				wbit_set(toks[t].loop ? stay : adv, tokstate[t]);
 	}
-	uint64_t tmp[NFA_MAX_WORDS];
-	nfa_close(m, m->init, tmp);
+	/* The start set, closed over stars that match nothing. */
+	for (size_t w = 0; w < a->words; w++) {
+		uint64_t lp = a->init[w] & a->loopm[w];
+		a->init[w] |= lp << 1;
+		if (w + 1 < a->words)
+			a->init[w + 1] |= lp >> 63;
+	}
 	free(toks);
 	free(tokstate);
 	return 0;
@@ -440,6 +460,7 @@ struct dfa_work {
 	size_t n, cap;
 	uint32_t *slot;		/* id + 1; 0 empty */
 	size_t mask;
+	size_t limit;		/* most states worth building */
 };
 
 static int dfa_grow(struct dfa_work *d, size_t W, size_t C)
@@ -462,66 +483,190 @@ static int dfa_grow(struct dfa_work *d, size_t W, size_t C)
 }
 
 /* The id of state set s, made when new; -1 past the bound or on failure. */
-static long dfa_intern(const struct vsp_matcher *m, struct dfa_work *d,
+static long dfa_intern(const struct automaton *a, struct dfa_work *d,
 		       const uint64_t *s)
 {
-	size_t W = m->words;
+	size_t W = a->words;
 	size_t i = vsp_fp_hash(s, W * sizeof *s, HASH_SEED) & d->mask;
 	for (; d->slot[i]; i = (i + 1) & d->mask)
 		if (!memcmp(d->sets + (d->slot[i] - 1) * W, s, W * sizeof *s))
 			return d->slot[i] - 1;
-	if (d->n >= DFA_MAX_STATES)
+	if (d->n >= d->limit)
 		return -1;
-	if (d->n == d->cap && dfa_grow(d, W, m->ncls))
+	if (d->n == d->cap && dfa_grow(d, W, a->ncls))
 		return -1;
 	memcpy(d->sets + d->n * W, s, W * sizeof *s);
-	d->dacc[d->n] = nfa_groups(m, s);
+	d->dacc[d->n] = nfa_groups(a, s);
 	d->slot[i] = (uint32_t)++d->n;
 	return (long)d->n - 1;
 }
 
 /*
  * Subset construction, breadth first.  State 0 is the dead (empty) set.
- * Gives up, leaving m->dfa NULL, when the state or table bound is passed:
- * the NFA then runs instead.
+ * Returns false, leaving a->dfa NULL, past the state bound; the work done
+ * is taken from *budget either way.
  */
-static void dfa_build(struct vsp_matcher *m)
+static bool dfa_build(struct automaton *a, size_t *budget)
 {
-	size_t W = m->words, C = m->ncls;
+	size_t W = a->words, C = a->ncls;
 	struct dfa_work d = { .mask = 2 * DFA_MAX_STATES - 1 };
-	uint64_t next[NFA_MAX_WORDS], tmp[NFA_MAX_WORDS];
+	uint64_t next[NFA_MAX_WORDS];
 
-	if ((size_t)DFA_MAX_STATES * C > DFA_MAX_TABLE)
-		return;
+	/* Bound the table and the build time (each new state steps its set
+	 * once per class); past either bound the NFA is the better deal. */
+	d.limit = DFA_MAX_STATES;
+	if (d.limit * C > DFA_MAX_TABLE)
+		d.limit = DFA_MAX_TABLE / C;
+	if (d.limit * C * W > *budget)
+		d.limit = *budget / (C * W);
+	if (d.limit < 2)
+		return false;
 	d.slot = calloc(2 * DFA_MAX_STATES, sizeof *d.slot);
 	if (!d.slot)
-		return;
+		return false;
 	memset(next, 0, W * sizeof *next);
 	long start;
-	if (dfa_intern(m, &d, next) != 0 ||
-	    (start = dfa_intern(m, &d, m->init)) < 0)
-		goto giveup;
-	for (size_t s = 0; s < d.n; s++) {
+	bool ok = false;
+	if (dfa_intern(a, &d, next) != 0 || (start = dfa_intern(a, &d, a->init)) < 0)
+		goto out;
+	size_t s;
+	for (s = 0; s < d.n; s++) {
 		for (uint32_t c = 0; c < C; c++) {
 			long t = 0;
-			if (s != 0 && nfa_step(m, d.sets + s * W, next, tmp, c))
-				t = dfa_intern(m, &d, next);
+			if (s != 0 && nfa_step(a, d.sets + s * W, next, c))
+				t = dfa_intern(a, &d, next);
 			if (t < 0)
-				goto giveup;
+				goto out;
 			d.trans[s * C + c] = (uint32_t)t;
 		}
 	}
-	m->dfa = d.trans;
-	m->dacc = d.dacc;
-	m->dstart = (uint32_t)start;
-	free(d.sets);
-	free(d.slot);
-	return;
-giveup:
+	a->dfa = d.trans;
+	a->dacc = d.dacc;
+	a->dstart = (uint32_t)start;
+	d.trans = NULL;
+	d.dacc = NULL;
+	ok = true;
+out:
+	*budget -= d.n * C * W < *budget ? d.n * C * W : *budget;
 	free(d.sets);
 	free(d.trans);
 	free(d.dacc);
 	free(d.slot);
+	return ok;
+}
+
+struct auto_build {
+	struct automaton *au;
+	size_t nau, cap;
+	const struct pattern **left;	/* globs left to the NFA */
+	size_t nleft;
+	size_t budget;			/* DFA build work left */
+};
+
+static int auto_push(struct auto_build *b, struct automaton *a)
+{
+	if (b->nau == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4;
+		struct automaton *na = realloc(b->au, cap * sizeof *na);
+		if (!na)
+			return -1;
+		b->au = na;
+		b->cap = cap;
+	}
+	b->au[b->nau++] = *a;
+	return 0;
+}
+
+/*
+ * How the general globs are cut into DFAs.  A chunk wider than CHUNK_WORDS
+ * is halved before any attempt; an attempt may step at most `cap` state
+ * words, and a failed chunk's halves get half its cap each, so every level
+ * of halving costs about what the first attempt cost.  Chunks of fewer
+ * than SPLIT_MIN globs, or deeper than SPLIT_DEPTH, go to the NFA whole.
+ */
+#define CHUNK_WORDS 256
+#define FIRST_CAP (8u << 20)
+#define SPLIT_MIN 8
+#define SPLIT_DEPTH 6
+
+static size_t chunk_words(const struct pattern **gp, size_t n)
+{
+	size_t states = 0;
+	for (size_t i = 0; i < n; i++)
+		states += count_tokens(gp[i]) + 1;
+	return states / 64 + 1;
+}
+
+static int build_chunk(struct auto_build *b, const struct pattern **gp,
+		       size_t n, size_t cap, int depth)
+{
+	if (n > 1 && chunk_words(gp, n) > CHUNK_WORDS) {
+		if (build_chunk(b, gp, n / 2, cap, depth))
+			return -1;
+		return build_chunk(b, gp + n / 2, n - n / 2, cap, depth);
+	}
+	struct automaton a;
+	memset(&a, 0, sizeof a);
+	if (cap > b->budget)
+		cap = b->budget;
+	size_t spent = cap;
+	if (cap && nfa_tables(&a, gp, n) == 0 && dfa_build(&a, &spent)) {
+		b->budget -= cap - spent;
+		if (auto_push(b, &a) == 0)
+			return 0;
+		auto_release(&a);
+		return -1;
+	}
+	b->budget -= cap - spent;
+	auto_release(&a);
+	if (n < SPLIT_MIN || depth >= SPLIT_DEPTH || !b->budget) {
+		memcpy(b->left + b->nleft, gp, n * sizeof *gp);
+		b->nleft += n;
+		return 0;
+	}
+	if (build_chunk(b, gp, n / 2, cap / 2, depth + 1))
+		return -1;
+	return build_chunk(b, gp + n / 2, n - n / 2, cap / 2, depth + 1);
+}
+
+/* The globs no DFA took, packed into as few NFAs as the stack bound
+ * allows. */
+static int build_nfas(struct auto_build *b)
+{
+	size_t i = 0;
+	while (i < b->nleft) {
+		size_t j = i, states = 0;
+		while (j < b->nleft) {
+			size_t st = count_tokens(b->left[j]) + 1;
+			if (j > i && (states + st) / 64 + 1 > NFA_MAX_WORDS)
+				break;
+			states += st;
+			j++;
+		}
+		struct automaton a;
+		memset(&a, 0, sizeof a);
+		if (nfa_tables(&a, b->left + i, j - i) || auto_push(b, &a)) {
+			auto_release(&a);
+			return -1;
+		}
+		i = j;
+	}
+	return 0;
+}
+
+static int build_general(struct vsp_matcher *m, const struct pattern **gp,
+			 size_t n)
+{
+	struct auto_build b = { .budget = DFA_MAX_WORK };
+	b.left = malloc(n * sizeof *b.left);
+	int r = -1;
+	if (b.left && build_chunk(&b, gp, n, FIRST_CAP, 0) == 0 &&
+	    build_nfas(&b) == 0)
+		r = 0;
+	free(b.left);
+	m->au = b.au;
+	m->nau = b.nau;
+	return r;
 }
 
 int vsp_fp_matcher_build(struct vsp_matcher *m)
@@ -529,9 +674,6 @@ int vsp_fp_matcher_build(struct vsp_matcher *m)
 	if (!m)
 		return -1;
 	release_tables(m);
-	m->nexact = 0;
-	m->ntn = 0;
-	m->nstates = m->words = 0;
 
 	size_t n = m->npats, pool = 0;
 	for (size_t i = 0; i < n; i++)
@@ -571,11 +713,8 @@ int vsp_fp_matcher_build(struct vsp_matcher *m)
 	}
 	if (npre && trie_build(m, pre, npre))
 		goto fail;
-	if (ngp) {
-		if (nfa_tables(m, gp, ngp))
-			goto fail;
-		dfa_build(m);
-	}
+	if (ngp && build_general(m, gp, ngp))
+		goto fail;
 	free(pre);
 	free(gp);
 	free(lit);
@@ -589,29 +728,27 @@ fail:
 	return -1;
 }
 
-static uint64_t automaton_run(const struct vsp_matcher *m, const char *s,
+static uint64_t automaton_run(const struct automaton *a, const char *s,
 			      size_t len)
 {
-	if (!m->nstates)
-		return 0;
-	if (m->dfa) {
-		const uint32_t *t = m->dfa;
-		uint32_t C = m->ncls, st = m->dstart;
+	if (a->dfa) {
+		const uint32_t *t = a->dfa;
+		uint32_t C = a->ncls, st = a->dstart;
 		for (size_t k = 0; k < len && st; k++)
-			st = t[st * C + m->cls[(unsigned char)s[k]]];
-		return m->dacc[st];
+			st = t[st * C + a->cls[(unsigned char)s[k]]];
+		return a->dacc[st];
 	}
-	uint64_t a[NFA_MAX_WORDS], b[NFA_MAX_WORDS], tmp[NFA_MAX_WORDS];
-	uint64_t *cur = a, *next = b;
-	memcpy(cur, m->init, m->words * sizeof *cur);
+	uint64_t x[NFA_MAX_WORDS], y[NFA_MAX_WORDS];
+	uint64_t *cur = x, *next = y;
+	memcpy(cur, a->init, a->words * sizeof *cur);
 	for (size_t k = 0; k < len; k++) {
-		if (!nfa_step(m, cur, next, tmp, m->cls[(unsigned char)s[k]]))
+		if (!nfa_step(a, cur, next, a->cls[(unsigned char)s[k]]))
 			return 0;
 		uint64_t *t = cur;
 		cur = next;
 		next = t;
 	}
-	return nfa_groups(m, cur);
+	return nfa_groups(a, cur);
 }
 
 uint64_t vsp_fp_matcher_run(const struct vsp_matcher *m, const char *s,
@@ -619,6 +756,8 @@ uint64_t vsp_fp_matcher_run(const struct vsp_matcher *m, const char *s,
 {
 	if (!m || !m->built || (!s && slen))
 		return 0;
-	return exact_run(m, s, slen) | trie_run(m, s, slen) |
-	       automaton_run(m, s, slen);
+	uint64_t mask = exact_run(m, s, slen) | trie_run(m, s, slen);
+	for (size_t i = 0; i < m->nau; i++)
+		mask |= automaton_run(&m->au[i], s, slen);
+	return mask;
 }

@@ -152,6 +152,49 @@ static void test_blowup(void)
 	vsp_fp_matcher_free(m);
 }
 
+/* Enough globs to be cut into several DFAs, plus some no DFA can hold. */
+static void test_chunks(void)
+{
+	enum { N = 2400 };
+	static struct pat p[N];
+	struct vsp_matcher *m = vsp_fp_matcher_new();
+	srand(2024);
+	for (int i = 0; i < N; i++) {
+		int n;
+		if (i % 40 == 0)
+			n = snprintf(p[i].text, sizeof p[i].text, "**%c??????????%c",
+				     'a' + rand() % 4, 'a' + rand() % 4);
+		else if (i % 2)
+			n = snprintf(p[i].text, sizeof p[i].text, "/s%d/*/d%d.*",
+				     rand() % 20, rand() % 20);
+		else
+			n = snprintf(p[i].text, sizeof p[i].text, "**/%c%c*[a-d]%d",
+				     'a' + rand() % 4, 'a' + rand() % 4, rand() % 10);
+		p[i].len = (size_t)n;
+		p[i].group = (uint32_t)(rand() % 64);
+		vsp_fp_matcher_add(m, p[i].text, p[i].len, p[i].group);
+	}
+	tap_ok(vsp_fp_matcher_build(m) == 0, "%d mixed globs build", N);
+	size_t bad = 0, nonzero = 0;
+	for (int j = 0; j < 400; j++) {
+		char s[64];
+		int n;
+		if (j % 2)
+			n = snprintf(s, sizeof s, "/s%d/x/d%d.c", rand() % 20, rand() % 20);
+		else {
+			n = 3 + rand() % 30;
+			for (int i = 0; i < n; i++)
+				s[i] = "abcd/0123456789"[rand() % 15];
+		}
+		uint64_t want = naive(p, N, s, (size_t)n);
+		nonzero += want != 0;
+		bad += want != vsp_fp_matcher_run(m, s, (size_t)n);
+	}
+	tap_ok(bad == 0, "chunked DFAs and NFA agree with the naive loop (%zu wrong)", bad);
+	tap_ok(nonzero > 100, "%zu of 400 strings match", nonzero);
+	vsp_fp_matcher_free(m);
+}
+
 static void test_basics(void)
 {
 	struct vsp_matcher *m = vsp_fp_matcher_new();
@@ -230,17 +273,23 @@ static double time_patterns(int npat, int general)
 	};
 	volatile uint64_t sink = 0;
 	double t0 = now();
-	for (int r = 0; r < 20000; r++)
+	for (int r = 0; r < 4000; r++)
 		for (int k = 0; k < 5; k++)
 			sink += vsp_fp_matcher_run(m, s[k], strlen(s[k]));
-	double t = (now() - t0) / 100000 * 1e9;
+	double t = (now() - t0) / 20000 * 1e9;
 	vsp_fp_matcher_free(m);
 	return t;
 }
 
 static void test_scaling(void)
 {
-	double t10 = time_patterns(10, 1), t1000 = time_patterns(1000, 1);
+	/* Best of five, interleaved: the machine may be busy. */
+	double t10 = 1e9, t1000 = 1e9;
+	for (int r = 0; r < 5; r++) {
+		double a = time_patterns(10, 1), b = time_patterns(1000, 1);
+		t10 = a < t10 ? a : t10;
+		t1000 = b < t1000 ? b : t1000;
+	}
 	tap_diag("10 patterns: %.1f ns/run, 1000 patterns: %.1f ns/run", t10, t1000);
 	/* Generous: the claim is "about the same", the bound catches a loop
 	 * over patterns (which would be ~100x). */
@@ -255,6 +304,7 @@ int main(void)
 	compare_random(60, 120, 64, 100, "large sets");
 	compare_random(20, 400, 64, 100, "very large sets");
 	test_blowup();
+	test_chunks();
 	test_scaling();
 	return tap_done();
 }
