@@ -152,6 +152,43 @@ static void test_blowup(void)
 	vsp_fp_matcher_free(m);
 }
 
+/* Random bytes from the syntax's alphabet: whatever vsp_glob_check
+ * accepts, the matcher must read exactly as vsp_glob_match does. */
+static void test_syntax_soup(void)
+{
+	static const char alpha[] = "ab/-!^[]\\*?\0";
+	size_t valid = 0, bad = 0, total = 0;
+	srand(777);
+	for (int t = 0; t < 3000; t++) {
+		struct pat p;
+		p.len = (size_t)(rand() % 10);
+		for (size_t i = 0; i < p.len; i++)
+			p.text[i] = alpha[rand() % (int)(sizeof alpha - 1)];
+		p.group = 0;
+		if (vsp_glob_check(p.text, p.len, NULL, NULL) != 0)
+			continue;
+		valid++;
+		struct vsp_matcher *m = vsp_fp_matcher_new();
+		if (vsp_fp_matcher_add(m, p.text, p.len, 0) || vsp_fp_matcher_build(m)) {
+			bad++;
+			vsp_fp_matcher_free(m);
+			continue;
+		}
+		for (int j = 0; j < 20; j++) {
+			char s[8];
+			size_t sl = (size_t)(rand() % 6);
+			for (size_t i = 0; i < sl; i++)
+				s[i] = alpha[rand() % (int)(sizeof alpha - 1)];
+			total++;
+			bad += (vsp_fp_matcher_run(m, s, sl) != 0) !=
+			       vsp_glob_match(p.text, p.len, s, sl);
+		}
+		vsp_fp_matcher_free(m);
+	}
+	tap_ok(valid > 500 && bad == 0, "%zu valid byte-soup globs, %zu strings: %zu disagree",
+	       valid, total, bad);
+}
+
 /* Enough globs to be cut into several DFAs, plus some no DFA can hold. */
 static void test_chunks(void)
 {
@@ -304,6 +341,7 @@ int main(void)
 	compare_random(60, 120, 64, 100, "large sets");
 	compare_random(20, 400, 64, 100, "very large sets");
 	test_blowup();
+	test_syntax_soup();
 	test_chunks();
 	test_scaling();
 	return tap_done();
