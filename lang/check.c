@@ -29,6 +29,7 @@ struct chk_decl {
 	unsigned checked_ctx;	/* macros: the context it was last typed in */
 	enum vsp_type ctx_type;
 	bool defined;		/* consts and lists: value checked */
+	bool cycle_reported;	/* macros: a cycle through it was reported */
 };
 
 /* A folded constant; strings are borrowed from the tree. */
@@ -487,7 +488,21 @@ static enum vsp_type chk_macro(struct chk *c, struct vsp_expr *e,
 			break;
 	if (i < c->nstack) {
 		char chain[512];
-		size_t len = 0, j;
+		bool seen = false;
+		size_t j;
+
+		/* one report per cycle, whichever macro it is entered by */
+		for (j = i; j < c->nstack; j++) {
+			struct chk_decl *o = chk_lookup(c, c->stack[j]->name);
+
+			if (o && o->cycle_reported)
+				seen = true;
+			if (o)
+				o->cycle_reported = true;
+		}
+		if (seen)
+			return VSP_T_ERROR;
+		size_t len = 0;
 
 		for (j = i; j < c->nstack && len < sizeof chain; j++)
 			len += (size_t)snprintf(chain + len, sizeof chain - len,
@@ -506,7 +521,8 @@ static enum vsp_type chk_macro(struct chk *c, struct vsp_expr *e,
 	cd->checked_ctx = c->ctx;
 	cd->ctx_type = t;
 	dl->type = t;
-	if (c->d->errors > before && c->nev)
+	/* point at the rule's use of the outermost macro only */
+	if (c->d->errors > before && c->nev && !c->nstack)
 		vsp_diag_note(c->d, &e->loc, "in macro '%s', used here",
 			      dl->name);
 	return t;
