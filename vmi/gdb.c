@@ -76,6 +76,9 @@ int vsp_gdb_init(struct vsp_gdb *g)
 		return -ENOMEM;
 	}
 	g->pkt[0] = 0;
+	/* VSP_GDB_DEBUG=1 logs every packet to stderr, for stub problems. */
+	const char *dbg = getenv("VSP_GDB_DEBUG");
+	g->debug = dbg && *dbg && strcmp(dbg, "0") != 0;
 	return 0;
 }
 
@@ -284,6 +287,8 @@ static int gdb_read_body(struct vsp_gdb *g, int64_t deadline, bool intr)
 		return gdb_fail(g, -EPROTO, "bad checksum digits");
 	g->pkt[n] = 0;
 	g->pkt_len = n;
+	if (g->debug)
+		fprintf(stderr, "gdb <- %.200s%s\n", g->pkt, n > 200 ? "..." : "");
 	return (unsigned)(hv * 16 + lv) == (sum & 0xff) ? 0 : 1;
 }
 
@@ -355,6 +360,9 @@ int vsp_gdb_send(struct vsp_gdb *g, const char *payload, size_t len)
 	g->out[n++] = gdb_hexdig[(sum >> 4) & 0xf];
 	g->out[n++] = gdb_hexdig[sum & 0xf];
 
+	if (g->debug)
+		fprintf(stderr, "gdb -> %.*s%s\n", (int)(len > 200 ? 200 : len),
+			payload, len > 200 ? "..." : "");
 	for (int tries = 0;; tries++) {
 		int rc = gdb_write_all(g, g->out, n);
 		if (rc < 0)

@@ -55,6 +55,7 @@ struct vsp_gdb {
 	void (*on_output)(void *ctx, const char *text, size_t len);
 	void *output_ctx;
 
+	bool debug;		/* log packets to stderr (VSP_GDB_DEBUG) */
 	char err[160];		/* what went wrong last */
 };
 

@@ -103,7 +103,8 @@ struct mon {
 	struct mon_trap traps[MON_MAX_TRAPS];
 	size_t ntraps;
 	uint64_t installed;	/* event traps installed at start */
-	uint64_t fn_group_exit, fn_force_sig, fn_getname;
+	uint64_t fn_group_exit, fn_force_sig;
+	uint64_t fn_getname[3];	/* getname, getname_flags, getname_uflags */
 
 	/* The event being handled. */
 	struct vsp_event ev;
@@ -118,7 +119,7 @@ struct mon {
 		bool active;
 		int stage;	/* 0: wait for getname entry, 1: for its return */
 		uint64_t cr3, uptr;
-		struct mon_trap *entry, *ret;
+		struct mon_trap *entry[3], *ret;
 		unsigned misses;
 		char path[MON_REDIRECT_MAX + 1];
 		size_t len;
@@ -475,6 +476,14 @@ static int mon_kill(struct mon *m)
 	return m->be.ops->resume(&m->be, m->vcpu, &r);
 }
 
+static void mon_redirect_disarm_entries(struct mon *m)
+{
+	for (int i = 0; i < 3; i++) {
+		mon_helper_del(m, m->rd.entry[i]);
+		m->rd.entry[i] = NULL;
+	}
+}
+
 static void mon_redirect_cancel(struct mon *m, const char *why)
 {
 	if (!m->rd.active)
@@ -482,9 +491,9 @@ static void mon_redirect_cancel(struct mon *m, const char *why)
 	if (why)
 		fprintf(stderr, "vsp attach: redirect to %s not applied: %s\n",
 			m->rd.path, why);
-	mon_helper_del(m, m->rd.entry);
+	mon_redirect_disarm_entries(m);
 	mon_helper_del(m, m->rd.ret);
-	m->rd.entry = m->rd.ret = NULL;
+	m->rd.ret = NULL;
 	m->rd.active = false;
 }
 
@@ -493,11 +502,18 @@ static int mon_redirect_arm(struct mon *m, const struct vsp_decision *d)
 {
 	if (m->rd.active)
 		mon_redirect_cancel(m, "a newer redirect replaced it");
-	if (m->cur->path_arg < 0 || !m->fn_getname ||
-	    d->redirect.len > MON_REDIRECT_MAX || mon_load_args(m) < 0)
+	if (m->cur->path_arg < 0 || d->redirect.len > MON_REDIRECT_MAX ||
+	    mon_load_args(m) < 0)
 		return -1;
-	m->rd.entry = mon_helper_add(m, m->fn_getname, MON_T_GETNAME);
-	if (!m->rd.entry)
+	/* getname_flags may be inlined into its wrappers: trap them all. */
+	bool any = false;
+	for (int i = 0; i < 3; i++)
+		if (m->fn_getname[i]) {
+			m->rd.entry[i] = mon_helper_add(m, m->fn_getname[i],
+							MON_T_GETNAME);
+			any |= m->rd.entry[i] != NULL;
+		}
+	if (!any)
 		return -1;
 	m->rd.active = true;
 	m->rd.stage = 0;
@@ -529,8 +545,7 @@ static int mon_on_getname(struct mon *m, struct mon_trap *t)
 		return mon_leave(m, NULL);
 	}
 	m->rd.ret = mon_helper_add(m, ret, MON_T_GETNAME_RET);
-	mon_helper_del(m, m->rd.entry);
-	m->rd.entry = NULL;
+	mon_redirect_disarm_entries(m);
 	if (!m->rd.ret) {
 		mon_redirect_cancel(m, "cannot trap getname's return");
 		return mon_leave(m, NULL);
@@ -582,6 +597,21 @@ static bool mon_writes_audit(const struct vsp_decision *d)
 
 enum { MON_GO_ON, MON_PAUSED, MON_LOST };
 
+/* Reads the process context and every string argument into the event's
+ * caches, so records written later never touch guest memory. */
+static void mon_prefetch(struct mon *m)
+{
+	mon_load_proc(m);
+	const struct vsp_call *c = m->cur->call;
+	if (!c || !c->has_proto)
+		return;
+	for (int i = 0; i < c->nargs && i < 6; i++) {
+		struct vsp_str s;
+		if (c->args[i].type != VSP_ARG_INT)
+			mon_fetch(m, &m->ev, (enum vsp_field)(VSP_F_STR0 + i), &s);
+	}
+}
+
 static int mon_on_event(struct mon *m, struct mon_trap *t)
 {
 	int rc = m->be.ops->regs_get(&m->be, m->vcpu, &m->regs);
@@ -613,6 +643,12 @@ static int mon_on_event(struct mon *m, struct mon_trap *t)
 			fprintf(stderr, "vsp attach: writing the trace failed\n");
 	}
 
+	/* Everything the records need is read now: after the verdict is
+	 * applied the guest runs, and its memory cannot be read. */
+	bool audit = m->have_audit && mon_writes_audit(&d);
+	if (audit)
+		mon_prefetch(m);
+
 	bool enforce = m->mode == VSP_MODE_ENFORCE;
 	bool applied = false;
 	int result = MON_GO_ON;
@@ -635,7 +671,7 @@ static int mon_on_event(struct mon *m, struct mon_trap *t)
 			applied = mon_redirect_arm(m, &d) == 0;
 			if (!applied)
 				fprintf(stderr, "vsp attach: cannot redirect %s "
-					"(no path argument, no getname_flags symbol, or "
+					"(no path argument, no getname symbol, or "
 					"path too long); allowed\n", t->name);
 			break;
 		case VSP_V_PAUSE:
@@ -654,10 +690,8 @@ static int mon_on_event(struct mon *m, struct mon_trap *t)
 		}
 	}
 
-	if (m->have_audit && mon_writes_audit(&d)) {
-		mon_load_proc(m);
+	if (audit)
 		vsp_audit_decision(&m->audit, &m->ev, &d, applied);
-	}
 
 	if (rc < 0)
 		return rc;
@@ -813,8 +847,11 @@ static int mon_load_guest_info(struct mon *m)
 			m->fn_group_exit = a;
 		if (vsp_sym_addr(m->syms, "force_sig", &a) == 0)
 			m->fn_force_sig = a;
-		if (vsp_sym_addr(m->syms, "getname_flags", &a) == 0)
-			m->fn_getname = a;
+		static const char *const gn[3] = { "getname", "getname_flags",
+						   "getname_uflags" };
+		for (int i = 0; i < 3; i++)
+			if (vsp_sym_addr(m->syms, gn[i], &a) == 0)
+				m->fn_getname[i] = a;
 	}
 	/* The BTF comes from vmlinux; by default the one beside the symbols. */
 	char guess[4096];
