@@ -211,7 +211,8 @@ struct xen_priv {
 	struct vsp_xring ring;
 	evtchn_port_t remote_port;
 	int local_port;		/* -1: not bound */
-	bool monitor_on, bp_on, ss_events, ring_ok;
+	bool monitor_on, bp_on, ss_events;
+	bool unpushed;		/* answers queued but not yet published */
 	unsigned pauses;	/* xc_domain_pause calls not yet undone */
 	bool interrupted;	/* a VSP_STOP_INTERRUPT is due */
 
@@ -880,9 +881,15 @@ static int xen_trap_del(struct vsp_backend *be, uint64_t addr)
 
 static void xen_notify(struct xen_priv *p)
 {
+	if (!p->unpushed)
+		return;
 	vsp_xring_push(&p->ring);
-	/* Xen only looks at responses when kicked; always kick. */
+	/*
+	 * Xen reads responses when the channel is kicked, whatever
+	 * rsp_event says, so every batch of answers gets a kick.
+	 */
 	xenevtchn_notify(p->xce, p->local_port);
+	p->unpushed = false;
 }
 
 /*
@@ -909,6 +916,7 @@ static int xen_answer(struct xen_priv *p, struct xen_vcpu *v, uint32_t flags,
 		rsp.flags |= VM_EVENT_FLAG_SET_REGISTERS;
 	}
 	rc = vsp_xring_answer(&p->ring, &rsp);
+	p->unpushed = true;
 	v->pending = false;
 	v->reported = false;
 	v->dirty = false;
@@ -1043,6 +1051,7 @@ static int xen_drain(struct xen_priv *p)
 			rsp.vcpu_id = req.vcpu_id;
 			rsp.reason = req.reason;
 			vsp_xring_answer(&p->ring, &rsp);
+			p->unpushed = true;
 			continue;
 		}
 		v->req = req;

@@ -13,6 +13,7 @@
 #include "vmi/xen_hcall.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -138,13 +139,39 @@ int vsp_xhc_check_entry(uint32_t nr, const uint8_t *code, size_t len,
 	return 0;
 }
 
+int vsp_xhc_site_find(const struct vsp_symtab *syms, struct vsp_xhc_site *site,
+		      char *why, size_t n)
+{
+	uint64_t a = 0, b = 0;
+	bool intel, amd;
+
+	memset(site, 0, sizeof(*site));
+	if (syms && vsp_sym_addr(syms, "hypercall_page", &a) == 0) {
+		site->mode = VSP_XHC_PAGE;
+		site->base = a;
+		return 0;
+	}
+	intel = syms && vsp_sym_addr(syms, "xen_hypercall_intel", &a) == 0;
+	amd = syms && vsp_sym_addr(syms, "xen_hypercall_amd", &b) == 0;
+	if (!intel && !amd) {
+		snprintf(why, n, "the guest kernel has neither hypercall_page "
+			 "nor xen_hypercall_intel/_amd in its symbols: not a "
+			 "Xen guest kernel, or --symbols lacks them");
+		return -ENOENT;
+	}
+	site->mode = VSP_XHC_STUB;
+	site->base = intel ? a : b;
+	site->alt = intel && amd ? b : 0;
+	return 0;
+}
+
 int vsp_xhc_number(const struct vsp_xhc_site *site, uint64_t addr,
 		   const struct vsp_regs *r, uint32_t *nr)
 {
 	uint64_t off;
 
 	if (site->mode == VSP_XHC_STUB) {
-		if (addr != site->base)
+		if (addr != site->base && (!site->alt || addr != site->alt))
 			return -ENOENT;
 		/* The stub's caller loaded eax; Xen reads eax only. */
 		*nr = (uint32_t)r->rax;
@@ -216,6 +243,36 @@ void vsp_xhc_allow(uint32_t nr, struct vsp_regs *r)
 {
 	r->rax = nr;
 	r->rip += 5;
+}
+
+int vsp_xhc_callpath(struct vsp_unwinder *u, const struct vsp_regs *r,
+		     vsp_gread_fn read, void *ctx, struct vsp_xhc_path *out,
+		     struct vsp_event *ev)
+{
+	struct vsp_regs caller = *r;
+	uint64_t ret;
+	uint32_t n;
+
+	ev->stack = NULL;
+	ev->nstack = 0;
+	ev->has_stack = false;
+	ev->stack_partial = false;
+	if (vsp_gread_all(read, ctx, r->rsp, &ret, sizeof(ret)) < 0)
+		return -EFAULT;
+	caller.rip = ret;
+	caller.rsp = r->rsp + 8;
+	n = u ? vsp_unwind(u, &caller, read, ctx, &out->cp) : 0;
+	if (n > VSP_UNWIND_MAX)
+		n = VSP_UNWIND_MAX;
+	out->names[0] = ev->name;
+	for (uint32_t i = 0; i < n; i++)
+		out->names[i + 1] = out->cp.names[i];
+	ev->stack = out->names;
+	ev->nstack = n + 1;
+	ev->has_stack = true;
+	/* No caller named: the path is the hypercall alone, and says so. */
+	ev->stack_partial = n == 0 || out->cp.partial;
+	return 0;
 }
 
 void vsp_xhc_return(int64_t ret, uint64_t ret_addr, struct vsp_regs *r)

@@ -27,6 +27,9 @@
 
 #include "interp/event.h"
 #include "vmi/backend.h"
+#include "vmi/kaslr.h"
+#include "vmi/symbols.h"
+#include "vmi/unwind.h"
 
 #define VSP_XHC_ENTRY_SIZE 32u	/* bytes per hypercall page entry */
 #define VSP_XHC_MAX 64u		/* entries that fit a page: 4096 / 64 */
@@ -65,9 +68,21 @@ enum vsp_xhc_mode {
 struct vsp_xhc_site {
 	enum vsp_xhc_mode mode;
 	uint64_t base;		/* hypercall_page, or the stub's address */
+	uint64_t alt;		/* stub mode: the other vendor's stub, or 0 */
 };
 
-/* Page mode: the address of entry `nr`. */
+/*
+ * Finds the site in the guest's symbols: `hypercall_page` (page mode),
+ * else the XSA-466 stubs `xen_hypercall_intel` / `xen_hypercall_amd` (stub
+ * mode, both trapped: the kernel picks one at boot).  Returns 0, or
+ * -ENOENT with a reason in `why` when the kernel has neither (not built
+ * for Xen, or symbols without them).
+ */
+int vsp_xhc_site_find(const struct vsp_symtab *syms, struct vsp_xhc_site *site,
+		      char *why, size_t n);
+
+/* The address to trap for hypercall `nr` (page mode: its entry; stub
+ * mode: the stub, one trap for every hypercall). */
 uint64_t vsp_xhc_entry(const struct vsp_xhc_site *site, uint32_t nr);
 
 /*
@@ -115,5 +130,24 @@ void vsp_xhc_allow(uint32_t nr, struct vsp_regs *r);
  * `ret_addr`), rsp += 8.
  */
 void vsp_xhc_return(int64_t ret, uint64_t ret_addr, struct vsp_regs *r);
+
+/* A hypercall's call path: the hypercall, then the unwound callers. */
+struct vsp_xhc_path {
+	struct vsp_callpath cp;
+	const char *names[VSP_UNWIND_MAX + 1];
+};
+
+/*
+ * Fills ev->stack for a stop at a hypercall entry: the hypercall's name
+ * (ev->name, already set by vsp_xhc_event) first, then its callers.  At an
+ * entry nothing has been pushed since the call, so the walk starts from
+ * the caller's own state as it will be after the return (rip = [rsp],
+ * rsp + 8); this does not depend on unwind data for the hypercall page,
+ * which older kernels lack.  Returns 0; -EFAULT (stack unreadable, no
+ * path: ev->has_stack false).  Allocates nothing: `out` holds the names.
+ */
+int vsp_xhc_callpath(struct vsp_unwinder *u, const struct vsp_regs *r,
+		     vsp_gread_fn read, void *ctx, struct vsp_xhc_path *out,
+		     struct vsp_event *ev);
 
 #endif

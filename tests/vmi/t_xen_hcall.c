@@ -145,8 +145,11 @@ static void test_cuts(void)
 
 static void test_numbers(void)
 {
-	struct vsp_xhc_site page = { VSP_XHC_PAGE, 0xffffffff81001000ull };
-	struct vsp_xhc_site stub = { VSP_XHC_STUB, 0xffffffff81002340ull };
+	struct vsp_xhc_site page = { .mode = VSP_XHC_PAGE,
+				     .base = 0xffffffff81001000ull };
+	struct vsp_xhc_site stub = { .mode = VSP_XHC_STUB,
+				     .base = 0xffffffff81002340ull,
+				     .alt = 0xffffffff81002380ull };
 	struct vsp_regs r = noisy();
 	uint32_t nr = 999;
 	int good = 1;
@@ -168,6 +171,9 @@ static void test_numbers(void)
 	r.rax = 0xffffffff00000021ull;
 	ok(vsp_xhc_number(&stub, stub.base, &r, &nr) == 0 && nr == 33,
 	   "stub mode: number from eax, high half ignored");
+	r.rax = 24;
+	ok(vsp_xhc_number(&stub, stub.alt, &r, &nr) == 0 && nr == 24,
+	   "stub mode: the other vendor's stub too");
 	ok(vsp_xhc_number(&stub, stub.base + 1, &r, &nr) == -ENOENT,
 	   "stub mode: other addresses are not hypercalls");
 	ok(vsp_xhc_entry(&stub, 5) == stub.base, "stub mode: one trap address");
@@ -226,7 +232,8 @@ static void test_entries(void)
 
 static void test_event_and_resume(void)
 {
-	struct vsp_xhc_site page = { VSP_XHC_PAGE, 0xffffffff81001000ull };
+	struct vsp_xhc_site page = { .mode = VSP_XHC_PAGE,
+				     .base = 0xffffffff81001000ull };
 	struct vsp_regs r = noisy();
 	struct vsp_event ev;
 
@@ -256,6 +263,132 @@ static void test_event_and_resume(void)
 	   "return goes back to the caller with the value in rax");
 }
 
+/* ---- call paths through the unwinder ---- */
+
+#define CODE 0xffffffff81000000ull
+#define STACK 0xffffc90000004000ull
+
+static uint8_t code[0x2000];
+static uint64_t stack[512];	/* one page; the walk starts near its top */
+#define SP (STACK + 4096 - 64)
+
+/* Reads as a backend does: short at the end of what is mapped. */
+static long gread(void *ctx, uint64_t gva, void *buf, size_t len)
+{
+	const uint8_t *base = NULL;
+	uint64_t lo = 0, size = 0;
+
+	(void)ctx;
+	if (gva >= CODE && gva < CODE + sizeof(code)) {
+		base = code;
+		lo = CODE;
+		size = sizeof(code);
+	} else if (gva >= STACK && gva < STACK + sizeof(stack)) {
+		base = (const uint8_t *)stack;
+		lo = STACK;
+		size = sizeof(stack);
+	}
+	if (!base)
+		return -14;
+	if (len > lo + size - gva)
+		len = lo + size - gva;
+	memcpy(buf, base + (gva - lo), len);
+	return (long)len;
+}
+
+static void call_at(uint64_t at, uint64_t target)
+{
+	int32_t rel = (int32_t)(target - (at + 5));
+
+	code[at - CODE] = 0xe8;
+	memcpy(&code[at - CODE + 1], &rel, 4);
+	code[at - CODE + 5] = 0xc3;
+}
+
+static void test_site_and_path(void)
+{
+	static const char map[] =
+		"ffffffff81000000 T _stext\n"
+		"ffffffff81000000 T outer_fn\n"
+		"ffffffff81000100 T caller_fn\n"
+		"ffffffff81000200 T other_fn\n"
+		"ffffffff81001000 T hypercall_page\n"
+		"ffffffff81002000 T _etext\n";
+	static const char stubs[] =
+		"ffffffff81000000 T _stext\n"
+		"ffffffff81000400 T xen_hypercall_amd\n"
+		"ffffffff81000440 T xen_hypercall_intel\n"
+		"ffffffff81002000 T _etext\n";
+	struct vsp_unwind_opts uo = { .src = VSP_UNWIND_INSN };
+	struct vsp_xhc_site site;
+	struct vsp_symtab *syms, *st2;
+	struct vsp_unwinder *u;
+	struct vsp_xhc_path path;
+	struct vsp_regs r;
+	struct vsp_event ev;
+	char err[200] = "";
+
+	syms = vsp_sym_load_mem(map, strlen(map), "map", err, sizeof(err));
+	st2 = vsp_sym_load_mem(stubs, strlen(stubs), "stubs", err, sizeof(err));
+	ok(syms && st2, "symbol tables load");
+	if (!syms || !st2)
+		return;
+	ok(vsp_xhc_site_find(syms, &site, err, sizeof(err)) == 0 &&
+	   site.mode == VSP_XHC_PAGE && site.base == CODE + 0x1000,
+	   "hypercall_page found: page mode");
+	ok(vsp_xhc_site_find(st2, &site, err, sizeof(err)) == 0 &&
+	   site.mode == VSP_XHC_STUB && site.base == CODE + 0x440 &&
+	   site.alt == CODE + 0x400, "XSA-466 stubs found: stub mode, both");
+	vsp_sym_free(st2);
+	st2 = vsp_sym_load_mem("ffffffff81000000 T _stext\n"
+			       "ffffffff81002000 T _etext\n", 52, "none",
+			       err, sizeof(err));
+	ok(st2 && vsp_xhc_site_find(st2, &site, err, sizeof(err)) == -ENOENT &&
+	   strstr(err, "hypercall_page"), "no Xen entry: refused with reason");
+	vsp_sym_free(st2);
+
+	/* outer_fn calls caller_fn, which calls mmu_update's entry. */
+	memset(code, 0xcc, sizeof(code));
+	call_at(CODE, CODE + 0x100);
+	call_at(CODE + 0x100, CODE + 0x1000 + 32);
+	memset(stack, 0, sizeof(stack));
+	stack[(SP - STACK) / 8] = CODE + 0x105;
+	stack[(SP - STACK) / 8 + 1] = CODE + 0x5;
+	u = vsp_unwind_new(syms, NULL, &uo, err, sizeof(err));
+	ok(u != NULL, "unwinder over guest memory");
+	if (!u) {
+		printf("# %s\n", err);
+		vsp_sym_free(syms);
+		return;
+	}
+	site.mode = VSP_XHC_PAGE;
+	site.base = CODE + 0x1000;
+	memset(&r, 0, sizeof(r));
+	memset(&ev, 0, sizeof(ev));
+	r.rip = site.base + 32;
+	r.rsp = SP;
+	vsp_xhc_event(&site, r.rip, &r, &ev);
+	ok(vsp_xhc_callpath(u, &r, gread, NULL, &path, &ev) == 0 &&
+	   ev.has_stack && ev.nstack >= 3, "call path unwound");
+	printf("# path (%u frames, end: %s):", ev.nstack,
+	       vsp_unwind_end_text(path.cp.end));
+	for (uint32_t i = 0; i < ev.nstack; i++)
+		printf(" %s", ev.stack[i]);
+	printf("\n");
+	if (ev.nstack >= 3)
+		ok(!strcmp(ev.stack[0], "mmu_update") &&
+		   !strcmp(ev.stack[1], "caller_fn") &&
+		   !strcmp(ev.stack[2], "outer_fn"),
+		   "path: the hypercall, its caller, the caller's caller");
+	else
+		ok(0, "path names");
+	r.rsp = 0x1000;
+	ok(vsp_xhc_callpath(u, &r, gread, NULL, &path, &ev) == -EFAULT &&
+	   !ev.has_stack && ev.nstack == 0, "unreadable stack: no path");
+	vsp_unwind_free(u);
+	vsp_sym_free(syms);
+}
+
 int main(void)
 {
 	test_catalog();
@@ -263,6 +396,7 @@ int main(void)
 	test_numbers();
 	test_entries();
 	test_event_and_resume();
+	test_site_and_path();
 	printf("1..%d\n", ntest);
 	return nfail != 0;
 }
