@@ -48,6 +48,7 @@ endif
 # hooks plus ASan and UBSan; the fuzz targets link libFuzzer's main.
 ifeq ($(SAN),fuzz)
 CFLAGS  += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CFLAGS  += $(if $(wildcard tests/fuzz/known-bugs.ignore),-fsanitize-ignorelist=tests/fuzz/known-bugs.ignore)
 LDFLAGS += -fsanitize=address,undefined
 endif
 
@@ -108,7 +109,7 @@ $(BUILD)/tests/fuzz/%.replay: tests/fuzz/%.c tests/fuzz/replay.c $(BUILD)/libvsp
 
 $(BUILD)/tests/fuzz/%.fuzz: tests/fuzz/%.c $(BUILD)/libvsp.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(BUILD)/libvsp.a $(LDLIBS)
+	$(CC) $(CFLAGS) -DFZ_FUZZING=1 -fsanitize=fuzzer,address,undefined -o $@ $< $(BUILD)/libvsp.a $(LDLIBS)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 

@@ -16,7 +16,9 @@ B=${1:?usage: run.sh BUILDDIR [TARGET...]}
 shift
 SECS=${FUZZ_SECONDS:-60}
 HERE=$(cd "$(dirname "$0")" && pwd)
-JOBS=${FUZZ_JOBS:-1}
+# Bugs reported but not yet fixed must not stop the search (known-bugs.asan).
+ASAN_OPTIONS="suppressions=$HERE/known-bugs.asan:${ASAN_OPTIONS:-}"
+export ASAN_OPTIONS
 
 if [ $# -eq 0 ]; then
 	set -- $(cd "$B/tests/fuzz" && ls fuzz_*.fuzz | sed 's/^fuzz_//; s/\.fuzz$//')
@@ -36,7 +38,7 @@ for name in "$@"; do
 	# -rss_limit_mb: a policy or trace must not make us balloon either.
 	"$bin" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
 		-max_len=65536 -print_final_stats=1 -artifact_prefix="$crashes/" \
-		$dict "$work" "$seeds" > "$log" 2>&1
+		$dict "$work" "$seeds" < /dev/null > "$log" 2>&1
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | sed 's/cov: //')
