@@ -21,18 +21,27 @@
 #define DEFAULT_ENTRIES 65536u
 #define MAX_ENTRIES (1u << 24)
 
+/*
+ * Each set's tags, generations and LRU stamps share one cache line, so a
+ * miss reads one line and a hit reads the line and the one entry whose
+ * tag agrees.
+ */
+struct set {
+	uint64_t tag[WAYS];	/* full hash of prog and key */
+	uint32_t gen[WAYS];	/* 0: never used */
+	uint32_t stamp[WAYS];	/* last use, for LRU within the set */
+};
+
 struct entry {
-	uint64_t tag;		/* full hash of prog and key */
-	uint32_t gen;		/* 0: never used */
 	uint32_t prog;
-	uint32_t stamp;		/* last use, for LRU within the set */
 	uint16_t klen, vlen;
 	unsigned char key[VSP_CACHE_KEY_MAX];
 	unsigned char val[VSP_CACHE_VAL_MAX];
 };
 
 struct vsp_cache {
-	struct entry *e;
+	struct set *s;
+	struct entry *e;	/* WAYS per set */
 	uint32_t setmask;	/* sets - 1 */
 	uint32_t gen;
 	uint32_t clock;
@@ -95,11 +104,13 @@ struct vsp_cache *vsp_fp_cache_new(uint32_t entries)
 	struct vsp_cache *c = calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
+	c->s = aligned_alloc(64, (size_t)(n / WAYS) * sizeof *c->s);
 	c->e = calloc(n, sizeof *c->e);
-	if (!c->e) {
-		free(c);
+	if (!c->s || !c->e) {
+		vsp_fp_cache_free(c);
 		return NULL;
 	}
+	memset(c->s, 0, (size_t)(n / WAYS) * sizeof *c->s);
 	c->setmask = n / WAYS - 1;
 	c->gen = 1;
 	return c;
@@ -109,6 +120,7 @@ void vsp_fp_cache_free(struct vsp_cache *c)
 {
 	if (!c)
 		return;
+	free(c->s);
 	free(c->e);
 	free(c);
 }
@@ -118,11 +130,11 @@ static inline uint64_t key_hash(uint32_t prog, const void *key, size_t klen)
 	return vsp_fp_hash(key, klen, (uint64_t)prog * K1 + 1);
 }
 
-static inline bool same_key(const struct entry *e, uint32_t gen, uint64_t h,
-			    uint32_t prog, const void *key, size_t klen)
+static inline bool same_key(const struct entry *e, uint32_t prog,
+			    const void *key, size_t klen)
 {
-	return e->gen == gen && e->tag == h && e->prog == prog &&
-	       e->klen == klen && memcmp(e->key, key, klen) == 0;
+	return e->prog == prog && e->klen == klen &&
+	       memcmp(e->key, key, klen) == 0;
 }
 
 bool vsp_fp_cache_get(struct vsp_cache *c, uint32_t prog, const void *key,
@@ -135,12 +147,15 @@ bool vsp_fp_cache_get(struct vsp_cache *c, uint32_t prog, const void *key,
 		return false;
 	}
 	uint64_t h = key_hash(prog, key, klen);
-	struct entry *set = &c->e[(h & c->setmask) * WAYS];
+	size_t si = h & c->setmask;
+	struct set *set = &c->s[si];
 	for (int w = 0; w < WAYS; w++) {
-		struct entry *e = &set[w];
-		if (!same_key(e, c->gen, h, prog, key, klen))
+		if (set->tag[w] != h || set->gen[w] != c->gen)
 			continue;
-		e->stamp = ++c->clock;
+		const struct entry *e = &c->e[si * WAYS + w];
+		if (!same_key(e, prog, key, klen))
+			continue;
+		set->stamp[w] = ++c->clock;
 		if (val)
 			memcpy(val, e->val, VSP_CACHE_VAL_MAX);
 		c->st.hits++;
@@ -157,38 +172,41 @@ void vsp_fp_cache_put(struct vsp_cache *c, uint32_t prog, const void *key,
 	    (!key && klen) || (!val && vlen))
 		return;
 	uint64_t h = key_hash(prog, key, klen);
-	struct entry *set = &c->e[(h & c->setmask) * WAYS];
-	struct entry *slot = NULL, *oldest = NULL;
+	size_t si = h & c->setmask;
+	struct set *set = &c->s[si];
+	int slot = -1, oldest = -1;
 	for (int w = 0; w < WAYS; w++) {
-		struct entry *e = &set[w];
-		if (same_key(e, c->gen, h, prog, key, klen)) {
-			slot = e;	/* a new decision for the same inputs */
-			break;
-		}
-		if (e->gen != c->gen) {
-			if (!slot)
-				slot = e;
+		if (set->gen[w] != c->gen) {
+			if (slot < 0)
+				slot = w;
 			continue;
 		}
+		if (set->tag[w] == h &&
+		    same_key(&c->e[si * WAYS + w], prog, key, klen)) {
+			slot = w;	/* a new decision for the same inputs */
+			break;
+		}
 		/* Unsigned distance from now survives the clock wrapping. */
-		if (!oldest || c->clock - e->stamp > c->clock - oldest->stamp)
-			oldest = e;
+		if (oldest < 0 ||
+		    c->clock - set->stamp[w] > c->clock - set->stamp[oldest])
+			oldest = w;
 	}
-	if (!slot) {
+	if (slot < 0) {
 		slot = oldest;
 		c->st.evictions++;
 	}
-	slot->tag = h;
-	slot->gen = c->gen;
-	slot->prog = prog;
-	slot->stamp = ++c->clock;
-	slot->klen = (uint16_t)klen;
-	slot->vlen = (uint16_t)vlen;
+	struct entry *e = &c->e[si * WAYS + slot];
+	set->tag[slot] = h;
+	set->gen[slot] = c->gen;
+	set->stamp[slot] = ++c->clock;
+	e->prog = prog;
+	e->klen = (uint16_t)klen;
+	e->vlen = (uint16_t)vlen;
 	if (klen)
-		memcpy(slot->key, key, klen);
-	memset(slot->val, 0, VSP_CACHE_VAL_MAX);
+		memcpy(e->key, key, klen);
+	memset(e->val, 0, VSP_CACHE_VAL_MAX);
 	if (vlen)
-		memcpy(slot->val, val, vlen);
+		memcpy(e->val, val, vlen);
 	c->st.inserts++;
 }
 
@@ -199,7 +217,7 @@ void vsp_fp_cache_invalidate(struct vsp_cache *c)
 	if (++c->gen == 0) {
 		/* After 2^32 reloads old generations could come back to
 		 * life: wipe once instead. */
-		memset(c->e, 0, (size_t)(c->setmask + 1) * WAYS * sizeof *c->e);
+		memset(c->s, 0, (size_t)(c->setmask + 1) * sizeof *c->s);
 		c->gen = 1;
 	}
 }

@@ -1,0 +1,37 @@
+/*
+ * peers.h: the same rules in the systems vsp is compared with.
+ *
+ * bench.c times vsp's engine on in-memory events; the peers here decide
+ * the same events by the same twelve rules: hand-written C (the floor),
+ * a libseccomp filter exported as classic BPF and run by libpcap's
+ * interpreter, and a Lua 5.4 function.  Each answers with the errno of a
+ * deny, or 0 for allow, so answers compare directly.
+ */
+#ifndef VSP_BENCH_PEERS_H
+#define VSP_BENCH_PEERS_H
+
+#include <stdint.h>
+
+/* One syscall as every peer sees it. */
+struct bench_ev {
+	uint32_t nr;
+	int64_t args[6];
+	uint32_t bpf_data[16];	/* struct seccomp_data, words byte-swapped */
+};
+
+/* The rules, as the vsp policy text (bench.c loads it). */
+extern const char bench_policy[];
+#define BENCH_NRULES 12
+
+int bench_c(const struct bench_ev *e);
+
+/* Classic BPF from libseccomp.  Returns 0 or -1 with a message. */
+int bench_bpf_init(const char **err);
+int bench_bpf(const struct bench_ev *e);
+void bench_bpf_fill(struct bench_ev *e);	/* sets bpf_data */
+unsigned bench_bpf_len(void);			/* instructions */
+
+int bench_lua_init(const char **err);
+int bench_lua(const struct bench_ev *e);
+
+#endif
