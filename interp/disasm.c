@@ -18,7 +18,8 @@
  * mnemonic (9 columns), the operands (42 columns; strings quoted with C
  * escapes and cut at 32 bytes with "...", sets, matchers and path sets
  * summarised by their size) and the source file:line the instruction came
- * from.  Rules are named as audit records name them.  Programs of named
+ * from (absent for the implicit default verdict).  Rules are named as
+ * audit records name them.  Programs of named
  * events come first, in the order the policy first names them; the default
  * program comes last.
  */
@@ -98,6 +99,7 @@ static void operands(struct sbuf *b, const struct vsp_image *im, vsp_insn in)
 {
 	unsigned op = VSP_INS_OP(in);
 	uint32_t a = VSP_INS_A(in), x = VSP_INS_B(in);
+	size_t n;
 
 	switch (vsp_opinfo[op].kind) {
 	case VSP_OPK_NONE:
@@ -131,17 +133,19 @@ static void operands(struct sbuf *b, const struct vsp_image *im, vsp_insn in)
 		sb_printf(b, "string set %u", a);
 		break;
 	case VSP_OPK_GLOBS:
-		sb_printf(b, "glob list %u (%u globs)", a, im->globlists[a].n);
+		sb_printf(b, "glob list %u (%u glob%s)", a, im->globlists[a].n,
+			  im->globlists[a].n == 1 ? "" : "s");
 		break;
 	case VSP_OPK_MATCH:
 		if (op == VSP_OPC_MATCHF)
 			sb_printf(b, "%s ", field_names[im->mfield[a]]);
-		sb_printf(b, "matcher %u group %u (%zu patterns)", a, x,
-			  vsp_fp_matcher_size(im->matchers[a]));
+		n = vsp_fp_matcher_size(im->matchers[a]);
+		sb_printf(b, "matcher %u group %u (%zu pattern%s)", a, x, n,
+			  n == 1 ? "" : "s");
 		break;
 	case VSP_OPK_PATHSET:
-		sb_printf(b, "path set %u (%zu patterns)", a,
-			  vsp_fp_pathset_size(im->pathsets[a]));
+		n = vsp_fp_pathset_size(im->pathsets[a]);
+		sb_printf(b, "path set %u (%zu pattern%s)", a, n, n == 1 ? "" : "s");
 		break;
 	case VSP_OPK_GOTO:
 	case VSP_OPK_BRANCH:
@@ -235,10 +239,13 @@ void vsp_prog_disasm(const struct vsp_image *im, const struct vsp_prog *pr,
 			continue;
 		}
 		operands(&b, im, in);
-		fprintf(out, "%5u  %-9s %-42s", pc, vsp_opinfo[op].name, ops);
-		if (pr->pos && pr->pos[pc].file < im->nfiles)
-			fprintf(out, " %s:%u", im->files[pr->pos[pc].file], pr->pos[pc].line);
-		fprintf(out, "\n");
+		if (pr->pos && pr->pos[pc].file < im->nfiles && pr->pos[pc].line)
+			fprintf(out, "%5u  %-9s %-42s %s:%u\n", pc, vsp_opinfo[op].name, ops,
+				im->files[pr->pos[pc].file], pr->pos[pc].line);
+		else if (ops[0])
+			fprintf(out, "%5u  %-9s %s\n", pc, vsp_opinfo[op].name, ops);
+		else
+			fprintf(out, "%5u  %s\n", pc, vsp_opinfo[op].name);
 	}
 	fprintf(out, "\n");
 }
