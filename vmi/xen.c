@@ -1191,13 +1191,19 @@ static int xen_resume(struct vsp_backend *be, uint32_t vcpu,
 		xen_unpause_all(p);
 		return 0;
 	}
+	step = how->how == VSP_RESUME_STEP;
+	t = xen_trap_at(p, how->how == VSP_RESUME_AT ? how->addr : v->regs.rip);
+	/* Nothing is answered when the way on needs a step Xen cannot do. */
+	if (!p->ss_events && (step || t))
+		return xen_fail(-ENOTSUP, "vCPU %u: %s needs single-stepping, "
+				"which this host does not offer (no MTF: AMD "
+				"or nested); resume past the trap instead",
+				vcpu, step ? "a step" : "leaving a trap");
 	if (how->how == VSP_RESUME_AT) {
 		v->regs.rip = how->addr;
 		v->dirty = true;
 	}
-	step = how->how == VSP_RESUME_STEP;
 	v->monitor_step = step;
-	t = xen_trap_at(p, v->regs.rip);
 	if (t && p->altp2m) {
 		/* Run the original instruction in view 0, then come back. */
 		flags |= VM_EVENT_FLAG_ALTERNATE_P2M;
@@ -1498,14 +1504,19 @@ static int xen_attach(struct vsp_backend *be, const char *target)
 		goto fail;
 	}
 	p->bp_on = true;
-	/* Without single-step events (no MTF), trap step-over cannot work. */
-	if (xc_monitor_singlestep(p->xch, p->domid, true) < 0) {
-		rc = xen_fail(-errno, "cannot monitor single steps of domain "
-			      "%u: %s", p->domid, strerror(errno));
-		goto fail;
-	}
-	p->ss_events = true;
-	xen_altp2m_setup(p);
+	/*
+	 * Single-step events need Intel's monitor trap flag.  Without them
+	 * (AMD, some nested setups) traps still work where the monitor
+	 * resumes past them (ftrace NOPs, hypercall entries); a resume that
+	 * would need a step is refused with a reason.
+	 */
+	p->ss_events = xc_monitor_singlestep(p->xch, p->domid, true) == 0;
+	if (p->ss_events)
+		xen_altp2m_setup(p);
+	else
+		snprintf(p->no_stealth, sizeof(p->no_stealth), "no single-step "
+			 "events on this host (no MTF): no altp2m stepping, "
+			 "traps are int3 bytes in guest memory");
 	be->ncpus = p->nv;
 	be->priv = p;
 	return 0;

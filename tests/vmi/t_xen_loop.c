@@ -68,7 +68,7 @@ static struct {
 	bool populated[SIM_FRAMES];
 	struct sim_vcpu v[SIM_NV];
 	int pauses;
-	bool hvm, dying, busy, monitor, bp, ss_mon;
+	bool hvm, dying, busy, monitor, bp, ss_mon, no_mtf;
 	bool altp2m_param, altp2m_on, view_alive;
 	uint64_t remap[SIM_FRAMES];	/* view 1: gfn -> frame + 1 */
 	int access[SIM_FRAMES];		/* view 1 access, -1 default */
@@ -330,6 +330,10 @@ int xc_monitor_software_breakpoint(xc_interface *xch, uint32_t d, bool on)
 
 int xc_monitor_singlestep(xc_interface *xch, uint32_t d, bool on)
 {
+	if (sim.no_mtf && on) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
 	sim.ss_mon = on;
 	return 0;
 }
@@ -847,12 +851,46 @@ static void test_hostile_and_exit(void)
 	ok(sim.pauses == 0 && !sim.monitor, "detach after exit is clean");
 }
 
+/* AMD-like host: no single-step events, so no stepping over traps. */
+static void test_no_mtf(void)
+{
+	uint64_t trap = KTEXT + 0x14;
+	struct vsp_stop st;
+	char why[160];
+
+	sim_reset(true);
+	sim.no_mtf = true;
+	ok(be.ops->attach(&be, "7") == 0, "no MTF: attach still works");
+	ok(!vsp_be_xen_stealth(&be, why, sizeof(why)) && strstr(why, "MTF") &&
+	   !sim.view_alive, "no MTF: no altp2m, and says why");
+	be.ops->trap_add(&be, trap);
+	be.ops->resume(&be, 0, &(struct vsp_resume){ VSP_RESUME_CONTINUE, 0 });
+	sim_run(0, trap);
+	ok(wait_for(&st) == 0 && st.kind == VSP_STOP_TRAP, "no MTF: trap");
+	ok(be.ops->resume(&be, 0, &(struct vsp_resume){ VSP_RESUME_CONTINUE,
+							0 }) == -ENOTSUP &&
+	   strstr(vsp_be_xen_last_error(), "single-step") && sim.v[0].paused &&
+	   sim.mem[TEXT_GFN][0x14] == 0xcc,
+	   "no MTF: leaving a trap by stepping is refused, nothing changed");
+	ok(be.ops->resume(&be, 0, &(struct vsp_resume){ VSP_RESUME_STEP, 0 })
+	   == -ENOTSUP, "no MTF: STEP refused");
+	ok(be.ops->resume(&be, 0, &(struct vsp_resume){ VSP_RESUME_AT,
+							trap + 5 }) == 0 &&
+	   !sim.v[0].paused && sim.v[0].regs.rip == trap + 5 &&
+	   !(sim.last[0].flags & VM_EVENT_FLAG_TOGGLE_SINGLESTEP),
+	   "no MTF: resuming past the trap works");
+	be.ops->detach(&be, false);
+	ok(sim.pauses == 0 && sim.mem[TEXT_GFN][0x14] == 0x0f,
+	   "no MTF: clean detach");
+}
+
 int main(void)
 {
 	test_attach_errors();
 	test_trap_cycle(true);
 	test_trap_cycle(false);
 	test_hostile_and_exit();
+	test_no_mtf();
 	printf("1..%d\n", ntest);
 	return nfail != 0;
 }
