@@ -147,11 +147,16 @@ int main(void)
 		printf("ok %d - # SKIP no %s to link with\n", ++ntest, lib);
 		printf("ok %d - # SKIP nothing linked\n", ++ntest);
 	} else {
-		/* Only the catalog comes from the library; no Xen library. */
+		/*
+		 * The rest (catalog, unwinder) comes from the library and
+		 * the project's other dependencies; no Xen library.
+		 */
 		snprintf(cmd, sizeof(cmd),
 			 "%s -std=c11 -D_GNU_SOURCE -I%s -UVSP_HAVE_XEN "
 			 "-o %s/prog %s/main.c %s/xen_nohdr.o %s/xen_pt_nohdr.o "
-			 "%s/xen_ring_nohdr.o %s/xen_hcall_nohdr.o %s",
+			 "%s/xen_ring_nohdr.o %s/xen_hcall_nohdr.o %s "
+			 "$(pkg-config --libs capstone json-c libffi libbpf "
+			 "2>/dev/null) -lm -lpthread",
 			 cc, root, tmp, tmp, tmp, tmp, tmp, tmp, lib);
 		ok(run(cmd) == 0, "links with no Xen library");
 		snprintf(cmd, sizeof(cmd), "%s/prog", tmp);
