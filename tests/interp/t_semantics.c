@@ -403,6 +403,8 @@ static char *xstrdup(const char *s)
 	return p;
 }
 
+static FILE *quiet;
+
 static void run_group(struct group *g)
 {
 	struct vsp_policy *ps[4];
@@ -424,7 +426,13 @@ static void run_group(struct group *g)
 		const char *file = path;
 		int nerr = 0;
 
+		/* Quiet unless it fails: then again, with the diagnostics. */
+		o.diag = quiet;
 		ps[k] = vsp_policy_load(&file, 1, &o, &nerr);
+		if (!ps[k]) {
+			o.diag = stderr;
+			ps[k] = vsp_policy_load(&file, 1, &o, &nerr);
+		}
 		if (!ps[k])
 			loaded = false;
 	}
@@ -503,6 +511,7 @@ int main(int argc, char **argv)
 		return done();
 	}
 	dir = mkdtemp(tmpl);
+	quiet = fopen("/dev/null", "w");
 	memset(&g, 0, sizeof(g));
 	for (;;) {
 		bool eof = !fgets(line, sizeof(line), in);
