@@ -521,16 +521,13 @@ static void xen_mask_traps(struct xen_priv *p, uint64_t gpa, uint8_t *buf,
 	}
 }
 
-static long xen_read(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
-		     void *buf, size_t len)
+static long xen_vread(struct xen_priv *p, uint32_t vcpu, uint64_t gva,
+		      void *buf, size_t len)
 {
-	struct xen_priv *p = be->priv;
 	struct vsp_xpt_ctl c;
 	size_t done = 0;
 	int rc;
 
-	if (!p)
-		return -ENOTCONN;
 	if (vcpu >= p->nv)
 		return -EINVAL;
 	rc = xen_ctl(p, vcpu, &c);
@@ -551,6 +548,14 @@ static long xen_read(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
 	if (done == 0 && len > 0)
 		return -EFAULT;
 	return (long)done;
+}
+
+static long xen_read(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
+		     void *buf, size_t len)
+{
+	if (!be->priv)
+		return -ENOTCONN;
+	return xen_vread(be->priv, vcpu, gva, buf, len);
 }
 
 /*
@@ -588,16 +593,13 @@ static int xen_write_frame(struct xen_priv *p, uint64_t gpa,
 			      tmp, len);
 }
 
-static long xen_write(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
-		      const void *buf, size_t len)
+static long xen_vwrite(struct xen_priv *p, uint32_t vcpu, uint64_t gva,
+		       const void *buf, size_t len)
 {
-	struct xen_priv *p = be->priv;
 	struct vsp_xpt_ctl c;
 	size_t done = 0;
 	int rc;
 
-	if (!p)
-		return -ENOTCONN;
 	if (vcpu >= p->nv)
 		return -EINVAL;
 	rc = xen_ctl(p, vcpu, &c);
@@ -619,6 +621,14 @@ static long xen_write(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
 	if (done == 0 && len > 0)
 		return -EFAULT;
 	return (long)done;
+}
+
+static long xen_write(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
+		      const void *buf, size_t len)
+{
+	if (!be->priv)
+		return -ENOTCONN;
+	return xen_vwrite(be->priv, vcpu, gva, buf, len);
 }
 
 /* ---- pausing ------------------------------------------------------ */
@@ -875,6 +885,93 @@ static int xen_trap_del(struct vsp_backend *be, uint64_t addr)
 	if (paused && xc_domain_unpause(p->xch, p->domid) == 0)
 		p->pauses--;
 	return 0;
+}
+
+/* ---- the displaced instruction ----------------------------------- */
+
+/*
+ * Leaving a trap costs a single step (two round trips, and in place a
+ * window in which the trap is gone) unless the instruction under it is
+ * done by hand.  Kernel functions start with a few instructions over and
+ * over: ENDBR64 (IBT kernels), the 5-byte NOP ftrace leaves, other NOP
+ * forms, `push %reg`.  Those are emulated here; anything else is stepped.
+ * The bytes come from the guest's original, never from a trap.
+ */
+#define XEN_INSN_MAX 15
+
+/* Length of a NOP form at `c` (0 when it is none). */
+static unsigned xen_nop_len(const uint8_t *c, unsigned n)
+{
+	unsigned i = 0, mod, rm, len;
+
+	while (i < n && c[i] == 0x66)
+		i++;
+	if (i < n && c[i] == 0x90)
+		return i + 1;
+	if (i + 2 >= n || c[i] != 0x0f || c[i + 1] != 0x1f)
+		return 0;
+	mod = c[i + 2] >> 6;
+	rm = c[i + 2] & 7;
+	if (((c[i + 2] >> 3) & 7) != 0 || mod == 3)
+		return 0;		/* only nopl/nopw with a memory operand */
+	len = i + 3;
+	if (rm == 4)
+		len++;			/* SIB */
+	if (mod == 0 && rm == 5)
+		len += 4;		/* rip-relative disp32 */
+	else if (mod == 0 && rm == 4 && len - 1 < n && (c[len - 1] & 7) == 5)
+		len += 4;		/* SIB with no base: disp32 */
+	else if (mod == 1)
+		len += 1;
+	else if (mod == 2)
+		len += 4;
+	return len <= n ? len : 0;
+}
+
+static uint64_t *xen_gpr(struct vsp_regs *r, unsigned n)
+{
+	uint64_t *g[16] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp,
+			    &r->rbp, &r->rsi, &r->rdi, &r->r8, &r->r9,
+			    &r->r10, &r->r11, &r->r12, &r->r13, &r->r14,
+			    &r->r15 };
+	return g[n & 15];
+}
+
+/*
+ * Does the instruction at the trap on `v`'s behalf: registers in v->regs
+ * (marked dirty), a push written to the guest stack.  False when the
+ * instruction is not one of the simple forms, or its memory is out of
+ * reach; the caller then steps it.
+ */
+static bool xen_emulate(struct xen_priv *p, struct xen_vcpu *v)
+{
+	uint8_t c[XEN_INSN_MAX];
+	long n = xen_vread(p, v->req.vcpu_id, v->regs.rip, c, sizeof(c));
+	unsigned len;
+
+	if (n <= 0)
+		return false;
+	if (n >= 4 && c[0] == 0xf3 && c[1] == 0x0f && c[2] == 0x1e &&
+	    c[3] == 0xfa) {
+		len = 4;		/* endbr64 */
+	} else if ((len = xen_nop_len(c, (unsigned)n)) != 0) {
+		/* a NOP: nothing but rip moves */
+	} else if ((c[0] & 0xf8) == 0x50 ||
+		   (n >= 2 && c[0] == 0x41 && (c[1] & 0xf8) == 0x50)) {
+		unsigned reg = c[0] == 0x41 ? 8 + (c[1] & 7) : (c[0] & 7);
+		uint64_t val = *xen_gpr(&v->regs, reg);
+
+		len = c[0] == 0x41 ? 2 : 1;
+		if (xen_vwrite(p, v->req.vcpu_id, v->regs.rsp - 8, &val,
+			       sizeof(val)) != sizeof(val))
+			return false;
+		v->regs.rsp -= 8;
+	} else {
+		return false;
+	}
+	v->regs.rip += len;
+	v->dirty = true;
+	return true;
 }
 
 /* ---- answering Xen ------------------------------------------------ */
@@ -1175,9 +1272,10 @@ static int xen_resume(struct vsp_backend *be, uint32_t vcpu,
 	struct xen_priv *p = be->priv;
 	struct xen_vcpu *v;
 	struct xen_trap *t;
+	struct vsp_regs saved;
 	uint32_t flags = 0;
 	uint16_t idx = 0, fast = 0;
-	bool step;
+	bool step, saved_dirty;
 
 	if (!p)
 		return -ENOTCONN;
@@ -1192,16 +1290,24 @@ static int xen_resume(struct vsp_backend *be, uint32_t vcpu,
 		return 0;
 	}
 	step = how->how == VSP_RESUME_STEP;
-	t = xen_trap_at(p, how->how == VSP_RESUME_AT ? how->addr : v->regs.rip);
-	/* Nothing is answered when the way on needs a step Xen cannot do. */
-	if (!p->ss_events && (step || t))
-		return xen_fail(-ENOTSUP, "vCPU %u: %s needs single-stepping, "
-				"which this host does not offer (no MTF: AMD "
-				"or nested); resume past the trap instead",
-				vcpu, step ? "a step" : "leaving a trap");
+	saved = v->regs;
+	saved_dirty = v->dirty;
 	if (how->how == VSP_RESUME_AT) {
 		v->regs.rip = how->addr;
 		v->dirty = true;
+	}
+	t = xen_trap_at(p, v->regs.rip);
+	/* Continuing on a trap: do its instruction by hand where we can. */
+	if (t && !step && xen_emulate(p, v))
+		t = NULL;
+	/* Nothing is answered when the way on needs a step Xen cannot do. */
+	if (!p->ss_events && (step || t)) {
+		v->regs = saved;
+		v->dirty = saved_dirty;
+		return xen_fail(-ENOTSUP, "vCPU %u: %s needs single-stepping, "
+				"which this host does not offer (no MTF: AMD "
+				"or nested); resume past the trap instead",
+				vcpu, step ? "a step" : "leaving this trap");
 	}
 	v->monitor_step = step;
 	if (t && p->altp2m) {

@@ -111,6 +111,12 @@ static void sim_reset(bool altp2m)
 		memcpy(&sim.mem[TEXT_GFN][i], "\x0f\x1f\x44\x00\x00",
 		       i + 5 <= 4096 ? 5 : 4096 - i);
 	sim.mem[TEXT_GFN + 1][0x20] = 0xcc;
+	/* What a single step must carry: mov %rdi,%rax. */
+	memcpy(&sim.mem[TEXT_GFN][0x200], "\x48\x89\xf8", 3);
+	/* What the backend does by hand: push %rbp, endbr64, push %r15. */
+	sim.mem[TEXT_GFN][0x300] = 0x55;
+	memcpy(&sim.mem[TEXT_GFN][0x400], "\xf3\x0f\x1e\xfa", 4);
+	memcpy(&sim.mem[TEXT_GFN][0x410], "\x41\x57", 2);
 	for (int i = 0; i < SIM_NV; i++) {
 		struct vm_event_regs_x86 *r = &sim.v[i].regs;
 
@@ -604,7 +610,7 @@ static void test_attach_errors(void)
 static void test_trap_cycle(bool altp2m)
 {
 	const char *mode = altp2m ? "altp2m" : "in place";
-	uint64_t trap = KTEXT + 0x14, foreign = KTEXT + 0x1020;
+	uint64_t trap = KTEXT + 0x200, foreign = KTEXT + 0x1020;
 	struct vsp_stop st, a, c;
 	struct vsp_regs r;
 	struct vsp_resume res;
@@ -635,17 +641,17 @@ static void test_trap_cycle(bool altp2m)
 	if (altp2m) {
 		uint64_t sh = sim.remap[TEXT_GFN];
 
-		ok(sim.mem[TEXT_GFN][0x14] == 0x0f,
+		ok(sim.mem[TEXT_GFN][0x200] == 0x48,
 		   "altp2m: the original frame is untouched");
-		ok(sh == 65 && sim.mem[sh - 1][0x14] == 0xcc &&
-		   sim.mem[sh - 1][0x15] == 0x1f,
+		ok(sh == 65 && sim.mem[sh - 1][0x200] == 0xcc &&
+		   sim.mem[sh - 1][0x201] == 0x89,
 		   "altp2m: the shadow holds a copy with the int3");
 		ok(sim.access[TEXT_GFN] == XENMEM_access_x,
 		   "altp2m: the frame is execute-only in the trap view");
 	} else {
-		ok(sim.mem[TEXT_GFN][0x14] == 0xcc, "in place: int3 written");
+		ok(sim.mem[TEXT_GFN][0x200] == 0xcc, "in place: int3 written");
 	}
-	ok(be.ops->read(&be, 0, trap, b, 2) == 2 && b[0] == 0x0f && b[1] == 0x1f,
+	ok(be.ops->read(&be, 0, trap, b, 2) == 2 && b[0] == 0x48 && b[1] == 0x89,
 	   "reads see the guest's bytes, not the trap");
 	ok(sim.pauses == 1, "trap changes keep the attach pause count");
 
@@ -690,18 +696,18 @@ static void test_trap_cycle(bool altp2m)
 					 VM_EVENT_FLAG_FAST_SINGLESTEP) &&
 		   sim.last[0].altp2m_idx == 0 && sim.v[0].fast_view == 1,
 		   "altp2m: step over in view 0, fast single-step back");
-		ok(sim_fetch(0, trap) == 0x0f, "view 0 executes the original");
+		ok(sim_fetch(0, trap) == 0x48, "view 0 executes the original");
 	} else {
 		ok(sim.last[0].flags == (VM_EVENT_FLAG_VCPU_PAUSED |
 					 VM_EVENT_FLAG_TOGGLE_SINGLESTEP) &&
 		   sim.v[0].ss, "in place: single-step turned on");
-		ok(sim.mem[TEXT_GFN][0x14] == 0x0f,
+		ok(sim.mem[TEXT_GFN][0x200] == 0x48,
 		   "in place: original byte back for the step");
 		sim.v[0].regs.rip = trap + 5;
 		sim_step_event(0);
 		ok(wait_for(&st) == 0 && st.kind == VSP_STOP_TIMEOUT,
 		   "the backend's own step is not reported");
-		ok(sim.mem[TEXT_GFN][0x14] == 0xcc && !sim.v[0].ss &&
+		ok(sim.mem[TEXT_GFN][0x200] == 0xcc && !sim.v[0].ss &&
 		   !sim.v[0].paused, "int3 re-armed, stepping off, vCPU runs");
 	}
 
@@ -729,7 +735,7 @@ static void test_trap_cycle(bool altp2m)
 	if (altp2m)
 		ok(sim.v[0].view == 1, "altp2m: back in the trap view");
 	else
-		ok(sim.mem[TEXT_GFN][0x14] == 0xcc, "in place: trap re-armed");
+		ok(sim.mem[TEXT_GFN][0x200] == 0xcc, "in place: trap re-armed");
 
 	if (altp2m) {
 		/* The guest reads, then writes, its trapped text. */
@@ -745,28 +751,28 @@ static void test_trap_cycle(bool altp2m)
 		wait_for(&st);
 		ok(sim.v[1].view == 0 && sim.v[1].ss,
 		   "altp2m: a write runs in view 0 with a single step");
-		sim.mem[TEXT_GFN][0x15] = 0x90;	/* the guest's write */
-		sim.mem[TEXT_GFN][0x14] = 0xe8;	/* over the trapped byte too */
+		sim.mem[TEXT_GFN][0x201] = 0x90;	/* the guest's write */
+		sim.mem[TEXT_GFN][0x200] = 0xe8;	/* over the trapped byte too */
 		sim_step_event(1);
 		ok(wait_for(&st) == 0 && st.kind == VSP_STOP_TIMEOUT &&
 		   sim.v[1].view == 1 && !sim.v[1].ss,
 		   "after the step: back to the trap view, stepping off");
-		ok(sim.mem[sim.remap[TEXT_GFN] - 1][0x15] == 0x90 &&
-		   sim.mem[sim.remap[TEXT_GFN] - 1][0x14] == 0xcc,
+		ok(sim.mem[sim.remap[TEXT_GFN] - 1][0x201] == 0x90 &&
+		   sim.mem[sim.remap[TEXT_GFN] - 1][0x200] == 0xcc,
 		   "the shadow took the write and kept its int3");
 		ok(be.ops->read(&be, 0, trap, b, 1) == 1 && b[0] == 0xe8,
 		   "reads show the guest's new byte");
-		sim.mem[TEXT_GFN][0x14] = 0x0f;
-		sim.mem[TEXT_GFN][0x15] = 0x1f;
+		sim.mem[TEXT_GFN][0x200] = 0x48;
+		sim.mem[TEXT_GFN][0x201] = 0x89;
 	} else {
 		/* A write through the backend keeps the trap. */
 		b[0] = 0xe8;
 		ok(be.ops->write(&be, 0, trap, b, 1) == 1 &&
-		   sim.mem[TEXT_GFN][0x14] == 0xcc,
+		   sim.mem[TEXT_GFN][0x200] == 0xcc,
 		   "in place: a write over the trap keeps the int3");
 		ok(be.ops->read(&be, 0, trap, b, 1) == 1 && b[0] == 0xe8,
 		   "and reads show the written byte");
-		b[0] = 0x0f;
+		b[0] = 0x48;
 		be.ops->write(&be, 0, trap, b, 1);
 	}
 
@@ -805,7 +811,7 @@ static void test_trap_cycle(bool altp2m)
 	ok(be.priv == NULL, "detached");
 	ok(!sim.v[0].paused && !sim.v[1].paused,
 	   "every vCPU answered, the stayed one too");
-	ok(sim.mem[TEXT_GFN][0x14] == 0x0f && !sim.bp && !sim.ss_mon &&
+	ok(sim.mem[TEXT_GFN][0x200] == 0x48 && !sim.bp && !sim.ss_mon &&
 	   !sim.monitor, "traps gone, events off, ring disabled");
 	ok(sim.pauses == 0, "domain unpaused");
 	if (altp2m)
@@ -851,10 +857,72 @@ static void test_hostile_and_exit(void)
 	ok(sim.pauses == 0 && !sim.monitor, "detach after exit is clean");
 }
 
+/* Continuing on a trap whose instruction the backend can do itself. */
+static void test_emulation(bool altp2m)
+{
+	uint64_t nop = KTEXT + 0x14, push = KTEXT + 0x300, endbr = KTEXT + 0x400;
+	uint64_t push15 = KTEXT + 0x410, sp = KTEXT + 0x3800, got = 0;
+	const uint32_t plain = VM_EVENT_FLAG_VCPU_PAUSED |
+			       VM_EVENT_FLAG_SET_REGISTERS;
+	struct vsp_resume go = { VSP_RESUME_CONTINUE, 0 };
+	struct vsp_stop st;
+
+	sim_reset(altp2m);
+	be.ops->attach(&be, "7");
+	be.ops->trap_add(&be, nop);
+	be.ops->trap_add(&be, push);
+	be.ops->trap_add(&be, endbr);
+	be.ops->trap_add(&be, push15);
+	be.ops->resume(&be, 0, &go);
+
+	sim_run(0, nop);
+	wait_for(&st);
+	be.ops->resume(&be, 0, &go);
+	ok(sim.last[0].flags == plain && sim.v[0].regs.rip == nop + 5 &&
+	   !sim.v[0].ss && !sim.v[0].paused,
+	   altp2m ? "altp2m: ftrace NOP emulated, no step, no view switch"
+		  : "in place: ftrace NOP emulated, no step");
+
+	sim.v[0].regs.rsp = sp;
+	sim.v[0].regs.rbp = 0x1122334455667788ull;
+	sim_run(0, push);
+	wait_for(&st);
+	be.ops->resume(&be, 0, &go);
+	memcpy(&got, &sim.mem[TEXT_GFN + 3][0x800 - 8], 8);
+	ok(sim.last[0].flags == plain && sim.v[0].regs.rip == push + 1 &&
+	   sim.v[0].regs.rsp == sp - 8 && got == 0x1122334455667788ull,
+	   "push %rbp emulated: stack written, rsp and rip moved");
+
+	sim_run(0, endbr);
+	wait_for(&st);
+	be.ops->resume(&be, 0, &go);
+	ok(sim.last[0].flags == plain && sim.v[0].regs.rip == endbr + 4,
+	   "endbr64 emulated");
+
+	sim.v[0].regs.r15 = 0xabcdefull;
+	sim_run(0, push15);
+	wait_for(&st);
+	be.ops->resume(&be, 0, &go);
+	memcpy(&got, &sim.mem[TEXT_GFN + 3][0x800 - 16], 8);
+	ok(sim.v[0].regs.rip == push15 + 2 && got == 0xabcdefull &&
+	   sim.v[0].regs.rsp == sp - 16, "push %r15 emulated");
+
+	/* A push whose stack is not mapped is stepped instead. */
+	sim.v[0].regs.rsp = 0xffffc90000010000ull;
+	sim_run(0, push);
+	wait_for(&st);
+	be.ops->resume(&be, 0, &go);
+	ok(sim.v[0].regs.rsp == 0xffffc90000010000ull &&
+	   (sim.last[0].flags & (altp2m ? VM_EVENT_FLAG_FAST_SINGLESTEP :
+				 VM_EVENT_FLAG_TOGGLE_SINGLESTEP)),
+	   "push onto an unmapped stack falls back to a step");
+	be.ops->detach(&be, false);
+}
+
 /* AMD-like host: no single-step events, so no stepping over traps. */
 static void test_no_mtf(void)
 {
-	uint64_t trap = KTEXT + 0x14;
+	uint64_t trap = KTEXT + 0x200;
 	struct vsp_stop st;
 	char why[160];
 
@@ -870,17 +938,17 @@ static void test_no_mtf(void)
 	ok(be.ops->resume(&be, 0, &(struct vsp_resume){ VSP_RESUME_CONTINUE,
 							0 }) == -ENOTSUP &&
 	   strstr(vsp_be_xen_last_error(), "single-step") && sim.v[0].paused &&
-	   sim.mem[TEXT_GFN][0x14] == 0xcc,
+	   sim.mem[TEXT_GFN][0x200] == 0xcc,
 	   "no MTF: leaving a trap by stepping is refused, nothing changed");
 	ok(be.ops->resume(&be, 0, &(struct vsp_resume){ VSP_RESUME_STEP, 0 })
 	   == -ENOTSUP, "no MTF: STEP refused");
 	ok(be.ops->resume(&be, 0, &(struct vsp_resume){ VSP_RESUME_AT,
-							trap + 5 }) == 0 &&
-	   !sim.v[0].paused && sim.v[0].regs.rip == trap + 5 &&
+							trap + 3 }) == 0 &&
+	   !sim.v[0].paused && sim.v[0].regs.rip == trap + 3 &&
 	   !(sim.last[0].flags & VM_EVENT_FLAG_TOGGLE_SINGLESTEP),
 	   "no MTF: resuming past the trap works");
 	be.ops->detach(&be, false);
-	ok(sim.pauses == 0 && sim.mem[TEXT_GFN][0x14] == 0x0f,
+	ok(sim.pauses == 0 && sim.mem[TEXT_GFN][0x200] == 0x48,
 	   "no MTF: clean detach");
 }
 
@@ -891,6 +959,8 @@ int main(void)
 	test_trap_cycle(false);
 	test_hostile_and_exit();
 	test_no_mtf();
+	test_emulation(true);
+	test_emulation(false);
 	printf("1..%d\n", ntest);
 	return nfail != 0;
 }
