@@ -1,0 +1,43 @@
+#!/bin/sh
+# The examples and rule packs check clean, and each example's trace replays
+# to the audit log kept beside this test (reviewed by hand against the
+# language's meaning; rewrite with UPDATE_GOLDEN=1 and review the diff).
+. "$(dirname "$0")/../tap.sh"
+cd "$ROOT" || exit 1
+
+for f in examples/*.vsp stdlib-policies/*.vsp; do
+	"$VSP" check "$f" 2> "$T/err"
+	is "$?" 0 "vsp check $f"
+	ok '! grep -q "error:" "$T/err"' "$f: no diagnostics of error level"
+done
+
+for want in tests/cli/examples/*.audit; do
+	name=$(basename "$want" .audit)
+	"$VSP" replay "examples/$name.vsp" --trace "examples/$name.jsonl" > "$T/got" 2> "$T/err"
+	is "$?" 0 "replay examples/$name.vsp"
+	if [ -n "$UPDATE_GOLDEN" ]; then cp "$T/got" "$want"; fi
+	if cmp -s "$T/got" "$want"; then pass "$name: audit log as expected"; else
+		fail "$name: audit log as expected"; diff "$want" "$T/got" | sed 's/^/# /' | head -20; fi
+done
+
+# The same decisions with the fast path and the cache off.
+for want in tests/cli/examples/*.audit; do
+	name=$(basename "$want" .audit)
+	"$VSP" replay "examples/$name.vsp" --trace "examples/$name.jsonl" --no-fastpath --no-cache > "$T/got" 2>/dev/null
+	ok 'cmp -s "$T/got" "$want"' "$name: interpreter alone decides the same"
+done
+
+# Learn, then enforce: a profile learned from a trace admits that trace.
+cp examples/xen-mmu.vsp "$T/mmu.vsp"
+: > "$T/xen-mmu.paths"
+"$VSP" replay "$T/mmu.vsp" --trace examples/xen-mmu.jsonl --mode learn > "$T/learn" 2> "$T/err"
+is "$?" 0 "learn mode replay"
+is "$(grep -vc '^#' "$T/xen-mmu.paths")" 3 "three distinct paths learned"
+ok 'sort -c "$T/xen-mmu.paths" 2>/dev/null || grep -q "^#" "$T/xen-mmu.paths"' "profile sorted"
+ok '! grep -q "\"verdict\":\"deny\"" "$T/learn"' "learn mode does not fire the profile rule"
+"$VSP" replay "$T/mmu.vsp" --trace examples/xen-mmu.jsonl > "$T/enf" 2>&1
+ok '! grep -q "\"rule\":\"mmu-update-path\"" "$T/enf"' "enforce after learning: every learned path allowed"
+"$VSP" replay "$T/mmu.vsp" --trace examples/xen-mmu.jsonl --mode learn > /dev/null 2>&1
+is "$(grep -vc '^#' "$T/xen-mmu.paths")" 3 "learning again adds no duplicates"
+
+done_testing
