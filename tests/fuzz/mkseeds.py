@@ -45,3 +45,38 @@ seed('match', [ins('MATCHF', 0, 11), ins('LDS', F['STR2']), ins('MATCH', 1, 63),
 seed('stack-deep', [ins('PUSHI', 0, i) for i in range(64)] + [ins('POP')] * 63 + [ins('RETV', DEFAULT)])
 seed('bad-jump', [ins('JMP', 0), ins('ALLOW', DEFAULT)])
 seed('small-pools', [ins('PUSHK', 3), ins('RETV', DEFAULT)], pools=b'\x01' * 10)
+
+# ---- GDB stub transcripts (corpus/gdb/): fuzz_gdb.c's input format ----
+def pkt(s):
+    b = s.encode('latin-1') if isinstance(s, str) else s
+    return b'$' + b + b'#' + ('%02x' % (sum(b) & 0xff)).encode()
+
+def gdbseed(name, layer_backend, ops, stub):
+    head = bytes([(0x80 if layer_backend else 0) | len(ops)]) + bytes(ops)
+    with open(os.path.join(here, 'corpus/gdb', name), 'wb') as f:
+        f.write(head + stub)
+
+os.makedirs(os.path.join(here, 'corpus/gdb'), exist_ok=True)
+hello = (b'+' + pkt('PacketSize=1000;qXfer:features:read+;swbreak+;QStartNoAckMode+') +
+         b'+' + pkt('OK') + pkt('T05thread:01;swbreak:;'))
+regs = struct.pack('<17Q', *range(1, 17), 0xffffffff81000000) + struct.pack('<7I', 0x246, 0x10, 0x18, 0, 0, 0, 0) + \
+    struct.pack('<9Q', 0, 0xffff888000000000, 0, 0x80050033, 0, 0x1000, 0x3406f0, 0, 0xd01)
+gregs = regs.hex()
+mem = bytes(range(16)).hex()
+# client: handshake, g, m (8 bytes), wait (forever), Z0
+gdbseed('client-session', False, [0x00, 0x01 | 0x50, 0x02 | 0x30, 0x04, 0x08 | 0x10],
+        hello + pkt(gregs) + pkt(mem[:16]) + b'O' + pkt('O48656c6c6f0a') + pkt('T05thread:02;hwbreak:;') + pkt('OK'))
+gdbseed('client-rle', False, [0x00, 0x01 | 0x70, 0x02 | 0x40],
+        hello + pkt('0*}0*" ') + pkt('ff*~*~*~') + pkt('E14'))
+gdbseed('client-badsum', False, [0x06, 0x06, 0x07, 0x05],
+        b'+$OK#00+$OK#00+$OK#9a' + pkt('}]}}}#') + b'%' + pkt('Stop:T05') + pkt('W00'))
+gdbseed('client-exit', False, [0x00, 0x0a, 0x04, 0x04],
+        hello + pkt('X09') + pkt('W01;process:1') + pkt('S0b'))
+gdbseed('client-huge', False, [0x07, 0x07], b'$' + b'a' * 70000 + b'#00' + pkt('a*' + chr(126) * 3))
+# backend: attach (handshake, thread list), regs_get, read, trap_add, resume, wait
+attach = hello + b'+' + pkt('m01,02') + b'+' + pkt('l')
+gdbseed('backend-session', True, [0x04, 0x02 | 0x30, 0x00 | 0x10, 0x08, 0x07, 0x04],
+        b'+' + pkt('PacketSize=1000;swbreak+;QStartNoAckMode+') + b'+' + pkt('OK') +
+        pkt('T05thread:01;') + pkt('m01,02') + pkt('l') + pkt(gregs) + pkt(mem) +
+        pkt('OK') + pkt('T05thread:02;swbreak:;') + pkt(gregs) + pkt('OK'))
+gdbseed('backend-ack', True, [0x04, 0x05, 0x06, 0x09], attach + b'+' + pkt(gregs[:300]) + b'+' + pkt('E01') + pkt('T02'))
