@@ -60,6 +60,10 @@ struct pmode {
 	bool constant;		/* decision below is the answer */
 	bool cacheable;
 	struct vsp_decision dec;
+	/* The cache key: the fields read, in field order. */
+	uint8_t key[VSP_F_COUNT];
+	uint32_t nkey;
+	uint64_t key_str;	/* bit f: field f is a string */
 };
 
 /* What the cache stores per decision (at most VSP_CACHE_VAL_MAX bytes). */
@@ -140,14 +144,14 @@ static bool key_str(uint8_t *key, size_t *n, const char *p, size_t len)
 }
 
 /* Packs every input the program reads; false when they do not fit. */
-static bool build_key(const struct vsp_prog *pr, struct vsp_event *ev,
+static bool build_key(const struct pmode *pm, struct vsp_event *ev,
 		      uint8_t *key, size_t *klen)
 {
 	size_t n = 0;
 
-	for (unsigned f = 0; f < VSP_F_COUNT; f++) {
-		if (!(pr->reads & (1ull << f)) || f == VSP_F_EVENT_PARTIAL)
-			continue;
+	for (uint32_t k = 0; k < pm->nkey; k++) {
+		enum vsp_field f = pm->key[k];
+
 		if (f == VSP_F_STACK) {
 			uint8_t has = ev->has_stack && ev->stack;
 			uint32_t ns = has ? ev->nstack : 0;
@@ -160,7 +164,7 @@ static bool build_key(const struct vsp_prog *pr, struct vsp_event *ev,
 				if (!key_str(key, &n, s, strlen(s)))
 					return false;
 			}
-		} else if (vsp_field_type(f) == VSP_T_STRING) {
+		} else if (pm->key_str & (1ull << f)) {
 			struct vsp_str s = vsp_vm_field_str(ev, f);
 
 			if (!key_str(key, &n, s.ptr, s.len))
@@ -287,20 +291,21 @@ void vsp_decide(struct vsp_policy *p, struct vsp_event *ev,
 	} else if (pm->cacheable) {
 		uint8_t key[VSP_CACHE_KEY_MAX];
 		size_t klen;
-		struct cval v;
+		/* The cache copies out VSP_CACHE_VAL_MAX bytes whatever we stored. */
+		union { struct cval v; unsigned char raw[VSP_CACHE_VAL_MAX]; } cv;
+		bool keyed = build_key(pm, ev, key, &klen);
 
-		if (build_key(pr, ev, key, &klen) &&
-		    vsp_fp_cache_get(p->cache, pi, key, klen, &v)) {
-			unpack(pr, &v, out);
+		if (keyed && vsp_fp_cache_get(p->cache, pi, key, klen, cv.raw)) {
+			unpack(pr, &cv.v, out);
 			p->st.cache_hits++;
 		} else {
 			vsp_vm_run(p->im, pr, &p->scratch, ev, out);
 			p->st.interpreted++;
 			p->st.cache_misses++;
 			/* A decision that lost effects cannot be replayed whole. */
-			if (!out->fired_dropped && build_key(pr, ev, key, &klen)) {
-				pack(pr, out, &v);
-				vsp_fp_cache_put(p->cache, pi, key, klen, &v, sizeof(v));
+			if (keyed && !out->fired_dropped) {
+				pack(pr, out, &cv.v);
+				vsp_fp_cache_put(p->cache, pi, key, klen, &cv.v, sizeof(cv.v));
 			}
 		}
 	} else {
@@ -674,6 +679,14 @@ static int prepare(struct vsp_policy *p, const struct vsp_load_opts *o, FILE *di
 			continue;
 		}
 		pm->cacheable = !o->no_cache && pr->nsites <= 64;
+		for (unsigned f = 0; f < VSP_F_COUNT; f++) {
+			/* event.partial is keyed by the fetches, below the rest */
+			if (!(pr->reads & (1ull << f)) || f == VSP_F_EVENT_PARTIAL)
+				continue;
+			pm->key[pm->nkey++] = (uint8_t)f;
+			if (vsp_field_type(f) == VSP_T_STRING)
+				pm->key_str |= 1ull << f;
+		}
 		need_cache |= pm->cacheable;
 	}
 	if (need_cache) {
