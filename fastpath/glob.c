@@ -285,10 +285,80 @@ static bool glob_run(const char *pat, size_t plen, const char *s, size_t slen,
 	return bit_get(cur, plen);
 }
 
+/*
+ * Which matcher a pattern can use: without stars, or with stars all of one
+ * kind, the two-pointer method is exact (see glob_greedy); a pattern that
+ * mixes `*` and `**` needs the automaton.
+ */
+static bool mixed_stars(const char *pat, size_t plen)
+{
+	bool single = false, dbl = false;
+	for (size_t i = 0; i < plen; i++) {
+		if (pat[i] == '\\') {
+			i++;
+		} else if (pat[i] == '[') {
+			bool hit, neg;
+			size_t end = class_scan(pat, plen, i, NULL, -1, &hit, &neg, NULL);
+			if (end)
+				i = end - 1;
+		} else if (pat[i] == '*') {
+			size_t r = star_run(pat, plen, i);
+			if (r >= 2)
+				dbl = true;
+			else
+				single = true;
+			i += r - 1;
+		}
+	}
+	return single && dbl;
+}
+
+/*
+ * The two-pointer method: remember the last star, and on a mismatch let it
+ * take one more byte and retry from there.  Exact when every star is of
+ * the same kind: an earlier star taking more can only move later tokens to
+ * places the last star already let them try.  A `*` that would have to
+ * take a '/' ends the search, since no star before it can take that '/'
+ * either.  Time O(plen x slen) at worst, O(plen + slen) usually.
+ */
+static bool glob_greedy(const char *pat, size_t plen, const char *s,
+			size_t slen)
+{
+	size_t p = 0, k = 0, star_p = (size_t)-1, star_k = 0;
+	bool star_dbl = false;
+	while (k < slen) {
+		if (p < plen && pat[p] == '*') {
+			size_t r = star_run(pat, plen, p);
+			star_dbl = r >= 2;
+			star_p = p + r;
+			star_k = k;
+			p = star_p;
+			continue;
+		}
+		size_t end;
+		bool loop;
+		if (p < plen && vsp_glob_tok_accepts(pat, plen, p, (unsigned char)s[k],
+						     &end, &loop)) {
+			p = end;
+			k++;
+			continue;
+		}
+		if (star_p == (size_t)-1 || (!star_dbl && s[star_k] == '/'))
+			return false;
+		k = ++star_k;
+		p = star_p;
+	}
+	while (p < plen && pat[p] == '*')
+		p++;
+	return p == plen;
+}
+
 bool vsp_glob_match(const char *pat, size_t plen, const char *s, size_t slen)
 {
 	if (!pat || (!s && slen))
 		return false;
+	if (!mixed_stars(pat, plen))
+		return glob_greedy(pat, plen, s, slen);
 	size_t words = plen / 64 + 1;
 	if (plen < GLOB_STACK_BITS) {
 		uint64_t a[GLOB_STACK_BITS / 64], b[GLOB_STACK_BITS / 64];

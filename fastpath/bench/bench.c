@@ -1,18 +1,24 @@
 /*
- * bench.c: decisions per nanosecond, vsp against its peers (`make bench`).
+ * bench.c: nanoseconds per decision, vsp against its peers (`make bench`).
  *
- * One process, one set of in-memory syscall events, twelve rules written
- * once per contender (peers.c): vsp's engine (the whole vsp_decide path:
- * dispatch, constant verdicts, cache, interpreter), hand-written C, a
- * libseccomp filter run as classic BPF by libpcap, and Lua 5.4.  First
- * every contender decides every event and the answers are compared; then
- * rounds of one pass over all events per contender, in rotating order so
- * drift on a shared machine hits all alike, and the medians and 99th
- * percentiles of the per-pass averages are printed with ratios.
+ * One process, in-memory events, the same rules written once per
+ * contender (peers.c).  Two scenarios:
+ *   syscalls  twelve rules on syscall numbers and integer arguments:
+ *             vsp's engine (the whole vsp_decide path: dispatch, constant
+ *             verdicts, cache, interpreter), hand-written C, a libseccomp
+ *             filter run as classic BPF by libpcap, Lua 5.4;
+ *   paths     one rule, `openat` when the path matches a list of globs
+ *             (40, then 1,000): vsp, a C loop over the globs, Lua string
+ *             patterns.  Classic BPF cannot read strings, so it sits out.
+ * Every contender first decides every event and the answers are compared;
+ * then rounds of one pass over all events per contender, in rotating order
+ * so drift on a shared machine hits all alike.  Printed: the median and
+ * 99th percentile of the per-pass averages, and ratios to C.
  *
  *   vsp-bench [--events N] [--rounds R]
  */
 #include "fastpath/bench/peers.h"
+#include "fastpath/match.h"
 #include "interp/engine.h"
 #include "lang/catalog.h"
 
@@ -27,33 +33,211 @@
 #include <time.h>
 #include <unistd.h>
 
-static struct vsp_policy *policies[3];
-static struct vsp_event *vevs;
-
-static int decide_vsp(struct vsp_policy *p, struct vsp_event *ev)
-{
-	struct vsp_decision d;
-	vsp_event_reset_lazy(ev);
-	vsp_decide(p, ev, &d);
-	return d.verdict == VSP_V_DENY ? (int)d.value : 0;
-}
-
 struct contender {
 	const char *name;
-	int kind;		/* 0 C, 1..3 vsp variants, 4 BPF, 5 Lua */
+	int (*decide)(void *ctx, size_t i);
+	void *ctx;
 	bool ready;
+	const char *why;	/* when not ready */
 	double *samples;
 };
 
-static int decide(const struct contender *c, const struct bench_ev *e, size_t i)
+/* ------------------------------------------------------------ harness */
+
+static double now_ns(void)
 {
-	switch (c->kind) {
-	case 0: return bench_c(e);
-	case 1: case 2: case 3: return decide_vsp(policies[c->kind - 1], &vevs[i]);
-	case 4: return bench_bpf(e);
-	default: return bench_lua(e);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Contender 0 is the reference for answers and ratios.  Returns whether
+ * all ready contenders agreed. */
+static bool run(struct contender *cs, int nc, size_t n, int rounds,
+		size_t *denied)
+{
+	bool agree = true;
+	*denied = 0;
+	for (size_t i = 0; i < n; i++) {
+		int want = cs[0].decide(cs[0].ctx, i);
+		*denied += want != 0;
+		for (int c = 1; c < nc; c++) {
+			if (!cs[c].ready)
+				continue;
+			int got = cs[c].decide(cs[c].ctx, i);
+			if (got != want) {
+				fprintf(stderr, "vsp-bench: %s: event %zu: %d, %s says %d\n",
+					cs[c].name, i, got, cs[0].name, want);
+				agree = false;
+				cs[c].ready = false;
+				cs[c].why = "wrong answers";
+			}
+		}
+	}
+	for (int c = 0; c < nc; c++)
+		cs[c].samples = calloc((size_t)rounds, sizeof(double));
+	volatile int sink = 0;
+	for (int r = 0; r < rounds; r++) {
+		for (int k = 0; k < nc; k++) {
+			struct contender *c = &cs[(k + r) % nc];
+			if (!c->ready)
+				continue;
+			int acc = 0;
+			double t0 = now_ns();
+			for (size_t i = 0; i < n; i++)
+				acc += c->decide(c->ctx, i);
+			c->samples[r] = (now_ns() - t0) / (double)n;
+			sink += acc;
+		}
+	}
+	return agree;
+}
+
+static void report(struct contender *cs, int nc, int rounds)
+{
+	printf("  %-34s %9s %9s %11s\n", "ns per decision", "median", "p99",
+	       "vs C median");
+	double ref = 0;
+	for (int c = 0; c < nc; c++) {
+		if (!cs[c].ready) {
+			printf("  %-34s %9s   (%s)\n", cs[c].name, "n/a",
+			       cs[c].why ? cs[c].why : "unavailable");
+			continue;
+		}
+		qsort(cs[c].samples, (size_t)rounds, sizeof(double), cmp_double);
+		double med = cs[c].samples[rounds / 2];
+		double p99 = cs[c].samples[(size_t)((rounds - 1) * 0.99)];
+		if (c == 0)
+			ref = med;
+		double ratio = ref > 0 ? med / ref : 0.0;
+		printf("  %-34s %9.1f %9.1f %*.*fx\n", cs[c].name, med, p99,
+		       10, ratio < 0.1 ? 4 : 1, ratio);
+		free(cs[c].samples);
+		cs[c].samples = NULL;
 	}
 }
+
+/* ----------------------------------------------------------- vsp side */
+
+struct vsp_side {
+	struct vsp_policy *p;
+	struct vsp_event *ev;
+	const char *const *paths;	/* per event, for the path scenario */
+};
+
+static int fetch_path(void *ctx, struct vsp_event *ev, enum vsp_field f,
+		      struct vsp_str *out)
+{
+	const char *const *paths = ctx;
+	if (f != VSP_F_PATH && f != VSP_F_STR1)
+		return -1;
+	const char *s = paths[ev->seq];
+	out->ptr = s;
+	out->len = (uint32_t)strlen(s);
+	return 0;
+}
+
+static int decide_vsp(void *ctx, size_t i)
+{
+	struct vsp_side *v = ctx;
+	struct vsp_decision d;
+	vsp_event_reset_lazy(&v->ev[i]);
+	vsp_decide(v->p, &v->ev[i], &d);
+	return d.verdict == VSP_V_DENY ? (int)d.value : 0;
+}
+
+static struct vsp_policy *load_text(const char *text, bool no_cache,
+				    bool no_fastpath)
+{
+	char path[] = "/tmp/vsp-bench-XXXXXX.vsp";
+	int fd = mkstemps(path, 4);
+	if (fd < 0)
+		return NULL;
+	size_t len = strlen(text);
+	bool ok = write(fd, text, len) == (ssize_t)len;
+	close(fd);
+	struct vsp_policy *p = NULL;
+	if (ok) {
+		struct vsp_load_opts o;
+		memset(&o, 0, sizeof o);
+		o.mode = VSP_MODE_UNSET;
+		o.no_cache = no_cache;
+		o.no_fastpath = no_fastpath;
+		int nerr = 0;
+		const char *files[] = { path };
+		p = vsp_policy_load(files, 1, &o, &nerr);
+	}
+	unlink(path);
+	return p;
+}
+
+static struct vsp_event *vsp_events(const struct bench_ev *ev, size_t n,
+				    const char *const *paths)
+{
+	struct vsp_event *vevs = calloc(n, sizeof *vevs);
+	for (size_t i = 0; i < n; i++) {
+		struct vsp_event *v = &vevs[i];
+		const struct vsp_call *c = vsp_syscall_by_nr(ev[i].nr);
+		v->kind = VSP_EV_SYSCALL;
+		v->nr = ev[i].nr;
+		v->name = c ? c->name : "?";
+		v->vm = "bench";
+		v->seq = i;
+		v->proc = (struct vsp_proc){ 400 + (int64_t)(i % 7), 400, 1,
+					     1000, 1000, 1000, "bench" };
+		memcpy(v->args, ev[i].args, sizeof v->args);
+		if (paths) {
+			v->fetch = fetch_path;
+			v->fetch_ctx = (void *)paths;
+		}
+	}
+	return vevs;
+}
+
+/* Three vsp contenders on one policy text: as loaded by default, without
+ * the cache, and interpreter only. */
+static void vsp_contenders(struct contender *cs, struct vsp_side *sides,
+			   const char *text, struct vsp_event *ev)
+{
+	static const char *const names[] = {
+		"vsp (fast path + cache)", "vsp (fast path, no cache)",
+		"vsp (interpreter only)",
+	};
+	for (int k = 0; k < 3; k++) {
+		sides[k].p = load_text(text, k >= 1, k == 2);
+		sides[k].ev = ev;
+		cs[k] = (struct contender){ names[k], decide_vsp, &sides[k],
+					    sides[k].p != NULL,
+					    "the policy did not load", NULL };
+	}
+}
+
+static void vsp_stats(struct vsp_policy *p)
+{
+	struct vsp_engine_stats st;
+	if (!p)
+		return;
+	vsp_policy_stats(p, &st);
+	printf("  vsp engine: %llu events: %llu constant verdicts, %llu cache hits, "
+	       "%llu misses, %llu interpreted\n",
+	       (unsigned long long)st.events, (unsigned long long)st.const_verdicts,
+	       (unsigned long long)st.cache_hits, (unsigned long long)st.cache_misses,
+	       (unsigned long long)st.interpreted);
+}
+
+/* ------------------------------------------------------ syscall scenario */
+
+static struct bench_ev *sys_ev;
+
+static int decide_c(void *ctx, size_t i) { return bench_c(&sys_ev[i]); }
+static int decide_bpf(void *ctx, size_t i) { return bench_bpf(&sys_ev[i]); }
+static int decide_lua(void *ctx, size_t i) { return bench_lua(&sys_ev[i]); }
 
 /* A day in a guest, roughly: mostly reads and writes, some opens and
  * memory management, a few of everything the rules watch. */
@@ -109,46 +293,167 @@ static void make_events(struct bench_ev *ev, size_t n)
 	}
 }
 
-static void make_vsp_events(const struct bench_ev *ev, size_t n)
+static bool scenario_syscalls(size_t n, int rounds)
 {
-	vevs = calloc(n, sizeof *vevs);
-	for (size_t i = 0; i < n; i++) {
-		struct vsp_event *v = &vevs[i];
-		const struct vsp_call *c = vsp_syscall_by_nr(ev[i].nr);
-		v->kind = VSP_EV_SYSCALL;
-		v->nr = ev[i].nr;
-		v->name = c ? c->name : "?";
-		v->vm = "bench";
-		v->seq = i;
-		v->proc = (struct vsp_proc){ 400 + (int64_t)(i % 7), 400, 1, 1000, 1000, 1000, "bench" };
-		memcpy(v->args, ev[i].args, sizeof v->args);
+	const char *err = NULL;
+	sys_ev = calloc(n, sizeof *sys_ev);
+	make_events(sys_ev, n);
+	struct vsp_event *vev = vsp_events(sys_ev, n, NULL);
+	struct vsp_side sides[3];
+	struct contender cs[6];
+	cs[0] = (struct contender){ "C if-chain", decide_c, NULL, true, NULL, NULL };
+	vsp_contenders(cs + 1, sides, bench_policy, vev);
+	cs[4] = (struct contender){ "seccomp classic BPF (libpcap)", decide_bpf,
+				    NULL, bench_bpf_init(&err) == 0, NULL, NULL };
+	if (!cs[4].ready)
+		cs[4].why = err;
+	cs[5] = (struct contender){ "Lua 5.4", decide_lua, NULL,
+				    bench_lua_init(&err) == 0, NULL, NULL };
+	if (!cs[5].ready)
+		cs[5].why = err;
+
+	size_t denied;
+	bool agree = run(cs, 6, n, rounds, &denied);
+	printf("syscalls: %d rules on numbers and integer arguments, %zu events "
+	       "(%.1f%% denied), %d rounds; the BPF filter has %u instructions\n",
+	       BENCH_NRULES, n, 100.0 * (double)denied / (double)n, rounds,
+	       bench_bpf_len());
+	report(cs, 6, rounds);
+	vsp_stats(sides[0].p);
+	for (int k = 0; k < 3; k++)
+		vsp_policy_free(sides[k].p);
+	free(vev);
+	return agree;
+}
+
+/* --------------------------------------------------------- path scenario */
+
+/* What an administrator protects: 40 globs of every shape. */
+static const char *const base_globs[] = {
+	"/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/sudoers.d/**",
+	"/root/**", "/home/*/.ssh/**", "/proc/*/mem", "/proc/kcore", "/dev/mem",
+	"/dev/kmem", "/boot/**", "/lib/modules/**", "/usr/lib/modules/**",
+	"/etc/ld.so.preload", "/etc/cron*/**", "/var/spool/cron/**",
+	"/etc/systemd/system/**", "**/.bash_history", "**/id_rsa*",
+	"/etc/pam.d/**", "/etc/security/**", "/sys/kernel/debug/**",
+	"/sys/firmware/**", "/etc/passwd-", "/etc/shadow-", "/var/log/auth.log*",
+	"/etc/ssh/ssh_host_*_key", "/run/docker.sock", "/var/run/docker.sock",
+	"/dev/sd[a-z]", "/dev/nvme*", "/etc/kubernetes/**", "/var/lib/kubelet/**",
+	"**/*.pem", "/proc/sys/kernel/**", "/etc/modprobe.d/**",
+	"/etc/crontab", "/etc/audit/**", "/var/log/audit/**", "/dev/port",
+};
+#define NBASE (sizeof base_globs / sizeof base_globs[0])
+
+static const char *const sample_paths[] = {
+	"/etc/shadow", "/etc/passwd", "/etc/hosts", "/etc/resolv.conf",
+	"/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libm.so.6",
+	"/home/alice/.ssh/authorized_keys", "/home/alice/.bashrc",
+	"/home/bob/project/src/main.c", "/proc/412/mem", "/proc/412/status",
+	"/proc/self/maps", "/dev/null", "/dev/urandom", "/dev/sda", "/dev/sda1",
+	"/tmp/build/x.o", "/var/log/syslog", "/var/log/auth.log.1",
+	"/boot/vmlinuz-6.1.0", "/etc/cron.daily/logrotate", "/usr/bin/python3",
+	"/usr/share/locale/en/LC_MESSAGES/x.mo", "/root/.profile",
+	"/srv/www/data/index.html", "/opt/app17/bin/run", "/srv/x/data412.db",
+	"/home/carol/keys/server.pem", "/home/carol/.bash_history",
+	"/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_ed25519_key.pub",
+	"/sys/kernel/debug/tracing/trace", "/var/lib/dpkg/status",
+};
+#define NSAMPLE (sizeof sample_paths / sizeof sample_paths[0])
+
+static char **globs;
+static size_t nglobs;
+static const char **ev_paths;
+static struct bench_ev *path_ev;
+
+static int decide_c_globs(void *ctx, size_t i)
+{
+	if (path_ev[i].nr != SYS_openat)
+		return 0;
+	const char *s = ev_paths[i];
+	size_t len = strlen(s);
+	for (size_t k = 0; k < nglobs; k++)
+		if (vsp_glob_match(globs[k], strlen(globs[k]), s, len))
+			return EACCES;
+	return 0;
+}
+
+static int decide_lua_globs(void *ctx, size_t i)
+{
+	if (path_ev[i].nr != SYS_openat)
+		return 0;
+	return bench_lua_paths(ev_paths[i]);
+}
+
+static char *policy_for(char **g, size_t n)
+{
+	size_t size = 256;
+	for (size_t i = 0; i < n; i++)
+		size += strlen(g[i]) + 8;
+	char *text = malloc(size), *w = text;
+	w += sprintf(w, "policy \"paths\" version 1;\nlist protected = [");
+	for (size_t i = 0; i < n; i++)
+		w += sprintf(w, "%s\"%s\"", i ? ", " : "", g[i]);
+	sprintf(w, "];\non syscall openat when path matches protected: deny EACCES;\n");
+	return text;
+}
+
+static bool scenario_paths(size_t n, int rounds, size_t want_globs)
+{
+	const char *err = NULL;
+	nglobs = want_globs;
+	globs = calloc(nglobs, sizeof *globs);
+	for (size_t i = 0; i < nglobs; i++) {
+		char buf[64];
+		if (i < NBASE)
+			snprintf(buf, sizeof buf, "%s", base_globs[i]);
+		else if (i % 3 == 0)
+			snprintf(buf, sizeof buf, "/opt/app%zu/**", i);
+		else if (i % 3 == 1)
+			snprintf(buf, sizeof buf, "/srv/*/data%zu.*", i);
+		else
+			snprintf(buf, sizeof buf, "/usr/lib/pkg%zu/lib*.so", i);
+		globs[i] = strdup(buf);
 	}
-}
-
-static struct vsp_policy *load_policy(const char *file, bool no_cache,
-				      bool no_fastpath)
-{
-	struct vsp_load_opts o;
-	memset(&o, 0, sizeof o);
-	o.mode = VSP_MODE_UNSET;
-	o.no_cache = no_cache;
-	o.no_fastpath = no_fastpath;
-	int nerr = 0;
-	const char *files[] = { file };
-	return vsp_policy_load(files, 1, &o, &nerr);
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
+	path_ev = calloc(n, sizeof *path_ev);
+	ev_paths = calloc(n, sizeof *ev_paths);
+	srand(77);
+	for (size_t i = 0; i < n; i++) {
+		int r = rand() % 100;
+		path_ev[i].nr = r < 70 ? SYS_openat : (r < 85 ? SYS_read : SYS_close);
+		path_ev[i].args[0] = AT_FDCWD;
+		path_ev[i].args[1] = 0x7ffe0000 + (int64_t)i;
+		ev_paths[i] = sample_paths[rand() % NSAMPLE];
+	}
+	struct vsp_event *vev = vsp_events(path_ev, n, ev_paths);
+	char *text = policy_for(globs, nglobs);
+	struct vsp_side sides[3];
+	struct contender cs[5];
+	cs[0] = (struct contender){ "C loop of vsp_glob_match", decide_c_globs,
+				    NULL, true, NULL, NULL };
+	vsp_contenders(cs + 1, sides, text, vev);
+	cs[4] = (struct contender){ "Lua 5.4 (string patterns)", decide_lua_globs,
+				    NULL, bench_lua_paths_init((const char *const *)globs,
+							       nglobs, &err) == 0,
+				    NULL, NULL };
+	if (!cs[4].ready)
+		cs[4].why = err;
+	size_t denied;
+	bool agree = run(cs, 5, n, rounds, &denied);
+	printf("paths: openat when path matches a list of %zu globs, %zu events "
+	       "(%.1f%% denied), %d rounds; classic BPF cannot read paths\n",
+	       nglobs, n, 100.0 * (double)denied / (double)n, rounds);
+	report(cs, 5, rounds);
+	vsp_stats(sides[0].p);
+	for (int k = 0; k < 3; k++)
+		vsp_policy_free(sides[k].p);
+	free(text);
+	free(vev);
+	free(path_ev);
+	free(ev_paths);
+	for (size_t i = 0; i < nglobs; i++)
+		free(globs[i]);
+	free(globs);
+	return agree;
 }
 
 int main(int argc, char **argv)
@@ -167,120 +472,11 @@ int main(int argc, char **argv)
 	}
 	if (n == 0 || rounds <= 0)
 		return 2;
-
-	struct contender cs[] = {
-		{ "C if-chain", 0, true, NULL },
-		{ "vsp (fast path + cache)", 1, false, NULL },
-		{ "vsp (fast path, no cache)", 2, false, NULL },
-		{ "vsp (interpreter only)", 3, false, NULL },
-		{ "seccomp cBPF (libpcap)", 4, false, NULL },
-		{ "Lua 5.4", 5, false, NULL },
-	};
-	enum { NC = sizeof cs / sizeof cs[0] };
-	const char *err = NULL;
-
-	char path[] = "/tmp/vsp-bench-XXXXXX.vsp";
-	int fd = mkstemps(path, 4);
-	if (fd < 0 || write(fd, bench_policy, strlen(bench_policy)) !=
-			      (ssize_t)strlen(bench_policy)) {
-		perror("vsp-bench: policy file");
-		return 1;
-	}
-	close(fd);
-	policies[0] = load_policy(path, false, false);
-	policies[1] = load_policy(path, true, false);
-	policies[2] = load_policy(path, true, true);
-	unlink(path);
-	for (int k = 0; k < 3; k++) {
-		cs[1 + k].ready = policies[k] != NULL;
-		if (!policies[k])
-			fprintf(stderr, "vsp-bench: %s: the policy did not load\n",
-				cs[1 + k].name);
-	}
-	if (bench_bpf_init(&err) == 0)
-		cs[4].ready = true;
-	else
-		fprintf(stderr, "vsp-bench: seccomp: %s\n", err);
-	if (bench_lua_init(&err) == 0)
-		cs[5].ready = true;
-	else
-		fprintf(stderr, "vsp-bench: lua: %s\n", err);
-
-	struct bench_ev *ev = calloc(n, sizeof *ev);
-	make_events(ev, n);
-	make_vsp_events(ev, n);
-
-	/* Same answers first: a fast wrong contender measures nothing. */
-	size_t denied = 0;
-	int agree = 1;
-	for (size_t i = 0; i < n; i++) {
-		int want = bench_c(&ev[i]);
-		denied += want != 0;
-		for (int c = 1; c < NC; c++) {
-			if (!cs[c].ready)
-				continue;
-			int got = decide(&cs[c], &ev[i], i);
-			if (got != want) {
-				if (agree)
-					fprintf(stderr, "vsp-bench: %s: event %zu (nr %u): "
-						"%d, C says %d\n", cs[c].name, i,
-						ev[i].nr, got, want);
-				agree = 0;
-				cs[c].ready = false;
-			}
-		}
-	}
-
-	for (int c = 0; c < NC; c++)
-		cs[c].samples = calloc((size_t)rounds, sizeof(double));
-	volatile int sink = 0;
-	for (int r = 0; r < rounds; r++) {
-		for (int k = 0; k < NC; k++) {
-			int c = (k + r) % NC;
-			if (!cs[c].ready)
-				continue;
-			double t0 = now_ns();
-			int acc = 0;
-			for (size_t i = 0; i < n; i++)
-				acc += decide(&cs[c], &ev[i], i);
-			cs[c].samples[r] = (now_ns() - t0) / (double)n;
-			sink += acc;
-		}
-	}
-
-	printf("vsp-bench: %d rules, %zu syscall events (%.1f%% denied), %d rounds; "
-	       "classic BPF filter of %u instructions\n",
-	       BENCH_NRULES, n, 100.0 * (double)denied / (double)n, rounds,
-	       bench_bpf_len());
-	printf("%-28s %10s %10s %12s\n", "ns per decision", "median", "p99",
-	       "vs C median");
-	double cmed = 0;
-	for (int c = 0; c < NC; c++) {
-		if (!cs[c].ready) {
-			printf("%-28s %10s\n", cs[c].name, "n/a");
-			continue;
-		}
-		qsort(cs[c].samples, (size_t)rounds, sizeof(double), cmp_double);
-		double med = cs[c].samples[rounds / 2];
-		double p99 = cs[c].samples[(size_t)((rounds - 1) * 0.99)];
-		if (c == 0)
-			cmed = med;
-		printf("%-28s %10.1f %10.1f %11.1fx\n", cs[c].name, med, p99,
-		       cmed > 0 ? med / cmed : 0.0);
-	}
-	if (cs[1].ready) {
-		struct vsp_engine_stats st;
-		vsp_policy_stats(policies[0], &st);
-		printf("vsp engine: %llu events, %llu constant verdicts, %llu cache hits, "
-		       "%llu cache misses, %llu interpreted\n",
-		       (unsigned long long)st.events,
-		       (unsigned long long)st.const_verdicts,
-		       (unsigned long long)st.cache_hits,
-		       (unsigned long long)st.cache_misses,
-		       (unsigned long long)st.interpreted);
-	}
-	printf("verdicts agree: %s\n", agree ? "yes" : "NO");
-	for (int k = 0; k < 3; k++)
-		vsp_policy_free(policies[k]);
+	bool agree = scenario_syscalls(n, rounds);
+	printf("\n");
+	agree &= scenario_paths(n, rounds / 2 ? rounds / 2 : 1, NBASE);
+	printf("\n");
+	agree &= scenario_paths(n, rounds / 4 ? rounds / 4 : 1, 1000);
+	printf("\nverdicts agree: %s\n", agree ? "yes" : "NO");
 	return agree ? 0 : 1;
 }

@@ -225,10 +225,13 @@ int bench_lua_init(const char **err)
 		 SYS_unshare, CLONE_NEWUSER, EPERM,
 		 SYS_personality, READ_IMPLIES_EXEC, EPERM,
 		 SYS_mprotect, PROT_WRITE | PROT_EXEC, PROT_WRITE | PROT_EXEC, EACCES);
-	L = luaL_newstate();
 	if (!L) {
-		*err = "luaL_newstate failed";
-		return -1;
+		L = luaL_newstate();
+		if (!L) {
+			*err = "luaL_newstate failed";
+			return -1;
+		}
+		luaL_openlibs(L);
 	}
 	if (luaL_loadstring(L, src) != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK) {
 		*err = lua_tostring(L, -1);
@@ -245,6 +248,94 @@ int bench_lua(const struct bench_ev *e)
 	for (int i = 0; i < 6; i++)
 		lua_pushinteger(L, e->args[i]);
 	lua_call(L, 7, 1);
+	int r = (int)lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	return r;
+}
+
+static int lua_paths_fn;
+
+/* `**` is `.*`, `*` is `[^/]*`, `?` is `[^/]`, classes carry over (`!`
+ * becomes `^`), every other byte is escaped: enough for the benchmark's
+ * globs, which use no escapes. */
+static void glob_to_lua(const char *g, luaL_Buffer *b)
+{
+	luaL_addchar(b, '^');
+	for (size_t i = 0; g[i]; i++) {
+		if (g[i] == '*' && g[i + 1] == '*') {
+			while (g[i + 1] == '*')
+				i++;
+			luaL_addstring(b, ".*");
+		} else if (g[i] == '*') {
+			luaL_addstring(b, "[^/]*");
+		} else if (g[i] == '?') {
+			luaL_addstring(b, "[^/]");
+		} else if (g[i] == '[') {
+			luaL_addchar(b, '[');
+			if (g[i + 1] == '!')
+				luaL_addchar(b, '^'), i++;
+			while (g[i + 1] && g[i + 1] != ']')
+				luaL_addchar(b, g[++i]);
+			luaL_addchar(b, ']');
+			if (g[i + 1])
+				i++;
+		} else {
+			if (!((g[i] >= 'a' && g[i] <= 'z') || (g[i] >= 'A' && g[i] <= 'Z') ||
+			      (g[i] >= '0' && g[i] <= '9') || g[i] == '/'))
+				luaL_addchar(b, '%');
+			luaL_addchar(b, g[i]);
+		}
+	}
+	luaL_addchar(b, '$');
+}
+
+int bench_lua_paths_init(const char *const *globs, size_t n, const char **err)
+{
+	static const char src[] =
+		"local pats = ...\n"
+		"local find = string.find\n"
+		"local n = #pats\n"
+		"return function(s)\n"
+		"  for i = 1, n do\n"
+		"    if find(s, pats[i]) then return 13 end\n"
+		"  end\n"
+		"  return 0\n"
+		"end\n";
+	if (!L) {
+		L = luaL_newstate();
+		if (!L) {
+			*err = "luaL_newstate failed";
+			return -1;
+		}
+		luaL_openlibs(L);
+	}
+	if (luaL_loadstring(L, src) != LUA_OK) {
+		*err = lua_tostring(L, -1);
+		return -1;
+	}
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		luaL_Buffer b;
+		luaL_buffinit(L, &b);
+		glob_to_lua(globs[i], &b);
+		luaL_pushresult(&b);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+		*err = lua_tostring(L, -1);
+		return -1;
+	}
+	if (lua_paths_fn)
+		luaL_unref(L, LUA_REGISTRYINDEX, lua_paths_fn);
+	lua_paths_fn = luaL_ref(L, LUA_REGISTRYINDEX);
+	return 0;
+}
+
+int bench_lua_paths(const char *path)
+{
+	lua_rawgeti(L, LUA_REGISTRYINDEX, lua_paths_fn);
+	lua_pushstring(L, path);
+	lua_call(L, 1, 1);
 	int r = (int)lua_tointeger(L, -1);
 	lua_pop(L, 1);
 	return r;

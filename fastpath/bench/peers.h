@@ -10,6 +10,7 @@
 #ifndef VSP_BENCH_PEERS_H
 #define VSP_BENCH_PEERS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* One syscall as every peer sees it. */
@@ -33,5 +34,10 @@ unsigned bench_bpf_len(void);			/* instructions */
 
 int bench_lua_init(const char **err);
 int bench_lua(const struct bench_ev *e);
+
+/* The path scenario in Lua: globs turned into anchored Lua patterns,
+ * tried in order; EACCES on the first match. */
+int bench_lua_paths_init(const char *const *globs, size_t n, const char **err);
+int bench_lua_paths(const char *path);
 
 #endif
