@@ -91,10 +91,16 @@ const char *vsp_errno_name(int64_t value)
 /* Names longer than this are never close to anything worth suggesting. */
 #define SUGGEST_MAX 64
 
+static inline char fold(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
 /*
  * Optimal string alignment distance (Damerau-Levenshtein restricted to
- * adjacent transpositions): typos are mostly one swapped, missing or extra
- * letter.  Three rolling rows on the stack; no allocation.
+ * adjacent transpositions), ignoring ASCII case: typos are mostly one
+ * swapped, missing or extra letter, or the wrong case ("eacces").  Three
+ * rolling rows on the stack; no allocation.
  */
 static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
 {
@@ -106,14 +112,14 @@ static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
 	for (size_t i = 1; i <= la; i++) {
 		c[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
-			size_t cost = a[i - 1] != b[j - 1];
+			size_t cost = fold(a[i - 1]) != fold(b[j - 1]);
 			size_t best = p[j - 1] + cost;
 			if (p[j] + 1 < best)
 				best = p[j] + 1;
 			if (c[j - 1] + 1 < best)
 				best = c[j - 1] + 1;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
-			    a[i - 2] == b[j - 1] && pp[j - 2] + 1 < best)
+			if (i > 1 && j > 1 && fold(a[i - 1]) == fold(b[j - 2]) &&
+			    fold(a[i - 2]) == fold(b[j - 1]) && pp[j - 2] + 1 < best)
 				best = pp[j - 2] + 1;
 			c[j] = best;
 		}
@@ -145,6 +151,14 @@ static const char *suggest_in(const char *name, const void *base,
 		limit = 1;
 	const char *best = NULL;
 	size_t bestd = limit + 1;
+	/* A known name needs no hint.  (Checked first: its case variants
+	 * are at distance 0 too.) */
+	for (size_t i = 0; i < n; i++) {
+		const char *cand;
+		memcpy(&cand, (const char *)base + i * stride, sizeof cand);
+		if (cand && strcmp(cand, name) == 0)
+			return NULL;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const char *cand;
 		memcpy(&cand, (const char *)base + i * stride, sizeof cand);
@@ -156,8 +170,6 @@ static const char *suggest_in(const char *name, const void *base,
 		if (lc > SUGGEST_MAX || diff >= bestd)
 			continue;
 		size_t d = edit_distance(name, ln, cand, lc);
-		if (d == 0)
-			return NULL;	/* a known name needs no hint */
 		if (d < bestd) {
 			bestd = d;
 			best = cand;

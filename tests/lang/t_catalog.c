@@ -217,6 +217,8 @@ static void test_suggest(void)
 	tap_ok(streq(vsp_suggest_const("EACCESS"), "EACCES"), "EACCESS -> EACCES");
 	tap_ok(streq(vsp_suggest_const("EPRM"), "EPERM"), "EPRM -> EPERM");
 	tap_ok(streq(vsp_suggest_const("O_CRAET"), "O_CREAT"), "O_CRAET -> O_CREAT");
+	tap_ok(streq(vsp_suggest_const("eacces"), "EACCES"), "eacces -> EACCES (case)");
+	tap_ok(streq(vsp_suggest_syscall("OpenAt"), "openat"), "OpenAt -> openat (case)");
 	tap_ok(vsp_suggest_const("") == NULL, "empty name -> nothing");
 	tap_ok(vsp_suggest_const(NULL) == NULL, "NULL name -> nothing");
 
