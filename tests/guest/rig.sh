@@ -35,8 +35,9 @@ usage: rig.sh COMMAND [ARGS]
       --port P          GDB stub port (default: a free one, printed)
       --log FILE        serial console log (default: stdout)
       --kaslr           leave KASLR on (default: nokaslr)
-      --bg              start QEMU in the background; print its pid once
-                        the stub listens (with --pidfile F, write it there)
+      --bg              start QEMU in the background; print "PID PORT"
+                        (QEMU's pid) once the stub listens
+      --pidfile F       with --bg, also write QEMU's pid to F
       --no-stub         boot without a GDB stub and without -S
       --timeout S       kill QEMU after S seconds (default 120)
   result LOG N          print what command N printed (its VSP lines)
@@ -166,10 +167,14 @@ initrd_build() {
 
 cmd_build() {
 	mkdir -p "$CACHE"
+	# Several tests may build at once: one at a time.
+	exec 9>"$CACHE/.lock"
+	flock 9
 	kernel_fetch
 	vmlinux_extract
 	progs_build
 	initrd_build
+	exec 9>&-	# QEMU must not inherit the lock
 }
 
 # ------------------------------------------------------------------ boot
@@ -249,18 +254,25 @@ cmd_boot() {
 		rm -f "$initrd"
 		return $rc
 	fi
-	# In the background: the initrd is deleted when QEMU ends.
-	( timeout "$timeout" "$QEMU" "${args[@]}" </dev/null >/dev/null 2>&1; rm -f "$initrd" ) &
-	local pid=$!
-	[ -n "$pidfile" ] && echo "$pid" >"$pidfile"
-	if [ $stub = 1 ]; then
-		local i
-		for i in $(seq 100); do
+	# In the background: the initrd is deleted when QEMU ends.  QEMU
+	# writes its own pid, so callers can stop it (a paused guest).
+	local qpf
+	qpf=$(mktemp "${TMPDIR:-/tmp}/vsp-qemu.XXXXXX")
+	rm -f "$qpf"
+	( timeout "$timeout" "$QEMU" "${args[@]}" -pidfile "$qpf"; rm -f "$initrd" "$qpf" ) \
+		</dev/null >/dev/null 2>&1 &
+	local sub=$! pid="" i
+	for i in $(seq 200); do
+		[ -z "$pid" ] && [ -s "$qpf" ] && pid=$(cat "$qpf" 2>/dev/null)
+		if [ -n "$pid" ]; then
+			[ $stub = 0 ] && break
 			ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && break
-			kill -0 "$pid" 2>/dev/null || die "QEMU exited at once"
-			sleep 0.05
-		done
-	fi
+		fi
+		kill -0 "$sub" 2>/dev/null || die "QEMU exited at once"
+		sleep 0.05
+	done
+	[ -n "$pid" ] || die "QEMU did not start"
+	[ -n "$pidfile" ] && echo "$pid" >"$pidfile"
 	echo "$pid $port"
 }
 
@@ -268,7 +280,10 @@ cmd_boot() {
 
 cmd_symbols() {
 	cmd_build
+	exec 8>"$CACHE/.symlock"
+	flock 8
 	if [ -s "$CACHE/System.map" ]; then
+		exec 8>&-
 		return 0
 	fi
 	say "booting once to record /proc/kallsyms (nokaslr) as System.map"
@@ -286,6 +301,7 @@ cmd_symbols() {
 	grep -q ' __x64_sys_openat$' "$CACHE/System.map.tmp" || die "kallsyms dump has no __x64_sys_openat"
 	mv "$CACHE/System.map.tmp" "$CACHE/System.map"
 	say "System.map: $(wc -l <"$CACHE/System.map") symbols"
+	exec 8>&-
 }
 
 cmd_paths() {
