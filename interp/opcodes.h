@@ -17,7 +17,8 @@
  *
  *   NAME A B: effect
  *
- * so docs/bytecode.md can be generated with a one-line sed.
+ * (A and B name the operands, "-" when unused), so a reference of the
+ * instruction set can be extracted from this file mechanically.
  *
  * Operand kinds that end a path (VSP_OPK_V*) are verdicts: every path
  * through a program ends in exactly one of them.  VSP_OPK_GOTO is an

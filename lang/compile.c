@@ -768,6 +768,72 @@ static void add_glob(struct cc *c, struct vsp_matcher *m, const struct kval *g,
 		cerror(c, c->loc, "bad glob \"%.*s\"", (int)g->len, g->p);
 }
 
+/* The matcher of field f in this program with a free group, or -1. */
+static int32_t field_site(struct cc *c, enum vsp_field f)
+{
+	struct vsp_image *im = c->im;
+	int32_t m = c->fmatch[f];
+
+	if (m >= 0 && c->fgroups[f] < 64)
+		return m;
+	GROW(im->matchers, im->nmatchers, c->cap_match);
+	im->mfield = xrealloc(im->mfield, c->cap_match * sizeof(*im->mfield));
+	im->matchers[im->nmatchers] = vsp_fp_matcher_new();
+	if (!im->matchers[im->nmatchers]) {
+		cerror(c, c->loc, "out of memory for a matcher");
+		return -1;
+	}
+	im->mfield[im->nmatchers] = f;
+	m = c->fmatch[f] = (int32_t)im->nmatchers++;
+	c->fgroups[f] = 0;
+	return m;
+}
+
+/*
+ * With the fast path, `FIELD == "s"`, `!=`, `startswith`, `endswith` and
+ * `contains` against a constant join the field's matcher as an escaped
+ * glob ("s", "s**", "**s", "**s**"), so many such tests on one field cost
+ * one pass over it.  Returns false when the expression is not of that
+ * shape and nothing was emitted.
+ */
+static bool string_site(struct cc *c, const struct vsp_expr *e)
+{
+	enum vsp_op op = e->u.op.op;
+	enum vsp_field f;
+	enum vsp_type t;
+	struct kval k;
+	char *g;
+	size_t n = 0;
+	int32_t m;
+
+	if (c->o->no_fastpath ||
+	    (op != VSP_OP_EQ && op != VSP_OP_NE && op != VSP_OP_STARTSWITH &&
+	     op != VSP_OP_ENDSWITH && op != VSP_OP_CONTAINS) ||
+	    !field_of(c, e->u.op.a, &f, &t) || t != VSP_T_STRING ||
+	    !fold(c, e->u.op.b, &k) || k.t != VSP_T_STRING)
+		return false;
+	m = field_site(c, f);
+	if (m < 0)
+		return true;
+	g = keep_tmp(c, xrealloc(NULL, 2 * (size_t)k.len + 5));
+	if (op == VSP_OP_ENDSWITH || op == VSP_OP_CONTAINS)
+		g[n++] = '*', g[n++] = '*';
+	for (uint32_t i = 0; i < k.len; i++) {
+		if (strchr("*?[]\\", k.p[i]) && k.p[i])
+			g[n++] = '\\';
+		g[n++] = k.p[i];
+	}
+	if (op == VSP_OP_STARTSWITH || op == VSP_OP_CONTAINS)
+		g[n++] = '*', g[n++] = '*';
+	k.p = g;
+	k.len = (uint32_t)n;
+	add_glob(c, c->im->matchers[m], &k, c->fgroups[f]);
+	emit(c, VSP_OPC_MATCHF, (uint32_t)m, c->fgroups[f]++);
+	if (op == VSP_OP_NE)
+		emit(c, VSP_OPC_NOT, 0, 0);
+	return true;
+}
+
 static void matches_value(struct cc *c, const struct vsp_expr *e)
 {
 	const struct vsp_expr *x = e->u.op.a, *gl = e->u.op.b;
@@ -814,21 +880,10 @@ static void matches_value(struct cc *c, const struct vsp_expr *e)
 		return;
 	}
 	if (field_of(c, x, &f, &t) && t == VSP_T_STRING) {
-		/* One matcher per field per program; this site is a group. */
-		int32_t m = c->fmatch[f];
+		int32_t m = field_site(c, f);
 
-		if (m < 0 || c->fgroups[f] >= 64) {
-			GROW(im->matchers, im->nmatchers, c->cap_match);
-			im->mfield = xrealloc(im->mfield, c->cap_match * sizeof(*im->mfield));
-			im->matchers[im->nmatchers] = vsp_fp_matcher_new();
-			if (!im->matchers[im->nmatchers]) {
-				cerror(c, c->loc, "out of memory for a matcher");
-				return;
-			}
-			im->mfield[im->nmatchers] = f;
-			m = c->fmatch[f] = (int32_t)im->nmatchers++;
-			c->fgroups[f] = 0;
-		}
+		if (m < 0)
+			return;
 		for (size_t i = 0; i < n; i++) {
 			fold(c, items[i], &k);
 			add_glob(c, im->matchers[m], &k, c->fgroups[f]);
@@ -974,6 +1029,8 @@ static void value(struct cc *c, const struct vsp_expr *e)
 			in_value(c, e);
 		} else if (op == VSP_OP_MATCHES) {
 			matches_value(c, e);
+		} else if (string_site(c, e)) {
+			/* emitted as a matcher group */
 		} else if (ck >= 0) {
 			value(c, e->u.op.a);
 			value(c, e->u.op.b);
