@@ -147,11 +147,14 @@ const struct vsp_backend_ops vsp_be_xen_ops = {
 #include <xen/hvm/params.h>
 #include <xen/hvm/save.h>
 
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -233,6 +236,9 @@ struct xen_priv {
 	struct xen_map maps[XEN_MAPS];
 	unsigned map_next;
 	uint64_t last_alive_ns;
+
+	int jfd;		/* the recovery journal, or -1 */
+	char jpath[256];
 };
 
 /* libxc logs to stderr by default; vsp reports errors itself. */
@@ -387,6 +393,9 @@ static int xen_ctl(struct xen_priv *p, uint32_t vcpu, struct vsp_xpt_ctl *c)
 	xen_regs_from_hvm(&h, &r, c);
 	return 0;
 }
+
+static void xen_journal(struct xen_priv *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* ---- guest memory ------------------------------------------------- */
 
@@ -575,8 +584,11 @@ static int xen_write_frame(struct xen_priv *p, uint64_t gpa,
 
 		if (t->gpa >= gpa && t->gpa < gpa + len) {
 			t->orig = src[t->gpa - gpa];
-			if (!p->altp2m)
+			if (!p->altp2m) {
 				tmp[t->gpa - gpa] = XEN_INT3;
+				xen_journal(p, "trap %llx %x\n",
+					    (unsigned long long)t->gpa, t->orig);
+			}
 		}
 	}
 	rc = xen_phys_write(p, gpa, tmp, len);
@@ -652,6 +664,195 @@ static void xen_unpause_all(struct xen_priv *p)
 	p->pauses = 0;
 }
 
+/* ---- the recovery journal ---------------------------------------- */
+
+/*
+ * Xen keeps a monitor's state when the monitor dies (docs/xen.md): the
+ * ring stays enabled, vCPUs that hit a trap stay paused, int3 bytes stay
+ * in guest text.  So every change that would need undoing is written, one
+ * line at a time, to a journal under /run/vsp (VSP_XEN_STATE_DIR
+ * overrides it) before or as it is made: the altp2m view, each shadow
+ * frame, each in-place trap with its saved byte.  A clean detach deletes
+ * the journal.  An attach that finds the ring busy and a journal whose
+ * process is gone undoes what the journal lists and takes the ring over.
+ */
+#define XEN_JOURNAL_MAGIC "vsp-xen-journal 1"
+
+static void xen_journal(struct xen_priv *p, const char *fmt, ...)
+{
+	char line[128];
+	va_list ap;
+	int n;
+
+	if (p->jfd < 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* One write per record, appended: a crash loses at most this one. */
+	if (n > 0 && (size_t)n < sizeof(line) &&
+	    write(p->jfd, line, (size_t)n) != n) {
+		close(p->jfd);
+		p->jfd = -1;
+	}
+}
+
+static void xen_journal_path(struct xen_priv *p)
+{
+	const char *dir = getenv("VSP_XEN_STATE_DIR");
+
+	if (!dir || !*dir)
+		dir = "/run/vsp";
+	mkdir(dir, 0700);
+	snprintf(p->jpath, sizeof(p->jpath), "%s/xen-%u.journal", dir,
+		 p->domid);
+}
+
+/* Starts a journal for this attach; without one vsp still works. */
+static void xen_journal_open(struct xen_priv *p)
+{
+	p->jfd = open(p->jpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
+		      O_CLOEXEC, 0600);
+	xen_journal(p, "%s pid %ld\n", XEN_JOURNAL_MAGIC, (long)getpid());
+}
+
+static void xen_journal_close(struct xen_priv *p, bool remove)
+{
+	if (p->jfd >= 0)
+		close(p->jfd);
+	p->jfd = -1;
+	if (remove && p->jpath[0])
+		unlink(p->jpath);
+}
+
+#define XEN_JOURNAL_MAX 65536	/* records replayed at most */
+
+struct xen_undo {
+	bool view, view_ours;
+	unsigned view_id;
+	uint64_t (*shadow)[2];	/* gfn, shadow gfn; gfn ~0 when gone */
+	size_t nshadow;
+	uint64_t (*trap)[2];	/* gpa, saved byte; gpa ~0 when gone */
+	size_t ntrap;
+};
+
+static void xen_undo_forget(uint64_t (*v)[2], size_t n, uint64_t key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i][0] == key)
+			v[i][0] = ~0ull;
+}
+
+/* Reads a dead vsp's journal.  0, -ENOENT (none), -EBUSY (owner alive). */
+static int xen_undo_load(struct xen_priv *p, struct xen_undo *u)
+{
+	FILE *f = fopen(p->jpath, "r");
+	char line[160];
+	long pid = 0;
+	size_t nrec = 0;
+	int rc = 0;
+
+	memset(u, 0, sizeof(*u));
+	if (!f)
+		return -ENOENT;
+	if (!fgets(line, sizeof(line), f) ||
+	    sscanf(line, XEN_JOURNAL_MAGIC " pid %ld", &pid) != 1 || pid <= 0) {
+		fclose(f);
+		return -ENOENT;
+	}
+	if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+		fclose(f);
+		return -EBUSY;
+	}
+	u->shadow = calloc(XEN_JOURNAL_MAX, sizeof(*u->shadow));
+	u->trap = calloc(XEN_JOURNAL_MAX, sizeof(*u->trap));
+	if (!u->shadow || !u->trap)
+		rc = -ENOMEM;
+	while (rc == 0 && nrec++ < XEN_JOURNAL_MAX &&
+	       fgets(line, sizeof(line), f)) {
+		unsigned long long a, b;
+		unsigned v, ours;
+
+		if (sscanf(line, "view %u %u", &v, &ours) == 2) {
+			u->view = true;
+			u->view_id = v;
+			u->view_ours = ours != 0;
+		} else if (sscanf(line, "shadow %llx %llx", &a, &b) == 2) {
+			u->shadow[u->nshadow][0] = a;
+			u->shadow[u->nshadow++][1] = b;
+		} else if (sscanf(line, "unshadow %llx", &a) == 1) {
+			xen_undo_forget(u->shadow, u->nshadow, a);
+		} else if (sscanf(line, "trap %llx %llx", &a, &b) == 2) {
+			xen_undo_forget(u->trap, u->ntrap, a);
+			u->trap[u->ntrap][0] = a;
+			u->trap[u->ntrap++][1] = b & 0xff;
+		} else if (sscanf(line, "untrap %llx", &a) == 1) {
+			xen_undo_forget(u->trap, u->ntrap, a);
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+/*
+ * Undoes a dead vsp's changes and frees the ring it held.  The domain is
+ * paused (attach holds a pause).  Returns 0 when the ring can be enabled
+ * again; otherwise a code with the reason in the last error.
+ */
+static int xen_take_over(struct xen_priv *p)
+{
+	struct xen_undo u;
+	int rc = xen_undo_load(p, &u);
+
+	if (rc == -ENOENT)
+		return xen_fail(-EBUSY, "cannot enable monitoring of domain "
+				"%u: another monitor holds its vm_event ring",
+				p->domid);
+	if (rc == -EBUSY)
+		return xen_fail(-EBUSY, "domain %u is monitored by a running "
+				"vsp (%s)", p->domid, p->jpath);
+	if (rc < 0)
+		goto out;
+	for (size_t i = 0; i < u.ntrap; i++) {
+		uint8_t b = 0, orig = (uint8_t)u.trap[i][1];
+
+		if (u.trap[i][0] == ~0ull)
+			continue;
+		/* Only an int3 is ours to take back. */
+		if (xen_phys_read(p, u.trap[i][0], &b, 1) == 0 && b == XEN_INT3)
+			xen_phys_write(p, u.trap[i][0], &orig, 1);
+	}
+	if (u.view) {
+		xc_altp2m_switch_to_view(p->xch, p->domid, 0);
+		for (size_t i = 0; i < u.nshadow; i++) {
+			xen_pfn_t sg = u.shadow[i][1];
+
+			if (u.shadow[i][0] == ~0ull)
+				continue;
+			xc_altp2m_change_gfn(p->xch, p->domid, u.view_id,
+					     u.shadow[i][0], XEN_NO_GFN);
+			xc_domain_decrease_reservation_exact(p->xch, p->domid,
+							     1, 0, &sg);
+		}
+		xc_altp2m_destroy_view(p->xch, p->domid, u.view_id);
+		if (u.view_ours)
+			xc_altp2m_set_domain_state(p->xch, p->domid, false);
+	}
+	xc_monitor_software_breakpoint(p->xch, p->domid, false);
+	xc_monitor_singlestep(p->xch, p->domid, false);
+	/* Xen unpauses the vCPUs it held for the dead monitor's events. */
+	if (xc_monitor_disable(p->xch, p->domid) < 0)
+		rc = xen_fail(-errno, "cannot take over the vm_event ring of "
+			      "domain %u left by a vsp that died: %s",
+			      p->domid, strerror(errno));
+	else
+		unlink(p->jpath);
+out:
+	free(u.shadow);
+	free(u.trap);
+	return rc;
+}
+
 /* ---- stealth: altp2m shadows -------------------------------------- */
 
 static void xen_altp2m_setup(struct xen_priv *p)
@@ -680,6 +881,7 @@ static void xen_altp2m_setup(struct xen_priv *p)
 	if (xc_altp2m_create_view(p->xch, p->domid, XENMEM_access_rwx,
 				  &p->view) < 0)
 		goto fail_state;
+	xen_journal(p, "view %u %u\n", p->view, p->altp2m_enabled_by_us);
 	if (xc_altp2m_switch_to_view(p->xch, p->domid, p->view) < 0)
 		goto fail_view;
 	p->next_gfn = (uint64_t)max + 1;
@@ -725,6 +927,8 @@ static struct xen_shadow *xen_shadow_get(struct xen_priv *p, uint64_t gfn)
 			 p->domid, strerror(errno));
 		return NULL;
 	}
+	xen_journal(p, "shadow %llx %llx\n", (unsigned long long)gfn,
+		    (unsigned long long)sg);
 	if (xen_phys_write(p, sg * XEN_PAGE, page, XEN_PAGE) < 0)
 		goto fail_free;
 	if (xc_altp2m_change_gfn(p->xch, p->domid, p->view, gfn, sg) < 0)
@@ -759,6 +963,7 @@ static void xen_shadow_put(struct xen_priv *p, struct xen_shadow *s)
 				 XENMEM_access_rwx);
 	xc_altp2m_change_gfn(p->xch, p->domid, p->view, s->gfn, XEN_NO_GFN);
 	xc_domain_decrease_reservation_exact(p->xch, p->domid, 1, 0, &sg);
+	xen_journal(p, "unshadow %llx\n", (unsigned long long)s->gfn);
 	*s = p->shadows[--p->nshadows];
 }
 
@@ -805,6 +1010,8 @@ static int xen_trap_install(struct xen_priv *p, struct xen_trap *t)
 		}
 		return rc;
 	}
+	/* Journal first: a crash after the write must find the byte. */
+	xen_journal(p, "trap %llx %x\n", (unsigned long long)t->gpa, t->orig);
 	return xen_phys_write(p, t->gpa, &int3, 1);
 }
 
@@ -821,6 +1028,7 @@ static void xen_trap_remove(struct xen_priv *p, struct xen_trap *t)
 		return;
 	}
 	xen_phys_write(p, t->gpa, &t->orig, 1);
+	xen_journal(p, "untrap %llx\n", (unsigned long long)t->gpa);
 }
 
 static int xen_trap_add(struct vsp_backend *be, uint64_t addr)
@@ -1496,6 +1704,7 @@ static int xen_resolve(const char *target, uint32_t *domid)
 
 static void xen_release(struct xen_priv *p)
 {
+	xen_journal_close(p, false);
 	if (p->local_port >= 0)
 		xenevtchn_unbind(p->xce, p->local_port);
 	if (p->xce)
@@ -1533,6 +1742,7 @@ static int xen_attach(struct vsp_backend *be, const char *target)
 	if (!p)
 		return -ENOMEM;
 	p->local_port = -1;
+	p->jfd = -1;
 	p->xch = xc_interface_open(&xen_quiet, &xen_quiet, 0);
 	if (!p->xch) {
 		rc = xen_fail(-errno, "cannot open the Xen control interface: "
@@ -1579,7 +1789,15 @@ static int xen_attach(struct vsp_backend *be, const char *target)
 			      strerror(errno));
 		goto fail;
 	}
+	xen_journal_path(p);
 	p->ring_page = xc_monitor_enable(p->xch, p->domid, &p->remote_port);
+	if (!p->ring_page && errno == EBUSY) {
+		rc = xen_take_over(p);
+		if (rc < 0)
+			goto fail;
+		p->ring_page = xc_monitor_enable(p->xch, p->domid,
+						 &p->remote_port);
+	}
 	if (!p->ring_page) {
 		rc = xen_fail(-errno, "cannot enable monitoring of domain %u: "
 			      "%s%s", p->domid, strerror(errno),
@@ -1588,6 +1806,7 @@ static int xen_attach(struct vsp_backend *be, const char *target)
 		goto fail;
 	}
 	p->monitor_on = true;
+	xen_journal_open(p);
 	p->xce = xenevtchn_open(&xen_quiet, 0);
 	if (!p->xce) {
 		rc = xen_fail(-errno, "cannot open the event channel device: "
@@ -1632,6 +1851,8 @@ fail:
 		xc_monitor_singlestep(p->xch, p->domid, false);
 	if (p->bp_on)
 		xc_monitor_software_breakpoint(p->xch, p->domid, false);
+	/* Nothing was changed yet: no journal to keep. */
+	xen_journal_close(p, p->monitor_on);
 	xen_release(p);
 	return rc;
 }
@@ -1680,6 +1901,7 @@ static void xen_detach(struct vsp_backend *be, bool stay_paused)
 	if (stay_paused && p->pauses > 0)
 		p->pauses--;
 	be->priv = NULL;
+	xen_journal_close(p, true);
 	xen_release(p);
 }
 

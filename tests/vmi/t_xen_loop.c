@@ -30,6 +30,7 @@ int main(void)
 #include "vmi/xen.c"
 
 #include <sys/eventfd.h>
+#include <sys/wait.h>
 
 /* xenctrl.h's barriers use the GNU `asm` keyword, absent under -std=c11. */
 #undef xen_mb
@@ -324,6 +325,9 @@ void *xc_monitor_enable(xc_interface *xch, uint32_t dom, uint32_t *port)
 
 int xc_monitor_disable(xc_interface *xch, uint32_t dom)
 {
+	/* Xen lets go of the vCPUs it paused for the ring's events. */
+	for (int i = 0; i < SIM_NV; i++)
+		sim.v[i].paused = false;
 	sim.monitor = false;
 	return 0;
 }
@@ -965,6 +969,86 @@ static void test_cost(void)
 	be.ops->detach(&be, false);
 }
 
+/* vsp dies: its state is dropped without any teardown. */
+static void crash(void)
+{
+	struct xen_priv *p = be.priv;
+
+	if (!p)
+		return;
+	if (p->jfd >= 0)
+		close(p->jfd);
+	free(p->v);
+	free(p->traps);
+	free(p->shadows);
+	free(p);
+	be.priv = NULL;
+}
+
+static char state_dir[64];
+
+/* Makes the journal's owner a process that has exited. */
+static int journal_owner_dead(void)
+{
+	char path[128], rest[8192], *nl;
+	FILE *f;
+	size_t n;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	if (pid < 0 || waitpid(pid, NULL, 0) != pid)
+		return -1;
+	snprintf(path, sizeof(path), "%s/xen-%d.journal", state_dir, SIM_DOMID);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(rest, 1, sizeof(rest) - 1, f);
+	fclose(f);
+	rest[n] = 0;
+	nl = strchr(rest, '\n');
+	f = fopen(path, "w");
+	if (!f || !nl)
+		return -1;
+	fprintf(f, "vsp-xen-journal 1 pid %ld%s", (long)pid, nl);
+	fclose(f);
+	return 0;
+}
+
+static void test_take_over(bool altp2m)
+{
+	uint64_t trap = KTEXT + 0x200;
+	const char *mode = altp2m ? "altp2m" : "in place";
+	char what[120];
+	struct vsp_stop st;
+
+	sim_reset(altp2m);
+	be.ops->attach(&be, "7");
+	be.ops->trap_add(&be, trap);
+	be.ops->resume(&be, 0, &(struct vsp_resume){ VSP_RESUME_CONTINUE, 0 });
+	sim_run(1, trap);
+	wait_for(&st);
+	crash();
+	ok(sim.monitor && sim.v[1].paused && sim.bp, "after a crash Xen still "
+	   "holds the ring, the paused vCPU and breakpoint events");
+	ok(be.ops->attach(&be, "7") == -EBUSY &&
+	   strstr(vsp_be_xen_last_error(), "running vsp"),
+	   "a journal whose process lives: no take-over");
+	ok(journal_owner_dead() == 0, "journal owner made a dead process");
+	snprintf(what, sizeof(what), "%s: attach takes over a dead vsp's ring",
+		 mode);
+	ok(be.ops->attach(&be, "7") == 0, what);
+	ok(!sim.v[1].paused, "the vCPU the dead vsp held runs again");
+	if (altp2m)
+		ok(!sim.populated[64] && sim.view_alive && !sim.remap[TEXT_GFN],
+		   "altp2m: old shadow freed, a fresh view without traps");
+	else
+		ok(sim.mem[TEXT_GFN][0x200] == 0x48,
+		   "in place: the dead vsp's int3 is gone");
+	be.ops->detach(&be, false);
+	ok(sim.pauses == 0 && !sim.monitor, "and detaches cleanly");
+}
+
 /* AMD-like host: no single-step events, so no stepping over traps. */
 static void test_no_mtf(void)
 {
@@ -1000,6 +1084,12 @@ static void test_no_mtf(void)
 
 int main(void)
 {
+	char cmd[128];
+
+	snprintf(state_dir, sizeof(state_dir), "/tmp/vsp-xenstate-XXXXXX");
+	if (!mkdtemp(state_dir))
+		return 1;
+	setenv("VSP_XEN_STATE_DIR", state_dir, 1);
 	test_attach_errors();
 	test_trap_cycle(true);
 	test_trap_cycle(false);
@@ -1008,6 +1098,11 @@ int main(void)
 	test_emulation(true);
 	test_emulation(false);
 	test_cost();
+	test_take_over(true);
+	test_take_over(false);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", state_dir);
 	printf("1..%d\n", ntest);
 	return nfail != 0;
 }
