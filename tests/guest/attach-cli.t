@@ -1,0 +1,52 @@
+#!/bin/bash
+# attach-cli.t: `vsp attach` usage and attach failures (no guest needed).
+. "$(dirname "$0")/lib.sh"
+[ -x "${VSP:-}" ] || { echo "Bail out! VSP must name the vsp binary"; exit 1; }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+run() { rc=0; "$VSP" "$@" >"$T/out" 2>"$T/err" || rc=$?; }
+
+run attach --help
+ok "--help exits 0" eq "$rc" 0
+ok "--help shows the usage" grep -q "usage: vsp attach" "$T/out"
+run attach "$POL/shadow.vsp"
+ok "no target: usage error 2" eq "$rc" 2
+run attach --gdb 127.0.0.1:1 --xen d "$POL/shadow.vsp"
+ok "two targets: usage error 2" eq "$rc" 2
+run attach --gdb 127.0.0.1:1
+ok "no policy: usage error 2" eq "$rc" 2
+run attach --gdb 127.0.0.1:1 --mode fast "$POL/shadow.vsp"
+ok "bad mode: usage error 2" eq "$rc" 2
+printf 'on syscall opnat : deny;\n' >"$T/bad.vsp"
+run attach --gdb 127.0.0.1:1 "$T/bad.vsp"
+ok "policy errors: 1" eq "$rc" 1
+run attach --gdb 127.0.0.1:1 --symbols "$T/nonexistent" "$POL/shadow.vsp"
+ok "unreadable symbols: 2" eq "$rc" 2
+run attach --gdb 127.0.0.1:1 "$POL/shadow.vsp"
+ok "nothing listening: cannot attach, 3" eq "$rc" 3
+ok "and says why" grep -q "cannot attach to 127.0.0.1:1" "$T/err"
+run attach --gdb nosuchhost.invalid:1234 "$POL/shadow.vsp"
+ok "unknown host: 3" eq "$rc" 3
+run attach --xen vsp-no-such-domain "$POL/shadow.vsp"
+ok "--xen without a Xen host: 3" eq "$rc" 3
+ok "--xen: a clear message" grep -q "cannot attach to vsp-no-such-domain" "$T/err"
+
+# A stub that answers garbage: the attach fails cleanly, no hang.
+if command -v python3 >/dev/null; then
+	python3 - "$T/port" <<'PY' &
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+c, _ = s.accept()
+c.recv(100)
+c.sendall(b"+$" + b"*" * 100 + b"#00")
+c.recv(100)
+c.close()
+PY
+	for i in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+	run attach --gdb "127.0.0.1:$(cat "$T/port")" "$POL/shadow.vsp"
+	ok "garbage from the stub: 3" eq "$rc" 3
+	wait
+fi
+done_testing

@@ -1,0 +1,26 @@
+#!/bin/bash
+# deny.t: enforce a deny rule on the live guest; record the run and replay
+# the trace to the same decisions.
+. "$(dirname "$0")/lib.sh"
+guest_setup
+
+guest_run deny --stats=json --record "$T/deny.trace" "$POL/shadow.vsp" -- \
+	'vsp_open /etc/hostname /etc/shadow /etc/passwd'
+r=$(result deny 1)
+ok "vsp attach exits 0 when the guest ends" eq "$VSP_RC" 0
+ok "open(/etc/shadow) fails with EACCES" grep -qx "VSP open /etc/shadow err EACCES 13" <<<"$r"
+ok "open(/etc/hostname) succeeds" grep -qx "VSP open /etc/hostname ok vspguest" <<<"$r"
+ok "open(/etc/passwd) succeeds" grep -qx "VSP open /etc/passwd ok root:x:0:0:root:/root:/bin/sh" <<<"$r"
+ok "the guest ran to its end" has deny.log VSP-DONE
+ok "one audit record" eq "$(grep -c . "$T/deny.audit")" 1
+ok "audit: rule, verdict, errno" grep -q '"rule":"read-shadow","verdict":"deny","errno":13' "$T/deny.audit"
+ok "audit: enforce mode, applied" grep -q '"mode":"enforce","applied":true' "$T/deny.audit"
+ok "audit: the path" grep -q '"path":"/etc/shadow"' "$T/deny.audit"
+ok "only the needed trap is installed" grep -q '"traps_installed":1[,}]' "$T/deny.err"
+ok "trace recorded every open" grep -q '"filename":"/etc/hostname"' "$T/deny.trace"
+
+rc=0
+"$VSP" replay "$POL/shadow.vsp" --trace "$T/deny.trace" >"$T/replay.audit" 2>"$T/replay.err" || rc=$?
+ok "the recorded trace replays" eq "$rc" 0
+ok "replay decides as the live run did" diff -u "$T/deny.audit" "$T/replay.audit"
+done_testing

@@ -1,0 +1,28 @@
+#!/bin/bash
+# detach.t: vsp detaches mid-run (after N events, and on SIGTERM), removes
+# its traps, and the guest runs to completion.
+. "$(dirname "$0")/lib.sh"
+guest_setup
+
+guest_run n --max-events 5 "$POL/opens.vsp" -- 'vsp_loop 30 /etc/hostname'
+ok "--max-events: vsp exits 0" eq "$VSP_RC" 0
+ok "--max-events: vsp detached" grep -q "5 events seen: detaching" "$T/n.err"
+ok "--max-events: the loop completed" grep -qx "VSP loop 30 ok 30 err 0 .*" <<<"$(result n 1 | sed 's/ms .*/.*/')"
+ok "--max-events: the guest ran to its end" has n.log VSP-DONE
+
+read -r qpid port < <("$RIG" boot --bg --timeout 150 --log "$T/s.log" 'vsp_loop 60 /etc/hostname 50')
+QPIDS+=("$qpid")
+"$VSP" attach --gdb "127.0.0.1:$port" --symbols "$SYSTEM_MAP" --stats "$POL/opens.vsp" \
+	>"$T/s.audit" 2>"$T/s.err" &
+vpid=$!
+sleep 3
+kill -TERM "$vpid"
+rc=0
+wait "$vpid" || rc=$?
+guest_wait "$qpid" 60
+ok "SIGTERM: vsp exits 0" eq "$rc" 0
+ok "SIGTERM: vsp detached" grep -q "signal 15: detaching" "$T/s.err"
+ok "SIGTERM: some opens were trapped first" grep -Eq "traps hit: +[1-9]" "$T/s.err"
+ok "SIGTERM: the loop completed" grep -q "^VSP loop 60 ok 60 err 0" "$T/s.log"
+ok "SIGTERM: the guest ran to its end" has s.log VSP-DONE
+done_testing

@@ -1,0 +1,100 @@
+# lib.sh: shared by the live tests (tests/guest/*.t), sourced, not run.
+#
+# Each live test boots the bundled guest (rig.sh) paused under QEMU's GDB
+# stub, runs `vsp attach` against it with a policy, lets the guest run its
+# commands and power off, then asserts on what the guest printed (the
+# serial log, VSP lines) and on vsp's audit log, trace and statistics.
+# Output is TAP.
+
+GUEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+RIG=$GUEST_DIR/rig.sh
+POL=$GUEST_DIR/policies
+t_n=0
+t_fail=0
+
+ok() {	# ok DESCRIPTION COMMAND...: passes when the command succeeds
+	local desc=$1
+	shift
+	t_n=$((t_n + 1))
+	if "$@"; then
+		echo "ok $t_n - $desc"
+	else
+		echo "not ok $t_n - $desc"
+		t_fail=$((t_fail + 1))
+	fi
+}
+
+done_testing() {
+	echo "1..$t_n"
+	[ $t_fail = 0 ]
+}
+
+guest_setup() {
+	if [ -z "${VSP:-}" ] || [ ! -x "$VSP" ]; then
+		echo "Bail out! VSP must name the vsp binary"
+		exit 1
+	fi
+	if ! command -v qemu-system-x86_64 >/dev/null; then
+		echo "1..0 # SKIP qemu-system-x86_64 is not installed"
+		exit 0
+	fi
+	# The first run fetches the kernel and records its symbols.
+	if ! "$RIG" symbols >&2; then
+		echo "Bail out! the guest rig could not be built"
+		exit 1
+	fi
+	eval "$("$RIG" paths)"
+	T=$(mktemp -d "${TMPDIR:-/tmp}/vsp-live.XXXXXX")
+	QPIDS=()
+	trap guest_cleanup EXIT
+}
+
+guest_cleanup() {
+	local p
+	for p in "${QPIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	if [ -n "${VSP_KEEP:-}" ]; then
+		echo "# files kept in $T" >&2
+	else
+		rm -rf "$T"
+	fi
+}
+
+# guest_run NAME [VSP OPTIONS] POLICY... -- COMMAND...
+# Boots, attaches, waits for both to end.  Leaves:
+#   $T/NAME.log (console)  $T/NAME.audit (stdout)  $T/NAME.err (stderr)
+#   VSP_RC (vsp's status)  QPID (QEMU's pid)
+guest_run() {
+	local name=$1
+	shift
+	local va=()
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+		va+=("$1")
+		shift
+	done
+	shift
+	local port
+	read -r QPID port < <("$RIG" boot --bg --timeout 150 --log "$T/$name.log" "$@")
+	QPIDS+=("$QPID")
+	VSP_RC=0
+	timeout -s INT 120 "$VSP" attach --gdb "127.0.0.1:$port" --symbols "$SYSTEM_MAP" \
+		"${va[@]}" >"$T/$name.audit" 2>"$T/$name.err" || VSP_RC=$?
+	[ "${GUEST_NO_WAIT:-}" ] || guest_wait "$QPID" 60
+}
+
+guest_wait() {	# guest_wait PID SECONDS: until QEMU ends
+	local i
+	for i in $(seq $(($2 * 10))); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# What guest command N printed (its VSP lines), and its exit status.
+result() { "$RIG" result "$T/$1.log" "$2"; }
+status() { "$RIG" status "$T/$1.log" "$2"; }
+has() { grep -qF -- "$2" "$T/$1" ; }
+hasnt() { ! grep -qF -- "$2" "$T/$1" ; }
+eq() { [ "$1" = "$2" ] || { echo "# got '$1', want '$2'" >&2; return 1; }; }
