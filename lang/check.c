@@ -1577,34 +1577,111 @@ static void chk_rule_name(const struct vsp_rule *r, char *buf, size_t size,
 	(void)cap;
 }
 
+/* A string-keyed map to indexes, for the checks over all rules (a policy
+ * may have tens of thousands). */
+struct chk_map {
+	struct chk_slot {
+		char *key;
+		size_t val;
+	} *s;
+	size_t size, n;
+};
+
+static size_t *chk_map_slot(struct chk_map *m, const char *key, bool *found)
+{
+	size_t i;
+
+	if (m->n * 2 + 2 > m->size) {
+		struct chk_map g = { 0 };
+		size_t j;
+
+		g.size = m->size ? m->size * 2 : 64;
+		g.s = calloc(g.size, sizeof *g.s);
+		if (!g.s) {
+			fputs("vsp: out of memory\n", stderr);
+			abort();
+		}
+		for (j = 0; j < m->size; j++) {
+			if (!m->s[j].key)
+				continue;
+			for (i = chk_hash(m->s[j].key) & (g.size - 1); g.s[i].key;
+			     i = (i + 1) & (g.size - 1))
+				;
+			g.s[i] = m->s[j];
+		}
+		g.n = m->n;
+		free(m->s);
+		*m = g;
+	}
+	for (i = chk_hash(key) & (m->size - 1); m->s[i].key;
+	     i = (i + 1) & (m->size - 1))
+		if (strcmp(m->s[i].key, key) == 0) {
+			*found = true;
+			return &m->s[i].val;
+		}
+	m->s[i].key = strdup(key);
+	if (!m->s[i].key) {
+		fputs("vsp: out of memory\n", stderr);
+		abort();
+	}
+	m->n++;
+	*found = false;
+	return &m->s[i].val;
+}
+
+static void chk_map_release(struct chk_map *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->size; i++)
+		free(m->s[i].key);
+	free(m->s);
+}
+
+/* "kind:lib:name": events that can cover each other share a key. */
+static char *chk_event_key(const struct vsp_event_ref *ev, char *buf,
+			   size_t size)
+{
+	snprintf(buf, size, "%d:%s:%s", (int)ev->kind, ev->lib ? ev->lib : "",
+		 ev->name);
+	return buf;
+}
+
+struct chk_cover {
+	const struct vsp_rule *rule;
+	const struct vsp_event_ref *ev;
+	size_t next;		/* index + 1 of the next entry, 0 at the end */
+};
+
 static void chk_shadowed(struct chk *c)
 {
 	struct vsp_unit *u = c->u;
-	size_t i, j, k, e;
-	char a[200], b[200], ev[160];
+	struct chk_map map = { 0 };
+	struct chk_cover *cov = NULL;
+	size_t ncov = 0, cap = 0, i, e, k;
+	char a[200], b[200], ev[160], key[512];
+	bool found;
 
 	for (i = 0; i < u->nrules; i++) {
 		const struct vsp_rule *r = u->rules[i];
 		const struct vsp_rule *by = NULL;
 		const struct vsp_event_ref *first_ev = NULL;
 
-		if (!r->nevents)
-			continue;
-		for (e = 0; e < r->nevents; e++) {
+		for (e = 0; r->nevents && e < r->nevents; e++) {
 			const struct vsp_rule *cover = NULL;
+			size_t *head;
 
-			for (j = 0; j < i && !cover; j++) {
-				const struct vsp_rule *o = u->rules[j];
-
-				if (!chk_always_decides(o))
-					continue;
-				for (k = 0; k < o->nevents; k++)
-					if (chk_covers(&o->events[k],
-						       &r->events[e])) {
-						cover = o;
-						break;
-					}
-			}
+			if (r->events[e].catalog == -2)
+				break;
+			head = chk_map_slot(&map, chk_event_key(&r->events[e],
+								key, sizeof key),
+					    &found);
+			if (!found)
+				*head = 0;
+			for (k = *head; k; k = cov[k - 1].next)
+				if (chk_covers(cov[k - 1].ev, &r->events[e]) &&
+				    (!cover || cov[k - 1].rule->index < cover->index))
+					cover = cov[k - 1].rule;
 			if (!cover)
 				break;
 			if (!by) {
@@ -1612,18 +1689,45 @@ static void chk_shadowed(struct chk *c)
 				first_ev = &r->events[e];
 			}
 		}
-		if (e < r->nevents || !by)
+		if (r->nevents && e == r->nevents && by) {
+			chk_rule_name(r, a, sizeof a, false);
+			chk_rule_name(by, b, sizeof b, false);
+			vsp_diag_warning(c->d, &r->loc,
+					 "%s can never decide: an earlier rule always decides %s%s first",
+					 a, chk_event_desc(first_ev, ev, sizeof ev),
+					 r->nevents > 1 ? " and its other events" : "");
+			vsp_diag_note(c->d, &by->loc,
+				      "%s decides every such event: it has a verdict and no condition",
+				      b);
+		}
+		if (!chk_always_decides(r))
 			continue;
-		chk_rule_name(r, a, sizeof a, false);
-		chk_rule_name(by, b, sizeof b, false);
-		vsp_diag_warning(c->d, &r->loc,
-				 "%s can never decide: an earlier rule always decides %s%s first",
-				 a, chk_event_desc(first_ev, ev, sizeof ev),
-				 r->nevents > 1 ? " and its other events" : "");
-		vsp_diag_note(c->d, &by->loc,
-			      "%s decides every such event: it has a verdict and no condition",
-			      b);
+		for (e = 0; e < r->nevents; e++) {
+			size_t *head;
+
+			if (r->events[e].catalog == -2)
+				continue;
+			head = chk_map_slot(&map, chk_event_key(&r->events[e],
+								key, sizeof key),
+					    &found);
+			if (!found)
+				*head = 0;
+			if (ncov == cap) {
+				cap = cap ? cap * 2 : 64;
+				cov = realloc(cov, cap * sizeof *cov);
+				if (!cov) {
+					fputs("vsp: out of memory\n", stderr);
+					abort();
+				}
+			}
+			cov[ncov].rule = r;
+			cov[ncov].ev = &r->events[e];
+			cov[ncov].next = *head;
+			*head = ++ncov;
+		}
 	}
+	free(cov);
+	chk_map_release(&map);
 }
 
 static void chk_unused(struct chk *c)
@@ -1643,22 +1747,24 @@ static void chk_unused(struct chk *c)
 static void chk_rule_names(struct chk *c)
 {
 	struct vsp_unit *u = c->u;
-	size_t i, j;
+	struct chk_map map = { 0 };
+	size_t i, *first;
+	bool found;
 
 	for (i = 0; i < u->nrules; i++) {
 		if (!u->rules[i]->name)
 			continue;
-		for (j = 0; j < i; j++)
-			if (u->rules[j]->name &&
-			    strcmp(u->rules[i]->name, u->rules[j]->name) == 0) {
-				vsp_diag_error(c->d, &u->rules[i]->loc,
-					       "rule '%s' is already defined",
-					       u->rules[i]->name);
-				vsp_diag_note(c->d, &u->rules[j]->loc,
-					      "the first rule of that name is here");
-				break;
-			}
+		first = chk_map_slot(&map, u->rules[i]->name, &found);
+		if (!found) {
+			*first = i;
+			continue;
+		}
+		vsp_diag_error(c->d, &u->rules[i]->loc,
+			       "rule '%s' is already defined", u->rules[i]->name);
+		vsp_diag_note(c->d, &u->rules[*first]->loc,
+			      "the first rule of that name is here");
 	}
+	chk_map_release(&map);
 }
 
 int vsp_check(struct vsp_unit *u, struct vsp_diags *d)

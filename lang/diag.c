@@ -34,6 +34,7 @@ void vsp_diags_release(struct vsp_diags *d)
 		free((char *)d->v[i].loc.file);
 	}
 	free(d->v);
+	free(d->seen);
 	memset(d, 0, sizeof *d);
 }
 
@@ -44,20 +45,75 @@ static bool diag_same_file(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-static bool diag_is_dup(const struct vsp_diags *d, enum vsp_diag_level level,
+static size_t diag_hash(enum vsp_diag_level level, const struct vsp_loc *loc,
+			const char *msg)
+{
+	size_t h = (size_t)level * 31 + (size_t)loc->line * 131 +
+		   (size_t)loc->col;
+	const char *p;
+
+	for (p = loc->file ? loc->file : ""; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	for (p = msg; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	return h;
+}
+
+static bool diag_equal(const struct vsp_diag *r, enum vsp_diag_level level,
+		       const struct vsp_loc *loc, const char *msg)
+{
+	return r->level == level && r->loc.line == loc->line &&
+	       r->loc.col == loc->col && diag_same_file(r->loc.file, loc->file) &&
+	       strcmp(r->msg, msg) == 0;
+}
+
+/* Records are hashed so a policy with thousands of errors stays fast. */
+static bool diag_is_dup(struct vsp_diags *d, enum vsp_diag_level level,
 			const struct vsp_loc *loc, const char *msg)
 {
-	size_t i;
+	size_t i, mask;
 
-	for (i = 0; i < d->n; i++) {
-		const struct vsp_diag *r = &d->v[i];
-
-		if (r->level == level && r->loc.line == loc->line &&
-		    r->loc.col == loc->col && diag_same_file(r->loc.file, loc->file) &&
-		    strcmp(r->msg, msg) == 0)
+	if (!d->seen_size)
+		return false;
+	mask = d->seen_size - 1;
+	for (i = diag_hash(level, loc, msg) & mask; d->seen[i];
+	     i = (i + 1) & mask)
+		if (diag_equal(&d->v[d->seen[i] - 1], level, loc, msg))
 			return true;
-	}
 	return false;
+}
+
+static void diag_remember(struct vsp_diags *d, size_t idx)
+{
+	const struct vsp_diag *r = &d->v[idx];
+	size_t i, j, mask;
+
+	if ((d->n + 1) * 2 > d->seen_size) {
+		size_t size = d->seen_size ? d->seen_size * 2 : 64;
+		size_t *seen = calloc(size, sizeof *seen);
+
+		if (!seen)
+			return;		/* no dedupe: still correct output */
+		free(d->seen);
+		d->seen = seen;
+		d->seen_size = size;
+		/* rehash every record but notes */
+		for (j = 0; j < d->n; j++) {
+			const struct vsp_diag *o = &d->v[j];
+
+			if (j == idx || o->level == VSP_DIAG_NOTE)
+				continue;
+			for (i = diag_hash(o->level, &o->loc, o->msg) & (size - 1);
+			     seen[i]; i = (i + 1) & (size - 1))
+				;
+			seen[i] = j + 1;
+		}
+	}
+	mask = d->seen_size - 1;
+	for (i = diag_hash(r->level, &r->loc, r->msg) & mask; d->seen[i];
+	     i = (i + 1) & mask)
+		;
+	d->seen[i] = idx + 1;
 }
 
 static void diag_add(struct vsp_diags *d, enum vsp_diag_level level,
@@ -103,6 +159,8 @@ static void diag_add(struct vsp_diags *d, enum vsp_diag_level level,
 		d->errors++;
 	else if (level == VSP_DIAG_WARNING)
 		d->warnings++;
+	if (level != VSP_DIAG_NOTE)
+		diag_remember(d, d->n - 1);
 }
 
 void vsp_diag_error(struct vsp_diags *d, const struct vsp_loc *loc,
@@ -178,35 +236,40 @@ static int diag_group_cmp(const void *pa, const void *pb)
 	return a->first < b->first ? -1 : a->first > b->first;
 }
 
-static const struct vsp_source *diag_source(const struct vsp_diags *d,
-					    const char *file)
-{
-	size_t i;
+/* Where each line of a source starts, built once per print. */
+struct diag_lines {
+	const struct vsp_source *src;
+	size_t *start;		/* start[i]: offset of line i + 1 */
+	size_t n;
+};
 
-	if (!file)
-		return NULL;
-	for (i = 0; i < d->nsources; i++)
-		if (strcmp(d->sources[i]->path, file) == 0)
-			return d->sources[i];
-	return NULL;
+static void diag_lines_build(struct diag_lines *l, const struct vsp_source *src)
+{
+	size_t i, n = 1;
+
+	l->src = src;
+	for (i = 0; i < src->len; i++)
+		n += src->text[i] == '\n';
+	l->start = malloc(n * sizeof *l->start);
+	l->n = 0;
+	if (!l->start)
+		return;
+	l->start[l->n++] = 0;
+	for (i = 0; i < src->len; i++)
+		if (src->text[i] == '\n')
+			l->start[l->n++] = i + 1;
 }
 
-/* Finds line `line` (1-based) of a source; sets *len to its length without
- * the newline. */
-static const char *diag_line(const struct vsp_source *src, int line,
+/* Finds line `line` (1-based); sets *len to its length without the
+ * newline. */
+static const char *diag_line(const struct diag_lines *l, int line,
 			     size_t *len)
 {
-	const char *p = src->text, *end = src->text + src->len, *nl;
-	int n;
+	const char *p, *end = l->src->text + l->src->len, *nl;
 
-	for (n = 1; n < line; n++) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			return NULL;
-		p = nl + 1;
-	}
-	if (p > end)
+	if (line < 1 || (size_t)line > l->n)
 		return NULL;
+	p = l->src->text + l->start[line - 1];
 	nl = memchr(p, '\n', (size_t)(end - p));
 	*len = (size_t)((nl ? nl : end) - p);
 	if (*len && p[*len - 1] == '\r')
@@ -215,15 +278,18 @@ static const char *diag_line(const struct vsp_source *src, int line,
 }
 
 static void diag_print_source(const struct vsp_diags *d,
+			      struct diag_lines *lines,
 			      const struct vsp_diag *r, FILE *out)
 {
-	const struct vsp_source *src = diag_source(d, r->loc.file);
+	size_t rank = diag_file_rank(d, r->loc.file);
 	const char *line;
 	size_t len, i, start, stop;
 
-	if (!src || r->loc.line <= 0 || r->loc.col <= 0)
+	if (rank >= d->nsources || r->loc.line <= 0 || r->loc.col <= 0)
 		return;
-	line = diag_line(src, r->loc.line, &len);
+	if (!lines[rank].src)
+		diag_lines_build(&lines[rank], d->sources[rank]);
+	line = diag_line(&lines[rank], r->loc.line, &len);
 	if (!line)
 		return;
 	fputs("    ", out);
@@ -254,8 +320,8 @@ static const char *const diag_level_names[] = {
 	[VSP_DIAG_NOTE] = "note",
 };
 
-static void diag_print_one(const struct vsp_diags *d, const struct vsp_diag *r,
-			   FILE *out)
+static void diag_print_one(const struct vsp_diags *d, struct diag_lines *lines,
+			   const struct vsp_diag *r, FILE *out)
 {
 	if (r->loc.file && r->loc.line > 0)
 		fprintf(out, "%s:%d:%d: ", r->loc.file, r->loc.line, r->loc.col);
@@ -264,20 +330,48 @@ static void diag_print_one(const struct vsp_diags *d, const struct vsp_diag *r,
 	else
 		fputs("vsp: ", out);
 	fprintf(out, "%s: %s\n", diag_level_names[r->level], r->msg);
-	diag_print_source(d, r, out);
+	if (lines)
+		diag_print_source(d, lines, r, out);
 }
 
+static void diag_print_all(const struct vsp_diags *d, FILE *out);
+
+/* Prints through one buffer: `out` is often unbuffered stderr. */
 void vsp_diags_print(const struct vsp_diags *d, FILE *out)
 {
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	if (!d->n)
+		return;
+	m = open_memstream(&buf, &len);
+	if (!m) {
+		diag_print_all(d, out);
+		return;
+	}
+	diag_print_all(d, m);
+	fclose(m);
+	fwrite(buf, 1, len, out);
+	fflush(out);
+	free(buf);
+}
+
+static void diag_print_all(const struct vsp_diags *d, FILE *out)
+{
+	struct diag_lines *lines;
 	struct diag_group *g;
 	size_t ng = 0, i, j;
 
 	if (!d->n)
 		return;
 	g = calloc(d->n, sizeof *g);
-	if (!g) {
+	lines = calloc(d->nsources + 1, sizeof *lines);
+	if (!g || !lines) {
 		for (i = 0; i < d->n; i++)
-			diag_print_one(d, &d->v[i], out);
+			diag_print_one(d, NULL, &d->v[i], out);
+		free(g);
+		free(lines);
 		return;
 	}
 	for (i = 0; i < d->n; i++) {
@@ -296,6 +390,9 @@ void vsp_diags_print(const struct vsp_diags *d, FILE *out)
 	qsort(g, ng, sizeof *g, diag_group_cmp);
 	for (i = 0; i < ng; i++)
 		for (j = 0; j < g[i].n; j++)
-			diag_print_one(d, &d->v[g[i].first + j], out);
+			diag_print_one(d, lines, &d->v[g[i].first + j], out);
+	for (i = 0; i < d->nsources; i++)
+		free(lines[i].start);
+	free(lines);
 	free(g);
 }

@@ -33,6 +33,8 @@ struct vsp_diags {
 	struct vsp_source **sources;	/* borrowed: to print source lines */
 	size_t nsources;
 	bool drop_notes;	/* the last record was a duplicate: so are its notes */
+	size_t *seen;		/* private: hash of records (index + 1) */
+	size_t seen_size;
 };
 
 void vsp_diags_init(struct vsp_diags *d);
