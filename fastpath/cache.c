@@ -146,6 +146,8 @@ bool vsp_fp_cache_get(struct vsp_cache *c, uint32_t prog, const void *key,
 		c->st.misses++;
 		return false;
 	}
+	if (!key)
+		key = "";	/* memcmp wants a pointer even for 0 bytes */
 	uint64_t h = key_hash(prog, key, klen);
 	size_t si = h & c->setmask;
 	struct set *set = &c->s[si];
@@ -171,6 +173,8 @@ void vsp_fp_cache_put(struct vsp_cache *c, uint32_t prog, const void *key,
 	if (!c || klen > VSP_CACHE_KEY_MAX || vlen > VSP_CACHE_VAL_MAX ||
 	    (!key && klen) || (!val && vlen))
 		return;
+	if (!key)
+		key = "";
 	uint64_t h = key_hash(prog, key, klen);
 	size_t si = h & c->setmask;
 	struct set *set = &c->s[si];

@@ -756,6 +756,8 @@ uint64_t vsp_fp_matcher_run(const struct vsp_matcher *m, const char *s,
 {
 	if (!m || !m->built || (!s && slen))
 		return 0;
+	if (!s)
+		s = "";		/* memcmp and friends want a pointer */
 	uint64_t mask = exact_run(m, s, slen) | trie_run(m, s, slen);
 	for (size_t i = 0; i < m->nau; i++)
 		mask |= automaton_run(&m->au[i], s, slen);

@@ -29,6 +29,8 @@ static void test_basics(void)
 	       "put on the same key replaces the value");
 	vsp_fp_cache_put(c, 1, "", 0, "e", 1);
 	tap_ok(vsp_fp_cache_get(c, 1, "", 0, val) && val[0] == 'e', "empty key works");
+	tap_ok(vsp_fp_cache_get(c, 1, NULL, 0, val) && val[0] == 'e', "NULL key of length 0 is the empty key");
+	tap_ok(!vsp_fp_cache_get(c, 1, NULL, 3, val), "NULL key with a length misses");
 
 	unsigned char big[VSP_CACHE_KEY_MAX + 1];
 	memset(big, 'x', sizeof big);
@@ -39,7 +41,7 @@ static void test_basics(void)
 	tap_ok(vsp_fp_cache_get(c, 1, "k1", 2, NULL), "val may be NULL");
 
 	vsp_fp_cache_stats(c, &st);
-	tap_ok(st.hits == 5 && st.misses == 6 && st.inserts == 4 && st.evictions == 0,
+	tap_ok(st.hits == 6 && st.misses == 7 && st.inserts == 4 && st.evictions == 0,
 	       "stats: %llu hits %llu misses %llu inserts %llu evictions",
 	       (unsigned long long)st.hits, (unsigned long long)st.misses,
 	       (unsigned long long)st.inserts, (unsigned long long)st.evictions);

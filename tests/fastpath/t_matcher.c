@@ -256,6 +256,8 @@ static void test_basics(void)
 	tap_ok(vsp_fp_matcher_run(m, "", 0) == 0x30, "empty string: groups 4 5");
 	tap_ok(vsp_fp_matcher_run(m, "x", 1) == (0x10 | (1ULL << 63)), "x: groups 4 63");
 	tap_ok(vsp_fp_matcher_run(NULL, "x", 1) == 0, "NULL matcher matches nothing");
+	tap_ok(vsp_fp_matcher_run(m, NULL, 0) == 0x30, "NULL string of length 0 is the empty string");
+	tap_ok(vsp_fp_matcher_run(m, NULL, 5) == 0, "NULL string with a length matches nothing");
 	/* A later add and rebuild sees the new pattern. */
 	tap_ok(vsp_fp_matcher_add(m, "/bin/*", 6, 8) == 0 && vsp_fp_matcher_build(m) == 0,
 	       "add after build, rebuild");
