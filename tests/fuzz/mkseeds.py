@@ -80,3 +80,77 @@ gdbseed('backend-session', True, [0x04, 0x02 | 0x30, 0x00 | 0x10, 0x08, 0x07, 0x
         pkt('T05thread:01;') + pkt('m01,02') + pkt('l') + pkt(gregs) + pkt(mem) +
         pkt('OK') + pkt('T05thread:02;swbreak:;') + pkt(gregs) + pkt('OK'))
 gdbseed('backend-ack', True, [0x04, 0x05, 0x06, 0x09], attach + b'+' + pkt(gregs[:300]) + b'+' + pkt('E01') + pkt('T02'))
+
+# ---- a small guest for fuzz_guestmem.c (corpus/guestmem/) ----
+TEXT, STACK, DATA = 0xffffffff81000000, 0xffffc90000004000, 0xffff888000100000
+NOP5 = bytes.fromhex('0f1f440000')
+
+def call(at, target):      # e8 rel32, 5 bytes at `at`
+    return b'\xe8' + struct.pack('<i', target - (at + 5))
+
+def jmp(at, target):
+    return b'\xe9' + struct.pack('<i', target - (at + 5))
+
+def put(buf, off, b):
+    buf[off:off + len(b)] = b
+
+text = bytearray(b'\xcc' * 4096)
+# do_syscall_64: nop5; push rbp; mov rbp,rsp; nop; call x64_sys_call; pop rbp; ret
+put(text, 0x000, NOP5 + b'\x55' + bytes.fromhex('4889e5') + b'\x90')
+put(text, 0x00a, call(0x00a, 0x200) + b'\x5d\xc3')
+# x64_sys_call: nop5; jmp __x64_sys_openat
+put(text, 0x200, NOP5 + jmp(0x205, 0x400))
+# __x64_sys_openat: nop5; push rbx; sub rsp,0x10; call do_sys_openat2; add rsp,0x10; pop rbx; ret
+put(text, 0x400, NOP5 + b'\x53' + bytes.fromhex('4883ec10'))
+put(text, 0x40a, call(0x40a, 0x600) + bytes.fromhex('4883c410') + b'\x5b\xc3')
+# do_sys_openat2: nop5; push rbp; push r12; mov eax,1; pop r12; pop rbp; ret
+put(text, 0x600, NOP5 + b'\x55' + bytes.fromhex('4154') + bytes.fromhex('b801000000') + bytes.fromhex('415c') + b'\x5d\xc3')
+# commit_creds, thunk, xen_mc_flush: short functions
+put(text, 0x800, NOP5 + b'\xc3')
+put(text, 0xa00, bytes.fromhex('ffe0'))
+put(text, 0xa80, NOP5 + b'\x55' + call(0xa86, 0xb20) + b'\x5d\xc3')
+# hypercall_page entry 1 (mmu_update): mov eax,1; vmcall; ret
+put(text, 0xb20, bytes.fromhex('b801000000') + bytes.fromhex('0f01c1') + b'\xc3')
+# entry_SYSCALL_64_after_hwframe: push regs...; call do_syscall_64
+put(text, 0xd00, b'\x90' * 16)
+put(text, 0xd10, call(0xd10, 0x000) + b'\x90\x0f\x07')
+
+def q(v):
+    return struct.pack('<Q', v & 0xffffffffffffffff)
+
+data = bytearray(2048)
+task = DATA + 0x200
+cred = DATA + 0x400
+put(data, 0x000, q(TEXT + 0x4))            # rbx: somewhere in text
+put(data, 0x100, q(task))                  # per-CPU current_task
+put(data, 0x200 + 0x10, struct.pack('<ii', 412, 400))
+put(data, 0x200 + 0x20, b'cat\0')
+put(data, 0x200 + 0x40, q(task))           # real_parent: itself
+put(data, 0x200 + 0x48, q(cred) + q(cred))
+put(data, 0x400 + 0x4, struct.pack('<I', 1000))
+put(data, 0x400 + 0x8, struct.pack('<I', 1000))
+put(data, 0x400 + 0x14, struct.pack('<I', 0))
+# page tables at physical 0: one chain of present entries, a 2 MiB page
+for lvl in range(4):
+    put(data, 0x600 + lvl * 8, q(0x1000 * (lvl + 1) | 0x63 | (0x80 if lvl == 2 else 0)))
+
+def guest(name, rip, rsp, stack_words, opt=0, opt2=0, holes=(0, 0, 0)):
+    st = bytearray(2048)
+    for i, w in enumerate(stack_words):
+        put(st, rsp + 8 * i, q(w))
+    head = struct.pack('<HHHBB', rip, rsp, rsp + 0x40, opt, opt2) + struct.pack('<3I', *holes)
+    with open(os.path.join(here, 'corpus/guestmem', name), 'wb') as f:
+        f.write(head + bytes(st) + bytes(data) + bytes(text))
+
+os.makedirs(os.path.join(here, 'corpus/guestmem'), exist_ok=True)
+ret_do_syscall = TEXT + 0x00f            # after the call in do_syscall_64
+ret_entry = TEXT + 0xd15
+ret_openat = TEXT + 0x40f
+# at __x64_sys_openat's entry: [ret into do_syscall_64] [saved rbp] [ret into entry]
+guest('openat-entry', 0x400, 0x700, [ret_do_syscall, STACK + 0x7f0, ret_entry])
+# inside do_sys_openat2 after two pushes: r12, rbp, ret openat, 16 bytes, rbx, ret do_syscall_64, rbp, ret entry
+guest('openat2-body', 0x608, 0x6c0, [0, STACK + 0x7f0, ret_openat, 0, 0, 0, ret_do_syscall, STACK + 0x7f0, ret_entry], opt=0x20, opt2=0x83)
+guest('holes', 0x400, 0x700, [ret_do_syscall, STACK + 0x7f0, ret_entry], opt=0x10, opt2=0x02,
+      holes=(0x00f00000, 0x00008000, 0x00000100))
+guest('loop', 0x600, 0x500, [ret_openat] * 40, opt=0x07)
+guest('hypercall', 0xb20, 0x700, [TEXT + 0xa8b, STACK + 0x7f0, ret_entry], opt2=0x01)
