@@ -245,6 +245,63 @@ void vsp_xhc_allow(uint32_t nr, struct vsp_regs *r)
 	r->rip += 5;
 }
 
+int vsp_xhc_place(struct vsp_backend *be, const struct vsp_xhc_site *site,
+		  uint32_t nr, uint64_t *addr, char *why, size_t n)
+{
+	uint8_t code[16];
+	long got;
+	int rc;
+
+	*addr = vsp_xhc_entry(site, nr);
+	if (site->mode == VSP_XHC_PAGE) {
+		got = be->ops->read(be, 0, *addr, code, sizeof(code));
+		if (got < 0) {
+			snprintf(why, n, "hypercall page entry %u at %#llx "
+				 "unreadable", nr, (unsigned long long)*addr);
+			return (int)got;
+		}
+		rc = vsp_xhc_check_entry(nr, code, (size_t)got, why, n);
+		if (rc < 0)
+			return rc;
+	}
+	rc = be->ops->trap_add(be, *addr);
+	if (rc == 0 && site->mode == VSP_XHC_STUB && site->alt)
+		rc = be->ops->trap_add(be, site->alt);
+	if (rc == -EEXIST)
+		rc = 0;
+	if (rc < 0)
+		snprintf(why, n, "cannot trap hypercall %u at %#llx (%d)", nr,
+			 (unsigned long long)*addr, rc);
+	return rc;
+}
+
+int vsp_xhc_finish(struct vsp_backend *be, uint32_t vcpu,
+		   const struct vsp_xhc_site *site, uint32_t nr,
+		   const struct vsp_regs *r, bool allow, int64_t ret)
+{
+	struct vsp_resume go = { VSP_RESUME_CONTINUE, 0 };
+	struct vsp_regs w = *r;
+	uint64_t ret_addr;
+	int rc;
+
+	if (allow && site->mode == VSP_XHC_STUB)
+		return be->ops->resume(be, vcpu, &go);
+	if (allow) {
+		vsp_xhc_allow(nr, &w);
+	} else {
+		long got = be->ops->read(be, vcpu, r->rsp, &ret_addr,
+					 sizeof(ret_addr));
+
+		if (got != (long)sizeof(ret_addr))
+			return got < 0 ? (int)got : -EFAULT;
+		vsp_xhc_return(ret, ret_addr, &w);
+	}
+	rc = be->ops->regs_set(be, vcpu, &w);
+	if (rc < 0)
+		return rc;
+	return be->ops->resume(be, vcpu, &go);
+}
+
 int vsp_xhc_callpath(struct vsp_unwinder *u, const struct vsp_regs *r,
 		     vsp_gread_fn read, void *ctx, struct vsp_xhc_path *out,
 		     struct vsp_event *ev)

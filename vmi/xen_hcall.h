@@ -22,6 +22,7 @@
 #ifndef VSP_XEN_HCALL_H
 #define VSP_XEN_HCALL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -130,6 +131,29 @@ void vsp_xhc_allow(uint32_t nr, struct vsp_regs *r);
  * `ret_addr`), rsp += 8.
  */
 void vsp_xhc_return(int64_t ret, uint64_t ret_addr, struct vsp_regs *r);
+
+/*
+ * Places the trap for hypercall `nr` through backend `be`: reads the entry
+ * (page mode) and checks it with vsp_xhc_check_entry, then trap_add at
+ * vsp_xhc_entry.  In stub mode the one stub trap (and the other vendor's)
+ * is added on the first call only; -EEXIST from the backend counts as
+ * done.  Returns 0 with the address in *addr, or a negative code with a
+ * reason in `why`.
+ */
+int vsp_xhc_place(struct vsp_backend *be, const struct vsp_xhc_site *site,
+		  uint32_t nr, uint64_t *addr, char *why, size_t n);
+
+/*
+ * Ends a stop at hypercall `nr` on `vcpu` whose registers are `r`:
+ * `allow` lets the call into Xen (page mode: the entry's mov done by hand,
+ * no step; stub mode: the backend steps over or emulates the stub's first
+ * instruction), otherwise the call returns `ret` to its caller without
+ * reaching Xen (a deny is -errno: Xen's errno values are Linux's).  Sets
+ * the registers and resumes the vCPU.  Returns 0 or the backend's code.
+ */
+int vsp_xhc_finish(struct vsp_backend *be, uint32_t vcpu,
+		   const struct vsp_xhc_site *site, uint32_t nr,
+		   const struct vsp_regs *r, bool allow, int64_t ret);
 
 /* A hypercall's call path: the hypercall, then the unwound callers. */
 struct vsp_xhc_path {

@@ -389,6 +389,100 @@ static void test_site_and_path(void)
 	vsp_sym_free(syms);
 }
 
+/* ---- placing traps and ending stops through a backend ---- */
+
+static uint64_t fk_traps[8];
+static unsigned fk_ntraps;
+static struct vsp_regs fk_regs;
+static int fk_sets, fk_resumes;
+static enum vsp_resume_how fk_how;
+
+static int fk_trap_add(struct vsp_backend *be, uint64_t addr)
+{
+	for (unsigned i = 0; i < fk_ntraps; i++)
+		if (fk_traps[i] == addr)
+			return -EEXIST;
+	if (fk_ntraps == 8)
+		return -ENOSPC;
+	fk_traps[fk_ntraps++] = addr;
+	return 0;
+}
+
+static long fk_read(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
+		    void *buf, size_t len)
+{
+	return gread(NULL, gva, buf, len);
+}
+
+static int fk_regs_set(struct vsp_backend *be, uint32_t vcpu,
+		       const struct vsp_regs *r)
+{
+	fk_regs = *r;
+	fk_sets++;
+	return 0;
+}
+
+static int fk_resume(struct vsp_backend *be, uint32_t vcpu,
+		     const struct vsp_resume *how)
+{
+	fk_how = how->how;
+	fk_resumes++;
+	return 0;
+}
+
+static const struct vsp_backend_ops fk_ops = {
+	.name = "fake", .trap_add = fk_trap_add, .read = fk_read,
+	.regs_set = fk_regs_set, .resume = fk_resume,
+};
+
+static void test_place_and_finish(void)
+{
+	struct vsp_backend be = { .ops = &fk_ops };
+	struct vsp_xhc_site page = { .mode = VSP_XHC_PAGE, .base = CODE + 0x1000 };
+	struct vsp_xhc_site stub = { .mode = VSP_XHC_STUB, .base = CODE + 0x440,
+				     .alt = CODE + 0x400 };
+	struct vsp_regs r;
+	uint64_t addr = 0;
+	char why[200] = "";
+
+	xen_page(code + 0x1000, 0xc1);
+	ok(vsp_xhc_place(&be, &page, 1, &addr, why, sizeof(why)) == 0 &&
+	   addr == CODE + 0x1000 + 32 && fk_ntraps == 1 &&
+	   fk_traps[0] == addr, "mmu_update's entry checked and trapped");
+	code[0x1000 + 29 * 32 + 1] = 0x7f;	/* not what Xen writes */
+	ok(vsp_xhc_place(&be, &page, 29, &addr, why, sizeof(why)) == -EINVAL &&
+	   fk_ntraps == 1 && strstr(why, "entry 29"),
+	   "a damaged entry is not trapped, with a reason");
+	ok(vsp_xhc_place(&be, &page, 64, &addr, why, sizeof(why)) < 0 &&
+	   fk_ntraps == 1, "an entry past the page is not trapped");
+
+	fk_ntraps = 0;
+	ok(vsp_xhc_place(&be, &stub, 1, &addr, why, sizeof(why)) == 0 &&
+	   fk_ntraps == 2 && addr == stub.base,
+	   "stub mode: both vendor stubs trapped once");
+	ok(vsp_xhc_place(&be, &stub, 29, &addr, why, sizeof(why)) == 0 &&
+	   fk_ntraps == 2, "stub mode: later hypercalls share the traps");
+
+	memset(&r, 0, sizeof(r));
+	r.rip = page.base + 32;
+	r.rax = 0xdeadbeefdeadbeefull;
+	r.rsp = SP;
+	stack[(SP - STACK) / 8] = CODE + 0x105;
+	ok(vsp_xhc_finish(&be, 1, &page, 1, &r, true, 0) == 0 && fk_sets == 1 &&
+	   fk_regs.rax == 1 && fk_regs.rip == page.base + 32 + 5 &&
+	   fk_regs.rsp == SP && fk_how == VSP_RESUME_CONTINUE,
+	   "allow: mov done by hand, vmcall next, no step");
+	ok(vsp_xhc_finish(&be, 1, &page, 1, &r, false, -1) == 0 &&
+	   fk_sets == 2 && fk_regs.rax == (uint64_t)-1 &&
+	   fk_regs.rip == CODE + 0x105 && fk_regs.rsp == SP + 8,
+	   "deny: -EPERM returned to the caller, Xen never entered");
+	ok(vsp_xhc_finish(&be, 1, &stub, 1, &r, true, 0) == 0 && fk_sets == 2 &&
+	   fk_resumes == 3, "stub mode allow: plain resume, registers untouched");
+	r.rsp = 0x10;
+	ok(vsp_xhc_finish(&be, 1, &page, 1, &r, false, -1) < 0 && fk_sets == 2,
+	   "deny with an unreadable stack changes nothing");
+}
+
 int main(void)
 {
 	test_catalog();
@@ -397,6 +491,7 @@ int main(void)
 	test_entries();
 	test_event_and_resume();
 	test_site_and_path();
+	test_place_and_finish();
 	printf("1..%d\n", ntest);
 	return nfail != 0;
 }
