@@ -15,7 +15,9 @@ QPIDS+=("$qpid")
 "$VSP" attach --gdb "127.0.0.1:$port" --symbols "$SYSTEM_MAP" --stats "$POL/opens.vsp" \
 	>"$T/s.audit" 2>"$T/s.err" &
 vpid=$!
-sleep 3
+# Once the loop runs (it takes several seconds under traps), stop vsp.
+for i in $(seq 300); do grep -q "^VSP-RUN 1" "$T/s.log" 2>/dev/null && break; sleep 0.1; done
+sleep 1
 kill -TERM "$vpid"
 rc=0
 wait "$vpid" || rc=$?
