@@ -1116,7 +1116,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner,
 	size_t np = 0, i, len;
 	int n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
 	bool expr = false, paren = false, oper = false, anyname = false;
-	bool item = false;
+	bool item = false, action = false, errno_ = false, ident = false;
+	bool effect = false;
 
 	(void)scanner;
 	if (la == YYSYMBOL_YYUNDEF)
@@ -1136,7 +1137,15 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner,
 			item = true;
 		if (exp[i] == YYSYMBOL_OR)
 			oper = true;
+		if (exp[i] == YYSYMBOL_ALLOW)
+			action = true;
+		if (exp[i] == YYSYMBOL_LOG)
+			effect = true;
+		if (exp[i] == YYSYMBOL_IDENT)
+			ident = true;
 	}
+	/* after `deny`: a name or number, which is an errno */
+	errno_ = expr && ident && !paren;
 	expr = expr && paren;
 	if (oper && p_is_comparison(la)) {
 		vsp_diag_error(ps->d, loc,
@@ -1148,13 +1157,20 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner,
 		parts[np++] = "a name";
 	} else if (item) {
 		parts[np++] = "a declaration or a rule";
+	} else if (action) {
+		parts[np++] = effect ? "a verdict or an effect" : "a verdict";
 	} else {
+		if (errno_)
+			parts[np++] = "an errno";
 		if (expr)
 			parts[np++] = "an expression";
 		for (i = 0; i < (size_t)n && np < 7; i++) {
 			if (expr && p_starts_expr(exp[i]))
 				continue;
 			if (oper && p_is_operator(exp[i]))
+				continue;
+			if (errno_ && (exp[i] == YYSYMBOL_IDENT ||
+				       exp[i] == YYSYMBOL_INT))
 				continue;
 			parts[np] = p_tok_name(exp[i], partbuf[np],
 					       sizeof partbuf[np]);
