@@ -11,7 +11,6 @@
 #include "fastpath/match.h"
 #include "fastpath/glob.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 static void set_add(uint64_t set[4], unsigned char c)
@@ -162,6 +161,10 @@ int vsp_glob_check(const char *pat, size_t plen, const char **err, size_t *at)
 {
 	const char *msg = NULL;
 	size_t where = 0;
+	if (plen > VSP_GLOB_MAX) {
+		msg = "glob longer than 16383 bytes";
+		where = VSP_GLOB_MAX;
+	}
 	for (size_t i = 0; i < plen && !msg;) {
 		if (pat[i] == '\\') {
 			if (i + 1 >= plen) {
@@ -222,8 +225,8 @@ enum vsp_glob_shape vsp_glob_shape(const char *pat, size_t plen, char *out,
 	return VSP_GLOB_LITERAL;
 }
 
-/* Pattern offsets fit the stack bitsets up to this length. */
-#define GLOB_STACK_BITS 16384
+/* Pattern offsets fit the stack bitsets (VSP_GLOB_MAX + 1 of them). */
+#define GLOB_STACK_BITS (VSP_GLOB_MAX + 1)
 
 static inline void bit_set(uint64_t *b, size_t i)
 {
@@ -359,17 +362,10 @@ bool vsp_glob_match(const char *pat, size_t plen, const char *s, size_t slen)
 		return false;
 	if (!mixed_stars(pat, plen))
 		return glob_greedy(pat, plen, s, slen);
-	size_t words = plen / 64 + 1;
-	if (plen < GLOB_STACK_BITS) {
-		uint64_t a[GLOB_STACK_BITS / 64], b[GLOB_STACK_BITS / 64];
-		return glob_run(pat, plen, s, slen, a, b, words);
-	}
-	/* Only absurdly long patterns get here; never the matcher, which
-	 * refuses them. */
-	uint64_t *a = malloc(2 * words * sizeof *a);
-	if (!a)
+	/* vsp_glob_check refuses longer globs; a caller that skipped it
+	 * gets no match rather than an allocation. */
+	if (plen > VSP_GLOB_MAX)
 		return false;
-	bool r = glob_run(pat, plen, s, slen, a, a + words, words);
-	free(a);
-	return r;
+	uint64_t a[GLOB_STACK_BITS / 64 + 1], b[GLOB_STACK_BITS / 64 + 1];
+	return glob_run(pat, plen, s, slen, a, b, plen / 64 + 1);
 }

@@ -17,6 +17,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Longest glob vsp_glob_check accepts.  Guest strings are at most 4096
+ * bytes, so a longer glob could only ever fail to match; refusing it lets
+ * every matcher keep its state on the stack. */
+#define VSP_GLOB_MAX 16383
+
 struct vsp_gtok {
 	uint64_t set[4];	/* bytes the token consumes */
 	bool loop;		/* a star run: zero or more bytes of set */

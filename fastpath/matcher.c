@@ -28,7 +28,6 @@
 #define DFA_MAX_TABLE (8u << 20)	/* transition cells */
 #define DFA_MAX_WORK (48u << 20)	/* words stepped building all DFAs */
 #define NFA_MAX_WORDS 1024		/* 65536 automaton states */
-#define PAT_MAX_LEN 16383		/* longer globs are refused */
 #define HASH_SEED 0x6d617463686572ULL
 
 struct pattern {
@@ -705,8 +704,6 @@ int vsp_fp_matcher_build(struct vsp_matcher *m)
 			litused += len;
 			break;
 		case VSP_GLOB_GENERAL:
-			if (p->len > PAT_MAX_LEN)
-				goto fail;
 			gp[ngp++] = p;
 			break;
 		}

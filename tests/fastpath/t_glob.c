@@ -110,6 +110,26 @@ static void test_check(void)
 		       "'%s' is refused at %zu (%s, at %zu)", bad[i].pat,
 		       bad[i].at, err ? err : "-", at);
 	}
+	/* Length: guest strings are short; state stays on the stack. */
+	static char big[16385];
+	memset(big, 'a', sizeof big - 1);
+	big[0] = '*';
+	big[1] = '*';
+	big[5] = '*';
+	const char *err = NULL;
+	size_t at = 0;
+	int r = vsp_glob_check(big, 16384, &err, &at);
+	tap_ok(r == -1 && at == 16383, "a glob of 16384 bytes is refused (%s)",
+	       err ? err : "-");
+	tap_ok(vsp_glob_check(big, 16383, NULL, NULL) == 0, "16383 bytes are accepted");
+	tap_ok(vsp_glob_match(big, 16383, "aaa", 3) == 0 &&
+	       !vsp_glob_match(big, 16384, big + 16000, 300), "and match without trouble");
+	struct vsp_matcher *m = vsp_fp_matcher_new();
+	tap_ok(vsp_fp_matcher_add(m, big, 16384, 0) == -1 &&
+	       vsp_fp_matcher_add(m, big, 16383, 0) == 0 && vsp_fp_matcher_build(m) == 0,
+	       "the matcher takes the longest glob and refuses a longer one");
+	vsp_fp_matcher_free(m);
+
 	static const char *const good[] = {
 		"", "abc", "[]]", "\\[", "**", "[a-]", "[!a-z]", "a\\\\", "/etc/**",
 	};
