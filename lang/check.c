@@ -50,7 +50,8 @@ struct chk {
 	size_t tabsize;
 
 	/* the context names are resolved in */
-	unsigned ctx;		/* bumped per rule: macros are retyped */
+	unsigned ctx;		/* the current context: macros are retyped */
+	unsigned last_ctx;	/* contexts handed out so far */
 	const struct vsp_event_ref *evs;	/* the rule's events */
 	size_t nev;
 	const char *nofields;	/* "a const", ...: fields are an error */
@@ -988,6 +989,7 @@ static void chk_check_const(struct chk *c, struct chk_decl *cd)
 	const struct vsp_event_ref *evs = c->evs;
 	const char *nofields = c->nofields;
 	size_t nev = c->nev, i;
+	unsigned ctx = c->ctx;
 	struct chk_val v;
 	enum vsp_type t;
 
@@ -1007,7 +1009,9 @@ static void chk_check_const(struct chk *c, struct chk_decl *cd)
 	c->evs = NULL;
 	c->nev = 0;
 	c->nofields = "a const";
+	c->ctx = ++c->last_ctx;
 	t = chk_expr(c, dl->value);
+	c->ctx = ctx;
 	c->evs = evs;
 	c->nev = nev;
 	c->nofields = nofields;
@@ -1049,6 +1053,7 @@ static void chk_check_list(struct chk *c, struct chk_decl *cd)
 	const struct vsp_event_ref *evs = c->evs;
 	const char *nofields = c->nofields;
 	size_t nev = c->nev;
+	unsigned ctx = c->ctx;
 
 	if (cd->defined)
 		return;
@@ -1056,7 +1061,9 @@ static void chk_check_list(struct chk *c, struct chk_decl *cd)
 	c->evs = NULL;
 	c->nev = 0;
 	c->nofields = "a list";
+	c->ctx = ++c->last_ctx;
 	dl->type = chk_expr(c, dl->value);
+	c->ctx = ctx;
 	c->evs = evs;
 	c->nev = nev;
 	c->nofields = nofields;
@@ -1405,7 +1412,7 @@ static void chk_rule(struct chk *c, struct vsp_rule *r)
 	enum vsp_type t;
 
 	chk_events(c, r);
-	c->ctx++;
+	c->ctx = ++c->last_ctx;
 	c->evs = r->events;
 	c->nev = r->nevents;
 	c->nofields = NULL;
@@ -1516,7 +1523,7 @@ static void chk_default(struct chk *c, struct vsp_action *a)
 		chk_redirect(c, NULL, a);
 		break;
 	case VSP_V_RETURN:
-		c->ctx++;
+		c->ctx = ++c->last_ctx;
 		c->nofields = "the default verdict";
 		t = chk_expr(c, a->value);
 		c->nofields = NULL;
@@ -1782,6 +1789,7 @@ int vsp_check(struct vsp_unit *u, struct vsp_diags *d)
 	}
 	c->u = u;
 	c->d = d;
+	c->ctx = c->last_ctx = 1;	/* 0: a macro never typed */
 	c->errors0 = d->errors;
 	d->sources = u->sources;
 	d->nsources = u->nsources;
@@ -1806,7 +1814,7 @@ int vsp_check(struct vsp_unit *u, struct vsp_diags *d)
 		if (cd && cd->decl == u->decls[i] &&
 		    cd->decl->kind == VSP_D_MACRO &&
 		    cd->checked_ctx == 0) {
-			c->ctx++;
+			c->ctx = ++c->last_ctx;
 			c->depth = 0;
 			c->too_deep = false;
 			c->stack[c->nstack++] = cd->decl;

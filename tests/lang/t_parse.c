@@ -214,6 +214,17 @@ static void test_resolution(void)
 	   "const folded");
 	done(&r);
 
+	load(&r, "macro three = 3;\nconst k = three + 1;\n"
+		 "on syscall read when fd == k and three == 3: deny;", true);
+	ok(r.d.errors == 0 && r.u->decls[1]->ival == 4,
+	   "a const may use a macro that is constant: %s", r.out);
+	done(&r);
+	load(&r, "on syscall read when f == 0: deny;\nmacro f = proc.uid;\n"
+		 "const k = f;\non syscall write when fd == k: deny;", true);
+	ok(r.d.errors == 1 && strstr(r.out, "a const cannot read the field 'proc.uid'"),
+	   "a macro used by a rule and a const is checked in each: %s", r.out);
+	done(&r);
+
 	load(&r, "on syscall read: deny;", true);
 	ok(r.u->rules[0]->actions[0].errno_val == 1 &&
 	   !r.u->rules[0]->actions[0].has_errno, "deny defaults to EPERM");
