@@ -291,6 +291,45 @@ static void test_hostile(void)
 	   "no answer without a request");
 }
 
+/* A hostile page: random indices and bytes never break the back end. */
+static void test_garbage(void)
+{
+	struct vsp_xring r;
+	vm_event_sring_t *s = (vm_event_sring_t *)page;
+	uint32_t seed = 99;
+	int bad = 0;
+
+	vsp_xring_init(&r, page, sizeof(page), true);
+	for (int round = 0; round < 20000; round++) {
+		vm_event_request_t q;
+		vm_event_response_t rsp;
+		int rc;
+
+		for (size_t i = 64; i < sizeof(page); i += 2) {
+			uint32_t x = lcg(&seed);
+
+			page[i] = (unsigned char)x;
+			page[i + 1] = (unsigned char)(x >> 8);
+		}
+		/* Often near the consumer, sometimes anywhere. */
+		s->req_prod = (lcg(&seed) & 3) ? r.back.req_cons + lcg(&seed) % 12
+					       : (lcg(&seed) << 16) ^ lcg(&seed);
+		rc = vsp_xring_take(&r, &q);
+		if (rc != 1 && rc != 0 && rc != -EOVERFLOW && rc != -EPROTO)
+			bad++;
+		if (vsp_xring_outstanding(&r) > vsp_xring_size(&r))
+			bad++;
+		memset(&rsp, 0, sizeof(rsp));
+		if (lcg(&seed) & 1)
+			while (vsp_xring_answer(&r, &rsp) == 0)
+				;
+		vsp_xring_push(&r);
+		vsp_xring_pending(&r);
+	}
+	ok(bad == 0, "20000 garbage pages: only documented results, "
+	   "never more outstanding than the ring holds");
+}
+
 int main(void)
 {
 	test_layout();
@@ -298,6 +337,7 @@ int main(void)
 	test_full();
 	test_wrap();
 	test_hostile();
+	test_garbage();
 	printf("1..%d\n", ntest);
 	return nfail != 0;
 }
