@@ -20,7 +20,8 @@
 
 #include <bpf/btf.h>
 
-#define LX_KERNEL_HALF 0xffff800000000000ULL
+/* The kernel half with 5-level paging (LA57); 4-level kernels sit higher. */
+#define LX_KERNEL_HALF 0xff00000000000000ULL
 
 static void lx_err(char *err, size_t errlen, const char *fmt, ...)
 {

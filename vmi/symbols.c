@@ -26,7 +26,7 @@
 
 /* Anything at or above this is a kernel-half address; below, a per-CPU
  * offset or an absolute value. */
-#define SYM_KERNEL_HALF 0xffff800000000000ULL
+#define SYM_KERNEL_HALF 0xff00000000000000ULL	/* with 5-level paging */
 /* A kallsyms dump of a large kernel is ~15 MB; refuse absurd inputs. */
 #define SYM_MAX_FILE (256u << 20)
 /* KSYM_NAME_LEN is 512 on current kernels. */

@@ -35,7 +35,7 @@
 #define UW_FN_ENTS 128		/* change points cached per function */
 #define UW_UNK INT32_MIN	/* depth, fp or saved slot not known */
 #define UW_STACK_SPAN (256u * 1024)	/* how far up from rsp a walk may go */
-#define UW_KERNEL_HALF 0xffff800000000000ULL
+#define UW_KERNEL_HALF 0xff00000000000000ULL	/* with 5-level paging */
 #define UW_WIN 2048		/* stack bytes fetched per guest read */
 
 struct uw_state {
