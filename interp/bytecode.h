@@ -48,8 +48,9 @@ typedef uint64_t vsp_insn;
 /* Largest program, in instructions: a jump target must fit in A. */
 #define VSP_PROG_MAX VSP_INS_A_MAX
 
-/* Operand stack depth the interpreter provides; deeper code is rejected. */
-#define VSP_VM_STACK 64
+/* Operand stack depth the interpreter provides; deeper code is rejected
+ * (the compiler reports an expression that would need more). */
+#define VSP_VM_STACK 256
 
 /* Scratch slots for built strings (lower()), each this many bytes. */
 #define VSP_VM_SLOT_SIZE 4096

@@ -20,11 +20,13 @@
  *
  * Because jumps only go forward, the control-flow graph is a DAG in pc
  * order: one forward sweep sees every predecessor of an instruction before
- * the instruction itself, so the stack pass needs no worklist and the
+ * the instruction itself, so the stack pass needs no worklist (and keeps
+ * abstract stacks only at jump targets), and the
  * longest path is one backward sweep.  That is also why every program
  * terminates: there are no loops, and every path ends in a verdict.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,10 +270,12 @@ static int pass_cfg(struct vctx *c, uint8_t *reach)
 
 /* ---- pass 3: stack depth and types ------------------------------------- */
 
+_Static_assert(VSP_VM_STACK < UINT16_MAX - 4, "depth must fit struct vstate");
+
 /* The abstract stack before an instruction: depth, then types bottom up. */
 struct vstate {
 	uint8_t seen;
-	uint8_t depth;
+	uint16_t depth;
 	uint8_t t[VSP_VM_STACK];
 };
 
@@ -336,31 +340,58 @@ static int step_types(struct vctx *c, uint32_t pc, struct vstate *s,
 	return 0;
 }
 
+/*
+ * States are kept only at jump targets (plus the running one), so the
+ * memory is proportional to the jumps, not to program length times stack
+ * depth.
+ */
 static int pass_stack(struct vctx *c)
 {
-	uint32_t n = c->pr->ncode, maxd = 0;
-	struct vstate *st = calloc(n ? n : 1, sizeof(*st));
+	const struct vsp_prog *pr = c->pr;
+	uint32_t n = pr->ncode, maxd = 0, ntargets = 0;
+	uint32_t *slot = calloc(n ? n : 1, sizeof(*slot));
+	struct vstate *st = NULL, cur;
+	bool live = true;
 	int rc = -1;
 
-	if (!st)
+	if (!slot)
 		return fail(c, 0, "out of memory");
-	st[0].seen = 1;
 	for (uint32_t pc = 0; pc < n; pc++) {
-		vsp_insn in = c->pr->code[pc];
-		enum vsp_opk k = vsp_opinfo[VSP_INS_OP(in)].kind;
-		struct vstate s = st[pc];
+		vsp_insn in = pr->code[pc];
 
-		if (step_types(c, pc, &s, &maxd))
+		if (is_jump(vsp_opinfo[VSP_INS_OP(in)].kind) && !slot[VSP_INS_A(in)])
+			slot[VSP_INS_A(in)] = ++ntargets;	/* 0: not a target */
+	}
+	st = calloc(ntargets ? ntargets : 1, sizeof(*st));
+	if (!st) {
+		free(slot);
+		return fail(c, 0, "out of memory");
+	}
+	memset(&cur, 0, sizeof(cur));
+	cur.seen = 1;
+	for (uint32_t pc = 0; pc < n; pc++) {
+		vsp_insn in = pr->code[pc];
+		enum vsp_opk k = vsp_opinfo[VSP_INS_OP(in)].kind;
+
+		if (slot[pc]) {
+			struct vstate *t = &st[slot[pc] - 1];
+
+			if (live && merge(c, pc - 1, t, &cur, pc))
+				goto out;
+			cur = *t;
+		}
+		if (step_types(c, pc, &cur, &maxd))
 			goto out;
-		if (is_jump(k) && merge(c, pc, &st[VSP_INS_A(in)], &s, VSP_INS_A(in)))
+		if (is_jump(k) &&
+		    merge(c, pc, &st[slot[VSP_INS_A(in)] - 1], &cur, VSP_INS_A(in)))
 			goto out;
-		if (falls_through(k) && merge(c, pc, &st[pc + 1], &s, pc + 1))
-			goto out;
+		live = falls_through(k);
 	}
 	c->pr->max_stack = maxd;
 	rc = 0;
 out:
 	free(st);
+	free(slot);
 	return rc;
 }
 

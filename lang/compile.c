@@ -80,7 +80,8 @@ struct cc {
 	vsp_insn *code;
 	struct vsp_srcpos *pos;
 	uint32_t n, cap;
-	bool too_long;
+	bool too_long, too_deep;
+	int depth;		/* operand stack depth after the last emit */
 	const struct vsp_event_ref *ref;
 	const struct vsp_loc *loc;
 	uint32_t slots;
@@ -206,6 +207,13 @@ static uint32_t emit(struct cc *c, unsigned op, uint32_t a, uint32_t b)
 		c->cap = c->cap ? 2 * c->cap : 64;
 		c->code = xrealloc(c->code, c->cap * sizeof(*c->code));
 		c->pos = xrealloc(c->pos, c->cap * sizeof(*c->pos));
+	}
+	/* Track the stack so a too-deep expression is a located error. */
+	c->depth += vsp_opinfo[op].npushes - vsp_opinfo[op].npops;
+	if (c->depth > VSP_VM_STACK && !c->too_deep) {
+		cerror(c, c->loc, "expression too deep: it needs more than %d stack slots",
+		       VSP_VM_STACK);
+		c->too_deep = true;
 	}
 	c->code[c->n] = VSP_INS(op, a, b);
 	c->pos[c->n] = (struct vsp_srcpos){
@@ -749,6 +757,7 @@ static void in_value(struct cc *c, const struct vsp_expr *e)
 		emit(c, VSP_OPC_PUSHB, 0, 1);
 		if (fl.n) {
 			jump(c, VSP_OPC_JMP, &end);
+			c->depth--;
 			patch_here(c, &fl);
 			emit(c, VSP_OPC_PUSHB, 0, 0);
 			patch_here(c, &end);
@@ -949,6 +958,7 @@ static void bool_value(struct cc *c, const struct vsp_expr *e)
 	emit(c, VSP_OPC_PUSHB, 0, 1);
 	if (fl.n) {
 		jump(c, VSP_OPC_JMP, &end);
+		c->depth--;	/* the false arm starts without the true */
 		patch_here(c, &fl);
 		emit(c, VSP_OPC_PUSHB, 0, 0);
 		patch_here(c, &end);
@@ -1264,6 +1274,7 @@ static bool compile_rule(struct cc *c, uint32_t ri, const struct vsp_event_ref *
 
 	c->ref = ref;
 	c->loc = &r->loc;
+	c->depth = 0;
 	if (ref->kind == VSP_EV_WRITE && ref->lo >= 0) {
 		c->loc = &ref->loc;
 		emit(c, VSP_OPC_LDI, VSP_F_OFFSET, 0);
@@ -1339,6 +1350,8 @@ static void finish_prog(struct cc *c, struct vsp_prog *pr)
 	c->code = NULL;
 	c->pos = NULL;
 	c->n = c->cap = 0;
+	c->depth = 0;
+	c->too_deep = false;
 	if (c->slots > c->im->nslots)
 		c->im->nslots = c->slots;
 	c->slots = 0;
@@ -1352,6 +1365,7 @@ static void compile_default_tail(struct cc *c)
 	const struct vsp_action *def = c->u->def;
 
 	c->ref = NULL;
+	c->depth = 0;
 	c->loc = def ? &def->loc : &none;
 	if (def)
 		emit_verdict(c, def, VSP_RULE_DEFAULT);
