@@ -48,6 +48,7 @@
 #include "vmi/linux.h"
 #include "vmi/symbols.h"
 #include "vmi/trace.h"
+#include "vmi/unwind.h"
 
 #define MON_MAX_TRAPS 512
 #define MON_STR_MAX 4096	/* language.md: strings are read up to 4096 bytes */
@@ -99,6 +100,8 @@ struct mon {
 	bool have_lx;
 	csh cs;
 	bool have_cs;
+	struct vsp_unwinder *uw;	/* call paths, when a rule reads them */
+	struct vsp_callpath cp;
 
 	struct mon_trap traps[MON_MAX_TRAPS];
 	size_t ntraps;
@@ -300,6 +303,29 @@ static int mon_leave(struct mon *m, struct mon_trap *t)
 
 /* ------------------------------------------------------------ decoding */
 
+/*
+ * A C `int` argument arrives in a 64-bit register with its upper half
+ * zero (AT_FDCWD is 0xffffff9c); the kernel's syscall wrappers narrow it,
+ * and rules compare it as the signed value (`dfd == AT_FDCWD`).  The
+ * catalog has no C types, so the int-typed names are known here: file
+ * descriptors, process ids and signals.
+ */
+static bool mon_arg_is_int32(const struct vsp_call *c, int i)
+{
+	if (!c || !c->has_proto || i >= c->nargs || !c->args[i].name)
+		return false;
+	const char *n = c->args[i].name;
+	size_t l = strlen(n);
+	if (l >= 2 && strcmp(n + l - 2, "fd") == 0)
+		return true;
+	static const char *const ints[] = { "pid", "tgid", "sig", "which", "who",
+					    "option", "cmd", "resource" };
+	for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
+		if (strcmp(n, ints[k]) == 0)
+			return true;
+	return false;
+}
+
 static int mon_load_args(struct mon *m)
 {
 	if (m->args_loaded)
@@ -317,6 +343,8 @@ static int mon_load_args(struct mon *m)
 	for (int i = 0; i < 6; i++) {
 		int64_t v;
 		memcpy(&v, blk + mon_pt_arg[i] - MON_PT_ARGS_OFF, 8);
+		if (mon_arg_is_int32(m->cur->call, i))
+			v = (int32_t)(uint32_t)v;
 		m->ev.args[i] = v;
 	}
 	return 0;
@@ -444,6 +472,14 @@ static void mon_event_fill(struct mon *m, struct mon_trap *t)
 		mon_load_args(m);
 	if ((k->reads & MON_PROC_FIELDS) || m->o->record)
 		mon_load_proc(m);
+	/* The call path costs one read of the stack: only for rules that
+	 * look at it, learning, and traces (so replays see what we saw). */
+	if (m->uw && ((k->reads & (1ull << VSP_F_STACK)) || m->o->record ||
+		      m->mode == VSP_MODE_LEARN)) {
+		vsp_unwind(m->uw, &m->regs, mon_gread, m, &m->cp);
+		if (m->cp.n)
+			vsp_callpath_to_event(&m->cp, ev);
+	}
 }
 
 /* ------------------------------------------------------------- verdicts */
@@ -888,6 +924,8 @@ static int mon_load_guest_info(struct mon *m)
 
 static void mon_release(struct mon *m)
 {
+	if (m->uw)
+		vsp_unwind_free(m->uw);
 	if (m->have_cs)
 		cs_close(&m->cs);
 	if (m->img)
@@ -956,8 +994,15 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 	}
 	m->attached = true;
 	m->t_attach = mon_now_ns();
-	if (m->syms)
+	if (m->syms) {
 		mon_find_slide(m);
+		struct vsp_unwind_opts uo;
+		char err[160];
+		memset(&uo, 0, sizeof uo);
+		m->uw = vsp_unwind_new(m->syms, m->img, &uo, err, sizeof err);
+		if (!m->uw)
+			fprintf(stderr, "vsp attach: warning: no call paths: %s\n", err);
+	}
 	if (mon_setup_traps(m) < 0) {
 		status = VSP_MON_LOST;
 		goto out_detach;
