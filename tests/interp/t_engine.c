@@ -288,6 +288,75 @@ static void stats_and_info(void)
 	vsp_policy_free(p);
 }
 
+static int fetch_null(void *ctx, struct vsp_event *ev, enum vsp_field f,
+		      struct vsp_str *o)
+{
+	(void)ctx;
+	(void)ev;
+	(void)f;
+	*o = (struct vsp_str){ NULL, 5 };	/* a lying backend */
+	return 0;
+}
+
+static void hostile(void)
+{
+	static const char *const empty[1] = { "only" };
+	struct vsp_policy *p;
+	struct vsp_event ev;
+	struct vsp_decision d;
+	bool fine = true;
+
+	put("h.vsp", "rule \"k\": on kernel f when func == \"\" and proc.comm != \"x\" : deny;\n"
+		     "rule \"s\": on syscall openat when path == \"\" : deny 2;\n"
+		     "rule \"c\": on kernel g must arise from \"a <- **\" : kill;\n");
+	p = load("h.vsp", VSP_MODE_UNSET, true);
+	if (!ok(p != NULL, "hostile: policy loads"))
+		return;
+	memset(&ev, 0xff, sizeof(ev));	/* garbage everywhere, then the minimum */
+	ev.kind = VSP_EV_KERNEL;
+	ev.name = NULL;
+	ev.lib = NULL;
+	ev.vm = NULL;
+	ev.fetch = NULL;
+	ev.stack = NULL;
+	ev.has_stack = false;
+	ev.strs_valid = 0;
+	ev.partial = false;
+	vsp_decide(p, &ev, &d);
+	fine &= d.verdict == VSP_V_ALLOW;	/* no name: the default program */
+	ev.kind = VSP_EV_SYSCALL;
+	ev.nr = 0xffffffffu;
+	vsp_decide(p, &ev, &d);
+	fine &= d.verdict == VSP_V_ALLOW;
+	ok(fine, "hostile: no name and a huge number get the default");
+
+	ev.kind = VSP_EV_KERNEL;
+	ev.name = "f";		/* comm has no NUL: 0xff bytes fill it */
+	vsp_decide(p, &ev, &d);
+	ok(d.verdict == VSP_V_ALLOW && !d.partial,
+	   "hostile: an unterminated comm is cut at its size; func is the name");
+	ev.kind = VSP_EV_SYSCALL;
+	ev.nr = 257;
+	ev.name = "openat";
+	ev.fetch = fetch_null;
+	vsp_event_reset_lazy(&ev);
+	vsp_decide(p, &ev, &d);
+	ok(d.verdict == VSP_V_DENY && d.value == 2 && d.partial,
+	   "hostile: a fetch that returns no pointer is a failed read");
+	ev.kind = VSP_EV_KERNEL;
+	ev.name = "g";
+	ev.has_stack = true;
+	ev.stack = empty;
+	ev.nstack = 1;
+	vsp_decide(p, &ev, &d);
+	ok(d.verdict == VSP_V_KILL, "hostile: a stack of one frame has no call path");
+	ev.stack = NULL;
+	ev.nstack = 5;
+	vsp_decide(p, &ev, &d);
+	ok(d.verdict == VSP_V_KILL, "hostile: has_stack with no frames is no call path");
+	vsp_policy_free(p);
+}
+
 static void errors(void)
 {
 	int nerr = 0;
@@ -331,6 +400,7 @@ int main(void)
 	learn();
 	format();
 	stats_and_info();
+	hostile();
 	errors();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd))
