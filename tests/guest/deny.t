@@ -18,6 +18,8 @@ ok "audit: enforce mode, applied" grep -q '"mode":"enforce","applied":true' "$T/
 ok "audit: the path" grep -q '"path":"/etc/shadow"' "$T/deny.audit"
 ok "only the needed trap is installed" grep -q '"traps_installed":1[,}]' "$T/deny.err"
 ok "trace recorded every open" grep -q '"filename":"/etc/hostname"' "$T/deny.trace"
+ok "trace carries the call path" grep -q '"stack":\["__x64_sys_openat","do_syscall_64"' "$T/deny.trace"
+ok "audit: the process behind the call" grep -q '"comm":"vsp_open"' "$T/deny.audit"
 
 rc=0
 "$VSP" replay "$POL/shadow.vsp" --trace "$T/deny.trace" >"$T/replay.audit" 2>"$T/replay.err" || rc=$?
