@@ -229,11 +229,23 @@ static bool arises(const struct vsp_pathset *ps, const struct vsp_event *ev)
 	} while (0)
 #endif
 
+/* -DVSP_VM_TRACE=1 prints every instruction executed, for debugging. */
+#ifndef VSP_VM_TRACE
+#define VSP_VM_TRACE 0
+#endif
+#if VSP_VM_TRACE
+#include <stdio.h>
+#define vmtrace() fprintf(stderr, "vm: %5u  %s\n", pc - 1, vsp_opinfo[op].name)
+#else
+#define vmtrace() ((void)0)
+#endif
+
 #define vmfetch()                         \
 	do {                              \
 		in = code[pc++];          \
 		op = VSP_INS_OP(in);      \
 		steps++;                  \
+		vmtrace();                \
 	} while (0)
 
 #define TOP (sp[-1])
