@@ -13,7 +13,8 @@
  *     cover many globs; globs no small DFA can hold (patterns like
  *     `**a??????????`) run as bit-parallel NFAs, state sets as machine
  *     words on the stack.
- * Running allocates nothing and takes time linear in the string; the
+ * Running allocates nothing, writes nothing (one built matcher may serve
+ * every vCPU thread at once) and takes time linear in the string; the
  * number of patterns shows only through the number of automata.
  */
 #include "fastpath/match.h"
