@@ -186,7 +186,18 @@ static void front_parse(struct front *fr, struct vsp_source *src,
 	}
 }
 
-static void front_cycle(struct front *fr, size_t from, const char *path,
+/* `path` without the directory part it shares with `base`. */
+static const char *front_rel(const char *base, const char *path)
+{
+	const char *slash = strrchr(base, '/');
+	size_t n = slash ? (size_t)(slash - base) + 1 : 0;
+
+	if (n && strncmp(base, path, n) == 0)
+		return path + n;
+	return path;
+}
+
+static void front_cycle(struct front *fr, size_t from,
 			const struct vsp_loc *at)
 {
 	char *chain = NULL;
@@ -197,9 +208,13 @@ static void front_cycle(struct front *fr, size_t from, const char *path,
 		vsp_diag_error(fr->d, at, "import cycle");
 		return;
 	}
+	/* names relative to the directory of the chain's first file: the
+	 * location already says where that is */
 	for (i = from; i < fr->nstack; i++)
-		fprintf(m, "%s -> ", fr->stack[i].path);
-	fputs(path, m);
+		fprintf(m, "%s -> ", front_rel(fr->stack[from].path,
+					       fr->stack[i].path));
+	/* the file that closes the cycle is the first one, however named */
+	fputs(front_rel(fr->stack[from].path, fr->stack[from].path), m);
 	fclose(m);
 	vsp_diag_error(fr->d, at, "import cycle: %s", chain);
 	free(chain);
@@ -224,7 +239,7 @@ static void front_file(struct front *fr, const char *path,
 		for (i = 0; i < fr->nstack; i++)
 			if (fr->stack[i].known && fr->stack[i].dev == st.st_dev &&
 			    fr->stack[i].ino == st.st_ino) {
-				front_cycle(fr, i, path, at);
+				front_cycle(fr, i, at);
 				return;
 			}
 		for (i = 0; i < fr->ndone; i++)

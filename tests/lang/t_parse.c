@@ -448,9 +448,9 @@ static void test_imports(void)
 	fclose(f);
 	vsp_diags_init(&d);
 	u = vsp_front_load(files, 1, &d);
-	ok(d.errors == 1 && strstr(d.v[0].msg, "import cycle:") &&
-	   strstr(d.v[0].msg, "main.vsp -> ") && strstr(d.v[0].msg, "lib.vsp -> "),
-	   "import cycle names the chain: %s", d.n ? d.v[0].msg : "");
+	ok(d.errors == 1 &&
+	   !strcmp(d.v[0].msg, "import cycle: main.vsp -> lib.vsp -> main.vsp"),
+	   "import cycle names the chain relative to its first file: %s", d.n ? d.v[0].msg : "");
 	vsp_unit_free(u);
 	vsp_diags_release(&d);
 	unlink(path);
