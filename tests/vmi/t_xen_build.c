@@ -149,15 +149,18 @@ int main(void)
 	} else {
 		/*
 		 * The rest (catalog, unwinder) comes from the library and
-		 * the project's other dependencies; no Xen library.
+		 * the project's other dependencies; no Xen library.  A
+		 * library built with SAN=1 needs the sanitizer runtimes.
 		 */
 		snprintf(cmd, sizeof(cmd),
 			 "%s -std=c11 -D_GNU_SOURCE -I%s -UVSP_HAVE_XEN "
+			 "$(nm %s 2>/dev/null | grep -q __asan_ && "
+			 "echo -fsanitize=address,undefined) "
 			 "-o %s/prog %s/main.c %s/xen_nohdr.o %s/xen_pt_nohdr.o "
 			 "%s/xen_ring_nohdr.o %s/xen_hcall_nohdr.o %s "
 			 "$(pkg-config --libs capstone json-c libffi libbpf "
 			 "2>/dev/null) -lm -lpthread",
-			 cc, root, tmp, tmp, tmp, tmp, tmp, tmp, lib);
+			 cc, root, lib, tmp, tmp, tmp, tmp, tmp, tmp, lib);
 		ok(run(cmd) == 0, "links with no Xen library");
 		snprintf(cmd, sizeof(cmd), "%s/prog", tmp);
 		ok(run(cmd) == 0,
