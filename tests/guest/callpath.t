@@ -1,0 +1,31 @@
+#!/bin/bash
+# callpath.t: vsp's call paths at traps on five kernel functions, held
+# against the kernel's own stack traces for the same calls (ftrace's
+# func_stack_trace), over at least 200 traps; both unwinding sources (ORC,
+# instruction analysis) are measured.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/callpath_lib.sh"
+guest_setup
+
+ok "the probe builds against libvsp.a" callpath_build_probe
+callpath_run acc -- 'cred_walk 25'
+read -r hits matched oe ie fa ft op ip < <(callpath_compare acc 2>"$T/acc.diff")
+echo "# hits=$hits matched=$matched orc_exact=$oe insn_exact=$ie frames=$fa/$ft orc_partial=$op insn_partial=$ip"
+sed -n 's/^DONE /# probe: /p' "$T/acc.probe"
+head -5 "$T/acc.diff" >&2
+
+ok "the workload ran" grep -q "VSP cred_walk 25 ok" "$T/acc.log"
+ok "nokaslr: slide 0 found" grep -q "^SLIDE 0 " "$T/acc.probe"
+ok "at least 200 traps in the workload" test "${hits:-0}" -ge 200
+ok "almost every trap paired with a kernel trace" \
+	test $((${matched:-0} * 100)) -ge $((${hits:-1} * 95))
+ok "ORC paths equal the kernel's (>= 98%)" \
+	test $((${oe:-0} * 100)) -ge $((${matched:-1} * 98))
+ok "instruction-analysis paths equal the kernel's (>= 95%)" \
+	test $((${ie:-0} * 100)) -ge $((${matched:-1} * 95))
+ok "frame agreement (ORC) >= 99%" test $((${fa:-0} * 100)) -ge $((${ft:-1} * 99))
+ok "no partial ORC path" test "${op:-1}" = 0
+ok "setuid reaches commit_creds through __sys_setuid (tail jumps allowed)" \
+	grep -q "orc=commit_creds<__sys_setuid<do_syscall_64<entry_SYSCALL_64_after_hwframe" "$T/acc.probe"
+ok "one stack read per unwind" grep -q "reads_per_unwind 1.00" "$T/acc.probe"
+done_testing
