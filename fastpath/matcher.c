@@ -26,7 +26,7 @@
 
 #define MAX_GROUPS 64
 #define DFA_MAX_STATES 4096
-#define DFA_MAX_TABLE (8u << 20)	/* transition cells */
+#define DFA_MAX_TABLE (4u << 20)	/* transition cells, all DFAs together */
 #define DFA_MAX_WORK (48u << 20)	/* words stepped building all DFAs */
 #define NFA_MAX_WORDS 1024		/* 65536 automaton states */
 #define HASH_SEED 0x6d617463686572ULL
@@ -506,7 +506,7 @@ static long dfa_intern(const struct automaton *a, struct dfa_work *d,
  * Returns false, leaving a->dfa NULL, past the state bound; the work done
  * is taken from *budget either way.
  */
-static bool dfa_build(struct automaton *a, size_t *budget)
+static bool dfa_build(struct automaton *a, size_t *budget, size_t *cells)
 {
 	size_t W = a->words, C = a->ncls;
 	struct dfa_work d = { .mask = 2 * DFA_MAX_STATES - 1 };
@@ -515,8 +515,8 @@ static bool dfa_build(struct automaton *a, size_t *budget)
 	/* Bound the table and the build time (each new state steps its set
 	 * once per class); past either bound the NFA is the better deal. */
 	d.limit = DFA_MAX_STATES;
-	if (d.limit * C > DFA_MAX_TABLE)
-		d.limit = DFA_MAX_TABLE / C;
+	if (d.limit * C > *cells)
+		d.limit = *cells / C;
 	if (d.limit * C * W > *budget)
 		d.limit = *budget / (C * W);
 	if (d.limit < 2)
@@ -543,6 +543,7 @@ static bool dfa_build(struct automaton *a, size_t *budget)
 	a->dfa = d.trans;
 	a->dacc = d.dacc;
 	a->dstart = (uint32_t)start;
+	*cells -= d.n * C;
 	d.trans = NULL;
 	d.dacc = NULL;
 	ok = true;
@@ -561,6 +562,7 @@ struct auto_build {
 	const struct pattern **left;	/* globs left to the NFA */
 	size_t nleft;
 	size_t budget;			/* DFA build work left */
+	size_t cells;			/* DFA transition cells left */
 };
 
 static int auto_push(struct auto_build *b, struct automaton *a)
@@ -610,7 +612,7 @@ static int build_chunk(struct auto_build *b, const struct pattern **gp,
 	if (cap > b->budget)
 		cap = b->budget;
 	size_t spent = cap;
-	if (cap && nfa_tables(&a, gp, n) == 0 && dfa_build(&a, &spent)) {
+	if (cap && nfa_tables(&a, gp, n) == 0 && dfa_build(&a, &spent, &b->cells)) {
 		b->budget -= cap - spent;
 		if (auto_push(b, &a) == 0)
 			return 0;
@@ -657,7 +659,7 @@ static int build_nfas(struct auto_build *b)
 static int build_general(struct vsp_matcher *m, const struct pattern **gp,
 			 size_t n)
 {
-	struct auto_build b = { .budget = DFA_MAX_WORK };
+	struct auto_build b = { .budget = DFA_MAX_WORK, .cells = DFA_MAX_TABLE };
 	b.left = malloc(n * sizeof *b.left);
 	int r = -1;
 	if (b.left && build_chunk(&b, gp, n, FIRST_CAP, 0) == 0 &&
