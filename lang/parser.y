@@ -1189,6 +1189,13 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner,
 						i + 1 == np ? " or " : ", ",
 						parts[i]);
 	}
+	/* `list deny = ...`: say why a word is not a name */
+	if (n == 1 && exp[0] == YYSYMBOL_IDENT && len < sizeof msg &&
+	    yysymbol_name(la)[0] >= 'a' && yysymbol_name(la)[0] <= 'z' &&
+	    la != YYSYMBOL_IDENT && la != YYSYMBOL_INT &&
+	    la != YYSYMBOL_STRING && la != YYSYMBOL_YYEOF)
+		snprintf(msg + len, sizeof msg - len,
+			 " ('%s' is a reserved word)", yysymbol_name(la));
 	vsp_diag_error(ps->d, loc, "%s", msg);
 	return 0;
 }
