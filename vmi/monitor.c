@@ -88,6 +88,15 @@ struct mon_str {
 	char buf[MON_STR_MAX + 1];
 };
 
+#define MON_WIN 1024
+#define MON_NWIN 4
+
+struct mon_win {
+	uint64_t base;
+	size_t len;
+	uint8_t data[MON_WIN];
+};
+
 struct mon {
 	const struct vsp_monitor_opts *o;
 	struct vsp_policy *p;
@@ -115,6 +124,9 @@ struct mon {
 	uint32_t vcpu;
 	struct mon_trap *cur;
 	bool args_loaded, proc_loaded;
+	bool win_on;		/* mon_gread serves from windows */
+	int win_next;
+	struct mon_win win[MON_NWIN];
 	uint64_t fetch_ns;	/* guest reads made from inside the engine */
 	struct mon_str str[6];
 
@@ -131,6 +143,7 @@ struct mon {
 
 	uint64_t seq, t_attach;
 	uint64_t trap_hits, rt_in_traps;
+	uint64_t rt_wait;	/* round trips before the last wait */
 	struct vsp_run_stats rs;
 	struct vsp_audit audit;
 	bool have_audit;
@@ -173,10 +186,37 @@ static const char *mon_be_err(struct mon *m, int rc)
 	return strerror(rc < 0 ? -rc : rc);
 }
 
-/* Guest reads for vmi/linux.c and vmi/kaslr.c. */
+/* Guest reads for vmi/linux.c, vmi/kaslr.c and vmi/unwind.c.  While the
+ * process context is read, small reads go through a few windows: the
+ * fields of a task_struct lie close together, and each guest read is a
+ * round trip that the stopped guest waits for. */
 static long mon_gread(void *ctx, uint64_t gva, void *buf, size_t len)
 {
 	struct mon *m = ctx;
+	if (!m->win_on || len > MON_WIN / 2)
+		return m->be.ops->read(&m->be, m->vcpu, gva, buf, len);
+	for (int i = 0; i < MON_NWIN; i++) {
+		struct mon_win *w = &m->win[i];
+		if (w->len && gva >= w->base && gva + len <= w->base + w->len) {
+			memcpy(buf, w->data + (gva - w->base), len);
+			return (long)len;
+		}
+	}
+	struct mon_win *w = &m->win[m->win_next];
+	m->win_next = (m->win_next + 1) % MON_NWIN;
+	w->base = gva & ~(uint64_t)63;
+	size_t want = MON_WIN;
+	/* Stay in the page: the next one may be unmapped. */
+	size_t to_page = 4096 - (size_t)(w->base & 4095);
+	if (want > to_page && gva + len <= w->base + to_page)
+		want = to_page;
+	long n = m->be.ops->read(&m->be, m->vcpu, w->base, w->data, want);
+	w->len = n > 0 ? (size_t)n : 0;
+	if (w->len && gva + len <= w->base + w->len) {
+		memcpy(buf, w->data + (gva - w->base), len);
+		return (long)len;
+	}
+	w->len = 0;
 	return m->be.ops->read(&m->be, m->vcpu, gva, buf, len);
 }
 
@@ -360,9 +400,12 @@ static void mon_load_proc(struct mon *m)
 	uint64_t base = vsp_linux_percpu_base(m->regs.gs_base,
 					      m->regs.kernel_gs_base);
 	uint64_t task;
-	if (!base || vsp_linux_current(&m->lx, mon_gread, m, base, &task) < 0)
-		return;
-	vsp_linux_proc(&m->lx, mon_gread, m, task, &m->ev.proc);
+	for (int i = 0; i < MON_NWIN; i++)
+		m->win[i].len = 0;
+	m->win_on = true;
+	if (base && vsp_linux_current(&m->lx, mon_gread, m, base, &task) == 0)
+		vsp_linux_proc(&m->lx, mon_gread, m, task, &m->ev.proc);
+	m->win_on = false;
 }
 
 /* Reads a NUL-terminated string of at most MON_STR_MAX bytes: small first
@@ -630,9 +673,18 @@ static int mon_on_getname_ret(struct mon *m, struct mon_trap *t)
 
 /* ---------------------------------------------------------------- events */
 
-static bool mon_writes_audit(const struct vsp_decision *d)
+/* Whether vsp_audit_decision will write anything (audit.h's rule): a
+ * decision other than the plain default allow, or a log or alert. */
+static bool mon_writes_audit(const struct mon *m, const struct vsp_decision *d)
 {
-	return d->verdict != VSP_V_ALLOW || d->rule >= 0 || d->nfired > 0;
+	if (d->verdict != VSP_V_ALLOW || d->rule >= 0 || d->fired_dropped)
+		return true;
+	for (uint32_t i = 0; i < d->nfired; i++) {
+		const struct vsp_effect_info *e = vsp_policy_effect(m->p, d->fired[i].effect);
+		if (!e || e->kind == VSP_EFF_LOG || e->kind == VSP_EFF_ALERT)
+			return true;
+	}
+	return false;
 }
 
 enum { MON_GO_ON, MON_PAUSED, MON_LOST };
@@ -688,7 +740,7 @@ static int mon_on_event(struct mon *m, struct mon_trap *t)
 
 	/* Everything the records need is read now: after the verdict is
 	 * applied the guest runs, and its memory cannot be read. */
-	bool audit = m->have_audit && mon_writes_audit(&d);
+	bool audit = m->have_audit && mon_writes_audit(m, &d);
 	if (audit)
 		mon_prefetch(m);
 
@@ -756,7 +808,7 @@ static int mon_on_event(struct mon *m, struct mon_trap *t)
 static int mon_on_trap(struct mon *m, const struct vsp_stop *st)
 {
 	struct mon_trap *t = mon_trap_at(m, st->addr);
-	uint64_t t0 = mon_now_ns(), rt0 = m->be.round_trips;
+	uint64_t t0 = mon_now_ns(), rt0 = m->rt_wait;
 	int rc;
 	m->vcpu = st->vcpu;
 	if (!t)
@@ -768,8 +820,8 @@ static int mon_on_trap(struct mon *m, const struct vsp_stop *st)
 	else
 		rc = mon_on_getname_ret(m, t);
 	m->trap_hits++;
-	/* +1: the stop reply that brought us here. */
-	m->rt_in_traps += m->be.round_trips - rt0 + 1;
+	/* From the wait on: the stop reply and the register read count. */
+	m->rt_in_traps += m->be.round_trips - rt0;
 	m->rs.trap_ns += mon_now_ns() - t0;
 	return rc;
 }
@@ -1026,6 +1078,7 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 			break;
 		}
 		struct vsp_stop st;
+		m->rt_wait = m->be.round_trips;
 		rc = o->ops->wait(&m->be, &st, 1000);
 		if (rc == -EINTR) {
 			rc = 0;

@@ -1,0 +1,56 @@
+#!/bin/bash
+# measure.sh: what interception costs on the bundled guest.
+#
+#   tests/guest/measure.sh [N]
+# runs `vsp_loop N /etc/hostname` (N openat+close pairs, default 500) in the
+# guest four ways and prints one line each: no debugger at all; vsp
+# attached with a policy that traps nothing; every openat trapped and
+# allowed without reading anything; every openat trapped with its path read
+# and matched (tests/guest/policies/shadow.vsp).  Columns: the loop's time
+# inside the guest, the whole run's wall time (boot to power off), traps
+# hit, round trips per trap, vsp's own handling time per trap, and the
+# engine's share of that.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+RIG=$HERE/rig.sh
+VSP=${VSP:-$TOP/${BUILD:-build}/vsp}
+N=${1:-500}
+"$RIG" symbols
+eval "$("$RIG" paths)"
+T=$(mktemp -d "${TMPDIR:-/tmp}/vsp-measure.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+echo '# no rules: nothing to trap' >"$T/empty.vsp"
+
+loop_ms() { tr -d '\r' <"$1" | awk '$1 == "VSP" && $2 == "loop" { print $(NF) }'; }
+
+run() {
+	local name=$1 policy=${2:-}
+	local t0 t1
+	t0=$(date +%s%N)
+	if [ -z "$policy" ]; then
+		"$RIG" boot --no-stub --log "$T/$name.log" "vsp_loop $N /etc/hostname" >/dev/null
+		: >"$T/$name.err"
+	else
+		local qpid port
+		read -r qpid port < <("$RIG" boot --bg --timeout 600 --log "$T/$name.log" "vsp_loop $N /etc/hostname")
+		"$VSP" attach -q --stats --gdb "127.0.0.1:$port" --symbols "$SYSTEM_MAP" \
+			--audit /dev/null "$policy" 2>"$T/$name.err"
+		while kill -0 "$qpid" 2>/dev/null; do sleep 0.1; done
+	fi
+	t1=$(date +%s%N)
+	local hits rt ms share
+	hits=$(awk '/^traps hit:/ { print $3 }' "$T/$name.err")
+	rt=$(awk '/^per trap:/ { print $3 }' "$T/$name.err")
+	ms=$(awk '/^per trap:/ { print $6 }' "$T/$name.err")
+	share=$(awk '/^engine share:/ { print $3 }' "$T/$name.err")
+	printf '%-28s %9s %9.2f %7s %7s %9s %9s\n' "$name" "$(loop_ms "$T/$name.log")" \
+		"$(echo "($t1 - $t0) / 1000000000" | bc -l)" "${hits:-0}" "${rt:--}" "${ms:--}" "${share:--}"
+}
+
+printf '%-28s %9s %9s %7s %7s %9s %9s\n' "vsp_loop $N" "loop ms" "wall s" traps "rt/trap" "ms/trap" "engine"
+run "no monitor"
+run "attached, no rules" "$T/empty.vsp"
+run "openat trapped, allow" "$HERE/policies/opens.vsp"
+run "openat trapped, path rule" "$HERE/policies/shadow.vsp"
