@@ -1573,15 +1573,13 @@ static bool chk_covers(const struct vsp_event_ref *a,
 	return true;
 }
 
-static void chk_rule_name(const struct vsp_rule *r, char *buf, size_t size,
-			  bool cap)
+/* "rule 'name'" or "the rule on line N", for messages. */
+static void chk_rule_name(const struct vsp_rule *r, char *buf, size_t size)
 {
 	if (r->name)
 		snprintf(buf, size, "rule '%s'", r->name);
 	else
-		snprintf(buf, size, "%s rule on line %d", cap ? "The" : "the",
-			 r->loc.line);
-	(void)cap;
+		snprintf(buf, size, "the rule on line %d", r->loc.line);
 }
 
 /* A string-keyed map to indexes, for the checks over all rules (a policy
@@ -1697,8 +1695,8 @@ static void chk_shadowed(struct chk *c)
 			}
 		}
 		if (r->nevents && e == r->nevents && by) {
-			chk_rule_name(r, a, sizeof a, false);
-			chk_rule_name(by, b, sizeof b, false);
+			chk_rule_name(r, a, sizeof a);
+			chk_rule_name(by, b, sizeof b);
 			vsp_diag_warning(c->d, &r->loc,
 					 "%s can never decide: an earlier rule always decides %s%s first",
 					 a, chk_event_desc(first_ev, ev, sizeof ev),
