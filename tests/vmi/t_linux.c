@@ -180,6 +180,8 @@ static void test_percpu_base(void)
 	ok(vsp_linux_percpu_base(0x7f0000000000ULL, PCPU) == PCPU,
 	   "before swapgs: the shadow base%s", "");
 	ok(vsp_linux_percpu_base(0, 0) == 0, "neither: 0%s", "");
+	ok(vsp_linux_percpu_base(0xff1100001f000000ULL, 0) ==
+	   0xff1100001f000000ULL, "5-level paging direct map%s", "");
 }
 
 static void test_btf(void)
