@@ -67,6 +67,19 @@ static inline uint64_t fmix(uint64_t x)
 	return x;
 }
 
+/* The last 1..7 bytes as one word, in at most two loads: a byte loop into
+ * a stack word would stall the load that follows it. */
+static inline uint64_t tail_word(const unsigned char *b, size_t len)
+{
+	if (len >= 4) {
+		uint32_t lo, hi;
+		memcpy(&lo, b, 4);
+		memcpy(&hi, b + len - 4, 4);
+		return lo | (uint64_t)hi << 32;
+	}
+	return b[0] | (uint64_t)b[len / 2] << 8 | (uint64_t)b[len - 1] << 16;
+}
+
 /*
  * Word-at-a-time multiply-rotate hash with a final avalanche: fast on the
  * short keys of the decision path (a few integers, a path prefix) and good
@@ -84,11 +97,8 @@ uint64_t vsp_fp_hash(const void *p, size_t len, uint64_t seed)
 		b += 8;
 		len -= 8;
 	}
-	if (len) {
-		uint64_t w = 0;
-		memcpy(&w, b, len);
-		h = rotl(h ^ (w * K2), 31) * K1;
-	}
+	if (len)
+		h = rotl(h ^ (tail_word(b, len) * K2), 31) * K1;
 	return fmix(h);
 }
 
