@@ -37,6 +37,7 @@
 #define UW_STACK_SPAN (256u * 1024)	/* how far up from rsp a walk may go */
 #define UW_KERNEL_HALF 0xff00000000000000ULL	/* with 5-level paging */
 #define UW_WIN 2048		/* stack bytes fetched per guest read */
+#define UW_SEEDS 16		/* entries into a cold part remembered */
 
 struct uw_state {
 	int32_t depth;		/* rsp + depth = return address slot */
@@ -116,6 +117,12 @@ struct vsp_unwinder {
 	/* Reverse tail-jump index over the image: who jumps to whom. */
 	struct uw_edge *edges;
 	size_t nedges;
+
+	/* Jumps into [watch_lo, watch_hi) that a walk should note, with
+	 * their states: the entries of a cold part (see uw_cold_entry). */
+	uint64_t watch_lo, watch_hi;
+	uint32_t nseeds;
+	struct uw_ent seeds[UW_SEEDS];
 
 	/* Stack window (see uw_read8). */
 	uint64_t win_base;
@@ -508,16 +515,27 @@ static size_t uw_code(struct vsp_unwinder *u, uint64_t addr, void *buf,
 	return n > 0 ? (size_t)n : 0;
 }
 
-/* Walks one function into the scratch arrays; fills f's summary. */
+/*
+ * Walks one function into the scratch arrays from its entry (state s0)
+ * and from `nseeds` further entries, which go first: the first state to
+ * reach an instruction is the one kept.  Fills f's summary.  Jumps out
+ * into [u->watch_lo, u->watch_hi) are noted in u->seeds.
+ */
 static void uw_walk(struct vsp_unwinder *u, uint64_t start, uint32_t len,
-		    struct uw_fn *f)
+		    struct uw_fn *f, struct uw_state s0,
+		    const struct uw_ent *seeds, uint32_t nseeds)
 {
 	uint32_t nwork = 0;
-	struct uw_state s0 = { 0, UW_UNK, UW_UNK };
 
 	memset(u->mark, 0, len);
 	u->work[nwork] = 0;
 	u->work_st[nwork++] = s0;
+	for (uint32_t i = 0; i < nseeds; i++) {
+		if (seeds[i].off >= len)
+			continue;
+		u->work[nwork] = seeds[i].off;
+		u->work_st[nwork++] = seeds[i].st;
+	}
 	while (nwork) {
 		uint32_t off = u->work[--nwork];
 		struct uw_state s = u->work_st[nwork];
@@ -580,6 +598,13 @@ static void uw_walk(struct vsp_unwinder *u, uint64_t start, uint32_t len,
 					}
 				} else {
 					uw_bloom_add(f->bloom, (uint64_t)tgt);
+					if ((uint64_t)tgt >= u->watch_lo &&
+					    (uint64_t)tgt < u->watch_hi &&
+					    u->nseeds < UW_SEEDS) {
+						u->seeds[u->nseeds].off =
+							(uint32_t)((uint64_t)tgt - u->watch_lo);
+						u->seeds[u->nseeds++].st = s;
+					}
 					if (uncond) {
 						const char *n = vsp_sym_at(
 							u->syms, (uint64_t)tgt,
@@ -628,11 +653,58 @@ static bool uw_compress(struct vsp_unwinder *u, struct uw_fn *f)
 	return true;
 }
 
-/* The analysis of the function starting at `start` (size from symbols),
- * from the cache or fresh.  NULL when out of steps or unreadable. */
-static struct uw_fn *uw_fn_get(struct vsp_unwinder *u, uint64_t start,
-			       uint64_t size, vsp_gread_fn read, void *ctx)
+static uint64_t uw_sym_start(const struct vsp_unwinder *u,
+			     const struct vsp_sym *s);
+
+/*
+ * The entries of a compiler-split cold part ("foo.cold"): it is entered by
+ * jumps from its parent "foo", anywhere inside it, with the parent's frame
+ * on the stack.  The parent is walked first and the state at each such
+ * jump kept in u->seeds.  None when the parent is not found.
+ */
+static uint32_t uw_cold_entries(struct vsp_unwinder *u, uint64_t start,
+				uint64_t size, const char *name,
+				vsp_gread_fn read, void *ctx)
 {
+	struct uw_state s0 = { 0, UW_UNK, UW_UNK };
+	const char *cold = name ? strstr(name, ".cold") : NULL;
+	char parent[512];
+	uint64_t pstart, psize;
+	struct uw_fn tmp;
+	size_t got;
+
+	u->nseeds = 0;
+	if (!cold || cold == name || (size_t)(cold - name) >= sizeof(parent))
+		return 0;
+	memcpy(parent, name, (size_t)(cold - name));
+	parent[cold - name] = '\0';
+	if (vsp_sym_lookup(u->syms, parent, &pstart, &psize) < 0 ||
+	    pstart == start)
+		return 0;
+	if (psize == 0 || psize > UW_FN_MAX)
+		psize = UW_FN_MAX;
+	got = uw_code(u, pstart, u->code, (size_t)psize, read, ctx);
+	if (!got)
+		return 0;
+	memset(&tmp, 0, sizeof(tmp));
+	u->watch_lo = start;
+	u->watch_hi = start + (size ? size : 1);
+	u->scratch_start = 0;
+	uw_walk(u, pstart, (uint32_t)got, &tmp, s0, NULL, 0);
+	u->watch_lo = u->watch_hi = 0;
+	return u->nseeds;
+}
+
+/* The analysis of the function starting at `start` (size from symbols,
+ * name for cold parts, may be NULL), from the cache or fresh.  NULL when
+ * out of steps or unreadable. */
+static struct uw_fn *uw_fn_get(struct vsp_unwinder *u, uint64_t start,
+			       uint64_t size, const char *name,
+			       vsp_gread_fn read, void *ctx)
+{
+	struct uw_state s0 = { 0, UW_UNK, UW_UNK };
+	struct uw_ent seeds[UW_SEEDS];
+	uint32_t nseeds;
 	uint32_t slot = (uint32_t)((start * 0x9e3779b97f4a7c15ULL) >> 40) %
 			u->ncache;
 	struct uw_fn *f = &u->cache[slot];
@@ -644,6 +716,10 @@ static struct uw_fn *uw_fn_get(struct vsp_unwinder *u, uint64_t start,
 		return f;
 	}
 	u->stats.cache_misses++;
+	nseeds = uw_cold_entries(u, start, size, name, read, ctx);
+	if (u->out_of_steps)
+		return NULL;
+	memcpy(seeds, u->seeds, nseeds * sizeof(*seeds));
 	memset(f, 0, sizeof(*f));
 	if (size == 0 || size > UW_FN_MAX)
 		size = UW_FN_MAX;
@@ -653,7 +729,7 @@ static struct uw_fn *uw_fn_get(struct vsp_unwinder *u, uint64_t start,
 	f->start = start;
 	f->len = (uint32_t)got;
 	u->scratch_start = 0;
-	uw_walk(u, start, f->len, f);
+	uw_walk(u, start, f->len, f, s0, seeds, nseeds);
 	if (u->out_of_steps) {
 		f->start = 0;
 		return NULL;
@@ -712,7 +788,7 @@ int vsp_unwind_insn_depth(struct vsp_unwinder *u, uint64_t ip,
 	u->steps = 0;
 	u->max_steps = u->opts.max_steps;
 	u->out_of_steps = false;
-	f = uw_fn_get(u, start, s->size, read, ctx);
+	f = uw_fn_get(u, start, s->size, s->name, read, ctx);
 	if (!f)
 		return -1;
 	st = uw_fn_state(u, f, ip);
@@ -943,7 +1019,7 @@ static enum vsp_unwind_end uw_check_ret(struct vsp_unwinder *u, uint64_t ret,
 	    uw_tail_reaches(u, ts->addr,
 			    callee - (ts->module ? 0 : (uint64_t)vsp_sym_slide(u->syms))))
 		return VSP_UNWIND_END_COUNT;
-	tf = uw_fn_get(u, uw_sym_start(u, ts), ts->size, read, ctx);
+	tf = uw_fn_get(u, uw_sym_start(u, ts), ts->size, ts->name, read, ctx);
 	if (!tf)
 		return u->out_of_steps ? VSP_UNWIND_END_STEPS :
 					 VSP_UNWIND_END_CALLEE;
@@ -1043,7 +1119,7 @@ static enum vsp_unwind_end uw_step_insn(struct vsp_unwinder *u,
 					void *ctx)
 {
 	uint64_t start = uw_sym_start(u, sym), slot;
-	struct uw_fn *f = uw_fn_get(u, start, sym->size, read, ctx);
+	struct uw_fn *f = uw_fn_get(u, start, sym->size, sym->name, read, ctx);
 	struct uw_state st;
 
 	if (!f)
