@@ -49,6 +49,7 @@
 #include "vmi/symbols.h"
 #include "vmi/trace.h"
 #include "vmi/unwind.h"
+#include "vmi/xen.h"
 
 #define MON_MAX_TRAPS 512
 #define MON_STR_MAX 4096	/* language.md: strings are read up to 4096 bytes */
@@ -183,6 +184,11 @@ static const char *mon_be_err(struct mon *m, int rc)
 {
 	if (m->o->ops == &vsp_be_gdb_ops && m->be.priv)
 		return vsp_be_gdb_error(&m->be);
+	if (m->o->ops == &vsp_be_xen_ops) {
+		const char *e = vsp_be_xen_last_error();
+		if (e && *e)
+			return e;
+	}
 	return strerror(rc < 0 ? -rc : rc);
 }
 
@@ -1037,6 +1043,13 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 	mon_signal = 0;
 	mon_signals(true);
 
+	char why[200];
+	if (o->ops == &vsp_be_xen_ops && !vsp_be_xen_available(why, sizeof why)) {
+		fprintf(stderr, "vsp attach: cannot attach to %s: no Xen here: %s\n",
+			o->target, why);
+		status = VSP_MON_LOST;
+		goto out_signals;
+	}
 	int rc = o->ops->attach(&m->be, o->target);
 	if (rc < 0) {
 		fprintf(stderr, "vsp attach: cannot attach to %s through %s: %s\n",
@@ -1121,6 +1134,7 @@ out_detach:
 		mon_say(m, "detached; the guest runs on");
 	else if (m->attached && mon_signal)
 		mon_say(m, "detached; every trap removed, the guest runs on");
+out_signals:
 	mon_signals(false);
 	if (m->have_audit) {
 		vsp_audit_release(&m->audit);
