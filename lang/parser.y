@@ -383,6 +383,25 @@ event
 			$$ = p_event(VSP_EV_SYSCALL, $1, &@$);
 			$$->catalog = -3;
 		}
+	| IDENT anyname
+		{
+			/* a misspelt event kind: `on syscal openat` */
+			static const char *const kinds[] = {
+				"syscall", "hypercall", "kernel", "user", "write" };
+			const char *s = vsp_suggest($1, kinds, 5);
+
+			$$ = p_event(VSP_EV_SYSCALL, $2, &@$);
+			$$->catalog = -2;	/* reported: not an event */
+			if (s)
+				vsp_diag_error(ps->d, &@1,
+					       "unknown event kind '%s'; did you mean '%s'?",
+					       $1, s);
+			else
+				vsp_diag_error(ps->d, &@1,
+					       "unknown event kind '%s' (the kinds are syscall, hypercall, kernel, user and write)",
+					       $1);
+			free($1);
+		}
 	/* syscalls named like keywords, in `on syscall read, write, kill` */
 	| WRITE
 		{
@@ -910,7 +929,7 @@ static void p_event_next(struct vsp_parse *ps, const struct vsp_event_ref *prev,
 	if (ev->catalog != -3)
 		return;
 	if (prev->catalog == -2) {
-		p_event_first(ps, ev);
+		ev->catalog = -2;	/* the list's kind was reported */
 		return;
 	}
 	ev->catalog = -1;
