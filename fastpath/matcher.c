@@ -27,7 +27,7 @@
 #define MAX_GROUPS 64
 #define DFA_MAX_STATES 4096
 #define DFA_MAX_TABLE (4u << 20)	/* transition cells, all DFAs together */
-#define DFA_MAX_WORK (48u << 20)	/* words stepped building all DFAs */
+#define DFA_MAX_WORK (96u << 20)	/* words stepped building all DFAs */
 #define NFA_MAX_WORDS 1024		/* 65536 automaton states */
 #define HASH_SEED 0x6d617463686572ULL
 
@@ -586,8 +586,8 @@ static int auto_push(struct auto_build *b, struct automaton *a)
  * of halving costs about what the first attempt cost.  Chunks of fewer
  * than SPLIT_MIN globs, or deeper than SPLIT_DEPTH, go to the NFA whole.
  */
-#define CHUNK_WORDS 256
-#define FIRST_CAP (8u << 20)
+#define CHUNK_WORDS 512
+#define FIRST_CAP (32u << 20)
 #define SPLIT_MIN 8
 #define SPLIT_DEPTH 6
 
