@@ -89,6 +89,12 @@ struct vsp_backend_ops {
 	/* Removes what is left of the traps, resumes the guest unless
 	 * `stay_paused`, and frees everything.  Safe after a lost link. */
 	void (*detach)(struct vsp_backend *be, bool stay_paused);
+	/* True when VSP_RESUME_CONTINUE (or _AT) on one of the backend's own
+	 * traps runs the instruction under it (emulated or stepped by the
+	 * backend, other vCPUs still trapped): the monitor then need not
+	 * remove the trap and step.  Backends stopping one vCPU at a time
+	 * (Xen) set it; their other vCPUs keep running and stopping. */
+	bool steps_over_traps;
 };
 
 struct vsp_backend {
