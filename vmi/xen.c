@@ -1918,6 +1918,7 @@ const struct vsp_backend_ops vsp_be_xen_ops = {
 	.resume = xen_resume,
 	.interrupt = xen_interrupt,
 	.detach = xen_detach,
+	.steps_over_traps = true,
 };
 
 #endif /* VSP_HAVE_XEN */

@@ -49,6 +49,9 @@ int main(void)
 	   ops->write && ops->regs_get && ops->regs_set && ops->wait &&
 	   ops->resume && ops->interrupt && ops->detach,
 	   "every operation is filled in");
+#ifdef VSP_HAVE_XEN
+	ok(ops->steps_over_traps, "the monitor may resume on a trap");
+#endif
 
 	avail = vsp_be_xen_available(why, sizeof(why));
 	printf("# available: %s (%s)\n", avail ? "yes" : "no", why);
