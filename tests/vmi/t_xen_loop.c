@@ -969,6 +969,24 @@ static void test_cost(void)
 	be.ops->detach(&be, false);
 }
 
+/* A vCPU stopped in user mode under page-table isolation. */
+static void test_pti(void)
+{
+	uint8_t b[3] = { 0 };
+
+	sim_reset(false);
+	be.ops->attach(&be, "7");
+	/* Kernel PGD at frame 6, user PGD (no kernel text) at frame 7. */
+	memcpy(sim.mem[6], sim.mem[1], 4096);
+	memset(sim.mem[7], 0, 4096);
+	sim.v[1].regs.cr3 = 7 * 4096 | 0x3;	/* PCID 3 */
+	ok(be.ops->read(&be, 1, KTEXT + 0x200, b, 3) == 3 && b[0] == 0x48 &&
+	   b[2] == 0xf8, "kernel text read from a user CR3 (PTI pair)");
+	ok(be.ops->read(&be, 1, 0x400000, b, 1) == -EFAULT,
+	   "a user address is not retried on the kernel half");
+	be.ops->detach(&be, false);
+}
+
 /* vsp dies: its state is dropped without any teardown. */
 static void crash(void)
 {
@@ -1098,6 +1116,7 @@ int main(void)
 	test_emulation(true);
 	test_emulation(false);
 	test_cost();
+	test_pti();
 	test_take_over(true);
 	test_take_over(false);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
