@@ -27,6 +27,19 @@ ok "frame agreement (ORC) >= 99%" test $((${fa:-0} * 100)) -ge $((${ft:-1} * 99)
 ok "no partial ORC path" test "${op:-1}" = 0
 ok "setuid reaches commit_creds through __sys_setuid (tail jumps allowed)" \
 	grep -q "orc=commit_creds<__sys_setuid<do_syscall_64<entry_SYSCALL_64_after_hwframe" "$T/acc.probe"
+# Process context (BTF offsets) at the same traps: each forked child's
+# do_exit names the parent whose kernel_clone came just before.
+read -r forks kids < <(awk '$1 == "HIT" && $5 == "cred_walk" {
+		if ($3 == "kernel_clone") parent = $4
+		if ($3 == "do_exit" && $4 != parent) {
+			n++
+			for (i = 6; i <= NF; i++) if ($i == "ppid=" parent) k++
+		}
+	} END { print n + 0, k + 0 }' "$T/acc.probe")
+ok "children's ppid is the forking parent ($kids of $forks)" \
+	test "${forks:-0}" -ge 25 -a "${kids:-0}" = "${forks:-x}"
+ok "uid and euid read as root's" \
+	bash -c "! awk '\$1 == \"HIT\" && \$5 == \"cred_walk\"' '$T/acc.probe' | grep -v 'uid=0 euid=0'"
 rpu=$(sed -n 's/.*reads_per_unwind \([0-9.]*\).*/\1/p' "$T/acc.probe")
 ok "about one stack read per unwind ($rpu)" awk -v r="${rpu:-9}" 'BEGIN { exit !(r <= 1.5) }'
 done_testing

@@ -15,7 +15,8 @@
  *
  * Output, one record a line:
  *   SLIDE 0x...  method M  reads R
- *   HIT n FUNC PID COMM orc=PATH insn=PATH [orc-partial] [insn-partial]
+ *   HIT n FUNC PID COMM orc=PATH insn=PATH ppid=P uid=U euid=E
+ *       [orc-partial] [insn-partial]
  *   DONE hits H skipped S  unwind_us_median U  reads_per_unwind X
  * PATH is "a<b<c" (innermost first); partial paths end in "<...".
  *
@@ -262,9 +263,11 @@ int main(int argc, char **argv)
 			vsp_unwind(p.insn, &r, probe_read, &p, &b);
 			fmt_path(&a, pa, sizeof(pa));
 			fmt_path(&b, pb, sizeof(pb));
-			printf("HIT %d %s %" PRId64 " %s orc=%s insn=%s%s%s\n", nhits,
+			printf("HIT %d %s %" PRId64 " %s orc=%s insn=%s ppid=%" PRId64
+			       " uid=%" PRId64 " euid=%" PRId64 "%s%s\n", nhits,
 			       p.name[f], pr.pid, pr.comm[0] ? pr.comm : "?", pa,
-			       pb, a.partial ? " orc-partial" : "",
+			       pb, pr.ppid, pr.uid, pr.euid,
+			       a.partial ? " orc-partial" : "",
 			       b.partial ? " insn-partial" : "");
 			nhits++;
 		}
