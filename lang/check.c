@@ -22,6 +22,9 @@
 /* Deeper recursion (through macros) is refused: a hostile policy must not
  * exhaust the stack. */
 #define CHK_MAX_DEPTH 4000
+/* A condition may not grow past this many nodes once its macros are
+ * inlined (m1 = m0 and m0; m2 = m1 and m1; ... doubles at each step). */
+#define CHK_MAX_NODES 100000
 
 /* A declaration in the name table. */
 struct chk_decl {
@@ -30,6 +33,8 @@ struct chk_decl {
 	enum vsp_type ctx_type;
 	bool defined;		/* consts and lists: value checked */
 	bool cycle_reported;	/* macros: a cycle through it was reported */
+	uint8_t size_state;	/* macros: 0 unknown, 1 being sized, 2 known */
+	uint64_t size;		/* macros: nodes once every macro is inlined */
 };
 
 /* A folded constant; strings are borrowed from the tree. */
@@ -1069,6 +1074,70 @@ static void chk_check_list(struct chk *c, struct chk_decl *cd)
 	c->nofields = nofields;
 }
 
+/* ---- size after inlining ---- */
+
+static uint64_t chk_sat_add(uint64_t a, uint64_t b)
+{
+	return a + b < a || a + b > UINT32_MAX ? UINT32_MAX : a + b;
+}
+
+/* Nodes of an expression with every macro inlined, as the compiler will
+ * see it; saturates, and each macro is sized once. */
+static uint64_t chk_size(struct chk *c, const struct vsp_expr *e,
+			 unsigned depth)
+{
+	struct chk_decl *cd;
+	uint64_t n = 1;
+	size_t i;
+
+	if (!e || depth > CHK_MAX_DEPTH)
+		return 1;
+	switch (e->kind) {
+	case VSP_E_LIST:
+		return chk_sat_add(1, e->u.list.n);
+	case VSP_E_NAME:
+		if (e->u.name.rkind != VSP_N_MACRO || !e->u.name.decl)
+			return 1;
+		cd = chk_lookup(c, e->u.name.decl->name);
+		if (!cd || cd->decl != e->u.name.decl || cd->size_state == 1)
+			return 1;	/* a cycle: reported elsewhere */
+		if (cd->size_state == 0) {
+			cd->size_state = 1;
+			cd->size = chk_size(c, cd->decl->value, depth + 1);
+			cd->size_state = 2;
+		}
+		return cd->size;
+	case VSP_E_CALL:
+		for (i = 0; i < e->u.call.n; i++)
+			n = chk_sat_add(n, chk_size(c, e->u.call.args[i],
+						    depth + 1));
+		return n;
+	case VSP_E_UNARY:
+	case VSP_E_BINARY:
+		n = chk_sat_add(n, chk_size(c, e->u.op.a, depth + 1));
+		return chk_sat_add(n, chk_size(c, e->u.op.b, depth + 1));
+	default:
+		return 1;
+	}
+}
+
+static void chk_expansion(struct chk *c, const struct vsp_expr *e)
+{
+	uint64_t n;
+
+	if (!e || e->type == VSP_T_ERROR)
+		return;
+	n = chk_size(c, e, 0);
+	if (n >= UINT32_MAX)
+		vsp_diag_error(c->d, &e->loc,
+			       "this expression grows past 4 billion nodes once its macros are inlined (the limit is %d)",
+			       CHK_MAX_NODES);
+	else if (n > CHK_MAX_NODES)
+		vsp_diag_error(c->d, &e->loc,
+			       "this expression grows to %llu nodes once its macros are inlined (the limit is %d)",
+			       (unsigned long long)n, CHK_MAX_NODES);
+}
+
 /* ---- rules ---- */
 
 static void chk_events(struct chk *c, struct vsp_rule *r)
@@ -1400,6 +1469,7 @@ static void chk_actions(struct chk *c, struct vsp_rule *r,
 				vsp_diag_error(c->d, &a->value->loc,
 					       "'return' takes an int, not %s",
 					       chk_type_name(t));
+			chk_expansion(c, a->value);
 			break;
 		default:
 			break;
@@ -1424,6 +1494,7 @@ static void chk_rule(struct chk *c, struct vsp_rule *r)
 			vsp_diag_error(c->d, &r->when->loc,
 				       "the 'when' condition must be bool, not %s",
 				       chk_type_name(t));
+		chk_expansion(c, r->when);
 	}
 	chk_arise(c, r);
 	chk_actions(c, r, r->actions, r->nactions);
