@@ -341,6 +341,41 @@ static void fuzz(void)
 	}
 	fetch_fail = false;
 	ok(accepted > 100, "random programs: %u of %u accepted", accepted, tries);
+
+	/* Bit flips of accepted programs reach the corners random code misses. */
+	unsigned flips = 0, flip_ok = 0;
+
+	for (unsigned t = 0; t < tries && flips < 100000; t++) {
+		uint32_t n = 1 + rnd(24);
+		struct vsp_prog pr;
+
+		for (uint32_t i = 0; i < n; i++)
+			code[i] = random_insn(i, n);
+		code[n - 1] = VSP_INS(VSP_OPC_ALLOW, VSP_RULE_DEFAULT, 0);
+		if (verify_code(code, n, NULL, 0, NULL))
+			continue;
+		for (int f = 0; f < 20; f++, flips++) {
+			vsp_insn mut[24];
+			struct vsp_vm_scratch sc;
+			struct vsp_decision d;
+
+			memcpy(mut, code, n * sizeof(*mut));
+			mut[rnd(n)] ^= 1ull << rnd(64);
+			if (rnd(2))
+				mut[rnd(n)] ^= 1ull << rnd(64);
+			if (verify_code(mut, n, NULL, 0, &pr))
+				continue;
+			flip_ok++;
+			event(&ev);
+			vsp_vm_scratch_init(&sc, &img);
+			vsp_vm_run(&img, &pr, &sc, &ev, &d);
+			if (d.verdict == VSP_V_NONE || d.steps > pr.max_steps)
+				bad++;
+			vsp_vm_scratch_release(&sc);
+			free(pr.sites);
+		}
+	}
+	diag("%u mutants, %u accepted", flips, flip_ok);
 	ok(bad == 0, "every accepted program ran to a verdict within its bound (%u bad)", bad);
 }
 
