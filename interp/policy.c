@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fastpath/cache.h"
@@ -522,6 +523,9 @@ static int save_one(struct profile *pf, FILE *diag)
 	size_t ncom = 0;
 	FILE *in = fopen(pf->path, "r"), *out = NULL;
 	int fd = -1, rc = -1;
+	struct stat sb;
+	bool have_mode = in && fstat(fileno(in), &sb) == 0;
+	mode_t mode = have_mode ? (sb.st_mode & 07777) : 0644;
 
 	while (in && fgets(line, sizeof(line), in)) {
 		char *s = line, *e = line + strlen(line);
@@ -554,7 +558,8 @@ static int save_one(struct profile *pf, FILE *diag)
 		goto out;
 	}
 	fd = mkstemp(tmp);
-	if (fd < 0 || !(out = fdopen(fd, "w")))
+	/* mkstemp makes 0600; keep the old file's mode, or the usual 0644. */
+	if (fd < 0 || fchmod(fd, have_mode ? mode : 0644) || !(out = fdopen(fd, "w")))
 		goto out;
 	fd = -1;
 	for (size_t i = 0; i < ncom; i++)

@@ -119,7 +119,16 @@ static void learn(void)
 	ok(d.nlearn == 1 && vsp_policy_learn(p, 0, &ev) == 0,
 	   "learn: an event without a call path learns nothing, quietly");
 	ok(vsp_policy_learn(p, 7, &ev) == -1, "learn: a rule out of range is an error");
-	ok(vsp_policy_save_profiles(p, stderr) == 0, "learn: profiles saved");
+	{
+		char pp[256];
+		struct stat sb;
+
+		snprintf(pp, sizeof(pp), "%s/mmu.paths", dir);
+		chmod(pp, 0640);
+		ok(vsp_policy_save_profiles(p, stderr) == 0, "learn: profiles saved");
+		ok(stat(pp, &sb) == 0 && (sb.st_mode & 07777) == 0640,
+		   "learn: the profile keeps its mode");
+	}
 	text = slurp("mmu.paths");
 	ok(text && !strcmp(text, "# learned on a clean guest\n"
 				 "a_first <- b\n"
