@@ -131,11 +131,15 @@ struct vsp_decl {
 
 struct vsp_event_ref {
 	enum vsp_event_kind kind;
-	char *name;		/* syscall, hypercall, function or symbol */
+	char *name;		/* syscall, hypercall, function or symbol; for a
+				 * syscall the catalog's name (no sys_) */
 	char *lib;		/* user events: the library string */
 	int64_t lo, hi;		/* write IDENT[lo..hi]; -1 when absent */
 	uint32_t nr;		/* syscall or hypercall number (checker) */
-	int catalog;		/* index in the syscall/hypercall catalog, or -1 */
+	int catalog;		/* index in the syscall/hypercall catalog, or -1;
+				 * -2 and -3 are the parser's marks for a bad
+				 * or not yet settled event: a unit that
+				 * checked clean has neither */
 	struct vsp_loc loc;
 };
 
