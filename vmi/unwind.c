@@ -38,6 +38,7 @@
 #define UW_KERNEL_HALF 0xff00000000000000ULL	/* with 5-level paging */
 #define UW_WIN 2048		/* stack bytes fetched per guest read */
 #define UW_SEEDS 16		/* entries into a cold part remembered */
+#define UW_RETOK 512		/* checked return addresses remembered */
 
 struct uw_state {
 	int32_t depth;		/* rsp + depth = return address slot */
@@ -123,6 +124,10 @@ struct vsp_unwinder {
 	uint64_t watch_lo, watch_hi;
 	uint32_t nseeds;
 	struct uw_ent seeds[UW_SEEDS];
+
+	/* Return addresses already found to follow a call leading to the
+	 * callee: (ret, callee) pairs, direct-mapped by ret. */
+	struct uw_edge retok[UW_RETOK];
 
 	/* Stack window (see uw_read8). */
 	uint64_t win_base;
@@ -1197,11 +1202,18 @@ uint32_t vsp_unwind(struct vsp_unwinder *u, const struct vsp_regs *regs,
 			break;
 		}
 		if (!u->opts.no_call_check) {
+			struct uw_edge *ok = &u->retok[(fr.ip * 0x9e3779b97f4a7c15ULL
+							 >> 52) % UW_RETOK];
+
+			if (ok->from == fr.ip && ok->to == callee)
+				continue;
 			e = uw_check_ret(u, fr.ip, callee, read, ctx);
 			if (e != VSP_UNWIND_END_COUNT) {
 				end = e;
 				break;
 			}
+			ok->from = fr.ip;
+			ok->to = callee;
 		}
 	}
 	out->end = end;

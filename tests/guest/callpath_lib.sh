@@ -6,10 +6,10 @@
 # call (options/func_stack_trace), and the test prints the trace buffer on
 # the console at the end.  callpath_probe traps the same functions just
 # past their ftrace call site and prints vsp's path for each call.  The
-# workload's processes are those the trace names by the workload's name
-# (ftrace shows a pid's latest name, so calls made while it still ran the
-# shell count too); both sides are kept to those pids and paired in order
-# per (function, pid).
+# workload's processes are the pids the trace shows under the workload's
+# name at least once (ftrace names some entries by the comm of the moment,
+# some by the latest); every call of those pids is kept on both sides, and
+# the two are paired in order per (function, pid).
 
 # The probe is built here, against the library the suite just built.
 callpath_build_probe() {
@@ -61,14 +61,16 @@ callpath_run() {
 
 # callpath_compare NAME: pairs probe hits with trace entries; prints
 #   hits matched orc_exact insn_exact frames_agree frames_total
-#   orc_partial insn_partial
+#   orc_partial insn_partial mem_exact (insn from guest memory)
 callpath_compare() {
 	tr -d '\r' <"$T/$1.log" |
 	sed -n '/^VSP-TRACE-BEGIN/,/^VSP-TRACE-END/p' |
 	awk -v comm="${CP_COMM:-cred_walk}" '
 		function flush() {
-			if (cur != "" && path != "")
-				print "T", cur, path
+			if (cur != "" && path != "") {
+				out[++n] = cur " " path
+				opid[n] = curpid
+			}
 			cur = ""; path = ""
 		}
 		/^ => / {
@@ -80,24 +82,30 @@ callpath_compare() {
 		/: [^ ]+ <-/ {
 			flush()
 			task = $1
-			n = split(task, a, "-")
-			pid = a[n]
+			k = split(task, a, "-")
+			pid = a[k]
 			c = substr(task, 1, length(task) - length(pid) - 1)
-			if (c != comm) next
+			if (c == comm) mine[pid] = 1
 			for (i = 1; i <= NF; i++)
 				if ($i ~ /:$/ && $(i + 1) != "") { fn = $(i + 1); break }
 			cur = fn " " pid
+			curpid = pid
 			next
 		}
-		END { flush() }' >"$T/$1.truth"
+		END {
+			flush()
+			for (i = 1; i <= n; i++)
+				if (opid[i] in mine) print "T", out[i]
+		}' >"$T/$1.truth"
 	awk '
 		FNR == NR { tf[++nt] = $2; tp[nt] = $3; tpath[nt] = $4; pids[$3] = 1; next }
 		$1 == "HIT" && ($4 in pids) {
 			hits++
-			orc = ""; insn = ""
+			orc = ""; insn = ""; mem = ""
 			for (i = 6; i <= NF; i++) {
 				if ($i ~ /^orc=/) orc = substr($i, 5)
 				if ($i ~ /^insn=/) insn = substr($i, 6)
+				if ($i ~ /^mem=/) mem = substr($i, 5)
 				if ($i == "orc-partial") op++
 				if ($i == "insn-partial") ip++
 			}
@@ -110,11 +118,13 @@ callpath_compare() {
 			else print "# orc differs: " orc " vs " tpath[j] > "/dev/stderr"
 			if (insn == tpath[j]) ie++
 			else print "# insn differs: " insn " vs " tpath[j] > "/dev/stderr"
+			if (mem == tpath[j]) me++
+			else print "# mem differs: " mem " vs " tpath[j] > "/dev/stderr"
 			no = split(orc, x, "<"); nk = split(tpath[j], y, "<")
 			m = no > nk ? no : nk
 			ft += m
 			for (k = 1; k <= m; k++) if (k <= no && k <= nk && x[k] == y[k]) fa++
 		}
-		END { printf "%d %d %d %d %d %d %d %d\n", hits, matched, oe, ie, fa, ft, op, ip }
+		END { printf "%d %d %d %d %d %d %d %d %d\n", hits, matched, oe, ie, fa, ft, op, ip, me }
 	' "$T/$1.truth" "$T/$1.probe"
 }

@@ -8,14 +8,15 @@
  * (function + 5): the guest's function tracer then still runs at the entry
  * and records the kernel's own stack trace for the same call, which is the
  * truth the test compares with.  At each trap it reads the process context
- * (vmi/linux.h) and unwinds twice, by ORC and by instruction analysis
- * (vmi/unwind.h).  Before installing traps it lets the guest boot, waits
+ * (vmi/linux.h) and unwinds three times (vmi/unwind.h): by ORC, by
+ * instruction analysis of the vmlinux code, and by instruction analysis of
+ * the code read from guest memory (what vsp does with a System.map only).  Before installing traps it lets the guest boot, waits
  * for a marker line in the guest's console log, stops it and finds the
  * KASLR slide (vmi/kaslr.h) from the paused rip.
  *
  * Output, one record a line:
  *   SLIDE 0x...  method M  reads R
- *   HIT n FUNC PID COMM orc=PATH insn=PATH ppid=P uid=U euid=E
+ *   HIT n FUNC PID COMM orc=PATH insn=PATH mem=PATH ppid=P uid=U euid=E
  *       [orc-partial] [insn-partial]
  *   DONE hits H skipped S  unwind_us_median U  reads_per_unwind X
  * PATH is "a<b<c" (innermost first); partial paths end in "<...".
@@ -45,7 +46,7 @@ struct probe {
 	struct vsp_symtab *syms;
 	struct vsp_kimg *img;
 	struct vsp_linux lx;
-	struct vsp_unwinder *orc, *insn;
+	struct vsp_unwinder *orc, *insn, *mem;
 	uint64_t addr[PROBE_MAX_FUNCS];
 	const char *name[PROBE_MAX_FUNCS];
 	size_t nfuncs;
@@ -123,7 +124,7 @@ int main(int argc, char **argv)
 	static struct probe p;
 	const char *target = NULL, *map = NULL, *elf = NULL, *funcs = NULL;
 	const char *log = NULL, *ready = NULL, *comm = NULL;
-	int max = 1000, nhits = 0, skipped = 0;
+	int max = 1000, nhits = 0, skipped = 0, restep = 0;
 	bool at_entry = false;
 	char err[256];
 	struct vsp_regs r;
@@ -198,7 +199,9 @@ int main(int argc, char **argv)
 		p.orc = vsp_unwind_new(p.syms, p.img, &o, err, sizeof(err));
 		o.src = VSP_UNWIND_INSN;
 		p.insn = vsp_unwind_new(p.syms, p.img, &o, err, sizeof(err));
-		if (!p.orc || !p.insn) {
+		/* As with no vmlinux at all: code read from guest memory. */
+		p.mem = vsp_unwind_new(p.syms, NULL, &o, err, sizeof(err));
+		if (!p.orc || !p.insn || !p.mem) {
 			fprintf(stderr, "probe: %s\n", err);
 			goto out;
 		}
@@ -225,8 +228,8 @@ int main(int argc, char **argv)
 		size_t f;
 		uint64_t task, t0;
 		struct vsp_proc pr = { 0 };
-		struct vsp_callpath a, b;
-		char pa[2048], pb[2048];
+		struct vsp_callpath a, b, c;
+		char pa[2048], pb[2048], pc[2048];
 
 		if (p.be.ops->resume(&p.be, p.vcpu, &go) < 0)
 			break;
@@ -261,13 +264,15 @@ int main(int argc, char **argv)
 			if (nhits < PROBE_MAX_HITS)
 				p.us[nhits] = now_us() - t0;
 			vsp_unwind(p.insn, &r, probe_read, &p, &b);
+			vsp_unwind(p.mem, &r, probe_read, &p, &c);
 			fmt_path(&a, pa, sizeof(pa));
 			fmt_path(&b, pb, sizeof(pb));
-			printf("HIT %d %s %" PRId64 " %s orc=%s insn=%s ppid=%" PRId64
-			       " uid=%" PRId64 " euid=%" PRId64 "%s%s\n", nhits,
-			       p.name[f], pr.pid, pr.comm[0] ? pr.comm : "?", pa,
-			       pb, pr.ppid, pr.uid, pr.euid,
-			       a.partial ? " orc-partial" : "",
+			fmt_path(&c, pc, sizeof(pc));
+			printf("HIT %d %s %" PRId64 " %s orc=%s insn=%s mem=%s ppid=%"
+			       PRId64 " uid=%" PRId64 " euid=%" PRId64 "%s%s\n",
+			       nhits, p.name[f], pr.pid,
+			       pr.comm[0] ? pr.comm : "?", pa, pb, pc, pr.ppid,
+			       pr.uid, pr.euid, a.partial ? " orc-partial" : "",
 			       b.partial ? " insn-partial" : "");
 			nhits++;
 		}
@@ -278,15 +283,24 @@ int main(int argc, char **argv)
 			continue;
 		}
 		p.be.ops->trap_del(&p.be, st.addr);
-		go = (struct vsp_resume){ VSP_RESUME_STEP, 0 };
-		if (p.be.ops->resume(&p.be, p.vcpu, &go) < 0)
-			break;
-		do {
-			if (p.be.ops->wait(&p.be, &st, 2000) < 0)
+		/* A step can end before the instruction ran (a stop that
+		 * was pending); step until rip has left the trap, or the
+		 * next continue would report the same call twice. */
+		for (int tries = 0; tries < 4; tries++) {
+			go = (struct vsp_resume){ VSP_RESUME_STEP, 0 };
+			if (p.be.ops->resume(&p.be, p.vcpu, &go) < 0)
 				goto done;
-		} while (st.kind == VSP_STOP_TIMEOUT);
-		if (st.kind == VSP_STOP_EXITED)
-			break;
+			do {
+				if (p.be.ops->wait(&p.be, &st, 2000) < 0)
+					goto done;
+			} while (st.kind == VSP_STOP_TIMEOUT);
+			if (st.kind == VSP_STOP_EXITED)
+				goto done;
+			if (p.be.ops->regs_get(&p.be, p.vcpu, &r) < 0 ||
+			    r.rip != p.addr[f])
+				break;
+			restep++;
+		}
 		p.be.ops->trap_add(&p.be, p.addr[f]);
 		go = (struct vsp_resume){ VSP_RESUME_CONTINUE, 0 };
 	}
@@ -296,14 +310,15 @@ done:
 		int n = nhits < PROBE_MAX_HITS ? nhits : PROBE_MAX_HITS;
 
 		qsort(p.us, (size_t)n, sizeof(p.us[0]), cmp_u64);
-		printf("DONE hits %d skipped %d unwind_us_median %" PRIu64
+		printf("DONE hits %d skipped %d restep %d unwind_us_median %" PRIu64
 		       " reads_per_unwind %.2f round_trips %" PRIu64 "\n",
-		       nhits, skipped, n ? p.us[n / 2] : 0,
+		       nhits, skipped, restep, n ? p.us[n / 2] : 0,
 		       us.unwinds ? (double)us.reads / (double)us.unwinds : 0.0,
 		       p.be.round_trips);
 	}
 out:
 	p.be.ops->detach(&p.be, false);
+	vsp_unwind_free(p.mem);
 	vsp_unwind_free(p.insn);
 	vsp_unwind_free(p.orc);
 	vsp_kimg_free(p.img);
