@@ -511,9 +511,15 @@ static size_t uw_code(struct vsp_unwinder *u, uint64_t addr, void *buf,
 {
 	long n;
 
-	if (u->img)
-		return vsp_kimg_read(u->img, addr - (uint64_t)vsp_sym_slide(u->syms),
-				     buf, len);
+	/* Module code is not in the image: it comes from the guest. */
+	if (u->img) {
+		size_t got = vsp_kimg_read(u->img,
+					   addr - (uint64_t)vsp_sym_slide(u->syms),
+					   buf, len);
+
+		if (got)
+			return got;
+	}
 	if (!read)
 		return 0;
 	n = read(ctx, addr, buf, len);
@@ -1186,9 +1192,18 @@ uint32_t vsp_unwind(struct vsp_unwinder *u, const struct vsp_regs *regs,
 			end = VSP_UNWIND_END_FRAMES;
 			break;
 		}
-		e = u->src == VSP_UNWIND_ORC ?
-			uw_step_orc(u, regs, first, &fr, read, ctx) :
-			uw_step_insn(u, sym, first, &fr, read, ctx);
+		/* ORC covers the core kernel; module frames, and core code
+		 * it has no entry for, fall back to instruction analysis. */
+		e = VSP_UNWIND_END_NOINFO;
+		if (u->src == VSP_UNWIND_ORC && !sym->module) {
+			struct uw_frame save = fr;
+
+			e = uw_step_orc(u, regs, first, &fr, read, ctx);
+			if (e == VSP_UNWIND_END_NOINFO)
+				fr = save;
+		}
+		if (e == VSP_UNWIND_END_NOINFO)
+			e = uw_step_insn(u, sym, first, &fr, read, ctx);
 		if (e != VSP_UNWIND_END_COUNT) {
 			end = e;
 			break;

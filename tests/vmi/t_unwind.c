@@ -512,13 +512,25 @@ struct kmem {
 	int64_t slide;
 };
 
-/* Guest memory for the real-kernel test: the image's text, and our stack. */
+/* A module's code, at MOD: modfn calls commit_creds. */
+#define MOD 0xffffffffc0200000ULL
+static uint8_t modtext[0x200];
+
+/* Guest memory for the real-kernel test: the image's text, a module, and
+ * our stack. */
 static long kmem_read(void *ctx, uint64_t gva, void *buf, size_t len)
 {
 	struct kmem *k = ctx;
 
 	if (gva >= STACK && gva < STACK + sizeof(stack))
 		return img_read(NULL, gva, buf, len);
+	if (gva >= MOD && gva < MOD + sizeof(modtext)) {
+		size_t n = MOD + sizeof(modtext) - gva;
+
+		n = n < len ? n : len;
+		memcpy(buf, modtext + (gva - MOD), n);
+		return (long)n;
+	}
 	return (long)vsp_kimg_read(k->img, gva - (uint64_t)k->slide, buf, len);
 }
 
@@ -679,6 +691,57 @@ static void test_real(void)
 		vsp_unwind_free(u2);
 		vsp_sym_set_slide(t, 0);
 	}
+	/* A frame in a module: ORC has no entry for it (module tables live
+	 * in guest memory), so that frame is analysed from its code. */
+	{
+		FILE *f = fopen(p1, "r");
+		char *text = malloc(16u << 20), extra[256];
+		size_t n = f ? fread(text, 1, (16u << 20) - 256, f) : 0;
+		struct vsp_symtab *mt;
+		uint64_t cc = 0, r1;
+		int32_t rel;
+		struct kmem km = { img, 0 };
+		struct vsp_regs r = { 0 };
+		struct vsp_callpath cp;
+		struct vsp_unwinder *u2;
+
+		if (f)
+			fclose(f);
+		snprintf(extra, sizeof(extra),
+			 "%llx t modfn\t[fakemod]\n%llx t modend\t[fakemod]\n",
+			 (unsigned long long)MOD, (unsigned long long)MOD + 0x100);
+		memcpy(text + n, extra, strlen(extra));
+		mt = vsp_sym_load_mem(text, n + strlen(extra), "map+mod", err,
+				      sizeof(err));
+		vsp_sym_addr(t, "commit_creds", &cc);
+		/* modfn: nop5; push rbx; sub rsp,0x18; call commit_creds */
+		memset(modtext, 0xcc, sizeof(modtext));
+		memcpy(modtext, "\x0f\x1f\x44\x00\x00\x53\x48\x83\xec\x18\xe8", 11);
+		rel = (int32_t)(cc - (MOD + 15));
+		memcpy(modtext + 11, &rel, 4);
+		memcpy(modtext + 15, "\x48\x83\xc4\x18\x5b\xc3", 6);
+		r1 = MOD + 15;
+		stack_reset();
+		push(0x4141414141414141ULL);	/* modfn's caller: garbage */
+		push(0x1111);			/* push rbx */
+		sp -= 0x18;
+		push(r1);			/* modfn -> commit_creds */
+		r.rip = cc;
+		r.rsp = sp;
+		u2 = mt ? vsp_unwind_new(mt, img, &(struct vsp_unwind_opts){
+					 .src = VSP_UNWIND_ORC }, err,
+				 sizeof(err)) : NULL;
+		if (u2)
+			vsp_unwind(u2, &r, kmem_read, &km, &cp);
+		ok(u2 && cp.n == 2 && !strcmp(cp.names[1], "modfn") &&
+		   cp.frames[2 - 1].off == 15 && cp.end == VSP_UNWIND_END_NOSYM,
+		   "ORC unwinder crosses a module frame by analysis: %s",
+		   u2 ? path(&cp) : err);
+		vsp_unwind_free(u2);
+		vsp_sym_free(mt);
+		free(text);
+	}
+
 	/* Garbage stacks over the real kernel, by both sources: bounded,
 	 * never a crash, and never a complete path out of noise. */
 	{
