@@ -68,11 +68,11 @@ enum vsp_cmp {
 	OP(PUSHS, VSP_OPK_KSTR, "", "s")                                     \
 	/* LDI A -: push int field A of the event */                         \
 	OP(LDI, VSP_OPK_FIELD, "", "i")                                      \
-	/* LDB A -: push bool field A (event.partial, after every string     \
-	   field the program reads has been fetched) */                      \
+	/* LDB A -: push bool field A (event.partial: some string field the  \
+	   program reads could not be read) */                              \
 	OP(LDB, VSP_OPK_FIELD, "", "b")                                      \
-	/* LDS A -: push string field A, fetched from the guest on first     \
-	   use; a failed read gives "" and marks the event partial */        \
+	/* LDS A -: push string field A (fetched once per event, before the  \
+	   program runs; a failed read gives "" and marks the event partial) */\
 	OP(LDS, VSP_OPK_FIELD, "", "s")                                      \
 	/* LDL A -: push list field A (the call stack) */                    \
 	OP(LDL, VSP_OPK_FIELD, "", "l")                                      \

@@ -14,9 +14,11 @@
  * building with -DVSP_VM_SWITCH=1 gives a plain switch for other compilers
  * or for comparison.
  *
- * Strings on the stack are borrowed (ptr, len) views: of the event's lazy
- * string cache (ev->strs), of the image's string pool, of the argument
- * itself (basename, dirname) or of a per-policy scratch slot (lower).
+ * Strings on the stack are borrowed (ptr, len) views: of the event's
+ * string cache (ev->strs, filled through the event's fetch callback, for
+ * the fields this event's program reads and no others, before it runs),
+ * of the image's string pool, of the argument itself (basename, dirname)
+ * or of a per-policy scratch slot (lower).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -113,13 +115,27 @@ int64_t vsp_vm_field_int(const struct vsp_event *ev, enum vsp_field f)
 	}
 }
 
-/* event.partial must not depend on rule order: fetch everything first. */
-static bool field_partial(const struct vsp_prog *pr, struct vsp_event *ev)
+#define FETCHED_FIELDS                                                     \
+	((1ull << VSP_F_STR0) | (1ull << VSP_F_STR1) | (1ull << VSP_F_STR2) | \
+	 (1ull << VSP_F_STR3) | (1ull << VSP_F_STR4) | (1ull << VSP_F_STR5) | \
+	 (1ull << VSP_F_PATH) | (1ull << VSP_F_FUNC))
+
+/*
+ * Every string the program can read is fetched before it runs, so whether
+ * a decision is partial (and what event.partial says) depends on the
+ * event and the policy only: not on which branch ran, nor on whether the
+ * answer came from the decision cache, whose key needs them all anyway.
+ */
+static void fetch_all(const struct vsp_prog *pr, struct vsp_event *ev)
 {
-	for (unsigned f = 0; f < VSP_F_COUNT; f++)
-		if ((pr->reads & (1ull << f)) && field_fetchable(f))
-			vsp_vm_field_str(ev, f);
-	return ev->partial;
+	uint64_t want = pr->reads & FETCHED_FIELDS & ~ev->strs_valid;
+
+	while (want) {
+		unsigned f = (unsigned)__builtin_ctzll(want);
+
+		want &= want - 1;
+		vsp_vm_field_str(ev, f);
+	}
 }
 
 static int str_cmp(const struct vsp_val *a, const struct vsp_val *b)
@@ -279,6 +295,7 @@ void vsp_vm_run(const struct vsp_image *im, const struct vsp_prog *pr,
 	out->flagged = false;
 	out->cached = false;
 	sc->gen++;
+	fetch_all(pr, ev);
 
 	for (;;) {
 		vmfetch();
@@ -306,7 +323,7 @@ void vsp_vm_run(const struct vsp_image *im, const struct vsp_prog *pr,
 			vmbreak;
 		}
 		vmcase(LDB) {
-			PUSH_INT(field_partial(pr, ev));
+			PUSH_INT(ev->partial);
 			vmbreak;
 		}
 		vmcase(LDS) {
