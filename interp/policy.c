@@ -721,7 +721,9 @@ struct vsp_policy *vsp_policy_load(const char *const *files, size_t nfiles,
 		d.sources = u->sources;
 		d.nsources = u->nsources;
 	}
-	if (u && d.errors == 0)
+	/* The checker copes with items the parser dropped, so a file with
+	 * syntax errors still gets its name and type errors in the same run. */
+	if (u)
 		vsp_check(u, &d);
 	if (u && d.errors == 0 && !(o->warnings_as_errors && d.warnings)) {
 		p = calloc(1, sizeof(*p));
