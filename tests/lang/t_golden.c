@@ -63,8 +63,7 @@ static char *run(const char *file, int *errors, int *warnings)
 	vsp_diags_init(&d);
 	u = vsp_front_load(&file, 1, &d);
 	/* as `vsp check` does: a file that does not parse is not checked */
-	if (d.errors == 0)
-		vsp_check(u, &d);
+	vsp_check(u, &d);
 	vsp_diags_print(&d, m);
 	fclose(m);
 	*errors = d.errors;
