@@ -62,7 +62,7 @@ static char *run(const char *file, int *errors, int *warnings)
 
 	vsp_diags_init(&d);
 	u = vsp_front_load(&file, 1, &d);
-	/* as `vsp check` does: a file that does not parse is not checked */
+	/* as `vsp check` does: items that parsed are checked even after syntax errors */
 	vsp_check(u, &d);
 	vsp_diags_print(&d, m);
 	fclose(m);
