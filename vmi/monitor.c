@@ -906,31 +906,73 @@ static int mon_setup_traps(struct mon *m)
 	return 0;
 }
 
+static bool mon_in_kernel(const struct vsp_regs *r)
+{
+	return (r->cr0 & 0x80000000u) && r->rip >= VSP_KASLR_LO;
+}
+
+/*
+ * A guest started paused at power on has no kernel in memory yet, and
+ * with KASLR nobody knows where it will land.  Let it run, stopping it
+ * every 100 ms, until a stop finds the vCPU in kernel text: the kernel
+ * then has its final addresses and the slide can be searched.  Booting
+ * takes about a second under TCG and user space starts later, so no event
+ * a policy names is missed.
+ */
+static int mon_wait_kernel(struct mon *m, struct vsp_regs *r)
+{
+	bool told = false;
+	for (int i = 0; i < 600 && !mon_in_kernel(r); i++) {
+		if (mon_signal)
+			return -EINTR;
+		if (!told)
+			mon_say(m, "waiting for the guest kernel to start");
+		told = true;
+		struct vsp_resume go = { .how = VSP_RESUME_CONTINUE };
+		int rc = m->be.ops->resume(&m->be, 0, &go);
+		struct vsp_stop st = { .kind = VSP_STOP_TIMEOUT };
+		if (rc == 0)
+			rc = m->be.ops->wait(&m->be, &st, 100);
+		if (rc == 0 && st.kind == VSP_STOP_TIMEOUT) {
+			rc = m->be.ops->interrupt(&m->be);
+			for (int k = 0; rc == 0 && k < 20 && st.kind == VSP_STOP_TIMEOUT; k++)
+				rc = m->be.ops->wait(&m->be, &st, 100);
+		}
+		if (rc == -EINTR)
+			continue;
+		if (rc < 0)
+			return rc;
+		if (st.kind == VSP_STOP_EXITED || st.kind == VSP_STOP_TIMEOUT)
+			return -ENOTCONN;
+		rc = m->be.ops->regs_get(&m->be, st.vcpu, r);
+		if (rc < 0)
+			return rc;
+	}
+	return mon_in_kernel(r) ? 0 : -ETIMEDOUT;
+}
+
 /* With KASLR the symbol file's addresses are off by a slide that only the
- * running kernel can tell; before the kernel runs (a guest started paused
- * at power on) there is nothing to search, and the file's addresses hold
- * for a `nokaslr` boot. */
-static void mon_find_slide(struct mon *m)
+ * running kernel can tell. */
+static int mon_find_slide(struct mon *m)
 {
 	struct vsp_regs r;
-	if (m->be.ops->regs_get(&m->be, 0, &r) < 0)
-		return;
-	if (!(r.cr0 & 0x80000000u) || r.rip < VSP_KASLR_LO) {
-		mon_say(m, "guest not in kernel code yet: taking the symbol "
-			"addresses as they are (boot with nokaslr)");
-		return;
-	}
+	int rc = m->be.ops->regs_get(&m->be, 0, &r);
+	if (rc == 0)
+		rc = mon_wait_kernel(m, &r);
+	if (rc < 0)
+		return rc;
 	int64_t slide = 0;
 	char err[160];
 	struct vsp_kaslr_stats ks;
 	if (vsp_kaslr_find(m->syms, m->img, mon_gread, m, r.rip, &slide, &ks,
 			   err, sizeof err) == 0) {
 		vsp_sym_set_slide(m->syms, slide);
-		mon_say(m, "KASLR slide 0x%" PRIx64, (uint64_t)slide);
+		mon_say(m, "kernel found; KASLR slide 0x%" PRIx64, (uint64_t)slide);
 	} else {
 		fprintf(stderr, "vsp attach: warning: KASLR slide not found (%s); "
 			"using the symbol file's addresses\n", err);
 	}
+	return 0;
 }
 
 static int mon_load_guest_info(struct mon *m)
@@ -1060,7 +1102,14 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 	m->attached = true;
 	m->t_attach = mon_now_ns();
 	if (m->syms) {
-		mon_find_slide(m);
+		rc = mon_find_slide(m);
+		if (rc < 0) {
+			if (rc != -EINTR)
+				fprintf(stderr, "vsp attach: the guest kernel did not "
+					"start: %s\n", mon_be_err(m, rc));
+			status = rc == -EINTR ? VSP_MON_OK : VSP_MON_LOST;
+			goto out_detach;
+		}
 		struct vsp_unwind_opts uo;
 		char err[160];
 		memset(&uo, 0, sizeof uo);

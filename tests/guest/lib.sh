@@ -75,7 +75,9 @@ guest_run() {
 	done
 	shift
 	local port
-	read -r QPID port < <("$RIG" boot --bg --timeout 150 --log "$T/$name.log" "$@")
+	# shellcheck disable=SC2086
+	read -r QPID port < <("$RIG" boot --bg --timeout 150 ${GUEST_BOOT_OPTS:-} \
+		--log "$T/$name.log" "$@")
 	QPIDS+=("$QPID")
 	VSP_RC=0
 	timeout -s INT 120 "$VSP" attach --gdb "127.0.0.1:$port" --symbols "$SYSTEM_MAP" \
