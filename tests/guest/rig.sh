@@ -35,6 +35,7 @@ usage: rig.sh COMMAND [ARGS]
       --port P          GDB stub port (default: a free one, printed)
       --log FILE        serial console log (default: stdout)
       --kaslr           leave KASLR on (default: nokaslr)
+      --smp N           vCPUs (default 1)
       --bg              start QEMU in the background; print "PID PORT"
                         (QEMU's pid) once the stub listens
       --pidfile F       with --bg, also write QEMU's pid to F
@@ -211,12 +212,13 @@ overlay_initrd() {
 }
 
 cmd_boot() {
-	local port="" log="" kaslr=0 bg=0 stub=1 timeout=120 pidfile=""
+	local port="" log="" kaslr=0 bg=0 stub=1 timeout=120 pidfile="" smp=1
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--port) port=$2; shift 2 ;;
 		--log) log=$2; shift 2 ;;
 		--kaslr) kaslr=1; shift ;;
+		--smp) smp=$2; shift 2 ;;
 		--bg) bg=1; shift ;;
 		--no-stub) stub=0; shift ;;
 		--timeout) timeout=$2; shift 2 ;;
@@ -240,7 +242,7 @@ cmd_boot() {
 	else
 		serial=stdio
 	fi
-	local args=(-accel tcg -cpu max -m 512 -smp 1 -nographic -no-reboot
+	local args=(-accel tcg -cpu max -m 512 -smp "$smp" -nographic -no-reboot
 		-monitor none -serial "$serial"
 		-kernel "$CACHE/vmlinuz" -initrd "$initrd" -append "$append")
 	if [ $stub = 1 ]; then
