@@ -364,14 +364,18 @@ static void gbe_detach(struct vsp_backend *be, bool stay_paused)
 				s->running = false;
 		}
 		if (!s->running) {
-			for (size_t i = s->ntraps; i-- > 0;)
-				if (vsp_gdb_break_remove(&s->g, s->traps[i]) < 0 &&
-				    s->g.fd < 0)
-					break;
+			bool dead = false;
+			for (size_t i = s->ntraps; i-- > 0 && !dead;) {
+				int rc = vsp_gdb_break_remove(&s->g, s->traps[i]);
+				/* A stub that is gone or out of step will not
+				 * answer the rest either: do not wait for each. */
+				dead = rc == -ENOTCONN || rc == -ETIMEDOUT ||
+				       rc == -EPROTO || rc == -EMSGSIZE;
+			}
 			s->ntraps = 0;
 			/* D lets the stub drop its own state and resume the
 			 * guest; closing without it leaves a QEMU guest paused. */
-			if (!stay_paused && vsp_gdb_request(&s->g, "D") < 0)
+			if (!dead && !stay_paused && vsp_gdb_request(&s->g, "D") < 0)
 				vsp_gdb_continue(&s->g, false, 0);
 		}
 	}

@@ -27,4 +27,19 @@ ok "SIGTERM: vsp detached" grep -q "signal 15: detaching" "$T/s.err"
 ok "SIGTERM: some opens were trapped first" grep -Eq "traps hit: +[1-9]" "$T/s.err"
 ok "SIGTERM: the loop completed" grep -q "^VSP loop 60 ok 60 err 0" "$T/s.log"
 ok "SIGTERM: the guest ran to its end" has s.log VSP-DONE
+
+# The guest vanishes under vsp (QEMU killed): exit 3, no hang.
+read -r qpid port < <("$RIG" boot --bg --timeout 150 --log "$T/x.log" 'vsp_loop 60 /etc/hostname 50')
+QPIDS+=("$qpid")
+"$VSP" attach --gdb "127.0.0.1:$port" --symbols "$SYSTEM_MAP" "$POL/opens.vsp" \
+	>"$T/x.audit" 2>"$T/x.err" &
+vpid=$!
+for i in $(seq 300); do grep -q "^VSP-RUN 1" "$T/x.log" 2>/dev/null && break; sleep 0.1; done
+kill -KILL "$qpid"
+rc=0
+for i in $(seq 100); do kill -0 "$vpid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$vpid" 2>/dev/null && kill -INT "$vpid"
+wait "$vpid" || rc=$?
+ok "guest lost: vsp exits 3" eq "$rc" 3
+ok "guest lost: vsp says so" grep -q "lost the guest" "$T/x.err"
 done_testing
