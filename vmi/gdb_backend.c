@@ -45,6 +45,11 @@ struct gbe {
 	bool stepping;		/* the last resume was a single step */
 	bool interrupting;	/* we sent the interrupt byte */
 	uint64_t traps[GBE_MAX_TRAPS];
+	/* The byte under each trap as read before inserting it: a stub that
+	 * writes int3 into memory (QEMU under KVM does) would show it in
+	 * reads, and readers must see the guest's own bytes. */
+	uint8_t saved[GBE_MAX_TRAPS];
+	bool saved_ok[GBE_MAX_TRAPS];
 	size_t ntraps;
 };
 
@@ -148,10 +153,14 @@ static int gbe_trap_add(struct vsp_backend *be, uint64_t addr)
 	struct gbe *s = gbe_of(be);
 	if (s->ntraps >= GBE_MAX_TRAPS)
 		return -ENOSPC;
+	uint8_t orig;
+	bool have = vsp_gdb_mem_read(&s->g, addr, &orig, 1) == 1;
 	int rc = vsp_gdb_break_insert(&s->g, addr);
 	gbe_sync(be);
 	if (rc < 0)
 		return rc;
+	s->saved[s->ntraps] = orig;
+	s->saved_ok[s->ntraps] = have;
 	s->traps[s->ntraps++] = addr;
 	return 0;
 }
@@ -168,7 +177,10 @@ static int gbe_trap_del(struct vsp_backend *be, uint64_t addr)
 	gbe_sync(be);
 	if (rc < 0)
 		return rc;
-	s->traps[i] = s->traps[--s->ntraps];
+	--s->ntraps;
+	s->traps[i] = s->traps[s->ntraps];
+	s->saved[i] = s->saved[s->ntraps];
+	s->saved_ok[i] = s->saved_ok[s->ntraps];
 	return 0;
 }
 
@@ -189,6 +201,10 @@ static long gbe_read(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
 		return rc;
 	long n = len ? vsp_gdb_mem_read(&s->g, gva, buf, len) : 0;
 	gbe_sync(be);
+	for (size_t i = 0; n > 0 && i < s->ntraps; i++)
+		if (s->saved_ok[i] && s->traps[i] >= gva &&
+		    s->traps[i] < gva + (uint64_t)n)
+			((uint8_t *)buf)[s->traps[i] - gva] = s->saved[i];
 	return n;
 }
 

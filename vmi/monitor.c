@@ -257,6 +257,8 @@ static struct mon_trap *mon_trap_at(struct mon *m, uint64_t addr)
 	return NULL;
 }
 
+static void mon_trap_check(struct mon *m, struct mon_trap *t);
+
 /* Installs a helper trap, unless one is there already. */
 static struct mon_trap *mon_helper_add(struct mon *m, uint64_t addr,
 				       enum mon_role role)
@@ -266,6 +268,7 @@ static struct mon_trap *mon_helper_add(struct mon *m, uint64_t addr,
 	struct mon_trap *t = mon_trap_new(m, addr, role);
 	if (!t)
 		return NULL;
+	mon_trap_check(m, t);
 	if (m->be.ops->trap_add(&m->be, addr) < 0) {
 		t->role = MON_T_FREE;
 		return NULL;
@@ -283,17 +286,17 @@ static int mon_helper_del(struct mon *m, struct mon_trap *t)
 }
 
 /* Is the instruction under the trap ftrace's 5-byte NOP?  Decided once,
- * at the first hit, when the kernel is surely running (an attach at power
- * on sees no kernel in memory yet). */
+ * before the trap goes in, or at its first hit when the code could not be
+ * read then. */
 static void mon_trap_check(struct mon *m, struct mon_trap *t)
 {
 	if (t->checked)
 		return;
-	t->checked = true;
 	uint8_t code[16];
 	long n = m->be.ops->read(&m->be, m->vcpu, t->addr, code, sizeof code);
 	if (n < 5 || !m->have_cs)
 		return;
+	t->checked = true;
 	cs_insn *insn = NULL;
 	size_t k = cs_disasm(m->cs, code, (size_t)n, t->addr, 1, &insn);
 	if (k == 1 && insn[0].id == X86_INS_NOP && insn[0].size == 5)
@@ -326,6 +329,7 @@ static int mon_leave(struct mon *m, struct mon_trap *t)
 	if (!t || t->role == MON_T_FREE)
 		return m->be.ops->resume(&m->be, m->vcpu, &r);
 	mon_trap_check(m, t);
+	t->checked = true;	/* unreadable code: step over it from now on */
 	if (t->emulate) {
 		r.how = VSP_RESUME_AT;
 		r.addr = t->addr + 5;
@@ -893,6 +897,9 @@ static int mon_setup_traps(struct mon *m)
 			t->call = vsp_syscall_by_name(k->name);
 			t->path_arg = t->call ? vsp_call_path_arg(t->call) : -1;
 		}
+		/* The kernel runs by now (mon_wait_kernel): examine the code
+		 * before the trap is in it. */
+		mon_trap_check(m, t);
 		int rc = m->be.ops->trap_add(&m->be, addr);
 		if (rc < 0) {
 			fprintf(stderr, "vsp attach: cannot trap %s at 0x%" PRIx64 ": %s\n",

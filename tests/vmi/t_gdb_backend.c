@@ -194,6 +194,9 @@ static void *sim_main(void *arg)
 		} else if (sscanf(p, "Z0,%llx,", &a) == 1) {
 			if (sim.nbps < 16)
 				sim.bps[sim.nbps++] = a;
+			/* Like QEMU under KVM: int3 goes into guest memory. */
+			if (a >= SIM_MEM_BASE && a < SIM_MEM_BASE + SIM_MEM_LEN)
+				sim.mem[a - SIM_MEM_BASE] = 0xcc;
 			sim_send("OK");
 		} else if (sscanf(p, "z0,%llx,", &a) == 1) {
 			for (int i = 0; i < sim.nbps; i++)
@@ -287,6 +290,11 @@ int main(void)
 	ok(be.ops->write(&be, 0, 0x1800, w, sizeof w) == (long)sizeof w &&
 	   memcmp(sim.mem + 0x800, w, sizeof w) == 0, "write lands in guest memory");
 
+	ok(be.ops->trap_add(&be, 0x1100) == 0, "a trap in readable memory");
+	ok(sim.mem[0x100] == 0xcc, "the stub put int3 there");
+	ok(be.ops->read(&be, 0, 0x10f8, buf, 16) == 16 &&
+	   buf[8] == (uint8_t)(0x100 * 7), "reads show the guest's byte, not the trap");
+	ok(be.ops->trap_del(&be, 0x1100) == 0, "and it goes again");
 	ok(be.ops->trap_add(&be, 0xffffffff81000010ull) == 0, "trap_add");
 	ok(be.ops->trap_add(&be, 0xffffffff81000020ull) == 0, "second trap");
 	ok(sim.nbps == 2, "the stub holds both breakpoints");
