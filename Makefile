@@ -133,7 +133,7 @@ demo: deps all
 	tests/guest/demo.sh
 
 guest: all
-	tests/guest/rig.sh build
+	tests/guest/rig.sh symbols
 
 bench: deps all
 	$(MAKE) -C fastpath/bench run
