@@ -49,6 +49,11 @@ EOF
 
 # ----------------------------------------------------------------- build
 
+cloud_kernel_pkg() {
+	apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+		awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
+}
+
 kernel_fetch() {
 	local kdir=$CACHE/kernel
 	if [ -s "$CACHE/vmlinuz" ]; then
@@ -56,8 +61,15 @@ kernel_fetch() {
 	fi
 	mkdir -p "$kdir"
 	local pkg
-	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-		awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+	pkg=$(cloud_kernel_pkg)
+	if [ -z "$pkg" ]; then
+		# A fresh machine may have no package lists yet.
+		local sudo=""
+		[ "$(id -u)" = 0 ] || sudo=sudo
+		say "no package lists: apt-get update"
+		$sudo apt-get update -qq >/dev/null 2>&1 || true
+		pkg=$(cloud_kernel_pkg)
+	fi
 	[ -n "$pkg" ] || die "apt-cache does not name a cloud kernel (run apt-get update?)"
 	say "downloading $pkg (about 27 MB, once) into $kdir"
 	(cd "$kdir" && apt-get download "$pkg" >/dev/null 2>&1) ||
