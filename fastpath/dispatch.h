@@ -38,4 +38,11 @@ void vsp_fp_dispatch_release(struct vsp_fp_dispatch *d);
 uint32_t vsp_fp_dispatch_find(const struct vsp_fp_dispatch *d,
 			      const struct vsp_event *ev);
 
+/* The syscall case of vsp_fp_dispatch_find(), inline for the hot path. */
+static inline uint32_t vsp_fp_dispatch_sys(const struct vsp_fp_dispatch *d,
+					   uint32_t nr)
+{
+	return nr < d->nsys ? d->sys[nr] : 0;
+}
+
 #endif

@@ -57,14 +57,23 @@ struct profile {
 };
 
 /* How a program is run, decided at load. */
+enum prun {
+	RUN_CONST,		/* dec below is the answer */
+	RUN_FUSED,		/* the fused operations (vsp_vm_run_fused) */
+	RUN_VM			/* the bytecode interpreter */
+};
+
 struct pmode {
-	bool constant;		/* decision below is the answer */
+	uint8_t run;		/* enum prun */
 	bool cacheable;
-	struct vsp_decision dec;
+	bool plain;		/* constant, no effect fired, no rule decided:
+				 * statistics need no per-rule work */
+	uint8_t nkey;
+	bool key_ints;		/* every key field is a plain integer */
+	uint64_t key_str;	/* bit f: field f is a string */
 	/* The cache key: the fields read, in field order. */
 	uint8_t key[VSP_F_COUNT];
-	uint32_t nkey;
-	uint64_t key_str;	/* bit f: field f is a string */
+	struct vsp_decision dec;
 };
 
 /* What the cache stores per decision (at most VSP_CACHE_VAL_MAX bytes). */
@@ -96,6 +105,10 @@ struct vsp_policy {
 };
 
 _Static_assert(sizeof(struct cval) <= VSP_CACHE_VAL_MAX, "cache value too big");
+
+/* Programs with at most this many steps and no costly instruction run
+ * without the cache (see prepare()). */
+#define CACHE_MIN_STEPS 40
 
 /* ---- names ------------------------------------------------------------- */
 
@@ -150,6 +163,19 @@ static bool build_key(const struct pmode *pm, struct vsp_event *ev,
 {
 	size_t n = 0;
 
+	if (pm->key_ints) {
+		/* The common shape: a few integers, no fetches, never partial
+		 * from here (ev->partial can only come from the backend). */
+		for (uint32_t k = 0; k < pm->nkey; k++) {
+			int64_t v = vsp_vm_field_int(ev, pm->key[k]);
+
+			memcpy(key + n, &v, sizeof(v));
+			n += sizeof(v);
+		}
+		key[n++] = ev->partial;
+		*klen = n;
+		return true;
+	}
 	for (uint32_t k = 0; k < pm->nkey; k++) {
 		enum vsp_field f = pm->key[k];
 
@@ -226,6 +252,8 @@ static void pack(const struct vsp_prog *pr, const struct vsp_decision *d,
 static void unpack(const struct vsp_prog *pr, const struct cval *v,
 		   struct vsp_decision *d)
 {
+	uint64_t sites = v->sites;
+
 	d->verdict = v->verdict;
 	d->flagged = v->flagged;
 	d->partial = v->partial;
@@ -234,11 +262,12 @@ static void unpack(const struct vsp_prog *pr, const struct cval *v,
 	d->redirect = (struct vsp_str){ v->redir, v->redir_len };
 	d->nfired = d->nlearn = 0;
 	d->fired_dropped = 0;
-	for (uint32_t j = 0; j < pr->nsites && j < 64; j++) {
+	/* Only the sites that fired: most decisions fire none. */
+	while (sites) {
+		unsigned j = (unsigned)__builtin_ctzll(sites);
 		const struct vsp_site *s = &pr->sites[j];
 
-		if (!(v->sites & (1ull << j)))
-			continue;
+		sites &= sites - 1;
 		if (s->effect == VSP_SITE_LEARN) {
 			if (d->nlearn < VSP_MAX_LEARN)
 				d->learn_rule[d->nlearn++] = s->rule;
@@ -277,41 +306,89 @@ static void account(struct vsp_policy *p, const struct vsp_decision *d)
 		p->rule_hits[d->rule]++;
 }
 
+/* A constant decision, written field by field: the 300-odd bytes of
+ * fired[] and learn_rule[] past their counts are never read, so they are
+ * not copied. */
+static inline void const_out(const struct vsp_decision *c, const struct vsp_event *ev,
+			     struct vsp_decision *out)
+{
+	out->verdict = c->verdict;
+	out->rule = c->rule;
+	out->value = c->value;
+	out->redirect = c->redirect;
+	out->nfired = c->nfired;
+	out->fired_dropped = c->fired_dropped;
+	out->nlearn = c->nlearn;
+	out->flagged = c->flagged;
+	out->partial = ev->partial;
+	out->cached = false;
+	out->steps = 0;
+	for (uint32_t i = 0; i < c->nfired; i++)
+		out->fired[i] = c->fired[i];
+	for (uint32_t i = 0; i < c->nlearn; i++)
+		out->learn_rule[i] = c->learn_rule[i];
+}
+
+static void run_prog(struct vsp_policy *p, const struct vsp_prog *pr,
+		     const struct pmode *pm, struct vsp_event *ev,
+		     struct vsp_decision *out)
+{
+	if (pm->run == RUN_FUSED)
+		vsp_vm_run_fused(p->im, pr, &p->scratch, ev, out);
+	else
+		vsp_vm_run(p->im, pr, &p->scratch, ev, out);
+	p->st.interpreted++;
+}
+
+/* The cached path: kept out of line so the constant and fused paths stay
+ * short. */
+static __attribute__((noinline)) void decide_cached(struct vsp_policy *p, uint32_t pi,
+						    const struct pmode *pm,
+						    struct vsp_event *ev,
+						    struct vsp_decision *out)
+{
+	const struct vsp_prog *pr = &p->im->progs[pi];
+	uint8_t key[VSP_CACHE_KEY_MAX];
+	size_t klen;
+	/* The cache copies out VSP_CACHE_VAL_MAX bytes whatever we stored. */
+	union { struct cval v; unsigned char raw[VSP_CACHE_VAL_MAX]; } cv;
+	bool keyed = build_key(pm, ev, key, &klen);
+
+	if (keyed && vsp_fp_cache_get(p->cache, pi, key, klen, cv.raw)) {
+		unpack(pr, &cv.v, out);
+		p->st.cache_hits++;
+		return;
+	}
+	run_prog(p, pr, pm, ev, out);
+	p->st.cache_misses++;
+	/* A decision that lost effects cannot be replayed whole. */
+	if (keyed && !out->fired_dropped) {
+		pack(pr, out, &cv.v);
+		vsp_fp_cache_put(p->cache, pi, key, klen, &cv.v, sizeof(cv.v));
+	}
+}
+
 void vsp_decide(struct vsp_policy *p, struct vsp_event *ev,
 		struct vsp_decision *out)
 {
-	uint32_t pi = vsp_fp_dispatch_find(&p->disp, ev);
-	const struct vsp_prog *pr = &p->im->progs[pi];
+	/* Syscalls are nearly every event: their table is read inline. */
+	uint32_t pi = ev->kind == VSP_EV_SYSCALL ? vsp_fp_dispatch_sys(&p->disp, ev->nr)
+						 : vsp_fp_dispatch_find(&p->disp, ev);
 	const struct pmode *pm = &p->pm[pi];
 
 	p->st.events++;
-	if (pm->constant) {
-		*out = pm->dec;
-		out->partial = ev->partial;
+	if (pm->run == RUN_CONST) {
+		const_out(&pm->dec, ev, out);
 		p->st.const_verdicts++;
-	} else if (pm->cacheable) {
-		uint8_t key[VSP_CACHE_KEY_MAX];
-		size_t klen;
-		/* The cache copies out VSP_CACHE_VAL_MAX bytes whatever we stored. */
-		union { struct cval v; unsigned char raw[VSP_CACHE_VAL_MAX]; } cv;
-		bool keyed = build_key(pm, ev, key, &klen);
-
-		if (keyed && vsp_fp_cache_get(p->cache, pi, key, klen, cv.raw)) {
-			unpack(pr, &cv.v, out);
-			p->st.cache_hits++;
-		} else {
-			vsp_vm_run(p->im, pr, &p->scratch, ev, out);
-			p->st.interpreted++;
-			p->st.cache_misses++;
-			/* A decision that lost effects cannot be replayed whole. */
-			if (keyed && !out->fired_dropped) {
-				pack(pr, out, &cv.v);
-				vsp_fp_cache_put(p->cache, pi, key, klen, &cv.v, sizeof(cv.v));
-			}
+		if (pm->plain) {
+			p->st.decisions[pm->dec.verdict]++;
+			p->st.partial += ev->partial;
+			return;
 		}
+	} else if (pm->cacheable) {
+		decide_cached(p, pi, pm, ev, out);
 	} else {
-		vsp_vm_run(p->im, pr, &p->scratch, ev, out);
-		p->st.interpreted++;
+		run_prog(p, &p->im->progs[pi], pm, ev, out);
 	}
 	account(p, out);
 }
@@ -679,11 +756,29 @@ static int prepare(struct vsp_policy *p, const struct vsp_load_opts *o, FILE *di
 
 			memset(&ev, 0, sizeof(ev));
 			vsp_vm_run(im, pr, &p->scratch, &ev, &pm->dec);
-			pm->constant = true;
+			pm->run = RUN_CONST;
 			pm->dec.steps = 0;
+			pm->plain = pm->dec.nfired == 0 && pm->dec.nlearn == 0 &&
+				    pm->dec.rule < 0 && !pm->dec.flagged &&
+				    (unsigned)pm->dec.verdict < VSP_V_COUNT;
 			continue;
 		}
-		pm->cacheable = !o->no_cache && pr->nsites <= 64;
+		pm->run = RUN_VM;
+		if (vsp_vm_specialise(im, pr))
+			return -1;
+		if (!o->no_fastpath && pr->fops)
+			pm->run = RUN_FUSED;
+		/*
+		 * The cache where it pays: a hit costs a key, a hash and a copy
+		 * (10-15 ns), so a fused program that only compares a few
+		 * integers and fires nothing decides faster than it is looked
+		 * up.  Everything else (matchers, glob loops, path sets,
+		 * effects, long or unfused programs) is worth a lookup.
+		 */
+		pm->cacheable = !o->no_cache && pr->nsites <= 64 &&
+				!(pm->run == RUN_FUSED && !pr->costly && pr->nsites == 0 &&
+				  pr->max_steps <= CACHE_MIN_STEPS);
+		pm->key_ints = true;
 		for (unsigned f = 0; f < VSP_F_COUNT; f++) {
 			/* event.partial is keyed by the fetches, below the rest */
 			if (!(pr->reads & (1ull << f)) || f == VSP_F_EVENT_PARTIAL)
@@ -691,7 +786,12 @@ static int prepare(struct vsp_policy *p, const struct vsp_load_opts *o, FILE *di
 			pm->key[pm->nkey++] = (uint8_t)f;
 			if (vsp_field_type(f) == VSP_T_STRING)
 				pm->key_str |= 1ull << f;
+			if (vsp_field_type(f) != VSP_T_INT)
+				pm->key_ints = false;
 		}
+		/* A key of integers fits whole (8 bytes each, one for partial). */
+		if (pm->key_ints && pm->nkey * 8u + 1 > VSP_CACHE_KEY_MAX)
+			pm->key_ints = false;
 		need_cache |= pm->cacheable;
 	}
 	if (need_cache) {

@@ -29,6 +29,7 @@
 struct vsp_iset;
 struct vsp_sset;
 struct vsp_matcher;
+struct vsp_fop;
 struct vsp_pathset;
 
 /* Where an instruction came from: file index into image->files. */
@@ -61,6 +62,49 @@ struct vsp_prog {
 	bool reads_stack_path;	/* ARISE: reads the call path */
 	struct vsp_site *sites;	/* FIRE and LEARN in pc order */
 	uint32_t nsites;
+
+	/* Set by vsp_vm_specialise(): the same program as fused operations,
+	 * or NULL when some instruction has no fused form. */
+	struct vsp_fop *fops;
+	uint32_t nfops;
+	bool costly;		/* runs a matcher, a glob loop or a path set */
+};
+
+/*
+ * A fused operation: a run of bytecode of one common shape, decided at
+ * load time, so the hot shapes (an integer field compared with a
+ * constant, under a mask or not; set membership; a shared matcher's
+ * group; string equality and prefix tests) cost one dispatch instead of
+ * four to six.  Jumps name fused indices.  `steps` is how many bytecode
+ * instructions the operation stands for, so a decision reports the same
+ * step count either way.
+ */
+enum vsp_fop_kind {
+	VSP_FOP_TEST,		/* (field & mask) cmp k; branch */
+	VSP_FOP_TESTX,		/* the same, field read through vsp_vm_field_int */
+	VSP_FOP_ISET,		/* field in int set a; branch */
+	VSP_FOP_SCMP,		/* string field cmp string constant a; branch */
+	VSP_FOP_PREFIX,		/* string field starts with constant a; branch */
+	VSP_FOP_SUFFIX,		/* string field ends with constant a; branch */
+	VSP_FOP_SSET,		/* string field in string set a; branch */
+	VSP_FOP_MATCHF,		/* matcher a, group b; branch */
+	VSP_FOP_ARISE,		/* path set a; branch */
+	VSP_FOP_JMP,
+	VSP_FOP_FIRE,		/* rule a, effect b */
+	VSP_FOP_LEARN,		/* rule a */
+	VSP_FOP_VERDICT		/* verdict b, rule a, value k, redirect string */
+};
+
+struct vsp_fop {
+	uint8_t kind;		/* enum vsp_fop_kind */
+	uint8_t cmp;		/* enum vsp_cmp */
+	uint8_t jump_if;	/* branch when the test is this (0 or 1) */
+	uint8_t field;		/* enum vsp_field */
+	uint16_t off;		/* TEST: byte offset of the field in the event */
+	uint16_t steps;
+	uint32_t target;	/* fused index */
+	uint32_t a, b;
+	int64_t mask, k;
 };
 
 struct vsp_globlist {
@@ -144,6 +188,18 @@ void vsp_vm_run(const struct vsp_image *im, const struct vsp_prog *pr,
  */
 struct vsp_str vsp_vm_field_str(struct vsp_event *ev, enum vsp_field f);
 int64_t vsp_vm_field_int(const struct vsp_event *ev, enum vsp_field f);
+
+/*
+ * Builds pr->fops from verified code when every instruction falls into a
+ * fused shape (costly is set either way).  0, or -1 when out of memory;
+ * a program without a fused form is not an error.
+ */
+int vsp_vm_specialise(const struct vsp_image *im, struct vsp_prog *pr);
+
+/* Runs pr->fops: the same decision as vsp_vm_run() gives, steps included. */
+void vsp_vm_run_fused(const struct vsp_image *im, const struct vsp_prog *pr,
+		      struct vsp_vm_scratch *s, struct vsp_event *ev,
+		      struct vsp_decision *out);
 
 /* Disassembles one program (the format is in interp/disasm.c). */
 void vsp_prog_disasm(const struct vsp_image *im, const struct vsp_prog *pr,

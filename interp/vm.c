@@ -690,6 +690,7 @@ void vsp_image_free(struct vsp_image *im)
 		free(pr->code);
 		free(pr->pos);
 		free(pr->sites);
+		free(pr->fops);
 		free((char *)pr->key.name);
 		free((char *)pr->key.lib);
 	}
@@ -712,4 +713,362 @@ void vsp_image_free(struct vsp_image *im)
 		free(im->counters[i]);
 	free(im->counters);
 	free(im);
+}
+
+/* ---- fused programs ------------------------------------------------------ */
+
+/* Where an integer field lives in the event, when it is a plain 8-byte
+ * word; -1 for the others (read through vsp_vm_field_int). */
+static int field_offset(enum vsp_field f)
+{
+	switch (f) {
+	case VSP_F_VCPU: return (int)offsetof(struct vsp_event, vcpu);
+	case VSP_F_PID: return (int)offsetof(struct vsp_event, proc.pid);
+	case VSP_F_TID: return (int)offsetof(struct vsp_event, proc.tid);
+	case VSP_F_PPID: return (int)offsetof(struct vsp_event, proc.ppid);
+	case VSP_F_UID: return (int)offsetof(struct vsp_event, proc.uid);
+	case VSP_F_EUID: return (int)offsetof(struct vsp_event, proc.euid);
+	case VSP_F_GID: return (int)offsetof(struct vsp_event, proc.gid);
+	case VSP_F_CR3: return (int)offsetof(struct vsp_event, cr3);
+	case VSP_F_ARG0: case VSP_F_ARG1: case VSP_F_ARG2:
+	case VSP_F_ARG3: case VSP_F_ARG4: case VSP_F_ARG5:
+		return (int)(offsetof(struct vsp_event, args) +
+			     (size_t)(f - VSP_F_ARG0) * sizeof(int64_t));
+	case VSP_F_ADDR: return (int)offsetof(struct vsp_event, addr);
+	case VSP_F_OFFSET: return (int)offsetof(struct vsp_event, offset);
+	case VSP_F_LEN: return (int)offsetof(struct vsp_event, len);
+	case VSP_F_VALUE: return (int)offsetof(struct vsp_event, value);
+	case VSP_F_OLD: return (int)offsetof(struct vsp_event, old);
+	default: return -1;
+	}
+}
+
+/* The integer an instruction pushes, when it pushes a constant. */
+static bool const_int(const struct vsp_image *im, vsp_insn in, int64_t *v)
+{
+	if (VSP_INS_OP(in) == VSP_OPC_PUSHI) {
+		*v = VSP_INS_SB(in);
+		return true;
+	}
+	if (VSP_INS_OP(in) == VSP_OPC_PUSHK) {
+		*v = im->ints[VSP_INS_A(in)];
+		return true;
+	}
+	return false;
+}
+
+static bool is_branch(vsp_insn in)
+{
+	return VSP_INS_OP(in) == VSP_OPC_JZ || VSP_INS_OP(in) == VSP_OPC_JNZ;
+}
+
+/*
+ * Recognises the shape that starts at pc: returns its length in
+ * instructions and fills f (target still a pc), or 0 when no shape fits.
+ * Shapes end at their branch, so a jump into the middle of one is caught
+ * by the caller.
+ */
+static uint32_t shape_at(const struct vsp_image *im, const vsp_insn *c,
+			 uint32_t pc, uint32_t n, struct vsp_fop *f)
+{
+	unsigned op = VSP_INS_OP(c[pc]);
+	uint32_t left = n - pc;
+
+	memset(f, 0, sizeof(*f));
+	f->mask = -1;
+	if (op == VSP_OPC_LDI) {
+		enum vsp_field fld = VSP_INS_A(c[pc]);
+		int off = field_offset(fld);
+		uint32_t len = 0;
+
+		f->field = (uint8_t)fld;
+		f->kind = off >= 0 ? VSP_FOP_TEST : VSP_FOP_TESTX;
+		f->off = (uint16_t)(off >= 0 ? off : 0);
+		if (left >= 6 && const_int(im, c[pc + 1], &f->mask) &&
+		    VSP_INS_OP(c[pc + 2]) == VSP_OPC_BAND &&
+		    const_int(im, c[pc + 3], &f->k) &&
+		    VSP_INS_OP(c[pc + 4]) == VSP_OPC_CMP && is_branch(c[pc + 5])) {
+			f->cmp = (uint8_t)VSP_INS_B(c[pc + 4]);
+			len = 6;
+		} else if (left >= 4 && const_int(im, c[pc + 1], &f->k) &&
+			   VSP_INS_OP(c[pc + 2]) == VSP_OPC_CMP && is_branch(c[pc + 3])) {
+			f->mask = -1;
+			f->cmp = (uint8_t)VSP_INS_B(c[pc + 2]);
+			len = 4;
+		} else if (left >= 3 && VSP_INS_OP(c[pc + 1]) == VSP_OPC_INI &&
+			   is_branch(c[pc + 2])) {
+			f->kind = VSP_FOP_ISET;
+			f->a = VSP_INS_A(c[pc + 1]);
+			len = 3;
+		}
+		if (!len)
+			return 0;
+		f->jump_if = VSP_INS_OP(c[pc + len - 1]) == VSP_OPC_JNZ;
+		f->target = VSP_INS_A(c[pc + len - 1]);
+		f->steps = (uint16_t)len;
+		return len;
+	}
+	if (op == VSP_OPC_LDS) {
+		uint32_t len = 0;
+
+		f->field = (uint8_t)VSP_INS_A(c[pc]);
+		if (left >= 4 && VSP_INS_OP(c[pc + 1]) == VSP_OPC_PUSHS &&
+		    is_branch(c[pc + 3])) {
+			unsigned t = VSP_INS_OP(c[pc + 2]);
+
+			f->a = VSP_INS_A(c[pc + 1]);
+			len = 4;
+			if (t == VSP_OPC_SCMP) {
+				f->kind = VSP_FOP_SCMP;
+				f->cmp = (uint8_t)VSP_INS_B(c[pc + 2]);
+			} else if (t == VSP_OPC_PREFIX) {
+				f->kind = VSP_FOP_PREFIX;
+			} else if (t == VSP_OPC_SUFFIX) {
+				f->kind = VSP_FOP_SUFFIX;
+			} else {
+				len = 0;
+			}
+		} else if (left >= 3 && VSP_INS_OP(c[pc + 1]) == VSP_OPC_INS &&
+			   is_branch(c[pc + 2])) {
+			f->kind = VSP_FOP_SSET;
+			f->a = VSP_INS_A(c[pc + 1]);
+			len = 3;
+		}
+		if (!len)
+			return 0;
+		f->jump_if = VSP_INS_OP(c[pc + len - 1]) == VSP_OPC_JNZ;
+		f->target = VSP_INS_A(c[pc + len - 1]);
+		f->steps = (uint16_t)len;
+		return len;
+	}
+	if ((op == VSP_OPC_MATCHF || op == VSP_OPC_ARISE) && left >= 2 &&
+	    is_branch(c[pc + 1])) {
+		f->kind = op == VSP_OPC_MATCHF ? VSP_FOP_MATCHF : VSP_FOP_ARISE;
+		f->a = VSP_INS_A(c[pc]);
+		f->b = VSP_INS_B(c[pc]);
+		f->jump_if = VSP_INS_OP(c[pc + 1]) == VSP_OPC_JNZ;
+		f->target = VSP_INS_A(c[pc + 1]);
+		f->steps = 2;
+		return 2;
+	}
+	f->steps = 1;
+	f->a = VSP_INS_A(c[pc]);
+	switch (op) {
+	case VSP_OPC_JMP:
+		f->kind = VSP_FOP_JMP;
+		f->target = VSP_INS_A(c[pc]);
+		return 1;
+	case VSP_OPC_FIRE:
+		f->kind = VSP_FOP_FIRE;
+		f->b = VSP_INS_B(c[pc]);
+		return 1;
+	case VSP_OPC_LEARN:
+		f->kind = VSP_FOP_LEARN;
+		return 1;
+	case VSP_OPC_ALLOW: case VSP_OPC_KILL: case VSP_OPC_PAUSE:
+		f->kind = VSP_FOP_VERDICT;
+		f->b = op == VSP_OPC_ALLOW ? VSP_V_ALLOW :
+		       op == VSP_OPC_KILL ? VSP_V_KILL : VSP_V_PAUSE;
+		return 1;
+	case VSP_OPC_DENY:
+		f->kind = VSP_FOP_VERDICT;
+		f->b = VSP_V_DENY;
+		f->k = VSP_INS_SB(c[pc]);
+		return 1;
+	case VSP_OPC_REDIR:
+		f->kind = VSP_FOP_VERDICT;
+		f->b = VSP_V_REDIRECT;
+		f->k = VSP_INS_B(c[pc]);	/* string pool index */
+		return 1;
+	default:
+		break;
+	}
+	/* A constant return value: PUSHI or PUSHK, then RETV. */
+	if (left >= 2 && const_int(im, c[pc], &f->k) &&
+	    VSP_INS_OP(c[pc + 1]) == VSP_OPC_RETV) {
+		f->kind = VSP_FOP_VERDICT;
+		f->b = VSP_V_RETURN;
+		f->a = VSP_INS_A(c[pc + 1]);
+		f->steps = 2;
+		return 2;
+	}
+	return 0;
+}
+
+static bool costly_op(unsigned op)
+{
+	return op == VSP_OPC_MATCH || op == VSP_OPC_MATCHF || op == VSP_OPC_GLOB ||
+	       op == VSP_OPC_GLOBS || op == VSP_OPC_ARISE || op == VSP_OPC_INL ||
+	       op == VSP_OPC_CONTAINS || op == VSP_OPC_LOWER;
+}
+
+int vsp_vm_specialise(const struct vsp_image *im, struct vsp_prog *pr)
+{
+	uint32_t n = pr->ncode, nf = 0, *at;
+	struct vsp_fop *f;
+	bool ok = true;
+
+	free(pr->fops);
+	pr->fops = NULL;
+	pr->nfops = 0;
+	pr->costly = false;
+	for (uint32_t pc = 0; pc < n; pc++)
+		pr->costly |= costly_op(VSP_INS_OP(pr->code[pc]));
+	if (!pr->verified || n == 0)
+		return 0;
+	/* at[pc]: the fused index a shape starting at pc gets, else UINT32_MAX */
+	at = malloc((size_t)n * sizeof(*at));
+	f = malloc((size_t)n * sizeof(*f));
+	if (!at || !f) {
+		free(at);
+		free(f);
+		return -1;
+	}
+	for (uint32_t pc = 0; pc < n; pc++)
+		at[pc] = UINT32_MAX;
+	for (uint32_t pc = 0; pc < n && ok;) {
+		uint32_t len = shape_at(im, pr->code, pc, n, &f[nf]);
+
+		if (!len) {
+			ok = false;
+			break;
+		}
+		at[pc] = nf++;
+		pc += len;
+	}
+	/* Every jump must land on the start of a shape. */
+	for (uint32_t i = 0; ok && i < nf; i++) {
+		if (f[i].kind > VSP_FOP_JMP)
+			continue;
+		if (f[i].target >= n || at[f[i].target] == UINT32_MAX)
+			ok = false;
+		else
+			f[i].target = at[f[i].target];
+	}
+	free(at);
+	if (!ok) {
+		free(f);
+		return 0;
+	}
+	pr->fops = f;
+	pr->nfops = nf;
+	return 0;
+}
+
+static inline bool cmp_int(unsigned k, int64_t a, int64_t b)
+{
+	switch (k) {
+	case VSP_CMP_EQ: return a == b;
+	case VSP_CMP_NE: return a != b;
+	case VSP_CMP_LT: return a < b;
+	case VSP_CMP_LE: return a <= b;
+	case VSP_CMP_GT: return a > b;
+	default: return a >= b;
+	}
+}
+
+void vsp_vm_run_fused(const struct vsp_image *im, const struct vsp_prog *pr,
+		      struct vsp_vm_scratch *sc, struct vsp_event *ev,
+		      struct vsp_decision *out)
+{
+	const struct vsp_fop *ops = pr->fops;
+	uint32_t i = 0, steps = 0;
+
+	out->nfired = out->fired_dropped = 0;
+	out->nlearn = 0;
+	out->flagged = false;
+	out->cached = false;
+	sc->gen++;
+	if (pr->reads & FETCHED_FIELDS)
+		fetch_all(pr, ev);
+	for (;;) {
+		const struct vsp_fop *o = &ops[i];
+		bool t;
+
+		steps += o->steps;
+		switch ((enum vsp_fop_kind)o->kind) {
+		case VSP_FOP_TEST: {
+			int64_t v;
+
+			memcpy(&v, (const char *)ev + o->off, sizeof(v));
+			t = cmp_int(o->cmp, v & o->mask, o->k);
+			break;
+		}
+		case VSP_FOP_TESTX:
+			t = cmp_int(o->cmp, vsp_vm_field_int(ev, o->field) & o->mask, o->k);
+			break;
+		case VSP_FOP_ISET:
+			t = vsp_fp_iset_has(im->isets[o->a], vsp_vm_field_int(ev, o->field));
+			break;
+		case VSP_FOP_SCMP: {
+			struct vsp_str s = vsp_vm_field_str(ev, o->field);
+			const struct vsp_str *k = &im->strs[o->a];
+			struct vsp_val x = { 0, s.ptr, s.len }, y = { 0, k->ptr, k->len };
+
+			t = cmp_result(o->cmp, str_cmp(&x, &y));
+			break;
+		}
+		case VSP_FOP_PREFIX: {
+			struct vsp_str s = vsp_vm_field_str(ev, o->field);
+			const struct vsp_str *k = &im->strs[o->a];
+
+			t = s.len >= k->len && (k->len == 0 || !memcmp(s.ptr, k->ptr, k->len));
+			break;
+		}
+		case VSP_FOP_SUFFIX: {
+			struct vsp_str s = vsp_vm_field_str(ev, o->field);
+			const struct vsp_str *k = &im->strs[o->a];
+
+			t = s.len >= k->len &&
+			    (k->len == 0 || !memcmp(s.ptr + s.len - k->len, k->ptr, k->len));
+			break;
+		}
+		case VSP_FOP_SSET: {
+			struct vsp_str s = vsp_vm_field_str(ev, o->field);
+
+			t = vsp_fp_sset_has(im->ssets[o->a], s.ptr, s.len);
+			break;
+		}
+		case VSP_FOP_MATCHF: {
+			uint32_t a = o->a;
+
+			if (sc->memo_gen[a] != sc->gen) {
+				struct vsp_str s = vsp_vm_field_str(ev, im->mfield[a]);
+
+				sc->memo[a] = vsp_fp_matcher_run(im->matchers[a], s.ptr, s.len);
+				sc->memo_gen[a] = sc->gen;
+			}
+			t = (sc->memo[a] >> o->b) & 1;
+			break;
+		}
+		case VSP_FOP_ARISE:
+			t = arises(im->pathsets[o->a], ev);
+			break;
+		case VSP_FOP_JMP:
+			i = o->target;
+			continue;
+		case VSP_FOP_FIRE:
+			if (out->nfired < VSP_MAX_FIRED)
+				out->fired[out->nfired++] = (struct vsp_fired){ o->a, o->b };
+			else
+				out->fired_dropped++;
+			i++;
+			continue;
+		case VSP_FOP_LEARN:
+			if (out->nlearn < VSP_MAX_LEARN)
+				out->learn_rule[out->nlearn++] = o->a;
+			i++;
+			continue;
+		default:	/* VSP_FOP_VERDICT */
+			out->verdict = (enum vsp_verdict)o->b;
+			out->rule = o->a != VSP_RULE_DEFAULT ? (int32_t)o->a : -1;
+			out->value = o->b == VSP_V_REDIRECT ? 0 : o->k;
+			out->redirect = o->b == VSP_V_REDIRECT ? im->strs[o->k]
+							       : (struct vsp_str){ NULL, 0 };
+			out->partial = ev->partial;
+			out->steps = steps;
+			return;
+		}
+		i = t == (bool)o->jump_if ? o->target : i + 1;
+	}
 }
