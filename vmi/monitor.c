@@ -50,6 +50,7 @@
 #include "vmi/trace.h"
 #include "vmi/unwind.h"
 #include "vmi/xen.h"
+#include "vmi/xen_hcall.h"
 
 #define MON_MAX_TRAPS 512
 #define MON_STR_MAX 4096	/* language.md: strings are read up to 4096 bytes */
@@ -68,7 +69,8 @@ enum mon_role {
 	MON_T_FREE,
 	MON_T_EVENT,		/* a policy event: decide here */
 	MON_T_GETNAME,		/* redirect: getname_flags entry */
-	MON_T_GETNAME_RET	/* redirect: getname_flags return */
+	MON_T_GETNAME_RET,	/* redirect: getname_flags return */
+	MON_T_HCALL		/* a hypercall page entry or stub */
 };
 
 struct mon_trap {
@@ -112,6 +114,13 @@ struct mon {
 	bool have_cs;
 	struct vsp_unwinder *uw;	/* call paths, when a rule reads them */
 	struct vsp_callpath cp;
+
+	/* Hypercalls (a Xen guest): where it enters Xen, and which event key
+	 * each hypercall number belongs to. */
+	struct vsp_xhc_site xsite;
+	bool have_xsite;
+	const struct vsp_event_key *hkey[VSP_XHC_MAX];
+	struct vsp_xhc_path xpath;
 
 	struct mon_trap traps[MON_MAX_TRAPS];
 	size_t ntraps;
@@ -815,6 +824,110 @@ static int mon_on_event(struct mon *m, struct mon_trap *t)
 	return rc < 0 ? rc : MON_GO_ON;
 }
 
+/* A stop at a hypercall entry: decide, then let the call into Xen or make
+ * it return at once (vsp_xhc_finish).  Kill uses the kernel path of
+ * kernel events (force_sig: the task dies on its way back to user space,
+ * the hypercall is not made). */
+static int mon_on_hcall(struct mon *m, struct mon_trap *t)
+{
+	int rc = m->be.ops->regs_get(&m->be, m->vcpu, &m->regs);
+	if (rc < 0)
+		return rc;
+	struct vsp_event *ev = &m->ev;
+	memset(ev, 0, offsetof(struct vsp_event, strs));
+	vsp_event_reset_lazy(ev);
+	if (vsp_xhc_event(&m->xsite, t->addr, &m->regs, ev) < 0)
+		return mon_leave(m, t);
+	uint32_t nr = ev->nr;
+	const struct vsp_event_key *k = nr < VSP_XHC_MAX ? m->hkey[nr] : NULL;
+	if (!k)	/* stub mode: a hypercall no rule names */
+		return vsp_xhc_finish(&m->be, m->vcpu, &m->xsite, nr, &m->regs,
+				      true, 0);
+	t->hits++;
+	t->key = k;
+	m->cur = t;
+	ev->seq = ++m->seq;
+	ev->time_ns = mon_now_ns() - m->t_attach;
+	ev->vm = m->o->vm ? m->o->vm : "guest0";
+	ev->vcpu = m->vcpu;
+	ev->proc.pid = ev->proc.tid = ev->proc.ppid = -1;
+	ev->proc.uid = ev->proc.euid = ev->proc.gid = -1;
+	ev->fetch = mon_fetch;
+	ev->fetch_ctx = m;
+	m->args_loaded = true;
+	m->proc_loaded = false;
+	for (int i = 0; i < 6; i++)
+		m->str[i].state = 2;
+	if ((k->reads & MON_PROC_FIELDS) || m->o->record)
+		mon_load_proc(m);
+	if (m->uw && ((k->reads & (1ull << VSP_F_STACK)) || m->o->record ||
+		      m->mode == VSP_MODE_LEARN))
+		vsp_xhc_callpath(m->uw, &m->regs, mon_gread, m, &m->xpath, ev);
+
+	struct vsp_decision d;
+	m->fetch_ns = 0;
+	uint64_t e0 = mon_now_ns();
+	vsp_decide(m->p, ev, &d);
+	uint64_t dt = mon_now_ns() - e0;
+	m->rs.engine_ns += dt;
+	vsp_latency_add(&m->rs.latency, dt);
+	if (m->mode == VSP_MODE_LEARN)
+		for (uint32_t i = 0; i < d.nlearn; i++)
+			vsp_policy_learn(m->p, d.learn_rule[i], ev);
+	if (m->o->record && vsp_trace_write(m->o->record, ev) < 0)
+		fprintf(stderr, "vsp attach: writing the trace failed\n");
+	bool audit = m->have_audit && mon_writes_audit(m, &d);
+	if (audit)
+		mon_load_proc(m);
+
+	bool enforce = m->mode == VSP_MODE_ENFORCE, applied = false;
+	int result = MON_GO_ON;
+	rc = 1;	/* 1: not finished yet */
+	if (enforce) {
+		switch (d.verdict) {
+		case VSP_V_DENY:
+			rc = vsp_xhc_finish(&m->be, m->vcpu, &m->xsite, nr, &m->regs,
+					    false, -d.value);
+			applied = rc == 0;
+			break;
+		case VSP_V_RETURN:
+			rc = vsp_xhc_finish(&m->be, m->vcpu, &m->xsite, nr, &m->regs,
+					    false, d.value);
+			applied = rc == 0;
+			break;
+		case VSP_V_KILL:
+			rc = mon_kill(m);
+			applied = rc == 0;
+			break;
+		case VSP_V_PAUSE:
+			applied = true;
+			result = MON_PAUSED;
+			rc = 0;
+			break;
+		default:
+			break;
+		}
+		if (rc == -EFAULT || rc == -ENOSYS) {
+			fprintf(stderr, "vsp attach: cannot apply %s at hypercall %s: "
+				"%s; allowed\n", vsp_verdict_name(d.verdict), ev->name,
+				rc == -EFAULT ? "stack unreadable" : "no kernel function to call");
+			rc = 1;
+			applied = false;
+		}
+	}
+	if (audit)
+		vsp_audit_decision(&m->audit, ev, &d, applied);
+	if (result == MON_PAUSED) {
+		fprintf(stderr, "vsp attach: guest paused at hypercall %s (rule %s)"
+			"; leaving it stopped\n", ev->name,
+			d.rule >= 0 ? vsp_policy_rule(m->p, (uint32_t)d.rule)->name : "default");
+		return MON_PAUSED;
+	}
+	if (rc == 1)
+		rc = vsp_xhc_finish(&m->be, m->vcpu, &m->xsite, nr, &m->regs, true, 0);
+	return rc < 0 ? rc : MON_GO_ON;
+}
+
 static int mon_on_trap(struct mon *m, const struct vsp_stop *st)
 {
 	struct mon_trap *t = mon_trap_at(m, st->addr);
@@ -827,6 +940,8 @@ static int mon_on_trap(struct mon *m, const struct vsp_stop *st)
 		rc = mon_on_event(m, t);
 	else if (t->role == MON_T_GETNAME)
 		rc = mon_on_getname(m, t);
+	else if (t->role == MON_T_HCALL)
+		rc = mon_on_hcall(m, t);
 	else
 		rc = mon_on_getname_ret(m, t);
 	m->trap_hits++;
@@ -861,6 +976,49 @@ static int mon_resolve(struct mon *m, const struct vsp_event_key *k,
 	return -1;
 }
 
+/* A hypercall event: a trap on its hypercall page entry (or on the one
+ * vmcall stub of kernels with the XSA-466 change), placed and checked by
+ * vmi/xen_hcall.c.  -1 only for errors that end the attach. */
+static int mon_setup_hcall(struct mon *m, const struct vsp_event_key *k)
+{
+	char why[200];
+	if (k->nr >= VSP_XHC_MAX) {
+		fprintf(stderr, "vsp attach: warning: hypercall %s (%u) has no "
+			"hypercall page entry; not trapped\n", k->name, k->nr);
+		return 0;
+	}
+	if (!m->have_xsite) {
+		if (!m->syms || vsp_xhc_site_find(m->syms, &m->xsite, why,
+						  sizeof why) < 0) {
+			fprintf(stderr, "vsp attach: warning: hypercall %s not "
+				"trapped: %s\n", k->name,
+				m->syms ? why : "no --symbols");
+			return 0;
+		}
+		m->have_xsite = true;
+	}
+	uint64_t addr;
+	int rc = vsp_xhc_place(&m->be, &m->xsite, k->nr, &addr, why, sizeof why);
+	if (rc < 0) {
+		fprintf(stderr, "vsp attach: warning: hypercall %s not trapped: %s\n",
+			k->name, why);
+		return 0;
+	}
+	m->hkey[k->nr] = k;
+	if (!mon_trap_at(m, addr)) {
+		struct mon_trap *t = mon_trap_new(m, addr, MON_T_HCALL);
+		if (!t) {
+			fprintf(stderr, "vsp attach: too many events\n");
+			return -1;
+		}
+		t->name = "hypercall";
+		t->checked = true;	/* vsp_xhc_finish leaves these */
+		m->installed++;
+	}
+	mon_say(m, "trap hypercall %s at 0x%" PRIx64, k->name, addr);
+	return 0;
+}
+
 static int mon_setup_traps(struct mon *m)
 {
 	uint32_t n = vsp_policy_nevents(m->p);
@@ -868,6 +1026,11 @@ static int mon_setup_traps(struct mon *m)
 		const struct vsp_event_key *k = vsp_policy_event(m->p, i);
 		uint64_t addr;
 		const char *sym = NULL;
+		if (k->kind == VSP_EV_HYPERCALL) {
+			if (mon_setup_hcall(m, k) < 0)
+				return -1;
+			continue;
+		}
 		if (k->kind != VSP_EV_SYSCALL && k->kind != VSP_EV_KERNEL) {
 			fprintf(stderr, "vsp attach: warning: %s events (%s) cannot be "
 				"trapped through the %s backend; ignored\n",
