@@ -1,0 +1,391 @@
+/*
+ * t_monitor.c: the attach loop (vmi/monitor.c) against a scripted backend.
+ *
+ * No QEMU here: a backend written in this test plays a stopped guest whose
+ * memory holds a syscall handler (with ftrace's 5-byte NOP), a kernel
+ * stack with pt_regs and return addresses, user strings and a Xen
+ * hypercall page.  It hands the monitor a fixed list of stops and records
+ * what the monitor did at each: registers written, how it resumed.  So the
+ * verdicts' mechanics are pinned where CI needs no guest: deny and return
+ * emulate the handler's return in one register write, an allowed call
+ * resumes past the NOP, a hypercall is denied or let into Xen with its
+ * `mov` emulated, only the named events are trapped, and every trap is
+ * gone at the end.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "interp/engine.h"
+#include "vmi/backend.h"
+#include "vmi/monitor.h"
+
+static int t_n, t_fail;
+
+static void ok(int cond, const char *what)
+{
+	t_n++;
+	if (!cond)
+		t_fail++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", t_n, what);
+}
+
+#define K_TEXT 0xffffffff81000000ull
+#define K_HPAGE 0xffffffff81001000ull	/* hypercall_page */
+#define K_OPENAT 0xffffffff81200000ull
+#define K_GETPID 0xffffffff81200100ull
+#define K_STACK 0xffffc90000010000ull	/* 8 KiB kernel stack */
+#define K_RET 0xffffffff81002345ull	/* into do_syscall_64 */
+#define U_STR 0x7fff0000ull
+
+struct region {
+	uint64_t base;
+	size_t len;
+	uint8_t *data;
+};
+
+struct rec {
+	bool regs_set;
+	struct vsp_regs set;
+	struct vsp_resume res;
+	int nres;
+};
+
+static struct {
+	struct region mem[8];
+	int nmem;
+	struct vsp_regs regs;
+	uint64_t traps[16];
+	int ntraps, max_traps;
+	int stop;		/* index of the current stop, -1 before */
+	int nstops;
+	struct vsp_regs stops[8];
+	struct rec rec[8];
+	bool detached, stay;
+} fk;
+
+static uint8_t *fk_region(uint64_t base, size_t len)
+{
+	struct region *r = &fk.mem[fk.nmem++];
+	r->base = base;
+	r->len = len;
+	r->data = calloc(1, len);
+	return r->data;
+}
+
+static int fk_attach(struct vsp_backend *be, const char *target)
+{
+	(void)target;
+	be->ncpus = 1;
+	return 0;
+}
+
+static int fk_trap_add(struct vsp_backend *be, uint64_t addr)
+{
+	(void)be;
+	fk.traps[fk.ntraps++] = addr;
+	if (fk.ntraps > fk.max_traps)
+		fk.max_traps = fk.ntraps;
+	return 0;
+}
+
+static int fk_trap_del(struct vsp_backend *be, uint64_t addr)
+{
+	(void)be;
+	for (int i = 0; i < fk.ntraps; i++)
+		if (fk.traps[i] == addr) {
+			fk.traps[i] = fk.traps[--fk.ntraps];
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static long fk_read(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
+		    void *buf, size_t len)
+{
+	(void)be;
+	(void)vcpu;
+	for (int i = 0; i < fk.nmem; i++) {
+		struct region *r = &fk.mem[i];
+		if (gva >= r->base && gva < r->base + r->len) {
+			size_t n = r->base + r->len - gva;
+			if (n > len)
+				n = len;
+			memcpy(buf, r->data + (gva - r->base), n);
+			return (long)n;
+		}
+	}
+	return -EFAULT;
+}
+
+static long fk_write(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
+		     const void *buf, size_t len)
+{
+	(void)be;
+	(void)vcpu;
+	(void)gva;
+	(void)buf;
+	return (long)len;
+}
+
+static int fk_regs_get(struct vsp_backend *be, uint32_t vcpu, struct vsp_regs *r)
+{
+	(void)be;
+	(void)vcpu;
+	*r = fk.regs;
+	return 0;
+}
+
+static int fk_regs_set(struct vsp_backend *be, uint32_t vcpu,
+		       const struct vsp_regs *r)
+{
+	(void)be;
+	(void)vcpu;
+	fk.regs = *r;
+	if (fk.stop >= 0) {
+		fk.rec[fk.stop].regs_set = true;
+		fk.rec[fk.stop].set = *r;
+	}
+	return 0;
+}
+
+static int fk_wait(struct vsp_backend *be, struct vsp_stop *st, int timeout_ms)
+{
+	(void)be;
+	(void)timeout_ms;
+	memset(st, 0, sizeof *st);
+	if (fk.stop + 1 >= fk.nstops) {
+		st->kind = VSP_STOP_EXITED;
+		return 0;
+	}
+	fk.stop++;
+	fk.regs = fk.stops[fk.stop];
+	st->kind = VSP_STOP_TRAP;
+	st->addr = fk.regs.rip;
+	return 0;
+}
+
+static int fk_resume(struct vsp_backend *be, uint32_t vcpu,
+		     const struct vsp_resume *how)
+{
+	(void)be;
+	(void)vcpu;
+	if (fk.stop >= 0) {
+		fk.rec[fk.stop].res = *how;
+		fk.rec[fk.stop].nres++;
+	}
+	return 0;
+}
+
+static int fk_interrupt(struct vsp_backend *be)
+{
+	(void)be;
+	return 0;
+}
+
+static void fk_detach(struct vsp_backend *be, bool stay_paused)
+{
+	(void)be;
+	fk.detached = true;
+	fk.stay = stay_paused;
+	fk.ntraps = 0;
+}
+
+static const struct vsp_backend_ops fk_ops = {
+	.name = "fake",
+	.attach = fk_attach,
+	.trap_add = fk_trap_add,
+	.trap_del = fk_trap_del,
+	.read = fk_read,
+	.write = fk_write,
+	.regs_get = fk_regs_get,
+	.regs_set = fk_regs_set,
+	.wait = fk_wait,
+	.resume = fk_resume,
+	.interrupt = fk_interrupt,
+	.detach = fk_detach,
+};
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+static struct vsp_regs syscall_stop(uint64_t handler, uint64_t user_ptr)
+{
+	static uint8_t *stack;
+	/* Each stop gets its own pt_regs, as each syscall has its own. */
+	uint64_t K_PTREGS = K_STACK + 0x200 * (uint64_t)fk.nstops;
+	if (!stack) {
+		for (int i = 0; i < fk.nmem; i++)
+			if (fk.mem[i].base == K_STACK)
+				stack = fk.mem[i].data;
+	}
+	put64(stack + (K_PTREGS - K_STACK) + 0x68, user_ptr);	/* regs->si */
+	put64(stack + (K_PTREGS - K_STACK) + 0x70, (uint32_t)-100);	/* di: AT_FDCWD */
+	struct vsp_regs r;
+	memset(&r, 0, sizeof r);
+	r.rip = handler;
+	r.rdi = K_PTREGS;
+	r.rsp = K_STACK + 0x1e00;
+	r.cr0 = 0x80050033;
+	r.cr3 = 0x1000;
+	r.rax = 0x1234;
+	return r;
+}
+
+static void setup_guest(void)
+{
+	uint8_t *text = fk_region(K_TEXT, 0x300000);
+	/* Every function starts with ftrace's NOP, as the running kernel's. */
+	static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	static const uint64_t fns[] = { K_OPENAT, K_GETPID, 0xffffffff81002000ull,
+					0xffffffff81200200ull, 0xffffffff81280000ull,
+					0xffffffff81280100ull, 0xffffffff81290000ull };
+	for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
+		memcpy(text + (fns[i] - K_TEXT), nop5, 5);
+	/* Hypercall page: entry i is mov $i,%eax; vmcall; ret. */
+	for (int i = 0; i < 64; i++) {
+		uint8_t *e = text + (K_HPAGE - K_TEXT) + 32 * i;
+		e[0] = 0xb8;
+		e[1] = (uint8_t)i;
+		e[5] = 0x0f;
+		e[6] = 0x01;
+		e[7] = 0xc1;
+		e[8] = 0xc3;
+	}
+	uint8_t *stack = fk_region(K_STACK, 0x2000);
+	put64(stack + 0x1e00, K_RET);
+	uint8_t *user = fk_region(U_STR, 0x1000);
+	strcpy((char *)user, "/etc/shadow");
+	strcpy((char *)user + 0x100, "/etc/hostname");
+	/* The last string runs into the end of mapped memory. */
+	memset(user + 0x1000 - 8, 'a', 8);
+
+	fk.regs.cr0 = 0x80050033;
+	fk.regs.rip = K_TEXT + 0x10;	/* the kernel runs */
+	fk.stop = -1;
+	fk.stops[fk.nstops++] = syscall_stop(K_OPENAT, U_STR);		  /* 0 */
+	fk.stops[fk.nstops++] = syscall_stop(K_OPENAT, U_STR + 0x100);	  /* 1 */
+	fk.stops[fk.nstops++] = syscall_stop(K_GETPID, 0);		  /* 2 */
+	struct vsp_regs h = syscall_stop(K_HPAGE + 32 * 1, 0);
+	h.rdi = 0x7000;
+	h.rsi = 0x100000000ull + 200;	/* count: Xen reads the low 32 bits */
+	fk.stops[fk.nstops++] = h;					  /* 3 */
+	h.rsi = 5;
+	fk.stops[fk.nstops++] = h;					  /* 4 */
+	fk.stops[fk.nstops++] = syscall_stop(K_OPENAT, U_STR + 0x1000 - 8); /* 5 */
+}
+
+static const char policy_text[] =
+	"rule \"deny-shadow\": on syscall openat when path == \"/etc/shadow\"\n"
+	"  : deny EACCES;\n"
+	"rule \"fake-pid\": on syscall getpid : return 4242;\n"
+	"rule \"big-mmu\": on hypercall mmu_update when count > 100 : deny EPERM;\n"
+	"rule \"cut\": on syscall openat when event.partial : log \"cut\";\n";
+
+static const char symbols_text[] =
+	"ffffffff81000000 T _text\n"
+	"ffffffff81000000 T _stext\n"
+	"ffffffff81001000 T hypercall_page\n"
+	"ffffffff81002000 T do_syscall_64\n"
+	"ffffffff81200000 T __x64_sys_openat\n"
+	"ffffffff81200100 T __x64_sys_getpid\n"
+	"ffffffff81200200 T __x64_sys_read\n"
+	"ffffffff81280000 T do_group_exit\n"
+	"ffffffff81280100 T force_sig\n"
+	"ffffffff81290000 T getname\n"
+	"ffffffff812f0000 T _etext\n";
+
+static char *write_tmp(const char *dir, const char *name, const char *text)
+{
+	char *path = malloc(strlen(dir) + strlen(name) + 2);
+	sprintf(path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+		perror(path);
+		exit(1);
+	}
+	return path;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/vsp-t-monitor.XXXXXX";
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	char *pol = write_tmp(dir, "p.vsp", policy_text);
+	char *map = write_tmp(dir, "System.map", symbols_text);
+	setup_guest();
+
+	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET };
+	const char *files[] = { pol };
+	struct vsp_policy *p = vsp_policy_load(files, 1, &lo, NULL);
+	ok(p != NULL, "policy loads");
+	if (!p) {
+		printf("1..%d\n", t_n);
+		return 1;
+	}
+	FILE *audit = tmpfile();
+	struct vsp_monitor_opts mo = {
+		.ops = &fk_ops, .target = "fake", .symbols = map,
+		.policy = p, .audit = audit, .quiet = true,
+	};
+	int rc = vsp_monitor_run(&mo);
+	ok(rc == VSP_MON_OK, "the monitor ends with 0 when the guest exits");
+	ok(fk.max_traps == 3, "three traps: openat, getpid, mmu_update's entry");
+	ok(fk.detached && !fk.stay, "detached, guest resumed");
+
+	struct rec *r = fk.rec;
+	ok(r[0].regs_set && r[0].set.rax == (uint64_t)-13,
+	   "deny: rax = -EACCES");
+	ok(r[0].set.rip == K_RET && r[0].set.rsp == K_STACK + 0x1e08,
+	   "deny: returned to the caller, rsp past the return address");
+	ok(r[0].nres == 1 && r[0].res.how == VSP_RESUME_CONTINUE,
+	   "deny: one resume, from the new rip");
+
+	ok(!r[1].regs_set, "allow: registers untouched");
+	ok(r[1].res.how == VSP_RESUME_AT && r[1].res.addr == K_OPENAT + 5,
+	   "allow: resumed past the 5-byte NOP, trap left in place");
+
+	ok(r[2].regs_set && r[2].set.rax == 4242 && r[2].set.rip == K_RET,
+	   "return: rax = 4242, back in the caller");
+
+	ok(r[3].regs_set && r[3].set.rax == (uint64_t)-1 && r[3].set.rip == K_RET,
+	   "hypercall deny: -EPERM, back in the caller without entering Xen");
+	ok(r[4].regs_set && r[4].set.rax == 1 &&
+	   r[4].set.rip == K_HPAGE + 32 + 5,
+	   "hypercall allow: the entry's mov emulated, rip past it");
+
+	ok(!r[5].regs_set && r[5].res.addr == K_OPENAT + 5,
+	   "a string cut by unmapped memory: allowed");
+
+	rewind(audit);
+	char line[4096];
+	int n = 0;
+	bool deny = false, ret = false, hdeny = false, cut = false;
+	while (fgets(line, sizeof line, audit)) {
+		n++;
+		deny |= strstr(line, "\"rule\":\"deny-shadow\",\"verdict\":\"deny\"") != NULL;
+		ret |= strstr(line, "\"rule\":\"fake-pid\",\"verdict\":\"return\",\"value\":4242") != NULL;
+		hdeny |= strstr(line, "\"rule\":\"big-mmu\",\"verdict\":\"deny\",\"errno\":1") != NULL;
+		cut |= strstr(line, "\"rule\":\"cut\"") != NULL;
+	}
+	ok(n == 4, "four audit records");
+	ok(deny && ret && hdeny, "deny, return and hypercall deny recorded");
+	ok(cut, "the cut string set event.partial");
+
+	vsp_policy_free(p);
+	fclose(audit);
+	unlink(pol);
+	unlink(map);
+	rmdir(dir);
+	free(pol);
+	free(map);
+	printf("1..%d\n", t_n);
+	return t_fail ? 1 : 0;
+}
