@@ -810,10 +810,14 @@ static int mon_on_event(struct mon *m, struct mon_trap *t)
 	if (rc < 0)
 		return rc;
 	if (result == MON_PAUSED) {
-		fprintf(stderr, "vsp attach: guest paused at %s (rule %s, pid %" PRId64
-			" %s); leaving it stopped\n", t->name,
+		char who[64] = "";
+		if (m->ev.proc.pid >= 0)
+			snprintf(who, sizeof who, ", pid %" PRId64 " %s",
+				 m->ev.proc.pid, m->ev.proc.comm);
+		fprintf(stderr, "vsp attach: guest paused at %s (rule %s%s); "
+			"leaving it stopped\n", t->name,
 			d.rule >= 0 ? vsp_policy_rule(m->p, (uint32_t)d.rule)->name : "default",
-			m->ev.proc.pid, m->ev.proc.comm);
+			who);
 		return MON_PAUSED;
 	}
 	/* Emulated returns and kills have resumed the guest already. */

@@ -64,6 +64,10 @@ static struct {
 	struct vsp_regs stops[8];
 	struct rec rec[8];
 	bool detached, stay;
+	uint64_t wrote_at, log[32];
+	int nlog;
+	size_t wrote_len;
+	char wrote[64];
 } fk;
 
 static uint8_t *fk_region(uint64_t base, size_t len)
@@ -86,6 +90,8 @@ static int fk_trap_add(struct vsp_backend *be, uint64_t addr)
 {
 	(void)be;
 	fk.traps[fk.ntraps++] = addr;
+	if (fk.nlog < 32)
+		fk.log[fk.nlog++] = addr;
 	if (fk.ntraps > fk.max_traps)
 		fk.max_traps = fk.ntraps;
 	return 0;
@@ -125,8 +131,9 @@ static long fk_write(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
 {
 	(void)be;
 	(void)vcpu;
-	(void)gva;
-	(void)buf;
+	fk.wrote_at = gva;
+	fk.wrote_len = len < sizeof fk.wrote ? len : sizeof fk.wrote;
+	memcpy(fk.wrote, buf, fk.wrote_len);
 	return (long)len;
 }
 
@@ -213,16 +220,16 @@ static void put64(uint8_t *p, uint64_t v)
 	memcpy(p, &v, 8);
 }
 
-static struct vsp_regs syscall_stop(uint64_t handler, uint64_t user_ptr)
+/* Appends a stop at `handler` with its own pt_regs; returns it for
+ * adjustments. */
+static struct vsp_regs *syscall_stop(uint64_t handler, uint64_t user_ptr)
 {
-	static uint8_t *stack;
+	uint8_t *stack = NULL;
 	/* Each stop gets its own pt_regs, as each syscall has its own. */
 	uint64_t K_PTREGS = K_STACK + 0x200 * (uint64_t)fk.nstops;
-	if (!stack) {
-		for (int i = 0; i < fk.nmem; i++)
-			if (fk.mem[i].base == K_STACK)
-				stack = fk.mem[i].data;
-	}
+	for (int i = 0; i < fk.nmem; i++)
+		if (fk.mem[i].base == K_STACK)
+			stack = fk.mem[i].data;
 	put64(stack + (K_PTREGS - K_STACK) + 0x68, user_ptr);	/* regs->si */
 	put64(stack + (K_PTREGS - K_STACK) + 0x70, (uint32_t)-100);	/* di: AT_FDCWD */
 	struct vsp_regs r;
@@ -233,7 +240,8 @@ static struct vsp_regs syscall_stop(uint64_t handler, uint64_t user_ptr)
 	r.cr0 = 0x80050033;
 	r.cr3 = 0x1000;
 	r.rax = 0x1234;
-	return r;
+	fk.stops[fk.nstops] = r;
+	return &fk.stops[fk.nstops++];
 }
 
 static void setup_guest(void)
@@ -267,16 +275,16 @@ static void setup_guest(void)
 	fk.regs.cr0 = 0x80050033;
 	fk.regs.rip = K_TEXT + 0x10;	/* the kernel runs */
 	fk.stop = -1;
-	fk.stops[fk.nstops++] = syscall_stop(K_OPENAT, U_STR);		  /* 0 */
-	fk.stops[fk.nstops++] = syscall_stop(K_OPENAT, U_STR + 0x100);	  /* 1 */
-	fk.stops[fk.nstops++] = syscall_stop(K_GETPID, 0);		  /* 2 */
-	struct vsp_regs h = syscall_stop(K_HPAGE + 32 * 1, 0);
-	h.rdi = 0x7000;
-	h.rsi = 0x100000000ull + 200;	/* count: Xen reads the low 32 bits */
-	fk.stops[fk.nstops++] = h;					  /* 3 */
-	h.rsi = 5;
-	fk.stops[fk.nstops++] = h;					  /* 4 */
-	fk.stops[fk.nstops++] = syscall_stop(K_OPENAT, U_STR + 0x1000 - 8); /* 5 */
+	syscall_stop(K_OPENAT, U_STR);		  /* 0 */
+	syscall_stop(K_OPENAT, U_STR + 0x100);	  /* 1 */
+	syscall_stop(K_GETPID, 0);		  /* 2 */
+	struct vsp_regs *h = syscall_stop(K_HPAGE + 32 * 1, 0);		  /* 3 */
+	h->rdi = 0x7000;
+	h->rsi = 0x100000000ull + 200;	/* count: Xen reads the low 32 bits */
+	h = syscall_stop(K_HPAGE + 32 * 1, 0);				  /* 4 */
+	h->rdi = 0x7000;
+	h->rsi = 5;
+	syscall_stop(K_OPENAT, U_STR + 0x1000 - 8); /* 5 */
 }
 
 static const char policy_text[] =
@@ -309,6 +317,85 @@ static char *write_tmp(const char *dir, const char *name, const char *text)
 		exit(1);
 	}
 	return path;
+}
+
+static bool fk_has_trap(uint64_t a)
+{
+	for (int i = 0; i < fk.ntraps; i++)
+		if (fk.traps[i] == a)
+			return true;
+	return false;
+}
+
+#define K_GETNAME 0xffffffff81290000ull
+#define K_GN_RET 0xffffffff81002400ull	/* in do_syscall_64 here */
+#define K_FNAME (K_STACK + 0x1800)	/* struct filename */
+
+/* Redirect (through getname's return), kill and pause. */
+static void second_run(const char *dir, const char *map)
+{
+	static const char text[] =
+		"rule \"decoy\": on syscall openat when path == \"/etc/shadow\"\n"
+		"  : redirect \"/etc/decoy\";\n"
+		"rule \"stop-it\": on syscall openat when path == \"/etc/hostname\" : kill;\n"
+		"rule \"freeze\": on syscall getpid : pause;\n";
+	char *pol = write_tmp(dir, "q.vsp", text);
+	for (int i = 0; i < fk.nmem; i++)
+		free(fk.mem[i].data);
+	memset(&fk, 0, sizeof fk);
+	setup_guest();
+	fk.nstops = 0;
+	syscall_stop(K_OPENAT, U_STR);		/* 0 */
+	struct vsp_regs *g = syscall_stop(K_GETNAME, 0);		/* 1 */
+	g->rdi = U_STR;
+	g->rsp = K_STACK + 0x1d00;
+	struct vsp_regs *gr = syscall_stop(K_GN_RET, 0);		/* 2 */
+	gr->rip = K_GN_RET;
+	gr->rax = K_FNAME;
+	gr->rsp = K_STACK + 0x1d08;
+	syscall_stop(K_OPENAT, U_STR + 0x100);	/* 3 */
+	syscall_stop(K_GETPID, 0);		/* 4 */
+	syscall_stop(K_GETPID, 0);		/* never */
+	uint8_t *stack = NULL;
+	for (int i = 0; i < fk.nmem; i++)
+		if (fk.mem[i].base == K_STACK)
+			stack = fk.mem[i].data;
+	put64(stack + 0x1d00, K_GN_RET);
+	put64(stack + 0x1800, K_FNAME + 0x20);	/* ->name: the inline buffer */
+	put64(stack + 0x1808, U_STR);		/* ->uptr */
+
+	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET };
+	const char *files[] = { pol };
+	struct vsp_policy *p = vsp_policy_load(files, 1, &lo, NULL);
+	ok(p != NULL, "second policy loads");
+	if (!p)
+		return;
+	struct vsp_monitor_opts mo = {
+		.ops = &fk_ops, .target = "fake", .symbols = map,
+		.policy = p, .quiet = true,
+	};
+	int rc = vsp_monitor_run(&mo);
+	struct rec *r = fk.rec;
+	ok(rc == VSP_MON_OK, "pause: the monitor ends with 0");
+	ok(fk.detached && fk.stay, "pause: detached with the guest left paused");
+	ok(fk.stop == 4, "pause: no stop handled after it");
+	ok(!r[0].regs_set && r[0].res.addr == K_OPENAT + 5,
+	   "redirect: the call goes on");
+	ok(r[1].res.how == VSP_RESUME_CONTINUE && !r[1].regs_set,
+	   "redirect: getname entry matched, its trap removed, guest runs on");
+	ok(fk.wrote_at == K_FNAME + 0x20 && fk.wrote_len == 11 &&
+	   memcmp(fk.wrote, "/etc/decoy", 11) == 0,
+	   "redirect: the kernel's copy of the path rewritten, NUL included");
+	ok(r[2].res.how == VSP_RESUME_CONTINUE && !fk_has_trap(K_GN_RET) &&
+	   !fk_has_trap(K_GETNAME), "redirect: helper traps gone afterwards");
+	ok(r[3].regs_set && r[3].set.rdi == 9 && r[3].set.rip == 0xffffffff81280000ull,
+	   "kill: the handler becomes do_group_exit(SIGKILL)");
+	ok(r[3].res.how == VSP_RESUME_CONTINUE,
+	   "kill: resumed there");
+	ok(r[4].nres == 0, "pause: the guest is not resumed");
+	vsp_policy_free(p);
+	unlink(pol);
+	free(pol);
 }
 
 int main(void)
@@ -381,6 +468,7 @@ int main(void)
 
 	vsp_policy_free(p);
 	fclose(audit);
+	second_run(dir, map);
 	unlink(pol);
 	unlink(map);
 	rmdir(dir);
