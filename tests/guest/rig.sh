@@ -192,11 +192,20 @@ cmd_build() {
 
 # ------------------------------------------------------------------ boot
 
+# Is a TCP port in LISTEN state on this host?  Read from /proc so the rig
+# needs no iproute2.
+port_listening() {
+	local hex
+	hex=$(printf '%04X' "$1")
+	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		awk -v h="$hex" '$4 == "0A" { split($2, a, ":"); if (a[2] == h) f = 1 } END { exit !f }'
+}
+
 free_port() {
 	local p tries=0
 	while [ $tries -lt 200 ]; do
 		p=$((20000 + RANDOM % 40000))
-		if ! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
+		if ! port_listening "$p"; then
 			echo "$p"
 			return 0
 		fi
@@ -280,7 +289,7 @@ cmd_boot() {
 		[ -z "$pid" ] && [ -s "$qpf" ] && pid=$(cat "$qpf" 2>/dev/null)
 		if [ -n "$pid" ]; then
 			[ $stub = 0 ] && break
-			ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && break
+			port_listening "$port" && break
 		fi
 		kill -0 "$sub" 2>/dev/null || die "QEMU exited at once"
 		sleep 0.05
