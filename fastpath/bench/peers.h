@@ -20,9 +20,15 @@ struct bench_ev {
 	uint32_t bpf_data[16];	/* struct seccomp_data, words byte-swapped */
 };
 
-/* The rules, as the vsp policy text (bench.c loads it). */
-extern const char bench_policy[];
-#define BENCH_NRULES 12
+/*
+ * Workload (a): a web server's hardening pack of 50 rules on syscall
+ * numbers and integer arguments.  One table (peers.c) gives the vsp
+ * policy text, the libseccomp filter and the Lua function; the C
+ * contender is written out by hand from the same table.
+ */
+#define BENCH_NRULES 50
+/* The rules as vsp policy text; the caller frees it. */
+char *bench_policy_text(void);
 
 int bench_c(const struct bench_ev *e);
 
@@ -34,6 +40,11 @@ unsigned bench_bpf_len(void);			/* instructions */
 
 int bench_lua_init(const char **err);
 int bench_lua(const struct bench_ev *e);
+
+/* Workload (c) in Lua: the call path joined with " <- " and looked up
+ * in a table of the learned paths (the way a Lua author would write it). */
+int bench_lua_paths_set_init(const char *const *learned, size_t n, const char **err);
+int bench_lua_callpath(const char *const *stack, size_t nstack);
 
 /* The path scenario in Lua: globs turned into anchored Lua patterns,
  * tried in order; EACCES on the first match. */
