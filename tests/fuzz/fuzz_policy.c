@@ -25,24 +25,6 @@
 
 static FILE *fz_null;
 
-/*
- * Known bug, reported, not yet fixed (regress/policy/globlist-strs-realloc.vsp):
- * compiling `matches [list]` without the fast path reads freed memory.
- * Until the fix lands, the fuzzer (not the replayer regress.t runs) skips
- * the interpreter-only compile of sources that say `matches`, so fuzzing
- * can look past it.  Delete when fixed.
- */
-#ifdef FZ_FUZZING
-#define FZ_AVOID_GLOBLIST_BUG 1
-#else
-#define FZ_AVOID_GLOBLIST_BUG 0
-#endif
-
-static bool fz_no_fastpath_ok(const uint8_t *data, size_t size)
-{
-	return !FZ_AVOID_GLOBLIST_BUG || !memmem(data, size, "matches", 7);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fz_null = fopen("/dev/null", "w");
@@ -133,7 +115,7 @@ static void fz_engine(const uint8_t *data, size_t size)
 	struct vsp_load_opts of = { .mode = VSP_MODE_UNSET, .diag = fz_null,
 		.cache_entries = 64 };
 	struct vsp_load_opts os = { .mode = VSP_MODE_UNSET, .diag = fz_null,
-		.no_fastpath = fz_no_fastpath_ok(data, size), .no_cache = true };
+		.no_fastpath = true, .no_cache = true };
 	struct vsp_policy *fast = fz_policy_load(data, size, &of);
 	struct vsp_policy *slow = fast ? fz_policy_load(data, size, &os) : NULL;
 
@@ -170,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vsp_diags_init(&d);
 	u = vsp_front_load_buffer(name, (const char *)data, size, &d);
 	if (u && vsp_check(u, &d) == 0 && d.errors == 0) {
-		for (int fp = 0; fp < (fz_no_fastpath_ok(data, size) ? 2 : 1); fp++) {
+		for (int fp = 0; fp < 2; fp++) {
 			struct vsp_compile_opts o = {
 				.mode = VSP_MODE_UNSET, .no_fastpath = fp };
 			struct vsp_image *im = vsp_compile(u, &o, &d);

@@ -6,21 +6,49 @@
  * split into lines as `vsp replay` splits it; each line goes through
  * vsp_trace_parse(), and an event it accepts has every string field
  * fetched and is written back with vsp_trace_write() (to /dev/null), as a
- * recording would.  Invariant: a line is either rejected with a message or
- * yields an event whose strings are all readable; never a crash.
+ * recording would.  The event is then decided against a fixed policy that
+ * reads every kind of field (fz_policy below) and its audit record written
+ * to /dev/null, as `vsp replay` does.  Invariant: a line is either
+ * rejected with a message or yields an event whose strings are all
+ * readable and which the engine decides; never a crash.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fz_common.h"
 #include "vmi/trace.h"
 
 static FILE *fz_null;
+static struct vsp_policy *fz_pol;
+static struct vsp_audit fz_audit;
+
+static const char fz_policy[] =
+	"policy \"trace-fuzz\" version 1;\n"
+	"list shells = [\"/bin/sh\", \"/bin/*sh\", \"/usr/**\"];\n"
+	"rule \"shadow\" priority high tags (\"t1\"):\n"
+	"on syscall openat, open when path matches \"/etc/**\" and proc.uid != 0\n"
+	": deny EACCES, alert \"%{proc.comm} (pid %{proc.pid}) %{path} %{vm}\";\n"
+	"on syscall execve when path matches shells or lower(basename(path)) == \"nc\"\n"
+	": redirect \"/bin/false\", log \"exec %{path} by %{proc.comm}\";\n"
+	"on syscall kill when arg1 == 9 and arg0 / (proc.pid - 1) > 0: return -1, count \"kills\";\n"
+	"on hypercall mmu_update must arise from \"xen_mc_flush <- **\": kill, alert;\n"
+	"on kernel commit_creds when proc.euid == 0 must arise from \"__sys_setuid <- **\"\n"
+	": pause, alert \"creds %{func}\";\n"
+	"on user \"libc.so.6\":system when event.partial: log;\n"
+	"on write sys_call_table[0..450] when value != old: deny EPERM, alert \"%{addr} %{len}\";\n"
+	"on syscall ptrace when vcpu > 0 or cr3 == 0 or \"x\" in stack: deny;\n";
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	struct vsp_load_opts o = { .mode = VSP_MODE_UNSET, .cache_entries = 256 };
+
 	fz_null = fopen("/dev/null", "w");
+	fz_pol = fz_policy_load(fz_policy, sizeof(fz_policy) - 1, &o);
+	if (!fz_pol)
+		FZ_FAIL("the trace fuzzer's own policy does not load");
+	vsp_audit_init(&fz_audit, fz_null, fz_pol);
 	return 0;
 }
 
@@ -72,6 +100,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fz_touch_strings(&te.ev);
 			vsp_event_reset_lazy(&te.ev);
 			vsp_trace_write(fz_null, &te.ev);
+
+			struct vsp_decision d;
+			vsp_event_reset_lazy(&te.ev);
+			vsp_decide(fz_pol, &te.ev, &d);
+			fz_check_engine_decision(fz_pol, &d);
+			vsp_audit_decision(&fz_audit, &te.ev, &d,
+					   d.verdict != VSP_V_ALLOW);
 		} else if (!err[0]) {
 			fprintf(stderr, "trace line rejected without a message\n");
 			abort();
