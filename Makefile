@@ -123,9 +123,12 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# VSP_SAN_FLAGS: what a shell test that links its own program against
+# libvsp.a must add under SAN=1 (empty otherwise).
 check: deps
 	$(MAKE) all tests
-	VSP=$(CURDIR)/$(BUILD)/vsp BUILD=$(CURDIR)/$(BUILD) prove $(TEST_BIN) $(sort $(wildcard tests/*/*.t))
+	VSP=$(CURDIR)/$(BUILD)/vsp BUILD=$(CURDIR)/$(BUILD) VSP_SAN_FLAGS="$(filter -fsanitize=%,$(LDFLAGS))" \
+	  prove $(TEST_BIN) $(sort $(wildcard tests/*/*.t))
 
 tests: all $(TEST_BIN) $(FUZZ_REPLAY)
 
