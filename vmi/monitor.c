@@ -310,6 +310,19 @@ static void mon_trap_check(struct mon *m, struct mon_trap *t)
 	size_t k = cs_disasm(m->cs, code, (size_t)n, t->addr, 1, &insn);
 	if (k == 1 && insn[0].id == X86_INS_NOP && insn[0].size == 5)
 		t->emulate = true;
+	/* Before ftrace_init patches it (an attach at boot stops that early)
+	 * the site is still `call __fentry__`.  Skipping that call skips only
+	 * tracing, so it is left the same way. */
+	if (k == 1 && insn[0].id == X86_INS_CALL && insn[0].size == 5 &&
+	    code[0] == 0xe8 && m->syms) {
+		int32_t rel;
+		memcpy(&rel, code + 1, 4);
+		uint64_t off, target = t->addr + 5 + (int64_t)rel;
+		const char *fn = vsp_sym_at(m->syms, target, &off);
+		if (fn && off == 0 && (strcmp(fn, "__fentry__") == 0 ||
+				       strncmp(fn, "ftrace_", 7) == 0))
+			t->emulate = true;
+	}
 	if (k)
 		cs_free(insn, k);
 }
