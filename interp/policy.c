@@ -64,11 +64,19 @@ enum prun {
 	RUN_VM			/* the bytecode interpreter */
 };
 
+/* Bytes of struct vsp_decision before fired[]: verdict to fired_dropped. */
+#define DEC_HEAD offsetof(struct vsp_decision, fired)
+
 struct pmode {
+	/* First, in one cache line: all an event no rule names reads. */
 	uint8_t run;		/* enum prun */
+	bool plain;		/* constant, no effect fired, no rule decided,
+				 * not flagged: statistics need no per-rule work */
 	bool cacheable;
-	bool plain;		/* constant, no effect fired, no rule decided:
-				 * statistics need no per-rule work */
+	uint8_t verdict;	/* constant: dec.verdict */
+	uint64_t nplain;	/* plain decisions made: folded into the
+				 * statistics when they are read */
+	unsigned char head[DEC_HEAD];	/* constant: dec's first bytes */
 	uint8_t nkey;
 	bool key_ints;		/* every key field is a plain integer */
 	uint64_t key_str;	/* bit f: field f is a string */
@@ -371,23 +379,17 @@ static __attribute__((noinline)) void decide_cached(struct vsp_policy *p, uint32
 	}
 }
 
-void vsp_decide(struct vsp_policy *p, struct vsp_event *ev,
-		struct vsp_decision *out)
+/* Everything but a plain constant verdict, out of line so the hot entry
+ * below saves no registers and sets up no frame. */
+static __attribute__((noinline)) void decide_slow(struct vsp_policy *p, uint32_t pi,
+						  struct vsp_event *ev,
+						  struct vsp_decision *out)
 {
-	/* Syscalls are nearly every event: their table is read inline. */
-	uint32_t pi = ev->kind == VSP_EV_SYSCALL ? vsp_fp_dispatch_sys(&p->disp, ev->nr)
-						 : vsp_fp_dispatch_find(&p->disp, ev);
 	const struct pmode *pm = &p->pm[pi];
 
-	/* st.events is the sum of the three ways below (vsp_policy_stats). */
-	if (__builtin_expect(pm->run == RUN_CONST, 1)) {
+	if (pm->run == RUN_CONST) {
 		const_out(&pm->dec, ev, out);
 		p->st.const_verdicts++;
-		if (pm->plain) {
-			p->st.decisions[pm->dec.verdict]++;
-			p->st.partial += ev->partial;
-			return;
-		}
 		for (uint32_t i = 0; i < pm->dec.nfired; i++)
 			out->fired[i] = pm->dec.fired[i];
 		for (uint32_t i = 0; i < pm->dec.nlearn; i++)
@@ -398,6 +400,57 @@ void vsp_decide(struct vsp_policy *p, struct vsp_event *ev,
 		run_prog(p, &p->im->progs[pi], pm, ev, out);
 	}
 	account(p, out);
+}
+
+static void decide_prog(struct vsp_policy *p, uint32_t pi, struct vsp_event *ev,
+			struct vsp_decision *out);
+
+/* Events other than syscalls: a hash probe on the name, then as below. */
+static __attribute__((noinline)) void decide_named(struct vsp_policy *p,
+						   struct vsp_event *ev,
+						   struct vsp_decision *out)
+{
+	decide_prog(p, vsp_fp_dispatch_find(&p->disp, ev), ev, out);
+}
+
+void vsp_decide(struct vsp_policy *p, struct vsp_event *ev,
+		struct vsp_decision *out)
+{
+	/* Syscalls are nearly every event: their table is read inline, and
+	 * nothing on their way calls a function, so no registers are saved. */
+	if (__builtin_expect(ev->kind != VSP_EV_SYSCALL, 0)) {
+		decide_named(p, ev, out);
+		return;
+	}
+	decide_prog(p, vsp_fp_dispatch_sys(&p->disp, ev->nr), ev, out);
+}
+
+static inline __attribute__((always_inline)) void decide_prog(struct vsp_policy *p,
+							      uint32_t pi,
+							      struct vsp_event *ev,
+							      struct vsp_decision *out)
+{
+	struct pmode *pm = &p->pm[pi];
+
+	/*
+	 * One counter, per program, is all the statistics a plain constant
+	 * verdict needs: vsp_policy_stats() turns them into decisions by
+	 * verdict, constant verdicts and events.  Every other counter would
+	 * be one more read-modify-write on the path.
+	 */
+	if (__builtin_expect(pm->plain, 1)) {
+		memcpy(out, pm->head, DEC_HEAD);
+		out->nlearn = 0;
+		out->flagged = false;
+		out->partial = ev->partial;
+		out->cached = false;
+		out->steps = 0;
+		pm->nplain++;
+		if (__builtin_expect(ev->partial, 0))
+			p->st.partial++;
+		return;
+	}
+	decide_slow(p, pi, ev, out);
 }
 
 /* ---- message templates --------------------------------------------------- */
@@ -767,7 +820,10 @@ static int prepare(struct vsp_policy *p, const struct vsp_load_opts *o, FILE *di
 			pm->dec.steps = 0;
 			pm->plain = pm->dec.nfired == 0 && pm->dec.nlearn == 0 &&
 				    pm->dec.rule < 0 && !pm->dec.flagged &&
+				    pm->dec.fired_dropped == 0 &&
 				    (unsigned)pm->dec.verdict < VSP_V_COUNT;
+			pm->verdict = (uint8_t)pm->dec.verdict;
+			memcpy(pm->head, &pm->dec, DEC_HEAD);
 			continue;
 		}
 		pm->run = RUN_VM;
@@ -946,9 +1002,17 @@ void vsp_policy_disasm(const struct vsp_policy *p, FILE *out)
 void vsp_policy_stats(const struct vsp_policy *p, struct vsp_engine_stats *out)
 {
 	*out = p->st;
+	for (uint32_t i = 0; i < p->im->nprogs; i++) {
+		const struct pmode *pm = &p->pm[i];
+
+		if (pm->plain) {
+			out->const_verdicts += pm->nplain;
+			out->decisions[pm->verdict] += pm->nplain;
+		}
+	}
 	/* Every event is decided one of three ways; counting them there
 	 * saves the hot path an increment. */
-	out->events = p->st.const_verdicts + p->st.cache_hits + p->st.interpreted;
+	out->events = out->const_verdicts + out->cache_hits + out->interpreted;
 }
 
 uint64_t vsp_policy_rule_hits(const struct vsp_policy *p, uint32_t rule)
