@@ -454,6 +454,15 @@ int vsp_gdb_handshake(struct vsp_gdb *g, struct vsp_gdb_stop *stop)
 {
 	int rc = vsp_gdb_request(g, "qSupported:swbreak+;hwbreak+");
 	bool noack_offered = false;
+	/* A stub that stops a running guest when we connect (QEMU does)
+	 * may report that stop before answering: the answer comes next. */
+	struct vsp_gdb_stop early;
+	for (int i = 0; i < 4 && rc == 0 &&
+	     vsp_gdb_parse_stop(g->pkt, g->pkt_len, &early) == 0; i++) {
+		rc = gdb_recv_deadline(g, gdb_now_ms() + g->timeout_ms, false);
+		if (rc == 0 && g->pkt_len == 0)
+			rc = -ENOTSUP;
+	}
 	if (rc == 0) {
 		char *save = NULL;
 		for (char *f = strtok_r(g->pkt, ";", &save); f;

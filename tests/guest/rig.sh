@@ -40,6 +40,7 @@ usage: rig.sh COMMAND [ARGS]
                         (QEMU's pid) once the stub listens
       --pidfile F       with --bg, also write QEMU's pid to F
       --no-stub         boot without a GDB stub and without -S
+      --running         a GDB stub, but the guest starts at once (no -S)
       --timeout S       kill QEMU after S seconds (default 120)
   result LOG N          print what command N printed (its VSP lines)
   status LOG N          print command N's exit status, or nothing
@@ -233,7 +234,7 @@ overlay_initrd() {
 }
 
 cmd_boot() {
-	local port="" log="" kaslr=0 bg=0 stub=1 timeout=120 pidfile="" smp=1
+	local port="" log="" kaslr=0 bg=0 stub=1 timeout=120 pidfile="" smp=1 running=0
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--port) port=$2; shift 2 ;;
@@ -242,6 +243,7 @@ cmd_boot() {
 		--smp) smp=$2; shift 2 ;;
 		--bg) bg=1; shift ;;
 		--no-stub) stub=0; shift ;;
+		--running) running=1; shift ;;
 		--timeout) timeout=$2; shift 2 ;;
 		--pidfile) pidfile=$2; shift 2 ;;
 		--) shift; break ;;
@@ -268,7 +270,8 @@ cmd_boot() {
 		-kernel "$CACHE/vmlinuz" -initrd "$initrd" -append "$append")
 	if [ $stub = 1 ]; then
 		args+=(-chardev "socket,id=g0,host=127.0.0.1,port=$port,server=on,wait=off,nodelay=on"
-			-gdb chardev:g0 -S)
+			-gdb chardev:g0)
+		[ $running = 1 ] || args+=(-S)
 	fi
 	if [ $bg = 0 ]; then
 		[ $stub = 1 ] && say "GDB stub on 127.0.0.1:$port (guest paused until a debugger continues it)"
