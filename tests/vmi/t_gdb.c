@@ -243,6 +243,15 @@ static void test_handshake(void)
 	   "QStartNoAckMode acked, then '?' without acks");
 	fake_close(&f);
 
+	/* QEMU stops a running guest on connect and says so first. */
+	fake_open(&f, true);
+	pkt(&f, "T02thread:01;");
+	pkt(&f, "PacketSize=800");
+	pkt(&f, "T05thread:01;");
+	ok(vsp_gdb_handshake(&f.g, &st) == 0 && f.g.pkt_max == 0x800 &&
+	   st.sig == 5, "a stop reported before the qSupported answer is skipped");
+	fake_close(&f);
+
 	fake_open(&f, true);
 	pkt(&f, "PacketSize=zz");
 	pkt(&f, "S05");
