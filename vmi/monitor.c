@@ -59,11 +59,13 @@
 #define MON_FILENAME_UPTR 8	/*   const __user char *uptr; ... } */
 #define MON_REDIRECT_MAX 4000	/* fits the names_cache buffer (PATH_MAX) */
 #define MON_REDIRECT_MISSES 256	/* getname calls we let pass while waiting */
-#define MON_PT_ARGS_OFF 0x38	/* pt_regs: r10 at 0x38 .. di at 0x70 */
-#define MON_PT_ARGS_LEN 0x40
+#define MON_PT_ARGS_OFF 0x20	/* pt_regs: bp at 0x20 .. di at 0x70 */
+#define MON_PT_ARGS_LEN 0x58
 
-/* pt_regs offsets of the syscall arguments (di si dx r10 r8 r9). */
+/* pt_regs offsets of the syscall arguments: di si dx r10 r8 r9, and for
+ * the 32-bit entry bx cx dx si di bp. */
 static const unsigned mon_pt_arg[6] = { 0x70, 0x68, 0x60, 0x38, 0x48, 0x40 };
+static const unsigned mon_pt_arg32[6] = { 0x28, 0x58, 0x60, 0x68, 0x70, 0x20 };
 
 enum mon_role {
 	MON_T_FREE,
@@ -81,6 +83,7 @@ struct mon_trap {
 	const struct vsp_event_key *key;
 	const struct vsp_call *call;	/* syscalls: the catalog entry */
 	int path_arg;		/* index of the path argument, or -1 */
+	bool ia32;		/* a 32-bit syscall entry (int $0x80) */
 	const char *name;	/* the event's name */
 	uint64_t hits;
 };
@@ -412,9 +415,12 @@ static int mon_load_args(struct mon *m)
 		m->ev.partial = true;
 		return -1;
 	}
+	const unsigned *off = m->cur->ia32 ? mon_pt_arg32 : mon_pt_arg;
 	for (int i = 0; i < 6; i++) {
 		int64_t v;
-		memcpy(&v, blk + mon_pt_arg[i] - MON_PT_ARGS_OFF, 8);
+		memcpy(&v, blk + off[i] - MON_PT_ARGS_OFF, 8);
+		if (m->cur->ia32)
+			v = (int64_t)(uint32_t)v;	/* 32-bit registers */
 		if (mon_arg_is_int32(m->cur->call, i))
 			v = (int32_t)(uint32_t)v;
 		m->ev.args[i] = v;
@@ -970,27 +976,97 @@ static int mon_on_trap(struct mon *m, const struct vsp_stop *st)
 
 /* ----------------------------------------------------------------- setup */
 
-static int mon_resolve(struct mon *m, const struct vsp_event_key *k,
-		       uint64_t *addr, const char **sym)
+/*
+ * The handlers behind one syscall.  A policy on `openat` must hold for
+ * every way into the kernel: the 64-bit table (__x64_sys_*), and the
+ * 32-bit one that `int $0x80` reaches even from a 64-bit program
+ * (__ia32_compat_sys_* or __ia32_sys_*), or a rule would be bypassed by
+ * one instruction.  x32 calls use the 64-bit handlers except for a few
+ * __x32_compat_sys_* ones.  6.1 names some handlers after the struct they
+ * fill (`newstat`).
+ */
+struct mon_entry {
+	const char *fmt;
+	bool ia32;		/* arguments in bx cx dx si di bp, 32 bits */
+};
+
+static const struct mon_entry mon_sys_entries[] = {
+	{ "__x64_sys_%s", false }, { "__x64_sys_new%s", false },
+	{ "__x32_compat_sys_%s", false },
+	{ "__ia32_compat_sys_%s", true }, { "__ia32_sys_%s", true },
+	{ "__ia32_compat_sys_new%s", true }, { "__ia32_sys_new%s", true },
+};
+
+/* Installs one event trap; 0, 1 when skipped, or a negative code. */
+static int mon_add_event_trap(struct mon *m, const struct vsp_event_key *k,
+			      uint64_t addr, const char *sym, bool ia32)
 {
-	static char buf[160];
+	struct mon_trap *old = mon_trap_at(m, addr);
+	if (old) {
+		/* Handlers without arguments are often one function under
+		 * two names (__x64_sys_getpid, __ia32_sys_getpid). */
+		if (old->key != k)
+			fprintf(stderr, "vsp attach: warning: %s shares its trap "
+				"with another event; not trapped twice\n", sym);
+		return 1;
+	}
+	struct mon_trap *t = mon_trap_new(m, addr, MON_T_EVENT);
+	if (!t) {
+		fprintf(stderr, "vsp attach: too many events\n");
+		return -ENOSPC;
+	}
+	t->key = k;
+	t->name = k->name;
+	t->ia32 = ia32;
 	if (k->kind == VSP_EV_SYSCALL) {
-		/* 6.1 names a few handlers after the struct they fill. */
-		static const char *const fmt[] = { "__x64_sys_%s", "__x64_sys_new%s" };
-		for (size_t i = 0; i < 2; i++) {
-			snprintf(buf, sizeof buf, fmt[i], k->name);
-			if (vsp_sym_addr(m->syms, buf, addr) == 0) {
-				*sym = buf;
-				return 0;
-			}
-		}
-		return -1;
+		t->call = vsp_syscall_by_name(k->name);
+		t->path_arg = t->call ? vsp_call_path_arg(t->call) : -1;
 	}
+	/* The kernel runs by now (mon_wait_kernel): examine the code before
+	 * the trap is in it. */
+	mon_trap_check(m, t);
+	int rc = m->be.ops->trap_add(&m->be, addr);
+	if (rc < 0) {
+		t->role = MON_T_FREE;
+		fprintf(stderr, "vsp attach: cannot trap %s at 0x%" PRIx64 ": %s\n",
+			sym, addr, mon_be_err(m, rc));
+		return rc;
+	}
+	m->installed++;
+	mon_say(m, "trap %s at 0x%" PRIx64 " (%s %s)", sym, addr,
+		vsp_event_kind_name(k->kind), k->name);
+	return 0;
+}
+
+/* Traps for a syscall or kernel event: how many went in, or negative. */
+static int mon_setup_event(struct mon *m, const struct vsp_event_key *k)
+{
+	char sym[160];
+	uint64_t addr;
+	int n = 0, rc;
 	if (k->kind == VSP_EV_KERNEL) {
-		*sym = k->name;
-		return vsp_sym_addr(m->syms, k->name, addr);
+		if (vsp_sym_addr(m->syms, k->name, &addr) < 0)
+			return 0;
+		rc = mon_add_event_trap(m, k, addr, k->name, false);
+		return rc < 0 ? rc : rc == 0;
 	}
-	return -1;
+	bool have64 = false;
+	for (size_t i = 0; i < sizeof mon_sys_entries / sizeof mon_sys_entries[0]; i++) {
+		const struct mon_entry *e = &mon_sys_entries[i];
+		/* One 64-bit handler: `new` names only when the plain is absent. */
+		if (i == 1 && have64)
+			continue;
+		snprintf(sym, sizeof sym, e->fmt, k->name);
+		if (vsp_sym_addr(m->syms, sym, &addr) < 0)
+			continue;
+		if (i == 0 || i == 1)
+			have64 = true;
+		rc = mon_add_event_trap(m, k, addr, sym, e->ia32);
+		if (rc < 0)
+			return rc;
+		n += rc == 0;
+	}
+	return n;
 }
 
 /* A hypercall event: a trap on its hypercall page entry (or on the one
@@ -1041,8 +1117,6 @@ static int mon_setup_traps(struct mon *m)
 	uint32_t n = vsp_policy_nevents(m->p);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct vsp_event_key *k = vsp_policy_event(m->p, i);
-		uint64_t addr;
-		const char *sym = NULL;
 		if (k->kind == VSP_EV_HYPERCALL) {
 			if (mon_setup_hcall(m, k) < 0)
 				return -1;
@@ -1055,40 +1129,13 @@ static int mon_setup_traps(struct mon *m)
 				m->o->ops->name);
 			continue;
 		}
-		if (!m->syms || mon_resolve(m, k, &addr, &sym) < 0) {
+		int rc = m->syms ? mon_setup_event(m, k) : 0;
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
 			fprintf(stderr, "vsp attach: warning: no kernel symbol for %s %s%s; "
 				"not trapped\n", vsp_event_kind_name(k->kind), k->name,
 				m->syms ? "" : " (no --symbols)");
-			continue;
-		}
-		if (mon_trap_at(m, addr)) {
-			fprintf(stderr, "vsp attach: warning: %s shares its trap with "
-				"another event; not trapped twice\n", k->name);
-			continue;
-		}
-		struct mon_trap *t = mon_trap_new(m, addr, MON_T_EVENT);
-		if (!t) {
-			fprintf(stderr, "vsp attach: too many events\n");
-			return -1;
-		}
-		t->key = k;
-		t->name = k->name;
-		if (k->kind == VSP_EV_SYSCALL) {
-			t->call = vsp_syscall_by_name(k->name);
-			t->path_arg = t->call ? vsp_call_path_arg(t->call) : -1;
-		}
-		/* The kernel runs by now (mon_wait_kernel): examine the code
-		 * before the trap is in it. */
-		mon_trap_check(m, t);
-		int rc = m->be.ops->trap_add(&m->be, addr);
-		if (rc < 0) {
-			fprintf(stderr, "vsp attach: cannot trap %s at 0x%" PRIx64 ": %s\n",
-				sym, addr, mon_be_err(m, rc));
-			return rc;
-		}
-		m->installed++;
-		mon_say(m, "trap %s at 0x%" PRIx64 " (%s %s)", sym, addr,
-			vsp_event_kind_name(k->kind), k->name);
 	}
 	return 0;
 }

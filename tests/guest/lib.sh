@@ -100,3 +100,15 @@ status() { "$RIG" status "$T/$1.log" "$2"; }
 has() { grep -qF -- "$2" "$T/$1" ; }
 hasnt() { ! grep -qF -- "$2" "$T/$1" ; }
 eq() { [ "$1" = "$2" ] || { echo "# got '$1', want '$2'" >&2; return 1; }; }
+
+# How many traps vsp should set for these syscalls on the guest kernel:
+# one per distinct address of the 64-bit handler and of the 32-bit
+# (int $0x80) and x32 ones that exist (vmi/monitor.c, mon_sys_entries).
+handlers() {
+	local s
+	for s in "$@"; do
+		awk -v s="$s" '
+			$3 == "__x64_sys_" s || $3 == "__x32_compat_sys_" s ||
+			$3 == "__ia32_compat_sys_" s || $3 == "__ia32_sys_" s { print $1 }' "$SYSTEM_MAP"
+	done | sort -u | wc -l
+}
