@@ -82,6 +82,7 @@ struct pmode {
 	uint64_t key_str;	/* bit f: field f is a string */
 	/* The cache key: the fields read, in field order. */
 	uint8_t key[VSP_F_COUNT];
+	uint16_t key_off[VSP_F_COUNT];	/* key_ints: offsets in the event */
 	struct vsp_decision dec;
 };
 
@@ -193,12 +194,15 @@ static bool build_key(const struct pmode *pm, struct vsp_event *ev,
 	size_t n = 0;
 
 	if (pm->key_ints) {
-		/* The common shape: a few integers, no fetches, never partial
-		 * from here (ev->partial can only come from the backend). */
+		/* The common shape: a few plain integer words of the event, no
+		 * fetches, never partial from here (ev->partial can only come
+		 * from the backend); the length was checked at load. */
 		for (uint32_t k = 0; k < pm->nkey; k++)
-			key_word(key, &n, (uint64_t)vsp_vm_field_int(ev, pm->key[k]));
-		key_word(key, &n, ev->partial);
-		*klen = n;
+			memcpy(key + 8 * k, (const char *)ev + pm->key_off[k], 8);
+		n = 8 * (size_t)pm->nkey;
+		uint64_t part = ev->partial;	/* one word store, as above */
+		memcpy(key + n, &part, 8);
+		*klen = n + 8;
 		return true;
 	}
 	for (uint32_t k = 0; k < pm->nkey; k++) {
@@ -849,10 +853,12 @@ static int prepare(struct vsp_policy *p, const struct vsp_load_opts *o, FILE *di
 			pm->key[pm->nkey++] = (uint8_t)f;
 			if (vsp_field_type(f) == VSP_T_STRING)
 				pm->key_str |= 1ull << f;
-			if (vsp_field_type(f) != VSP_T_INT)
+			if (vsp_vm_field_offset(f) < 0)
 				pm->key_ints = false;
+			else
+				pm->key_off[pm->nkey - 1] = (uint16_t)vsp_vm_field_offset(f);
 		}
-		/* A key of integers fits whole (a word each, one for partial). */
+		/* A key of plain words fits whole (a word each, one for partial). */
 		if (pm->key_ints && pm->nkey * 8u + 8 > VSP_CACHE_KEY_MAX)
 			pm->key_ints = false;
 		need_cache |= pm->cacheable;

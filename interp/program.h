@@ -67,7 +67,7 @@ struct vsp_prog {
 	 * or NULL when some instruction has no fused form. */
 	struct vsp_fop *fops;
 	uint32_t nfops;
-	bool costly;		/* runs a matcher, a glob loop or a path set */
+	bool costly;		/* a glob loop, a substring search, ...: worth caching */
 };
 
 /*
@@ -188,6 +188,9 @@ void vsp_vm_run(const struct vsp_image *im, const struct vsp_prog *pr,
  */
 struct vsp_str vsp_vm_field_str(struct vsp_event *ev, enum vsp_field f);
 int64_t vsp_vm_field_int(const struct vsp_event *ev, enum vsp_field f);
+/* Byte offset of integer field f in struct vsp_event when it is stored as
+ * a plain 8-byte word there, else -1 (for specialised readers). */
+int vsp_vm_field_offset(enum vsp_field f);
 
 /*
  * Builds pr->fops from verified code when every instruction falls into a

@@ -722,7 +722,7 @@ void vsp_image_free(struct vsp_image *im)
 
 /* Where an integer field lives in the event, when it is a plain 8-byte
  * word; -1 for the others (read through vsp_vm_field_int). */
-static int field_offset(enum vsp_field f)
+int vsp_vm_field_offset(enum vsp_field f)
 {
 	switch (f) {
 	case VSP_F_VCPU: return (int)offsetof(struct vsp_event, vcpu);
@@ -781,7 +781,7 @@ static uint32_t shape_at(const struct vsp_image *im, const vsp_insn *c,
 	f->mask = -1;
 	if (op == VSP_OPC_LDI) {
 		enum vsp_field fld = VSP_INS_A(c[pc]);
-		int off = field_offset(fld);
+		int off = vsp_vm_field_offset(fld);
 		uint32_t len = 0;
 
 		f->field = (uint8_t)fld;
@@ -844,15 +844,21 @@ static uint32_t shape_at(const struct vsp_image *im, const vsp_insn *c,
 		f->steps = (uint16_t)len;
 		return len;
 	}
-	if ((op == VSP_OPC_MATCHF || op == VSP_OPC_ARISE) && left >= 2 &&
-	    is_branch(c[pc + 1])) {
+	if (op == VSP_OPC_MATCHF || op == VSP_OPC_ARISE) {
+		/* `not (x matches ...)` and `must arise from` put a NOT
+		 * before the branch: the fused test branches the other way. */
+		bool inv = left >= 3 && VSP_INS_OP(c[pc + 1]) == VSP_OPC_NOT;
+		uint32_t br = inv ? 2 : 1;
+
+		if (left < br + 1 || !is_branch(c[pc + br]))
+			return 0;
 		f->kind = op == VSP_OPC_MATCHF ? VSP_FOP_MATCHF : VSP_FOP_ARISE;
 		f->a = VSP_INS_A(c[pc]);
 		f->b = VSP_INS_B(c[pc]);
-		f->jump_if = VSP_INS_OP(c[pc + 1]) == VSP_OPC_JNZ;
-		f->target = VSP_INS_A(c[pc + 1]);
-		f->steps = 2;
-		return 2;
+		f->jump_if = (VSP_INS_OP(c[pc + br]) == VSP_OPC_JNZ) != inv;
+		f->target = VSP_INS_A(c[pc + br]);
+		f->steps = (uint16_t)(br + 1);
+		return br + 1;
 	}
 	f->steps = 1;
 	f->a = VSP_INS_A(c[pc]);
@@ -898,10 +904,17 @@ static uint32_t shape_at(const struct vsp_image *im, const vsp_insn *c,
 	return 0;
 }
 
+/*
+ * Instructions whose cost grows with the policy or costs more than a
+ * cache lookup: a glob tested one by one, a list of globs, a substring
+ * search, a lowered copy, a search of the stack.  A shared matcher
+ * (MATCH, MATCHF) is one pass of a DFA over the string, and a call-path
+ * set one walk of a trie: about what building a key of the same string
+ * or stack costs, so they do not make a program worth caching.
+ */
 static bool costly_op(unsigned op)
 {
-	return op == VSP_OPC_MATCH || op == VSP_OPC_MATCHF || op == VSP_OPC_GLOB ||
-	       op == VSP_OPC_GLOBS || op == VSP_OPC_ARISE || op == VSP_OPC_INL ||
+	return op == VSP_OPC_GLOB || op == VSP_OPC_GLOBS || op == VSP_OPC_INL ||
 	       op == VSP_OPC_CONTAINS || op == VSP_OPC_LOWER;
 }
 

@@ -446,7 +446,7 @@ static void make_web_events(struct bench_ev *ev, size_t n)
 	}
 }
 
-struct result_a { double vsp, c, bpf, lua, walk, unnamed; };
+struct result_a { double vsp, c, bpf, lua, walk, unnamed, hit; };
 
 /* An event no rule names, straight into vsp_decide: the cost a backend
  * pays for it (the trap would not even be installed). */
@@ -473,6 +473,48 @@ static double unnamed_cost(struct vsp_policy *p)
 	}
 	qsort(s, ROUNDS, sizeof s[0], cmp_double);
 	return s[ROUNDS / 2];
+}
+
+/* A cache hit with a key of integers: rules with an effect are cached
+ * whatever their size, so every decision here after the first few is a
+ * hit.  Returns ns per decision, or -1 when not every one was a hit. */
+static double int_hit_cost(void)
+{
+	enum { N = 4096, ROUNDS = 101 };
+	const char *file = write_file("hits.vsp",
+		"policy \"hits\" version 1;\n"
+		"on syscall openat when arg2 & O_CREAT != 0 and proc.uid != 0: log \"create\";\n"
+		"on syscall openat when arg0 != AT_FDCWD and arg2 & O_CREAT != 0: deny EACCES;\n");
+	struct vsp_policy *p = file ? load_file(file, false, false) : NULL;
+	static struct vsp_event ev[8];
+	double s[ROUNDS];
+	struct vsp_decision d;
+	struct vsp_engine_stats a, b;
+	volatile int sink = 0;
+	if (!p)
+		return -1;
+	for (int k = 0; k < 8; k++) {
+		ev[k].kind = VSP_EV_SYSCALL;
+		ev[k].nr = SYS_openat;
+		ev[k].name = "openat";
+		ev[k].args[0] = k & 1 ? AT_FDCWD : 5;
+		ev[k].args[2] = k & 2 ? O_CREAT | O_WRONLY : O_RDONLY;
+		ev[k].proc.uid = k & 4 ? 1000 : 0;
+		vsp_decide(p, &ev[k], &d);
+	}
+	vsp_policy_stats(p, &a);
+	for (int r = 0; r < ROUNDS; r++) {
+		double t0 = now_ns();
+		for (int i = 0; i < N; i++) {
+			vsp_decide(p, &ev[i & 7], &d);
+			sink += d.verdict;
+		}
+		s[r] = (now_ns() - t0) / N;
+	}
+	vsp_policy_stats(p, &b);
+	vsp_policy_free(p);
+	qsort(s, ROUNDS, sizeof s[0], cmp_double);
+	return b.cache_hits - a.cache_hits == (uint64_t)N * ROUNDS ? s[ROUNDS / 2] : -1;
 }
 
 static void workload_web(size_t n, int rounds, struct result_a *res)
@@ -513,6 +555,9 @@ static void workload_web(size_t n, int rounds, struct result_a *res)
 	res->lua = cs[NVSP + 3].ready ? cs[NVSP + 3].med : 0;
 	res->unnamed = unnamed_cost(sides[0].p);
 	printf("  an event no rule names, vsp_decide alone: %.1f ns\n", res->unnamed);
+	res->hit = int_hit_cost();
+	printf("  a cache hit, key of three integers (rules with an effect), vsp_decide alone: "
+	       "%.1f ns\n", res->hit);
 	vsp_release(sides, &ws);
 	free(text);
 	free(vev);
@@ -692,9 +737,12 @@ static void workload_paths(size_t n, int rounds, size_t want_globs,
 	vsp_stats(sides[0].p);
 	res->vsp = cs[0].med;
 	res->c = cs[NVSP + 1].med;
-	res->hit = hit_cost(&sides[0], n);
-	printf("  an openat whose decision is cached (cache hit, key of the path): %.1f ns\n",
-	       res->hit);
+	/* With the fast path, one matcher decides faster than a key of the
+	 * path is built, so the default load does not cache this program;
+	 * the interpreter's loop over the globs is cached. */
+	res->hit = hit_cost(&sides[VSP_INTERP_CACHE], n);
+	printf("  an openat whose decision is cached (interpreter + cache; key of the path): "
+	       "%.1f ns\n", res->hit);
 	vsp_release(sides, &ws);
 	free(text);
 	free(vev);
@@ -970,7 +1018,9 @@ int main(int argc, char **argv)
 	printf("compile, verify and load a 10,000-rule policy: %.0f ms\n\n", big);
 
 	goal(a.vsp <= 30, "hot rules: median decision <= 30 ns (a)", "%.1f ns", a.vsp);
-	goal(b1000.hit > 0 && b1000.hit <= 15, "cache hit <= 15 ns (b, 1000 globs)",
+	goal(a.hit > 0 && a.hit <= 15, "cache hit <= 15 ns (integer key)",
+	     "%.1f ns", a.hit);
+	goal(b1000.hit > 0 && b1000.hit <= 15, "cache hit <= 15 ns (key of a path)",
 	     "%.1f ns", b1000.hit);
 	goal(a.unnamed <= 3, "event no rule names <= 3 ns", "%.1f ns", a.unnamed);
 	goal(a.vsp <= 1.5 * a.c, "(a) vsp <= 1.5x hand-written C", "%.2fx C", a.vsp / a.c);

@@ -9,6 +9,11 @@
  * four agree on every verdict and, loosely enough for a busy CI machine,
  * that no configuration is slow in absolute terms; the numbers are for
  * reading, not for failing the build.
+ *
+ * The fused form of a program (vsp_vm_specialise) must decide exactly as
+ * the bytecode interpreter does, step count included: both run on every
+ * program of a policy of every fused shape, on random events.  An event
+ * no rule names must stay cheap.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +21,9 @@
 #include <unistd.h>
 
 #include "interp/engine.h"
+#include "interp/program.h"
+#include "lang/compile.h"
+#include "lang/front.h"
 #include "tests/interp/tap.h"
 
 static const char policy[] =
@@ -98,6 +106,156 @@ static double glob_cost(int n, bool fast)
 	return cost;
 }
 
+/* Every fused shape: masked and plain compares of every kind, int and
+ * string sets, string compares, prefixes and suffixes, a shared matcher,
+ * call paths, effects, learn sites, every verdict, and `or` (JNZ). */
+static const char shapes[] = 
+	"policy \"shapes\";\n"
+	"rule \"a\": on syscall openat when flags & 3 == 1 or dfd < 0 : log \"w\";\n"
+	"rule \"b\": on syscall openat when proc.uid in [0, 7, 1000] and path startswith \"/etc/\" : deny EACCES;\n"
+	"rule \"c\": on syscall openat when path endswith \".so\" and proc.comm != \"ld\" : count \"so\";\n"
+	"rule \"d\": on syscall openat when path matches [\"/tmp/**\", \"/home/*/x\"] : redirect \"/dev/null\";\n"
+	"rule \"e\": on syscall openat when proc.comm in [\"cat\", \"vi\"] and mode >= 0600 : return -1;\n"
+	"rule \"f\": on syscall read when fd <= 2 and count > 100 and proc.gid == 5 : kill;\n"
+	"rule \"g\": on syscall read when fd != 9 : pause;\n"
+	"rule \"h\": on kernel commit_creds must arise from \"a <- b\", \"c <- **\" : deny;\n"
+	"rule \"i\": on syscall write when proc.euid == 0 or proc.pid > 300 : allow;\n";
+
+static uint64_t rs = 88172645463325252ull;
+
+static uint32_t rnd(uint32_t n)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return (uint32_t)(rs % n);
+}
+
+static int fetch_rnd(void *ctx, struct vsp_event *ev, enum vsp_field f, struct vsp_str *o)
+{
+	static const char *const p[] = { "/etc/passwd", "/tmp/a/b", "/home/u/x", "/lib/x.so",
+					 "/etc", "", "/usr/lib/libc.so" };
+	const char *s = p[ev->seq % 7];
+
+	(void)ctx;
+	(void)f;
+	*o = (struct vsp_str){ s, (uint32_t)strlen(s) };
+	return 0;
+}
+
+static bool same_decision(const struct vsp_decision *a, const struct vsp_decision *b)
+{
+	if (a->verdict != b->verdict || a->rule != b->rule || a->value != b->value ||
+	    a->nfired != b->nfired || a->nlearn != b->nlearn || a->steps != b->steps ||
+	    a->flagged != b->flagged || a->partial != b->partial ||
+	    a->redirect.len != b->redirect.len ||
+	    (a->redirect.len && memcmp(a->redirect.ptr, b->redirect.ptr, a->redirect.len)))
+		return false;
+	for (uint32_t i = 0; i < a->nfired; i++)
+		if (a->fired[i].rule != b->fired[i].rule || a->fired[i].effect != b->fired[i].effect)
+			return false;
+	for (uint32_t i = 0; i < a->nlearn; i++)
+		if (a->learn_rule[i] != b->learn_rule[i])
+			return false;
+	return true;
+}
+
+static void fused_agrees(void)
+{
+	static const char *const comms[] = { "cat", "vi", "ld", "sh" };
+	static const char *const frames[] = { "f", "a", "b", "c", "d" };
+	struct vsp_diags d;
+	struct vsp_unit *u;
+	struct vsp_image *im = NULL;
+	struct vsp_compile_opts co = { VSP_MODE_ENFORCE, false };
+	struct vsp_vm_scratch sc;
+	char err[256];
+	uint32_t fused = 0, runs = 0, bad = 0;
+
+	vsp_diags_init(&d);
+	u = vsp_front_load_buffer("shapes.vsp", shapes, sizeof(shapes) - 1, &d);
+	if (u && vsp_check(u, &d) == 0)
+		im = vsp_compile(u, &co, &d);
+	if (!ok(im != NULL && d.errors == 0, "fused: the shapes policy compiles")) {
+		vsp_diags_print(&d, stdout);
+		vsp_diags_release(&d);
+		vsp_unit_free(u);
+		return;
+	}
+	if (vsp_vm_scratch_init(&sc, im))
+		goto out;
+	for (uint32_t i = 0; i < im->nprogs; i++) {
+		struct vsp_prog *pr = &im->progs[i];
+
+		if (vsp_verify(im, pr, err, sizeof(err)) || vsp_vm_specialise(im, pr))
+			continue;
+		if (!pr->fops)
+			continue;
+		fused++;
+		for (int k = 0; k < 3000; k++) {
+			struct vsp_event ev;
+			struct vsp_decision a, b;
+			const char *stack[4];
+
+			memset(&ev, 0, sizeof(ev));
+			ev.kind = pr->key.kind;
+			ev.nr = pr->key.nr;
+			ev.name = pr->key.name;
+			ev.seq = (uint64_t)k;
+			for (int j = 0; j < 6; j++)
+				ev.args[j] = (int64_t)rnd(12) - 3 + (rnd(4) ? 0 : 0600);
+			ev.proc.uid = rnd(3) ? 1000 : 7;
+			ev.proc.euid = rnd(2) ? 0 : 1;
+			ev.proc.gid = rnd(7);
+			ev.proc.pid = rnd(600);
+			strcpy(ev.proc.comm, comms[rnd(4)]);
+			ev.fetch = rnd(9) ? fetch_rnd : NULL;	/* sometimes a failed read */
+			ev.nstack = rnd(4);
+			for (uint32_t j = 0; j < ev.nstack; j++)
+				stack[j] = frames[rnd(5)];
+			ev.stack = stack;
+			ev.has_stack = rnd(5) != 0;
+			vsp_event_reset_lazy(&ev);
+			vsp_vm_run(im, pr, &sc, &ev, &a);
+			vsp_event_reset_lazy(&ev);
+			vsp_vm_run_fused(im, pr, &sc, &ev, &b);
+			runs++;
+			bad += !same_decision(&a, &b);
+		}
+	}
+	ok(fused >= 5, "fused: %u programs have a fused form (every one)", fused);
+	ok(runs > 0 && bad == 0, "fused: %u of %u decisions differ from the interpreter's "
+	   "(verdict, rule, value, effects, steps)", bad, runs);
+	vsp_vm_scratch_release(&sc);
+out:
+	vsp_image_free(im);
+	vsp_diags_release(&d);
+	vsp_unit_free(u);
+}
+
+/* CPU ns per decision of an event no rule names. */
+static double unnamed_cost(const char *file)
+{
+	struct vsp_load_opts o = { .mode = VSP_MODE_ENFORCE };
+	struct vsp_policy *p = vsp_policy_load(&file, 1, &o, NULL);
+	struct vsp_event ev;
+	struct vsp_decision d;
+	double t0, cost;
+	int n = 2000000;
+
+	if (!p)
+		return -1;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = VSP_EV_SYSCALL;
+	ev.nr = 232;	/* epoll_wait */
+	t0 = now();
+	for (int i = 0; i < n; i++)
+		vsp_decide(p, &ev, &d);
+	cost = (now() - t0) / n * 1e9;
+	vsp_policy_free(p);
+	return cost;
+}
+
 int main(void)
 {
 	char path[] = "/tmp/vsp-speed-XXXXXX";
@@ -155,6 +313,12 @@ int main(void)
 		vsp_policy_free(p);
 	}
 	ok(agree, "all four configurations gave the same %d verdicts", N);
+
+	double un = unnamed_cost(file);
+
+	diag("an event no rule names: %.1f ns", un);
+	ok(un > 0 && un < 500, "an event no rule names is cheap");
+	fused_agrees();
 
 	double g10 = glob_cost(10, true), g1000 = glob_cost(1000, true);
 	double s10 = glob_cost(10, false), s1000 = glob_cost(1000, false);
