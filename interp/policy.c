@@ -355,9 +355,8 @@ static void run_prog(struct vsp_policy *p, const struct vsp_prog *pr,
 	p->st.interpreted++;
 }
 
-/* The cached path: kept out of line so the constant and fused paths stay
- * short. */
-static __attribute__((noinline)) void decide_cached(struct vsp_policy *p, uint32_t pi,
+/* The cached path, inlined into decide_slow(). */
+static inline void decide_cached(struct vsp_policy *p, uint32_t pi,
 						    const struct pmode *pm,
 						    struct vsp_event *ev,
 						    struct vsp_decision *out)
