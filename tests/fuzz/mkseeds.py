@@ -154,3 +154,40 @@ guest('holes', 0x400, 0x700, [ret_do_syscall, STACK + 0x7f0, ret_entry], opt=0x1
       holes=(0x00f00000, 0x00008000, 0x00000100))
 guest('loop', 0x600, 0x500, [ret_openat] * 40, opt=0x07)
 guest('hypercall', 0xb20, 0x700, [TEXT + 0xa8b, STACK + 0x7f0, ret_entry], opt2=0x01)
+
+# ---- scripted stops for fuzz_monitor.c (corpus/monitor/) ----
+M_STACK, M_USER = 0xffffc90000010000, 0x7fff0000
+
+def mstop(at, kind=0, rdi=0, rsp=0x1e00, rsi=0, rax=0, gs=0):
+    return bytes([at, kind]) + struct.pack('<HH', rdi, rsp) + \
+        bytes([rsi & 0xff, (rsi >> 8) & 0xff, (rsi >> 32) & 0xff, rax, 0, 0, gs, 1, 0])
+
+def monitor(name, stops, fail=0, holes=0, strings=None, ptregs=None, stack_words=None):
+    stack = bytearray(0x2000)
+    put(stack, 0x1e00, q(0xffffffff81002400))          # return into do_syscall_64
+    for off, words in (ptregs or {}).items():          # pt_regs per stop
+        for field, v in words.items():
+            put(stack, off + field, q(v))
+    for off, w in (stack_words or []):
+        put(stack, off, q(w))
+    user = bytearray(0x1000)
+    for off, s in (strings or {}).items():
+        put(user, off, s)
+    data = bytes([fail, len(stops)]) + b''.join(stops) + struct.pack('<Q', holes) + bytes(stack) + bytes(user)
+    with open(os.path.join(here, 'corpus/monitor', name), 'wb') as f:
+        f.write(data)
+
+os.makedirs(os.path.join(here, 'corpus/monitor'), exist_ok=True)
+strs = {0: b'/etc/shadow\0', 0x100: b'/home/u/x\0', 0x200: b'/tmp/evil\0', 0xff8: b'aaaaaaaa'}
+regs = {0x000: {0x68: M_USER, 0x70: 0xffffff9c}, 0x200: {0x68: M_USER + 0x100}, 0x400: {0x70: M_USER + 0x200},
+        0x600: {0x68: 19, 0x70: 1}, 0x800: {0x68: M_USER + 0xff8}}
+# openat deny, openat redirect, getpid, hypercall mmu_update big count, execve kill
+monitor('verdicts', [mstop(0, rdi=0x000), mstop(0, rdi=0x200), mstop(1), mstop(7, rsi=500), mstop(2, rdi=0x400)],
+        strings=strs, ptregs=regs)
+monitor('pause', [mstop(0, rdi=0x800), mstop(3, rdi=0x600), mstop(1)], strings=strs, ptregs=regs)
+monitor('odd-stops', [mstop(0, kind=5, rdi=0x000), mstop(11, kind=6), mstop(0, kind=8 | 0x80, rdi=0x10), mstop(0, kind=7)],
+        strings=strs, ptregs=regs, fail=0x80)
+monitor('failures', [mstop(0, rdi=0x000), mstop(1), mstop(0, rdi=0x200), mstop(7, rsi=5)], fail=0x3f,
+        strings=strs, ptregs=regs, holes=0x0000ffff)
+monitor('creds', [mstop(4, rsp=0x1000, gs=1), mstop(5, rdi=0x0), mstop(6, rax=0x10)], strings=strs, ptregs=regs,
+        stack_words=[(0x1000, 0xffffffff81002400), (0x1008, 0xffffffff81003010)])
