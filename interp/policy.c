@@ -156,7 +156,7 @@ const char *vsp_event_kind_name(enum vsp_event_kind k)
  * store: a key written in pieces of other sizes and read in words stalls
  * on store forwarding, which costed more than the rest of a hit.
  */
-static bool key_word(uint8_t *key, size_t *n, uint64_t w)
+static inline bool key_word(uint8_t *key, size_t *n, uint64_t w)
 {
 	if (*n + 8 > VSP_CACHE_KEY_MAX)
 		return false;
@@ -165,25 +165,53 @@ static bool key_word(uint8_t *key, size_t *n, uint64_t w)
 	return true;
 }
 
-/* Length word, then the bytes in words, the last one zero-padded. */
-static bool key_str(uint8_t *key, size_t *n, const char *p, size_t len)
+/* The last 1..7 bytes of a string as one zero-padded little-endian word,
+ * in at most two loads that stay inside the string. */
+static inline uint64_t tail_bytes(const char *p, size_t rem, size_t before)
 {
-	if (*n + 8 + ((len + 7) & ~(size_t)7) > VSP_CACHE_KEY_MAX)
+	uint64_t w;
+
+	if (before >= 8 - rem) {
+		/* Bytes before the tail exist: one load ending at its end. */
+		memcpy(&w, p + rem - 8, 8);
+		return w >> (8 * (8 - rem));
+	}
+	if (rem >= 4) {
+		uint32_t lo, hi;
+
+		memcpy(&lo, p, 4);
+		memcpy(&hi, p + rem - 4, 4);
+		return lo | (uint64_t)hi << (8 * (rem - 4));
+	}
+	return (uint64_t)(unsigned char)p[0] |
+	       (uint64_t)(unsigned char)p[rem / 2] << (8 * (rem / 2)) |
+	       (uint64_t)(unsigned char)p[rem - 1] << (8 * (rem - 1));
+}
+
+/* Length word, then the bytes in words, the last one zero-padded. */
+static inline bool key_str(uint8_t *key, size_t *np, const char *p, size_t len)
+{
+	size_t n = *np, full = len & ~(size_t)7;
+
+	if (n + 8 + full + (len & 7 ? 8 : 0) > VSP_CACHE_KEY_MAX)
 		return false;
-	key_word(key, n, len);
-	for (; len >= 8; p += 8, len -= 8) {
+	memcpy(key + n, &(uint64_t){ len }, 8);
+	n += 8;
+	/* Word by word, not one memcpy: its overlapping vector stores would
+	 * stall the word loads of the hash that follows. */
+	for (size_t i = 0; i < full; i += 8, n += 8) {
 		uint64_t w;
 
-		memcpy(&w, p, 8);
-		key_word(key, n, w);
+		memcpy(&w, p + i, 8);
+		memcpy(key + n, &w, 8);
 	}
-	if (len) {
-		uint64_t w = 0;
+	if (len & 7) {
+		uint64_t w = tail_bytes(p + full, len & 7, full);
 
-		for (size_t i = 0; i < len; i++)
-			w |= (uint64_t)(unsigned char)p[i] << (8 * i);
-		key_word(key, n, w);
+		memcpy(key + n, &w, 8);
+		n += 8;
 	}
+	*np = n;
 	return true;
 }
 
