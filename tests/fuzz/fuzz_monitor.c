@@ -261,7 +261,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* Hypercall page: entry i is mov $i,%eax; vmcall; ret. */
 	for (int i = 0; i < 64; i++) {
 		uint8_t *e = fm.text + (M_HPAGE - M_TEXT) + 32 * i;
-		e[0] = 0xb8, e[1] = (uint8_t)i, e[5] = 0x0f, e[6] = 0x01;
+		e[0] = 0xb8, e[1] = (uint8_t)i, e[2] = e[3] = e[4] = 0;
+		e[5] = 0x0f, e[6] = 0x01;
 		e[7] = 0xc1, e[8] = 0xc3;
 	}
 	/* do_syscall_64 calls the handlers (a call before 0x...2400). */
