@@ -342,8 +342,12 @@ static void account(struct vsp_policy *p, const struct vsp_decision *d)
 
 	if ((unsigned)d->verdict < VSP_V_COUNT)
 		p->st.decisions[d->verdict]++;
-	p->st.flagged += d->flagged;
-	p->st.partial += d->partial;
+	/* Branches, not additions of 0: rarely taken, and an addition would
+	 * be one more read-modify-write on every decision. */
+	if (__builtin_expect(d->flagged, 0))
+		p->st.flagged++;
+	if (__builtin_expect(d->partial, 0))
+		p->st.partial++;
 	for (uint32_t i = 0; i < d->nfired; i++) {
 		uint32_t r = d->fired[i].rule, e = d->fired[i].effect;
 

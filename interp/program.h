@@ -67,7 +67,7 @@ struct vsp_prog {
 	 * or NULL when some instruction has no fused form. */
 	struct vsp_fop *fops;
 	uint32_t nfops;
-	bool costly;		/* a glob loop, a substring search, ...: worth caching */
+	bool costly;		/* globs, matchers, substring search...: worth caching */
 };
 
 /*

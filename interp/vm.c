@@ -905,17 +905,18 @@ static uint32_t shape_at(const struct vsp_image *im, const vsp_insn *c,
 }
 
 /*
- * Instructions whose cost grows with the policy or costs more than a
- * cache lookup: a glob tested one by one, a list of globs, a substring
- * search, a lowered copy, a search of the stack.  A shared matcher
- * (MATCH, MATCHF) is one pass of a DFA over the string, and a call-path
- * set one walk of a trie: about what building a key of the same string
- * or stack costs, so they do not make a program worth caching.
+ * Instructions that cost more than a cache lookup: a glob tested one by
+ * one, a list of globs, a shared matcher (a DFA pass over the string
+ * whose tables, for a long list, do not stay in the CPU's cache), a
+ * substring search, a lowered copy, a search of the stack.  A call-path
+ * set is left out: its key, the whole stack, rarely fits the cache's key
+ * and costs about what the set's walk does.
  */
 static bool costly_op(unsigned op)
 {
-	return op == VSP_OPC_GLOB || op == VSP_OPC_GLOBS || op == VSP_OPC_INL ||
-	       op == VSP_OPC_CONTAINS || op == VSP_OPC_LOWER;
+	return op == VSP_OPC_GLOB || op == VSP_OPC_GLOBS || op == VSP_OPC_MATCH ||
+	       op == VSP_OPC_MATCHF || op == VSP_OPC_INL || op == VSP_OPC_CONTAINS ||
+	       op == VSP_OPC_LOWER;
 }
 
 int vsp_vm_specialise(const struct vsp_image *im, struct vsp_prog *pr)
