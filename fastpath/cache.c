@@ -36,7 +36,7 @@ struct entry {
 	uint32_t prog;
 	uint16_t klen, vlen;
 	_Alignas(8) unsigned char key[VSP_CACHE_KEY_MAX];
-	unsigned char val[VSP_CACHE_VAL_MAX];
+	_Alignas(8) unsigned char val[VSP_CACHE_VAL_MAX];	/* a struct's bytes */
 };
 
 struct vsp_cache {
@@ -192,14 +192,14 @@ static inline bool same_key(const struct entry *e, uint32_t prog,
 	return diff == 0;
 }
 
-bool vsp_fp_cache_get(struct vsp_cache *c, uint32_t prog, const void *key,
-		      size_t klen, void *val)
+const void *vsp_fp_cache_find(struct vsp_cache *c, uint32_t prog, const void *key,
+			      size_t klen)
 {
 	if (!c)
-		return false;
+		return NULL;
 	if (klen > VSP_CACHE_KEY_MAX || (!key && klen)) {
 		c->st.misses++;
-		return false;
+		return NULL;
 	}
 	if (!key)
 		key = "";	/* memcmp wants a pointer even for 0 bytes */
@@ -213,13 +213,21 @@ bool vsp_fp_cache_get(struct vsp_cache *c, uint32_t prog, const void *key,
 		if (!same_key(e, prog, key, klen))
 			continue;
 		set->stamp[w] = ++c->clock;
-		if (val)
-			memcpy(val, e->val, VSP_CACHE_VAL_MAX);
 		c->st.hits++;
-		return true;
+		return e->val;
 	}
 	c->st.misses++;
-	return false;
+	return NULL;
+}
+
+bool vsp_fp_cache_get(struct vsp_cache *c, uint32_t prog, const void *key,
+		      size_t klen, void *val)
+{
+	const void *v = vsp_fp_cache_find(c, prog, key, klen);
+
+	if (v && val)
+		memcpy(val, v, VSP_CACHE_VAL_MAX);
+	return v != NULL;
 }
 
 void vsp_fp_cache_put(struct vsp_cache *c, uint32_t prog, const void *key,

@@ -27,6 +27,11 @@ void vsp_fp_cache_free(struct vsp_cache *c);
 /* Copies the value into val (VSP_CACHE_VAL_MAX bytes) on a hit. */
 bool vsp_fp_cache_get(struct vsp_cache *c, uint32_t prog, const void *key,
 		      size_t klen, void *val);
+/* The same lookup, the value left in place: a pointer to it (valid until
+ * the next put or invalidate), or NULL on a miss.  Saves the decision
+ * path a copy. */
+const void *vsp_fp_cache_find(struct vsp_cache *c, uint32_t prog, const void *key,
+			      size_t klen);
 void vsp_fp_cache_put(struct vsp_cache *c, uint32_t prog, const void *key,
 		      size_t klen, const void *val, size_t vlen);
 /* Drops every entry at once (a new generation). */

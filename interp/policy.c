@@ -396,12 +396,12 @@ static inline void decide_cached(struct vsp_policy *p, uint32_t pi,
 	const struct vsp_prog *pr = &p->im->progs[pi];
 	_Alignas(8) uint8_t key[VSP_CACHE_KEY_MAX];
 	size_t klen;
-	/* The cache copies out VSP_CACHE_VAL_MAX bytes whatever we stored. */
-	union { struct cval v; unsigned char raw[VSP_CACHE_VAL_MAX]; } cv;
+	struct cval cv;
 	bool keyed = build_key(pm, ev, key, &klen);
+	const struct cval *hit = keyed ? vsp_fp_cache_find(p->cache, pi, key, klen) : NULL;
 
-	if (keyed && vsp_fp_cache_get(p->cache, pi, key, klen, cv.raw)) {
-		unpack(pr, &cv.v, out);
+	if (hit) {
+		unpack(pr, hit, out);
 		p->st.cache_hits++;
 		return;
 	}
@@ -409,8 +409,8 @@ static inline void decide_cached(struct vsp_policy *p, uint32_t pi,
 	p->st.cache_misses++;
 	/* A decision that lost effects cannot be replayed whole. */
 	if (keyed && !out->fired_dropped) {
-		pack(pr, out, &cv.v);
-		vsp_fp_cache_put(p->cache, pi, key, klen, &cv.v, sizeof(cv.v));
+		pack(pr, out, &cv);
+		vsp_fp_cache_put(p->cache, pi, key, klen, &cv, sizeof(cv));
 	}
 }
 
