@@ -39,12 +39,16 @@ static const char attach_help[] =
 	"  -s, --stats[=json]     print statistics to standard error at the end\n"
 	"      --vm NAME          the VM name in records (default guest0)\n"
 	"      --max-events N     detach after N events\n"
+	"      --pin-paths        allowed calls run with the very path the rules\n"
+	"                         read: written into the kernel's own copy, so a\n"
+	"                         thread that changes the buffer after the check\n"
+	"                         gains nothing (two more stops per such call)\n"
 	"  -q, --quiet            no progress messages\n"
 	"  -h, --help             show this help\n\n"
 	"Exit status: 0 the guest ended or vsp detached, 1 policy errors,\n"
 	"2 usage or I/O error, 3 cannot attach or lost the guest.\n";
 
-enum { OPT_VMLINUX = 256, OPT_VM, OPT_MAX_EVENTS };
+enum { OPT_VMLINUX = 256, OPT_VM, OPT_MAX_EVENTS, OPT_PIN_PATHS };
 
 struct attach_args {
 	const char *gdb, *xen, *audit, *record;
@@ -65,6 +69,7 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 		{ "stats", optional_argument, NULL, 's' },
 		{ "vm", required_argument, NULL, OPT_VM },
 		{ "max-events", required_argument, NULL, OPT_MAX_EVENTS },
+		{ "pin-paths", no_argument, NULL, OPT_PIN_PATHS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -128,6 +133,9 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 			aa->mo.max_events = (int)v;
 			break;
 		}
+		case OPT_PIN_PATHS:
+			aa->mo.pin_paths = true;
+			break;
 		case 'q':
 			aa->mo.quiet = true;
 			break;

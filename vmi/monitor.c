@@ -150,6 +150,7 @@ struct mon {
 		uint64_t cr3, uptr;
 		struct mon_trap *entry[3], *ret;
 		unsigned misses;
+		bool pin;	/* --pin-paths, not a redirect */
 		char path[MON_REDIRECT_MAX + 1];
 		size_t len;
 	} rd;
@@ -609,7 +610,10 @@ static void mon_redirect_cancel(struct mon *m, const char *why)
 {
 	if (!m->rd.active)
 		return;
-	if (why)
+	if (why && m->rd.pin)
+		fprintf(stderr, "vsp attach: path %s not pinned: %s\n",
+			m->rd.path, why);
+	else if (why)
 		fprintf(stderr, "vsp attach: redirect to %s not applied: %s\n",
 			m->rd.path, why);
 	mon_redirect_disarm_entries(m);
@@ -619,11 +623,18 @@ static void mon_redirect_cancel(struct mon *m, const char *why)
 }
 
 /* Arms the getname_flags traps that will rewrite the path.  0 or -1. */
-static int mon_redirect_arm(struct mon *m, const struct vsp_decision *d)
+/*
+ * Arms the getname traps that will write `path` into the kernel's copy of
+ * the current call's path argument: a redirect's new path, or with
+ * --pin-paths the very string the rules checked, so a thread that changes
+ * the user's buffer between our check and the kernel's copy gains nothing.
+ * 0 or -1.
+ */
+static int mon_path_arm(struct mon *m, const char *path, size_t len, bool pin)
 {
 	if (m->rd.active)
-		mon_redirect_cancel(m, "a newer redirect replaced it");
-	if (m->cur->path_arg < 0 || d->redirect.len > MON_REDIRECT_MAX ||
+		mon_redirect_cancel(m, pin ? NULL : "a newer redirect replaced it");
+	if (m->cur->path_arg < 0 || len > MON_REDIRECT_MAX ||
 	    mon_load_args(m) < 0)
 		return -1;
 	/* getname_flags may be inlined into its wrappers: trap them all. */
@@ -641,9 +652,10 @@ static int mon_redirect_arm(struct mon *m, const struct vsp_decision *d)
 	m->rd.misses = 0;
 	m->rd.cr3 = m->regs.cr3;
 	m->rd.uptr = (uint64_t)m->ev.args[m->cur->path_arg];
-	memcpy(m->rd.path, d->redirect.ptr, d->redirect.len);
-	m->rd.path[d->redirect.len] = 0;
-	m->rd.len = d->redirect.len;
+	memcpy(m->rd.path, path, len);
+	m->rd.path[len] = 0;
+	m->rd.len = len;
+	m->rd.pin = pin;
 	return 0;
 }
 
@@ -801,7 +813,8 @@ static int mon_on_event(struct mon *m, struct mon_trap *t)
 			applied = rc == 0;
 			break;
 		case VSP_V_REDIRECT:
-			applied = mon_redirect_arm(m, &d) == 0;
+			applied = mon_path_arm(m, d.redirect.ptr, d.redirect.len,
+					       false) == 0;
 			if (!applied)
 				fprintf(stderr, "vsp attach: cannot redirect %s "
 					"(no path argument, no getname symbol, or "
@@ -821,6 +834,12 @@ static int mon_on_event(struct mon *m, struct mon_trap *t)
 			rc = 0;
 			applied = false;
 		}
+		/* The call runs with a path the rules looked at: make the
+		 * kernel use exactly that string. */
+		int pa = t->path_arg;
+		if (m->o->pin_paths && d.verdict == VSP_V_ALLOW && pa >= 0 &&
+		    m->str[pa].state == 1)
+			mon_path_arm(m, m->str[pa].buf, m->str[pa].len, true);
 	}
 
 	if (audit)

@@ -43,6 +43,7 @@ struct vsp_monitor_opts {
 	const char *vm;		/* the name records carry; NULL: "guest0" */
 	bool quiet;		/* no progress messages */
 	int max_events;		/* stop after this many events (0: no limit) */
+	bool pin_paths;		/* allowed calls use the path the rules read */
 };
 
 /* Runs until the guest ends, a signal arrives or the link is lost.
