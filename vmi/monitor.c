@@ -94,6 +94,7 @@ struct mon_str {
 	char buf[MON_STR_MAX + 1];
 };
 
+#define MON_NSEEN 8
 #define MON_WIN 1024
 #define MON_NWIN 4
 
@@ -129,6 +130,11 @@ struct mon {
 	size_t ntraps;
 	uint64_t installed;	/* event traps installed at start */
 	uint64_t fn_group_exit, fn_force_sig;
+	struct {
+		uint64_t addr;
+		bool emulate;
+	} seen[MON_NSEEN];	/* helper trap sites already examined */
+	unsigned nseen;
 	uint64_t fn_getname[3];	/* getname, getname_flags, getname_uflags */
 
 	/* The event being handled. */
@@ -281,7 +287,23 @@ static struct mon_trap *mon_helper_add(struct mon *m, uint64_t addr,
 	struct mon_trap *t = mon_trap_new(m, addr, role);
 	if (!t)
 		return NULL;
-	mon_trap_check(m, t);
+	/* Helpers come and go at the same few places: remember what the
+	 * code there is instead of reading it each time. */
+	int slot = -1;
+	for (int i = 0; i < MON_NSEEN; i++)
+		if (m->seen[i].addr == addr) {
+			t->checked = true;
+			t->emulate = m->seen[i].emulate;
+			slot = i;
+		}
+	if (slot < 0) {
+		mon_trap_check(m, t);
+		if (t->checked) {
+			m->seen[m->nseen % MON_NSEEN].addr = addr;
+			m->seen[m->nseen % MON_NSEEN].emulate = t->emulate;
+			m->nseen++;
+		}
+	}
 	if (m->be.ops->trap_add(&m->be, addr) < 0) {
 		t->role = MON_T_FREE;
 		return NULL;
