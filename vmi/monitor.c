@@ -1448,8 +1448,12 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 		status = VSP_MON_LOST;
 	}
 out_gone:
-	if (m->rd.active && rc >= 0)
-		mon_redirect_cancel(m, "detaching");
+	/* A pending redirect's traps go with the rest in detach (the guest
+	 * may be running now: no packets but the interrupt). */
+	if (m->rd.active && !m->rd.pin)
+		fprintf(stderr, "vsp attach: redirect to %s not applied: "
+			"detached first\n", m->rd.path);
+	m->rd.active = false;
 out_detach:
 	o->ops->detach(&m->be, stay_paused);
 	if (stay_paused)
