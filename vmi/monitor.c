@@ -800,7 +800,7 @@ static int mon_on_event(struct mon *m, struct mon_trap *t)
 		if (d.nlearn && !m->ev.has_stack && !m->warned_learn) {
 			m->warned_learn = true;
 			fprintf(stderr, "vsp attach: learn mode without call paths "
-				"(no unwinder on this backend) learns nothing\n");
+				"(no unwinder: --symbols and vmlinux needed) learns nothing\n");
 		}
 	}
 
