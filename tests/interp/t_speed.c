@@ -6,9 +6,9 @@
  * globs, a set, a prefix and flag tests) in the four configurations and
  * prints CPU nanoseconds per decision as TAP comments (CPU time, so other
  * load on the machine does not count).  It asserts that all four agree on
- * every whole decision (cached or not, fused or interpreted) and, loosely enough for a busy CI machine,
- * that no configuration is slow in absolute terms; the numbers are for
- * reading, not for failing the build.
+ * every whole decision (cached or not, fused or interpreted) and, loosely
+ * enough for a busy CI machine, that no configuration is slow in absolute
+ * terms; the numbers are for reading, not for failing the build.
  *
  * The fused form of a program (vsp_vm_specialise) must decide exactly as
  * the bytecode interpreter does, step count included: both run on every
