@@ -10,13 +10,20 @@
  *   - a program that reads no field of the event decides the same for
  *     every event: it runs once here and its decision becomes a table
  *     entry (a "constant verdict"), so the interpreter never runs for it;
- *   - a program whose inputs are known and small gets the decision cache
+ *   - a program whose every instruction has a fused shape runs as fused
+ *     operations (interp/vm.c), one dispatch per test instead of four to
+ *     six;
+ *   - a program for which a lookup pays (globs, matchers, substring
+ *     searches, effects, long programs) gets the decision cache
  *     (fastpath/cache.h), keyed by exactly the fields it reads;
  *   - the interpreter's scratch (lower() buffers, matcher memos) is
  *     allocated.
  *
  * vsp_decide() then only tests flags the loader set: dispatch, constant
  * table, cache, interpreter, statistics.  Nothing on that path allocates.
+ * A syscall whose program is a plain constant (no effect, no deciding
+ * rule) takes a leaf that copies the decision's head and bumps one
+ * counter: the cost of an event no rule names.
  *
  * Also here: rule and effect introspection, %{field} messages (parsed and
  * resolved per event at load), learn-mode profiles and statistics.

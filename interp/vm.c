@@ -14,6 +14,14 @@
  * building with -DVSP_VM_SWITCH=1 gives a plain switch for other compilers
  * or for comparison.
  *
+ * Beside the bytecode loop, the same file holds its fused form:
+ * vsp_vm_specialise() turns verified code whose every instruction falls
+ * into a common shape (a field compared with a constant, under a mask or
+ * not; set membership; a string compare; a matcher group; a call-path
+ * set; each with its branch) into one operation per shape, and
+ * vsp_vm_run_fused() runs them with the interpreter's semantics and step
+ * count.  The engine picks one or the other per program at load.
+ *
  * Strings on the stack are borrowed (ptr, len) views: of the event's
  * string cache (ev->strs, filled through the event's fetch callback, for
  * the fields this event's program reads and no others, before it runs),
