@@ -201,9 +201,14 @@ static long gbe_read(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
 		return rc;
 	long n = len ? vsp_gdb_mem_read(&s->g, gva, buf, len) : 0;
 	gbe_sync(be);
+	/* A stub that keeps its breakpoints in guest memory (QEMU under
+	 * KVM) shows its int3 there: put the guest's byte back.  Any other
+	 * byte is the guest's own (TCG keeps breakpoints out of memory) or a
+	 * write over the trap, which the monitor must see to notice it. */
 	for (size_t i = 0; n > 0 && i < s->ntraps; i++)
 		if (s->saved_ok[i] && s->traps[i] >= gva &&
-		    s->traps[i] < gva + (uint64_t)n)
+		    s->traps[i] < gva + (uint64_t)n &&
+		    ((uint8_t *)buf)[s->traps[i] - gva] == 0xcc)
 			((uint8_t *)buf)[s->traps[i] - gva] = s->saved[i];
 	return n;
 }

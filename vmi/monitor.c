@@ -24,7 +24,11 @@
  *  - a trap is left by resuming at addr + 5 when the instruction under it
  *    is the 5-byte NOP ftrace leaves at every kernel function's entry
  *    (checked with Capstone at the first hit), else by removing the trap,
- *    stepping once and putting it back.
+ *    stepping once and putting it back.  The code under an emulated trap
+ *    is read again now and then (every MON_VERIFY_HITS hits of it, or
+ *    after a second): if it is no longer the NOP, the write is reported
+ *    (stderr and an alert record), the trap re-armed and stepped;
+ *  - a backend that steps over its own traps (Xen) is simply resumed.
  * Every round trip under QEMU TCG costs time the guest waits, so strings,
  * process context and the argument block are read only when a rule, the
  * audit record or the trace needs them.
@@ -61,6 +65,10 @@
 #define MON_REDIRECT_MISSES 256	/* getname calls we let pass while waiting */
 #define MON_PT_ARGS_OFF 0x20	/* pt_regs: bp at 0x20 .. di at 0x70 */
 #define MON_PT_ARGS_LEN 0x58
+/* Tamper checks: the code under an emulated trap is read again at most
+ * once per this many hits of it, and at least once per MON_VERIFY_NS. */
+#define MON_VERIFY_HITS 32
+#define MON_VERIFY_NS 1000000000ull
 
 /* pt_regs offsets of the syscall arguments: di si dx r10 r8 r9, and for
  * the 32-bit entry bx cx dx si di bp. */
@@ -86,6 +94,10 @@ struct mon_trap {
 	bool ia32;		/* a 32-bit syscall entry (int $0x80) */
 	const char *name;	/* the event's name */
 	uint64_t hits;
+	uint8_t code[5];	/* the bytes under the trap when checked */
+	bool have_code;
+	uint64_t verify_hit;	/* t->hits at the last tamper check */
+	bool tampered;		/* reported once */
 };
 
 struct mon_str {
@@ -162,6 +174,8 @@ struct mon {
 	} rd;
 
 	uint64_t seq, t_attach;
+	uint64_t verify_ns;	/* when the last tamper check ran */
+	uint64_t tamper_alerts;
 	uint64_t trap_hits, rt_in_traps;
 	uint64_t rt_wait;	/* round trips before the last wait */
 	struct vsp_run_stats rs;
@@ -203,7 +217,9 @@ static const char *mon_be_err(struct mon *m, int rc)
 {
 	if (m->o->ops == &vsp_be_gdb_ops && m->be.priv)
 		return vsp_be_gdb_error(&m->be);
-	if (m->o->ops == &vsp_be_xen_ops) {
+	/* By name too: a layer over the Xen backend (a recorder, a test
+	 * double) still has libxc's message to give. */
+	if (m->o->ops == &vsp_be_xen_ops || strcmp(m->o->ops->name, "xen") == 0) {
 		const char *e = vsp_be_xen_last_error();
 		if (e && *e)
 			return e;
@@ -332,6 +348,8 @@ static void mon_trap_check(struct mon *m, struct mon_trap *t)
 	if (n < 5 || !m->have_cs)
 		return;
 	t->checked = true;
+	memcpy(t->code, code, 5);
+	t->have_code = true;
 	cs_insn *insn = NULL;
 	size_t k = cs_disasm(m->cs, code, (size_t)n, t->addr, 1, &insn);
 	if (k == 1 && insn[0].id == X86_INS_NOP && insn[0].size == 5)
@@ -370,6 +388,92 @@ static int mon_wait_step(struct mon *m)
 	return -ETIMEDOUT;
 }
 
+/*
+ * Someone rewrote the code under a trap: the guest's kernel (ftrace, live
+ * patching, a hostile module) or a second debugger.  Skipping 5 bytes is
+ * right only while they are the NOP examined at install time, so the trap
+ * is stepped from now on (the new instruction runs), put back in case the
+ * write removed it, and the change is reported on stderr and as an alert
+ * record in the audit log.
+ */
+static void mon_tampered(struct mon *m, struct mon_trap *t, const uint8_t *now)
+{
+	uint64_t off = 0;
+	const char *fn = m->syms ? vsp_sym_at(m->syms, t->addr, &off) : NULL;
+	char sym[160];
+	if (fn)
+		snprintf(sym, sizeof sym, "%s+0x%" PRIx64, fn, off);
+	else
+		snprintf(sym, sizeof sym, "0x%" PRIx64, t->addr);
+	char msg[320];
+	snprintf(msg, sizeof msg, "code under the trap at %s changed: "
+		 "%02x %02x %02x %02x %02x, was %02x %02x %02x %02x %02x; "
+		 "trap re-armed, stepped from now on", sym,
+		 now[0], now[1], now[2], now[3], now[4], t->code[0], t->code[1],
+		 t->code[2], t->code[3], t->code[4]);
+	fprintf(stderr, "vsp attach: alert: %s\n", msg);
+	t->emulate = false;
+	t->tampered = true;
+	memcpy(t->code, now, 5);
+	m->tamper_alerts++;
+	/* Re-arm: a write over a breakpoint kept in guest memory (KVM, Xen)
+	 * may have removed it. */
+	if (m->be.ops->trap_del(&m->be, t->addr) == 0 &&
+	    m->be.ops->trap_add(&m->be, t->addr) < 0)
+		fprintf(stderr, "vsp attach: alert: cannot re-arm the trap at %s\n",
+			sym);
+	if (!m->have_audit)
+		return;
+	/* No rule decided this: a record of its own, in the audit format's
+	 * shape for an effect-only alert.  Rare: the buffer is built here. */
+	struct vsp_jbuf b;
+	bool first = true;
+	const char *vm = m->o->vm ? m->o->vm : "guest0";
+	const char *mode = vsp_mode_name(m->mode);
+	vsp_jbuf_init(&b);
+	vsp_jbuf_raw(&b, "{", 1);
+	vsp_jbuf_key(&b, "seq", &first);
+	vsp_jbuf_uint(&b, ++m->seq);
+	vsp_jbuf_key(&b, "time_ns", &first);
+	vsp_jbuf_uint(&b, mon_now_ns() - m->t_attach);
+	vsp_jbuf_key(&b, "vm", &first);
+	vsp_jbuf_str(&b, vm, strlen(vm));
+	vsp_jbuf_cstr(&b, ",\"rule\":null,\"verdict\":null,"
+		      "\"severity\":\"alert\"");
+	vsp_jbuf_key(&b, "mode", &first);
+	vsp_jbuf_str(&b, mode, strlen(mode));
+	vsp_jbuf_cstr(&b, ",\"applied\":false");
+	vsp_jbuf_key(&b, "msg", &first);
+	vsp_jbuf_str(&b, msg, strlen(msg));
+	vsp_jbuf_cstr(&b, ",\"event\":{\"kind\":\"kernel\",\"name\":");
+	vsp_jbuf_str(&b, fn ? fn : "", fn ? strlen(fn) : 0);
+	vsp_jbuf_cstr(&b, ",\"addr\":");
+	vsp_jbuf_uint(&b, t->addr);
+	vsp_jbuf_raw(&b, "}}\n", 3);
+	if (!b.oom && fwrite(b.p, 1, b.len, m->audit.out) == b.len)
+		m->audit.records++;
+	fflush(m->audit.out);
+	vsp_jbuf_release(&b);
+}
+
+/* Reads the code under an emulated trap again when it is due. */
+static void mon_verify(struct mon *m, struct mon_trap *t)
+{
+	if (!t->have_code || t->tampered)
+		return;
+	uint64_t now = mon_now_ns();
+	if (t->hits - t->verify_hit < MON_VERIFY_HITS &&
+	    now - m->verify_ns < MON_VERIFY_NS)
+		return;
+	t->verify_hit = t->hits;
+	m->verify_ns = now;
+	uint8_t code[5];
+	if (m->be.ops->read(&m->be, m->vcpu, t->addr, code, 5) != 5)
+		return;
+	if (memcmp(code, t->code, 5) != 0)
+		mon_tampered(m, t, code);
+}
+
 /* Leaves a trap the guest sits on and lets it run. */
 static int mon_leave(struct mon *m, struct mon_trap *t)
 {
@@ -378,11 +482,19 @@ static int mon_leave(struct mon *m, struct mon_trap *t)
 		return m->be.ops->resume(&m->be, m->vcpu, &r);
 	mon_trap_check(m, t);
 	t->checked = true;	/* unreadable code: step over it from now on */
+	if (t->emulate)
+		mon_verify(m, t);
 	if (t->emulate) {
 		r.how = VSP_RESUME_AT;
 		r.addr = t->addr + 5;
 		return m->be.ops->resume(&m->be, m->vcpu, &r);
 	}
+	/* A backend that runs the instruction under its own trap (Xen) is
+	 * simply resumed: removing the trap there would let other vCPUs pass
+	 * it, and waiting for "the step" could take another vCPU's trap for
+	 * it. */
+	if (m->be.ops->steps_over_traps)
+		return m->be.ops->resume(&m->be, m->vcpu, &r);
 	int rc = m->be.ops->trap_del(&m->be, t->addr);
 	if (rc < 0)
 		return rc;

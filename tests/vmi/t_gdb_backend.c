@@ -294,6 +294,11 @@ int main(void)
 	ok(sim.mem[0x100] == 0xcc, "the stub put int3 there");
 	ok(be.ops->read(&be, 0, 0x10f8, buf, 16) == 16 &&
 	   buf[8] == (uint8_t)(0x100 * 7), "reads show the guest's byte, not the trap");
+	/* The guest (or another debugger) writes over the trap: reads must
+	 * show the new byte, so the monitor can notice. */
+	sim.mem[0x100] = 0x90;
+	ok(be.ops->read(&be, 0, 0x10f8, buf, 16) == 16 && buf[8] == 0x90,
+	   "a write over the trap is not hidden");
 	ok(be.ops->trap_del(&be, 0x1100) == 0, "and it goes again");
 	ok(be.ops->trap_add(&be, 0xffffffff81000010ull) == 0, "trap_add");
 	ok(be.ops->trap_add(&be, 0xffffffff81000020ull) == 0, "second trap");

@@ -21,6 +21,7 @@
 #include "interp/engine.h"
 #include "vmi/backend.h"
 #include "vmi/monitor.h"
+#include "vmi/xen.h"
 
 static int t_n, t_fail;
 
@@ -82,8 +83,12 @@ static struct {
 	int ntraps, max_traps;
 	int stop;		/* index of the current stop, -1 before */
 	int nstops;
-	struct vsp_regs stops[8];
-	struct rec rec[8];
+	struct vsp_regs stops[64];
+	struct rec rec[64];
+	bool step_pending;	/* a STEP resume: the next wait is its stop */
+	int ndel, nstep;
+	int tamper_at;		/* at this stop the code under openat changes */
+	uint8_t *text;
 	bool detached, stay;
 	uint64_t wrote_at, log[32];
 	int nlog;
@@ -121,6 +126,7 @@ static int fk_trap_add(struct vsp_backend *be, uint64_t addr)
 static int fk_trap_del(struct vsp_backend *be, uint64_t addr)
 {
 	(void)be;
+	fk.ndel++;
 	for (int i = 0; i < fk.ntraps; i++)
 		if (fk.traps[i] == addr) {
 			fk.traps[i] = fk.traps[--fk.ntraps];
@@ -184,6 +190,16 @@ static int fk_wait(struct vsp_backend *be, struct vsp_stop *st, int timeout_ms)
 	(void)be;
 	(void)timeout_ms;
 	memset(st, 0, sizeof *st);
+	if (fk.step_pending) {
+		fk.step_pending = false;
+		st->kind = VSP_STOP_STEP;
+		return 0;
+	}
+	if (fk.tamper_at && fk.stop + 1 == fk.tamper_at && fk.text) {
+		/* push %rbp; mov %rsp,%rbp; nop: not ftrace's NOP any more */
+		static const uint8_t code[5] = { 0x55, 0x48, 0x89, 0xe5, 0x90 };
+		memcpy(fk.text + (K_OPENAT - K_TEXT), code, 5);
+	}
 	if (fk.stop + 1 >= fk.nstops) {
 		st->kind = VSP_STOP_EXITED;
 		return 0;
@@ -203,6 +219,10 @@ static int fk_resume(struct vsp_backend *be, uint32_t vcpu,
 	if (fk.stop >= 0) {
 		fk.rec[fk.stop].res = *how;
 		fk.rec[fk.stop].nres++;
+	}
+	if (how->how == VSP_RESUME_STEP) {
+		fk.step_pending = true;
+		fk.nstep++;
 	}
 	return 0;
 }
@@ -268,6 +288,7 @@ static struct vsp_regs *syscall_stop(uint64_t handler, uint64_t user_ptr)
 static void setup_guest(void)
 {
 	uint8_t *text = fk_region(K_TEXT, 0x300000);
+	fk.text = text;
 	/* Every function starts with ftrace's NOP, as the running kernel's. */
 	static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
 	static const uint64_t fns[] = { K_OPENAT, K_GETPID, 0xffffffff81002000ull,
@@ -430,6 +451,210 @@ static void second_run(const char *dir, const char *map)
 	free(pol);
 }
 
+static int count_lines(FILE *f, const char *needle)
+{
+	char line[4096];
+	int n = 0;
+	rewind(f);
+	while (fgets(line, sizeof line, f))
+		n += !needle || strstr(line, needle) != NULL;
+	return n;
+}
+
+static void fresh_guest(void)
+{
+	for (int i = 0; i < fk.nmem; i++)
+		free(fk.mem[i].data);
+	memset(&fk, 0, sizeof fk);
+	setup_guest();
+	fk.nstops = 0;
+}
+
+/*
+ * The guest rewrites the code under a trap (at stop 10): the monitor finds
+ * out at its next periodic check, says so in an alert record, re-arms the
+ * trap and from then on steps the new instruction instead of skipping it.
+ */
+static void tamper_run(const char *dir, const char *map)
+{
+	static const char text[] =
+		"rule \"deny-shadow\": on syscall openat when path == \"/etc/shadow\"\n"
+		"  : deny EACCES;\n";
+	char *pol = write_tmp(dir, "t.vsp", text);
+	fresh_guest();
+	for (int i = 0; i < 40; i++)
+		syscall_stop(K_OPENAT, U_STR + 0x100);
+	fk.tamper_at = 10;
+	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET };
+	const char *files[] = { pol };
+	struct vsp_policy *p = vsp_policy_load(files, 1, &lo, NULL);
+	ok(p != NULL, "tamper: policy loads");
+	if (!p)
+		return;
+	FILE *audit = tmpfile();
+	struct vsp_monitor_opts mo = {
+		.ops = &fk_ops, .target = "fake", .symbols = map,
+		.policy = p, .audit = audit, .quiet = true,
+	};
+	int q = quiet_begin();
+	int rc = vsp_monitor_run(&mo);
+	quiet_end(q);
+	struct rec *r = fk.rec;
+	ok(rc == VSP_MON_OK, "tamper: the monitor ends with 0");
+	ok(r[9].res.how == VSP_RESUME_AT && r[9].res.addr == K_OPENAT + 5,
+	   "tamper: before the write, the NOP is skipped");
+	int skipped = 0, stepped = 0, at = -1;
+	for (int i = 0; i < 40; i++) {
+		if (r[i].nres == 1 && r[i].res.how == VSP_RESUME_AT)
+			skipped++;
+		if (r[i].nres == 2 && r[i].res.how == VSP_RESUME_CONTINUE) {
+			stepped++;
+			if (at < 0)
+				at = i;
+		}
+	}
+	printf("# skipped %d, stepped %d, first stepped at stop %d\n",
+	       skipped, stepped, at);
+	ok(at > 10 && at <= 10 + 32 + 1,
+	   "tamper: noticed within one check period of the write");
+	ok(skipped + stepped == 40 && stepped == 40 - at,
+	   "tamper: every hit after it is stepped, none skipped");
+	ok(count_lines(audit, "\"severity\":\"alert\"") == 1 &&
+	   count_lines(audit, "\"name\":\"__x64_sys_openat\"") == 1 &&
+	   count_lines(audit, "changed: 55 48 89 e5 90, was 0f 1f 44 00 00") == 1,
+	   "tamper: one alert record naming the function and the bytes");
+	ok(count_lines(audit, NULL) == 1, "tamper: nothing else in the audit log");
+	int adds = 0;
+	for (int i = 0; i < fk.nlog; i++)
+		adds += fk.log[i] == K_OPENAT;
+	ok(adds >= 3, "tamper: the trap re-armed after the write");
+	vsp_policy_free(p);
+	fclose(audit);
+	unlink(pol);
+	free(pol);
+}
+
+/* A backend that steps over its own traps (Xen) is resumed in place: no
+ * removal, no single step that could swallow another vCPU's trap. */
+static int stepper_attach(struct vsp_backend *be, const char *target)
+{
+	return fk_attach(be, target);
+}
+
+static void stepping_backend_run(const char *dir, const char *map)
+{
+	static const char text[] =
+		"rule \"deny-shadow\": on syscall openat when path == \"/etc/shadow\"\n"
+		"  : deny EACCES;\n";
+	char *pol = write_tmp(dir, "s.vsp", text);
+	fresh_guest();
+	static const uint8_t code[5] = { 0x55, 0x48, 0x89, 0xe5, 0x90 };
+	memcpy(fk.text + (K_OPENAT - K_TEXT), code, 5);
+	for (int i = 0; i < 3; i++)
+		syscall_stop(K_OPENAT, U_STR + 0x100);
+	struct vsp_backend_ops ops = fk_ops;
+	ops.attach = stepper_attach;
+	ops.steps_over_traps = true;
+	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET };
+	const char *files[1] = { pol };
+	struct vsp_policy *p = vsp_policy_load(files, 1, &lo, NULL);
+	if (!p) {
+		ok(0, "steps_over_traps: policy loads");
+		return;
+	}
+	struct vsp_monitor_opts mo = {
+		.ops = &ops, .target = "fake", .symbols = map,
+		.policy = p, .quiet = true,
+	};
+	int q = quiet_begin();
+	int rc = vsp_monitor_run(&mo);
+	quiet_end(q);
+	ok(rc == VSP_MON_OK, "steps_over_traps: the monitor ends with 0");
+	bool cont = true;
+	for (int i = 0; i < 3; i++)
+		cont &= fk.rec[i].nres == 1 && fk.rec[i].res.how == VSP_RESUME_CONTINUE;
+	ok(cont, "steps_over_traps: each hit resumed once, in place");
+	ok(fk.nstep == 0 && fk.ndel == 0,
+	   "steps_over_traps: no single step, no trap removed");
+	vsp_policy_free(p);
+	unlink(pol);
+	free(pol);
+
+	/* The stepping (GDB-like) backend on the same code removes, steps
+	 * and re-adds. */
+	pol = write_tmp(dir, "s.vsp", text);
+	fresh_guest();
+	memcpy(fk.text + (K_OPENAT - K_TEXT), code, 5);
+	syscall_stop(K_OPENAT, U_STR + 0x100);
+	files[0] = pol;
+	p = vsp_policy_load(files, 1, &lo, NULL);
+	ok(p != NULL, "second stepping policy loads");
+	if (!p)
+		return;
+	mo.ops = &fk_ops;
+	mo.policy = p;
+	q = quiet_begin();
+	rc = vsp_monitor_run(&mo);
+	quiet_end(q);
+	ok(fk.nstep == 1 && fk.ndel == 1 && fk.rec[0].nres == 2,
+	   "without it: removed, stepped, re-added, continued");
+	vsp_policy_free(p);
+	unlink(pol);
+	free(pol);
+}
+
+/* An attach through the Xen backend that fails prints libxc's reason, not
+ * a bare errno string. */
+static int xenish_attach(struct vsp_backend *be, const char *target)
+{
+	/* The real backend leaves its message (no Xen on this host, or no
+	 * such domain); the failure itself is reported as EIO. */
+	vsp_be_xen_ops.attach(be, target);
+	be->priv = NULL;
+	return -EIO;
+}
+
+static void xen_error_run(const char *dir, const char *map)
+{
+	static const char text[] = "rule \"g\": on syscall getpid : return 1;\n";
+	char *pol = write_tmp(dir, "x.vsp", text);
+	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET };
+	const char *files[] = { pol };
+	struct vsp_policy *p = vsp_policy_load(files, 1, &lo, NULL);
+	if (!p) {
+		ok(0, "xen error: policy loads");
+		return;
+	}
+	struct vsp_backend_ops ops = fk_ops;
+	ops.name = "xen";
+	ops.attach = xenish_attach;
+	struct vsp_monitor_opts mo = {
+		.ops = &ops, .target = "nosuch-domain", .symbols = map,
+		.policy = p, .quiet = true,
+	};
+	fflush(stderr);
+	int saved = dup(2);
+	FILE *f = tmpfile();
+	dup2(fileno(f), 2);
+	int rc = vsp_monitor_run(&mo);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	char line[1024] = "";
+	rewind(f);
+	if (!fgets(line, sizeof line, f))
+		line[0] = 0;
+	fclose(f);
+	const char *why = vsp_be_xen_last_error();
+	printf("# %s", line);
+	ok(rc == VSP_MON_LOST, "xen error: cannot attach, exit 3");
+	ok(why && *why && strstr(line, why) && !strstr(line, strerror(EIO)),
+	   "xen error: the message is the Xen backend's, not strerror");
+	vsp_policy_free(p);
+	unlink(pol);
+	free(pol);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/vsp-t-monitor.XXXXXX";
@@ -503,6 +728,9 @@ int main(void)
 	vsp_policy_free(p);
 	fclose(audit);
 	second_run(dir, map);
+	tamper_run(dir, map);
+	stepping_backend_run(dir, map);
+	xen_error_run(dir, map);
 	unlink(pol);
 	unlink(map);
 	rmdir(dir);
