@@ -159,11 +159,27 @@ static inline uint64_t key_hash(uint32_t prog, const void *key, size_t klen)
 
 	if (klen <= 32 && klen % 8 == 0) {
 		const unsigned char *b = key;
-		uint64_t h = ((uint64_t)prog + 1) * K2 ^ klen;
-		for (size_t i = 0; i < klen / 8; i++) {
-			uint64_t w;
-			memcpy(&w, b + 8 * i, 8);
-			h += rotl(w, (int)(17 * i + 7)) * k[i];
+		uint64_t h = ((uint64_t)prog + 1) * K2 ^ klen, w;
+		/* Unrolled: word i turns by 17 * i + 7 bits, constants all. */
+		switch (klen) {
+		case 32:
+			memcpy(&w, b + 24, 8);
+			h += rotl(w, 58) * k[3];
+			/* fall through */
+		case 24:
+			memcpy(&w, b + 16, 8);
+			h += rotl(w, 41) * k[2];
+			/* fall through */
+		case 16:
+			memcpy(&w, b + 8, 8);
+			h += rotl(w, 24) * k[1];
+			/* fall through */
+		case 8:
+			memcpy(&w, b, 8);
+			h += rotl(w, 7) * k[0];
+			break;
+		default:
+			break;
 		}
 		h ^= h >> 32;
 		h *= K1;
