@@ -26,8 +26,8 @@
  *    (checked with Capstone at the first hit), else by removing the trap,
  *    stepping once and putting it back.  The code under an emulated trap
  *    is read again now and then (every MON_VERIFY_HITS hits of it, or
- *    after a second): if it is no longer the NOP, the write is reported
- *    (stderr and an alert record), the trap re-armed and stepped;
+ *    after a second): if it is no longer one it may skip, the write is
+ *    reported (stderr and an alert record), the trap re-armed and stepped;
  *  - a backend that steps over its own traps (Xen) is simply resumed.
  * Every round trip under QEMU TCG costs time the guest waits, so strings,
  * process context and the argument block are read only when a rule, the
@@ -65,6 +65,7 @@
 #define MON_REDIRECT_MISSES 256	/* getname calls we let pass while waiting */
 #define MON_PT_ARGS_OFF 0x20	/* pt_regs: bp at 0x20 .. di at 0x70 */
 #define MON_PT_ARGS_LEN 0x58
+#define MON_USER_TOP 0x00fffffffffff000ull	/* TASK_SIZE_MAX, 5-level paging */
 /* Tamper checks: the code under an emulated trap is read again at most
  * once per this many hits of it, and at least once per MON_VERIFY_NS. */
 #define MON_VERIFY_HITS 32
@@ -336,7 +337,34 @@ static int mon_helper_del(struct mon *m, struct mon_trap *t)
 	return rc == -ENOENT ? 0 : rc;
 }
 
-/* Is the instruction under the trap ftrace's 5-byte NOP?  Decided once,
+/* May the code at `addr` be left by resuming 5 bytes on?  Yes for
+ * ftrace's 5-byte NOP; and before ftrace_init patches it (an attach at
+ * boot stops that early) the site is still `call __fentry__`: skipping
+ * that call skips only tracing, so it is left the same way. */
+static bool mon_skippable(struct mon *m, uint64_t addr, const uint8_t *code,
+			  size_t n)
+{
+	cs_insn *insn = NULL;
+	bool yes = false;
+	size_t k = cs_disasm(m->cs, code, n, addr, 1, &insn);
+	if (k == 1 && insn[0].id == X86_INS_NOP && insn[0].size == 5)
+		yes = true;
+	if (k == 1 && insn[0].id == X86_INS_CALL && insn[0].size == 5 &&
+	    code[0] == 0xe8 && m->syms) {
+		int32_t rel;
+		memcpy(&rel, code + 1, 4);
+		uint64_t off, target = addr + 5 + (int64_t)rel;
+		const char *fn = vsp_sym_at(m->syms, target, &off);
+		if (fn && off == 0 && (strcmp(fn, "__fentry__") == 0 ||
+				       strncmp(fn, "ftrace_", 7) == 0))
+			yes = true;
+	}
+	if (k)
+		cs_free(insn, k);
+	return yes;
+}
+
+/* Is the instruction under the trap one we may skip?  Decided once,
  * before the trap goes in, or at its first hit when the code could not be
  * read then. */
 static void mon_trap_check(struct mon *m, struct mon_trap *t)
@@ -350,25 +378,7 @@ static void mon_trap_check(struct mon *m, struct mon_trap *t)
 	t->checked = true;
 	memcpy(t->code, code, 5);
 	t->have_code = true;
-	cs_insn *insn = NULL;
-	size_t k = cs_disasm(m->cs, code, (size_t)n, t->addr, 1, &insn);
-	if (k == 1 && insn[0].id == X86_INS_NOP && insn[0].size == 5)
-		t->emulate = true;
-	/* Before ftrace_init patches it (an attach at boot stops that early)
-	 * the site is still `call __fentry__`.  Skipping that call skips only
-	 * tracing, so it is left the same way. */
-	if (k == 1 && insn[0].id == X86_INS_CALL && insn[0].size == 5 &&
-	    code[0] == 0xe8 && m->syms) {
-		int32_t rel;
-		memcpy(&rel, code + 1, 4);
-		uint64_t off, target = t->addr + 5 + (int64_t)rel;
-		const char *fn = vsp_sym_at(m->syms, target, &off);
-		if (fn && off == 0 && (strcmp(fn, "__fentry__") == 0 ||
-				       strncmp(fn, "ftrace_", 7) == 0))
-			t->emulate = true;
-	}
-	if (k)
-		cs_free(insn, k);
+	t->emulate = mon_skippable(m, t->addr, code, (size_t)n);
 }
 
 static int mon_wait_step(struct mon *m)
@@ -470,7 +480,13 @@ static void mon_verify(struct mon *m, struct mon_trap *t)
 	uint8_t code[5];
 	if (m->be.ops->read(&m->be, m->vcpu, t->addr, code, 5) != 5)
 		return;
-	if (memcmp(code, t->code, 5) != 0)
+	if (memcmp(code, t->code, 5) == 0)
+		return;
+	/* The kernel's own ftrace moves between `call __fentry__`, the NOP
+	 * and `call ftrace_caller`: all skippable, nothing to report. */
+	if (mon_skippable(m, t->addr, code, 5))
+		memcpy(t->code, code, 5);
+	else
 		mon_tampered(m, t, code);
 }
 
@@ -593,6 +609,11 @@ static int mon_read_str(struct mon *m, uint64_t addr, struct mon_str *s)
 	size_t want = 256;
 	while (s->len < MON_STR_MAX) {
 		uint64_t a = addr + s->len;
+		/* A syscall's string lies in user space: a pointer into the
+		 * kernel half fails as the kernel's access_ok fails it, so a
+		 * rule never decides on (nor the log shows) kernel memory. */
+		if (a >= MON_USER_TOP)
+			break;
 		size_t to_page = 4096 - (size_t)(a & 4095);
 		size_t n = MON_STR_MAX - s->len;
 		if (n > want)
