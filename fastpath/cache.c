@@ -148,38 +148,37 @@ void vsp_fp_cache_free(struct vsp_cache *c)
 }
 
 /*
- * Keys of up to four whole words (a few integer fields and the partial
- * flag: the usual key) hash with independent multiplies, which the CPU
- * runs side by side, and a short final mix; longer keys take the general
- * hash.  Either way the full key is compared on a hit.
+ * Keys of up to eight whole words (a few integer fields and the partial
+ * flag, or a path of up to 48 bytes: the usual keys) hash with independent
+ * multiplies, which the CPU runs side by side, and a short final mix;
+ * longer keys take the general hash.  Either way the full key is compared
+ * on a hit.  Word i turns by 17 * i + 7 bits and has its own odd
+ * multiplier, so equal words in different places do not cancel.
  */
+#define KW(i) ((K1 * (2 * (uint64_t)(i) + 3)) | 1)
+#define MIXW(i)                                             \
+	do {                                                \
+		uint64_t w_;                                \
+		memcpy(&w_, b + 8 * (i), 8);                \
+		h += rotl(w_, (17 * (i) + 7) % 64) * KW(i); \
+	} while (0)
+
 static inline uint64_t key_hash(uint32_t prog, const void *key, size_t klen)
 {
-	static const uint64_t k[4] = { K1, K2, K3, 0xd6e8feb86659fd93ULL };
-
-	if (klen <= 32 && klen % 8 == 0) {
+	if (klen <= 64 && klen % 8 == 0) {
 		const unsigned char *b = key;
-		uint64_t h = ((uint64_t)prog + 1) * K2 ^ klen, w;
-		/* Unrolled: word i turns by 17 * i + 7 bits, constants all. */
-		switch (klen) {
-		case 32:
-			memcpy(&w, b + 24, 8);
-			h += rotl(w, 58) * k[3];
-			/* fall through */
-		case 24:
-			memcpy(&w, b + 16, 8);
-			h += rotl(w, 41) * k[2];
-			/* fall through */
-		case 16:
-			memcpy(&w, b + 8, 8);
-			h += rotl(w, 24) * k[1];
-			/* fall through */
-		case 8:
-			memcpy(&w, b, 8);
-			h += rotl(w, 7) * k[0];
-			break;
-		default:
-			break;
+		uint64_t h = ((uint64_t)prog + 1) * K2 ^ klen;
+		/* Unrolled, so every rotation and multiplier is a constant. */
+		switch (klen / 8) {
+		case 8: MIXW(7); /* fall through */
+		case 7: MIXW(6); /* fall through */
+		case 6: MIXW(5); /* fall through */
+		case 5: MIXW(4); /* fall through */
+		case 4: MIXW(3); /* fall through */
+		case 3: MIXW(2); /* fall through */
+		case 2: MIXW(1); /* fall through */
+		case 1: MIXW(0); break;
+		default: break;
 		}
 		h ^= h >> 32;
 		h *= K1;
@@ -187,6 +186,8 @@ static inline uint64_t key_hash(uint32_t prog, const void *key, size_t klen)
 	}
 	return vsp_fp_hash(key, klen, (uint64_t)prog * K1 + 1);
 }
+#undef MIXW
+#undef KW
 
 /* Keys made of whole words (the engine's are) compare a word at a time:
  * a key just built from word stores reads back without a stall. */
