@@ -40,15 +40,23 @@ static const uint64_t fz_addrs[] = { 0, 0xffffffff81000000ull, 0xfff,
 
 static uint8_t fz_buf[1 << 20];
 
-/* Everything the client sent, drained so a chatty client never blocks. */
+/* Everything the client sent, read until it hangs up: the stub keeps
+ * reading, as a live one does, so the client never blocks in a write. */
 static void fz_drain(int fd)
 {
 	char sink[4096];
-	while (read(fd, sink, sizeof(sink)) > 0)
+	ssize_t r;
+	while ((r = read(fd, sink, sizeof(sink))) > 0 || (r < 0 && errno == EINTR))
 		;
 }
 
-static void fz_client_op(struct vsp_gdb *g, uint8_t op, int stub)
+static void *fz_drain_thread(void *arg)
+{
+	fz_drain(*(int *)arg);
+	return NULL;
+}
+
+static void fz_client_op(struct vsp_gdb *g, uint8_t op)
 {
 	struct vsp_gdb_stop st;
 	size_t len = fz_sizes[(op >> 4) & 7];
@@ -88,7 +96,6 @@ static void fz_client_op(struct vsp_gdb *g, uint8_t op, int stub)
 	/* Every exchange may only read what it was asked for. */
 	if ((op & 15) == 1 && rc > (long)len)
 		abort();
-	fz_drain(stub);
 }
 
 static void fz_client(const uint8_t *ops, size_t nops, const uint8_t *data,
@@ -114,7 +121,15 @@ static void fz_client(const uint8_t *ops, size_t nops, const uint8_t *data,
 		off += (size_t)w;
 	}
 	shutdown(sv[1], SHUT_WR);
+	fcntl(sv[1], F_SETFL, 0);
+	pthread_t drainer;
 	if (vsp_gdb_init(&g) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return;
+	}
+	if (pthread_create(&drainer, NULL, fz_drain_thread, &sv[1]) != 0) {
+		vsp_gdb_release(&g);
 		close(sv[0]);
 		close(sv[1]);
 		return;
@@ -122,8 +137,9 @@ static void fz_client(const uint8_t *ops, size_t nops, const uint8_t *data,
 	g.timeout_ms = 50;
 	vsp_gdb_attach_fd(&g, sv[0]);
 	for (size_t i = 0; i < nops; i++)
-		fz_client_op(&g, ops[i], sv[1]);
-	vsp_gdb_release(&g);	/* closes sv[0] */
+		fz_client_op(&g, ops[i]);
+	vsp_gdb_release(&g);	/* closes sv[0]: the drainer sees the end */
+	pthread_join(drainer, NULL);
 	close(sv[1]);
 }
 
