@@ -20,7 +20,7 @@
 static const char replay_help[] =
 	"usage: vsp replay POLICY... --trace FILE [--mode M] [--audit FILE]\n"
 	"                  [--stats[=json]] [--no-fastpath] [--no-cache]\n"
-	"                  [--cache-entries N]\n\n"
+	"                  [--cache-entries N] [--on-partial P]\n\n"
 	"Decides every event of a recorded JSON Lines trace (as written by\n"
 	"'vsp attach --record') and writes one audit record per decision that is\n"
 	"not a plain default allow, and per log or alert effect.\n\n"
@@ -31,6 +31,12 @@ static const char replay_help[] =
 	"      --no-fastpath      interpreter only: no constant verdicts or matchers\n"
 	"      --no-cache         no decision cache\n"
 	"      --cache-entries N  decision cache size (default 65536)\n"
+	"      --on-partial P     when an event's inputs could not be read in full:\n"
+	"                         rules (default: the rules decide, seeing empty\n"
+	"                         strings and event.partial), default (the policy's\n"
+	"                         default verdict), closed (deny EPERM), open (allow)\n"
+	"      --fail-closed      the same as --on-partial closed\n"
+	"      --fail-open        the same as --on-partial open\n"
 	"  -h, --help             show this help\n\n"
 	"In learn mode the profile files named by 'must arise from profile' get\n"
 	"every call path seen (sorted, without duplicates, merged with what they\n"
@@ -38,7 +44,10 @@ static const char replay_help[] =
 	"Exit status: 0 done, 1 policy errors, 2 usage, I/O error or malformed\n"
 	"trace (the message names the line).\n";
 
-enum { OPT_NO_FASTPATH = 256, OPT_NO_CACHE, OPT_CACHE_ENTRIES };
+enum {
+	OPT_NO_FASTPATH = 256, OPT_NO_CACHE, OPT_CACHE_ENTRIES, OPT_ON_PARTIAL,
+	OPT_FAIL_CLOSED, OPT_FAIL_OPEN
+};
 
 struct replay_args {
 	const char *trace, *audit;
@@ -56,6 +65,9 @@ static int parse_args(int argc, char **argv, struct replay_args *ra)
 		{ "no-fastpath", no_argument, NULL, OPT_NO_FASTPATH },
 		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
 		{ "cache-entries", required_argument, NULL, OPT_CACHE_ENTRIES },
+		{ "on-partial", required_argument, NULL, OPT_ON_PARTIAL },
+		{ "fail-closed", no_argument, NULL, OPT_FAIL_CLOSED },
+		{ "fail-open", no_argument, NULL, OPT_FAIL_OPEN },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -109,6 +121,19 @@ static int parse_args(int argc, char **argv, struct replay_args *ra)
 			ra->lo.cache_entries = (uint32_t)v;
 			break;
 		}
+		case OPT_ON_PARTIAL:
+			if (vsp_fail_policy_parse(optarg, &ra->lo.on_partial) < 0) {
+				fprintf(stderr, "vsp replay: --on-partial takes rules, "
+					"default, closed or open, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_FAIL_CLOSED:
+			ra->lo.on_partial = VSP_FAIL_CLOSED;
+			break;
+		case OPT_FAIL_OPEN:
+			ra->lo.on_partial = VSP_FAIL_OPEN;
+			break;
 		case 'h':
 			fputs(replay_help, stdout);
 			return -1;

@@ -111,6 +111,10 @@ static void put_message(struct vsp_audit *a, struct vsp_event *ev,
 	if (ei && ei->text) {
 		vsp_policy_format(a->policy, (uint32_t)effect, ev, msg,
 				  sizeof(msg));
+	} else if (d && d->failed) {
+		snprintf(msg, sizeof(msg), "%s %s %s (its inputs could not be read in full)",
+			 vsp_verdict_name(d->verdict), vsp_event_kind_name(ev->kind),
+			 ev->name);
 	} else {
 		const char *rname = rule >= 0 ?
 			vsp_policy_rule(a->policy, (uint32_t)rule)->name :
@@ -205,6 +209,11 @@ static void put_record(struct vsp_audit *a, struct vsp_event *ev,
 		vsp_jbuf_key(b, "flagged", &first);
 		vsp_jbuf_cstr(b, "true");
 	}
+	if (d && d->failed) {
+		/* The run's failure policy chose this verdict (--on-partial). */
+		vsp_jbuf_key(b, "failed", &first);
+		vsp_jbuf_cstr(b, "true");
+	}
 	vsp_jbuf_key(b, "event", &first);
 	put_event(b, ev);
 	vsp_jbuf_raw(b, "}\n", 2);
@@ -239,7 +248,7 @@ void vsp_audit_decision(struct vsp_audit *a, struct vsp_event *ev,
 		put_record(a, ev, NULL, (int)f->rule, (int)f->effect, alert,
 			   false);
 	}
-	if (d->rule >= 0 || d->verdict != VSP_V_ALLOW)
+	if (d->rule >= 0 || d->verdict != VSP_V_ALLOW || d->failed)
 		put_record(a, ev, d, d->rule, own_effect, own_alert, applied);
 	if (a->flush_each && fflush(a->out) != 0)
 		a->failed = true;

@@ -5,7 +5,9 @@
  * decision here.  One record goes out per decision that is not a plain
  * default allow, merged with the deciding rule's own log/alert effects,
  * and one effect-only record ("verdict":null) per log or alert of any other
- * rule that matched.  `count` effects feed the statistics only.  Records are
+ * rule that matched.  `count` effects feed the statistics only.  A decision
+ * whose verdict the run's failure policy chose (inputs unreadable) always
+ * gets a record, marked "failed":true.  Records are
  * built whole and written with one call, then flushed, so a killed monitor
  * leaves whole lines only.
  */

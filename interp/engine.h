@@ -18,6 +18,25 @@
 
 struct vsp_policy;
 
+/*
+ * What happens when an event's inputs could not be read in full (a string
+ * field unreadable or cut, so ev->partial; or a call path the unwinder
+ * could not finish, for a rule that reads it).  By default the rules decide
+ * on what was read, as the language defines (the string is empty and
+ * `event.partial` is true, which a rule can test); the other policies
+ * replace such a decision's verdict for the whole run.
+ */
+enum vsp_fail_policy {
+	VSP_FAIL_RULES,		/* the rules decide (the language's meaning) */
+	VSP_FAIL_DEFAULT,	/* the policy's default verdict */
+	VSP_FAIL_CLOSED,	/* deny EPERM */
+	VSP_FAIL_OPEN		/* allow */
+};
+
+const char *vsp_fail_policy_name(enum vsp_fail_policy f);
+/* Parses "rules", "default", "closed", "open"; -1 when none. */
+int vsp_fail_policy_parse(const char *s, enum vsp_fail_policy *out);
+
 struct vsp_load_opts {
 	enum vsp_mode mode;	/* VSP_MODE_UNSET: the files' mode, else enforce */
 	FILE *diag;		/* where diagnostics go; NULL: stderr */
@@ -25,6 +44,7 @@ struct vsp_load_opts {
 	bool no_cache;		/* no decision cache */
 	uint32_t cache_entries;	/* 0: the default, 65536 */
 	bool warnings_as_errors;
+	enum vsp_fail_policy on_partial;	/* VSP_FAIL_RULES by default */
 };
 
 /*

@@ -184,6 +184,7 @@ struct vsp_decision {
 
 	bool flagged;		/* arithmetic fault (division by zero, ...) */
 	bool partial;		/* a field read failed or was cut (ev->partial) */
+	bool failed;		/* the run's failure policy replaced the verdict */
 	bool cached;		/* answered from the decision cache */
 	uint32_t steps;		/* instructions executed */
 };

@@ -119,6 +119,9 @@ struct vsp_policy {
 	struct profile *prof;
 	size_t nprof;
 	int32_t *rule_prof;	/* per rule: profile index or -1 */
+
+	enum vsp_fail_policy fail;
+	struct vsp_decision fail_dec;	/* the verdict a failed decision gets */
 };
 
 _Static_assert(sizeof(struct cval) <= VSP_CACHE_VAL_MAX, "cache value too big");
@@ -342,6 +345,40 @@ static void unpack(const struct vsp_prog *pr, const struct cval *v,
 
 /* ---- deciding ------------------------------------------------------------ */
 
+const char *vsp_fail_policy_name(enum vsp_fail_policy f)
+{
+	static const char *const names[] = { "rules", "default", "closed", "open" };
+
+	return (unsigned)f < sizeof(names) / sizeof(names[0]) ? names[f] : "rules";
+}
+
+int vsp_fail_policy_parse(const char *s, enum vsp_fail_policy *out)
+{
+	for (int f = VSP_FAIL_RULES; f <= VSP_FAIL_OPEN; f++)
+		if (strcmp(s, vsp_fail_policy_name((enum vsp_fail_policy)f)) == 0) {
+			*out = (enum vsp_fail_policy)f;
+			return 0;
+		}
+	return -1;
+}
+
+/*
+ * The run's failure policy, for a decision made on inputs that could not
+ * be read in full.  The effects that fired stay (they describe what the
+ * rules saw); the verdict is replaced.  Rare, so out of line.
+ */
+static __attribute__((noinline)) void fail_out(const struct vsp_policy *p,
+					       struct vsp_decision *out)
+{
+	out->verdict = p->fail_dec.verdict;
+	out->rule = -1;
+	out->value = p->fail_dec.value;
+	out->redirect = p->fail_dec.redirect;
+	out->nlearn = 0;
+	out->partial = true;
+	out->failed = true;
+}
+
 static void account(struct vsp_policy *p, const struct vsp_decision *d)
 {
 	const struct vsp_image *im = p->im;
@@ -441,6 +478,11 @@ static __attribute__((noinline)) void decide_slow(struct vsp_policy *p, uint32_t
 	} else {
 		run_prog(p, &p->im->progs[pi], pm, ev, out);
 	}
+	out->failed = false;
+	if (__builtin_expect(p->fail != VSP_FAIL_RULES, 0) &&
+	    (out->partial || (ev->stack_partial &&
+			      p->im->progs[pi].reads_stack_path)))
+		fail_out(p, out);
 	account(p, out);
 }
 
@@ -485,6 +527,7 @@ static inline __attribute__((always_inline)) void decide_prog(struct vsp_policy 
 		out->nlearn = 0;
 		out->flagged = false;
 		out->partial = ev->partial;
+		out->failed = false;
 		out->cached = false;
 		out->steps = 0;
 		pm->nplain++;
@@ -822,6 +865,33 @@ static int setup_profiles(struct vsp_policy *p)
 
 /* ---- loading ------------------------------------------------------------- */
 
+/* The verdict a failed decision gets: for `default`, what the default
+ * program (which reads nothing) decides. */
+static void set_fail(struct vsp_policy *p, enum vsp_fail_policy f)
+{
+	struct vsp_decision *d = &p->fail_dec;
+
+	p->fail = f;
+	memset(d, 0, sizeof(*d));
+	d->rule = -1;
+	switch (f) {
+	case VSP_FAIL_DEFAULT: {
+		struct vsp_event ev;
+		memset(&ev, 0, sizeof(ev));
+		ev.name = "";
+		vsp_vm_run(p->im, &p->im->progs[0], &p->scratch, &ev, d);
+		break;
+	}
+	case VSP_FAIL_CLOSED:
+		d->verdict = VSP_V_DENY;
+		d->value = EPERM;
+		break;
+	default:
+		d->verdict = VSP_V_ALLOW;
+		break;
+	}
+}
+
 static int prepare(struct vsp_policy *p, const struct vsp_load_opts *o, FILE *diag)
 {
 	struct vsp_image *im = p->im;
@@ -956,6 +1026,8 @@ struct vsp_policy *vsp_policy_load(const char *const *files, size_t nfiles,
 			}
 		if (!errs && prepare(p, o, diag))
 			errs = 1;
+		if (!errs)
+			set_fail(p, o->on_partial);
 	}
 	vsp_diags_release(&d);
 	vsp_unit_free(u);

@@ -86,4 +86,27 @@ like "$(cat "$T/err")" "did you mean 'openat'" "policy error suggests"
 is "$?" 0 "--help exits 0"
 like "$(cat "$T/help")" 'usage: vsp replay' "--help prints usage"
 
+# The failure policy for events whose inputs could not be read in full.
+cat > "$T/fp.vsp" <<'P'
+policy "fp" version 1;
+default deny EACCES;
+on syscall openat when path startswith "/etc/": deny;
+on syscall openat when event.partial: log "partial read";
+on syscall openat: allow;
+P
+printf '%s\n' '{"kind":"syscall","name":"openat","strings":{"filename":"/etc/x"}}' \
+	'{"kind":"syscall","name":"openat"}' > "$T/fp.jsonl"
+"$VSP" replay "$T/fp.vsp" --trace "$T/fp.jsonl" > "$T/a" 2>&1
+like "$(sed -n 3p "$T/a")" '"rule":"[^"]*fp.vsp:5","verdict":"allow"' "by default the rules decide a partial event"
+like "$(sed -n 2p "$T/a")" '"msg":"partial read".*"partial":true' "event.partial is true for a rule to test"
+"$VSP" replay "$T/fp.vsp" --trace "$T/fp.jsonl" --fail-closed > "$T/a" 2>&1
+like "$(sed -n 3p "$T/a")" '"rule":null,"verdict":"deny","errno":1,.*"failed":true' "--fail-closed denies a partial event with EPERM"
+like "$(sed -n 1p "$T/a")" '"verdict":"deny","errno":1,' "--fail-closed leaves complete events to the rules"
+"$VSP" replay "$T/fp.vsp" --trace "$T/fp.jsonl" --on-partial default > "$T/a" 2>&1
+like "$(sed -n 3p "$T/a")" '"rule":null,"verdict":"deny","errno":13,.*"failed":true' "--on-partial default applies the policy's default"
+"$VSP" replay "$T/fp.vsp" --trace "$T/fp.jsonl" --fail-open > "$T/a" 2>&1
+like "$(sed -n 3p "$T/a")" '"rule":null,"verdict":"allow",.*"failed":true' "--fail-open allows, and still writes a record"
+"$VSP" replay "$T/fp.vsp" --trace "$T/fp.jsonl" --on-partial sideways 2> /dev/null
+is "$?" 2 "a bad --on-partial is a usage error"
+
 done_testing
