@@ -19,9 +19,16 @@
 #include "vmi/gdb.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #define GBE_REG_RIP 128
 #define GBE_REG_EFLAGS 136
@@ -51,6 +58,9 @@ struct gbe {
 	uint8_t saved[GBE_MAX_TRAPS];
 	bool saved_ok[GBE_MAX_TRAPS];
 	size_t ntraps;
+	/* The guard process (gbe_guard_start) and our end of its pipe. */
+	pid_t guard_pid;
+	int guard_fd;
 };
 
 static struct gbe *gbe_of(struct vsp_backend *be)
@@ -104,6 +114,115 @@ static int gbe_load_regs(struct vsp_backend *be, uint32_t vcpu)
 	return 0;
 }
 
+/*
+ * The guard: what happens to the guest when vsp dies without detaching
+ * (SIGKILL, a crash, the OOM killer).  QEMU keeps a client's breakpoints
+ * after the connection closes, so the guest would stop at the next trap and
+ * wait for a debugger forever.  A small process forked at attach holds the
+ * read end of a pipe; a clean detach writes one byte and the guard exits.
+ * If the pipe reaches end of file without it, vsp is gone: the guard
+ * connects to the stub (QEMU accepts the next client once the old one has
+ * closed) and sends `D`, on which QEMU removes every breakpoint and resumes
+ * the guest.  The guard ignores the terminal's signals and has its own
+ * session, so a Ctrl-C or a signal to vsp's process group leaves it to do
+ * its job; it holds no descriptor but its pipe.
+ */
+static void gbe_guard_main(int rfd, const struct sockaddr_storage *sa,
+			   socklen_t salen)
+{
+	struct sigaction ign;
+	memset(&ign, 0, sizeof ign);
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &ign, NULL);
+	sigaction(SIGTERM, &ign, NULL);
+	sigaction(SIGHUP, &ign, NULL);
+	sigaction(SIGPIPE, &ign, NULL);
+	setsid();
+	int null = open("/dev/null", O_RDWR);
+	for (int fd = 0; fd < 3; fd++)
+		if (null >= 0 && fd != rfd)
+			dup2(null, fd);
+	for (int fd = 3; fd < 1024; fd++)
+		if (fd != rfd)
+			close(fd);
+	char c = 0;
+	ssize_t n;
+	do
+		n = read(rfd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1)
+		_exit(0);	/* detached cleanly */
+	/* vsp died: up to 10 s for the stub to take us (it accepts once it
+	 * has seen the old connection close). */
+	for (int tries = 0; tries < 50; tries++) {
+		int fd = socket(sa->ss_family, SOCK_STREAM, 0);
+		if (fd < 0)
+			_exit(1);
+		if (connect(fd, (const struct sockaddr *)sa, salen) == 0) {
+			static const char pkt[] = "+$D#44";
+			if (write(fd, pkt, sizeof pkt - 1) == (ssize_t)sizeof pkt - 1) {
+				struct pollfd p = { .fd = fd, .events = POLLIN };
+				char buf[64];
+				if (poll(&p, 1, 5000) > 0 && read(fd, buf, sizeof buf) > 0) {
+					close(fd);
+					_exit(0);
+				}
+			}
+		}
+		int err = errno;
+		close(fd);
+		/* Nobody listens at all (the guest is gone too): 2 s is
+		 * plenty for a stub that is only slow to accept. */
+		if (err == ECONNREFUSED && tries >= 10)
+			break;
+		struct timespec ts = { 0, 200 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	_exit(1);
+}
+
+static void gbe_guard_start(struct gbe *s)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof sa;
+	int p[2];
+	s->guard_pid = 0;
+	s->guard_fd = -1;
+	if (getpeername(s->g.fd, (struct sockaddr *)&sa, &salen) < 0 ||
+	    pipe2(p, O_CLOEXEC) < 0)
+		return;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[1]);
+		gbe_guard_main(p[0], &sa, salen);
+	}
+	close(p[0]);
+	if (pid < 0) {
+		close(p[1]);
+		return;
+	}
+	s->guard_pid = pid;
+	s->guard_fd = p[1];
+}
+
+/* A clean detach: the guard leaves the guest alone and ends. */
+static void gbe_guard_stop(struct gbe *s)
+{
+	if (s->guard_fd >= 0) {
+		if (write(s->guard_fd, "D", 1) != 1) {
+			/* the guard is gone already */
+		}
+		close(s->guard_fd);
+		s->guard_fd = -1;
+	}
+	if (s->guard_pid > 0) {
+		while (waitpid(s->guard_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		s->guard_pid = 0;
+	}
+}
+
 static int gbe_attach(struct vsp_backend *be, const char *target)
 {
 	struct gbe *s = calloc(1, sizeof *s);
@@ -116,9 +235,11 @@ static int gbe_attach(struct vsp_backend *be, const char *target)
 	}
 	be->priv = s;
 	be->ncpus = 1;
+	s->guard_fd = -1;
 	rc = vsp_gdb_connect(&s->g, target, 3000);
 	if (rc < 0)
 		goto fail;
+	gbe_guard_start(s);
 	struct vsp_gdb_stop st;
 	rc = vsp_gdb_handshake(&s->g, &st);
 	if (rc < 0)
@@ -402,6 +523,7 @@ static void gbe_detach(struct vsp_backend *be, bool stay_paused)
 	}
 	gbe_sync(be);
 	vsp_gdb_release(&s->g);
+	gbe_guard_stop(s);
 	free(s);
 	be->priv = NULL;
 }
