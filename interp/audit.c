@@ -23,20 +23,6 @@ void vsp_audit_release(struct vsp_audit *a)
 	vsp_jbuf_release(&a->buf);
 }
 
-static bool get_string(struct vsp_event *ev, enum vsp_field f,
-		       struct vsp_str *out)
-{
-	if (ev->strs_valid & (1ull << f)) {
-		*out = ev->strs[f];
-		return true;
-	}
-	if (!ev->fetch || ev->fetch(ev->fetch_ctx, ev, f, out) < 0)
-		return false;
-	ev->strs[f] = *out;
-	ev->strs_valid |= 1ull << f;
-	return true;
-}
-
 static void put_event(struct vsp_jbuf *b, struct vsp_event *ev)
 {
 	bool first = true;
@@ -69,7 +55,7 @@ static void put_event(struct vsp_jbuf *b, struct vsp_event *ev)
 		const struct vsp_call *c = vsp_syscall_by_nr(ev->nr);
 		struct vsp_str s;
 		if (c && vsp_call_path_arg(c) >= 0 &&
-		    get_string(ev, VSP_F_PATH, &s)) {
+		    vsp_event_string(ev, VSP_F_PATH, &s)) {
 			vsp_jbuf_key(b, "path", &first);
 			vsp_jbuf_str(b, s.ptr, s.len);
 		}

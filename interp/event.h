@@ -136,6 +136,14 @@ static inline void vsp_event_reset_lazy(struct vsp_event *ev)
 	ev->partial = false;
 }
 
+/*
+ * Reads string field f through ev->fetch, once per event (remembered in
+ * ev->strs).  Returns false, and sets ev->partial, when it cannot be read.
+ * For the writers of records; the interpreter has its own inlined copy.
+ */
+bool vsp_event_string(struct vsp_event *ev, enum vsp_field f,
+		      struct vsp_str *out);
+
 enum vsp_verdict {
 	VSP_V_NONE,		/* no verdict yet; never returned by vsp_decide */
 	VSP_V_ALLOW,

@@ -651,23 +651,6 @@ static void write_proc(struct vsp_jbuf *b, const struct vsp_proc *p)
 	vsp_jbuf_raw(b, "}", 1);
 }
 
-/* Reads a string field through the event's callback, remembering it. */
-static bool fetch_field(struct vsp_event *ev, enum vsp_field f,
-			struct vsp_str *out)
-{
-	if (ev->strs_valid & (1ull << f)) {
-		*out = ev->strs[f];
-		return true;
-	}
-	if (!ev->fetch || ev->fetch(ev->fetch_ctx, ev, f, out) < 0) {
-		ev->partial = true;
-		return false;
-	}
-	ev->strs[f] = *out;
-	ev->strs_valid |= 1ull << f;
-	return true;
-}
-
 int vsp_trace_write(FILE *out, struct vsp_event *ev)
 {
 	struct vsp_jbuf b;
@@ -731,7 +714,7 @@ int vsp_trace_write(FILE *out, struct vsp_event *ev)
 			struct vsp_str s;
 			if (call->args[i].type == VSP_ARG_INT)
 				continue;
-			if (!fetch_field(ev, (enum vsp_field)(VSP_F_STR0 + i), &s))
+			if (!vsp_event_string(ev, (enum vsp_field)(VSP_F_STR0 + i), &s))
 				continue;
 			if (sfirst) {
 				vsp_jbuf_key(&b, "strings", &first);
