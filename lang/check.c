@@ -25,6 +25,14 @@
 /* A condition may not grow past this many nodes once its macros are
  * inlined (m1 = m0 and m0; m2 = m1 and m1; ... doubles at each step). */
 #define CHK_MAX_NODES 100000
+/* What one policy may hold.  Each bound is far above any real policy and
+ * keeps the compiled form's tables, the decision cache's rule masks and
+ * the time `vsp check` takes in proportion to what an administrator can
+ * read: rules per policy (imports included), items per list, and bytes
+ * per string literal (the longest glob the matcher takes). */
+#define CHK_MAX_RULES 65536
+#define CHK_MAX_LIST 1048576
+#define CHK_MAX_STRING 16383
 
 /* A declaration in the name table. */
 struct chk_decl {
@@ -686,6 +694,12 @@ static enum vsp_type chk_list(struct chk *c, struct vsp_expr *e)
 	bool bad = false;
 	size_t i;
 
+	if (e->u.list.n > CHK_MAX_LIST) {
+		vsp_diag_error(c->d, &e->loc,
+			       "list of %zu items: the limit is %d",
+			       e->u.list.n, CHK_MAX_LIST);
+		return VSP_T_ERROR;
+	}
 	for (i = 0; i < e->u.list.n; i++) {
 		struct vsp_expr *it = e->u.list.items[i];
 		enum vsp_type t = chk_expr(c, it);
@@ -973,7 +987,15 @@ static enum vsp_type chk_expr(struct chk *c, struct vsp_expr *e)
 	switch (e->kind) {
 	case VSP_E_INT: t = VSP_T_INT; break;
 	case VSP_E_BOOL: t = VSP_T_BOOL; break;
-	case VSP_E_STRING: t = VSP_T_STRING; break;
+	case VSP_E_STRING:
+		t = VSP_T_STRING;
+		if (e->u.str.len > CHK_MAX_STRING) {
+			vsp_diag_error(c->d, &e->loc,
+				       "string literal of %u bytes: the limit is %d",
+				       (unsigned)e->u.str.len, CHK_MAX_STRING);
+			t = VSP_T_ERROR;
+		}
+		break;
 	case VSP_E_LIST: t = chk_list(c, e); break;
 	case VSP_E_NAME: t = chk_name(c, e); break;
 	case VSP_E_CALL: t = chk_call(c, e); break;
@@ -1871,6 +1893,10 @@ int vsp_check(struct vsp_unit *u, struct vsp_diags *d)
 			chk_decl_value(c, cd);
 	}
 	chk_rule_names(c);
+	if (u->nrules > CHK_MAX_RULES)
+		vsp_diag_error(c->d, &u->rules[CHK_MAX_RULES]->loc,
+			       "too many rules: %zu in this policy, the limit is %d",
+			       u->nrules, CHK_MAX_RULES);
 	for (i = 0; i < u->nrules; i++)
 		chk_rule(c, u->rules[i]);
 	for (i = 0; i < u->nitems; i++)
