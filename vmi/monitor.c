@@ -149,6 +149,7 @@ struct mon {
 	} seen[MON_NSEEN];	/* helper trap sites already examined */
 	unsigned nseen;
 	uint64_t fn_getname[3];	/* getname, getname_flags, getname_uflags */
+	uint64_t fn_putname;
 
 	/* The event being handled. */
 	struct vsp_event ev;
@@ -172,6 +173,14 @@ struct mon {
 		bool pin;	/* --pin-paths, not a redirect */
 		char path[MON_REDIRECT_MAX + 1];
 		size_t len;
+		/* A decision waiting for the kernel's copy of the path (the
+		 * user's page was not present at the call's entry). */
+		bool late;
+		int late_err;	/* stage 2: errno to return after putname */
+		uint64_t late_sp;	/* stage 2: rsp once putname has returned */
+		struct mon_trap *late_trap;
+		struct vsp_event late_ev;
+		struct vsp_callpath late_cp;
 	} rd;
 
 	uint64_t seq, t_attach;
@@ -761,20 +770,56 @@ static void mon_redirect_disarm_entries(struct mon *m)
 	}
 }
 
+static int mon_fetch_none(void *ctx, struct vsp_event *ev, enum vsp_field f,
+			  struct vsp_str *out)
+{
+	(void)ctx;
+	(void)ev;
+	(void)f;
+	(void)out;
+	return -1;
+}
+
+static bool mon_writes_audit(const struct mon *m, const struct vsp_decision *d);
+
+/* A late decision that will not happen at getname's return (the kernel
+ * never got there, or vsp leaves first): decided now on what was read at
+ * the entry, and recorded, so the audit log loses no event. */
+static void mon_late_drop(struct mon *m, const char *why)
+{
+	struct vsp_event *ev = &m->rd.late_ev;
+	struct vsp_decision d;
+	fprintf(stderr, "vsp attach: %s: decided on the unreadable path "
+		"instead (%s)\n", ev->name, why);
+	ev->fetch = mon_fetch_none;
+	vsp_event_reset_lazy(ev);
+	if (ev->has_stack)
+		vsp_callpath_to_event(&m->rd.late_cp, ev);
+	ev->partial = true;
+	vsp_decide(m->p, ev, &d);
+	if (m->have_audit && mon_writes_audit(m, &d))
+		vsp_audit_decision(&m->audit, ev, &d, false);
+}
+
 static void mon_redirect_cancel(struct mon *m, const char *why)
 {
 	if (!m->rd.active)
 		return;
-	if (why && m->rd.pin)
+	if (m->rd.late)
+		;
+	else if (why && m->rd.pin)
 		fprintf(stderr, "vsp attach: path %s not pinned: %s\n",
 			m->rd.path, why);
 	else if (why)
 		fprintf(stderr, "vsp attach: redirect to %s not applied: %s\n",
 			m->rd.path, why);
+	if (why && m->rd.late)
+		mon_late_drop(m, why);
 	mon_redirect_disarm_entries(m);
 	mon_helper_del(m, m->rd.ret);
 	m->rd.ret = NULL;
 	m->rd.active = false;
+	m->rd.late = false;
 }
 
 /* Arms the getname_flags traps that will rewrite the path.  0 or -1. */
@@ -843,6 +888,8 @@ static int mon_on_getname(struct mon *m, struct mon_trap *t)
 	return mon_leave(m, NULL);
 }
 
+static int mon_on_late(struct mon *m, struct mon_trap *t);
+
 static int mon_on_getname_ret(struct mon *m, struct mon_trap *t)
 {
 	int rc = m->be.ops->regs_get(&m->be, m->vcpu, &m->regs);
@@ -854,6 +901,8 @@ static int mon_on_getname_ret(struct mon *m, struct mon_trap *t)
 			mon_helper_del(m, t);
 		return mon_leave(m, t->role == MON_T_FREE ? NULL : t);
 	}
+	if (m->rd.late)
+		return mon_on_late(m, t);
 	uint64_t fname = m->regs.rax, hdr[2];
 	if (fname >= (uint64_t)-4095) {
 		mon_redirect_cancel(m, "getname failed");
@@ -909,6 +958,192 @@ static void mon_prefetch(struct mon *m)
 	}
 }
 
+/*
+ * Late decisions.  A rule reads `path`, but at the syscall's entry the
+ * user's page holding it is not present (a page the process has not
+ * touched since fork, or one swapped out): a debugger's read cannot fault
+ * it in, and deciding on "" would let the kernel, which can, open the file
+ * past a deny rule.  Instead the call goes on to getname, whose return
+ * hands over the kernel's own copy (kernel memory, always readable); the
+ * rules run there on it.  A deny or an error return then makes getname
+ * return ERR_PTR(-errno): the struct filename is first given back through
+ * a call of putname pushed at that point, whose return stops at the same
+ * trap again (stage 2) to set the error.  One late decision is pending at
+ * a time; others decide at the entry on what they could read.
+ */
+static bool mon_late_arm(struct mon *m, struct mon_trap *t)
+{
+	int pa = t->path_arg;
+	if (m->rd.active || m->mode == VSP_MODE_LEARN || pa < 0)
+		return false;
+	uint64_t uptr = (uint64_t)m->ev.args[pa];
+	if (uptr == 0 || uptr >= MON_USER_TOP)
+		return false;	/* the kernel refuses these itself */
+	if (mon_path_arm(m, "", 0, false) < 0)
+		return false;
+	m->rd.late = true;
+	m->rd.late_trap = t;
+	m->rd.late_ev = m->ev;
+	if (m->ev.has_stack)
+		m->rd.late_cp = m->cp;
+	return true;
+}
+
+static int mon_on_late(struct mon *m, struct mon_trap *t)
+{
+	struct vsp_resume go = { .how = VSP_RESUME_CONTINUE };
+	if (m->rd.stage == 2) {
+		if (m->regs.rsp != m->rd.late_sp)
+			return mon_leave(m, t);	/* another thread passes */
+		/* putname has returned: now the call fails. */
+		m->regs.rax = (uint64_t)(int64_t)-m->rd.late_err;
+		int rc = m->be.ops->regs_set(&m->be, m->vcpu, &m->regs);
+		m->rd.late = false;
+		mon_redirect_cancel(m, NULL);
+		if (rc < 0)
+			return rc;
+		return m->be.ops->resume(&m->be, m->vcpu, &go);
+	}
+	uint64_t fname = m->regs.rax, hdr[2] = { 0, 0 };
+	bool failed = fname >= (uint64_t)-4095;
+	if (!failed) {
+		if (m->be.ops->read(&m->be, m->vcpu, fname, hdr, sizeof hdr) !=
+		    sizeof hdr) {
+			mon_redirect_cancel(m, "cannot read struct filename");
+			return mon_leave(m, NULL);
+		}
+		if (hdr[1] != m->rd.uptr)
+			return mon_leave(m, t);	/* another copy: wait for ours */
+	}
+	/* The event as it was at the entry, with the kernel's path. */
+	struct mon_trap *et = m->rd.late_trap;
+	m->ev = m->rd.late_ev;
+	vsp_event_reset_lazy(&m->ev);
+	m->ev.fetch = mon_fetch;
+	m->ev.fetch_ctx = m;
+	if (m->ev.has_stack) {
+		m->cp = m->rd.late_cp;
+		vsp_callpath_to_event(&m->cp, &m->ev);
+	}
+	m->cur = et;
+	m->args_loaded = true;
+	m->proc_loaded = false;
+	for (int i = 0; i < 6; i++)
+		m->str[i].state = 0;
+	struct mon_str *ps = &m->str[et->path_arg];
+	ps->state = 2;
+	ps->len = 0;
+	if (!failed) {
+		long n = m->be.ops->read(&m->be, m->vcpu, hdr[0], ps->buf, MON_STR_MAX);
+		char *nul = n > 0 ? memchr(ps->buf, 0, (size_t)n) : NULL;
+		if (nul) {
+			ps->len = (uint32_t)(nul - ps->buf);
+			ps->state = 1;
+		}
+	}
+	ps->buf[ps->len] = 0;
+	m->rd.late = false;	/* from here on it is this event's */
+
+	struct vsp_decision d;
+	m->fetch_ns = 0;
+	uint64_t e0 = mon_now_ns();
+	vsp_decide(m->p, &m->ev, &d);
+	uint64_t dt = mon_now_ns() - e0;
+	dt = dt > m->fetch_ns ? dt - m->fetch_ns : 0;
+	m->rs.engine_ns += dt;
+	vsp_latency_add(&m->rs.latency, dt);
+	if (m->o->record) {
+		mon_load_proc(m);
+		if (vsp_trace_write(m->o->record, &m->ev) < 0)
+			fprintf(stderr, "vsp attach: writing the trace failed\n");
+	}
+	bool audit = m->have_audit && mon_writes_audit(m, &d);
+	if (audit)
+		mon_prefetch(m);
+
+	bool applied = false, paused = false;
+	int64_t err = 0;
+	int rc = 0;
+	if (m->mode == VSP_MODE_ENFORCE) {
+		switch (d.verdict) {
+		case VSP_V_DENY:
+			err = d.value;
+			break;
+		case VSP_V_RETURN:
+			if (d.value < 0 && d.value >= -4095)
+				err = -d.value;
+			else
+				fprintf(stderr, "vsp attach: cannot return %" PRId64
+					" from %s after getname; allowed\n",
+					d.value, et->name);
+			break;
+		case VSP_V_KILL:
+			/* Nothing is held between getname and its caller:
+			 * the same exit as at the entry. */
+			mon_redirect_cancel(m, NULL);
+			rc = mon_kill(m);
+			applied = rc == 0;
+			break;
+		case VSP_V_REDIRECT:
+			if (!failed && d.redirect.len <= MON_REDIRECT_MAX) {
+				char buf[MON_REDIRECT_MAX + 1];
+				memcpy(buf, d.redirect.ptr, d.redirect.len);
+				buf[d.redirect.len] = 0;
+				applied = m->be.ops->write(&m->be, m->vcpu, hdr[0], buf,
+							   d.redirect.len + 1) > 0;
+			}
+			break;
+		case VSP_V_PAUSE:
+			applied = paused = true;
+			break;
+		default:
+			break;
+		}
+	}
+	if (err && failed) {
+		/* getname failed: no struct filename to give back. */
+		m->regs.rax = (uint64_t)(int64_t)-err;
+		rc = m->be.ops->regs_set(&m->be, m->vcpu, &m->regs);
+		applied = rc == 0;
+	} else if (err && m->fn_putname) {
+		uint64_t sp = m->regs.rsp - 8, ret = m->regs.rip;
+		if (m->be.ops->write(&m->be, m->vcpu, sp, &ret, 8) == 8) {
+			m->regs.rsp = sp;
+			m->regs.rdi = fname;
+			m->regs.rip = m->fn_putname;
+			rc = m->be.ops->regs_set(&m->be, m->vcpu, &m->regs);
+			applied = rc == 0;
+			if (applied) {
+				m->rd.late = true;
+				m->rd.stage = 2;
+				m->rd.late_err = (int)err;
+				m->rd.late_sp = sp + 8;
+			}
+		}
+	} else if (err) {
+		/* No putname symbol: the call fails, the guest keeps one
+		 * names_cache object it will never free. */
+		m->regs.rax = (uint64_t)(int64_t)-err;
+		rc = m->be.ops->regs_set(&m->be, m->vcpu, &m->regs);
+		applied = rc == 0;
+	}
+	if (audit)
+		vsp_audit_decision(&m->audit, &m->ev, &d, applied);
+	if (rc < 0)
+		return rc;
+	if (d.verdict == VSP_V_KILL && applied)
+		return MON_GO_ON;
+	if (m->rd.stage == 2 && m->rd.late)
+		return m->be.ops->resume(&m->be, m->vcpu, &go);
+	mon_redirect_cancel(m, NULL);
+	if (paused) {
+		fprintf(stderr, "vsp attach: guest paused at %s (after getname); "
+			"leaving it stopped\n", et->name);
+		return MON_PAUSED;
+	}
+	return m->be.ops->resume(&m->be, m->vcpu, &go);
+}
+
 static int mon_on_event(struct mon *m, struct mon_trap *t)
 {
 	int rc = m->be.ops->regs_get(&m->be, m->vcpu, &m->regs);
@@ -926,6 +1161,13 @@ static int mon_on_event(struct mon *m, struct mon_trap *t)
 	dt = dt > m->fetch_ns ? dt - m->fetch_ns : 0;
 	m->rs.engine_ns += dt;
 	vsp_latency_add(&m->rs.latency, dt);
+
+	/* The path was unreadable here: decide on the kernel's copy. */
+	if (t->path_arg >= 0 && m->str[t->path_arg].state == 2 &&
+	    mon_late_arm(m, t)) {
+		rc = mon_leave(m, t);
+		return rc < 0 ? rc : MON_GO_ON;
+	}
 
 	if (m->mode == VSP_MODE_LEARN) {
 		for (uint32_t i = 0; i < d.nlearn; i++)
@@ -1403,6 +1645,8 @@ static int mon_load_guest_info(struct mon *m)
 		for (int i = 0; i < 3; i++)
 			if (vsp_sym_addr(m->syms, gn[i], &a) == 0)
 				m->fn_getname[i] = a;
+		if (vsp_sym_addr(m->syms, "putname", &a) == 0)
+			m->fn_putname = a;
 	}
 	/* The BTF comes from vmlinux; by default the one beside the symbols. */
 	char guess[4096];
@@ -1583,10 +1827,13 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 out_gone:
 	/* A pending redirect's traps go with the rest in detach (the guest
 	 * may be running now: no packets but the interrupt). */
-	if (m->rd.active && !m->rd.pin)
+	if (m->rd.active && m->rd.late && m->rd.stage != 2)
+		mon_late_drop(m, "detached first");
+	else if (m->rd.active && !m->rd.pin && !m->rd.late)
 		fprintf(stderr, "vsp attach: redirect to %s not applied: "
 			"detached first\n", m->rd.path);
 	m->rd.active = false;
+	m->rd.late = false;
 out_detach:
 	o->ops->detach(&m->be, stay_paused);
 	if (stay_paused)

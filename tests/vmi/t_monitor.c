@@ -348,6 +348,7 @@ static const char symbols_text[] =
 	"ffffffff81280000 T do_group_exit\n"
 	"ffffffff81280100 T force_sig\n"
 	"ffffffff81290000 T getname\n"
+	"ffffffff81290100 T putname\n"
 	"ffffffff812f0000 T _etext\n";
 
 static char *write_tmp(const char *dir, const char *name, const char *text)
@@ -655,6 +656,80 @@ static void xen_error_run(const char *dir, const char *map)
 	free(pol);
 }
 
+/*
+ * The path's page is not present at the syscall's entry: the decision
+ * waits for getname's return and runs on the kernel's copy; a deny there
+ * gives the struct filename back through a pushed call of putname, and
+ * when putname returns to the same place the call fails with the errno.
+ */
+#define K_PUTNAME 0xffffffff81290100ull
+#define U_NP 0x7ffe0000ull	/* a page not present */
+static void late_run(const char *dir, const char *map)
+{
+	static const char text[] =
+		"rule \"deny-shadow\": on syscall openat when path == \"/etc/shadow\"\n"
+		"  : deny EACCES;\n";
+	char *pol = write_tmp(dir, "l.vsp", text);
+	fresh_guest();
+	syscall_stop(K_OPENAT, U_NP);				/* 0 */
+	struct vsp_regs *g = syscall_stop(K_GETNAME, 0);	/* 1 */
+	g->rdi = U_NP;
+	g->rsp = K_STACK + 0x1d00;
+	struct vsp_regs *gr = syscall_stop(K_GN_RET, 0);	/* 2 */
+	gr->rip = K_GN_RET;
+	gr->rax = K_FNAME;
+	gr->rsp = K_STACK + 0x1d08;
+	struct vsp_regs *pr = syscall_stop(K_GN_RET, 0);	/* 3 */
+	pr->rip = K_GN_RET;
+	pr->rax = 0x5555;	/* whatever putname left */
+	pr->rsp = K_STACK + 0x1d08;
+	uint8_t *stack = NULL;
+	for (int i = 0; i < fk.nmem; i++)
+		if (fk.mem[i].base == K_STACK)
+			stack = fk.mem[i].data;
+	put64(stack + 0x1d00, K_GN_RET);
+	put64(stack + 0x1800, K_FNAME + 0x20);	/* ->name */
+	put64(stack + 0x1808, U_NP);		/* ->uptr */
+	strcpy((char *)stack + 0x1820, "/etc/shadow");
+
+	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET };
+	const char *files[] = { pol };
+	struct vsp_policy *p = vsp_policy_load(files, 1, &lo, NULL);
+	ok(p != NULL, "late: policy loads");
+	if (!p)
+		return;
+	FILE *audit = tmpfile();
+	struct vsp_monitor_opts mo = {
+		.ops = &fk_ops, .target = "fake", .symbols = map,
+		.policy = p, .audit = audit, .quiet = true,
+	};
+	int q = quiet_begin();
+	int rc = vsp_monitor_run(&mo);
+	quiet_end(q);
+	struct rec *r = fk.rec;
+	ok(rc == VSP_MON_OK, "late: the monitor ends with 0");
+	ok(!r[0].regs_set && r[0].res.how == VSP_RESUME_AT,
+	   "late: unreadable path at the entry: the call goes on for now");
+	ok(!r[1].regs_set && r[1].res.how == VSP_RESUME_CONTINUE,
+	   "late: getname's entry matched, its return trapped");
+	ok(r[2].regs_set && r[2].set.rip == K_PUTNAME && r[2].set.rdi == K_FNAME &&
+	   r[2].set.rsp == K_STACK + 0x1d00 && fk.wrote_at == K_STACK + 0x1d00 &&
+	   fk.wrote_len == 8 && memcmp(fk.wrote, &(uint64_t){ K_GN_RET }, 8) == 0,
+	   "late: denied on the kernel's copy; putname called, returning here");
+	ok(r[3].regs_set && r[3].set.rax == (uint64_t)-13 &&
+	   r[3].res.how == VSP_RESUME_CONTINUE && !fk_has_trap(K_GN_RET) &&
+	   !fk_has_trap(K_GETNAME),
+	   "late: after putname, getname returns -EACCES; helper traps gone");
+	ok(count_lines(audit, "\"verdict\":\"deny\"") == 1 &&
+	   count_lines(audit, "\"path\":\"/etc/shadow\"") == 1 &&
+	   count_lines(audit, NULL) == 1,
+	   "late: one record, with the path the kernel copied");
+	vsp_policy_free(p);
+	fclose(audit);
+	unlink(pol);
+	free(pol);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/vsp-t-monitor.XXXXXX";
@@ -683,7 +758,10 @@ int main(void)
 	int rc = vsp_monitor_run(&mo);
 	quiet_end(q);
 	ok(rc == VSP_MON_OK, "the monitor ends with 0 when the guest exits");
-	ok(fk.max_traps == 3, "three traps: openat, getpid, mmu_update's entry");
+	/* The cut string of the last stop also arms getname's entry, for a
+	 * decision on the kernel's copy that never comes (the guest ends). */
+	ok(fk.max_traps == 4, "traps: openat, getpid, mmu_update's entry, "
+	   "and getname for the unreadable path");
 	ok(fk.detached && !fk.stay, "detached, guest resumed");
 
 	struct rec *r = fk.rec;
@@ -729,6 +807,7 @@ int main(void)
 	fclose(audit);
 	second_run(dir, map);
 	tamper_run(dir, map);
+	late_run(dir, map);
 	stepping_backend_run(dir, map);
 	xen_error_run(dir, map);
 	unlink(pol);
