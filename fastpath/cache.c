@@ -148,46 +148,86 @@ void vsp_fp_cache_free(struct vsp_cache *c)
 }
 
 /*
- * Keys of up to eight whole words (a few integer fields and the partial
- * flag, or a path of up to 48 bytes: the usual keys) hash with independent
- * multiplies, which the CPU runs side by side, and a short final mix;
- * longer keys take the general hash.  Either way the full key is compared
- * on a hit.  Word i turns by 17 * i + 7 bits and has its own odd
- * multiplier, so equal words in different places do not cancel.
+ * Keys of whole words (the engine's: a few integer fields and the partial
+ * flag, or a path and the flag) hash with independent multiplies, which
+ * the CPU runs side by side, and a short final mix; other keys take the
+ * general hash.  Either way the full key is compared on a hit.  Word i
+ * turns by 17 * i + 7 bits and has its own odd multiplier, so equal words
+ * in different places do not cancel.  The words' terms are summed, so
+ * their order does not matter: vsp_fp_cache_find_str() adds the same terms
+ * from a string without building the key.
  */
 #define KW(i) ((K1 * (2 * (uint64_t)(i) + 3)) | 1)
+#define ROT(i) ((17 * (i) + 7) % 64)
+#define KEY_WORDS (VSP_CACHE_KEY_MAX / 8)
+
+static const uint64_t kw_tab[KEY_WORDS] = {
+	KW(0), KW(1), KW(2), KW(3), KW(4), KW(5), KW(6), KW(7),
+	KW(8), KW(9), KW(10), KW(11), KW(12), KW(13), KW(14), KW(15),
+};
+static const uint8_t rot_tab[KEY_WORDS] = {
+	ROT(0), ROT(1), ROT(2), ROT(3), ROT(4), ROT(5), ROT(6), ROT(7),
+	ROT(8), ROT(9), ROT(10), ROT(11), ROT(12), ROT(13), ROT(14), ROT(15),
+};
+_Static_assert(KEY_WORDS == 16, "the tables above list every word of a key");
+
+/* Word i's term, its place not a constant. */
+static inline uint64_t term(uint64_t w, size_t i)
+{
+	unsigned r = rot_tab[i];
+
+	return ((w << r) | (w >> ((64 - r) & 63))) * kw_tab[i];
+}
+
+static inline uint64_t word_seed(uint32_t prog, size_t klen)
+{
+	return ((uint64_t)prog + 1) * K2 ^ klen;
+}
+
+static inline uint64_t word_final(uint64_t h)
+{
+	h ^= h >> 32;
+	h *= K1;
+	return h ^ (h >> 29);
+}
+
 #define MIXW(i)                                             \
 	do {                                                \
 		uint64_t w_;                                \
 		memcpy(&w_, b + 8 * (i), 8);                \
-		h += rotl(w_, (17 * (i) + 7) % 64) * KW(i); \
+		h += rotl(w_, ROT(i)) * KW(i);              \
 	} while (0)
 
 static inline uint64_t key_hash(uint32_t prog, const void *key, size_t klen)
 {
-	if (klen <= 64 && klen % 8 == 0) {
-		const unsigned char *b = key;
-		uint64_t h = ((uint64_t)prog + 1) * K2 ^ klen;
-		/* Unrolled, so every rotation and multiplier is a constant. */
-		switch (klen / 8) {
-		case 8: MIXW(7); /* fall through */
-		case 7: MIXW(6); /* fall through */
-		case 6: MIXW(5); /* fall through */
-		case 5: MIXW(4); /* fall through */
-		case 4: MIXW(3); /* fall through */
-		case 3: MIXW(2); /* fall through */
-		case 2: MIXW(1); /* fall through */
-		case 1: MIXW(0); break;
-		default: break;
+	if (klen % 8 || klen > VSP_CACHE_KEY_MAX)
+		return vsp_fp_hash(key, klen, (uint64_t)prog * K1 + 1);
+	const unsigned char *b = key;
+	uint64_t h = word_seed(prog, klen);
+	if (klen > 64) {
+		for (size_t i = 0; i < klen / 8; i++) {
+			uint64_t w;
+
+			memcpy(&w, b + 8 * i, 8);
+			h += term(w, i);
 		}
-		h ^= h >> 32;
-		h *= K1;
-		return h ^ (h >> 29);
+		return word_final(h);
 	}
-	return vsp_fp_hash(key, klen, (uint64_t)prog * K1 + 1);
+	/* Unrolled, so every rotation and multiplier is a constant. */
+	switch (klen / 8) {
+	case 8: MIXW(7); /* fall through */
+	case 7: MIXW(6); /* fall through */
+	case 6: MIXW(5); /* fall through */
+	case 5: MIXW(4); /* fall through */
+	case 4: MIXW(3); /* fall through */
+	case 3: MIXW(2); /* fall through */
+	case 2: MIXW(1); /* fall through */
+	case 1: MIXW(0); break;
+	default: break;
+	}
+	return word_final(h);
 }
 #undef MIXW
-#undef KW
 
 /* Keys made of whole words (the engine's are) compare a word at a time:
  * a key just built from word stores reads back without a stall. */
@@ -228,6 +268,136 @@ const void *vsp_fp_cache_find(struct vsp_cache *c, uint32_t prog, const void *ke
 			continue;
 		const struct entry *e = &c->e[si * WAYS + w];
 		if (!same_key(e, prog, key, klen))
+			continue;
+		set->stamp[w] = ++c->clock;
+		c->st.hits++;
+		return e->val;
+	}
+	c->st.misses++;
+	return NULL;
+}
+
+/* The last 1..7 bytes of a string as one zero-padded little-endian word,
+ * in at most two loads that stay inside the string (`before` bytes of it
+ * precede the tail). */
+static inline uint64_t str_tail(const char *p, size_t rem, size_t before)
+{
+	uint64_t w;
+
+	if (before >= 8 - rem) {
+		memcpy(&w, p + rem - 8, 8);
+		return w >> (8 * (8 - rem));
+	}
+	if (rem >= 4) {
+		uint32_t lo, hi;
+
+		memcpy(&lo, p, 4);
+		memcpy(&hi, p + rem - 4, 4);
+		return lo | (uint64_t)hi << (8 * (rem - 4));
+	}
+	return (uint64_t)(unsigned char)p[0] |
+	       (uint64_t)(unsigned char)p[rem / 2] << (8 * (rem / 2)) |
+	       (uint64_t)(unsigned char)p[rem - 1] << (8 * (rem - 1));
+}
+
+/*
+ * A hit on a path key without the key: no copy of the string into a
+ * buffer, the words hashed from the string where the backend left it and
+ * compared with the entry's from there too.  The head word and the tail
+ * are the only terms whose place varies; everything else is as cheap as
+ * key_hash()'s unrolled form, because a hit is counted in instructions
+ * here (the core runs this path near its full width).
+ */
+const void *vsp_fp_cache_find_str(struct vsp_cache *c, uint32_t prog,
+				  const char *s, uint32_t len, uint32_t extra)
+{
+	size_t full = len & ~(size_t)7, rem = len & 7;
+	size_t klen = 8 + full + (rem ? 8 : 0);
+	uint64_t head = len | (uint64_t)extra << 32, tail = 0;
+
+	if (klen > VSP_CACHE_KEY_MAX) {
+		c->st.misses++;
+		return NULL;
+	}
+	uint64_t h = word_seed(prog, klen) + rotl(head, ROT(0)) * KW(0);
+	if (rem) {
+		tail = str_tail(s + full, rem, full);
+		h += term(tail, klen / 8 - 1);
+	}
+	/* Word j of the string is word j + 1 of the key; unrolled, so every
+	 * rotation and multiplier is a constant, as in key_hash(). */
+#define STRW(j)                                                 \
+	do {                                                    \
+		uint64_t w_;                                    \
+		memcpy(&w_, s + 8 * (j), 8);                    \
+		h += rotl(w_, ROT((j) + 1)) * KW((j) + 1);      \
+	} while (0)
+	_Static_assert(KEY_WORDS - 1 == 15, "the cases below cover every string word");
+	switch (full / 8) {
+	case 15: STRW(14); /* fall through */
+	case 14: STRW(13); /* fall through */
+	case 13: STRW(12); /* fall through */
+	case 12: STRW(11); /* fall through */
+	case 11: STRW(10); /* fall through */
+	case 10: STRW(9); /* fall through */
+	case 9: STRW(8); /* fall through */
+	case 8: STRW(7); /* fall through */
+	case 7: STRW(6); /* fall through */
+	case 6: STRW(5); /* fall through */
+	case 5: STRW(4); /* fall through */
+	case 4: STRW(3); /* fall through */
+	case 3: STRW(2); /* fall through */
+	case 2: STRW(1); /* fall through */
+	case 1: STRW(0); break;
+	default: break;
+	}
+#undef STRW
+	h = word_final(h);
+	size_t si = h & c->setmask;
+	struct set *set = &c->s[si];
+	for (int w = 0; w < WAYS; w++) {
+		if (set->tag[w] != h || set->gen[w] != c->gen)
+			continue;
+		const struct entry *e = &c->e[si * WAYS + w];
+		if (e->prog != prog || e->klen != klen)
+			continue;
+		/* Every word: the head (length and extra), the string's
+		 * whole words, the zero-padded tail. */
+		const unsigned char *k = e->key;
+		uint64_t a, diff;
+		memcpy(&a, k, 8);
+		diff = a ^ head;
+		memcpy(&a, k + klen - 8, 8);
+		diff |= rem ? a ^ tail : 0;
+		/* Unrolled as the hash is: a loop's count and branch cost
+		 * as much as the compares. */
+#define CMPW(j)                                                 \
+	do {                                                    \
+		uint64_t x_, y_;                                \
+		memcpy(&x_, k + 8 + 8 * (j), 8);                \
+		memcpy(&y_, s + 8 * (j), 8);                    \
+		diff |= x_ ^ y_;                                \
+	} while (0)
+		switch (full / 8) {
+		case 15: CMPW(14); /* fall through */
+		case 14: CMPW(13); /* fall through */
+		case 13: CMPW(12); /* fall through */
+		case 12: CMPW(11); /* fall through */
+		case 11: CMPW(10); /* fall through */
+		case 10: CMPW(9); /* fall through */
+		case 9: CMPW(8); /* fall through */
+		case 8: CMPW(7); /* fall through */
+		case 7: CMPW(6); /* fall through */
+		case 6: CMPW(5); /* fall through */
+		case 5: CMPW(4); /* fall through */
+		case 4: CMPW(3); /* fall through */
+		case 3: CMPW(2); /* fall through */
+		case 2: CMPW(1); /* fall through */
+		case 1: CMPW(0); break;
+		default: break;
+		}
+#undef CMPW
+		if (diff)
 			continue;
 		set->stamp[w] = ++c->clock;
 		c->st.hits++;

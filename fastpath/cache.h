@@ -32,6 +32,17 @@ bool vsp_fp_cache_get(struct vsp_cache *c, uint32_t prog, const void *key,
  * path a copy. */
 const void *vsp_fp_cache_find(struct vsp_cache *c, uint32_t prog, const void *key,
 			      size_t klen);
+/*
+ * vsp_fp_cache_find for a key of one string, as the engine builds it for
+ * a program that reads one fetched string: the words
+ * [len | extra << 32][the bytes, the last word zero-padded], read
+ * straight from s instead of from a copy.  Hashes and compares exactly as
+ * if that key had been passed to vsp_fp_cache_find (so it finds what
+ * vsp_fp_cache_put stored under it); every byte is compared.  c must not
+ * be NULL, and s must hold len bytes.
+ */
+const void *vsp_fp_cache_find_str(struct vsp_cache *c, uint32_t prog,
+				  const char *s, uint32_t len, uint32_t extra);
 void vsp_fp_cache_put(struct vsp_cache *c, uint32_t prog, const void *key,
 		      size_t klen, const void *val, size_t vlen);
 /* Drops every entry at once (a new generation). */

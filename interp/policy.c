@@ -86,6 +86,8 @@ struct pmode {
 	unsigned char head[DEC_HEAD];	/* constant: dec's first bytes */
 	uint8_t nkey;
 	bool key_ints;		/* every key field is a plain integer */
+	bool key_fetch;		/* the key is one string the backend reads
+				 * (a path, a string argument): key[0] */
 	uint64_t key_str;	/* bit f: field f is a string */
 	/* The cache key: the fields read, in field order. */
 	uint8_t key[VSP_F_COUNT];
@@ -198,14 +200,16 @@ static inline uint64_t tail_bytes(const char *p, size_t rem, size_t before)
 	       (uint64_t)(unsigned char)p[rem - 1] << (8 * (rem - 1));
 }
 
-/* Length word, then the bytes in words, the last one zero-padded. */
-static inline bool key_str(uint8_t *key, size_t *np, const char *p, size_t len)
+/* A head word (the length, or more), then the bytes in words, the last
+ * one zero-padded. */
+static inline bool key_str(uint8_t *key, size_t *np, const char *p, size_t len,
+			   uint64_t head)
 {
 	size_t n = *np, full = len & ~(size_t)7;
 
 	if (n + 8 + full + (len & 7 ? 8 : 0) > VSP_CACHE_KEY_MAX)
 		return false;
-	memcpy(key + n, &(uint64_t){ len }, 8);
+	memcpy(key + n, &head, 8);
 	n += 8;
 	/* Word by word, not one memcpy: its overlapping vector stores would
 	 * stall the word loads of the hash that follows. */
@@ -243,6 +247,18 @@ static bool build_key(const struct pmode *pm, struct vsp_event *ev,
 		*klen = n + 8;
 		return true;
 	}
+	if (pm->key_fetch) {
+		/* One fetched string: the partial flag shares the length's
+		 * word, read after the fetch; the layout
+		 * vsp_fp_cache_find_str() reads from the string itself. */
+		struct vsp_str s = vsp_vm_fetch_str(ev, (enum vsp_field)pm->key[0]);
+
+		if (!key_str(key, &n, s.ptr, s.len,
+			     s.len | (uint64_t)ev->partial << 32))
+			return false;
+		*klen = n;
+		return true;
+	}
 	for (uint32_t k = 0; k < pm->nkey; k++) {
 		enum vsp_field f = pm->key[k];
 
@@ -255,13 +271,15 @@ static bool build_key(const struct pmode *pm, struct vsp_event *ev,
 			for (uint32_t i = 0; i < ns; i++) {
 				const char *s = ev->stack[i] ? ev->stack[i] : "";
 
-				if (!key_str(key, &n, s, strlen(s)))
+				size_t sl = strlen(s);
+
+				if (!key_str(key, &n, s, sl, sl))
 					return false;
 			}
 		} else if (pm->key_str & (1ull << f)) {
 			struct vsp_str s = vsp_vm_field_str(ev, f);
 
-			if (!key_str(key, &n, s.ptr, s.len))
+			if (!key_str(key, &n, s.ptr, s.len, s.len))
 				return false;
 		} else if (!key_word(key, &n, (uint64_t)vsp_vm_field_int(ev, f))) {
 			return false;
@@ -441,13 +459,27 @@ static inline void decide_cached(struct vsp_policy *p, uint32_t pi,
 	_Alignas(8) uint8_t key[VSP_CACHE_KEY_MAX];
 	size_t klen;
 	struct cval cv;
-	bool keyed = build_key(pm, ev, key, &klen);
-	const struct cval *hit = keyed ? vsp_fp_cache_find(p->cache, pi, key, klen) : NULL;
+	const struct cval *hit;
+	bool keyed;
 
-	if (hit) {
-		unpack(pr, hit, out);
-		p->st.cache_hits++;
-		return;
+	if (pm->key_fetch) {
+		/*
+		 * A key of one fetched string (a path): the cache reads the
+		 * words of the key from the string itself, so a hit builds
+		 * no key; only a miss does, to store its decision.  The
+		 * partial flag is read after the fetch, as in build_key().
+		 */
+		struct vsp_str s = vsp_vm_fetch_str(ev, (enum vsp_field)pm->key[0]);
+
+		hit = vsp_fp_cache_find_str(p->cache, pi, s.ptr, s.len, ev->partial);
+		if (hit)
+			goto hit;
+		keyed = build_key(pm, ev, key, &klen);
+	} else {
+		keyed = build_key(pm, ev, key, &klen);
+		hit = keyed ? vsp_fp_cache_find(p->cache, pi, key, klen) : NULL;
+		if (hit)
+			goto hit;
 	}
 	run_prog(p, pr, pm, ev, out);
 	p->st.cache_misses++;
@@ -456,6 +488,10 @@ static inline void decide_cached(struct vsp_policy *p, uint32_t pi,
 		pack(pr, out, &cv);
 		vsp_fp_cache_put(p->cache, pi, key, klen, &cv, sizeof(cv));
 	}
+	return;
+hit:
+	unpack(pr, hit, out);
+	p->st.cache_hits++;
 }
 
 /* Everything but a plain constant verdict, out of line so the hot entry
@@ -969,6 +1005,9 @@ static int prepare(struct vsp_policy *p, const struct vsp_load_opts *o, FILE *di
 		/* A key of plain words fits whole (a word each, one for partial). */
 		if (pm->key_ints && pm->nkey * 8u + 8 > VSP_CACHE_KEY_MAX)
 			pm->key_ints = false;
+		pm->key_fetch = pm->cacheable && pm->nkey == 1 &&
+				((pm->key[0] >= VSP_F_STR0 && pm->key[0] <= VSP_F_STR5) ||
+				 pm->key[0] == VSP_F_PATH);
 		need_cache |= pm->cacheable;
 	}
 	if (need_cache) {

@@ -188,6 +188,33 @@ void vsp_vm_run(const struct vsp_image *im, const struct vsp_prog *pr,
  */
 struct vsp_str vsp_vm_field_str(struct vsp_event *ev, enum vsp_field f);
 int64_t vsp_vm_field_int(const struct vsp_event *ev, enum vsp_field f);
+
+/*
+ * The lazy fetch of string field f (VSP_F_STR0..STR5 or VSP_F_PATH) as
+ * vsp_vm_field_str() does it, inline for the engine's cache key: asks the
+ * backend once per event, remembers the answer, and on a failed read
+ * gives the empty string and marks the event partial.
+ */
+static inline struct vsp_str vsp_vm_fetch_str(struct vsp_event *ev, enum vsp_field f)
+{
+	struct vsp_str s = { "", 0 };
+
+	if (ev->strs_valid & (1ull << f))
+		return ev->strs[f];
+	if (!ev->fetch || ev->fetch(ev->fetch_ctx, ev, f, &s) != 0 ||
+	    (!s.ptr && s.len)) {
+		s = (struct vsp_str){ "", 0 };
+		ev->partial = true;
+	}
+	if (!s.ptr)
+		s.ptr = "";
+	/* Member by member: the callback stored s in two writes, and one
+	 * 16-byte copy of it would stall on store forwarding (10+ ns). */
+	ev->strs[f].ptr = s.ptr;
+	ev->strs[f].len = s.len;
+	ev->strs_valid |= 1ull << f;
+	return s;
+}
 /* Byte offset of integer field f in struct vsp_event when it is stored as
  * a plain 8-byte word there, else -1 (for specialised readers). */
 int vsp_vm_field_offset(enum vsp_field f);

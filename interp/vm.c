@@ -81,20 +81,10 @@ struct vsp_str vsp_vm_field_str(struct vsp_event *ev, enum vsp_field f)
 	}
 	if (!field_fetchable(f))
 		return s;
-	if (ev->strs_valid & (1ull << f))
-		return ev->strs[f];
-	if (f == VSP_F_FUNC && !ev->fetch) {
-		/* Kernel and user events name their function already. */
-		s = cstr(ev->name);
-	} else if (!ev->fetch || ev->fetch(ev->fetch_ctx, ev, f, &s) != 0 ||
-		   (!s.ptr && s.len)) {
-		s = (struct vsp_str){ "", 0 };
-		ev->partial = true;
-	}
-	if (!s.ptr)
-		s.ptr = "";
-	/* Member by member: the callback stored s in two writes, and one
-	 * 16-byte copy of it would stall on store forwarding (10+ ns). */
+	if (f != VSP_F_FUNC || ev->fetch || (ev->strs_valid & (1ull << f)))
+		return vsp_vm_fetch_str(ev, f);
+	/* Kernel and user events name their function already. */
+	s = cstr(ev->name);
 	ev->strs[f].ptr = s.ptr;
 	ev->strs[f].len = s.len;
 	ev->strs_valid |= 1ull << f;

@@ -14,10 +14,19 @@
  * the bytecode interpreter does, step count included: both run on every
  * program of a policy of every fused shape, on random events.  An event
  * no rule names must stay cheap.
+ *
+ * A key of one path is hashed and compared by the cache straight from the
+ * string the backend returned (vsp_fp_cache_find_str): paths of every
+ * length up to past the key's limit, each beside copies that differ in
+ * one byte or only in length (trailing NULs), a failed read beside the
+ * empty path, and paths that end or start at an unreadable page are
+ * decided twice with the cache and must match the decisions without it;
+ * the second decision must be a hit when the key fits.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "interp/engine.h"
@@ -281,6 +290,128 @@ static double unnamed_cost(const char *file)
 	return cost;
 }
 
+/* ---- path keys ---------------------------------------------------------- */
+
+static const char key_policy[] =
+	"policy \"keys\";\n"
+	"rule \"q\": on syscall openat when path matches \"*Q*\" : deny EACCES;\n"
+	"rule \"two\": on syscall openat when path matches \"??\" : deny EPERM;\n"
+	"rule \"nine\": on syscall openat when path matches \"?????????\" : log;\n";
+
+struct kstr {
+	const char *p;
+	uint32_t len;
+	bool fail;		/* the backend's read fails */
+};
+
+static int fetch_k(void *ctx, struct vsp_event *ev, enum vsp_field f, struct vsp_str *o)
+{
+	const struct kstr *k = ctx;
+
+	(void)ev;
+	(void)f;
+	if (k->fail)
+		return -1;
+	*o = (struct vsp_str){ k->p, k->len };
+	return 0;
+}
+
+#define KMAX 20000
+
+static void path_keys(void)
+{
+	static struct kstr ks[KMAX];
+	static char store[KMAX][136];
+	static uint64_t want[KMAX];
+	size_t n = 0, fits = 0, hits = 0, long_hits = 0, bad = 0;
+	long pg = sysconf(_SC_PAGESIZE);
+	char *area = mmap(NULL, 3 * (size_t)pg, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char file[] = "/tmp/vsp-keys-XXXXXX";
+	int fd = mkstemp(file);
+	const char *f = file;
+
+	if (!ok(area != MAP_FAILED && fd >= 0 &&
+		write(fd, key_policy, sizeof(key_policy) - 1) == (ssize_t)sizeof(key_policy) - 1,
+		"path keys: set up"))
+		return;
+	close(fd);
+	/* The middle page readable, the pages around it not. */
+	mprotect(area, (size_t)pg, PROT_NONE);
+	mprotect(area + 2 * pg, (size_t)pg, PROT_NONE);
+	char *mid = area + pg;
+	memset(mid, 'k', (size_t)pg);
+	/* Every length to past the key's limit, and a 'Q' at every place. */
+	for (uint32_t len = 0; len <= 130; len++) {
+		for (uint32_t q = 0; q <= len && n < KMAX - 64; q++) {
+			char *b = store[n];
+
+			for (uint32_t i = 0; i < len; i++)
+				b[i] = (char)('a' + (i * 7 + len) % 26);
+			if (q < len)
+				b[q] = 'Q';
+			ks[n++] = (struct kstr){ b, len, false };
+		}
+	}
+	/* Equal but for trailing NULs: only the length tells them apart. */
+	for (uint32_t len = 2; len <= 17; len++) {
+		memset(store[n], 0, 24);
+		memcpy(store[n], "ab", 2);
+		ks[n] = (struct kstr){ store[n], len, false };
+		n++;
+	}
+	/* The empty path, and a read that failed (also empty, but partial). */
+	ks[n++] = (struct kstr){ "", 0, false };
+	ks[n++] = (struct kstr){ "", 0, true };
+	/* Paths ending at the last readable byte and starting at the first. */
+	for (uint32_t len = 1; len <= 20; len++) {
+		ks[n++] = (struct kstr){ mid + pg - len, len, false };
+		ks[n++] = (struct kstr){ mid, len, false };
+	}
+	for (int k = 1; k >= 0; k--) {
+		struct vsp_load_opts o = { .mode = VSP_MODE_ENFORCE, .no_cache = k == 1 };
+		struct vsp_policy *p = vsp_policy_load(&f, 1, &o, NULL);
+
+		if (!ok(p != NULL, "path keys: loads, cache %s", k ? "off" : "on"))
+			break;
+		for (int pass = 0; pass < 2; pass++) {
+			for (size_t i = 0; i < n; i++) {
+				struct vsp_event ev;
+				struct vsp_decision d;
+
+				memset(&ev, 0, sizeof(ev));
+				ev.kind = VSP_EV_SYSCALL;
+				ev.nr = 257;
+				ev.name = "openat";
+				ev.fetch = fetch_k;
+				ev.fetch_ctx = &ks[i];
+				vsp_event_reset_lazy(&ev);
+				vsp_decide(p, &ev, &d);
+				if (k == 1) {
+					want[i] = digest(&d);
+					continue;
+				}
+				bad += digest(&d) != want[i];
+				if (pass == 1 && !ks[i].fail && ks[i].len <= 120) {
+					fits++;
+					hits += d.cached;
+				} else if (pass == 1 && ks[i].len > 120) {
+					long_hits += d.cached;
+				}
+			}
+		}
+		vsp_policy_free(p);
+	}
+	ok(bad == 0, "path keys: %zu decisions of %zu paths with the cache, %zu differ "
+	   "from those without it", 2 * n, n, bad);
+	/* A few may be evicted from a full set; nearly all must hit. */
+	ok(fits > 0 && hits * 100 >= fits * 95,
+	   "path keys: %zu of %zu repeated paths that fit a key were hits", hits, fits);
+	ok(long_hits == 0, "path keys: paths too long for a key are never hits");
+	munmap(area, 3 * (size_t)pg);
+	unlink(file);
+}
+
 int main(void)
 {
 	char path[] = "/tmp/vsp-speed-XXXXXX";
@@ -345,6 +476,7 @@ int main(void)
 	diag("an event no rule names: %.1f ns", un);
 	ok(un > 0 && un < 500, "an event no rule names is cheap");
 	fused_agrees();
+	path_keys();
 
 	double g10 = glob_cost(10, true), g1000 = glob_cost(1000, true);
 	double s10 = glob_cost(10, false), s1000 = glob_cost(1000, false);
