@@ -198,21 +198,33 @@ static inline uint64_t word_final(uint64_t h)
 		h += rotl(w_, ROT(i)) * KW(i);              \
 	} while (0)
 
-static inline uint64_t key_hash(uint32_t prog, const void *key, size_t klen)
+/* Keys of 9 to 16 words: rarer, so a loop out of line. */
+static __attribute__((noinline)) uint64_t long_key_hash(uint32_t prog, const void *key,
+							 size_t klen)
 {
-	if (klen % 8 || klen > VSP_CACHE_KEY_MAX)
-		return vsp_fp_hash(key, klen, (uint64_t)prog * K1 + 1);
 	const unsigned char *b = key;
 	uint64_t h = word_seed(prog, klen);
-	if (klen > 64) {
-		for (size_t i = 0; i < klen / 8; i++) {
-			uint64_t w;
 
-			memcpy(&w, b + 8 * i, 8);
-			h += term(w, i);
-		}
-		return word_final(h);
+	for (size_t i = 0; i < klen / 8; i++) {
+		uint64_t w;
+
+		memcpy(&w, b + 8 * i, 8);
+		h += term(w, i);
 	}
+	return word_final(h);
+}
+
+static inline __attribute__((always_inline)) uint64_t key_hash(uint32_t prog,
+								const void *key,
+								size_t klen)
+{
+	if (__builtin_expect(klen % 8 || klen > 64, 0)) {
+		if (klen % 8 || klen > VSP_CACHE_KEY_MAX)
+			return vsp_fp_hash(key, klen, (uint64_t)prog * K1 + 1);
+		return long_key_hash(prog, key, klen);
+	}
+	const unsigned char *b = key;
+	uint64_t h = word_seed(prog, klen);
 	/* Unrolled, so every rotation and multiplier is a constant. */
 	switch (klen / 8) {
 	case 8: MIXW(7); /* fall through */
@@ -303,38 +315,36 @@ static inline uint64_t str_tail(const char *p, size_t rem, size_t before)
 /*
  * A hit on a path key without the key: no copy of the string into a
  * buffer, the words hashed from the string where the backend left it and
- * compared with the entry's from there too.  The head word and the tail
- * are the only terms whose place varies; everything else is as cheap as
- * key_hash()'s unrolled form, because a hit is counted in instructions
- * here (the core runs this path near its full width).
+ * compared with the entry's from there too.  The tail comes second in
+ * the key, so every word has a fixed place and every term's rotation and
+ * multiplier are constants, as in key_hash()'s unrolled form: a hit is
+ * counted in instructions here (the core runs this path near its full
+ * width).
  */
 const void *vsp_fp_cache_find_str(struct vsp_cache *c, uint32_t prog,
 				  const char *s, uint32_t len, uint32_t extra)
 {
 	size_t full = len & ~(size_t)7, rem = len & 7;
-	size_t klen = 8 + full + (rem ? 8 : 0);
-	uint64_t head = len | (uint64_t)extra << 32, tail = 0;
+	size_t klen = 16 + full;
+	uint64_t head = len | (uint64_t)extra << 32;
 
 	if (klen > VSP_CACHE_KEY_MAX) {
 		c->st.misses++;
 		return NULL;
 	}
-	uint64_t h = word_seed(prog, klen) + rotl(head, ROT(0)) * KW(0);
-	if (rem) {
-		tail = str_tail(s + full, rem, full);
-		h += term(tail, klen / 8 - 1);
-	}
-	/* Word j of the string is word j + 1 of the key; unrolled, so every
+	uint64_t tail = rem ? str_tail(s + full, rem, full) : 0;
+	uint64_t h = word_seed(prog, klen) + rotl(head, ROT(0)) * KW(0) +
+		     rotl(tail, ROT(1)) * KW(1);
+	/* Word j of the string is word j + 2 of the key; unrolled, so every
 	 * rotation and multiplier is a constant, as in key_hash(). */
 #define STRW(j)                                                 \
 	do {                                                    \
 		uint64_t w_;                                    \
 		memcpy(&w_, s + 8 * (j), 8);                    \
-		h += rotl(w_, ROT((j) + 1)) * KW((j) + 1);      \
+		h += rotl(w_, ROT((j) + 2)) * KW((j) + 2);      \
 	} while (0)
-	_Static_assert(KEY_WORDS - 1 == 15, "the cases below cover every string word");
+	_Static_assert(KEY_WORDS - 2 == 14, "the cases below cover every string word");
 	switch (full / 8) {
-	case 15: STRW(14); /* fall through */
 	case 14: STRW(13); /* fall through */
 	case 13: STRW(12); /* fall through */
 	case 12: STRW(11); /* fall through */
@@ -361,25 +371,24 @@ const void *vsp_fp_cache_find_str(struct vsp_cache *c, uint32_t prog,
 		const struct entry *e = &c->e[si * WAYS + w];
 		if (e->prog != prog || e->klen != klen)
 			continue;
-		/* Every word: the head (length and extra), the string's
-		 * whole words, the zero-padded tail. */
+		/* Every word: the head (length and extra), the tail, the
+		 * string's whole words. */
 		const unsigned char *k = e->key;
 		uint64_t a, diff;
 		memcpy(&a, k, 8);
 		diff = a ^ head;
-		memcpy(&a, k + klen - 8, 8);
-		diff |= rem ? a ^ tail : 0;
+		memcpy(&a, k + 8, 8);
+		diff |= a ^ tail;
 		/* Unrolled as the hash is: a loop's count and branch cost
 		 * as much as the compares. */
 #define CMPW(j)                                                 \
 	do {                                                    \
 		uint64_t x_, y_;                                \
-		memcpy(&x_, k + 8 + 8 * (j), 8);                \
+		memcpy(&x_, k + 16 + 8 * (j), 8);               \
 		memcpy(&y_, s + 8 * (j), 8);                    \
 		diff |= x_ ^ y_;                                \
 	} while (0)
 		switch (full / 8) {
-		case 15: CMPW(14); /* fall through */
 		case 14: CMPW(13); /* fall through */
 		case 13: CMPW(12); /* fall through */
 		case 12: CMPW(11); /* fall through */

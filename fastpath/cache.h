@@ -35,11 +35,12 @@ const void *vsp_fp_cache_find(struct vsp_cache *c, uint32_t prog, const void *ke
 /*
  * vsp_fp_cache_find for a key of one string, as the engine builds it for
  * a program that reads one fetched string: the words
- * [len | extra << 32][the bytes, the last word zero-padded], read
- * straight from s instead of from a copy.  Hashes and compares exactly as
- * if that key had been passed to vsp_fp_cache_find (so it finds what
- * vsp_fp_cache_put stored under it); every byte is compared.  c must not
- * be NULL, and s must hold len bytes.
+ * [len | extra << 32][the last len % 8 bytes, zero-padded, or 0][the
+ * whole words of s], read straight from s instead of from a copy.  Hashes
+ * and compares exactly as if that key had been passed to
+ * vsp_fp_cache_find (so it finds what vsp_fp_cache_put stored under it);
+ * every byte is compared.  c must not be NULL, and s must hold len bytes
+ * (none past them is read).
  */
 const void *vsp_fp_cache_find_str(struct vsp_cache *c, uint32_t prog,
 				  const char *s, uint32_t len, uint32_t extra);

@@ -81,13 +81,13 @@ struct pmode {
 				 * not flagged: statistics need no per-rule work */
 	bool cacheable;
 	uint8_t verdict;	/* constant: dec.verdict */
+	bool key_fetch;		/* cached, the key is one string the backend
+				 * reads (a path, a string argument): key[0] */
 	uint64_t nplain;	/* plain decisions made: folded into the
 				 * statistics when they are read */
 	unsigned char head[DEC_HEAD];	/* constant: dec's first bytes */
 	uint8_t nkey;
 	bool key_ints;		/* every key field is a plain integer */
-	bool key_fetch;		/* the key is one string the backend reads
-				 * (a path, a string argument): key[0] */
 	uint64_t key_str;	/* bit f: field f is a string */
 	/* The cache key: the fields read, in field order. */
 	uint8_t key[VSP_F_COUNT];
@@ -95,15 +95,33 @@ struct pmode {
 	struct vsp_decision dec;
 };
 
-/* What the cache stores per decision (at most VSP_CACHE_VAL_MAX bytes). */
+/*
+ * What the cache stores per decision (at most VSP_CACHE_VAL_MAX bytes).
+ * The first CVAL_HEAD bytes have the layout of struct vsp_decision's
+ * first members (verdict, rule, value, redirect), so a hit copies them in
+ * one go; flagged and partial sit in what is the redirect's padding there.
+ */
 struct cval {
-	uint8_t verdict, flagged, partial, pad;
+	uint32_t verdict;
 	int32_t rule;
 	int64_t value;
 	const char *redir;
-	uint32_t redir_len, dropped;
+	uint32_t redir_len;
+	uint8_t flagged, partial, pad[2];
 	uint64_t sites;		/* bit j: site j of the program fired */
+	uint32_t dropped;
 };
+
+#define CVAL_HEAD offsetof(struct cval, sites)
+_Static_assert(sizeof(enum vsp_verdict) == 4 &&
+	       offsetof(struct vsp_decision, rule) == offsetof(struct cval, rule) &&
+	       offsetof(struct vsp_decision, value) == offsetof(struct cval, value) &&
+	       offsetof(struct vsp_decision, redirect) == offsetof(struct cval, redir) &&
+	       offsetof(struct vsp_decision, redirect) + offsetof(struct vsp_str, len) ==
+	       offsetof(struct cval, redir_len) &&
+	       sizeof(struct vsp_str) == 16 &&
+	       offsetof(struct vsp_decision, nfired) == CVAL_HEAD,
+	       "a cached value's head mirrors the decision's");
 
 struct vsp_policy {
 	struct vsp_image *im;
@@ -200,16 +218,14 @@ static inline uint64_t tail_bytes(const char *p, size_t rem, size_t before)
 	       (uint64_t)(unsigned char)p[rem - 1] << (8 * (rem - 1));
 }
 
-/* A head word (the length, or more), then the bytes in words, the last
- * one zero-padded. */
-static inline bool key_str(uint8_t *key, size_t *np, const char *p, size_t len,
-			   uint64_t head)
+/* Length word, then the bytes in words, the last one zero-padded. */
+static inline bool key_str(uint8_t *key, size_t *np, const char *p, size_t len)
 {
 	size_t n = *np, full = len & ~(size_t)7;
 
 	if (n + 8 + full + (len & 7 ? 8 : 0) > VSP_CACHE_KEY_MAX)
 		return false;
-	memcpy(key + n, &head, 8);
+	memcpy(key + n, &(uint64_t){ len }, 8);
 	n += 8;
 	/* Word by word, not one memcpy: its overlapping vector stores would
 	 * stall the word loads of the hash that follows. */
@@ -230,8 +246,9 @@ static inline bool key_str(uint8_t *key, size_t *np, const char *p, size_t len,
 }
 
 /* Packs every input the program reads; false when they do not fit. */
-static bool build_key(const struct pmode *pm, struct vsp_event *ev,
-		      uint8_t *key, size_t *klen)
+static inline __attribute__((always_inline)) bool build_key(const struct pmode *pm,
+							    struct vsp_event *ev,
+							    uint8_t *key, size_t *klen)
 {
 	size_t n = 0;
 
@@ -248,15 +265,25 @@ static bool build_key(const struct pmode *pm, struct vsp_event *ev,
 		return true;
 	}
 	if (pm->key_fetch) {
-		/* One fetched string: the partial flag shares the length's
-		 * word, read after the fetch; the layout
-		 * vsp_fp_cache_find_str() reads from the string itself. */
+		/* One fetched string, in the layout vsp_fp_cache_find_str()
+		 * reads from the string itself: the length with the partial
+		 * flag (read after the fetch), the tail, the whole words. */
 		struct vsp_str s = vsp_vm_fetch_str(ev, (enum vsp_field)pm->key[0]);
+		size_t full = s.len & ~(size_t)7;
+		uint64_t head = s.len | (uint64_t)ev->partial << 32;
+		uint64_t tail = s.len & 7 ? tail_bytes(s.ptr + full, s.len & 7, full) : 0;
 
-		if (!key_str(key, &n, s.ptr, s.len,
-			     s.len | (uint64_t)ev->partial << 32))
+		if (16 + full > VSP_CACHE_KEY_MAX)
 			return false;
-		*klen = n;
+		memcpy(key, &head, 8);
+		memcpy(key + 8, &tail, 8);
+		for (size_t i = 0; i < full; i += 8) {
+			uint64_t w;
+
+			memcpy(&w, s.ptr + i, 8);
+			memcpy(key + 16 + i, &w, 8);
+		}
+		*klen = 16 + full;
 		return true;
 	}
 	for (uint32_t k = 0; k < pm->nkey; k++) {
@@ -271,15 +298,13 @@ static bool build_key(const struct pmode *pm, struct vsp_event *ev,
 			for (uint32_t i = 0; i < ns; i++) {
 				const char *s = ev->stack[i] ? ev->stack[i] : "";
 
-				size_t sl = strlen(s);
-
-				if (!key_str(key, &n, s, sl, sl))
+				if (!key_str(key, &n, s, strlen(s)))
 					return false;
 			}
 		} else if (pm->key_str & (1ull << f)) {
 			struct vsp_str s = vsp_vm_field_str(ev, f);
 
-			if (!key_str(key, &n, s.ptr, s.len, s.len))
+			if (!key_str(key, &n, s.ptr, s.len))
 				return false;
 		} else if (!key_word(key, &n, (uint64_t)vsp_vm_field_int(ev, f))) {
 			return false;
@@ -298,7 +323,7 @@ static void pack(const struct vsp_prog *pr, const struct vsp_decision *d,
 	uint32_t j = 0;
 
 	memset(v, 0, sizeof(*v));
-	v->verdict = (uint8_t)d->verdict;
+	v->verdict = (uint32_t)d->verdict;
 	v->flagged = d->flagged;
 	v->partial = d->partial;
 	v->rule = d->rule;
@@ -329,17 +354,17 @@ static void pack(const struct vsp_prog *pr, const struct vsp_decision *d,
 	}
 }
 
-static void unpack(const struct vsp_prog *pr, const struct cval *v,
-		   struct vsp_decision *d)
+static inline __attribute__((always_inline)) void unpack(const struct vsp_prog *pr,
+							 const struct cval *v,
+							 struct vsp_decision *d)
 {
 	uint64_t sites = v->sites;
 
-	d->verdict = v->verdict;
+	/* verdict, rule, value and redirect in one copy (the bytes of
+	 * flagged and partial land in the redirect's padding). */
+	memcpy(d, v, CVAL_HEAD);
 	d->flagged = v->flagged;
 	d->partial = v->partial;
-	d->rule = v->rule;
-	d->value = v->value;
-	d->redirect = (struct vsp_str){ v->redir, v->redir_len };
 	d->nfired = d->nlearn = 0;
 	d->fired_dropped = 0;
 	/* Only the sites that fired: most decisions fire none. */
@@ -397,7 +422,8 @@ static __attribute__((noinline)) void fail_out(const struct vsp_policy *p,
 	out->failed = true;
 }
 
-static void account(struct vsp_policy *p, const struct vsp_decision *d)
+static inline __attribute__((always_inline)) void account(struct vsp_policy *p,
+							  const struct vsp_decision *d)
 {
 	const struct vsp_image *im = p->im;
 	int64_t prev = -1;
@@ -449,38 +475,30 @@ static void run_prog(struct vsp_policy *p, const struct vsp_prog *pr,
 	p->st.interpreted++;
 }
 
-/* The cached path, inlined into decide_slow(). */
-static inline void decide_cached(struct vsp_policy *p, uint32_t pi,
-						    const struct pmode *pm,
-						    struct vsp_event *ev,
-						    struct vsp_decision *out)
+/* After every decision but a plain constant: the failure policy and the
+ * statistics. */
+static inline __attribute__((always_inline)) void finish(struct vsp_policy *p, uint32_t pi,
+							 struct vsp_event *ev,
+							 struct vsp_decision *out)
+{
+	out->failed = false;
+	if (__builtin_expect(p->fail != VSP_FAIL_RULES, 0) &&
+	    (out->partial || (ev->stack_partial &&
+			      p->im->progs[pi].reads_stack_path)))
+		fail_out(p, out);
+	account(p, out);
+}
+
+/* A miss: the program runs, and its decision is stored under the key
+ * when the key could be built. */
+static inline void run_and_store(struct vsp_policy *p, uint32_t pi,
+				 const struct pmode *pm, struct vsp_event *ev,
+				 const uint8_t *key, size_t klen, bool keyed,
+				 struct vsp_decision *out)
 {
 	const struct vsp_prog *pr = &p->im->progs[pi];
-	_Alignas(8) uint8_t key[VSP_CACHE_KEY_MAX];
-	size_t klen;
 	struct cval cv;
-	const struct cval *hit;
-	bool keyed;
 
-	if (pm->key_fetch) {
-		/*
-		 * A key of one fetched string (a path): the cache reads the
-		 * words of the key from the string itself, so a hit builds
-		 * no key; only a miss does, to store its decision.  The
-		 * partial flag is read after the fetch, as in build_key().
-		 */
-		struct vsp_str s = vsp_vm_fetch_str(ev, (enum vsp_field)pm->key[0]);
-
-		hit = vsp_fp_cache_find_str(p->cache, pi, s.ptr, s.len, ev->partial);
-		if (hit)
-			goto hit;
-		keyed = build_key(pm, ev, key, &klen);
-	} else {
-		keyed = build_key(pm, ev, key, &klen);
-		hit = keyed ? vsp_fp_cache_find(p->cache, pi, key, klen) : NULL;
-		if (hit)
-			goto hit;
-	}
 	run_prog(p, pr, pm, ev, out);
 	p->st.cache_misses++;
 	/* A decision that lost effects cannot be replayed whole. */
@@ -488,14 +506,29 @@ static inline void decide_cached(struct vsp_policy *p, uint32_t pi,
 		pack(pr, out, &cv);
 		vsp_fp_cache_put(p->cache, pi, key, klen, &cv, sizeof(cv));
 	}
-	return;
-hit:
-	unpack(pr, hit, out);
-	p->st.cache_hits++;
 }
 
-/* Everything but a plain constant verdict, out of line so the hot entry
- * below saves no registers and sets up no frame. */
+/* The cached path of keys built in a buffer, inlined into decide_slow(). */
+static inline void decide_cached(struct vsp_policy *p, uint32_t pi,
+				 const struct pmode *pm, struct vsp_event *ev,
+				 struct vsp_decision *out)
+{
+	_Alignas(8) uint8_t key[VSP_CACHE_KEY_MAX];
+	size_t klen = 0;
+	bool keyed = build_key(pm, ev, key, &klen);
+	const struct cval *hit = keyed ? vsp_fp_cache_find(p->cache, pi, key, klen) : NULL;
+
+	if (hit) {
+		unpack(&p->im->progs[pi], hit, out);
+		p->st.cache_hits++;
+		return;
+	}
+	run_and_store(p, pi, pm, ev, key, klen, keyed, out);
+}
+
+/* Everything but a plain constant verdict and a key of one fetched
+ * string, out of line so the hot entry below saves no registers and sets
+ * up no frame. */
 static __attribute__((noinline)) void decide_slow(struct vsp_policy *p, uint32_t pi,
 						  struct vsp_event *ev,
 						  struct vsp_decision *out)
@@ -514,12 +547,48 @@ static __attribute__((noinline)) void decide_slow(struct vsp_policy *p, uint32_t
 	} else {
 		run_prog(p, &p->im->progs[pi], pm, ev, out);
 	}
-	out->failed = false;
-	if (__builtin_expect(p->fail != VSP_FAIL_RULES, 0) &&
-	    (out->partial || (ev->stack_partial &&
-			      p->im->progs[pi].reads_stack_path)))
-		fail_out(p, out);
-	account(p, out);
+	finish(p, pi, ev, out);
+}
+
+/* A miss on a key of one fetched string: the key is built only now, to
+ * store the decision.  Out of line, so the hit below needs no buffer. */
+static __attribute__((noinline)) void decide_str_miss(struct vsp_policy *p, uint32_t pi,
+						      struct vsp_event *ev,
+						      struct vsp_decision *out)
+{
+	const struct pmode *pm = &p->pm[pi];
+	_Alignas(8) uint8_t key[VSP_CACHE_KEY_MAX];
+	size_t klen = 0;
+	bool keyed = build_key(pm, ev, key, &klen);
+
+	run_and_store(p, pi, pm, ev, key, klen, keyed, out);
+	finish(p, pi, ev, out);
+}
+
+/*
+ * A program whose only input is one string the backend fetches (a path, a
+ * string argument): the cache reads the words of the key from the string
+ * itself (vsp_fp_cache_find_str), so a hit builds no key and this path
+ * keeps no buffer.  The partial flag is read after the fetch, as in
+ * build_key().  A hit is counted in instructions: the core runs this near
+ * its full width.
+ */
+static __attribute__((noinline)) void decide_str(struct vsp_policy *p, uint32_t pi,
+						 struct vsp_event *ev,
+						 struct vsp_decision *out)
+{
+	const struct pmode *pm = &p->pm[pi];
+	struct vsp_str s = vsp_vm_fetch_str(ev, (enum vsp_field)pm->key[0]);
+	const struct cval *hit = vsp_fp_cache_find_str(p->cache, pi, s.ptr, s.len,
+						       ev->partial);
+
+	if (__builtin_expect(!hit, 0)) {
+		decide_str_miss(p, pi, ev, out);
+		return;
+	}
+	unpack(&p->im->progs[pi], hit, out);
+	p->st.cache_hits++;
+	finish(p, pi, ev, out);
 }
 
 static void decide_prog(struct vsp_policy *p, uint32_t pi, struct vsp_event *ev,
@@ -571,7 +640,10 @@ static inline __attribute__((always_inline)) void decide_prog(struct vsp_policy 
 			p->st.partial++;
 		return;
 	}
-	decide_slow(p, pi, ev, out);
+	if (pm->key_fetch)
+		decide_str(p, pi, ev, out);
+	else
+		decide_slow(p, pi, ev, out);
 }
 
 /* ---- message templates --------------------------------------------------- */

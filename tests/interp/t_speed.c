@@ -392,10 +392,10 @@ static void path_keys(void)
 					continue;
 				}
 				bad += digest(&d) != want[i];
-				if (pass == 1 && !ks[i].fail && ks[i].len <= 120) {
+				if (pass == 1 && !ks[i].fail && ks[i].len <= 119) {
 					fits++;
 					hits += d.cached;
-				} else if (pass == 1 && ks[i].len > 120) {
+				} else if (pass == 1 && ks[i].len > 119) {
 					long_hits += d.cached;
 				}
 			}
