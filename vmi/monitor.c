@@ -65,6 +65,13 @@
 #define MON_REDIRECT_MISSES 256	/* getname calls we let pass while waiting */
 #define MON_PT_ARGS_OFF 0x20	/* pt_regs: bp at 0x20 .. di at 0x70 */
 #define MON_PT_ARGS_LEN 0x58
+/* Give the kernel's copy back through a pushed putname before failing a
+ * late-denied call?  Off: the error is set when putname returns through
+ * the same trap, and on a multi-vCPU guest that trap can be passed while
+ * another task steps over it, leaving getname's caller with putname's rax
+ * as its struct filename (a guest oops, seen under a storm).  Without it
+ * each late deny leaks one names_cache object in the guest. */
+#define MON_LATE_PUTNAME 0
 #define MON_USER_TOP 0x00fffffffffff000ull	/* TASK_SIZE_MAX, 5-level paging */
 /* Tamper checks: the code under an emulated trap is read again at most
  * once per this many hits of it, and at least once per MON_VERIFY_NS. */
@@ -185,6 +192,7 @@ struct mon {
 
 	uint64_t seq, t_attach;
 	uint64_t verify_ns;	/* when the last tamper check ran */
+	uint64_t late_ns;	/* when the pending late decision was armed */
 	uint64_t tamper_alerts;
 	uint64_t trap_hits, rt_in_traps;
 	uint64_t rt_wait;	/* round trips before the last wait */
@@ -966,10 +974,9 @@ static void mon_prefetch(struct mon *m)
  * past a deny rule.  Instead the call goes on to getname, whose return
  * hands over the kernel's own copy (kernel memory, always readable); the
  * rules run there on it.  A deny or an error return then makes getname
- * return ERR_PTR(-errno): the struct filename is first given back through
- * a call of putname pushed at that point, whose return stops at the same
- * trap again (stage 2) to set the error.  One late decision is pending at
- * a time; others decide at the entry on what they could read.
+ * return ERR_PTR(-errno) (MON_LATE_PUTNAME says what becomes of the
+ * kernel's copy).  One late decision is pending at a time; others decide
+ * at the entry on what they could read (event.partial).
  */
 static bool mon_late_arm(struct mon *m, struct mon_trap *t)
 {
@@ -982,6 +989,7 @@ static bool mon_late_arm(struct mon *m, struct mon_trap *t)
 	if (mon_path_arm(m, "", 0, false) < 0)
 		return false;
 	m->rd.late = true;
+	m->late_ns = mon_now_ns();
 	m->rd.late_trap = t;
 	m->rd.late_ev = m->ev;
 	if (m->ev.has_stack)
@@ -1105,7 +1113,7 @@ static int mon_on_late(struct mon *m, struct mon_trap *t)
 		m->regs.rax = (uint64_t)(int64_t)-err;
 		rc = m->be.ops->regs_set(&m->be, m->vcpu, &m->regs);
 		applied = rc == 0;
-	} else if (err && m->fn_putname) {
+	} else if (err && m->fn_putname && MON_LATE_PUTNAME) {
 		uint64_t sp = m->regs.rsp - 8, ret = m->regs.rip;
 		if (m->be.ops->write(&m->be, m->vcpu, sp, &ret, 8) == 8) {
 			m->regs.rsp = sp;
@@ -1121,8 +1129,8 @@ static int mon_on_late(struct mon *m, struct mon_trap *t)
 			}
 		}
 	} else if (err) {
-		/* No putname symbol: the call fails, the guest keeps one
-		 * names_cache object it will never free. */
+		/* The call fails; the guest keeps one names_cache object it
+		 * will never free (see MON_LATE_PUTNAME). */
 		m->regs.rax = (uint64_t)(int64_t)-err;
 		rc = m->be.ops->regs_set(&m->be, m->vcpu, &m->regs);
 		applied = rc == 0;
@@ -1162,6 +1170,11 @@ static int mon_on_event(struct mon *m, struct mon_trap *t)
 	m->rs.engine_ns += dt;
 	vsp_latency_add(&m->rs.latency, dt);
 
+	/* A late decision whose getname return went by unseen (another
+	 * vCPU passed it while a trap was stepped) frees the slot. */
+	if (m->rd.active && m->rd.late && m->rd.stage != 2 &&
+	    mon_now_ns() - m->late_ns > 2000000000ull)
+		mon_redirect_cancel(m, "getname's return went by unseen");
 	/* The path was unreadable here: decide on the kernel's copy. */
 	if (t->path_arg >= 0 && m->str[t->path_arg].state == 2 &&
 	    mon_late_arm(m, t)) {
