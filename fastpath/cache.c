@@ -252,12 +252,35 @@ static inline bool same_key(const struct entry *e, uint32_t prog,
 		return memcmp(e->key, key, klen) == 0;
 	const unsigned char *k = key;
 	uint64_t diff = 0;
-	for (size_t i = 0; i < klen; i += 8) {
-		uint64_t a, b;
-		memcpy(&a, e->key + i, 8);
-		memcpy(&b, k + i, 8);
-		diff |= a ^ b;
+	if (klen > 64) {
+		for (size_t i = 0; i < klen; i += 8) {
+			uint64_t a, b;
+			memcpy(&a, e->key + i, 8);
+			memcpy(&b, k + i, 8);
+			diff |= a ^ b;
+		}
+		return diff == 0;
 	}
+	/* The usual keys, unrolled as their hash is. */
+#define CMPW(i)                                                 \
+	do {                                                    \
+		uint64_t a_, b_;                                \
+		memcpy(&a_, e->key + 8 * (i), 8);               \
+		memcpy(&b_, k + 8 * (i), 8);                    \
+		diff |= a_ ^ b_;                                \
+	} while (0)
+	switch (klen / 8) {
+	case 8: CMPW(7); /* fall through */
+	case 7: CMPW(6); /* fall through */
+	case 6: CMPW(5); /* fall through */
+	case 5: CMPW(4); /* fall through */
+	case 4: CMPW(3); /* fall through */
+	case 3: CMPW(2); /* fall through */
+	case 2: CMPW(1); /* fall through */
+	case 1: CMPW(0); break;
+	default: break;
+	}
+#undef CMPW
 	return diff == 0;
 }
 
@@ -406,6 +429,82 @@ const void *vsp_fp_cache_find_str(struct vsp_cache *c, uint32_t prog,
 		default: break;
 		}
 #undef CMPW
+		if (diff)
+			continue;
+		set->stamp[w] = ++c->clock;
+		c->st.hits++;
+		return e->val;
+	}
+	c->st.misses++;
+	return NULL;
+}
+
+/*
+ * A hit on a key of integer fields without the key: the words are read
+ * where they are (base + off[k]), so the hash does not wait for a copy
+ * of them to be stored and read back.  Word k of the key is field k, the
+ * last word `last`; hashed and compared as key_hash() and same_key() do
+ * the key they make.
+ */
+const void *vsp_fp_cache_find_words(struct vsp_cache *c, uint32_t prog,
+				    const void *base, const uint16_t *off,
+				    uint32_t n, uint64_t last)
+{
+	const unsigned char *b = base;
+	size_t klen = 8 * ((size_t)n + 1);
+
+	if (n > 7) {
+		c->st.misses++;
+		return NULL;
+	}
+	uint64_t h = word_seed(prog, klen) + term(last, n);
+#define GW(k)                                                   \
+	do {                                                    \
+		uint64_t w_;                                    \
+		memcpy(&w_, b + off[k], 8);                     \
+		h += rotl(w_, ROT(k)) * KW(k);                  \
+	} while (0)
+	switch (n) {
+	case 7: GW(6); /* fall through */
+	case 6: GW(5); /* fall through */
+	case 5: GW(4); /* fall through */
+	case 4: GW(3); /* fall through */
+	case 3: GW(2); /* fall through */
+	case 2: GW(1); /* fall through */
+	case 1: GW(0); break;
+	default: break;
+	}
+#undef GW
+	h = word_final(h);
+	size_t si = h & c->setmask;
+	struct set *set = &c->s[si];
+	for (int w = 0; w < WAYS; w++) {
+		if (set->tag[w] != h || set->gen[w] != c->gen)
+			continue;
+		const struct entry *e = &c->e[si * WAYS + w];
+		if (e->prog != prog || e->klen != klen)
+			continue;
+		uint64_t a, diff;
+		memcpy(&a, e->key + 8 * n, 8);
+		diff = a ^ last;
+#define CW(k)                                                   \
+	do {                                                    \
+		uint64_t x_, y_;                                \
+		memcpy(&x_, e->key + 8 * (k), 8);               \
+		memcpy(&y_, b + off[k], 8);                     \
+		diff |= x_ ^ y_;                                \
+	} while (0)
+		switch (n) {
+		case 7: CW(6); /* fall through */
+		case 6: CW(5); /* fall through */
+		case 5: CW(4); /* fall through */
+		case 4: CW(3); /* fall through */
+		case 3: CW(2); /* fall through */
+		case 2: CW(1); /* fall through */
+		case 1: CW(0); break;
+		default: break;
+		}
+#undef CW
 		if (diff)
 			continue;
 		set->stamp[w] = ++c->clock;

@@ -44,6 +44,16 @@ const void *vsp_fp_cache_find(struct vsp_cache *c, uint32_t prog, const void *ke
  */
 const void *vsp_fp_cache_find_str(struct vsp_cache *c, uint32_t prog,
 				  const char *s, uint32_t len, uint32_t extra);
+/*
+ * vsp_fp_cache_find for a key of n whole words gathered from a struct
+ * (word k: the 8 bytes at base + off[k]) and then `last`: the key the
+ * engine builds from integer fields and the partial flag, read where the
+ * fields are instead of from a copy.  At most 7 gathered words (a miss
+ * otherwise); every word is compared.  c must not be NULL.
+ */
+const void *vsp_fp_cache_find_words(struct vsp_cache *c, uint32_t prog,
+				    const void *base, const uint16_t *off,
+				    uint32_t n, uint64_t last);
 void vsp_fp_cache_put(struct vsp_cache *c, uint32_t prog, const void *key,
 		      size_t klen, const void *val, size_t vlen);
 /* Drops every entry at once (a new generation). */

@@ -256,8 +256,22 @@ static inline __attribute__((always_inline)) bool build_key(const struct pmode *
 		/* The common shape: a few plain integer words of the event, no
 		 * fetches, never partial from here (ev->partial can only come
 		 * from the backend); the length was checked at load. */
-		for (uint32_t k = 0; k < pm->nkey; k++)
-			memcpy(key + 8 * k, (const char *)ev + pm->key_off[k], 8);
+#define KEYW(k) memcpy(key + 8 * (k), (const char *)ev + pm->key_off[k], 8)
+		/* Unrolled for the usual few fields: a loop's count and
+		 * branch cost as much as the copies. */
+		switch (pm->nkey) {
+		case 6: KEYW(5); /* fall through */
+		case 5: KEYW(4); /* fall through */
+		case 4: KEYW(3); /* fall through */
+		case 3: KEYW(2); /* fall through */
+		case 2: KEYW(1); /* fall through */
+		case 1: KEYW(0); /* fall through */
+		case 0: break;
+		default:
+			for (uint32_t k = 0; k < pm->nkey; k++)
+				KEYW(k);
+		}
+#undef KEYW
 		n = 8 * (size_t)pm->nkey;
 		uint64_t part = ev->partial;	/* one word store, as above */
 		memcpy(key + n, &part, 8);
@@ -515,9 +529,21 @@ static inline void decide_cached(struct vsp_policy *p, uint32_t pi,
 {
 	_Alignas(8) uint8_t key[VSP_CACHE_KEY_MAX];
 	size_t klen = 0;
-	bool keyed = build_key(pm, ev, key, &klen);
-	const struct cval *hit = keyed ? vsp_fp_cache_find(p->cache, pi, key, klen) : NULL;
+	const struct cval *hit;
+	bool keyed = false;
 
+	if (pm->key_ints && pm->nkey <= 7) {
+		/* A few integer fields: hashed and compared where they are
+		 * in the event; the key is built only on a miss. */
+		uint64_t part = ev->partial;
+
+		hit = vsp_fp_cache_find_words(p->cache, pi, ev, pm->key_off, pm->nkey, part);
+		if (!hit)
+			keyed = build_key(pm, ev, key, &klen);
+	} else {
+		keyed = build_key(pm, ev, key, &klen);
+		hit = keyed ? vsp_fp_cache_find(p->cache, pi, key, klen) : NULL;
+	}
 	if (hit) {
 		unpack(&p->im->progs[pi], hit, out);
 		p->st.cache_hits++;
