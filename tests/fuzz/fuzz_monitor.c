@@ -47,6 +47,8 @@ static const char fz_map_text[] =
 	"ffffffff81200100 T __x64_sys_getpid\n"
 	"ffffffff81200200 T __x64_sys_execve\n"
 	"ffffffff81200300 T __x64_sys_kill\n"
+	"ffffffff81200400 T __ia32_compat_sys_openat\n"
+	"ffffffff81200500 T __ia32_sys_getpid\n"
 	"ffffffff81240000 T commit_creds\n"
 	"ffffffff81280000 T do_group_exit\n"
 	"ffffffff81280100 T force_sig\n"
@@ -58,6 +60,7 @@ static const uint64_t fz_stop_at[] = {
 	0xffffffff81200300ull, 0xffffffff81240000ull, 0xffffffff81290000ull,
 	0xffffffff81002400ull, M_HPAGE + 32 * 1, M_HPAGE + 32 * 26,
 	M_HPAGE + 32 * 63, 0xffffffff81200005ull, M_TEXT + 0x10,
+	0xffffffff81200400ull, 0xffffffff81200500ull,
 };
 
 static const char fz_policy_text[] =

@@ -191,3 +191,6 @@ monitor('failures', [mstop(0, rdi=0x000), mstop(1), mstop(0, rdi=0x200), mstop(7
         strings=strs, ptregs=regs, holes=0x0000ffff)
 monitor('creds', [mstop(4, rsp=0x1000, gs=1), mstop(5, rdi=0x0), mstop(6, rax=0x10)], strings=strs, ptregs=regs,
         stack_words=[(0x1000, 0xffffffff81002400), (0x1008, 0xffffffff81003010)])
+# 32-bit entries (int $0x80): arguments in bx cx dx si di bp
+monitor('ia32', [mstop(12, rdi=0x000), mstop(13), mstop(12, rdi=0x200)], strings=strs,
+        ptregs={0x000: {0x58: M_USER, 0x28: 0xffffff9c}, 0x200: {0x58: M_USER + 0x100}})
