@@ -19,7 +19,8 @@
 static const char attach_help[] =
 	"usage: vsp attach (--gdb HOST:PORT | --xen DOMAIN) [--symbols FILE]\n"
 	"                  [--vmlinux FILE] [--mode M] [--audit FILE]\n"
-	"                  [--record FILE] [--stats[=json]] POLICY...\n\n"
+	"                  [--record FILE] [--stats[=json]] [--on-partial P]\n"
+	"                  POLICY...\n\n"
 	"Attaches to a running (or paused) guest, installs a trap for each\n"
 	"event the policies name and nothing else, decides every trapped event\n"
 	"and applies the verdicts: deny and return make the call return at\n"
@@ -43,12 +44,20 @@ static const char attach_help[] =
 	"                         read: written into the kernel's own copy, so a\n"
 	"                         thread that changes the buffer after the check\n"
 	"                         gains nothing (two more stops per such call)\n"
+	"      --on-partial P     when an event's inputs cannot be read in full\n"
+	"                         (unreadable string, unfinished call path):\n"
+	"                         rules (default), default, closed (deny EPERM)\n"
+	"                         or open (allow)\n"
+	"      --fail-closed, --fail-open   short for --on-partial closed/open\n"
 	"  -q, --quiet            no progress messages\n"
 	"  -h, --help             show this help\n\n"
 	"Exit status: 0 the guest ended or vsp detached, 1 policy errors,\n"
 	"2 usage or I/O error, 3 cannot attach or lost the guest.\n";
 
-enum { OPT_VMLINUX = 256, OPT_VM, OPT_MAX_EVENTS, OPT_PIN_PATHS };
+enum {
+	OPT_VMLINUX = 256, OPT_VM, OPT_MAX_EVENTS, OPT_PIN_PATHS, OPT_ON_PARTIAL,
+	OPT_FAIL_CLOSED, OPT_FAIL_OPEN
+};
 
 struct attach_args {
 	const char *gdb, *xen, *audit, *record;
@@ -70,6 +79,9 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 		{ "vm", required_argument, NULL, OPT_VM },
 		{ "max-events", required_argument, NULL, OPT_MAX_EVENTS },
 		{ "pin-paths", no_argument, NULL, OPT_PIN_PATHS },
+		{ "on-partial", required_argument, NULL, OPT_ON_PARTIAL },
+		{ "fail-closed", no_argument, NULL, OPT_FAIL_CLOSED },
+		{ "fail-open", no_argument, NULL, OPT_FAIL_OPEN },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -135,6 +147,19 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 		}
 		case OPT_PIN_PATHS:
 			aa->mo.pin_paths = true;
+			break;
+		case OPT_ON_PARTIAL:
+			if (vsp_fail_policy_parse(optarg, &aa->lo.on_partial) < 0) {
+				fprintf(stderr, "vsp attach: --on-partial takes rules, "
+					"default, closed or open, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_FAIL_CLOSED:
+			aa->lo.on_partial = VSP_FAIL_CLOSED;
+			break;
+		case OPT_FAIL_OPEN:
+			aa->lo.on_partial = VSP_FAIL_OPEN;
 			break;
 		case 'q':
 			aa->mo.quiet = true;
