@@ -249,12 +249,18 @@ static void front_file(struct front *fr, const char *path,
 	}
 	text = front_read(path, &len, &st);
 	if (!text) {
+		/* A file past the limit names the limit, not just EFBIG. */
+		char why[96];
+		if (errno == EFBIG)
+			snprintf(why, sizeof(why), "larger than the limit of %u MiB",
+				 FRONT_MAX_FILE >> 20);
+		else
+			snprintf(why, sizeof(why), "%s", strerror(errno));
 		if (at)
 			vsp_diag_error(fr->d, at, "cannot import '%s': %s",
-				       path, strerror(errno));
+				       path, why);
 		else
-			vsp_diag_error(fr->d, &noloc, "cannot read: %s",
-				       strerror(errno));
+			vsp_diag_error(fr->d, &noloc, "cannot read: %s", why);
 		return;
 	}
 	front_parse(fr, front_add_source(fr, path, text, len), st.st_dev,
@@ -383,7 +389,8 @@ struct vsp_unit *vsp_front_load_buffer(const char *name, const char *text,
 	if (len > FRONT_MAX_FILE) {
 		struct vsp_loc at = { .file = name };
 
-		vsp_diag_error(d, &at, "cannot read: %s", strerror(EFBIG));
+		vsp_diag_error(d, &at, "cannot read: larger than the limit of %u MiB",
+			       FRONT_MAX_FILE >> 20);
 		len = 0;
 	}
 	/* when the name is a real file, an import of it is a cycle */
