@@ -9,7 +9,7 @@
  */
 #include "fastpath/cache.h"
 #include "fastpath/match.h"
-#include "tests/fastpath/tap.h"
+#include "tests/tap.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -121,12 +121,12 @@ int main(void)
 		sink += vsp_fp_hash(gl, 20, 1);
 	}
 	size_t seen = allocs;
-	tap_ok(seen == 0, "no allocation in %d rounds of look-ups (%zu seen)", 2000, seen);
+	ok(seen == 0, "no allocation in %d rounds of look-ups (%zu seen)", 2000, seen);
 
 	/* The counter itself works: building does allocate. */
 	allocs = 0;
 	struct vsp_matcher *extra = matcher(1, 0);
-	tap_ok(allocs > 0, "the counter sees allocations (%zu while building)",
+	ok(allocs > 0, "the counter sees allocations (%zu while building)",
 	       (size_t)allocs);
 	vsp_fp_matcher_free(extra);
 
@@ -136,12 +136,12 @@ int main(void)
 	vsp_fp_sset_free(ss);
 	vsp_fp_pathset_free(ps);
 	vsp_fp_cache_free(c);
-	return tap_done();
+	return done();
 }
 #else
 int main(void)
 {
-	tap_skip("the sanitizer owns malloc");
-	return tap_done();
+	skip("the sanitizer owns malloc");
+	return done();
 }
 #endif

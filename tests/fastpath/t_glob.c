@@ -7,7 +7,7 @@
  * patterns that make backtracking matchers exponential must finish fast.
  */
 #include "fastpath/match.h"
-#include "tests/fastpath/tap.h"
+#include "tests/tap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -79,16 +79,16 @@ static void test_table(void)
 	size_t n = sizeof cases / sizeof cases[0];
 	for (size_t i = 0; i < n; i++) {
 		const struct gcase *c = &cases[i];
-		tap_ok(vsp_glob_match(c->pat, strlen(c->pat), c->str,
+		ok(vsp_glob_match(c->pat, strlen(c->pat), c->str,
 				      strlen(c->str)) == c->want,
 		       "'%s' %s '%s'", c->pat, c->want ? "matches" : "does not match",
 		       c->str);
 	}
 	/* Strings are byte strings: NUL is an ordinary byte. */
-	tap_ok(vsp_glob_match("a\0b", 3, "a\0b", 3), "NUL bytes compare");
-	tap_ok(vsp_glob_match("a?b", 3, "a\0b", 3), "? matches NUL");
-	tap_ok(!vsp_glob_match("a\0b", 3, "a", 1), "pattern length is honoured");
-	tap_ok(vsp_glob_match("abc", 2, "ab", 2), "pattern is cut at plen");
+	ok(vsp_glob_match("a\0b", 3, "a\0b", 3), "NUL bytes compare");
+	ok(vsp_glob_match("a?b", 3, "a\0b", 3), "? matches NUL");
+	ok(!vsp_glob_match("a\0b", 3, "a", 1), "pattern length is honoured");
+	ok(vsp_glob_match("abc", 2, "ab", 2), "pattern is cut at plen");
 }
 
 struct ecase {
@@ -106,7 +106,7 @@ static void test_check(void)
 		const char *err = NULL;
 		size_t at = 999;
 		int r = vsp_glob_check(bad[i].pat, strlen(bad[i].pat), &err, &at);
-		tap_ok(r == -1 && err && at == bad[i].at,
+		ok(r == -1 && err && at == bad[i].at,
 		       "'%s' is refused at %zu (%s, at %zu)", bad[i].pat,
 		       bad[i].at, err ? err : "-", at);
 	}
@@ -119,13 +119,13 @@ static void test_check(void)
 	const char *err = NULL;
 	size_t at = 0;
 	int r = vsp_glob_check(big, 16384, &err, &at);
-	tap_ok(r == -1 && at == 16383, "a glob of 16384 bytes is refused (%s)",
+	ok(r == -1 && at == 16383, "a glob of 16384 bytes is refused (%s)",
 	       err ? err : "-");
-	tap_ok(vsp_glob_check(big, 16383, NULL, NULL) == 0, "16383 bytes are accepted");
-	tap_ok(vsp_glob_match(big, 16383, "aaa", 3) == 0 &&
+	ok(vsp_glob_check(big, 16383, NULL, NULL) == 0, "16383 bytes are accepted");
+	ok(vsp_glob_match(big, 16383, "aaa", 3) == 0 &&
 	       !vsp_glob_match(big, 16384, big + 16000, 300), "and match without trouble");
 	struct vsp_matcher *m = vsp_fp_matcher_new();
-	tap_ok(vsp_fp_matcher_add(m, big, 16384, 0) == -1 &&
+	ok(vsp_fp_matcher_add(m, big, 16384, 0) == -1 &&
 	       vsp_fp_matcher_add(m, big, 16383, 0) == 0 && vsp_fp_matcher_build(m) == 0,
 	       "the matcher takes the longest glob and refuses a longer one");
 	vsp_fp_matcher_free(m);
@@ -134,7 +134,7 @@ static void test_check(void)
 		"", "abc", "[]]", "\\[", "**", "[a-]", "[!a-z]", "a\\\\", "/etc/**",
 	};
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
-		tap_ok(vsp_glob_check(good[i], strlen(good[i]), NULL, NULL) == 0,
+		ok(vsp_glob_check(good[i], strlen(good[i]), NULL, NULL) == 0,
 		       "'%s' is a valid glob", good[i]);
 }
 
@@ -243,12 +243,12 @@ static void test_random(void)
 			hits += want;
 			total++;
 			if (want != got && bad++ < 5)
-				tap_diag("'%s' vs '%s': want %d got %d", pat, s, want, got);
+				diag("'%s' vs '%s': want %d got %d", pat, s, want, got);
 		}
 	}
-	tap_ok(bad == 0, "%zu random cases agree with the reference (%zu match)",
+	ok(bad == 0, "%zu random cases agree with the reference (%zu match)",
 	       total, hits);
-	tap_ok(hits > total / 20, "random cases are not all misses");
+	ok(hits > total / 20, "random cases are not all misses");
 }
 
 static double now(void)
@@ -269,8 +269,8 @@ static void test_bounded(void)
 	double t0 = now();
 	int r = vsp_glob_match(p, n, s, 4096);
 	double t1 = now();
-	tap_ok(!r, "a*a*...b does not match a^4096");
-	tap_ok(t1 - t0 < 1.0, "and takes %.3f ms", (t1 - t0) * 1e3);
+	ok(!r, "a*a*...b does not match a^4096");
+	ok(t1 - t0 < 1.0, "and takes %.3f ms", (t1 - t0) * 1e3);
 
 	n = 0;
 	for (int i = 0; i < 30; i++)
@@ -281,8 +281,8 @@ static void test_bounded(void)
 	t0 = now();
 	r = vsp_glob_match(p, n, s, 4096);
 	t1 = now();
-	tap_ok(!r, "**a**a...b does not match");
-	tap_ok(t1 - t0 < 1.0, "and takes %.3f ms", (t1 - t0) * 1e3);
+	ok(!r, "**a**a...b does not match");
+	ok(t1 - t0 < 1.0, "and takes %.3f ms", (t1 - t0) * 1e3);
 }
 
 int main(void)
@@ -291,5 +291,5 @@ int main(void)
 	test_check();
 	test_random();
 	test_bounded();
-	return tap_done();
+	return done();
 }

@@ -8,7 +8,7 @@
  * the naive loop, group bit by group bit.
  */
 #include "fastpath/match.h"
-#include "tests/fastpath/tap.h"
+#include "tests/tap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -96,11 +96,11 @@ static void compare_random(int sets, int maxpats, int ngroups, int strings,
 		for (size_t i = 0; i < n; i++) {
 			rand_pat(&p[i], ngroups);
 			if (vsp_fp_matcher_add(m, p[i].text, p[i].len, p[i].group))
-				tap_diag("add refused '%s'", p[i].text);
+				diag("add refused '%s'", p[i].text);
 		}
 		if (vsp_fp_matcher_build(m) != 0) {
 			bad++;
-			tap_diag("build failed");
+			diag("build failed");
 		}
 		if (vsp_fp_matcher_size(m) != n)
 			bad++;
@@ -112,16 +112,16 @@ static void compare_random(int sets, int maxpats, int ngroups, int strings,
 			total++;
 			nonzero += want != 0;
 			if (want != got && bad++ < 5)
-				tap_diag("set %d, '%s': want %llx got %llx", t, s,
+				diag("set %d, '%s': want %llx got %llx", t, s,
 					 (unsigned long long)want,
 					 (unsigned long long)got);
 		}
 		vsp_fp_matcher_free(m);
 	}
 	free(p);
-	tap_ok(bad == 0, "%s: %zu strings agree with the naive loop (%zu match)",
+	ok(bad == 0, "%s: %zu strings agree with the naive loop (%zu match)",
 	       what, total, nonzero);
-	tap_ok(nonzero > total / 20, "%s: the cases are not all misses", what);
+	ok(nonzero > total / 20, "%s: the cases are not all misses", what);
 }
 
 /* Patterns whose DFA explodes: "the 12th byte from the end is an a". */
@@ -136,7 +136,7 @@ static void test_blowup(void)
 		p[i].group = (uint32_t)i;
 		vsp_fp_matcher_add(m, p[i].text, p[i].len, p[i].group);
 	}
-	tap_ok(vsp_fp_matcher_build(m) == 0, "a DFA past its bound still builds");
+	ok(vsp_fp_matcher_build(m) == 0, "a DFA past its bound still builds");
 	srand(99);
 	size_t bad = 0, nonzero = 0;
 	for (int j = 0; j < 3000; j++) {
@@ -148,7 +148,7 @@ static void test_blowup(void)
 		nonzero += want != 0;
 		bad += want != got;
 	}
-	tap_ok(bad == 0 && nonzero > 100, "NFA fallback agrees (%zu matches)", nonzero);
+	ok(bad == 0 && nonzero > 100, "NFA fallback agrees (%zu matches)", nonzero);
 	vsp_fp_matcher_free(m);
 }
 
@@ -185,7 +185,7 @@ static void test_syntax_soup(void)
 		}
 		vsp_fp_matcher_free(m);
 	}
-	tap_ok(valid > 500 && bad == 0, "%zu valid byte-soup globs, %zu strings: %zu disagree",
+	ok(valid > 500 && bad == 0, "%zu valid byte-soup globs, %zu strings: %zu disagree",
 	       valid, total, bad);
 }
 
@@ -211,7 +211,7 @@ static void test_chunks(void)
 		p[i].group = (uint32_t)(rand() % 64);
 		vsp_fp_matcher_add(m, p[i].text, p[i].len, p[i].group);
 	}
-	tap_ok(vsp_fp_matcher_build(m) == 0, "%d mixed globs build", N);
+	ok(vsp_fp_matcher_build(m) == 0, "%d mixed globs build", N);
 	size_t bad = 0, nonzero = 0;
 	for (int j = 0; j < 400; j++) {
 		char s[64];
@@ -227,46 +227,46 @@ static void test_chunks(void)
 		nonzero += want != 0;
 		bad += want != vsp_fp_matcher_run(m, s, (size_t)n);
 	}
-	tap_ok(bad == 0, "chunked DFAs and NFA agree with the naive loop (%zu wrong)", bad);
-	tap_ok(nonzero > 100, "%zu of 400 strings match", nonzero);
+	ok(bad == 0, "chunked DFAs and NFA agree with the naive loop (%zu wrong)", bad);
+	ok(nonzero > 100, "%zu of 400 strings match", nonzero);
 	vsp_fp_matcher_free(m);
 }
 
 static void test_basics(void)
 {
 	struct vsp_matcher *m = vsp_fp_matcher_new();
-	tap_ok(m != NULL, "new");
-	tap_ok(vsp_fp_matcher_add(m, "/etc/shadow", 11, 0) == 0, "add literal");
-	tap_ok(vsp_fp_matcher_add(m, "/etc/**", 7, 1) == 0, "add prefix");
-	tap_ok(vsp_fp_matcher_add(m, "/tmp/*.sh", 9, 2) == 0, "add glob");
-	tap_ok(vsp_fp_matcher_add(m, "/etc/sha*", 9, 3) == 0, "add glob");
-	tap_ok(vsp_fp_matcher_add(m, "**", 2, 4) == 0, "add match-all");
-	tap_ok(vsp_fp_matcher_add(m, "", 0, 5) == 0, "add empty literal");
-	tap_ok(vsp_fp_matcher_add(m, "/etc/shadow", 11, 6) == 0, "same literal, other group");
-	tap_ok(vsp_fp_matcher_add(m, "[abc", 4, 7) == -1, "bad glob refused");
-	tap_ok(vsp_fp_matcher_add(m, "x", 1, 64) == -1, "group 64 refused");
-	tap_ok(vsp_fp_matcher_add(m, "x", 1, 63) == 0, "group 63 accepted");
-	tap_ok(vsp_fp_matcher_run(m, "/etc/shadow", 11) == 0, "nothing before build");
-	tap_ok(vsp_fp_matcher_build(m) == 0, "build");
-	tap_ok(vsp_fp_matcher_size(m) == 8, "8 patterns");
-	tap_ok(vsp_fp_matcher_run(m, "/etc/shadow", 11) == 0x5b, "/etc/shadow: groups 0 1 3 4 6");
-	tap_ok(vsp_fp_matcher_run(m, "/etc/passwd", 11) == 0x12, "/etc/passwd: groups 1 4");
-	tap_ok(vsp_fp_matcher_run(m, "/tmp/x.sh", 9) == 0x14, "/tmp/x.sh: groups 2 4");
-	tap_ok(vsp_fp_matcher_run(m, "/tmp/a/x.sh", 11) == 0x10, "/tmp/a/x.sh: group 4");
-	tap_ok(vsp_fp_matcher_run(m, "", 0) == 0x30, "empty string: groups 4 5");
-	tap_ok(vsp_fp_matcher_run(m, "x", 1) == (0x10 | (1ULL << 63)), "x: groups 4 63");
-	tap_ok(vsp_fp_matcher_run(NULL, "x", 1) == 0, "NULL matcher matches nothing");
-	tap_ok(vsp_fp_matcher_run(m, NULL, 0) == 0x30, "NULL string of length 0 is the empty string");
-	tap_ok(vsp_fp_matcher_run(m, NULL, 5) == 0, "NULL string with a length matches nothing");
+	ok(m != NULL, "new");
+	ok(vsp_fp_matcher_add(m, "/etc/shadow", 11, 0) == 0, "add literal");
+	ok(vsp_fp_matcher_add(m, "/etc/**", 7, 1) == 0, "add prefix");
+	ok(vsp_fp_matcher_add(m, "/tmp/*.sh", 9, 2) == 0, "add glob");
+	ok(vsp_fp_matcher_add(m, "/etc/sha*", 9, 3) == 0, "add glob");
+	ok(vsp_fp_matcher_add(m, "**", 2, 4) == 0, "add match-all");
+	ok(vsp_fp_matcher_add(m, "", 0, 5) == 0, "add empty literal");
+	ok(vsp_fp_matcher_add(m, "/etc/shadow", 11, 6) == 0, "same literal, other group");
+	ok(vsp_fp_matcher_add(m, "[abc", 4, 7) == -1, "bad glob refused");
+	ok(vsp_fp_matcher_add(m, "x", 1, 64) == -1, "group 64 refused");
+	ok(vsp_fp_matcher_add(m, "x", 1, 63) == 0, "group 63 accepted");
+	ok(vsp_fp_matcher_run(m, "/etc/shadow", 11) == 0, "nothing before build");
+	ok(vsp_fp_matcher_build(m) == 0, "build");
+	ok(vsp_fp_matcher_size(m) == 8, "8 patterns");
+	ok(vsp_fp_matcher_run(m, "/etc/shadow", 11) == 0x5b, "/etc/shadow: groups 0 1 3 4 6");
+	ok(vsp_fp_matcher_run(m, "/etc/passwd", 11) == 0x12, "/etc/passwd: groups 1 4");
+	ok(vsp_fp_matcher_run(m, "/tmp/x.sh", 9) == 0x14, "/tmp/x.sh: groups 2 4");
+	ok(vsp_fp_matcher_run(m, "/tmp/a/x.sh", 11) == 0x10, "/tmp/a/x.sh: group 4");
+	ok(vsp_fp_matcher_run(m, "", 0) == 0x30, "empty string: groups 4 5");
+	ok(vsp_fp_matcher_run(m, "x", 1) == (0x10 | (1ULL << 63)), "x: groups 4 63");
+	ok(vsp_fp_matcher_run(NULL, "x", 1) == 0, "NULL matcher matches nothing");
+	ok(vsp_fp_matcher_run(m, NULL, 0) == 0x30, "NULL string of length 0 is the empty string");
+	ok(vsp_fp_matcher_run(m, NULL, 5) == 0, "NULL string with a length matches nothing");
 	/* A later add and rebuild sees the new pattern. */
-	tap_ok(vsp_fp_matcher_add(m, "/bin/*", 6, 8) == 0 && vsp_fp_matcher_build(m) == 0,
+	ok(vsp_fp_matcher_add(m, "/bin/*", 6, 8) == 0 && vsp_fp_matcher_build(m) == 0,
 	       "add after build, rebuild");
-	tap_ok(vsp_fp_matcher_run(m, "/bin/sh", 7) == 0x110, "/bin/sh: groups 4 8");
+	ok(vsp_fp_matcher_run(m, "/bin/sh", 7) == 0x110, "/bin/sh: groups 4 8");
 	vsp_fp_matcher_free(m);
 	vsp_fp_matcher_free(NULL);
 
 	m = vsp_fp_matcher_new();
-	tap_ok(vsp_fp_matcher_build(m) == 0 && vsp_fp_matcher_run(m, "a", 1) == 0,
+	ok(vsp_fp_matcher_build(m) == 0 && vsp_fp_matcher_run(m, "a", 1) == 0,
 	       "an empty matcher matches nothing");
 	vsp_fp_matcher_free(m);
 
@@ -275,9 +275,9 @@ static void test_basics(void)
 	vsp_fp_matcher_add(m, "a\\*b", 4, 0);
 	vsp_fp_matcher_add(m, "\\[x\\]/**", 8, 1);
 	vsp_fp_matcher_build(m);
-	tap_ok(vsp_fp_matcher_run(m, "a*b", 3) == 1 && vsp_fp_matcher_run(m, "axb", 3) == 0,
+	ok(vsp_fp_matcher_run(m, "a*b", 3) == 1 && vsp_fp_matcher_run(m, "axb", 3) == 0,
 	       "escaped star is literal");
-	tap_ok(vsp_fp_matcher_run(m, "[x]/y/z", 7) == 2 && vsp_fp_matcher_run(m, "x/y", 3) == 0,
+	ok(vsp_fp_matcher_run(m, "[x]/y/z", 7) == 2 && vsp_fp_matcher_run(m, "x/y", 3) == 0,
 	       "escaped prefix");
 	vsp_fp_matcher_free(m);
 }
@@ -329,10 +329,10 @@ static void test_scaling(void)
 		t10 = a < t10 ? a : t10;
 		t1000 = b < t1000 ? b : t1000;
 	}
-	tap_diag("10 patterns: %.1f ns/run, 1000 patterns: %.1f ns/run", t10, t1000);
+	diag("10 patterns: %.1f ns/run, 1000 patterns: %.1f ns/run", t10, t1000);
 	/* Generous: the claim is "about the same", the bound catches a loop
 	 * over patterns (which would be ~100x). */
-	tap_ok(t1000 < 8 * t10 + 200, "1000 patterns cost within 8x of 10");
+	ok(t1000 < 8 * t10 + 200, "1000 patterns cost within 8x of 10");
 }
 
 int main(void)
@@ -346,5 +346,5 @@ int main(void)
 	test_syntax_soup();
 	test_chunks();
 	test_scaling();
-	return tap_done();
+	return done();
 }

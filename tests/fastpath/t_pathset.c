@@ -7,7 +7,7 @@
  * learned profile of hundreds of exact paths answers like a naive loop.
  */
 #include "fastpath/match.h"
-#include "tests/fastpath/tap.h"
+#include "tests/tap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -68,15 +68,15 @@ static void test_rules(void)
 		  " <- do_user_addr_fault <- exc_page_fault <- asm_exc_page_fault", 0 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-		tap_ok(match1(cases[i].pattern, path, 6) == cases[i].want,
+		ok(match1(cases[i].pattern, path, 6) == cases[i].want,
 		       "'%s' %s", cases[i].pattern,
 		       cases[i].want ? "matches" : "does not match");
 
-	tap_ok(!match1("**", path, 0), "an empty path matches nothing");
-	tap_ok(!match1("xen_mc_flush", NULL, 0), "no path matches nothing");
+	ok(!match1("**", path, 0), "an empty path matches nothing");
+	ok(!match1("xen_mc_flush", NULL, 0), "no path matches nothing");
 	static const char *const one[] = { "commit_creds" };
-	tap_ok(match1("commit_creds <- **", one, 1), "trailing ** matches nothing more");
-	tap_ok(!match1("commit_creds <- *", one, 1), "* needs a frame");
+	ok(match1("commit_creds <- **", one, 1), "trailing ** matches nothing more");
+	ok(!match1("commit_creds <- *", one, 1), "* needs a frame");
 }
 
 static void test_errors(void)
@@ -87,16 +87,16 @@ static void test_errors(void)
 	struct vsp_pathset *ps = vsp_fp_pathset_new();
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		const char *err = NULL;
-		tap_ok(vsp_fp_pathset_add(ps, bad[i], &err) == -1 && err != NULL,
+		ok(vsp_fp_pathset_add(ps, bad[i], &err) == -1 && err != NULL,
 		       "'%s' is refused (%s)", bad[i], err ? err : "-");
 	}
-	tap_ok(vsp_fp_pathset_size(ps) == 0, "refused patterns are not counted");
-	tap_ok(vsp_fp_pathset_add(ps, "a", NULL) == 0, "err may be NULL");
-	tap_ok(vsp_fp_pathset_add(ps, "a <- b <- *", NULL) == 0, "wildcard pattern");
-	tap_ok(vsp_fp_pathset_size(ps) == 2, "two patterns");
+	ok(vsp_fp_pathset_size(ps) == 0, "refused patterns are not counted");
+	ok(vsp_fp_pathset_add(ps, "a", NULL) == 0, "err may be NULL");
+	ok(vsp_fp_pathset_add(ps, "a <- b <- *", NULL) == 0, "wildcard pattern");
+	ok(vsp_fp_pathset_size(ps) == 2, "two patterns");
 	vsp_fp_pathset_free(ps);
 	vsp_fp_pathset_free(NULL);
-	tap_ok(!vsp_fp_pathset_match(NULL, NULL, 0), "NULL set matches nothing");
+	ok(!vsp_fp_pathset_match(NULL, NULL, 0), "NULL set matches nothing");
 }
 
 static void test_format(void)
@@ -105,23 +105,23 @@ static void test_format(void)
 	char buf[128];
 	size_t n = vsp_fp_path_format(path, 3, buf, sizeof buf);
 	const char *want = "do_sys_openat2 <- __x64_sys_openat <- odd\\*name\\[1\\]";
-	tap_ok(n == strlen(want) && strcmp(buf, want) == 0, "format: %s", buf);
+	ok(n == strlen(want) && strcmp(buf, want) == 0, "format: %s", buf);
 	char small[10];
 	n = vsp_fp_path_format(path, 3, small, sizeof small);
-	tap_ok(n == strlen(want) && strlen(small) == 9 &&
+	ok(n == strlen(want) && strlen(small) == 9 &&
 	       strncmp(small, want, 9) == 0, "format truncates, returns the full length");
-	tap_ok(vsp_fp_path_format(path, 0, buf, sizeof buf) == 0 && buf[0] == '\0',
+	ok(vsp_fp_path_format(path, 0, buf, sizeof buf) == 0 && buf[0] == '\0',
 	       "empty path formats as empty");
-	tap_ok(vsp_fp_path_format(path, 2, NULL, 0) == strlen("do_sys_openat2 <- __x64_sys_openat"),
+	ok(vsp_fp_path_format(path, 2, NULL, 0) == strlen("do_sys_openat2 <- __x64_sys_openat"),
 	       "size 0 only measures");
 
 	/* A formatted path, read back as a pattern, matches that path. */
 	struct vsp_pathset *ps = vsp_fp_pathset_new();
 	vsp_fp_path_format(path, 3, buf, sizeof buf);
-	tap_ok(vsp_fp_pathset_add(ps, buf, NULL) == 0, "formatted path is a pattern");
-	tap_ok(vsp_fp_pathset_match(ps, path, 3), "and matches its path");
+	ok(vsp_fp_pathset_add(ps, buf, NULL) == 0, "formatted path is a pattern");
+	ok(vsp_fp_pathset_match(ps, path, 3), "and matches its path");
 	static const char *const other[] = { "do_sys_openat2", "__x64_sys_openat", "oddXname1" };
-	tap_ok(!vsp_fp_pathset_match(ps, other, 3), "escapes keep wildcards literal");
+	ok(!vsp_fp_pathset_match(ps, other, 3), "escapes keep wildcards literal");
 	vsp_fp_pathset_free(ps);
 }
 
@@ -149,7 +149,7 @@ static void test_profile(void)
 	}
 	vsp_fp_pathset_add(ps, "exc_page_fault <- * <- kernel_clone", NULL);
 	vsp_fp_pathset_build(ps);
-	tap_ok(vsp_fp_pathset_size(ps) == NP + 1, "201 patterns");
+	ok(vsp_fp_pathset_size(ps) == NP + 1, "201 patterns");
 
 	/* Naive answer: some learned path is a prefix of the probe, or the
 	 * wildcard pattern holds. */
@@ -184,7 +184,7 @@ static void test_profile(void)
 		hits += want;
 		bad += want != vsp_fp_pathset_match(ps, probe, n);
 	}
-	tap_ok(bad == 0 && hits > 4000, "20000 probes agree with a naive loop (%zu match)", hits);
+	ok(bad == 0 && hits > 4000, "20000 probes agree with a naive loop (%zu match)", hits);
 	vsp_fp_pathset_free(ps);
 }
 
@@ -194,5 +194,5 @@ int main(void)
 	test_errors();
 	test_format();
 	test_profile();
-	return tap_done();
+	return done();
 }

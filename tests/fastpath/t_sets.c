@@ -2,7 +2,7 @@
  * t_sets.c: integer and string sets against a plain linear search.
  */
 #include "fastpath/match.h"
-#include "tests/fastpath/tap.h"
+#include "tests/tap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,19 +11,19 @@ static void test_iset(void)
 {
 	static const int64_t v[] = { 0, 1, -1, 13, 257, INT64_MIN, INT64_MAX, 13 };
 	struct vsp_iset *s = vsp_fp_iset_new(v, 8);
-	tap_ok(s != NULL, "iset new");
+	ok(s != NULL, "iset new");
 	int all = 1;
 	for (int i = 0; i < 8; i++)
 		all &= vsp_fp_iset_has(s, v[i]);
-	tap_ok(all, "every member is found (duplicates too)");
-	tap_ok(!vsp_fp_iset_has(s, 2) && !vsp_fp_iset_has(s, -13) &&
+	ok(all, "every member is found (duplicates too)");
+	ok(!vsp_fp_iset_has(s, 2) && !vsp_fp_iset_has(s, -13) &&
 	       !vsp_fp_iset_has(s, INT64_MIN + 1), "non-members are not");
 	vsp_fp_iset_free(s);
 
 	s = vsp_fp_iset_new(NULL, 0);
-	tap_ok(s && !vsp_fp_iset_has(s, 0), "empty set has nothing");
+	ok(s && !vsp_fp_iset_has(s, 0), "empty set has nothing");
 	vsp_fp_iset_free(s);
-	tap_ok(!vsp_fp_iset_has(NULL, 0), "NULL set has nothing");
+	ok(!vsp_fp_iset_has(NULL, 0), "NULL set has nothing");
 	vsp_fp_iset_free(NULL);
 
 	/* Random members, random probes, compared with a linear search. */
@@ -45,32 +45,32 @@ static void test_iset(void)
 		vsp_fp_iset_free(s);
 		free(m);
 	}
-	tap_ok(bad == 0 && hits > 1000, "60000 probes agree with a linear search");
+	ok(bad == 0 && hits > 1000, "60000 probes agree with a linear search");
 }
 
 static void test_sset(void)
 {
 	struct vsp_sset *s = vsp_fp_sset_new();
-	tap_ok(s != NULL, "sset new");
-	tap_ok(vsp_fp_sset_add(s, "cat", 3) == 0, "add cat");
-	tap_ok(vsp_fp_sset_add(s, "sshd", 4) == 0, "add sshd");
-	tap_ok(vsp_fp_sset_add(s, "", 0) == 0, "add empty string");
-	tap_ok(vsp_fp_sset_add(s, "a\0b", 3) == 0, "add a string with NUL");
-	tap_ok(vsp_fp_sset_add(s, "cat", 3) == 0, "add cat again");
-	tap_ok(vsp_fp_sset_has(s, "cat", 3), "has cat");
-	tap_ok(!vsp_fp_sset_has(s, "ca", 2), "not ca (prefix)");
-	tap_ok(!vsp_fp_sset_has(s, "cats", 4), "not cats (longer)");
-	tap_ok(vsp_fp_sset_has(s, "", 0), "has empty");
-	tap_ok(vsp_fp_sset_has(s, "a\0b", 3) && !vsp_fp_sset_has(s, "a", 1),
+	ok(s != NULL, "sset new");
+	ok(vsp_fp_sset_add(s, "cat", 3) == 0, "add cat");
+	ok(vsp_fp_sset_add(s, "sshd", 4) == 0, "add sshd");
+	ok(vsp_fp_sset_add(s, "", 0) == 0, "add empty string");
+	ok(vsp_fp_sset_add(s, "a\0b", 3) == 0, "add a string with NUL");
+	ok(vsp_fp_sset_add(s, "cat", 3) == 0, "add cat again");
+	ok(vsp_fp_sset_has(s, "cat", 3), "has cat");
+	ok(!vsp_fp_sset_has(s, "ca", 2), "not ca (prefix)");
+	ok(!vsp_fp_sset_has(s, "cats", 4), "not cats (longer)");
+	ok(vsp_fp_sset_has(s, "", 0), "has empty");
+	ok(vsp_fp_sset_has(s, "a\0b", 3) && !vsp_fp_sset_has(s, "a", 1),
 	       "NUL is a byte like any other");
-	tap_ok(vsp_fp_sset_has(s, "sshd!", 4), "length bounds the look-up");
+	ok(vsp_fp_sset_has(s, "sshd!", 4), "length bounds the look-up");
 	char copy[8] = "cat";
 	vsp_fp_sset_add(s, copy, 3);
 	copy[0] = 'b';
-	tap_ok(vsp_fp_sset_has(s, "cat", 3) && !vsp_fp_sset_has(s, "bat", 3),
+	ok(vsp_fp_sset_has(s, "cat", 3) && !vsp_fp_sset_has(s, "bat", 3),
 	       "strings are copied in");
 	vsp_fp_sset_free(s);
-	tap_ok(!vsp_fp_sset_has(NULL, "x", 1), "NULL set has nothing");
+	ok(!vsp_fp_sset_has(NULL, "x", 1), "NULL set has nothing");
 	vsp_fp_sset_free(NULL);
 
 	/* Grow through many rehashes. */
@@ -85,7 +85,7 @@ static void test_sset(void)
 		int n = snprintf(buf, sizeof buf, "comm%d", i);
 		bad += vsp_fp_sset_has(s, buf, (size_t)n) != (i % 7 == 0);
 	}
-	tap_ok(bad == 0, "5000 members, 35000 probes after growing");
+	ok(bad == 0, "5000 members, 35000 probes after growing");
 	vsp_fp_sset_free(s);
 }
 
@@ -93,5 +93,5 @@ int main(void)
 {
 	test_iset();
 	test_sset();
-	return tap_done();
+	return done();
 }

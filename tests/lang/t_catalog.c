@@ -7,7 +7,7 @@
  * what the generator makes from the installed headers.
  */
 #include "lang/catalog.h"
-#include "tests/fastpath/tap.h"
+#include "tests/tap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,76 +26,76 @@ static int streq(const char *a, const char *b)
 static void check_call(const struct vsp_call *c, const char *name,
 		       uint32_t nr, const char *const *args, size_t nargs)
 {
-	if (!tap_ok(c != NULL, "%s is in the catalog", name))
+	if (!ok(c != NULL, "%s is in the catalog", name))
 		return;
-	tap_ok(c->nr == nr, "%s is number %u (got %u)", name, nr, c->nr);
-	tap_ok(c->has_proto && c->nargs == nargs, "%s has %zu named args",
+	ok(c->nr == nr, "%s is number %u (got %u)", name, nr, c->nr);
+	ok(c->has_proto && c->nargs == nargs, "%s has %zu named args",
 	       name, nargs);
 	int same = 1;
 	for (size_t i = 0; i < nargs && i < 6; i++)
 		same &= streq(c->args[i].name, args[i]);
-	tap_ok(same, "%s argument names", name);
+	ok(same, "%s argument names", name);
 }
 
 static void test_syscalls(void)
 {
-	tap_ok(vsp_nsyscalls >= 330, "%zu syscalls", vsp_nsyscalls);
+	ok(vsp_nsyscalls >= 330, "%zu syscalls", vsp_nsyscalls);
 	size_t protos = 0;
 	for (size_t i = 0; i < vsp_nsyscalls; i++)
 		protos += vsp_syscalls[i].has_proto;
-	tap_ok(protos >= 130, "%zu syscalls have prototypes", protos);
+	ok(protos >= 130, "%zu syscalls have prototypes", protos);
 
 	static const char *const openat[] = { "dfd", "filename", "flags", "mode" };
 	const struct vsp_call *c = vsp_syscall_by_name("openat");
 	check_call(c, "openat", 257, openat, 4);
-	tap_ok(c && c->args[1].type == VSP_ARG_PATH, "openat filename is a path");
-	tap_ok(vsp_call_path_arg(c) == 1, "openat path argument is 1");
-	tap_ok(vsp_syscall_by_nr(257) == c, "by_nr(257) is openat");
-	tap_ok(vsp_syscall_by_name("sys_openat") == c, "sys_openat is openat");
+	ok(c && c->args[1].type == VSP_ARG_PATH, "openat filename is a path");
+	ok(vsp_call_path_arg(c) == 1, "openat path argument is 1");
+	ok(vsp_syscall_by_nr(257) == c, "by_nr(257) is openat");
+	ok(vsp_syscall_by_name("sys_openat") == c, "sys_openat is openat");
 
 	static const char *const execve[] = { "filename", "argv", "envp" };
 	check_call(vsp_syscall_by_name("execve"), "execve", 59, execve, 3);
 	static const char *const mmap[] = { "addr", "len", "prot", "flags", "fd", "off" };
 	check_call(vsp_syscall_by_name("mmap"), "mmap", 9, mmap, 6);
-	tap_ok(vsp_call_path_arg(vsp_syscall_by_name("mmap")) == -1,
+	ok(vsp_call_path_arg(vsp_syscall_by_name("mmap")) == -1,
 	       "mmap has no path argument");
 	static const char *const mount[] = { "dev_name", "dir_name", "type", "flags", "data" };
 	c = vsp_syscall_by_name("mount");
 	check_call(c, "mount", 165, mount, 5);
-	tap_ok(c && c->args[0].type == VSP_ARG_STR && c->args[2].type == VSP_ARG_STR &&
+	ok(c && c->args[0].type == VSP_ARG_STR && c->args[2].type == VSP_ARG_STR &&
 	       vsp_call_path_arg(c) == 1, "mount: strings and the mount point path");
 	static const char *const ptrace[] = { "request", "pid", "addr", "data" };
 	check_call(vsp_syscall_by_name("ptrace"), "ptrace", 101, ptrace, 4);
 	static const char *const ren[] = { "olddfd", "oldname", "newdfd", "newname", "flags" };
 	check_call(vsp_syscall_by_name("renameat2"), "renameat2", 316, ren, 5);
 	c = vsp_syscall_by_name("getpid");
-	tap_ok(c && c->has_proto && c->nargs == 0, "getpid takes no arguments");
+	ok(c && c->has_proto && c->nargs == 0, "getpid takes no arguments");
 
 	/* A syscall without a prototype keeps the raw registers. */
 	c = vsp_syscall_by_name("sched_yield");
-	tap_ok(c && !c->has_proto && c->nargs == 6 && streq(c->args[0].name, "arg0") &&
+	ok(c && !c->has_proto && c->nargs == 6 && streq(c->args[0].name, "arg0") &&
 	       streq(c->args[5].name, "arg5"), "sched_yield has arg0..arg5 only");
-	tap_ok(vsp_call_path_arg(c) == -1, "no path without a prototype");
-	tap_ok(vsp_syscall_by_name("opnat") == NULL, "opnat is unknown");
-	tap_ok(vsp_syscall_by_name(NULL) == NULL, "NULL name is unknown");
-	tap_ok(vsp_syscall_by_nr(100000) == NULL, "nr 100000 is unknown");
+	ok(vsp_call_path_arg(c) == -1, "no path without a prototype");
+	ok(vsp_syscall_by_name("opnat") == NULL, "opnat is unknown");
+	ok(vsp_syscall_by_name(NULL) == NULL, "NULL name is unknown");
+	ok(vsp_syscall_by_nr(100000) == NULL, "nr 100000 is unknown");
 
 	/* Numbers unique, names unique, arguments named within bounds. */
-	int ok = 1;
+	int good = 1;
 	for (size_t i = 0; i < vsp_nsyscalls; i++) {
 		const struct vsp_call *a = &vsp_syscalls[i];
-		ok &= a->nargs <= 6;
+		good &= a->nargs <= 6;
 		for (size_t j = 0; j < a->nargs; j++)
-			ok &= a->args[j].name != NULL;
-		ok &= vsp_syscall_by_nr(a->nr) == a;
-		ok &= vsp_syscall_by_name(a->name) == a;
+			good &= a->args[j].name != NULL;
+		good &= vsp_syscall_by_nr(a->nr) == a;
+		good &= vsp_syscall_by_name(a->name) == a;
 	}
-	tap_ok(ok, "syscall numbers and names are unique, args named");
+	ok(good, "syscall numbers and names are unique, args named");
 }
 
 static void test_hypercalls(void)
 {
-	tap_ok(vsp_nhypercalls >= 40, "%zu hypercalls", vsp_nhypercalls);
+	ok(vsp_nhypercalls >= 40, "%zu hypercalls", vsp_nhypercalls);
 	static const char *const mmu[] = { "req", "count", "pdone", "foreigndom" };
 	check_call(vsp_hypercall_by_name("mmu_update"), "mmu_update", 1, mmu, 4);
 	static const char *const uva[] = { "va", "val", "flags" };
@@ -105,13 +105,13 @@ static void test_hypercalls(void)
 	check_call(vsp_hypercall_by_name("memory_op"), "memory_op", 12, mem, 2);
 	static const char *const gnt[] = { "cmd", "uop", "count" };
 	check_call(vsp_hypercall_by_name("grant_table_op"), "grant_table_op", 20, gnt, 3);
-	tap_ok(vsp_hypercall_by_nr(29) == vsp_hypercall_by_name("sched_op"),
+	ok(vsp_hypercall_by_nr(29) == vsp_hypercall_by_name("sched_op"),
 	       "sched_op is 29");
 	const struct vsp_call *c = vsp_hypercall_by_name("arch_0");
-	tap_ok(c && !c->has_proto && c->nargs == 5 && streq(c->args[4].name, "arg4"),
+	ok(c && !c->has_proto && c->nargs == 5 && streq(c->args[4].name, "arg4"),
 	       "arch_0 has arg0..arg4");
-	tap_ok(vsp_hypercall_by_name("openat") == NULL, "openat is no hypercall");
-	tap_ok(vsp_call_path_arg(vsp_hypercall_by_name("mmu_update")) == -1,
+	ok(vsp_hypercall_by_name("openat") == NULL, "openat is no hypercall");
+	ok(vsp_call_path_arg(vsp_hypercall_by_name("mmu_update")) == -1,
 	       "hypercalls have no path");
 }
 
@@ -162,78 +162,78 @@ static void test_consts(void)
 		const struct vsp_const *k = vsp_const_by_name(host[i].name);
 		if (!k || k->value != host[i].value) {
 			bad++;
-			tap_diag("%s: host %lld, catalog %lld", host[i].name,
+			diag("%s: host %lld, catalog %lld", host[i].name,
 				 host[i].value, k ? (long long)k->value : -1LL);
 		}
 	}
-	tap_ok(bad == 0, "%zu constants agree with the host headers",
+	ok(bad == 0, "%zu constants agree with the host headers",
 	       sizeof host / sizeof host[0]);
 
 	const struct vsp_const *k = vsp_const_by_name("EACCES");
-	tap_ok(k && k->cls == VSP_C_ERRNO, "EACCES is an errno");
+	ok(k && k->cls == VSP_C_ERRNO, "EACCES is an errno");
 	k = vsp_const_by_name("O_CREAT");
-	tap_ok(k && k->cls == VSP_C_OPEN, "O_CREAT is an open flag");
+	ok(k && k->cls == VSP_C_OPEN, "O_CREAT is an open flag");
 	k = vsp_const_by_name("AT_FDCWD");
-	tap_ok(k && k->cls == VSP_C_AT && k->value == -100, "AT_FDCWD is -100");
+	ok(k && k->cls == VSP_C_AT && k->value == -100, "AT_FDCWD is -100");
 	k = vsp_const_by_name("PROT_EXEC");
-	tap_ok(k && k->cls == VSP_C_PROT, "PROT_EXEC is a prot flag");
+	ok(k && k->cls == VSP_C_PROT, "PROT_EXEC is a prot flag");
 	k = vsp_const_by_name("MAP_FIXED");
-	tap_ok(k && k->cls == VSP_C_MAP, "MAP_FIXED is a map flag");
+	ok(k && k->cls == VSP_C_MAP, "MAP_FIXED is a map flag");
 	k = vsp_const_by_name("CLONE_NEWUSER");
-	tap_ok(k && k->cls == VSP_C_CLONE, "CLONE_NEWUSER is a clone flag");
+	ok(k && k->cls == VSP_C_CLONE, "CLONE_NEWUSER is a clone flag");
 	k = vsp_const_by_name("CLONE_INTO_CGROUP");
-	tap_ok(k && k->value == 0x200000000LL, "CLONE_INTO_CGROUP needs 64 bits");
-	tap_ok(vsp_const_by_name("EPRM") == NULL, "EPRM is unknown");
-	tap_ok(vsp_const_by_name("HUGETLB_FLAG_ENCODE_SHIFT") == NULL,
+	ok(k && k->value == 0x200000000LL, "CLONE_INTO_CGROUP needs 64 bits");
+	ok(vsp_const_by_name("EPRM") == NULL, "EPRM is unknown");
+	ok(vsp_const_by_name("HUGETLB_FLAG_ENCODE_SHIFT") == NULL,
 	       "helper macros stay out of the language");
-	tap_ok(vsp_const_by_name("CLONE_ARGS_SIZE_VER0") == NULL,
+	ok(vsp_const_by_name("CLONE_ARGS_SIZE_VER0") == NULL,
 	       "struct sizes are no clone flags");
 
 	size_t nerr = 0;
 	for (size_t i = 0; i < vsp_nconsts; i++)
 		nerr += vsp_consts[i].cls == VSP_C_ERRNO;
-	tap_ok(nerr >= 130, "%zu errno names", nerr);
+	ok(nerr >= 130, "%zu errno names", nerr);
 
-	tap_ok(streq(vsp_errno_name(13), "EACCES"), "errno 13 is EACCES");
-	tap_ok(streq(vsp_errno_name(1), "EPERM"), "errno 1 is EPERM");
-	tap_ok(streq(vsp_errno_name(11), "EAGAIN"), "errno 11 is EAGAIN, not an alias");
-	tap_ok(streq(vsp_errno_name(35), "EDEADLK"), "errno 35 is EDEADLK");
-	tap_ok(streq(vsp_errno_name(95), "EOPNOTSUPP"), "errno 95 is EOPNOTSUPP");
-	tap_ok(streq(vsp_errno_name(133), "EHWPOISON"), "errno 133 is EHWPOISON");
-	tap_ok(vsp_errno_name(0) == NULL && vsp_errno_name(4096) == NULL &&
+	ok(streq(vsp_errno_name(13), "EACCES"), "errno 13 is EACCES");
+	ok(streq(vsp_errno_name(1), "EPERM"), "errno 1 is EPERM");
+	ok(streq(vsp_errno_name(11), "EAGAIN"), "errno 11 is EAGAIN, not an alias");
+	ok(streq(vsp_errno_name(35), "EDEADLK"), "errno 35 is EDEADLK");
+	ok(streq(vsp_errno_name(95), "EOPNOTSUPP"), "errno 95 is EOPNOTSUPP");
+	ok(streq(vsp_errno_name(133), "EHWPOISON"), "errno 133 is EHWPOISON");
+	ok(vsp_errno_name(0) == NULL && vsp_errno_name(4096) == NULL &&
 	       vsp_errno_name(-13) == NULL, "no names for 0, 4096, -13");
 }
 
 static void test_suggest(void)
 {
-	tap_ok(streq(vsp_suggest_syscall("opnat"), "openat"), "opnat -> openat");
-	tap_ok(streq(vsp_suggest_syscall("oepnat"), "openat"),
+	ok(streq(vsp_suggest_syscall("opnat"), "openat"), "opnat -> openat");
+	ok(streq(vsp_suggest_syscall("oepnat"), "openat"),
 	       "oepnat -> openat (transposition)");
-	tap_ok(streq(vsp_suggest_syscall("exceve"), "execve"), "exceve -> execve");
-	tap_ok(vsp_suggest_syscall("openat") == NULL, "no suggestion for a known name");
-	tap_ok(vsp_suggest_syscall("frobnicate") == NULL, "frobnicate -> nothing");
-	tap_ok(streq(vsp_suggest_hypercall("mmu_updte"), "mmu_update"),
+	ok(streq(vsp_suggest_syscall("exceve"), "execve"), "exceve -> execve");
+	ok(vsp_suggest_syscall("openat") == NULL, "no suggestion for a known name");
+	ok(vsp_suggest_syscall("frobnicate") == NULL, "frobnicate -> nothing");
+	ok(streq(vsp_suggest_hypercall("mmu_updte"), "mmu_update"),
 	       "mmu_updte -> mmu_update");
-	tap_ok(streq(vsp_suggest_const("EACCESS"), "EACCES"), "EACCESS -> EACCES");
-	tap_ok(streq(vsp_suggest_const("EPRM"), "EPERM"), "EPRM -> EPERM");
-	tap_ok(streq(vsp_suggest_const("O_CRAET"), "O_CREAT"), "O_CRAET -> O_CREAT");
-	tap_ok(streq(vsp_suggest_const("eacces"), "EACCES"), "eacces -> EACCES (case)");
-	tap_ok(streq(vsp_suggest_syscall("OpenAt"), "openat"), "OpenAt -> openat (case)");
-	tap_ok(vsp_suggest_const("") == NULL, "empty name -> nothing");
-	tap_ok(vsp_suggest_const(NULL) == NULL, "NULL name -> nothing");
+	ok(streq(vsp_suggest_const("EACCESS"), "EACCES"), "EACCESS -> EACCES");
+	ok(streq(vsp_suggest_const("EPRM"), "EPERM"), "EPRM -> EPERM");
+	ok(streq(vsp_suggest_const("O_CRAET"), "O_CREAT"), "O_CRAET -> O_CREAT");
+	ok(streq(vsp_suggest_const("eacces"), "EACCES"), "eacces -> EACCES (case)");
+	ok(streq(vsp_suggest_syscall("OpenAt"), "openat"), "OpenAt -> openat (case)");
+	ok(vsp_suggest_const("") == NULL, "empty name -> nothing");
+	ok(vsp_suggest_const(NULL) == NULL, "NULL name -> nothing");
 
 	static const char *const names[] = { "proc.comm", "proc.pid", "path", NULL, "flags" };
-	tap_ok(streq(vsp_suggest("proc.com", names, 5), "proc.comm"),
+	ok(streq(vsp_suggest("proc.com", names, 5), "proc.comm"),
 	       "proc.com -> proc.comm");
-	tap_ok(streq(vsp_suggest("pth", names, 5), "path"), "pth -> path");
-	tap_ok(streq(vsp_suggest("flgas", names, 5), "flags"), "flgas -> flags");
-	tap_ok(vsp_suggest("xyz", names, 5) == NULL, "xyz -> nothing");
+	ok(streq(vsp_suggest("pth", names, 5), "path"), "pth -> path");
+	ok(streq(vsp_suggest("flgas", names, 5), "flags"), "flgas -> flags");
+	ok(vsp_suggest("xyz", names, 5) == NULL, "xyz -> nothing");
 	/* "a third of the length": 9 letters allow 3 edits, not 4. */
 	static const char *const far[] = { "abcdefghi" };
-	tap_ok(streq(vsp_suggest("abcxyzghi", far, 1), "abcdefghi"), "3 edits of 9 allowed");
-	tap_ok(vsp_suggest("abwxyzghi", far, 1) == NULL, "4 edits of 9 refused");
+	ok(streq(vsp_suggest("abcxyzghi", far, 1), "abcdefghi"), "3 edits of 9 allowed");
+	ok(vsp_suggest("abwxyzghi", far, 1) == NULL, "4 edits of 9 refused");
 	static const char *const tie[] = { "reads", "read", "readv" };
-	tap_ok(streq(vsp_suggest("rread", tie, 3), "read"), "the closest wins");
+	ok(streq(vsp_suggest("rread", tie, 3), "read"), "the closest wins");
 }
 
 static int same_file(const char *a, const char *b)
@@ -258,25 +258,25 @@ static void test_generator(void)
 {
 	if (access("tools/gen-catalog.sh", R_OK) != 0 ||
 	    access("lang/syscall-protos.txt", R_OK) != 0) {
-		tap_skip("not run from the source tree");
+		skip("not run from the source tree");
 		return;
 	}
 	if (access("/usr/include/x86_64-linux-gnu/asm/unistd_64.h", R_OK) != 0 ||
 	    access("/usr/include/xen/xen.h", R_OK) != 0) {
-		tap_skip("kernel or Xen headers not installed");
+		skip("kernel or Xen headers not installed");
 		return;
 	}
 	char dir[] = "/tmp/vsp-catalog-XXXXXX";
-	if (!tap_ok(mkdtemp(dir) != NULL, "temporary directory"))
+	if (!ok(mkdtemp(dir) != NULL, "temporary directory"))
 		return;
 	char cmd[256], a[128], b[128];
 	snprintf(cmd, sizeof cmd, "sh tools/gen-catalog.sh %s 2>/dev/null", dir);
-	tap_ok(system(cmd) == 0, "gen-catalog.sh runs");
+	ok(system(cmd) == 0, "gen-catalog.sh runs");
 	static const char *const files[] = { "catalog_syscalls.c", "catalog_hypercalls.c" };
 	for (int i = 0; i < 2; i++) {
 		snprintf(a, sizeof a, "%s/%s", dir, files[i]);
 		snprintf(b, sizeof b, "lang/%s", files[i]);
-		tap_ok(same_file(a, b), "regenerated %s is identical", files[i]);
+		ok(same_file(a, b), "regenerated %s is identical", files[i]);
 		unlink(a);
 	}
 	rmdir(dir);
@@ -289,5 +289,5 @@ int main(void)
 	test_consts();
 	test_suggest();
 	test_generator();
-	return tap_done();
+	return done();
 }

@@ -16,15 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int ntest, nfail;
-
-static void ok(int cond, const char *what)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", ntest, what);
-}
+#include "tests/tap.h"
 
 static char root[1024], tmp[64], log_path[128];
 
@@ -82,12 +74,12 @@ static void variant(const char *cc, const char *tag, const char *defs)
 	}
 	snprintf(what, sizeof(what), "vmi/xen*.c compile -UVSP_HAVE_XEN %s",
 		 defs);
-	ok(good, what);
+	ok(good, "%s", what);
 	snprintf(cmd, sizeof(cmd),
 		 "nm -u %s/*_%s.o >%s/undef && ! grep -E ' (xc_|xenevtchn_|"
 		 "xenforeignmemory_|xs_|xtl_)' %s/undef", tmp, tag, tmp, tmp);
 	snprintf(what, sizeof(what), "%s objects call no Xen library", tag);
-	ok(run(cmd) == 0, what);
+	ok(run(cmd) == 0, "%s", what);
 }
 
 static const char prog[] =
@@ -144,8 +136,8 @@ int main(void)
 		fclose(f);
 	}
 	if (access(lib, R_OK) != 0) {
-		printf("ok %d - # SKIP no %s to link with\n", ++ntest, lib);
-		printf("ok %d - # SKIP nothing linked\n", ++ntest);
+		printf("ok %d - # SKIP no %s to link with\n", ++tap_n, lib);
+		printf("ok %d - # SKIP nothing linked\n", ++tap_n);
 	} else {
 		/*
 		 * The rest (catalog, unwinder) comes from the library and
@@ -169,6 +161,5 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", tmp);
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return done();
 }

@@ -13,18 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tests/tap.h"
 #include "lang/catalog.h"
 #include "vmi/xen_hcall.h"
-
-static int ntest, nfail;
-
-static void ok(int cond, const char *what)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", ntest, what);
-}
 
 /* Registers whose high halves hold garbage Xen must not see. */
 static struct vsp_regs noisy(void)
@@ -254,7 +245,7 @@ static void test_event_and_resume(void)
 	r.rip = page.base + 32 * 29;
 	vsp_xhc_allow(29, &r);
 	ok(r.rax == 29 && r.rip == page.base + 32 * 29 + 5,
-	   "allow emulates mov $29,%eax (clearing the high half) and skips it");
+	   "allow emulates mov $29,%%eax (clearing the high half) and skips it");
 
 	r.rsp = 0xffffc90000123f00ull;
 	vsp_xhc_return(-1, 0xffffffff81234567ull, &r);
@@ -492,6 +483,5 @@ int main(void)
 	test_event_and_resume();
 	test_site_and_path();
 	test_place_and_finish();
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return done();
 }

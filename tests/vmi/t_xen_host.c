@@ -12,24 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/tap.h"
 #include "vmi/backend.h"
 #include "vmi/xen.h"
-
-static int ntest, nfail;
-
-static void ok(int cond, const char *what)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", ntest, what);
-}
-
-static void skip(const char *what)
-{
-	ntest++;
-	printf("ok %d - # SKIP %s\n", ntest, what);
-}
 
 int main(void)
 {
@@ -101,6 +86,5 @@ int main(void)
 	ops->detach(&be, true);
 	ok(be.priv == NULL, "detach without a guest is harmless, twice");
 
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return done();
 }

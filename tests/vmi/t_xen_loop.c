@@ -27,6 +27,7 @@ int main(void)
 
 #define VSP_XEN_PROC "/"
 #define VSP_XEN_PRIVCMD "/"
+#include "tests/tap.h"
 #include "vmi/xen.c"
 
 #include <sys/eventfd.h>
@@ -39,16 +40,6 @@ int main(void)
 #define xen_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define xen_rmb() __atomic_signal_fence(__ATOMIC_ACQUIRE)
 #define xen_wmb() __atomic_signal_fence(__ATOMIC_RELEASE)
-
-static int ntest, nfail;
-
-static void ok(int cond, const char *what)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", ntest, what);
-}
 
 /* ---- the model ---------------------------------------------------- */
 
@@ -625,7 +616,7 @@ static void test_trap_cycle(bool altp2m)
 	sim_reset(altp2m);
 	rc = be.ops->attach(&be, "guest0");
 	snprintf(buf, sizeof(buf), "%s: attach by name", mode);
-	ok(rc == 0 && be.ncpus == SIM_NV, buf);
+	ok(rc == 0 && be.ncpus == SIM_NV, "%s", buf);
 	if (rc != 0) {
 		printf("# %s\n", vsp_be_xen_last_error());
 		return;
@@ -895,7 +886,7 @@ static void test_emulation(bool altp2m)
 	memcpy(&got, &sim.mem[TEXT_GFN + 3][0x800 - 8], 8);
 	ok(sim.last[0].flags == plain && sim.v[0].regs.rip == push + 1 &&
 	   sim.v[0].regs.rsp == sp - 8 && got == 0x1122334455667788ull,
-	   "push %rbp emulated: stack written, rsp and rip moved");
+	   "push %%rbp emulated: stack written, rsp and rip moved");
 
 	sim_run(0, endbr);
 	wait_for(&st);
@@ -909,7 +900,7 @@ static void test_emulation(bool altp2m)
 	be.ops->resume(&be, 0, &go);
 	memcpy(&got, &sim.mem[TEXT_GFN + 3][0x800 - 16], 8);
 	ok(sim.v[0].regs.rip == push15 + 2 && got == 0xabcdefull &&
-	   sim.v[0].regs.rsp == sp - 16, "push %r15 emulated");
+	   sim.v[0].regs.rsp == sp - 16, "push %%r15 emulated");
 
 	/* A push whose stack is not mapped is stepped instead. */
 	sim.v[0].regs.rsp = 0xffffc90000010000ull;
@@ -1122,7 +1113,6 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", state_dir);
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return done();
 }
 #endif

@@ -13,17 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "tests/tap.h"
 #include "vmi/xen_pt.h"
-
-static int ntest, nfail;
-
-static void ok(int cond, const char *what)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", ntest, what);
-}
 
 #define NFRAMES 64
 static uint64_t mem[NFRAMES][512];	/* guest frames 0..63 */
@@ -296,6 +287,5 @@ int main(void)
 	test_canonical();
 	test_modes();
 	test_cost();
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return done();
 }

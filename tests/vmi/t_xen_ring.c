@@ -15,17 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/tap.h"
 #include "vmi/xen_ring.h"
-
-static int ntest, nfail;
-
-static void ok(int cond, const char *what)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", ntest, what);
-}
 
 #if !VSP_XEN_PUBLIC
 int main(void)
@@ -338,7 +329,6 @@ int main(void)
 	test_wrap();
 	test_hostile();
 	test_garbage();
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return done();
 }
 #endif

@@ -1,9 +1,10 @@
 /*
- * tap.h: the few TAP helpers the fastpath and catalog tests share.
+ * tap.h: TAP output for the C tests (tests/<stage>/t_*.c).
  *
- * Each test program prints "ok N - what" or "not ok N - what" per check and
- * the plan at the end, so prove(1) counts failures; the exit status is the
- * number of failures (capped), which prove reports as well.
+ * ok()/diag()/skip() print "ok N - what", "not ok N - what", comments and
+ * skips; done() prints the plan and returns the exit status (the number of
+ * failures, capped), so prove(1) counts failures both ways.  Shell tests
+ * use tests/tap.sh.
  */
 #ifndef VSP_TESTS_TAP_H
 #define VSP_TESTS_TAP_H
@@ -14,23 +15,24 @@
 static int tap_n, tap_failed;
 
 __attribute__((format(printf, 2, 3), unused))
-static int tap_ok(int cond, const char *fmt, ...)
+static int ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
+
 	printf("%sok %d - ", cond ? "" : "not ", ++tap_n);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
 	putchar('\n');
-	if (!cond)
-		tap_failed++;
+	tap_failed += !cond;
 	return cond;
 }
 
 __attribute__((format(printf, 1, 2), unused))
-static void tap_diag(const char *fmt, ...)
+static void diag(const char *fmt, ...)
 {
 	va_list ap;
+
 	fputs("# ", stdout);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
@@ -39,10 +41,11 @@ static void tap_diag(const char *fmt, ...)
 }
 
 __attribute__((format(printf, 1, 2), unused))
-static void tap_skip(const char *fmt, ...)
+static void skip(const char *fmt, ...)
 {
 	va_list ap;
-	printf("ok %d # skip ", ++tap_n);
+
+	printf("ok %d # SKIP ", ++tap_n);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -50,7 +53,7 @@ static void tap_skip(const char *fmt, ...)
 }
 
 __attribute__((unused))
-static int tap_done(void)
+static int done(void)
 {
 	printf("1..%d\n", tap_n);
 	fflush(stdout);
