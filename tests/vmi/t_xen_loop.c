@@ -1046,7 +1046,7 @@ static void test_take_over(bool altp2m)
 	ok(journal_owner_dead() == 0, "journal owner made a dead process");
 	snprintf(what, sizeof(what), "%s: attach takes over a dead vsp's ring",
 		 mode);
-	ok(be.ops->attach(&be, "7") == 0, what);
+	ok(be.ops->attach(&be, "7") == 0, "%s", what);
 	ok(!sim.v[1].paused, "the vCPU the dead vsp held runs again");
 	if (altp2m)
 		ok(!sim.populated[64] && sim.view_alive && !sim.remap[TEXT_GFN],
