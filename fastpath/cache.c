@@ -39,9 +39,18 @@ struct entry {
 	_Alignas(8) unsigned char val[VSP_CACHE_VAL_MAX];	/* a struct's bytes */
 };
 
+/*
+ * A set and its entries side by side: a hit reads the set's line and the
+ * entry next to it, in the same page, so the many distinct keys of a
+ * real trace cost one TLB entry each, not two in tables megabytes apart.
+ */
+struct bucket {
+	_Alignas(64) struct set s;	/* one line, at the start of one */
+	struct entry e[WAYS];
+};
+
 struct vsp_cache {
-	struct set *s;
-	struct entry *e;	/* WAYS per set */
+	struct bucket *b;
 	uint32_t setmask;	/* sets - 1 */
 	uint32_t gen;
 	uint32_t clock;
@@ -126,13 +135,16 @@ struct vsp_cache *vsp_fp_cache_new(uint32_t entries)
 	struct vsp_cache *c = calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
-	c->s = aligned_alloc(64, (size_t)(n / WAYS) * sizeof *c->s);
-	c->e = calloc(n, sizeof *c->e);
-	if (!c->s || !c->e) {
+	size_t bytes = (size_t)(n / WAYS) * sizeof *c->b;
+
+	/* aligned_alloc wants a multiple of the alignment. */
+	bytes = (bytes + 63) & ~(size_t)63;
+	c->b = aligned_alloc(64, bytes);
+	if (!c->b) {
 		vsp_fp_cache_free(c);
 		return NULL;
 	}
-	memset(c->s, 0, (size_t)(n / WAYS) * sizeof *c->s);
+	memset(c->b, 0, bytes);
 	c->setmask = n / WAYS - 1;
 	c->gen = 1;
 	return c;
@@ -142,8 +154,7 @@ void vsp_fp_cache_free(struct vsp_cache *c)
 {
 	if (!c)
 		return;
-	free(c->s);
-	free(c->e);
+	free(c->b);
 	free(c);
 }
 
@@ -297,11 +308,11 @@ const void *vsp_fp_cache_find(struct vsp_cache *c, uint32_t prog, const void *ke
 		key = "";	/* memcmp wants a pointer even for 0 bytes */
 	uint64_t h = key_hash(prog, key, klen);
 	size_t si = h & c->setmask;
-	struct set *set = &c->s[si];
+	struct set *set = &c->b[si].s;
 	for (int w = 0; w < WAYS; w++) {
 		if (set->tag[w] != h || set->gen[w] != c->gen)
 			continue;
-		const struct entry *e = &c->e[si * WAYS + w];
+		const struct entry *e = &c->b[si].e[w];
 		if (!same_key(e, prog, key, klen))
 			continue;
 		set->stamp[w] = ++c->clock;
@@ -387,11 +398,11 @@ const void *vsp_fp_cache_find_str(struct vsp_cache *c, uint32_t prog,
 #undef STRW
 	h = word_final(h);
 	size_t si = h & c->setmask;
-	struct set *set = &c->s[si];
+	struct set *set = &c->b[si].s;
 	for (int w = 0; w < WAYS; w++) {
 		if (set->tag[w] != h || set->gen[w] != c->gen)
 			continue;
-		const struct entry *e = &c->e[si * WAYS + w];
+		const struct entry *e = &c->b[si].e[w];
 		if (e->prog != prog || e->klen != klen)
 			continue;
 		/* Every word: the head (length and extra), the tail, the
@@ -477,11 +488,11 @@ const void *vsp_fp_cache_find_words(struct vsp_cache *c, uint32_t prog,
 #undef GW
 	h = word_final(h);
 	size_t si = h & c->setmask;
-	struct set *set = &c->s[si];
+	struct set *set = &c->b[si].s;
 	for (int w = 0; w < WAYS; w++) {
 		if (set->tag[w] != h || set->gen[w] != c->gen)
 			continue;
-		const struct entry *e = &c->e[si * WAYS + w];
+		const struct entry *e = &c->b[si].e[w];
 		if (e->prog != prog || e->klen != klen)
 			continue;
 		uint64_t a, diff;
@@ -535,7 +546,7 @@ void vsp_fp_cache_put(struct vsp_cache *c, uint32_t prog, const void *key,
 		key = "";
 	uint64_t h = key_hash(prog, key, klen);
 	size_t si = h & c->setmask;
-	struct set *set = &c->s[si];
+	struct set *set = &c->b[si].s;
 	int slot = -1, oldest = -1;
 	for (int w = 0; w < WAYS; w++) {
 		if (set->gen[w] != c->gen) {
@@ -544,7 +555,7 @@ void vsp_fp_cache_put(struct vsp_cache *c, uint32_t prog, const void *key,
 			continue;
 		}
 		if (set->tag[w] == h &&
-		    same_key(&c->e[si * WAYS + w], prog, key, klen)) {
+		    same_key(&c->b[si].e[w], prog, key, klen)) {
 			slot = w;	/* a new decision for the same inputs */
 			break;
 		}
@@ -557,7 +568,7 @@ void vsp_fp_cache_put(struct vsp_cache *c, uint32_t prog, const void *key,
 		slot = oldest;
 		c->st.evictions++;
 	}
-	struct entry *e = &c->e[si * WAYS + slot];
+	struct entry *e = &c->b[si].e[slot];
 	set->tag[slot] = h;
 	set->gen[slot] = c->gen;
 	set->stamp[slot] = ++c->clock;
@@ -579,7 +590,8 @@ void vsp_fp_cache_invalidate(struct vsp_cache *c)
 	if (++c->gen == 0) {
 		/* After 2^32 reloads old generations could come back to
 		 * life: wipe once instead. */
-		memset(c->s, 0, (size_t)(c->setmask + 1) * sizeof *c->s);
+		for (size_t i = 0; i <= c->setmask; i++)
+			memset(&c->b[i].s, 0, sizeof(c->b[i].s));
 		c->gen = 1;
 	}
 }
