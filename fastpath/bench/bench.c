@@ -146,9 +146,9 @@ static void run(struct contender *cs, int nc, size_t n, int rounds,
 	 * CPU's caches, and a fixed rotation would always give a contender
 	 * the same predecessor (in (d), whichever vsp load followed the
 	 * tree walker or the interpreter was 15-20 ns slower). */
-	int order[16];
+	int *order = calloc((size_t)nc, sizeof *order);
 	uint64_t seed = 0x9e3779b97f4a7c15ull;
-	for (int k = 0; k < nc && k < 16; k++)
+	for (int k = 0; k < nc; k++)
 		order[k] = k;
 	for (int r = 0; r < rounds; r++) {
 		for (int k = nc - 1; k > 0; k--) {
@@ -171,7 +171,8 @@ static void run(struct contender *cs, int nc, size_t n, int rounds,
 			 * 10-15 ns of refills per decision on 4096 events, which
 			 * made whichever contender followed Lua look slow), so a
 			 * fast contender gets two; for a slow one (a pass over
-			 * 1 ms) the refill is noise and a second pass time. */
+			 * 1 ms) the refill is noise and a second pass would
+			 * only cost time. */
 			double w0 = now_ns();
 			for (size_t i = 0; i < n; i++)
 				acc += c->decide(c->ctx, i);
@@ -189,6 +190,7 @@ static void run(struct contender *cs, int nc, size_t n, int rounds,
 			sink += acc;
 		}
 	}
+	free(order);
 	for (int c = 0; c < nc; c++) {
 		if (cs[c].ready) {
 			qsort(cs[c].samples, (size_t)rounds, sizeof(double), cmp_double);
