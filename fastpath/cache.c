@@ -5,7 +5,11 @@
  * asks here before running bytecode.  The table is allocated once
  * (set-associative, four ways, least recently used way evicted); a lookup
  * hashes the key, then compares program, length and every key byte, so two
- * keys that collide in the hash never share a decision.  Invalidation bumps
+ * keys that collide in the hash never share a decision.  The engine's two
+ * usual keys, one fetched string or a few integer fields, are looked up
+ * without being built (vsp_fp_cache_find_str, vsp_fp_cache_find_words):
+ * the words are hashed and compared where they are, exactly as the key
+ * the engine stores on a miss would be.  Invalidation bumps
  * a generation number: entries of older generations read as empty, so a
  * policy reload costs O(1) however full the table is.
  *

@@ -23,7 +23,10 @@
  * table, cache, interpreter, statistics.  Nothing on that path allocates.
  * A syscall whose program is a plain constant (no effect, no deciding
  * rule) takes a leaf that copies the decision's head and bumps one
- * counter: the cost of an event no rule names.
+ * counter: the cost of an event no rule names.  A cached program keyed by
+ * one fetched string (a path) has its own out-of-line path, and a cache
+ * hit on it or on a key of integer fields builds no key: the cache reads
+ * the inputs where they are.
  *
  * Also here: rule and effect introspection, %{field} messages (parsed and
  * resolved per event at load), learn-mode profiles and statistics.
