@@ -7,6 +7,11 @@
  * vmi/monitor.c with the backend the options name.  Exit statuses follow
  * interfaces.md: 0 the guest ended or we detached, 1 policy errors,
  * 2 usage or I/O errors, 3 cannot attach or lost the guest.
+ *
+ * `vsp repl --gdb|--xen` comes here too (cli/repl.c passes --interactive):
+ * the same attach, with commands read from standard input between stops
+ * and audit records on standard error unless --audit names a file, so
+ * standard output carries only the session's answers.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -56,13 +61,14 @@ static const char attach_help[] =
 
 enum {
 	OPT_VMLINUX = 256, OPT_VM, OPT_MAX_EVENTS, OPT_PIN_PATHS, OPT_ON_PARTIAL,
-	OPT_FAIL_CLOSED, OPT_FAIL_OPEN
+	OPT_FAIL_CLOSED, OPT_FAIL_OPEN, OPT_INTERACTIVE
 };
 
 struct attach_args {
 	const char *gdb, *xen, *audit, *record;
 	struct vsp_monitor_opts mo;
 	struct vsp_load_opts lo;
+	bool audit_given;
 };
 
 static int attach_parse(int argc, char **argv, struct attach_args *aa)
@@ -82,6 +88,7 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 		{ "on-partial", required_argument, NULL, OPT_ON_PARTIAL },
 		{ "fail-closed", no_argument, NULL, OPT_FAIL_CLOSED },
 		{ "fail-open", no_argument, NULL, OPT_FAIL_OPEN },
+		{ "interactive", no_argument, NULL, OPT_INTERACTIVE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -116,6 +123,7 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 			break;
 		case 'a':
 			aa->audit = optarg;
+			aa->audit_given = true;
 			break;
 		case 'r':
 			aa->record = optarg;
@@ -161,6 +169,9 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 		case OPT_FAIL_OPEN:
 			aa->lo.on_partial = VSP_FAIL_OPEN;
 			break;
+		case OPT_INTERACTIVE:
+			aa->mo.interactive = true;
+			break;
 		case 'q':
 			aa->mo.quiet = true;
 			break;
@@ -202,7 +213,8 @@ int vsp_cmd_attach(int argc, char **argv)
 	if (!p)
 		return 1;
 
-	FILE *audit = vsp_cli_open_out(aa.audit);
+	FILE *audit = aa.mo.interactive && !aa.audit_given ? stderr
+						      : vsp_cli_open_out(aa.audit);
 	FILE *record = NULL;
 	if (!audit) {
 		status = 2;
@@ -220,6 +232,11 @@ int vsp_cmd_attach(int argc, char **argv)
 	aa.mo.policy = p;
 	aa.mo.audit = audit;
 	aa.mo.record = record;
+	if (aa.mo.interactive) {
+		aa.mo.ctl_fd = 0;
+		aa.mo.ctl_out = stdout;
+		aa.mo.load = &aa.lo;
+	}
 	status = vsp_monitor_run(&aa.mo);
 
 	if (record && record != stdout && fclose(record) != 0 && !status) {
@@ -228,7 +245,7 @@ int vsp_cmd_attach(int argc, char **argv)
 		status = 2;
 	}
 out_audit:
-	if (audit != stdout && fclose(audit) != 0 && !status) {
+	if (audit != stdout && audit != stderr && fclose(audit) != 0 && !status) {
 		fprintf(stderr, "vsp attach: closing %s: %s\n", aa.audit,
 			strerror(errno));
 		status = 2;

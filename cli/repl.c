@@ -4,7 +4,9 @@
  * A line-oriented loop (works with a terminal, a pipe or tmux): load
  * policies, type events as trace lines, step through a trace, and look at
  * decisions, rules, bytecode and statistics.  A live guest session
- * (--gdb, --xen) runs the monitor with the policy loaded here.
+ * (--gdb, --xen) is `vsp attach` made interactive: the monitor loop
+ * (vmi/monitor.c) enforces the policy and reads the session's commands
+ * between stops; every attach option applies.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -29,8 +31,25 @@ static const char repl_help[] =
 	"  disasm           print the bytecode\n"
 	"  stats            print statistics\n"
 	"  help, quit\n\n"
-	"With --gdb or --xen the session attaches to the guest and enforces the\n"
-	"loaded policy until interrupted (see 'vsp attach --help').\n";
+	"With --gdb HOST:PORT or --xen DOMAIN the session attaches to the live\n"
+	"guest as 'vsp attach' does (its options apply: --symbols, --mode,\n"
+	"--audit, ...), enforces the policy and takes these commands:\n"
+	"  status           attached, guest running or paused, events, traps\n"
+	"  stats, rules     statistics; the rules and their hits\n"
+	"  events           what is trapped, at which addresses\n"
+	"  load FILE...     compile and swap in a new policy between two traps,\n"
+	"                   moving the traps; on errors the old one stays\n"
+	"  mode M           enforce, monitor or learn\n"
+	"  pause, continue  stop the guest and keep it stopped; let it run\n"
+	"  regs             the vCPU's registers (paused)\n"
+	"  mem ADDR LEN     hex dump of guest-virtual memory (paused, <= 4096)\n"
+	"  sym NAME|ADDR    symbol lookups\n"
+	"  tail [N]         the last N decisions\n"
+	"  detach, quit     remove every trap, let the guest run, exit 0\n"
+	"End of input detaches too.  A guest paused by a pause rule stays\n"
+	"paused after detach; one paused with 'pause' runs on.  Answers go to\n"
+	"standard output; audit records go to --audit FILE, or without it to\n"
+	"standard error, so they do not mix with the answers.\n";
 
 struct repl {
 	struct vsp_policy *p;
@@ -221,6 +240,29 @@ int vsp_cmd_repl(int argc, char **argv)
 	const char *trace = NULL;
 	int c;
 
+	/* A live session is the monitor, interactive, with every attach
+	 * option: hand the whole command line over. */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			break;
+		if (strcmp(a, "--gdb") == 0 || strcmp(a, "-g") == 0 ||
+		    strcmp(a, "--xen") == 0 || strcmp(a, "-x") == 0 ||
+		    strncmp(a, "--gdb=", 6) == 0 || strncmp(a, "--xen=", 6) == 0) {
+			char **av = calloc((size_t)argc + 2, sizeof(*av));
+			int an = 0;
+			if (!av)
+				return 2;
+			av[an++] = "attach";
+			av[an++] = "--interactive";
+			for (int k = 1; k < argc; k++)
+				av[an++] = argv[k];
+			int rc = vsp_cmd_attach(an, av);
+			free(av);
+			return rc;
+		}
+	}
+
 	memset(&r, 0, sizeof(r));
 	r.lo.mode = VSP_MODE_UNSET;
 	r.lo.diag = stdout;
@@ -230,22 +272,6 @@ int vsp_cmd_repl(int argc, char **argv)
 		case 't':
 			trace = optarg;
 			break;
-		case 'g':
-		case 'x': {
-			/* A live session is the monitor, interactive. */
-			char **av = calloc((size_t)argc + 2, sizeof(*av));
-			int an = 0;
-			if (!av)
-				return 2;
-			av[an++] = "attach";
-			av[an++] = c == 'g' ? "--gdb" : "--xen";
-			av[an++] = optarg;
-			for (int i = optind; i < argc; i++)
-				av[an++] = argv[i];
-			int rc = vsp_cmd_attach(an, av);
-			free(av);
-			return rc;
-		}
 		case 'h':
 			fputs(repl_help, stdout);
 			return 0;

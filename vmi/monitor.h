@@ -13,6 +13,12 @@
  * stopped guest for pause), write audit and trace records, and leave the
  * trap.  It detaches cleanly on SIGINT/SIGTERM, on a lost link and when
  * the guest ends.
+ *
+ * Interactive (`vsp repl --gdb`): the same loop also reads one-line
+ * commands from a descriptor between stops (status, load, pause, ...;
+ * `help` lists them).  It looks at that descriptor only when a wait for a
+ * stop times out or a tenth of a second has passed since the last look,
+ * so a trap costs no more round trips than under `vsp attach`.
  */
 #ifndef VSP_MONITOR_H
 #define VSP_MONITOR_H
@@ -44,6 +50,12 @@ struct vsp_monitor_opts {
 	bool quiet;		/* no progress messages */
 	int max_events;		/* stop after this many events (0: no limit) */
 	bool pin_paths;		/* allowed calls use the path the rules read */
+	/* Interactive session: commands from ctl_fd, answers to ctl_out
+	 * (NULL: stdout); `load` compiles with *load.  End of input detaches. */
+	bool interactive;
+	int ctl_fd;
+	FILE *ctl_out;
+	const struct vsp_load_opts *load;
 };
 
 /* Runs until the guest ends, a signal arrives or the link is lost.
