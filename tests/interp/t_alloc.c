@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "interp/engine.h"
-#include "tests/interp/tap.h"
+#include "tests/tap.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 /* AddressSanitizer owns malloc; counting wrappers would fight it. */

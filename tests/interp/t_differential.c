@@ -25,7 +25,7 @@
 #include "lang/catalog.h"
 #include "lang/fields.h"
 #include "lang/front.h"
-#include "tests/interp/tap.h"
+#include "tests/tap.h"
 
 /* ---- randomness ---------------------------------------------------------- */
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "interp/engine.h"
-#include "tests/interp/tap.h"
+#include "tests/tap.h"
 
 static char dir[] = "/tmp/vsp-engine-XXXXXX";
 

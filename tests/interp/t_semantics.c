@@ -17,7 +17,7 @@
 
 #include "interp/engine.h"
 #include "lang/catalog.h"
-#include "tests/interp/tap.h"
+#include "tests/tap.h"
 
 #define MAXTOK 64
 

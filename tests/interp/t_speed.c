@@ -35,7 +35,7 @@
 #include "interp/program.h"
 #include "lang/compile.h"
 #include "lang/front.h"
-#include "tests/interp/tap.h"
+#include "tests/tap.h"
 
 static const char policy[] =
 	"policy \"speed\";\n"

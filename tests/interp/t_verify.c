@@ -14,7 +14,7 @@
 
 #include "fastpath/match.h"
 #include "interp/program.h"
-#include "tests/interp/tap.h"
+#include "tests/tap.h"
 
 #define I(op, a, b) VSP_INS(VSP_OPC_##op, a, b)
 
