@@ -3,8 +3,9 @@
 # FIFO with pauses between them, as a user at a terminal would type them;
 # the guest loops opening /etc/shadow and /etc/hostname meanwhile.  A
 # policy that only logs is swapped for one that denies, the guest is
-# paused and resumed, a broken policy is refused, and quitting detaches
-# so the guest finishes its workload.
+# paused and resumed, a broken policy is refused, one on another syscall
+# moves the traps, and quitting detaches so the guest finishes its
+# workload.
 . "$(dirname "$0")/lib.sh"
 guest_setup
 
@@ -14,6 +15,9 @@ rule "watch-shadow": on syscall openat when path == "/etc/shadow"
 P
 cat >"$T/deny.vsp" <<'P'
 rule "no-shadow": on syscall openat when path == "/etc/shadow" : deny EACCES;
+P
+cat >"$T/close.vsp" <<'P'
+rule "closes": on syscall close : count "closes";
 P
 cat >"$T/bad.vsp" <<'P'
 rule "broken": on syscall openat when nosuchfield == 3 : deny EACCES;
@@ -102,6 +106,19 @@ n1=$(grep -c "^VSP open /etc/shadow err EACCES" "$T/r.log")
 sleep 2
 ok "still denied after the failed load" \
 	[ "$(grep -c "^VSP open /etc/shadow err EACCES" "$T/r.log")" -gt "$n1" ]
+
+# Traps follow the policy: openat's go, close's come.
+echo "load $T/close.vsp" >&9
+ok "load: openat's traps removed, close's added" wait_for "$T/r.out" \
+	"^loaded 1 rule, 1 event, mode enforce; traps: 0 kept, [1-9][0-9]* added, $(handlers openat) removed"
+echo events >&9
+ok "events: close trapped now" wait_for "$T/r.out" "^0x[0-9a-f]\{16\}  syscall  close "
+n2=$(grep -c "^VSP open /etc/shadow ok" "$T/r.log")
+sleep 2
+ok "/etc/shadow opens again under the new policy" \
+	[ "$(grep -c "^VSP open /etc/shadow ok" "$T/r.log")" -gt "$n2" ]
+echo rules >&9
+ok "the new policy counts closes" wait_for "$T/r.out" "^counter closes  *[1-9]"
 
 echo quit >&9
 exec 9>&-
