@@ -188,7 +188,8 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 			"and --xen DOMAIN\n");
 		return 2;
 	}
-	if (optind >= argc) {
+	/* A session may start with nothing loaded and `load` later. */
+	if (optind >= argc && !aa->mo.interactive) {
 		fprintf(stderr, "vsp attach: no policy file given\n");
 		return 2;
 	}
@@ -208,8 +209,12 @@ int vsp_cmd_attach(int argc, char **argv)
 		if (extra[i] && vsp_cli_readable(&extra[i], 1))
 			return 2;
 
-	struct vsp_policy *p = vsp_policy_load((const char *const *)argv + optind,
-					       (size_t)(argc - optind), &aa.lo, NULL);
+	/* An empty file is the empty policy: no events, no traps. */
+	static const char *const none[] = { "/dev/null" };
+	const char *const *files = optind < argc ? (const char *const *)argv + optind
+						 : none;
+	size_t nfiles = optind < argc ? (size_t)(argc - optind) : 1;
+	struct vsp_policy *p = vsp_policy_load(files, nfiles, &aa.lo, NULL);
 	if (!p)
 		return 1;
 

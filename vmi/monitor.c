@@ -2209,6 +2209,10 @@ static int mon_cmd(struct mon *m, char *line)
 		m->rs.round_trips = m->be.round_trips;
 		vsp_stats_print(out, m->p, &m->rs, false);
 		fprintf(out, "traps hit:          %" PRIu64 "\n", m->trap_hits);
+		if (m->trap_hits)
+			fprintf(out, "per trap:           %.2f round trips, %.2f ms\n",
+				(double)m->rt_in_traps / (double)m->trap_hits,
+				(double)m->rs.trap_ns / 1e6 / (double)m->trap_hits);
 	} else if (strcmp(c, "rules") == 0) {
 		mon_cmd_rules(m);
 	} else if (strcmp(c, "events") == 0) {
