@@ -35,11 +35,12 @@ trap '' PIPE
 vpid=$!
 exec 9>"$T/in"
 
-# Waits until FILE has a line matching RE (up to 30 s).
+# Waits until FILE has a line matching RE (up to 30 s, while vsp runs).
 wait_for() {
 	local i
 	for i in $(seq 300); do
 		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$vpid" 2>/dev/null || break	# the session ended
 		sleep 0.1
 	done
 	return 1
@@ -49,6 +50,7 @@ wait_for_more() {
 	local i
 	for i in $(seq 300); do
 		[ "$(wc -l <"$1")" -gt "$2" ] && return 0
+		kill -0 "$vpid" 2>/dev/null || break
 		sleep 0.1
 	done
 	return 1
