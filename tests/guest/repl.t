@@ -67,9 +67,9 @@ ok "events: openat's handlers with addresses" \
 ok "the log-only policy audits shadow opens (stderr)" \
 	wait_for "$T/r.err" '"rule":"watch-shadow"'
 
+n0=$(grep -c "^VSP open /etc/shadow err EACCES" "$T/r.log")
 echo "load $T/deny.vsp" >&9
 ok "load: the new policy is in" wait_for "$T/r.out" "^loaded 1 rule, 1 event, mode enforce; traps: [1-9][0-9]* kept, 0 added, 0 removed"
-n0=$(grep -c "^VSP open /etc/shadow err EACCES" "$T/r.log")
 ok "the guest now sees EACCES for /etc/shadow" wait_for "$T/r.log" "^VSP open /etc/shadow err EACCES 13"
 ok "no EACCES before the load" eq "$n0" 0
 ok "/etc/hostname still opens" grep -q '^VSP open /etc/hostname ok vspguest' <<<"$(tail -n 4 "$T/r.log")"
