@@ -1954,8 +1954,6 @@ static int mon_cmd_load(struct mon *m, char **files, int n)
 	m->gen++;
 	m->kept = 0;
 	memset(m->hkey, 0, sizeof m->hkey);
-	uint64_t before = m->installed;
-	(void)before;
 	if (mon_setup_traps(m) < 0)
 		fprintf(out, "load: some traps could not be installed\n");
 	/* What the old policy trapped and the new one does not. */
