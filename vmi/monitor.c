@@ -613,7 +613,7 @@ static int mon_load_args(struct mon *m)
 	const unsigned *off = m->cur->ia32 ? mon_pt_arg32 : mon_pt_arg;
 	for (int i = 0; i < 6; i++) {
 		int64_t v;
-		memcpy(&v, blk + off[i] - MON_PT_ARGS_OFF, 8);
+		memcpy(&v, blk + (off[i] - MON_PT_ARGS_OFF), 8);
 		if (m->cur->ia32)
 			v = (int64_t)(uint32_t)v;	/* 32-bit registers */
 		if (mon_arg_is_int32(m->cur->call, i))
