@@ -66,6 +66,8 @@
 #define MON_REDIRECT_MISSES 256	/* getname calls we let pass while waiting */
 #define MON_PT_ARGS_OFF 0x20	/* pt_regs: bp at 0x20 .. di at 0x70 */
 #define MON_PT_ARGS_LEN 0x58
+#define MON_PT_ORIG_AX 0x78	/* pt_regs: orig_ax, then ip at 0x80 */
+#define MON_PT_IP 0x80
 /* Give the kernel's copy back through a pushed putname before failing a
  * late-denied call?  Off: the error is set when putname returns through
  * the same trap, and on a multi-vCPU guest that trap can be passed while
@@ -207,6 +209,7 @@ struct mon {
 	uint64_t verify_ns;	/* when the last tamper check ran */
 	uint64_t late_ns;	/* when the pending late decision was armed */
 	uint64_t tamper_alerts;
+	uint64_t restarts;	/* calls sent back to wait for the late slot */
 	uint64_t trap_hits, rt_in_traps;
 	uint64_t rt_wait;	/* round trips before the last wait */
 	struct vsp_run_stats rs;
@@ -425,6 +428,69 @@ static void mon_trap_check(struct mon *m, struct mon_trap *t)
 	t->emulate = mon_skippable(m, t->addr, code, (size_t)n);
 }
 
+/* The general register Capstone names, in a struct vsp_regs, or NULL. */
+static uint64_t *mon_gpr(struct vsp_regs *r, unsigned reg)
+{
+	switch (reg) {
+	case X86_REG_RAX: return &r->rax;
+	case X86_REG_RBX: return &r->rbx;
+	case X86_REG_RCX: return &r->rcx;
+	case X86_REG_RDX: return &r->rdx;
+	case X86_REG_RSI: return &r->rsi;
+	case X86_REG_RDI: return &r->rdi;
+	case X86_REG_RBP: return &r->rbp;
+	case X86_REG_R8: return &r->r8;
+	case X86_REG_R9: return &r->r9;
+	case X86_REG_R10: return &r->r10;
+	case X86_REG_R11: return &r->r11;
+	case X86_REG_R12: return &r->r12;
+	case X86_REG_R13: return &r->r13;
+	case X86_REG_R14: return &r->r14;
+	case X86_REG_R15: return &r->r15;
+	default: return NULL;
+	}
+}
+
+/*
+ * Runs a 64-bit register-to-register `mov` under a trap in place of the
+ * guest: what sits after `call getname` (`mov %rax,%r12`).  Stepping it
+ * instead would lift the trap while every vCPU runs, and another task's
+ * return could pass unseen.  m->regs must hold this stop's registers.
+ * 0, or -1 when the instruction is something else.
+ */
+static int mon_emulate_mov(struct mon *m, struct mon_trap *t)
+{
+	cs_insn *insn = NULL;
+	int rc = -1;
+
+	if (!t->have_code || !m->have_cs)
+		return -1;
+	size_t k = cs_disasm(m->cs, t->code, sizeof t->code, t->addr, 1, &insn);
+	if (k == 1 && insn[0].id == X86_INS_MOV && insn[0].detail &&
+	    insn[0].detail->x86.op_count == 2) {
+		const cs_x86_op *op = insn[0].detail->x86.operands;
+		uint64_t *dst = op[0].type == X86_OP_REG && op[0].size == 8 ?
+			mon_gpr(&m->regs, op[0].reg) : NULL;
+		uint64_t *src = op[1].type == X86_OP_REG && op[1].size == 8 ?
+			mon_gpr(&m->regs, op[1].reg) : NULL;
+		if (dst && src) {
+			*dst = *src;
+			m->regs.rip = t->addr + insn[0].size;
+			rc = 0;
+		}
+	}
+	if (k)
+		cs_free(insn, k);
+	if (rc == 0) {
+		struct vsp_resume r = { .how = VSP_RESUME_CONTINUE };
+		rc = m->be.ops->regs_set(&m->be, m->vcpu, &m->regs);
+		if (rc == 0)
+			rc = m->be.ops->resume(&m->be, m->vcpu, &r);
+		return rc < 0 ? rc : 0;
+	}
+	return -1;
+}
+
 static int mon_wait_step(struct mon *m)
 {
 	for (int i = 0; i < 20; i++) {
@@ -555,6 +621,11 @@ static int mon_leave(struct mon *m, struct mon_trap *t)
 	 * it. */
 	if (m->be.ops->steps_over_traps)
 		return m->be.ops->resume(&m->be, m->vcpu, &r);
+	if (t->role == MON_T_GETNAME_RET) {
+		int erc = mon_emulate_mov(m, t);
+		if (erc != -1)
+			return erc;
+	}
 	int rc = m->be.ops->trap_del(&m->be, t->addr);
 	if (rc < 0)
 		return rc;
@@ -1024,6 +1095,36 @@ static bool mon_late_arm(struct mon *m, struct mon_trap *t)
 	return true;
 }
 
+/*
+ * The call starts again from user space: the handler "returns" the
+ * syscall number, which do_syscall_64 stores in regs->ax, and the user's
+ * rip steps back over the two-byte `syscall`, so the task re-enters the
+ * kernel with the same registers, as after a signal's restart.  For a
+ * call that must not be decided on an unreadable path while the one
+ * late-decision slot is taken: it comes back when the slot is free.
+ * 64-bit entries only (a 32-bit entry may have come through sysenter,
+ * whose restart is another matter).  0, or -1 when it cannot be done.
+ */
+static int mon_restart(struct mon *m, const struct mon_trap *t)
+{
+	uint64_t pt = m->regs.rdi, v[2];	/* pt_regs: orig_ax, ip */
+	uint8_t insn[2];
+
+	if (t->ia32)
+		return -1;
+	if (m->be.ops->read(&m->be, m->vcpu, pt + MON_PT_ORIG_AX, v,
+			    sizeof v) != sizeof v || v[1] < 2 ||
+	    v[1] >= MON_USER_TOP)
+		return -1;
+	uint64_t ip = v[1] - 2;
+	if (m->be.ops->read(&m->be, m->vcpu, ip, insn, 2) != 2 ||
+	    insn[0] != 0x0f || insn[1] != 0x05)
+		return -1;
+	if (m->be.ops->write(&m->be, m->vcpu, pt + MON_PT_IP, &ip, 8) != 8)
+		return -1;
+	return mon_emulate_return(m, (int64_t)v[0]) < 0 ? -1 : 0;
+}
+
 static int mon_on_late(struct mon *m, struct mon_trap *t)
 {
 	struct vsp_resume go = { .how = VSP_RESUME_CONTINUE };
@@ -1238,10 +1339,20 @@ static int mon_on_event(struct mon *m, struct mon_trap *t)
 	    mon_now_ns() - m->late_ns > 2000000000ull)
 		mon_redirect_cancel(m, "getname's return went by unseen");
 	/* The path was unreadable here: decide on the kernel's copy. */
-	if (t->path_arg >= 0 && m->str[t->path_arg].state == 2 &&
-	    mon_late_arm(m, t)) {
-		rc = mon_leave(m, t);
-		return rc < 0 ? rc : MON_GO_ON;
+	if (t->path_arg >= 0 && m->str[t->path_arg].state == 2) {
+		if (mon_late_arm(m, t)) {
+			rc = mon_leave(m, t);
+			return rc < 0 ? rc : MON_GO_ON;
+		}
+		/* The slot is taken (another late decision, a redirect or a
+		 * pinned path): deciding on "" could let the open past a
+		 * deny rule, so the call comes back later instead. */
+		uint64_t uptr = (uint64_t)m->ev.args[t->path_arg];
+		if (m->rd.active && m->mode != VSP_MODE_LEARN && uptr &&
+		    uptr < MON_USER_TOP && mon_restart(m, t) == 0) {
+			m->restarts++;
+			return MON_GO_ON;
+		}
 	}
 
 	if (m->mode == VSP_MODE_LEARN) {
@@ -1764,8 +1875,11 @@ static int mon_load_guest_info(struct mon *m)
 			fprintf(stderr, "vsp attach: warning: no process context: %s\n",
 				err);
 	}
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &m->cs) == CS_ERR_OK)
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &m->cs) == CS_ERR_OK) {
 		m->have_cs = true;
+		/* Operands, for the instructions emulated under a trap. */
+		cs_option(m->cs, CS_OPT_DETAIL, CS_OPT_ON);
+	}
 	return 0;
 }
 
@@ -1805,6 +1919,10 @@ static void mon_print_stats(struct mon *m)
 		fprintf(stderr, "per trap:           %.2f round trips, %.2f ms\n",
 			(double)m->rt_in_traps / (double)m->trap_hits,
 			(double)m->rs.trap_ns / 1e6 / (double)m->trap_hits);
+	if (m->restarts)
+		fprintf(stderr, "calls restarted:    %" PRIu64
+			" (unreadable path while the late-decision slot was busy)\n",
+			m->restarts);
 }
 
 /* ----------------------------------------------------------- the session */

@@ -65,6 +65,7 @@ ok "vsp counted every record's event ($events)" test "${events:-0}" -ge "$logged
 half=$((procs * n / 2))
 escaped=$((half - ${sden:-0}))
 echo "# storm: $escaped shadow opens escaped"
+echo "# $(grep 'calls restarted' "$T/h.err" || echo 'calls restarted: 0')"
 ok "storm: every shadow open denied, none escaped through an unread page" eq "$escaped" 0
 late=$(grep -c '"path":"/etc/shadow"' "$T/h.audit")
 ok "storm: each denial logged with the path" test "$late" -ge "$half"
