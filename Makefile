@@ -83,11 +83,11 @@ $(BUILD)/libvsp.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/lang/parser.c $(BUILD)/lang/parser.h: lang/parser.y
+$(BUILD)/lang/parser.c $(BUILD)/lang/parser.h &: lang/parser.y
 	@mkdir -p $(dir $@)
 	bison -Wall -Werror --defines=$(BUILD)/lang/parser.h -o $(BUILD)/lang/parser.c $<
 
-$(BUILD)/lang/lexer.c $(BUILD)/lang/lexer.h: lang/lexer.l $(BUILD)/lang/parser.h
+$(BUILD)/lang/lexer.c $(BUILD)/lang/lexer.h &: lang/lexer.l $(BUILD)/lang/parser.h
 	@mkdir -p $(dir $@)
 	flex --header-file=$(BUILD)/lang/lexer.h -o $(BUILD)/lang/lexer.c $<
 

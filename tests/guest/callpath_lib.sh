@@ -20,7 +20,8 @@ callpath_build_probe() {
 		libs="$libs $(pkg-config --libs xencontrol xenevtchn xenforeignmemory)"
 	fi
 	PROBE=$T/callpath_probe
-	cc -std=c11 -D_GNU_SOURCE -O2 -I"$root" -I"$BUILD" \
+	# VSP_SAN_FLAGS: a sanitizer build's libvsp.a needs its runtime.
+	cc -std=c11 -D_GNU_SOURCE -O2 $VSP_SAN_FLAGS -I"$root" -I"$BUILD" \
 		$(pkg-config --cflags $pk 2>/dev/null) \
 		-o "$PROBE" "$GUEST_DIR/callpath_probe.c" "$BUILD/libvsp.a" \
 		$libs -lm -lpthread

@@ -14,7 +14,10 @@
 #include "interp/engine.h"
 #include "tests/tap.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if !defined(__has_feature)
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
 /* AddressSanitizer owns malloc; counting wrappers would fight it. */
 int main(void)
 {

@@ -99,7 +99,9 @@ static void out(struct gen *g, const char *fmt, ...)
 
 	for (;;) {
 		va_start(ap, fmt);
-		n = vsnprintf(g->buf + g->len, g->cap - g->len, fmt, ap);
+		/* No pointer arithmetic on a NULL buffer (the first call). */
+		n = vsnprintf(g->buf ? g->buf + g->len : NULL, g->cap - g->len,
+			      fmt, ap);
 		va_end(ap);
 		if ((size_t)n < g->cap - g->len)
 			break;
