@@ -201,8 +201,19 @@ static int gdb_write_all(struct vsp_gdb *g, const char *p, size_t n)
 {
 	if (g->fd < 0)
 		return gdb_fail(g, -ENOTCONN, "not connected");
+	/* A stub that talks but never reads would block send() forever:
+	 * every write waits for room at most the reply timeout. */
+	int64_t deadline = gdb_now_ms() + (g->timeout_ms > 0 ? g->timeout_ms : 5000);
 	while (n > 0) {
-		ssize_t w = send(g->fd, p, n, MSG_NOSIGNAL);
+		struct pollfd pfd = { .fd = g->fd, .events = POLLOUT };
+		int64_t left = deadline - gdb_now_ms();
+		int pr = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0)
+			return gdb_fail(g, -ETIMEDOUT, "the stub stopped reading "
+					"what vsp sends");
+		ssize_t w = send(g->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
