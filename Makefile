@@ -154,7 +154,7 @@ install: all
 	  $(DESTDIR)$(PREFIX)/share/vsp/examples $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/vsp $(DESTDIR)$(PREFIX)/bin/vsp
 	install -m 644 stdlib-policies/*.vsp $(DESTDIR)$(PREFIX)/share/vsp/stdlib-policies/ 2>/dev/null || true
-	install -m 644 examples/*.vsp $(DESTDIR)$(PREFIX)/share/vsp/examples/ 2>/dev/null || true
+	install -m 644 examples/*.vsp examples/*.jsonl examples/*.paths $(DESTDIR)$(PREFIX)/share/vsp/examples/
 	install -m 644 docs/vsp.1 $(DESTDIR)$(PREFIX)/share/man/man1/ 2>/dev/null || true
 
 clean:
