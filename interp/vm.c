@@ -763,6 +763,20 @@ static bool is_branch(vsp_insn in)
 	return VSP_INS_OP(in) == VSP_OPC_JZ || VSP_INS_OP(in) == VSP_OPC_JNZ;
 }
 
+/* A shape of `len` instructions ends in its branch: the fused operation
+ * jumps where it does, the other way when `inv` (a NOT before it).
+ * Returns len, or 0 when no shape matched. */
+static uint32_t shape_end(struct vsp_fop *f, const vsp_insn *c, uint32_t pc,
+			  uint32_t len, bool inv)
+{
+	if (!len)
+		return 0;
+	f->jump_if = (VSP_INS_OP(c[pc + len - 1]) == VSP_OPC_JNZ) != inv;
+	f->target = VSP_INS_A(c[pc + len - 1]);
+	f->steps = (uint16_t)len;
+	return len;
+}
+
 /*
  * Recognises the shape that starts at pc: returns its length in
  * instructions and fills f (target still a pc), or 0 when no shape fits.
@@ -802,12 +816,7 @@ static uint32_t shape_at(const struct vsp_image *im, const vsp_insn *c,
 			f->a = VSP_INS_A(c[pc + 1]);
 			len = 3;
 		}
-		if (!len)
-			return 0;
-		f->jump_if = VSP_INS_OP(c[pc + len - 1]) == VSP_OPC_JNZ;
-		f->target = VSP_INS_A(c[pc + len - 1]);
-		f->steps = (uint16_t)len;
-		return len;
+		return shape_end(f, c, pc, len, false);
 	}
 	if (op == VSP_OPC_LDS) {
 		uint32_t len = 0;
@@ -835,12 +844,7 @@ static uint32_t shape_at(const struct vsp_image *im, const vsp_insn *c,
 			f->a = VSP_INS_A(c[pc + 1]);
 			len = 3;
 		}
-		if (!len)
-			return 0;
-		f->jump_if = VSP_INS_OP(c[pc + len - 1]) == VSP_OPC_JNZ;
-		f->target = VSP_INS_A(c[pc + len - 1]);
-		f->steps = (uint16_t)len;
-		return len;
+		return shape_end(f, c, pc, len, false);
 	}
 	if (op == VSP_OPC_MATCHF || op == VSP_OPC_ARISE) {
 		/* `not (x matches ...)` and `must arise from` put a NOT
@@ -853,10 +857,7 @@ static uint32_t shape_at(const struct vsp_image *im, const vsp_insn *c,
 		f->kind = op == VSP_OPC_MATCHF ? VSP_FOP_MATCHF : VSP_FOP_ARISE;
 		f->a = VSP_INS_A(c[pc]);
 		f->b = VSP_INS_B(c[pc]);
-		f->jump_if = (VSP_INS_OP(c[pc + br]) == VSP_OPC_JNZ) != inv;
-		f->target = VSP_INS_A(c[pc + br]);
-		f->steps = (uint16_t)(br + 1);
-		return br + 1;
+		return shape_end(f, c, pc, br + 1, inv);
 	}
 	f->steps = 1;
 	f->a = VSP_INS_A(c[pc]);
