@@ -530,8 +530,17 @@ static void xen_mask_traps(struct xen_priv *p, uint64_t gpa, uint8_t *buf,
 	}
 }
 
-static long xen_vread(struct xen_priv *p, uint32_t vcpu, uint64_t gva,
-		      void *buf, size_t len)
+static int xen_write_frame(struct xen_priv *p, uint64_t gpa,
+			   const uint8_t *buf, size_t len);
+
+/*
+ * Guest-virtual memory a page at a time, through the guest's own page
+ * tables: reads (trap bytes masked) when wbuf is NULL, else writes.
+ * Stops at the first page that does not translate; returns the bytes
+ * done, or -EFAULT when none.
+ */
+static long xen_vcopy(struct xen_priv *p, uint32_t vcpu, uint64_t gva,
+		      void *rbuf, const void *wbuf, size_t len)
 {
 	struct vsp_xpt_ctl c;
 	size_t done = 0;
@@ -548,15 +557,29 @@ static long xen_vread(struct xen_priv *p, uint32_t vcpu, uint64_t gva,
 
 		if (chunk > len - done)
 			chunk = len - done;
-		if (xen_translate(p, &c, va, &gpa) < 0 ||
-		    xen_phys_read(p, gpa, (uint8_t *)buf + done, chunk) < 0)
+		if (xen_translate(p, &c, va, &gpa) < 0)
 			break;
-		xen_mask_traps(p, gpa, (uint8_t *)buf + done, chunk);
+		if (wbuf) {
+			if (xen_write_frame(p, gpa, (const uint8_t *)wbuf + done,
+					    chunk) < 0)
+				break;
+		} else {
+			if (xen_phys_read(p, gpa, (uint8_t *)rbuf + done, chunk) < 0)
+				break;
+			xen_mask_traps(p, gpa, (uint8_t *)rbuf + done, chunk);
+		}
 		done += chunk;
 	}
+	/* Cached read mappings see the frame itself: nothing to drop. */
 	if (done == 0 && len > 0)
 		return -EFAULT;
 	return (long)done;
+}
+
+static long xen_vread(struct xen_priv *p, uint32_t vcpu, uint64_t gva,
+		      void *buf, size_t len)
+{
+	return xen_vcopy(p, vcpu, gva, buf, NULL, len);
 }
 
 static long xen_read(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
@@ -608,31 +631,7 @@ static int xen_write_frame(struct xen_priv *p, uint64_t gpa,
 static long xen_vwrite(struct xen_priv *p, uint32_t vcpu, uint64_t gva,
 		       const void *buf, size_t len)
 {
-	struct vsp_xpt_ctl c;
-	size_t done = 0;
-	int rc;
-
-	if (vcpu >= p->nv)
-		return -EINVAL;
-	rc = xen_ctl(p, vcpu, &c);
-	if (rc < 0)
-		return rc;
-	while (done < len) {
-		uint64_t va = gva + done, gpa;
-		size_t chunk = XEN_PAGE - va % XEN_PAGE;
-
-		if (chunk > len - done)
-			chunk = len - done;
-		if (xen_translate(p, &c, va, &gpa) < 0 ||
-		    xen_write_frame(p, gpa, (const uint8_t *)buf + done,
-				    chunk) < 0)
-			break;
-		done += chunk;
-	}
-	/* Cached read mappings see the frame itself: nothing to drop. */
-	if (done == 0 && len > 0)
-		return -EFAULT;
-	return (long)done;
+	return xen_vcopy(p, vcpu, gva, NULL, buf, len);
 }
 
 static long xen_write(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
