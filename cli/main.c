@@ -34,6 +34,11 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	/* Before anything is opened: a closed stdout would otherwise be
+	 * handed to the next descriptor vsp opens, the GDB stub's socket
+	 * for one, and every audit record would be sent into it. */
+	if (vsp_cli_guard_stdio() < 0)
+		return 2;
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -4,8 +4,10 @@
 #include "cli/commands.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int vsp_cli_mode(const char *s, enum vsp_mode *out)
 {
@@ -51,4 +53,21 @@ uint64_t vsp_cli_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int vsp_cli_guard_stdio(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		/* open() takes the lowest free descriptor: this one. */
+		int null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (null < 0)
+			return -1;
+		if (null != fd) {
+			dup2(null, fd);
+			close(null);
+		}
+	}
+	return 0;
 }

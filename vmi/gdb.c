@@ -11,6 +11,7 @@
 #include "vmi/gdb.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -98,6 +99,22 @@ void vsp_gdb_attach_fd(struct vsp_gdb *g, int fd)
 	g->in_len = g->in_pos = 0;
 }
 
+/*
+ * The stub's socket never sits on fd 0, 1 or 2: whatever writes to
+ * standard output or error (audit records carry guest-chosen strings)
+ * must not reach the stub's command stream.  Returns the descriptor to use.
+ */
+static int gdb_fd_above_stdio(int fd)
+{
+	if (fd > 2)
+		return fd;
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int err = errno;
+	close(fd);
+	errno = err;
+	return high;
+}
+
 int vsp_gdb_connect(struct vsp_gdb *g, const char *hostport, int timeout_ms)
 {
 	char host[256], port[16];
@@ -138,6 +155,10 @@ int vsp_gdb_connect(struct vsp_gdb *g, const char *hostport, int timeout_ms)
 				int one = 1;
 				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 				freeaddrinfo(res);
+				fd = gdb_fd_above_stdio(fd);
+				if (fd < 0)
+					return gdb_fail(g, -errno, "connect %s: %s",
+							hostport, strerror(errno));
 				vsp_gdb_attach_fd(g, fd);
 				return 0;
 			}
@@ -354,6 +375,11 @@ int vsp_gdb_send(struct vsp_gdb *g, const char *payload, size_t len)
 		return gdb_fail(g, -ENOMEM, "client not initialised");
 	if (2 * len + 4 > g->out_cap)
 		return gdb_fail(g, -EMSGSIZE, "request too long");
+	/* Every packet vsp sends is printable text, guest bytes only ever as
+	 * hex digits: anything else is a bug that must not reach the stub. */
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)payload[i] < 0x20 || (unsigned char)payload[i] > 0x7e)
+			return gdb_fail(g, -EINVAL, "refusing to send a non-text packet");
 	size_t n = 0;
 	unsigned sum = 0;
 	g->out[n++] = '$';

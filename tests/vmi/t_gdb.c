@@ -114,6 +114,10 @@ static void test_framing(void)
 	sent(&f, buf, sizeof buf);
 	ok(strncmp(buf, "$a}\x03" "b}\x04" "c}]d}\x0a#", 14) == 0,
 	   "#, $, } and * are escaped");
+	ok(vsp_gdb_send(&f.g, "m1\n2", 4) == -EINVAL &&
+	   vsp_gdb_send(&f.g, "M0,1:\xff", 6) == -EINVAL,
+	   "a packet that is not printable text is refused");
+	ok(sent(&f, buf, sizeof buf) == 0, "and nothing of it reaches the stub");
 	fake_close(&f);
 }
 
