@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 #include "lang/catalog.h"
 
@@ -22,6 +23,73 @@ void vsp_audit_release(struct vsp_audit *a)
 		a->failed = true;
 	vsp_jbuf_release(&a->buf);
 }
+
+/* --- wall-clock time ---------------------------------------------- */
+
+uint64_t vsp_wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void put_digits(char *p, uint64_t v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/*
+ * Days since 1970-01-01 to a proleptic Gregorian date (the era-based
+ * conversion: 400-year eras of 146097 days, years starting in March so the
+ * leap day comes last).  Days are never negative here.
+ */
+static void civil_from_days(uint64_t z, uint64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	uint64_t era = z / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+size_t vsp_rfc3339(uint64_t ns, char *out)
+{
+	uint64_t secs = ns / 1000000000u, y;
+	uint64_t sod = secs % 86400;
+	unsigned m, d;
+
+	civil_from_days(secs / 86400, &y, &m, &d);
+	memcpy(out, "0000-00-00T00:00:00.000000000Z", VSP_RFC3339_LEN + 1);
+	put_digits(out, y, 4);
+	put_digits(out + 5, m, 2);
+	put_digits(out + 8, d, 2);
+	put_digits(out + 11, sod / 3600, 2);
+	put_digits(out + 14, sod / 60 % 60, 2);
+	put_digits(out + 17, sod % 60, 2);
+	put_digits(out + 20, ns % 1000000000u, 9);
+	return VSP_RFC3339_LEN;
+}
+
+/* This decision's time, read from the clock on first use. */
+static const char *audit_time(struct vsp_audit *a)
+{
+	if (!a->have_time) {
+		vsp_rfc3339(vsp_wall_ns(), a->time);
+		a->have_time = true;
+	}
+	return a->time;
+}
+
+/* --- records ------------------------------------------------------- */
 
 static void put_event(struct vsp_jbuf *b, struct vsp_event *ev)
 {
@@ -152,6 +220,8 @@ static void put_record(struct vsp_audit *a, struct vsp_event *ev,
 	vsp_jbuf_uint(b, ev->seq);
 	vsp_jbuf_key(b, "time_ns", &first);
 	vsp_jbuf_uint(b, ev->time_ns);
+	vsp_jbuf_key(b, "time", &first);
+	vsp_jbuf_str(b, audit_time(a), VSP_RFC3339_LEN);
 	vsp_jbuf_key(b, "vm", &first);
 	vsp_jbuf_str(b, ev->vm ? ev->vm : "", ev->vm ? strlen(ev->vm) : 0);
 	vsp_jbuf_key(b, "rule", &first);
@@ -214,6 +284,8 @@ void vsp_audit_decision(struct vsp_audit *a, struct vsp_event *ev,
 {
 	int own_effect = -1;
 	bool own_alert = false;
+
+	a->have_time = false;
 
 	for (uint32_t i = 0; i < d->nfired; i++) {
 		const struct vsp_fired *f = &d->fired[i];

@@ -10,6 +10,12 @@
  * gets a record, marked "failed":true.  Records are
  * built whole and written with one call, then flushed, so a killed monitor
  * leaves whole lines only.
+ *
+ * Every record carries "time", the wall-clock time of the decision in
+ * RFC 3339 with nanoseconds (UTC), beside the monotonic "time_ns".  The
+ * clock is read once per decision, when its first record is built, and
+ * formatted by arithmetic into a buffer inside struct vsp_audit: no
+ * allocation, no lock (gmtime_r takes glibc's time-zone lock).
  */
 #ifndef VSP_AUDIT_H
 #define VSP_AUDIT_H
@@ -18,6 +24,9 @@
 #include "interp/engine.h"
 #include "interp/json.h"
 
+/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" */
+#define VSP_RFC3339_LEN 30
+
 struct vsp_audit {
 	FILE *out;
 	struct vsp_policy *policy;
@@ -25,7 +34,15 @@ struct vsp_audit {
 	uint64_t records;
 	bool failed;		/* a write failed; the caller exits non-zero */
 	bool flush_each;	/* live runs: flush after every record */
+	bool have_time;		/* time[] holds this decision's time */
+	char time[VSP_RFC3339_LEN + 1];
 };
+
+/* Formats `ns` nanoseconds since the Unix epoch (UTC) into out, which
+ * must hold VSP_RFC3339_LEN + 1 bytes; returns VSP_RFC3339_LEN. */
+size_t vsp_rfc3339(uint64_t ns, char *out);
+/* CLOCK_REALTIME in nanoseconds since the epoch. */
+uint64_t vsp_wall_ns(void);
 
 void vsp_audit_init(struct vsp_audit *a, FILE *out, struct vsp_policy *p);
 void vsp_audit_release(struct vsp_audit *a);

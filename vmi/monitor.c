@@ -556,6 +556,9 @@ static void mon_tampered(struct mon *m, struct mon_trap *t, const uint8_t *now)
 	vsp_jbuf_uint(&b, ++m->seq);
 	vsp_jbuf_key(&b, "time_ns", &first);
 	vsp_jbuf_uint(&b, mon_now_ns() - m->t_attach);
+	char when[VSP_RFC3339_LEN + 1];
+	vsp_jbuf_key(&b, "time", &first);
+	vsp_jbuf_str(&b, when, vsp_rfc3339(vsp_wall_ns(), when));
 	vsp_jbuf_key(&b, "vm", &first);
 	vsp_jbuf_str(&b, vm, strlen(vm));
 	vsp_jbuf_cstr(&b, ",\"rule\":null,\"verdict\":null,"

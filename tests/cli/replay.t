@@ -61,6 +61,25 @@ like "$second" '"verdict":null' "effect-only record for the log rule"
 like "$second" '"severity":"info"' "log is info"
 like "$second" '"rule":"[^"]*p\.vsp:3"' "an unnamed rule is file:line"
 
+# "time": the wall clock of the decision, RFC 3339 in UTC with nanoseconds;
+# the records of one decision share it, and it lies within the run.
+cat > "$T/two.vsp" <<'P'
+policy "t" version 1;
+rule "a": on syscall openat when path startswith "/etc/": log "a";
+rule "b": on syscall openat when path == "/etc/shadow": deny EACCES, alert "b";
+P
+before=$(date -u +%s)
+"$VSP" replay "$T/two.vsp" --trace "$T/ok.jsonl" --audit "$T/audit" 2> "$T/err"
+after=$(date -u +%s)
+is "$(wc -l < "$T/audit" | tr -d ' ')" 3 "two records for the first event, one for the second"
+times=$(sed -E 's/.*"time":"([^"]*)".*/\1/' "$T/audit")
+like "$(echo $times)" '^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}Z ?){3}$' "three RFC 3339 times"
+is "$(echo "$times" | sed -n 1p)" "$(echo "$times" | sed -n 2p)" "one decision's records share its time"
+ok '[ "$(echo "$times" | sed -n 2p)" "<" "$(echo "$times" | sed -n 3p)" ]' "a later decision has a later time"
+t1=$(date -u -d "$(echo "$times" | sed -n 1p)" +%s)
+ok '[ "$t1" -ge "$before" ] && [ "$t1" -le "$after" ]' "the time is the wall clock during the run ($t1 in $before..$after)"
+like "$(sed -n 1p "$T/audit")" '^\{"seq":1,"time_ns":[0-9]+,"time":"' "time follows time_ns"
+
 # Standard input, monitor mode, statistics.
 "$VSP" replay "$T/p.vsp" --trace - --mode monitor --stats=json < "$T/ok.jsonl" > "$T/audit" 2> "$T/stats"
 is "$?" 0 "trace from stdin"
