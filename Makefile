@@ -7,8 +7,9 @@
 #   make deps       install the Debian packages the build and the tests need
 #   make install    PREFIX=/usr/local DESTDIR=
 #
-# Sources are found by wildcard: a new file in lang/, interp/, fastpath/ or
-# vmi/ joins libvsp; tests/<stage>/t_*.c each become one TAP program.
+# Sources are found by wildcard: a new file in base/, lang/, interp/,
+# fastpath/ or vmi/ joins libvsp; tests/<stage>/t_*.c each become one TAP
+# program.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -56,7 +57,7 @@ ifneq ($(wildcard lang/parser.y),)
 GEN_C   := $(BUILD)/lang/parser.c $(BUILD)/lang/lexer.c
 GEN_H   := $(BUILD)/lang/parser.h $(BUILD)/lang/lexer.h
 endif
-LIB_SRC := $(sort $(wildcard lang/*.c interp/*.c fastpath/*.c vmi/*.c))
+LIB_SRC := $(sort $(wildcard base/*.c lang/*.c interp/*.c fastpath/*.c vmi/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN_C:%.c=%.o)
 CLI_SRC := $(sort $(wildcard cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)

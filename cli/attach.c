@@ -115,9 +115,12 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 			aa->mo.vmlinux = optarg;
 			break;
 		case 'm':
-			if (vsp_cli_mode(optarg, &aa->lo.mode) < 0) {
-				fprintf(stderr, "vsp attach: --mode must be enforce, "
-					"monitor or learn, not '%s'\n", optarg);
+			if (vsp_mode_parse(optarg, &aa->lo.mode) < 0) {
+				char modes[64];
+
+				fprintf(stderr, "vsp attach: --mode must be %s, not '%s'\n",
+					vsp_mode_names(modes, sizeof modes, "or"),
+					optarg);
 				return 2;
 			}
 			break;

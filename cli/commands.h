@@ -18,8 +18,6 @@ int vsp_cmd_attach(int argc, char **argv);
 int vsp_cmd_repl(int argc, char **argv);
 
 /* Shared helpers (cli/util.c). */
-/* Parses "enforce", "monitor", "learn"; -1 when it is none of them. */
-int vsp_cli_mode(const char *s, enum vsp_mode *out);
 /* 0 when every file can be opened for reading; otherwise prints
  * "vsp: cannot read FILE: reason" and returns 2. */
 int vsp_cli_readable(char *const *files, int n);

@@ -204,8 +204,11 @@ static void command(struct repl *r, char *line, size_t len)
 	} else if (strcmp(w[0], "load") == 0) {
 		repl_load(r, w + 1, n - 1);
 	} else if (strcmp(w[0], "mode") == 0) {
-		if (n != 2 || vsp_cli_mode(w[1], &r->lo.mode) < 0)
-			printf("mode: enforce, monitor or learn\n");
+		char modes[64];
+
+		if (n != 2 || vsp_mode_parse(w[1], &r->lo.mode) < 0)
+			printf("mode: %s\n",
+			       vsp_mode_names(modes, sizeof modes, "or"));
 		else if (r->nfiles)
 			repl_load(r, r->files, r->nfiles);
 	} else if (strcmp(w[0], "next") == 0) {

@@ -84,9 +84,12 @@ static int parse_args(int argc, char **argv, struct replay_args *ra)
 			ra->trace = optarg;
 			break;
 		case 'm':
-			if (vsp_cli_mode(optarg, &ra->lo.mode) < 0) {
-				fprintf(stderr, "vsp replay: --mode must be enforce, "
-					"monitor or learn, not '%s'\n", optarg);
+			if (vsp_mode_parse(optarg, &ra->lo.mode) < 0) {
+				char modes[64];
+
+				fprintf(stderr, "vsp replay: --mode must be %s, not '%s'\n",
+					vsp_mode_names(modes, sizeof modes, "or"),
+					optarg);
 				return 2;
 			}
 			break;

@@ -9,19 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int vsp_cli_mode(const char *s, enum vsp_mode *out)
-{
-	if (strcmp(s, "enforce") == 0)
-		*out = VSP_MODE_ENFORCE;
-	else if (strcmp(s, "monitor") == 0)
-		*out = VSP_MODE_MONITOR;
-	else if (strcmp(s, "learn") == 0)
-		*out = VSP_MODE_LEARN;
-	else
-		return -1;
-	return 0;
-}
-
 int vsp_cli_readable(char *const *files, int n)
 {
 	for (int i = 0; i < n; i++) {

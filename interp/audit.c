@@ -102,7 +102,7 @@ static void put_event(struct vsp_jbuf *b, struct vsp_event *ev)
 	vsp_jbuf_cstr(b, "\"");
 	vsp_jbuf_key(b, "name", &first);
 	vsp_jbuf_str(b, ev->name, strlen(ev->name));
-	if (ev->kind == VSP_EV_SYSCALL || ev->kind == VSP_EV_HYPERCALL) {
+	if (vsp_kind_has(ev->kind, VSP_FG_NR)) {
 		vsp_jbuf_key(b, "nr", &first);
 		vsp_jbuf_uint(b, ev->nr);
 	}
@@ -128,7 +128,7 @@ static void put_event(struct vsp_jbuf *b, struct vsp_event *ev)
 			vsp_jbuf_str(b, s.ptr, s.len);
 		}
 	}
-	if (ev->kind == VSP_EV_WRITE) {
+	if (vsp_kind_has(ev->kind, VSP_FG_WRITE)) {
 		vsp_jbuf_key(b, "addr", &first);
 		vsp_jbuf_uint(b, ev->addr);
 		vsp_jbuf_key(b, "value", &first);

@@ -32,7 +32,7 @@
 #include "lang/catalog.h"
 
 static const char *const field_names[VSP_F_COUNT] = {
-#define VSP_FN_ROW(id, name, type) [VSP_F_##id] = name,
+#define VSP_FN_ROW(id, name, type, group) [VSP_F_##id] = name,
 	VSP_FIELD_LIST(VSP_FN_ROW)
 #undef VSP_FN_ROW
 };

@@ -144,8 +144,4 @@ uint32_t vsp_policy_ncounters(const struct vsp_policy *p);
 const char *vsp_policy_counter(const struct vsp_policy *p, uint32_t i,
 			       uint64_t *value);
 
-const char *vsp_verdict_name(enum vsp_verdict v);
-const char *vsp_mode_name(enum vsp_mode m);
-const char *vsp_event_kind_name(enum vsp_event_kind k);
-
 #endif

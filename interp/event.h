@@ -15,61 +15,56 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum vsp_event_kind {
-	VSP_EV_SYSCALL,
-	VSP_EV_HYPERCALL,
-	VSP_EV_KERNEL,
-	VSP_EV_USER,
-	VSP_EV_WRITE,
-	VSP_EV_KIND_COUNT
-};
+#include "base/kinds.h"
 
 /*
- * Every field a rule can read.  The checker maps names to these ids (the
- * table of which event kinds have which field lives in lang/fields.c); the
- * compiler emits them as operands; the interpreter and the decision cache
- * index by them.  Named syscall and hypercall arguments resolve to
- * VSP_F_ARG0 + i (integers) or VSP_F_STR0 + i (strings read from guest
- * memory at the pointer in argument i).
+ * Every field a rule can read: X(ID, name, type, group).  The group says
+ * which event kinds have the field (each kind lists its groups in
+ * base/kinds.h; HAND fields are resolved from the catalog, lang/fields.c).
+ * The checker maps names to these ids; the compiler emits them as
+ * operands; the interpreter and the decision cache index by them.  Named
+ * syscall and hypercall arguments resolve to VSP_F_ARG0 + i (integers) or
+ * VSP_F_STR0 + i (strings read from guest memory at the pointer in
+ * argument i).
  */
 #define VSP_FIELD_LIST(X)                                    \
-	X(EVENT_KIND, "event.kind", STRING)                  \
-	X(EVENT_NAME, "event.name", STRING)                  \
-	X(EVENT_PARTIAL, "event.partial", BOOL)              \
-	X(VM, "vm", STRING)                                  \
-	X(VCPU, "vcpu", INT)                                 \
-	X(PID, "proc.pid", INT)                              \
-	X(TID, "proc.tid", INT)                              \
-	X(PPID, "proc.ppid", INT)                            \
-	X(COMM, "proc.comm", STRING)                         \
-	X(UID, "proc.uid", INT)                              \
-	X(EUID, "proc.euid", INT)                            \
-	X(GID, "proc.gid", INT)                              \
-	X(CR3, "cr3", INT)                                   \
-	X(NR, "nr", INT)                                     \
-	X(ARG0, "arg0", INT)                                 \
-	X(ARG1, "arg1", INT)                                 \
-	X(ARG2, "arg2", INT)                                 \
-	X(ARG3, "arg3", INT)                                 \
-	X(ARG4, "arg4", INT)                                 \
-	X(ARG5, "arg5", INT)                                 \
-	X(STR0, "<string arg0>", STRING)                     \
-	X(STR1, "<string arg1>", STRING)                     \
-	X(STR2, "<string arg2>", STRING)                     \
-	X(STR3, "<string arg3>", STRING)                     \
-	X(STR4, "<string arg4>", STRING)                     \
-	X(STR5, "<string arg5>", STRING)                     \
-	X(PATH, "path", STRING)                              \
-	X(FUNC, "func", STRING)                              \
-	X(ADDR, "addr", INT)                                 \
-	X(OFFSET, "offset", INT)                             \
-	X(LEN, "len", INT)                                   \
-	X(VALUE, "value", INT)                               \
-	X(OLD, "old", INT)                                   \
-	X(STACK, "stack", LIST_STRING)
+	X(EVENT_KIND, "event.kind", STRING, COMMON)          \
+	X(EVENT_NAME, "event.name", STRING, COMMON)          \
+	X(EVENT_PARTIAL, "event.partial", BOOL, COMMON)      \
+	X(VM, "vm", STRING, COMMON)                          \
+	X(VCPU, "vcpu", INT, COMMON)                         \
+	X(PID, "proc.pid", INT, COMMON)                      \
+	X(TID, "proc.tid", INT, COMMON)                      \
+	X(PPID, "proc.ppid", INT, COMMON)                    \
+	X(COMM, "proc.comm", STRING, COMMON)                 \
+	X(UID, "proc.uid", INT, COMMON)                      \
+	X(EUID, "proc.euid", INT, COMMON)                    \
+	X(GID, "proc.gid", INT, COMMON)                      \
+	X(CR3, "cr3", INT, COMMON)                           \
+	X(NR, "nr", INT, NR)                                 \
+	X(ARG0, "arg0", INT, ARGS)                           \
+	X(ARG1, "arg1", INT, ARGS)                           \
+	X(ARG2, "arg2", INT, ARGS)                           \
+	X(ARG3, "arg3", INT, ARGS)                           \
+	X(ARG4, "arg4", INT, ARGS)                           \
+	X(ARG5, "arg5", INT, ARG5)                           \
+	X(STR0, "<string arg0>", STRING, HAND)               \
+	X(STR1, "<string arg1>", STRING, HAND)               \
+	X(STR2, "<string arg2>", STRING, HAND)               \
+	X(STR3, "<string arg3>", STRING, HAND)               \
+	X(STR4, "<string arg4>", STRING, HAND)               \
+	X(STR5, "<string arg5>", STRING, HAND)               \
+	X(PATH, "path", STRING, HAND)                        \
+	X(FUNC, "func", STRING, FUNC)                        \
+	X(ADDR, "addr", INT, WRITE)                          \
+	X(OFFSET, "offset", INT, WRITE)                      \
+	X(LEN, "len", INT, WRITE)                            \
+	X(VALUE, "value", INT, WRITE)                        \
+	X(OLD, "old", INT, WRITE)                            \
+	X(STACK, "stack", LIST_STRING, COMMON)
 
 enum vsp_field {
-#define VSP_FIELD_ENUM(id, name, type) VSP_F_##id,
+#define VSP_FIELD_ENUM(id, name, type, group) VSP_F_##id,
 	VSP_FIELD_LIST(VSP_FIELD_ENUM)
 #undef VSP_FIELD_ENUM
 	VSP_F_COUNT
@@ -143,24 +138,6 @@ static inline void vsp_event_reset_lazy(struct vsp_event *ev)
  */
 bool vsp_event_string(struct vsp_event *ev, enum vsp_field f,
 		      struct vsp_str *out);
-
-enum vsp_verdict {
-	VSP_V_NONE,		/* no verdict yet; never returned by vsp_decide */
-	VSP_V_ALLOW,
-	VSP_V_DENY,
-	VSP_V_RETURN,
-	VSP_V_REDIRECT,
-	VSP_V_KILL,
-	VSP_V_PAUSE,
-	VSP_V_COUNT
-};
-
-enum vsp_mode {
-	VSP_MODE_ENFORCE,
-	VSP_MODE_MONITOR,
-	VSP_MODE_LEARN,
-	VSP_MODE_UNSET
-};
 
 enum vsp_effect_kind {
 	VSP_EFF_LOG,

@@ -153,34 +153,6 @@ _Static_assert(sizeof(struct cval) <= VSP_CACHE_VAL_MAX, "cache value too big");
  * without the cache (see prepare()). */
 #define CACHE_MIN_STEPS 40
 
-/* ---- names ------------------------------------------------------------- */
-
-const char *vsp_verdict_name(enum vsp_verdict v)
-{
-	static const char *const names[VSP_V_COUNT] = {
-		"none", "allow", "deny", "return", "redirect", "kill", "pause" };
-
-	return (unsigned)v < VSP_V_COUNT ? names[v] : "none";
-}
-
-const char *vsp_mode_name(enum vsp_mode m)
-{
-	switch (m) {
-	case VSP_MODE_ENFORCE: return "enforce";
-	case VSP_MODE_MONITOR: return "monitor";
-	case VSP_MODE_LEARN: return "learn";
-	default: return "unset";
-	}
-}
-
-const char *vsp_event_kind_name(enum vsp_event_kind k)
-{
-	static const char *const names[VSP_EV_KIND_COUNT] = {
-		"syscall", "hypercall", "kernel", "user", "write" };
-
-	return (unsigned)k < VSP_EV_KIND_COUNT ? names[k] : "unknown";
-}
-
 /* ---- the cache ----------------------------------------------------------- */
 
 /*

@@ -48,7 +48,7 @@ static const char field_type[VSP_F_COUNT] = {
 #define VSP_FT_BOOL 'b'
 #define VSP_FT_STRING 's'
 #define VSP_FT_LIST_STRING 'l'
-#define VSP_FT_ROW(id, name, type) [VSP_F_##id] = VSP_FT_##type,
+#define VSP_FT_ROW(id, name, type, group) [VSP_F_##id] = VSP_FT_##type,
 	VSP_FIELD_LIST(VSP_FT_ROW)
 #undef VSP_FT_ROW
 };

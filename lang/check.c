@@ -125,17 +125,12 @@ static const char *chk_op_name(enum vsp_op op)
 static const char *chk_event_desc(const struct vsp_event_ref *ev, char *buf,
 				  size_t size)
 {
-	static const char *const kinds[] = {
-		[VSP_EV_SYSCALL] = "syscall", [VSP_EV_HYPERCALL] = "hypercall",
-		[VSP_EV_KERNEL] = "kernel", [VSP_EV_USER] = "user",
-		[VSP_EV_WRITE] = "write",
-	};
-
 	if (ev->kind == VSP_EV_USER)
-		snprintf(buf, size, "user \"%s\":%s", ev->lib ? ev->lib : "",
-			 ev->name);
+		snprintf(buf, size, "%s \"%s\":%s", vsp_event_kind_name(ev->kind),
+			 ev->lib ? ev->lib : "", ev->name);
 	else
-		snprintf(buf, size, "%s %s", kinds[ev->kind], ev->name);
+		snprintf(buf, size, "%s %s", vsp_event_kind_name(ev->kind),
+			 ev->name);
 	return buf;
 }
 
@@ -1185,12 +1180,12 @@ static void chk_events(struct chk *c, struct vsp_rule *r)
 				if (s)
 					vsp_diag_error(c->d, &ev->loc,
 						       "unknown %s '%s'; did you mean '%s'?",
-						       sys ? "syscall" : "hypercall",
+						       vsp_event_kind_name(ev->kind),
 						       ev->name, s);
 				else
 					vsp_diag_error(c->d, &ev->loc,
 						       "unknown %s '%s'",
-						       sys ? "syscall" : "hypercall",
+						       vsp_event_kind_name(ev->kind),
 						       ev->name);
 				ev->catalog = -2;
 				continue;
@@ -1442,12 +1437,57 @@ static void chk_redirect(struct chk *c, struct vsp_rule *r,
 
 		if (ev->catalog == -2)
 			continue;
-		if (ev->kind == VSP_EV_SYSCALL &&
+		if (vsp_kind_accepts(ev->kind, VSP_V_REDIRECT) &&
+		    ev->kind == VSP_EV_SYSCALL &&
 		    vsp_call_path_arg(&vsp_syscalls[ev->catalog]) >= 0)
 			continue;
 		vsp_diag_error(c->d, &a->loc,
 			       "'redirect' needs an event with a path argument; %s has none",
 			       chk_event_desc(ev, buf, sizeof buf));
+		return;
+	}
+}
+
+/* "allow, deny, kill and pause": the verdicts events of kind k accept. */
+static const char *chk_verdict_set(enum vsp_event_kind k, char *buf,
+				   size_t size)
+{
+	const char *names[VSP_V_COUNT];
+	size_t n = 0, len = 0;
+
+	for (int v = VSP_V_ALLOW; v < VSP_V_COUNT; v++)
+		if (vsp_kind_accepts(k, (enum vsp_verdict)v))
+			names[n++] = vsp_verdict_name((enum vsp_verdict)v);
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s",
+					!i ? "" : i + 1 == n ? " and " : ", ",
+					names[i]);
+	return buf;
+}
+
+/* A verdict every event of the rule must accept (base/kinds.h);
+ * `redirect` has its own check, which also wants a path argument. */
+static void chk_verdict_kinds(struct chk *c, const struct vsp_rule *r,
+			      const struct vsp_action *a)
+{
+	char ev_buf[160], set_buf[96];
+	size_t i;
+
+	if (a->verdict == VSP_V_REDIRECT)
+		return;
+	for (i = 0; i < r->nevents; i++) {
+		const struct vsp_event_ref *ev = &r->events[i];
+
+		if (ev->catalog == -2 || vsp_kind_accepts(ev->kind, a->verdict))
+			continue;
+		vsp_diag_error(c->d, &a->loc,
+			       "'%s' cannot decide %s: a %s event takes %s",
+			       vsp_verdict_name(a->verdict),
+			       chk_event_desc(ev, ev_buf, sizeof ev_buf),
+			       vsp_event_kind_name(ev->kind),
+			       chk_verdict_set(ev->kind, set_buf,
+					       sizeof set_buf));
 		return;
 	}
 }
@@ -1478,6 +1518,7 @@ static void chk_actions(struct chk *c, struct vsp_rule *r,
 			continue;
 		}
 		first = a;
+		chk_verdict_kinds(c, r, a);
 		switch (a->verdict) {
 		case VSP_V_DENY:
 			chk_errno(c, a);

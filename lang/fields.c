@@ -1,31 +1,27 @@
 /*
  * fields.c: which fields each event offers, and what a name means there.
  *
- * One table says which event kinds carry each field of interp/event.h
- * (language reference §6); named arguments come from the catalog entry of
- * the syscall or hypercall (lang/catalog.h).  The checker (lang/check.c)
- * asks whether a name exists for every event a rule names; the compiler
- * (lang/compile.c) asks, per event, which field id to load.
+ * Which event kinds carry each field of interp/event.h is stated once:
+ * each field names its group there, each kind lists its groups in
+ * base/kinds.h (language reference §6).  Named arguments come from the
+ * catalog entry of the syscall or hypercall (lang/catalog.h).  The checker
+ * (lang/check.c) asks whether a name exists for every event a rule names;
+ * the compiler (lang/compile.c) asks, per event, which field id to load.
  */
 #include <string.h>
 #include "lang/catalog.h"
 #include "lang/fields.h"
 
-#define K(kind) (1u << (kind))
-#define K_ALL (K(VSP_EV_SYSCALL) | K(VSP_EV_HYPERCALL) | K(VSP_EV_KERNEL) | \
-	       K(VSP_EV_USER) | K(VSP_EV_WRITE))
-#define K_CALL (K(VSP_EV_SYSCALL) | K(VSP_EV_HYPERCALL))
-#define K_FUNC (K(VSP_EV_KERNEL) | K(VSP_EV_USER))
-
 static const struct {
 	const char *name;
 	enum vsp_type type;
+	enum vsp_field_group group;
 } field_table[VSP_F_COUNT] = {
 #define T_INT VSP_T_INT
 #define T_STRING VSP_T_STRING
 #define T_BOOL VSP_T_BOOL
 #define T_LIST_STRING VSP_T_LIST_STRING
-#define FIELD_ROW(id, nm, ty) [VSP_F_##id] = { nm, T_##ty },
+#define FIELD_ROW(id, nm, ty, grp) [VSP_F_##id] = { nm, T_##ty, VSP_FG_##grp },
 	VSP_FIELD_LIST(FIELD_ROW)
 #undef FIELD_ROW
 #undef T_INT
@@ -34,31 +30,12 @@ static const struct {
 #undef T_LIST_STRING
 };
 
-/* The kinds of each field; STR0..5 have no name of their own, PATH depends
- * on the catalog, both are resolved by hand below. */
-static unsigned field_kinds(enum vsp_field f)
+/* True when events of kind k have field f by its name (base/kinds.h says
+ * which groups a kind has; HAND fields are resolved by hand below). */
+static bool field_of_kind(enum vsp_field f, enum vsp_event_kind k)
 {
-	switch (f) {
-	case VSP_F_EVENT_KIND: case VSP_F_EVENT_NAME: case VSP_F_EVENT_PARTIAL:
-	case VSP_F_VM: case VSP_F_VCPU: case VSP_F_PID: case VSP_F_TID:
-	case VSP_F_PPID: case VSP_F_COMM: case VSP_F_UID: case VSP_F_EUID:
-	case VSP_F_GID: case VSP_F_CR3: case VSP_F_STACK:
-		return K_ALL;
-	case VSP_F_NR:
-		return K_CALL;
-	case VSP_F_ARG0: case VSP_F_ARG1: case VSP_F_ARG2: case VSP_F_ARG3:
-	case VSP_F_ARG4:
-		return K_CALL | K_FUNC;
-	case VSP_F_ARG5:
-		return K(VSP_EV_SYSCALL) | K_FUNC;	/* hypercalls have five */
-	case VSP_F_FUNC:
-		return K_FUNC;
-	case VSP_F_ADDR: case VSP_F_OFFSET: case VSP_F_LEN: case VSP_F_VALUE:
-	case VSP_F_OLD:
-		return K(VSP_EV_WRITE);
-	default:
-		return 0;
-	}
+	return field_table[f].group != VSP_FG_HAND &&
+	       vsp_kind_has(k, field_table[f].group);
 }
 
 static const struct vsp_call *field_call(const struct vsp_event_ref *ev)
@@ -97,7 +74,7 @@ int vsp_field_resolve(const struct vsp_event_ref *ev, const char *name,
 	if ((unsigned)ev->kind >= VSP_EV_KIND_COUNT)
 		return -1;
 	for (f = 0; f < VSP_F_COUNT; f++) {
-		if (!(field_kinds((enum vsp_field)f) & K(ev->kind)) ||
+		if (!field_of_kind((enum vsp_field)f, ev->kind) ||
 		    strcmp(field_table[f].name, name) != 0)
 			continue;
 		*field = (enum vsp_field)f;
@@ -157,7 +134,7 @@ bool vsp_field_guess(const char *name, enum vsp_type *type)
 	int f;
 
 	for (f = 0; f < VSP_F_COUNT; f++)
-		if (field_kinds((enum vsp_field)f) &&
+		if (field_table[f].group != VSP_FG_HAND &&
 		    strcmp(field_table[f].name, name) == 0) {
 			if (type)
 				*type = field_table[f].type;
@@ -188,8 +165,7 @@ size_t vsp_field_names(const struct vsp_event_ref *ev, const char **names,
 	if (!max)
 		return 0;
 	for (f = 0; f < VSP_F_COUNT && n + 1 < max; f++)
-		if ((unsigned)ev->kind < VSP_EV_KIND_COUNT &&
-		    (field_kinds((enum vsp_field)f) & K(ev->kind)))
+		if (field_of_kind((enum vsp_field)f, ev->kind))
 			names[n++] = field_table[f].name;
 	c = field_call(ev);
 	if (c && c->has_proto) {

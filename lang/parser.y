@@ -385,21 +385,31 @@ event
 		}
 	| IDENT anyname
 		{
-			/* a misspelt event kind: `on syscal openat` */
-			static const char *const kinds[] = {
-				"syscall", "hypercall", "kernel", "user", "write" };
-			const char *s = vsp_suggest($1, kinds, 5);
+			/* An event kind that is no keyword of the lexer
+			 * (base/kinds.h), or a misspelt one: `on syscal
+			 * openat`. */
+			enum vsp_event_kind k;
 
-			$$ = p_event(VSP_EV_SYSCALL, $2, &@$);
-			$$->catalog = -2;	/* reported: not an event */
-			if (s)
-				vsp_diag_error(ps->d, &@1,
-					       "unknown event kind '%s'; did you mean '%s'?",
-					       $1, s);
-			else
-				vsp_diag_error(ps->d, &@1,
-					       "unknown event kind '%s' (the kinds are syscall, hypercall, kernel, user and write)",
-					       $1);
+			if (vsp_event_kind_parse($1, &k) == 0) {
+				$$ = p_event(k, $2, &@$);
+			} else {
+				const char *s = vsp_suggest($1,
+					vsp_event_kind_name_list,
+					VSP_EV_KIND_COUNT);
+				char kinds[128];
+
+				$$ = p_event(VSP_EV_SYSCALL, $2, &@$);
+				$$->catalog = -2;	/* reported: not an event */
+				if (s)
+					vsp_diag_error(ps->d, &@1,
+						       "unknown event kind '%s'; did you mean '%s'?",
+						       $1, s);
+				else
+					vsp_diag_error(ps->d, &@1,
+						       "unknown event kind '%s' (the kinds are %s)",
+						       $1, vsp_event_kind_names(kinds,
+							       sizeof kinds, "and"));
+			}
 			free($1);
 		}
 	/* syscalls named like keywords, in `on syscall read, write, kill` */

@@ -1728,7 +1728,7 @@ static int mon_setup_hcall(struct mon *m, const struct vsp_event_key *k)
 			fprintf(stderr, "vsp attach: too many events\n");
 			return -1;
 		}
-		t->name = "hypercall";
+		t->name = vsp_event_kind_name(VSP_EV_HYPERCALL);
 		t->gen = m->gen;
 		t->checked = true;	/* vsp_xhc_finish leaves these */
 		m->installed++;
@@ -2137,7 +2137,7 @@ static void mon_cmd_events(struct mon *m)
 			continue;
 		const char *s = m->syms ? vsp_sym_format(m->syms, t->addr, sym, sizeof sym) : NULL;
 		fprintf(m->out, "0x%016" PRIx64 "  %-8s %-20s %-32s hits %" PRIu64 "\n",
-			t->addr, t->key ? vsp_event_kind_name(t->key->kind) : "hypercall",
+			t->addr, vsp_event_kind_name(t->key ? t->key->kind : VSP_EV_HYPERCALL),
 			t->name ? t->name : "?", s ? s : "", t->hits);
 	}
 	fprintf(m->out, "%" PRIu64 " trap%s\n", mon_count_traps(m),
@@ -2339,19 +2339,16 @@ static int mon_cmd(struct mon *m, char *line)
 	} else if (strcmp(c, "load") == 0) {
 		rc = mon_cmd_load(m, w + 1, n - 1);
 	} else if (strcmp(c, "mode") == 0) {
-		static const char *const names[] = { "enforce", "monitor", "learn" };
-		static const enum vsp_mode modes[] = { VSP_MODE_ENFORCE,
-			VSP_MODE_MONITOR, VSP_MODE_LEARN };
-		int k = -1;
-		for (int i = 0; n == 2 && i < 3; i++)
-			if (strcmp(w[1], names[i]) == 0)
-				k = i;
-		if (k < 0) {
-			fprintf(out, "mode: enforce, monitor or learn\n");
+		enum vsp_mode mode;
+		char modes[64];
+
+		if (n != 2 || vsp_mode_parse(w[1], &mode) < 0) {
+			fprintf(out, "mode: %s\n",
+				vsp_mode_names(modes, sizeof modes, "or"));
 		} else {
-			m->mode = modes[k];
+			m->mode = mode;
 			m->mode_forced = true;
-			fprintf(out, "mode %s\n", names[k]);
+			fprintf(out, "mode %s\n", vsp_mode_name(mode));
 		}
 	} else if (strcmp(c, "pause") == 0) {
 		if (m->paused) {

@@ -195,20 +195,6 @@ static int trace_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
 	return 0;
 }
 
-static enum vsp_event_kind kind_of(const char *s, bool *ok)
-{
-	static const char *const names[] = {
-		"syscall", "hypercall", "kernel", "user", "write"
-	};
-
-	*ok = true;
-	for (int i = 0; i < VSP_EV_KIND_COUNT; i++)
-		if (strcmp(s, names[i]) == 0)
-			return (enum vsp_event_kind)i;
-	*ok = false;
-	return VSP_EV_SYSCALL;
-}
-
 /* The bytes the arena needs for every string of the object, counted first. */
 static size_t strings_size(json_object *root)
 {
@@ -444,12 +430,11 @@ static int parse_object(struct vsp_trace_event *te, json_object *root,
 		seterr(err, errlen, "missing key \"kind\"");
 		return -1;
 	}
-	bool ok;
-	ev->kind = kind_of(kind, &ok);
-	if (!ok) {
-		seterr(err, errlen,
-		       "kind: \"%s\" is not syscall, hypercall, kernel, user or write",
-		       kind);
+	if (vsp_event_kind_parse(kind, &ev->kind) < 0) {
+		char kinds[128];
+
+		seterr(err, errlen, "kind: \"%s\" is not %s", kind,
+		       vsp_event_kind_names(kinds, sizeof kinds, "or"));
 		return -1;
 	}
 	if (ev->kind == VSP_EV_SYSCALL || ev->kind == VSP_EV_HYPERCALL) {
@@ -625,10 +610,6 @@ int vsp_line_read(struct vsp_line_reader *r, const char **line, size_t *len)
 
 /* --- trace writer -------------------------------------------------- */
 
-static const char *const kind_names[] = {
-	"syscall", "hypercall", "kernel", "user", "write"
-};
-
 static void write_proc(struct vsp_jbuf *b, const struct vsp_proc *p)
 {
 	bool first = true;
@@ -669,7 +650,7 @@ int vsp_trace_write(FILE *out, struct vsp_event *ev)
 	vsp_jbuf_int(&b, ev->vcpu);
 	vsp_jbuf_key(&b, "kind", &first);
 	vsp_jbuf_cstr(&b, "\"");
-	vsp_jbuf_cstr(&b, kind_names[ev->kind]);
+	vsp_jbuf_cstr(&b, vsp_event_kind_name(ev->kind));
 	vsp_jbuf_cstr(&b, "\"");
 	vsp_jbuf_key(&b, "name", &first);
 	vsp_jbuf_str(&b, ev->name, strlen(ev->name));
@@ -677,11 +658,11 @@ int vsp_trace_write(FILE *out, struct vsp_event *ev)
 		vsp_jbuf_key(&b, "lib", &first);
 		vsp_jbuf_str(&b, ev->lib, strlen(ev->lib));
 	}
-	if (ev->kind == VSP_EV_SYSCALL || ev->kind == VSP_EV_HYPERCALL) {
+	if (vsp_kind_has(ev->kind, VSP_FG_NR)) {
 		vsp_jbuf_key(&b, "nr", &first);
 		vsp_jbuf_uint(&b, ev->nr);
 	}
-	if (ev->kind == VSP_EV_WRITE) {
+	if (vsp_kind_has(ev->kind, VSP_FG_WRITE)) {
 		vsp_jbuf_key(&b, "addr", &first);
 		vsp_jbuf_int(&b, (int64_t)ev->addr);
 		vsp_jbuf_key(&b, "offset", &first);
@@ -692,8 +673,9 @@ int vsp_trace_write(FILE *out, struct vsp_event *ev)
 		vsp_jbuf_int(&b, (int64_t)ev->value);
 		vsp_jbuf_key(&b, "old", &first);
 		vsp_jbuf_int(&b, (int64_t)ev->old);
-	} else {
-		int nargs = ev->kind == VSP_EV_HYPERCALL ? 5 : 6;
+	}
+	if (vsp_kind_nargs(ev->kind)) {
+		int nargs = vsp_kind_nargs(ev->kind);
 		vsp_jbuf_key(&b, "args", &first);
 		vsp_jbuf_raw(&b, "[", 1);
 		for (int i = 0; i < nargs; i++) {
