@@ -20,6 +20,7 @@
 
 #include "cli/commands.h"
 #include "vmi/monitor.h"
+#include "vmi/support.h"
 
 static const char attach_help[] =
 	"usage: vsp attach (--gdb HOST:PORT | --xen DOMAIN) [--symbols FILE]\n"
@@ -31,7 +32,10 @@ static const char attach_help[] =
 	"and applies the verdicts: deny and return make the call return at\n"
 	"once, redirect rewrites the kernel's copy of the path, kill ends the\n"
 	"calling process, pause leaves the guest stopped.  Detaches cleanly,\n"
-	"leaving no trap behind, on SIGINT or SIGTERM and when the guest ends.\n\n"
+	"leaving no trap behind, on SIGINT or SIGTERM and when the guest ends.\n"
+	"A policy naming an event that cannot be trapped through the backend\n"
+	"or on this guest is refused (exit 1), each such event reported with\n"
+	"its rule's location and the reason.\n\n"
 	"  -g, --gdb HOST:PORT    a GDB remote stub (QEMU -gdb, KVM, any gdbstub)\n"
 	"  -x, --xen DOMAIN       a Xen domain, by name or id (vm_event)\n"
 	"  -S, --symbols FILE     the guest kernel's System.map or a kallsyms dump\n"
@@ -220,6 +224,15 @@ int vsp_cmd_attach(int argc, char **argv)
 	struct vsp_policy *p = vsp_policy_load(files, nfiles, &aa.lo, NULL);
 	if (!p)
 		return 1;
+	/* Nothing the policy names goes unenforced: refuse before attaching
+	 * what this backend can never trap (vmi/support.h). */
+	const char *bname = aa.gdb ? vsp_be_gdb_ops.name : vsp_be_xen_ops.name;
+	if (vsp_support_check(p, bname, stderr) > 0) {
+		fprintf(stderr, "vsp attach: the policy names events the %s "
+			"backend cannot trap; nothing attached\n", bname);
+		status = 1;
+		goto out_policy;
+	}
 
 	FILE *audit = aa.mo.interactive && !aa.audit_given ? stderr
 						      : vsp_cli_open_out(aa.audit);

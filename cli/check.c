@@ -10,14 +10,18 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "vmi/support.h"
 
 static const char check_help[] =
-	"usage: vsp check [--werror] FILE...\n\n"
+	"usage: vsp check [--werror] [--backend gdb|xen] FILE...\n\n"
 	"Parses, type-checks and compiles each policy file on its own and prints\n"
 	"every diagnostic to standard error as FILE:LINE:COL: error: MESSAGE,\n"
 	"with the source line and a caret.\n\n"
-	"  -W, --werror   treat warnings as errors\n"
-	"  -h, --help     show this help\n\n"
+	"  -W, --werror        treat warnings as errors\n"
+	"  -b, --backend B     also report, as errors, every event that the\n"
+	"                      backend B (gdb or xen) cannot trap, as\n"
+	"                      'vsp attach' would refuse it\n"
+	"  -h, --help          show this help\n\n"
 	"Exit status: 0 clean (warnings allowed), 1 errors, 2 usage or I/O error.\n";
 
 static const char disasm_help[] =
@@ -33,17 +37,27 @@ int vsp_cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "werror", no_argument, NULL, 'W' },
+		{ "backend", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET, .diag = stderr };
+	const char *backend = NULL;
 	int c, status = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "Wh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "Wb:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'W':
 			lo.warnings_as_errors = true;
+			break;
+		case 'b':
+			if (!vsp_support_backend_known(optarg)) {
+				fprintf(stderr, "vsp check: --backend takes gdb or "
+					"xen, not '%s'\n", optarg);
+				return 2;
+			}
+			backend = optarg;
 			break;
 		case 'h':
 			fputs(check_help, stdout);
@@ -63,7 +77,7 @@ int vsp_cmd_check(int argc, char **argv)
 	for (int i = optind; i < argc; i++) {
 		const char *file = argv[i];
 		struct vsp_policy *p = vsp_policy_load(&file, 1, &lo, NULL);
-		if (!p)
+		if (!p || (backend && vsp_support_check(p, backend, stderr) > 0))
 			status = 1;
 		vsp_policy_free(p);
 	}

@@ -114,6 +114,12 @@ struct vsp_event_key {
 	int64_t lo, hi;		/* write events: index range, or -1 */
 	uint64_t reads;		/* bit (1 << VSP_F_x): fields the rules read */
 	uint32_t max_steps;	/* worst case, as the verifier states it */
+	/* Where the policy first names the event, for messages that refuse
+	 * it: the file (the policy's own copy), line, column, and the index
+	 * of that rule (vsp_policy_rule).  file is NULL for the default. */
+	const char *file;
+	int line, col;
+	uint32_t rule;
 };
 
 uint32_t vsp_policy_nevents(const struct vsp_policy *p);

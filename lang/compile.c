@@ -1513,6 +1513,14 @@ static void fill_key(struct cc *c, struct vsp_event_key *k,
 	k->lib = xstrdup(ref->lib);
 	k->lo = ref->lo;
 	k->hi = ref->hi;
+	k->file = c->im->files[file_index(c, ref->loc.file)];
+	k->line = ref->loc.line;
+	k->col = ref->loc.col;
+	/* The first reference, which event_keys took as the key. */
+	for (size_t ri = u->nrules; ri-- > 0;)
+		for (size_t j = 0; j < u->rules[ri]->nevents; j++)
+			if (&u->rules[ri]->events[j] == ref)
+				k->rule = (uint32_t)ri;
 	if (ref->kind != VSP_EV_WRITE) {
 		k->lo = k->hi = -1;
 		return;

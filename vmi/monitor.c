@@ -51,6 +51,7 @@
 #include "vmi/gdb.h"
 #include "vmi/kaslr.h"
 #include "vmi/linux.h"
+#include "vmi/support.h"
 #include "vmi/symbols.h"
 #include "vmi/trace.h"
 #include "vmi/unwind.h"
@@ -1713,9 +1714,10 @@ static int mon_setup_hcall(struct mon *m, const struct vsp_event_key *k)
 	uint64_t addr;
 	int rc = vsp_xhc_place(&m->be, &m->xsite, k->nr, &addr, why, sizeof why);
 	if (rc < 0) {
-		fprintf(stderr, "vsp attach: warning: hypercall %s not trapped: %s\n",
-			k->name, why);
-		return 0;
+		/* The guest's page is not what it should be: refused, as
+		 * mon_refusals refuses what the symbols lack. */
+		vsp_support_refuse(stderr, m->p, k, m->o->ops->name, why);
+		return 1;
 	}
 	m->hkey[k->nr] = k;
 	struct mon_trap *old = mon_trap_at(m, addr);
@@ -1737,32 +1739,104 @@ static int mon_setup_hcall(struct mon *m, const struct vsp_event_key *k)
 	return 0;
 }
 
+/* What this guest lacks for event `k` (NULL: nothing), in `buf`. */
+static const char *mon_guest_lacks(const struct mon *m,
+				   const struct vsp_event_key *k,
+				   char *buf, size_t n)
+{
+	char sym[160];
+	uint64_t a;
+	struct vsp_xhc_site site;
+	switch (k->kind) {
+	case VSP_EV_KERNEL:
+		if (!m->syms)
+			return "no kernel symbols (give --symbols)";
+		if (vsp_sym_addr(m->syms, k->name, &a) == 0)
+			return NULL;
+		snprintf(buf, n, "the guest kernel's symbols have no %s", k->name);
+		return buf;
+	case VSP_EV_SYSCALL:
+		if (!m->syms)
+			return "no kernel symbols (give --symbols)";
+		for (size_t i = 0; i < sizeof mon_sys_entries / sizeof mon_sys_entries[0]; i++) {
+			snprintf(sym, sizeof sym, mon_sys_entries[i].fmt, k->name);
+			if (vsp_sym_addr(m->syms, sym, &a) == 0)
+				return NULL;
+		}
+		snprintf(buf, n, "the guest kernel has no handler for it "
+			 "(no __x64_sys_%s in its symbols)", k->name);
+		return buf;
+	case VSP_EV_HYPERCALL:
+		if (k->nr >= VSP_XHC_MAX) {
+			snprintf(buf, n, "hypercall %u has no hypercall page entry",
+				 k->nr);
+			return buf;
+		}
+		if (!m->syms)
+			return "no kernel symbols (give --symbols)";
+		if (vsp_xhc_site_find(m->syms, &site, buf, n) < 0)
+			return buf;
+		return NULL;
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * Refuses, before any trap goes in, every event of `p` that cannot be
+ * trapped here (vmi/support.h): a kind the backend never traps, a syscall
+ * without a handler or a kernel function without a symbol in this guest,
+ * a hypercall without a hypercall page.  Returns how many were refused;
+ * each is reported on `out` with its rule's location.
+ */
+static int mon_refusals(const struct mon *m, const struct vsp_policy *p,
+			FILE *out)
+{
+	const char *be = m->o->ops->name;
+	int n = 0;
+	for (uint32_t i = 0; i < vsp_policy_nevents(p); i++) {
+		const struct vsp_event_key *k = vsp_policy_event(p, i);
+		char buf[200];
+		const char *why = vsp_support_why(be, k);
+		if (!why)
+			why = mon_guest_lacks(m, k, buf, sizeof buf);
+		if (why) {
+			vsp_support_refuse(out, p, k, be, why);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Installs the traps of m->p; mon_refusals has passed it.  Returns how
+ * many events the guest refused after all (a damaged hypercall page
+ * entry), or a negative code for errors that end the attach. */
 static int mon_setup_traps(struct mon *m)
 {
 	uint32_t n = vsp_policy_nevents(m->p);
+	int refused = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct vsp_event_key *k = vsp_policy_event(m->p, i);
+		int rc;
 		if (k->kind == VSP_EV_HYPERCALL) {
-			if (mon_setup_hcall(m, k) < 0)
+			rc = mon_setup_hcall(m, k);
+			if (rc < 0)
 				return -1;
+			refused += rc;
 			continue;
 		}
-		if (k->kind != VSP_EV_SYSCALL && k->kind != VSP_EV_KERNEL) {
-			fprintf(stderr, "vsp attach: warning: %s events (%s) cannot be "
-				"trapped through the %s backend; ignored\n",
-				vsp_event_kind_name(k->kind), k->name ? k->name : "?",
-				m->o->ops->name);
-			continue;
-		}
-		int rc = m->syms ? mon_setup_event(m, k) : 0;
+		if (k->kind != VSP_EV_SYSCALL && k->kind != VSP_EV_KERNEL)
+			continue;	/* refused by mon_refusals */
+		rc = m->syms ? mon_setup_event(m, k) : 0;
 		if (rc < 0)
 			return rc;
-		if (rc == 0)
-			fprintf(stderr, "vsp attach: warning: no kernel symbol for %s %s%s; "
-				"not trapped\n", vsp_event_kind_name(k->kind), k->name,
-				m->syms ? "" : " (no --symbols)");
+		if (rc == 0) {
+			vsp_support_refuse(stderr, m->p, k, m->o->ops->name,
+					   "no trap could be placed");
+			refused++;
+		}
 	}
-	return 0;
+	return refused;
 }
 
 static bool mon_in_kernel(const struct vsp_regs *r)
@@ -2051,6 +2125,12 @@ static int mon_cmd_load(struct mon *m, char **files, int n)
 			nerr, nerr == 1 ? "" : "s");
 		return 0;
 	}
+	if (mon_refusals(m, p, out) > 0) {
+		fprintf(out, "load: refused: the policy names events that cannot "
+			"be trapped here; the old policy stays\n");
+		vsp_policy_free(p);
+		return 0;
+	}
 	/* Between two traps: the guest stopped, no event half handled. */
 	bool was_paused = m->paused;
 	int rc = mon_stop_guest(m);
@@ -2075,7 +2155,7 @@ static int mon_cmd_load(struct mon *m, char **files, int n)
 	m->gen++;
 	m->kept = 0;
 	memset(m->hkey, 0, sizeof m->hkey);
-	if (mon_setup_traps(m) < 0)
+	if (mon_setup_traps(m) != 0)
 		fprintf(out, "load: some traps could not be installed\n");
 	/* What the old policy trapped and the new one does not. */
 	uint64_t removed = 0;
@@ -2448,6 +2528,13 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 		status = VSP_MON_USAGE;
 		goto out_release;
 	}
+	/* Refused before connecting: nothing is left half enforced. */
+	if (mon_refusals(m, m->p, stderr) > 0) {
+		fprintf(stderr, "vsp attach: the policy names events that cannot "
+			"be trapped on this guest; nothing attached\n");
+		status = VSP_MON_POLICY;
+		goto out_release;
+	}
 	if (o->audit) {
 		vsp_audit_init(&m->audit, o->audit, m->p);
 		m->audit.flush_each = true;
@@ -2488,8 +2575,12 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 		if (!m->uw)
 			fprintf(stderr, "vsp attach: warning: no call paths: %s\n", err);
 	}
-	if (mon_setup_traps(m) < 0) {
-		status = VSP_MON_LOST;
+	rc = mon_setup_traps(m);
+	if (rc != 0) {
+		if (rc > 0)
+			fprintf(stderr, "vsp attach: the policy names events this "
+				"guest cannot trap; detaching\n");
+		status = rc > 0 ? VSP_MON_POLICY : VSP_MON_LOST;
 		goto out_detach;
 	}
 	mon_say(m, "attached to %s (%s, %u vCPU); %" PRIu64 " trap%s installed, "

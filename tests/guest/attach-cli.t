@@ -23,12 +23,18 @@ run attach --gdb 127.0.0.1:1 "$T/bad.vsp"
 ok "policy errors: 1" eq "$rc" 1
 run attach --gdb 127.0.0.1:1 --symbols "$T/nonexistent" "$POL/shadow.vsp"
 ok "unreadable symbols: 2" eq "$rc" 2
+# Without symbols no syscall can be trapped: refused before connecting.
 run attach --gdb 127.0.0.1:1 "$POL/shadow.vsp"
+ok "no symbols: the events are refused, 1" eq "$rc" 1
+ok "and says why" grep -q "openat cannot be trapped through the gdb backend: no kernel symbols" "$T/err"
+printf 'ffffffff81000000 T _stext\nffffffff81200000 T __x64_sys_openat\n' >"$T/System.map"
+S="--symbols $T/System.map"
+run attach --gdb 127.0.0.1:1 $S "$POL/shadow.vsp"
 ok "nothing listening: cannot attach, 3" eq "$rc" 3
 ok "and says why" grep -q "cannot attach to 127.0.0.1:1" "$T/err"
-run attach --gdb nosuchhost.invalid:1234 "$POL/shadow.vsp"
+run attach --gdb nosuchhost.invalid:1234 $S "$POL/shadow.vsp"
 ok "unknown host: 3" eq "$rc" 3
-run attach --xen vsp-no-such-domain "$POL/shadow.vsp"
+run attach --xen vsp-no-such-domain $S "$POL/shadow.vsp"
 ok "--xen without a Xen host: 3" eq "$rc" 3
 ok "--xen: a clear message" grep -q "cannot attach to vsp-no-such-domain" "$T/err"
 
@@ -45,7 +51,7 @@ c.recv(100)
 c.close()
 PY
 	for i in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
-	run attach --gdb "127.0.0.1:$(cat "$T/port")" "$POL/shadow.vsp"
+	run attach --gdb "127.0.0.1:$(cat "$T/port")" $S "$POL/shadow.vsp"
 	ok "garbage from the stub: 3" eq "$rc" 3
 	wait
 fi

@@ -105,9 +105,12 @@ static uint8_t *fk_region(uint64_t base, size_t len)
 	return r->data;
 }
 
+static int fk_nattach;
+
 static int fk_attach(struct vsp_backend *be, const char *target)
 {
 	(void)target;
+	fk_nattach++;
 	be->ncpus = 1;
 	return 0;
 }
@@ -725,6 +728,54 @@ static void late_run(const char *dir, const char *map)
 	free(pol);
 }
 
+/* Events this guest cannot trap are refused before the monitor connects:
+ * exit 1, no attach, no trap, every refused event named. */
+static void refuse_run(const char *dir, const char *map)
+{
+	static const char text[] =
+		"rule \"ok\": on syscall openat : allow;\n"
+		"rule \"gone\": on kernel no_such_function : deny;\n"
+		"rule \"nohandler\": on syscall uselib : deny;\n"
+		"on user \"libc.so.6\":system : return 0;\n";
+	char *pol = write_tmp(dir, "r.vsp", text);
+	fresh_guest();
+	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET };
+	const char *files[1] = { pol };
+	struct vsp_policy *p = vsp_policy_load(files, 1, &lo, NULL);
+	ok(p != NULL, "refuse: the policy checks clean");
+	if (!p)
+		return;
+	struct vsp_monitor_opts mo = {
+		.ops = &fk_ops, .target = "fake", .symbols = map,
+		.policy = p, .quiet = true,
+	};
+	fk_nattach = 0;
+	FILE *err = tmpfile();
+	fflush(stderr);
+	int saved = dup(2);
+	dup2(fileno(err), 2);
+	int rc = vsp_monitor_run(&mo);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	ok(rc == VSP_MON_POLICY, "refuse: exit status 1");
+	ok(fk_nattach == 0 && fk.max_traps == 0,
+	   "refuse: never attached, no trap placed");
+	ok(count_lines(err, "r.vsp:2:") == 1 &&
+	   count_lines(err, "rule \"gone\": kernel no_such_function cannot be "
+		       "trapped") == 1, "refuse: the kernel function, by rule and line");
+	ok(count_lines(err, "r.vsp:3:") == 1 &&
+	   count_lines(err, "no __x64_sys_uselib") == 1,
+	   "refuse: the syscall without a handler, with the reason");
+	ok(count_lines(err, "r.vsp:4:4: error: user \"libc.so.6\":system") == 1,
+	   "refuse: the user event of an unnamed rule, by line and column");
+	ok(count_lines(err, "r.vsp:1:") == 0, "refuse: the trappable event is not named");
+	fclose(err);
+	vsp_policy_free(p);
+	unlink(pol);
+	free(pol);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/vsp-t-monitor.XXXXXX";
@@ -805,6 +856,7 @@ int main(void)
 	late_run(dir, map);
 	stepping_backend_run(dir, map);
 	xen_error_run(dir, map);
+	refuse_run(dir, map);
 	unlink(pol);
 	unlink(map);
 	rmdir(dir);

@@ -1,0 +1,50 @@
+#!/bin/sh
+# Never silent: an event the backend cannot trap is refused with its
+# rule's location, by `vsp check --backend` ahead of time and by `vsp
+# attach` before it connects (no guest needed).
+. "$(dirname "$0")/../tap.sh"
+
+cat > "$T/p.vsp" <<'P'
+policy "t" version 1;
+rule "shadow": on syscall openat when path == "/etc/shadow": deny EACCES;
+rule "sh": on user "libc.so.6":system when arg0 != 0 : return 1;
+on write modprobe_path : deny, alert;
+P
+cat > "$T/ok.vsp" <<'P'
+rule "shadow": on syscall openat when path == "/etc/shadow": deny EACCES;
+on kernel commit_creds : log;
+P
+
+"$VSP" check "$T/p.vsp" 2> "$T/err"
+is "$?" 0 "check without --backend: clean"
+"$VSP" check --backend gdb "$T/p.vsp" 2> "$T/err"
+is "$?" 1 "check --backend gdb: exit 1"
+like "$(cat "$T/err")" 'p\.vsp:3:[0-9]+: error: rule "sh": user "libc.so.6":system cannot be trapped through the gdb backend: ' \
+	"the user event, by file, line and rule"
+like "$(cat "$T/err")" 'p\.vsp:4:4: error: write modprobe_path cannot be trapped through the gdb backend: ' \
+	"the write event of an unnamed rule, by file, line and column"
+ok '! grep -q "p.vsp:2:" "$T/err"' "the syscall event is not refused"
+"$VSP" check --backend xen "$T/p.vsp" 2> "$T/err"
+is "$?" 1 "check --backend xen: exit 1"
+like "$(cat "$T/err")" 'write modprobe_path cannot be trapped through the xen backend: the Xen backend has no write watchpoints' \
+	"xen: its own reason"
+"$VSP" check --backend gdb "$T/ok.vsp" 2> "$T/err"
+is "$?" 0 "check --backend gdb: syscall and kernel events pass"
+ok '[ ! -s "$T/err" ]' "and nothing is printed"
+"$VSP" check --backend qemu "$T/ok.vsp" 2> "$T/err"
+is "$?" 2 "an unknown backend is a usage error"
+like "$(cat "$T/err")" "--backend takes gdb or xen, not 'qemu'" "and says which it takes"
+
+# attach refuses before connecting: exit 1 (not 3, cannot attach), even
+# with nothing listening on the port.
+"$VSP" attach --gdb 127.0.0.1:1 "$T/p.vsp" > "$T/out" 2> "$T/err"
+is "$?" 1 "attach: exit 1"
+like "$(cat "$T/err")" 'p\.vsp:3:[0-9]+: error: rule "sh": user "libc.so.6":system cannot be trapped' \
+	"attach: the same message"
+like "$(cat "$T/err")" 'nothing attached' "attach: says nothing was attached"
+ok '! grep -q "cannot attach" "$T/err"' "attach: never tried to connect"
+ok '[ ! -s "$T/out" ]' "attach: no audit record"
+printf 'ffffffff81000000 T _stext\nffffffff81200000 T __x64_sys_openat\nffffffff81200100 T commit_creds\n' > "$T/System.map"
+"$VSP" attach --gdb 127.0.0.1:1 --symbols "$T/System.map" "$T/ok.vsp" > "$T/out" 2> "$T/err"
+is "$?" 3 "attach: a policy it can trap goes on to connect (nothing listens: 3)"
+done_testing
