@@ -57,6 +57,11 @@ const struct vsp_call *vsp_hypercall_by_nr(uint32_t nr)
 	return call_by_nr(vsp_hypercalls, vsp_nhypercalls, nr);
 }
 
+const struct vsp_call *vsp_userfn_by_name(const char *name)
+{
+	return call_by_name(vsp_userfns, vsp_nuserfns, name);
+}
+
 int vsp_call_path_arg(const struct vsp_call *c)
 {
 	if (!c || !c->has_proto)

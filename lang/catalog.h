@@ -18,7 +18,9 @@
 enum vsp_arg_type {
 	VSP_ARG_INT,		/* an integer or a pointer not read as a string */
 	VSP_ARG_STR,		/* const char __user *: read as a string field */
-	VSP_ARG_PATH		/* a string that names a file: also `path` */
+	VSP_ARG_PATH,		/* a string that names a file: also `path` */
+	VSP_ARG_BUF		/* bytes whose count is the next argument
+				 * (SSL_write's buf, num): a string field */
 };
 
 struct vsp_call_arg {
@@ -38,12 +40,17 @@ extern const struct vsp_call vsp_syscalls[];
 extern const size_t vsp_nsyscalls;
 extern const struct vsp_call vsp_hypercalls[];
 extern const size_t vsp_nhypercalls;
+/* User-space functions by C name (lang/catalog_user.c): whichever module
+ * defines system() (libc.so.6, a static program) has its prototype. */
+extern const struct vsp_call vsp_userfns[];
+extern const size_t vsp_nuserfns;
 
 /* NULL when unknown.  Linear or binary search; not on the decision path. */
 const struct vsp_call *vsp_syscall_by_name(const char *name);
 const struct vsp_call *vsp_syscall_by_nr(uint32_t nr);
 const struct vsp_call *vsp_hypercall_by_name(const char *name);
 const struct vsp_call *vsp_hypercall_by_nr(uint32_t nr);
+const struct vsp_call *vsp_userfn_by_name(const char *name);
 
 /* Index of the first VSP_ARG_PATH argument, or -1. */
 int vsp_call_path_arg(const struct vsp_call *c);

@@ -4,7 +4,7 @@
  * Which event kinds carry each field of interp/event.h is stated once:
  * each field names its group there, each kind lists its groups in
  * base/kinds.h (language reference §6).  Named arguments come from the
- * catalog entry of the syscall or hypercall (lang/catalog.h).  The checker
+ * catalog entry of the syscall, hypercall or user function (lang/catalog.h).  The checker
  * (lang/check.c) asks whether a name exists for every event a rule names;
  * the compiler (lang/compile.c) asks, per event, which field id to load.
  */
@@ -50,6 +50,8 @@ static const struct vsp_call *field_call(const struct vsp_event_ref *ev)
 			return &vsp_hypercalls[ev->catalog];
 		return vsp_hypercall_by_name(ev->name);
 	}
+	if (ev->kind == VSP_EV_USER)
+		return vsp_userfn_by_name(ev->name);
 	return NULL;
 }
 
@@ -85,7 +87,8 @@ int vsp_field_resolve(const struct vsp_event_ref *ev, const char *name,
 	if (!c || !c->has_proto)
 		return -1;
 	if (strcmp(name, "path") == 0) {
-		if (ev->kind != VSP_EV_SYSCALL || vsp_call_path_arg(c) < 0)
+		if ((ev->kind != VSP_EV_SYSCALL && ev->kind != VSP_EV_USER) ||
+		    vsp_call_path_arg(c) < 0)
 			return -1;
 		*field = VSP_F_PATH;
 		*type = VSP_T_STRING;
@@ -147,7 +150,8 @@ bool vsp_field_guess(const char *name, enum vsp_type *type)
 	}
 	return field_in_calls(vsp_syscalls, vsp_nsyscalls, name, true, type) ||
 	       field_in_calls(vsp_hypercalls, vsp_nhypercalls, name, false,
-			      type);
+			      type) ||
+	       field_in_calls(vsp_userfns, vsp_nuserfns, name, true, type);
 }
 
 bool vsp_field_known(const char *name)
@@ -169,7 +173,8 @@ size_t vsp_field_names(const struct vsp_event_ref *ev, const char **names,
 			names[n++] = field_table[f].name;
 	c = field_call(ev);
 	if (c && c->has_proto) {
-		if (ev->kind == VSP_EV_SYSCALL && vsp_call_path_arg(c) >= 0 &&
+		if ((ev->kind == VSP_EV_SYSCALL || ev->kind == VSP_EV_USER) &&
+		    vsp_call_path_arg(c) >= 0 &&
 		    n + 1 < max)
 			names[n++] = "path";
 		for (i = 0; i < c->nargs && i < 6 && n + 1 < max; i++)

@@ -159,6 +159,70 @@ static int lx_find_current(struct vsp_linux *lx, const struct btf *btf,
 	return -1;
 }
 
+/* Offset and element count of array member `name` of struct `sname`. */
+static int lx_array(const struct btf *btf, const char *sname,
+		    const char *name, uint32_t *off, uint32_t *nelems)
+{
+	int id = btf__find_by_name_kind(btf, sname, BTF_KIND_STRUCT);
+	uint32_t mt;
+	long bits;
+
+	if (id < 0)
+		return -1;
+	bits = lx_member(btf, (uint32_t)id, name, &mt, 0);
+	const struct btf_type *t = lx_resolve(btf, mt, NULL);
+	if (bits < 0 || bits % 8 || !t || !btf_is_array(t))
+		return -1;
+	*off = (uint32_t)(bits / 8);
+	*nelems = btf_array(t)->nelems;
+	return 0;
+}
+
+/*
+ * The maple tree of 6.1 and later: mm_struct.mm_mt, its nodes' pivots and
+ * slots, and the VMA and dentry members the module search reads.  The
+ * metadata byte (the index of a node's last used slot) sits in the last
+ * slot of a range node and after the gaps of an arange node.
+ */
+static int lx_mm_init(struct vsp_linux *lx, const struct btf *btf)
+{
+	uint32_t fpath, pdentry, dname, qname, ameta;
+
+	if (lx_offset(btf, "task_struct", "mm", &lx->task_mm, NULL, 0) ||
+	    lx_offset(btf, "mm_struct", "mm_mt", &lx->mm_mt, NULL, 0) ||
+	    lx_offset(btf, "maple_tree", "ma_root", &lx->mt_root, NULL, 0) ||
+	    lx_array(btf, "maple_range_64", "pivot", &lx->r64_pivot,
+		     &lx->r64_npivot) ||
+	    lx_array(btf, "maple_range_64", "slot", &lx->r64_slot,
+		     &lx->r64_nslot) ||
+	    lx_array(btf, "maple_arange_64", "pivot", &lx->a64_pivot,
+		     &lx->a64_npivot) ||
+	    lx_array(btf, "maple_arange_64", "slot", &lx->a64_slot,
+		     &lx->a64_nslot) ||
+	    lx_offset(btf, "maple_arange_64", "meta", &ameta, NULL, 0) ||
+	    lx_offset(btf, "vm_area_struct", "vm_start", &lx->vma_start, NULL, 0) ||
+	    lx_offset(btf, "vm_area_struct", "vm_end", &lx->vma_end, NULL, 0) ||
+	    lx_offset(btf, "vm_area_struct", "vm_mm", &lx->vma_mm, NULL, 0) ||
+	    lx_offset(btf, "vm_area_struct", "vm_flags", &lx->vma_flags, NULL, 0) ||
+	    lx_offset(btf, "vm_area_struct", "vm_pgoff", &lx->vma_pgoff, NULL, 0) ||
+	    lx_offset(btf, "vm_area_struct", "vm_file", &lx->vma_file, NULL, 0) ||
+	    lx_offset(btf, "file", "f_path", &fpath, NULL, 0) ||
+	    lx_offset(btf, "path", "dentry", &pdentry, NULL, 0) ||
+	    lx_offset(btf, "dentry", "d_parent", &lx->dentry_parent, NULL, 0) ||
+	    lx_offset(btf, "dentry", "d_name", &dname, NULL, 0) ||
+	    lx_offset(btf, "qstr", "name", &qname, NULL, 0))
+		return -1;
+	if (lx->r64_nslot < 2 || lx->r64_nslot > 64 || lx->a64_nslot < 2 ||
+	    lx->a64_nslot > 64 || lx->r64_npivot + 1 != lx->r64_nslot ||
+	    lx->a64_npivot + 1 != lx->a64_nslot)
+		return -1;
+	lx->r64_meta = lx->r64_slot + (lx->r64_nslot - 1) * 8;
+	lx->a64_meta = ameta;
+	lx->file_dentry = fpath + pdentry;
+	lx->dentry_name = dname + qname;
+	return 0;
+}
+
 int vsp_linux_init(struct vsp_linux *lx, const char *btf_path,
 		   const struct vsp_symtab *syms, char *err, size_t errlen)
 {
@@ -187,6 +251,7 @@ int vsp_linux_init(struct vsp_linux *lx, const char *btf_path,
 		goto out;
 	id = btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT);
 	lx->task_size = btf__type_by_id(btf, (uint32_t)id)->size;
+	lx->have_mm = lx_mm_init(lx, btf) == 0;
 	if (lx_find_current(lx, btf, syms) < 0) {
 		lx_err(err, errlen,
 		       "%s: cannot locate the per-CPU current task pointer "

@@ -36,10 +36,22 @@ struct vsp_linux {
 	uint64_t current_off;
 	bool have_current;
 	bool pcpu_hot;		/* found as pcpu_hot.current_task (6.2+) */
+	/* A task's memory map, for user-space events (vmi/vma.h): valid
+	 * when have_mm (kernels with the maple tree, 6.1 and later). */
+	bool have_mm;
+	uint32_t task_mm, mm_mt;	/* task_struct.mm, mm_struct.mm_mt */
+	uint32_t mt_root;		/* maple_tree.ma_root */
+	/* maple_range_64 (also the leaf layout) and maple_arange_64 */
+	uint32_t r64_pivot, r64_slot, r64_npivot, r64_nslot, r64_meta;
+	uint32_t a64_pivot, a64_slot, a64_npivot, a64_nslot, a64_meta;
+	uint32_t vma_start, vma_end, vma_mm, vma_flags, vma_pgoff, vma_file;
+	uint32_t file_dentry;		/* file.f_path.dentry */
+	uint32_t dentry_parent, dentry_name;	/* d_parent, d_name.name */
 };
 
 /*
  * Reads the offsets from BTF at `btf_path` (an ELF with .BTF or raw BTF).
+ * The memory-map offsets are optional (have_mm tells).
  * `syms` (may be NULL) locates the per-CPU current task pointer; without it
  * the BTF's per-CPU data section is used.  0, or -1 with a message.
  */

@@ -437,6 +437,8 @@ static int parse_object(struct vsp_trace_event *te, json_object *root,
 		       vsp_event_kind_names(kinds, sizeof kinds, "or"));
 		return -1;
 	}
+	if (ev->kind == VSP_EV_USER && name)
+		te->call = vsp_userfn_by_name(name);
 	if (ev->kind == VSP_EV_SYSCALL || ev->kind == VSP_EV_HYPERCALL) {
 		bool sys = ev->kind == VSP_EV_SYSCALL;
 		if (name)
@@ -690,6 +692,8 @@ int vsp_trace_write(FILE *out, struct vsp_event *ev)
 	const struct vsp_call *call = NULL;
 	if (ev->kind == VSP_EV_SYSCALL)
 		call = vsp_syscall_by_nr(ev->nr);
+	else if (ev->kind == VSP_EV_USER)
+		call = vsp_userfn_by_name(ev->name);
 	if (call && call->has_proto) {
 		bool sfirst = true;
 		for (int i = 0; i < call->nargs; i++) {

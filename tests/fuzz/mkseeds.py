@@ -194,3 +194,69 @@ monitor('creds', [mstop(4, rsp=0x1000, gs=1), mstop(5, rdi=0x0), mstop(6, rax=0x
 # 32-bit entries (int $0x80): arguments in bx cx dx si di bp
 monitor('ia32', [mstop(12, rdi=0x000), mstop(13), mstop(12, rdi=0x200)], strings=strs,
         ptregs={0x000: {0x58: M_USER, 0x28: 0xffffff9c}, 0x200: {0x58: M_USER + 0x100}})
+
+# ---- a process and its libc for fuzz_umod.c (corpus/umod/) ----
+# Kernel page: mm, an arange root over two leaves, five VMAs, two files,
+# dentries /lib/libc.so.6 and /prog; user pages: a tiny libc with
+# DT_GNU_HASH, DT_HASH, system and __errno_location (6.1 offsets).
+UK, UU = 0xffff888000000000, 0x7f0000000000
+
+def umod_kernel():
+    k = bytearray(4096)
+    def p(a, v): put(k, a - UK, q(v))
+    MM, ROOT, LA, LB = UK + 0x100, UK + 0x200, UK + 0x300, UK + 0x400
+    VMA = lambda i: UK + 0x500 + i * 0x80
+    FP, FL = UK + 0x800, UK + 0x840
+    DR, DL, DC, DP = UK + 0x900, UK + 0x940, UK + 0x980, UK + 0x9c0
+    NAMES = UK + 0xa00
+    enc = lambda n, t: n | t << 3 | 2
+    p(MM + 0x48, enc(ROOT, 3))
+    p(ROOT + 8, 0x7effffffffff); p(ROOT + 80, enc(LA, 1)); p(ROOT + 88, enc(LB, 1)); k[ROOT + 240 - UK] = 1
+    for i, v in enumerate((0x3fffff, 0x400fff, 0x401fff)): p(LA + 8 + 8 * i, v)
+    p(LA + 136, VMA(0)); p(LA + 144, VMA(1)); k[LA + 248 - UK] = 3
+    for i, v in enumerate((UU - 1, UU + 0xfff, UU + 0x1fff, UU + 0x2fff)): p(LB + 8 + 8 * i, v)
+    p(LB + 136, VMA(2)); p(LB + 144, VMA(3)); p(LB + 152, VMA(4)); k[LB + 248 - UK] = 4
+    for i, (s, e, pg, f) in enumerate(((0x400000, 0x401000, 0, FP), (0x401000, 0x402000, 1, FP),
+                                       (UU, UU + 0x1000, 0, FL), (UU + 0x1000, UU + 0x2000, 1, FL),
+                                       (UU + 0x2000, UU + 0x3000, 0, 0))):
+        p(VMA(i), s); p(VMA(i) + 8, e); p(VMA(i) + 16, MM); p(VMA(i) + 32, 5); p(VMA(i) + 104, pg); p(VMA(i) + 112, f)
+    p(FP + 24, DP); p(FL + 24, DC)
+    for i, (d, par, name) in enumerate(((DR, DR, b'/'), (DL, DR, b'lib'), (DC, DL, b'libc.so.6'), (DP, DR, b'prog'))):
+        put(k, NAMES + 0x20 * i - UK, name + b'\0'); p(d + 24, par); p(d + 40, NAMES + 0x20 * i)
+    return k
+
+def gnu_hash(s):
+    h = 5381
+    for c in s: h = (h * 33 + c) & 0xffffffff
+    return h
+
+def umod_libc(relocated):
+    u = bytearray(8192)
+    r = UU if relocated else 0
+    put(u, 0, b'\x7fELF\x02\x01\x01' + bytes(9) + struct.pack('<HHIQQQIHHHHHH', 3, 62, 1, 0, 64, 0, 0, 64, 56, 2, 0, 0, 0))
+    put(u, 64, struct.pack('<IIQQQQQQ', 1, 7, 0, 0, 0, 0x2000, 0x2000, 0x1000))
+    put(u, 120, struct.pack('<IIQQQQQQ', 2, 6, 0x100, 0x100, 0x100, 0x100, 0x100, 8))
+    dyn = [(0x6ffffef5, 0x300 + r), (4, 0x380 + r), (6, 0x400 + r), (5, 0x500 + r), (10, 0x40), (11, 24), (14, 1), (0, 0)]
+    put(u, 0x100, b''.join(struct.pack('<qQ', t, v) for t, v in dyn))
+    put(u, 0x300, struct.pack('<IIIIQI', 1, 1, 1, 6, 0xffffffffffffffff, 1) +
+        struct.pack('<II', gnu_hash(b'system') & ~1, gnu_hash(b'__errno_location') | 1))
+    put(u, 0x380, struct.pack('<IIIIII', 1, 3, 2, 0, 0, 1))
+    strtab = b'\0libc.so.6\0system\0__errno_location\0'
+    put(u, 0x400, bytes(24) + struct.pack('<IBBHQQ', strtab.index(b'system'), 0x12, 0, 1, 0x1000, 16) +
+        struct.pack('<IBBHQQ', strtab.index(b'__errno_location'), 0x12, 0, 1, 0x1100, 17))
+    put(u, 0x500, strtab)
+    put(u, 0x1000, b'\xc3')
+    put(u, 0x1100, b'\x48\x8b\x05' + struct.pack('<i', 0x1800 - 0x1107) + b'\x64\x48\x03\x04\x25\0\0\0\0\xc3')
+    put(u, 0x1800, struct.pack('<q', -0x80 if relocated else 0))
+    return u
+
+def umod(name, opt=0, holes=0, relocated=True):
+    with open(os.path.join(here, 'corpus/umod', name), 'wb') as f:
+        f.write(bytes([opt]) + struct.pack('<I', holes) + bytes(umod_kernel()) + bytes(umod_libc(relocated)))
+
+os.makedirs(os.path.join(here, 'corpus/umod'), exist_ok=True)
+umod('by-name')
+umod('by-path', opt=1)
+umod('link-time', relocated=False)
+umod('holes-kernel', holes=0x00000002)
+umod('holes-user', holes=0x00010000)

@@ -10,6 +10,7 @@
 #include "tests/tap.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -282,9 +283,48 @@ static void test_generator(void)
 	rmdir(dir);
 }
 
+/* The user-function table: each row well formed, names unique, a byte
+ * buffer followed by its count, and the functions policies name there. */
+static void test_userfns(void)
+{
+	bool rows = true, uniq = true, bufs = true;
+	for (size_t i = 0; i < vsp_nuserfns; i++) {
+		const struct vsp_call *c = &vsp_userfns[i];
+		rows &= c->nr == i && c->has_proto && c->nargs <= 6;
+		for (int a = 0; a < c->nargs; a++) {
+			rows &= c->args[a].name != NULL;
+			if (c->args[a].type == VSP_ARG_BUF)
+				bufs &= a + 1 < c->nargs &&
+					c->args[a + 1].type == VSP_ARG_INT;
+		}
+		for (size_t j = 0; j < i; j++)
+			uniq &= strcmp(vsp_userfns[j].name, c->name) != 0;
+	}
+	ok(rows, "user functions: rows numbered, prototypes of at most 6 named arguments");
+	ok(uniq, "user functions: names unique");
+	ok(bufs, "user functions: every buffer is followed by its count");
+	static const char *const want[] = {
+		"system", "popen", "execve", "execv", "execvp", "execl", "posix_spawn",
+		"posix_spawnp", "dlopen", "open", "fopen", "connect", "getaddrinfo",
+		"setuid", "setresuid", "ptrace", "SSL_write", "SSL_read",
+		"pam_authenticate"
+	};
+	bool all = true;
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		all &= vsp_userfn_by_name(want[i]) != NULL;
+	ok(all, "user functions: the families policies name are there");
+	const struct vsp_call *c = vsp_userfn_by_name("system");
+	ok(c && c->nargs == 1 && strcmp(c->args[0].name, "command") == 0 &&
+	   c->args[0].type == VSP_ARG_STR, "system(command): a string");
+	c = vsp_userfn_by_name("fopen");
+	ok(c && vsp_call_path_arg(c) == 0, "fopen's pathname gives path");
+	ok(vsp_userfn_by_name("frobnicate") == NULL, "an unknown function: none");
+}
+
 int main(void)
 {
 	test_syscalls();
+	test_userfns();
 	test_hypercalls();
 	test_consts();
 	test_suggest();

@@ -1,0 +1,75 @@
+/*
+ * uelf.h: functions of a user-space ELF module, found from the module as
+ * it sits in guest memory.
+ *
+ * A `user "libc.so.6":system` event needs the address of system() in each
+ * process that maps libc, wherever ASLR put it.  Nothing on the guest's
+ * disk is read: given where the module's first page is mapped, this reads
+ * its ELF header and program headers there, follows PT_DYNAMIC to the
+ * dynamic symbol table (DT_SYMTAB, DT_STRTAB, DT_STRSZ) and looks the name
+ * up through DT_GNU_HASH, or DT_HASH when a module has only that, with the
+ * symbol versions (DT_VERSYM) choosing the default version of a name that
+ * has several.  The dynamic entries hold link-time values before the
+ * dynamic loader has run and relocated ones after (glibc adds the load
+ * bias in place); both are accepted when they fall inside the module.
+ *
+ * The guest controls every byte: each read is bounded (headers within the
+ * first page, at most VSP_UELF_MAX_DYN dynamic entries, hash tables and
+ * chains walked at most VSP_UELF_MAX_STEPS entries, names at most
+ * VSP_UELF_MAX_NAME bytes), so a hostile module gives an error, never a
+ * crash or a hang.  Nothing allocates.
+ */
+#ifndef VSP_UELF_H
+#define VSP_UELF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmi/kaslr.h"
+
+#define VSP_UELF_MAX_PHDR 64
+#define VSP_UELF_MAX_DYN 256
+#define VSP_UELF_MAX_STEPS 65536
+#define VSP_UELF_MAX_NAME 256
+
+struct vsp_uelf {
+	uint64_t base;		/* where file offset 0 is mapped */
+	uint64_t bias;		/* added to link-time addresses */
+	uint64_t lo, hi;	/* the module's mapped extent [lo, hi) */
+	uint16_t type;		/* ET_DYN or ET_EXEC */
+	/* From PT_DYNAMIC, as guest addresses; 0 when absent. */
+	uint64_t symtab, strtab, strsz, gnu_hash, hash, versym;
+	uint64_t soname;	/* the DT_SONAME string's address, or 0 */
+	uint64_t tls_memsz;	/* PT_TLS: the module has thread-local data */
+};
+
+/*
+ * Reads the module whose file offset 0 is mapped at `base`.  0, or -1
+ * with a message in err.
+ */
+int vsp_uelf_open(struct vsp_uelf *e, vsp_gread_fn read, void *ctx,
+		  uint64_t base, char *err, size_t errlen);
+
+/*
+ * The address of the function `name` (a defined STT_FUNC symbol; an
+ * IFUNC resolver is refused, since its address is not the function's).
+ * 0, or -1 with a message.
+ */
+int vsp_uelf_lookup(const struct vsp_uelf *e, vsp_gread_fn read, void *ctx,
+		    const char *name, uint64_t *addr, char *err,
+		    size_t errlen);
+
+/* The module's DT_SONAME into buf (NUL-terminated); 0 or -1. */
+int vsp_uelf_soname(const struct vsp_uelf *e, vsp_gread_fn read, void *ctx,
+		    char *buf, size_t size);
+
+/*
+ * Where a thread's errno lives, as an offset from its thread pointer
+ * (fs_base on x86-64): read from glibc's own __errno_location, which
+ * loads the offset from its GOT and adds %fs:0.  Only that exact code is
+ * accepted.  0, or -1 with a message.
+ */
+int vsp_uelf_errno_tpoff(const struct vsp_uelf *e, vsp_gread_fn read,
+			 void *ctx, int64_t *tpoff, char *err, size_t errlen);
+
+#endif
