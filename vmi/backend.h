@@ -33,7 +33,8 @@ enum vsp_stop_kind {
 	VSP_STOP_TRAP,		/* a breakpoint the monitor installed */
 	VSP_STOP_STEP,		/* a single step finished */
 	VSP_STOP_INTERRUPT,	/* the guest stopped because we asked */
-	VSP_STOP_OTHER,		/* a stop we did not cause (a signal, a watch) */
+	VSP_STOP_WATCH,		/* a write watchpoint the monitor installed */
+	VSP_STOP_OTHER,		/* a stop we did not cause (a signal) */
 	VSP_STOP_EXITED,	/* the guest is gone */
 	VSP_STOP_TIMEOUT	/* wait() ran out of time; nothing happened */
 };
@@ -41,7 +42,8 @@ enum vsp_stop_kind {
 struct vsp_stop {
 	enum vsp_stop_kind kind;
 	uint32_t vcpu;
-	uint64_t addr;		/* trap: the breakpoint address */
+	uint64_t addr;		/* trap: the breakpoint address; watch: the
+				 * address the stub reports (in the range) */
 	int code;		/* exited: status; other: signal number */
 };
 
@@ -67,6 +69,12 @@ struct vsp_backend_ops {
 	/* Software breakpoints at guest-virtual kernel addresses. */
 	int (*trap_add)(struct vsp_backend *be, uint64_t addr);
 	int (*trap_del)(struct vsp_backend *be, uint64_t addr);
+	/* Write watchpoints on [addr, addr + len), stopping after the write
+	 * (VSP_STOP_WATCH); NULL when the backend has none.  -ENOSPC when
+	 * the hypervisor takes no more (debug registers are few: 4 on x86
+	 * under KVM), -EINVAL for a length or alignment it cannot watch. */
+	int (*watch_add)(struct vsp_backend *be, uint64_t addr, uint64_t len);
+	int (*watch_del)(struct vsp_backend *be, uint64_t addr, uint64_t len);
 	/* Reads up to len bytes; returns how many were read from the start
 	 * (short at the first unmapped page), or a negative code.  Reads see
 	 * the guest's own bytes, never the monitor's trap instructions. */

@@ -690,6 +690,22 @@ int vsp_gdb_break_remove(struct vsp_gdb *g, uint64_t addr)
 	return gdb_expect_ok(g, req);
 }
 
+int vsp_gdb_watch_insert(struct vsp_gdb *g, uint64_t addr, uint64_t len)
+{
+	char req[60];
+	if (len == 0)
+		return -EINVAL;
+	snprintf(req, sizeof req, "Z2,%" PRIx64 ",%" PRIx64, addr, len);
+	return gdb_expect_ok(g, req);
+}
+
+int vsp_gdb_watch_remove(struct vsp_gdb *g, uint64_t addr, uint64_t len)
+{
+	char req[60];
+	snprintf(req, sizeof req, "z2,%" PRIx64 ",%" PRIx64, addr, len);
+	return gdb_expect_ok(g, req);
+}
+
 static int gdb_resume(struct vsp_gdb *g, char cmd, bool at, uint64_t addr)
 {
 	char req[40];

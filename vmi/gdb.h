@@ -115,6 +115,11 @@ int vsp_gdb_mem_write(struct vsp_gdb *g, uint64_t addr, const void *buf,
 /* Z0/z0 (software breakpoint, kind 1 for x86). */
 int vsp_gdb_break_insert(struct vsp_gdb *g, uint64_t addr);
 int vsp_gdb_break_remove(struct vsp_gdb *g, uint64_t addr);
+/* Z2/z2: a write watchpoint on [addr, addr + len).  -ENOTSUP when the stub
+ * has none, -EIO when it refuses this one (out of debug registers, a
+ * length or alignment it cannot watch). */
+int vsp_gdb_watch_insert(struct vsp_gdb *g, uint64_t addr, uint64_t len);
+int vsp_gdb_watch_remove(struct vsp_gdb *g, uint64_t addr, uint64_t len);
 
 /* c / c ADDR and s / s ADDR: no reply until the target stops. */
 int vsp_gdb_continue(struct vsp_gdb *g, bool at, uint64_t addr);

@@ -41,6 +41,7 @@
 #define GBE_REGS_MIN 140	/* up to eflags: all a monitor must have */
 #define GBE_REGS_MAX 1024
 #define GBE_MAX_TRAPS 4096
+#define GBE_MAX_WATCH 1024
 
 struct gbe {
 	struct vsp_gdb g;
@@ -58,6 +59,9 @@ struct gbe {
 	uint8_t saved[GBE_MAX_TRAPS];
 	bool saved_ok[GBE_MAX_TRAPS];
 	size_t ntraps;
+	/* Write watchpoints, removed at detach like the traps. */
+	uint64_t watch_at[GBE_MAX_WATCH], watch_len[GBE_MAX_WATCH];
+	size_t nwatch;
 	/* The guard process (gbe_guard_start) and our end of its pipe. */
 	pid_t guard_pid;
 	int guard_fd;
@@ -438,7 +442,10 @@ static int gbe_wait(struct vsp_backend *be, struct vsp_stop *stop,
 	if (rc < 0)
 		return rc;
 	uint64_t rip = gbe_u64(s->regs + GBE_REG_RIP);
-	if (gs.sig == 5 && gbe_is_trap(s, rip) && !stepping) {
+	if (gs.sig == 5 && gs.watch && s->nwatch) {
+		stop->kind = VSP_STOP_WATCH;
+		stop->addr = gs.watch_addr;
+	} else if (gs.sig == 5 && gbe_is_trap(s, rip) && !stepping) {
 		stop->kind = VSP_STOP_TRAP;
 		stop->addr = rip;
 	} else if (stepping && gs.sig == 5) {
@@ -515,6 +522,13 @@ static void gbe_detach(struct vsp_backend *be, bool stay_paused)
 				       rc == -EPROTO || rc == -EMSGSIZE;
 			}
 			s->ntraps = 0;
+			for (size_t i = s->nwatch; i-- > 0 && !dead;) {
+				int rc = vsp_gdb_watch_remove(&s->g, s->watch_at[i],
+							      s->watch_len[i]);
+				dead = rc == -ENOTCONN || rc == -ETIMEDOUT ||
+				       rc == -EPROTO || rc == -EMSGSIZE;
+			}
+			s->nwatch = 0;
 			/* D lets the stub drop its own state and resume the
 			 * guest; closing without it leaves a QEMU guest paused. */
 			if (!dead && !stay_paused && vsp_gdb_request(&s->g, "D") < 0)
@@ -526,6 +540,39 @@ static void gbe_detach(struct vsp_backend *be, bool stay_paused)
 	gbe_guard_stop(s);
 	free(s);
 	be->priv = NULL;
+}
+
+static int gbe_watch_add(struct vsp_backend *be, uint64_t addr, uint64_t len)
+{
+	struct gbe *s = gbe_of(be);
+	if (s->nwatch == GBE_MAX_WATCH)
+		return -ENOSPC;
+	int rc = vsp_gdb_watch_insert(&s->g, addr, len);
+	gbe_sync(be);
+	if (rc == -EIO)
+		return -ENOSPC;	/* the stub said no: no room, or not this */
+	if (rc < 0)
+		return rc;
+	s->watch_at[s->nwatch] = addr;
+	s->watch_len[s->nwatch] = len;
+	s->nwatch++;
+	return 0;
+}
+
+static int gbe_watch_del(struct vsp_backend *be, uint64_t addr, uint64_t len)
+{
+	struct gbe *s = gbe_of(be);
+	for (size_t i = 0; i < s->nwatch; i++) {
+		if (s->watch_at[i] != addr || s->watch_len[i] != len)
+			continue;
+		int rc = vsp_gdb_watch_remove(&s->g, addr, len);
+		gbe_sync(be);
+		s->nwatch--;
+		s->watch_at[i] = s->watch_at[s->nwatch];
+		s->watch_len[i] = s->watch_len[s->nwatch];
+		return rc;
+	}
+	return -ENOENT;
 }
 
 /* The client's last error message, for the monitor's reports. */
@@ -540,6 +587,8 @@ const struct vsp_backend_ops vsp_be_gdb_ops = {
 	.attach = gbe_attach,
 	.trap_add = gbe_trap_add,
 	.trap_del = gbe_trap_del,
+	.watch_add = gbe_watch_add,
+	.watch_del = gbe_watch_del,
 	.read = gbe_read,
 	.write = gbe_write,
 	.regs_get = gbe_regs_get,

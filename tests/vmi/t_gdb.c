@@ -355,6 +355,19 @@ static void test_regs_and_run(void)
 	pkt(&f, "Yes");
 	ok(vsp_gdb_break_insert(&f.g, 1) == -EPROTO, "Z0 odd reply");
 	sent(&f, buf, sizeof buf);
+	pkt(&f, "OK");
+	ok(vsp_gdb_watch_insert(&f.g, 0xffffffff82a5e2c0ull, 256) == 0, "Z2");
+	pkt(&f, "OK");
+	ok(vsp_gdb_watch_remove(&f.g, 0xffffffff82a5e2c0ull, 256) == 0, "z2");
+	sent(&f, buf, sizeof buf);
+	ok(strstr(buf, "$Z2,ffffffff82a5e2c0,100#") && strstr(buf, "$z2,ffffffff82a5e2c0,100#"),
+	   "watchpoint packets: address and length in hex");
+	pkt(&f, "E22");
+	ok(vsp_gdb_watch_insert(&f.g, 8, 8) == -EIO, "Z2 refused (no debug register left)");
+	pkt(&f, "");
+	ok(vsp_gdb_watch_insert(&f.g, 8, 8) == -ENOTSUP, "Z2 unsupported");
+	ok(vsp_gdb_watch_insert(&f.g, 8, 0) == -EINVAL, "Z2 of no bytes: not sent");
+	sent(&f, buf, sizeof buf);
 	ok(vsp_gdb_continue(&f.g, true, 0xffffffff81000005ull) == 0 &&
 	   vsp_gdb_step(&f.g, false, 0) == 0 && vsp_gdb_interrupt(&f.g) == 0,
 	   "c ADDR, s, interrupt sent");

@@ -47,6 +47,8 @@ struct sim {
 	uint8_t mem[SIM_MEM_LEN];
 	uint64_t bps[16];
 	int nbps;
+	uint64_t wps[2], wlen[2];	/* two debug registers, as a small KVM */
+	int nwps;
 	int last_G_len;
 	bool noack, detached, got_hg;
 	char in[70000];
@@ -119,6 +121,13 @@ static void sim_stop_at_bp(void)
 	uint64_t rip = sim_get64(128);
 	if (rip == SIM_EXIT_RIP) {
 		sim_send("W00");
+		return;
+	}
+	if (sim.nwps) {		/* the guest writes the watched bytes */
+		char r[80];
+		snprintf(r, sizeof r, "T05thread:01;watch:%llx;",
+			 (unsigned long long)sim.wps[0] + 2);
+		sim_send(r);
 		return;
 	}
 	if (sim.nbps == 0)
@@ -202,6 +211,22 @@ static void *sim_main(void *arg)
 			for (int i = 0; i < sim.nbps; i++)
 				if (sim.bps[i] == a) {
 					sim.bps[i] = sim.bps[--sim.nbps];
+					break;
+				}
+			sim_send("OK");
+		} else if (sscanf(p, "Z2,%llx,%llx", &a, &l) == 2) {
+			if (sim.nwps == 2) {
+				sim_send("E22");
+			} else {
+				sim.wps[sim.nwps] = a;
+				sim.wlen[sim.nwps++] = l;
+				sim_send("OK");
+			}
+		} else if (sscanf(p, "z2,%llx,%llx", &a, &l) == 2) {
+			for (int i = 0; i < sim.nwps; i++)
+				if (sim.wps[i] == a && sim.wlen[i] == l) {
+					sim.wps[i] = sim.wps[--sim.nwps];
+					sim.wlen[i] = sim.wlen[sim.nwps];
 					break;
 				}
 			sim_send("OK");
@@ -339,10 +364,20 @@ int main(void)
 
 	ok(be.ops->regs_get(&be, 1, &r) == 0 && sim.got_hg,
 	   "another vCPU's registers select its thread");
+	ok(be.ops->watch_add(&be, 0x1200, 8) == 0 && be.ops->watch_add(&be, 0x1300, 8) == 0 &&
+	   sim.nwps == 2 && sim.wlen[0] == 8, "watch_add: two write watchpoints (Z2)");
+	ok(be.ops->watch_add(&be, 0x1400, 8) == -ENOSPC,
+	   "a third: the stub refuses, -ENOSPC");
+	ok(be.ops->resume(&be, 0, &go) == 0 && be.ops->wait(&be, &st, 2000) == 0 &&
+	   st.kind == VSP_STOP_WATCH && st.addr == 0x1202,
+	   "a watchpoint hit is a watch stop at the written address");
+	ok(be.ops->watch_del(&be, 0x1300, 8) == 0 && sim.nwps == 1, "watch_del (z2)");
+	ok(be.ops->watch_del(&be, 0x1300, 8) == -ENOENT, "deleting an unknown watchpoint");
 	ok(be.ops->trap_add(&be, 0xffffffff81000030ull) == 0, "a trap left behind");
 	be.ops->detach(&be, false);
 	usleep(100 * 1000);
 	ok(sim.nbps == 0, "detach removed every breakpoint");
+	ok(sim.nwps == 0, "detach removed every watchpoint");
 	ok(sim.detached, "detach sent D (the stub resumes the guest)");
 	ok(be.priv == NULL, "backend state freed");
 
