@@ -30,9 +30,11 @@ DEB_PKGS := build-essential flex bison pkg-config libcapstone-dev libffi-dev \
             libclang-rt-14-dev clang
 
 CFLAGS  ?= -O2 -g
+EXTDIR  ?= $(PREFIX)/lib/vsp/extensions
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+           -DVSP_EXT_DEFAULT_DIR='"$(EXTDIR)"' \
            -I. -I$(BUILD) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread -ldl
 
 # The Xen backend is built when libxen-dev is installed.
 HAVE_XEN := $(shell pkg-config --exists xencontrol xenevtchn xenforeignmemory xenstore && echo 1)
@@ -69,8 +71,14 @@ FUZZ_SRC    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_REPLAY := $(FUZZ_SRC:%.c=$(BUILD)/%.replay)
 FUZZ_BIN    := $(FUZZ_SRC:%.c=$(BUILD)/%.fuzz)
 
+# Extension libraries (extern functions): the examples' and the tests',
+# each one C file, into one directory that the tests allow (--extern-path).
+EXT_SRC := $(sort $(wildcard examples/extensions/*.c tests/extensions/*.c))
+EXT_SO  := $(patsubst %.c,$(BUILD)/extensions/%.so,$(notdir $(EXT_SRC)))
+EXAMPLE_SO := $(patsubst %.c,$(BUILD)/extensions/%.so,$(notdir $(wildcard examples/extensions/*.c)))
+
 .PHONY: all check deps demo bench fuzz fuzz-build install clean guest tests
-all: $(BUILD)/vsp
+all: $(BUILD)/vsp $(EXT_SO)
 ifeq ($(BUILD),build)
 all: vsp
 vsp: $(BUILD)/vsp
@@ -79,6 +87,14 @@ endif
 
 $(BUILD)/vsp: $(CLI_OBJ) $(BUILD)/libvsp.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libvsp.a $(LDLIBS)
+
+$(BUILD)/extensions/%.so: examples/extensions/%.c examples/extensions/vsp_extension.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
+
+$(BUILD)/extensions/%.so: tests/extensions/%.c examples/extensions/vsp_extension.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
 
 $(BUILD)/libvsp.a: $(LIB_OBJ)
 	@rm -f $@
@@ -157,6 +173,12 @@ install: all
 	install -m 644 stdlib-policies/*.vsp $(DESTDIR)$(PREFIX)/share/vsp/stdlib-policies/ 2>/dev/null || true
 	install -m 644 examples/*.vsp examples/*.jsonl examples/*.paths $(DESTDIR)$(PREFIX)/share/vsp/examples/
 	install -m 644 docs/vsp.1 $(DESTDIR)$(PREFIX)/share/man/man1/ 2>/dev/null || true
+	install -d $(DESTDIR)$(EXTDIR) $(DESTDIR)$(PREFIX)/share/vsp/examples/extensions \
+	  $(DESTDIR)$(PREFIX)/include/vsp
+	install -m 755 $(EXAMPLE_SO) $(DESTDIR)$(EXTDIR)/
+	install -m 644 examples/extensions/*.vsp examples/extensions/*.jsonl examples/extensions/*.c \
+	  $(DESTDIR)$(PREFIX)/share/vsp/examples/extensions/
+	install -m 644 examples/extensions/vsp_extension.h $(DESTDIR)$(PREFIX)/include/vsp/extension.h
 
 clean:
 	rm -rf $(BUILD) vsp

@@ -59,6 +59,7 @@ static const char attach_help[] =
 	"                         or open (allow)\n"
 	"      --fail-closed, --fail-open   short for --on-partial closed/open\n"
 	"  -q, --quiet            no progress messages\n"
+	VSP_CLI_EXTERN_HELP
 	"  -h, --help             show this help\n\n"
 	"Exit status: 0 the guest ended or vsp detached, 1 policy errors,\n"
 	"2 usage or I/O error, 3 cannot attach or lost the guest.\n";
@@ -94,6 +95,7 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 		{ "fail-open", no_argument, NULL, OPT_FAIL_OPEN },
 		{ "interactive", no_argument, NULL, OPT_INTERACTIVE },
 		{ "quiet", no_argument, NULL, 'q' },
+		VSP_CLI_EXTERN_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -186,6 +188,12 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 			fputs(attach_help, stdout);
 			return -1;
 		default:
+			switch (vsp_cli_extern_opt(c, optarg, &aa->lo.ext)) {
+			case 1:
+				continue;
+			case -1:
+				return 2;
+			}
 			fputs(attach_help, stderr);
 			return 2;
 		}

@@ -21,6 +21,7 @@ static const char check_help[] =
 	"  -b, --backend B     also report, as errors, every event that the\n"
 	"                      backend B (gdb or xen) cannot trap, as\n"
 	"                      'vsp attach' would refuse it\n"
+	VSP_CLI_EXTERN_HELP
 	"  -h, --help          show this help\n\n"
 	"Exit status: 0 clean (warnings allowed), 1 errors, 2 usage or I/O error.\n";
 
@@ -30,6 +31,7 @@ static const char disasm_help[] =
 	"and prints the verified bytecode of every event it names: each\n"
 	"instruction with its source line, and the worst-case step count.\n\n"
 	"  --no-fastpath  show the programs without fast-path folding\n"
+	VSP_CLI_EXTERN_HELP
 	"  -h, --help     show this help\n\n"
 	"Exit status: 0 clean, 1 errors, 2 usage or I/O error.\n";
 
@@ -38,6 +40,7 @@ int vsp_cmd_check(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "werror", no_argument, NULL, 'W' },
 		{ "backend", required_argument, NULL, 'b' },
+		VSP_CLI_EXTERN_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -63,6 +66,11 @@ int vsp_cmd_check(int argc, char **argv)
 			fputs(check_help, stdout);
 			return 0;
 		default:
+			c = vsp_cli_extern_opt(c, optarg, &lo.ext);
+			if (c > 0)
+				break;
+			if (c < 0)
+				return 2;
 			fputs(check_help, stderr);
 			return 2;
 		}
@@ -88,6 +96,7 @@ int vsp_cmd_disasm(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "no-fastpath", no_argument, NULL, 'F' },
+		VSP_CLI_EXTERN_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -104,6 +113,11 @@ int vsp_cmd_disasm(int argc, char **argv)
 			fputs(disasm_help, stdout);
 			return 0;
 		default:
+			c = vsp_cli_extern_opt(c, optarg, &lo.ext);
+			if (c > 0)
+				break;
+			if (c < 0)
+				return 2;
 			fputs(disasm_help, stderr);
 			return 2;
 		}

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "interp/engine.h"
+#include "interp/extern.h"
 
 int vsp_cmd_check(int argc, char **argv);
 int vsp_cmd_disasm(int argc, char **argv);
@@ -28,6 +29,25 @@ uint64_t vsp_cli_now_ns(void);
  * or socket vsp opens later can become standard output (audit records
  * would then go into it).  -1 when /dev/null cannot be opened. */
 int vsp_cli_guard_stdio(void);
+
+/* The extern options every command that loads a policy takes. */
+enum {
+	VSP_CLI_OPT_EXTERN_PATH = 0x1000, VSP_CLI_OPT_EXTERN_ISOLATE,
+	VSP_CLI_OPT_EXTERN_TIMEOUT
+};
+#define VSP_CLI_EXTERN_OPTIONS                                              \
+	{ "extern-path", required_argument, NULL, VSP_CLI_OPT_EXTERN_PATH },  \
+	{ "extern-isolate", no_argument, NULL, VSP_CLI_OPT_EXTERN_ISOLATE },  \
+	{ "extern-timeout", required_argument, NULL, VSP_CLI_OPT_EXTERN_TIMEOUT }
+#define VSP_CLI_EXTERN_HELP                                                  \
+	"      --extern-path DIR  a directory extern libraries may be loaded from\n" \
+	"                         (repeatable; default " VSP_EXT_DEFAULT_DIR ")\n" \
+	"      --extern-isolate   run extern functions in a child process\n"      \
+	"      --extern-timeout MS  isolated: a call's time budget (default 100);\n" \
+	"                         a call over it fails and the event is partial\n"
+/* Handles option c when it is one of the above: 1 handled, 0 not one of
+ * them, -1 bad value (message printed). */
+int vsp_cli_extern_opt(int c, const char *arg, struct vsp_ext_opts *o);
 
 #define VSP_VERSION "0.1.0"
 

@@ -37,6 +37,7 @@ static const char replay_help[] =
 	"                         default verdict), closed (deny EPERM), open (allow)\n"
 	"      --fail-closed      the same as --on-partial closed\n"
 	"      --fail-open        the same as --on-partial open\n"
+	VSP_CLI_EXTERN_HELP
 	"  -h, --help             show this help\n\n"
 	"In learn mode the profile files named by 'must arise from profile' get\n"
 	"every call path seen (sorted, without duplicates, merged with what they\n"
@@ -68,6 +69,7 @@ static int parse_args(int argc, char **argv, struct replay_args *ra)
 		{ "on-partial", required_argument, NULL, OPT_ON_PARTIAL },
 		{ "fail-closed", no_argument, NULL, OPT_FAIL_CLOSED },
 		{ "fail-open", no_argument, NULL, OPT_FAIL_OPEN },
+		VSP_CLI_EXTERN_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -141,6 +143,12 @@ static int parse_args(int argc, char **argv, struct replay_args *ra)
 			fputs(replay_help, stdout);
 			return -1;
 		default:
+			switch (vsp_cli_extern_opt(c, optarg, &ra->lo.ext)) {
+			case 1:
+				continue;
+			case -1:
+				return 2;
+			}
 			fputs(replay_help, stderr);
 			return 2;
 		}

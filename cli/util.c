@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,4 +58,42 @@ int vsp_cli_guard_stdio(void)
 		}
 	}
 	return 0;
+}
+
+int vsp_cli_extern_opt(int c, const char *arg, struct vsp_ext_opts *o)
+{
+	static const char *dirs[64];
+	char *end;
+	unsigned long v;
+
+	switch (c) {
+	case VSP_CLI_OPT_EXTERN_PATH:
+		if (o->ndirs >= sizeof(dirs) / sizeof(dirs[0])) {
+			fprintf(stderr, "vsp: at most %zu --extern-path directories\n",
+				sizeof(dirs) / sizeof(dirs[0]));
+			return -1;
+		}
+		if (o->dirs && o->dirs != dirs) {
+			fprintf(stderr, "vsp: --extern-path given twice over\n");
+			return -1;
+		}
+		dirs[o->ndirs++] = arg;
+		o->dirs = dirs;
+		return 1;
+	case VSP_CLI_OPT_EXTERN_ISOLATE:
+		o->isolate = true;
+		return 1;
+	case VSP_CLI_OPT_EXTERN_TIMEOUT:
+		errno = 0;
+		v = strtoul(arg, &end, 10);
+		if (errno || *end || !arg[0] || v == 0 || v > 600000) {
+			fprintf(stderr, "vsp: --extern-timeout takes milliseconds, "
+				"1 to 600000, not '%s'\n", arg);
+			return -1;
+		}
+		o->timeout_ms = (uint32_t)v;
+		return 1;
+	default:
+		return 0;
+	}
 }

@@ -147,6 +147,21 @@ static void operands(struct sbuf *b, const struct vsp_image *im, vsp_insn in)
 		n = vsp_fp_pathset_size(im->pathsets[a]);
 		sb_printf(b, "path set %u (%zu pattern%s)", a, n, n == 1 ? "" : "s");
 		break;
+	case VSP_OPK_EXTERN: {
+		const struct vsp_extern *e = &im->externs[a];
+		static const char *const tn[128] = {
+			['i'] = "int", ['b'] = "bool", ['s'] = "string" };
+
+		sb_printf(b, "%s(", e->name);
+		for (unsigned i = 0; i < e->nargs; i++)
+			sb_printf(b, "%s%s", i ? ", " : "",
+				  tn[e->args[i] & 127] ? tn[e->args[i] & 127] : "?");
+		sb_printf(b, ") -> %s", tn[e->ret[0] & 127] ? tn[e->ret[0] & 127] : "?");
+		if (e->ret[0] == 's')
+			sb_printf(b, " slot %u", x);
+		sb_printf(b, ", cost %u%s", e->cost, e->pure ? ", pure" : "");
+		break;
+	}
 	case VSP_OPK_GOTO:
 	case VSP_OPK_BRANCH:
 		sb_printf(b, "-> %u", a);

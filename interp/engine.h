@@ -37,6 +37,15 @@ const char *vsp_fail_policy_name(enum vsp_fail_policy f);
 /* Parses "rules", "default", "closed", "open"; -1 when none. */
 int vsp_fail_policy_parse(const char *s, enum vsp_fail_policy *out);
 
+/* Extern functions (interp/extern.h): where their libraries may lie and
+ * how they run. */
+struct vsp_ext_opts {
+	const char *const *dirs;	/* allowed directories; none: the default */
+	size_t ndirs;
+	bool isolate;			/* run the extensions in a child process */
+	uint32_t timeout_ms;		/* isolated: budget per call; 0: 100 ms */
+};
+
 struct vsp_load_opts {
 	enum vsp_mode mode;	/* VSP_MODE_UNSET: the files' mode, else enforce */
 	FILE *diag;		/* where diagnostics go; NULL: stderr */
@@ -45,6 +54,7 @@ struct vsp_load_opts {
 	uint32_t cache_entries;	/* 0: the default, 65536 */
 	bool warnings_as_errors;
 	enum vsp_fail_policy on_partial;	/* VSP_FAIL_RULES by default */
+	struct vsp_ext_opts ext;	/* extern functions: directories, isolation */
 };
 
 /*

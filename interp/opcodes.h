@@ -13,7 +13,9 @@
  * strings, top of stack last: 'i' int, 'b' bool, 's' string, 'l' list of
  * strings, 'a' any type and 'x' int or bool (every 'a' or 'x' of one
  * instruction stands for the same type).  Their lengths are the stack
- * effect.  The comment before each entry documents it in a fixed form,
+ * effect; "*" (XCALL only) means the extern's declaration gives them
+ * (vsp_insn_stack() in interp/program.h).  The comment before each entry
+ * documents it in a fixed form,
  *
  *   NAME A B: effect
  *
@@ -41,6 +43,8 @@ enum vsp_opk {
 	VSP_OPK_GLOBS,		/* A: index into the glob-list pool */
 	VSP_OPK_MATCH,		/* A: matcher, B: group (0..63) */
 	VSP_OPK_PATHSET,	/* A: index into the call-path set pool */
+	VSP_OPK_EXTERN,		/* A: extern table index, B: scratch slot of a
+				 * string result (else 0) */
 	VSP_OPK_GOTO,		/* A: target pc, greater than this pc */
 	VSP_OPK_BRANCH,		/* A: target pc, greater than this pc */
 	VSP_OPK_EFFECT,		/* A: rule, B: effect */
@@ -142,6 +146,11 @@ enum vsp_cmp {
 	/* ARISE A -: the call path (stack without its first entry) matches  \
 	   a pattern of path set A; no call path matches nothing */          \
 	OP(ARISE, VSP_OPK_PATHSET, "", "b")                                  \
+	/* XCALL A B: call extern A on its arguments (popped, first pushed   \
+	   first), push its result (a string result built in slot B); costs \
+	   the extern's declared steps; a failed call gives 0, false or ""   \
+	   and marks the event partial */                                    \
+	OP(XCALL, VSP_OPK_EXTERN, "*", "*")                                  \
 	/* JMP A -: go to A */                                               \
 	OP(JMP, VSP_OPK_GOTO, "", "")                                        \
 	/* JZ A -: pop; go to A when false */                                \

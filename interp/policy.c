@@ -490,8 +490,9 @@ static inline void run_and_store(struct vsp_policy *p, uint32_t pi,
 
 	run_prog(p, pr, pm, ev, out);
 	p->st.cache_misses++;
-	/* A decision that lost effects cannot be replayed whole. */
-	if (keyed && !out->fired_dropped) {
+	/* A decision that lost effects cannot be replayed whole; one whose
+	 * extern call failed (a timeout) is not the function's answer. */
+	if (keyed && !out->fired_dropped && !p->scratch.ext_failed) {
 		pack(pr, out, &cv);
 		vsp_fp_cache_put(p->cache, pi, key, klen, &cv, sizeof(cv));
 	}
@@ -1031,7 +1032,9 @@ static int prepare(struct vsp_policy *p, const struct vsp_load_opts *o, FILE *di
 		struct vsp_prog *pr = &im->progs[i];
 		struct pmode *pm = &p->pm[i];
 
-		if (!o->no_fastpath && pr->reads == 0) {
+		/* A program that calls an impure extern runs every time: no
+		 * constant verdict, no cache (language.md, "Extern functions"). */
+		if (!o->no_fastpath && pr->reads == 0 && !pr->impure) {
 			/* Reads nothing of the event: decide once, now. */
 			struct vsp_event ev;
 
@@ -1059,7 +1062,7 @@ static int prepare(struct vsp_policy *p, const struct vsp_load_opts *o, FILE *di
 		 * Everything else (matchers, glob loops, path sets, effects,
 		 * long programs) is worth a lookup.
 		 */
-		pm->cacheable = !o->no_cache && pr->nsites <= 64 &&
+		pm->cacheable = !o->no_cache && pr->nsites <= 64 && !pr->impure &&
 				!(!pr->costly && pr->nsites == 0 &&
 				  pr->max_steps <= CACHE_MIN_STEPS);
 		pm->key_ints = true;
@@ -1101,7 +1104,7 @@ struct vsp_policy *vsp_policy_load(const char *const *files, size_t nfiles,
 	struct vsp_diags d;
 	struct vsp_unit *u;
 	struct vsp_policy *p = NULL;
-	struct vsp_compile_opts co = { o->mode, o->no_fastpath };
+	struct vsp_compile_opts co = { o->mode, o->no_fastpath, &o->ext };
 	int errs = 0;
 
 	vsp_diags_init(&d);

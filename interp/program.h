@@ -60,6 +60,7 @@ struct vsp_prog {
 	uint32_t max_stack;
 	uint64_t reads;		/* bit (1 << VSP_F_x): fields read */
 	bool reads_stack_path;	/* ARISE: reads the call path */
+	bool impure;		/* XCALL of an extern not declared pure */
 	struct vsp_site *sites;	/* FIRE and LEARN in pc order */
 	uint32_t nsites;
 
@@ -107,6 +108,40 @@ struct vsp_fop {
 	int64_t mask, k;
 };
 
+/* One operand stack slot of the interpreter.  Ints and bools use i;
+ * strings use p and len (a borrowed view). */
+struct vsp_val {
+	int64_t i;
+	const char *p;
+	uint32_t len;
+};
+
+/*
+ * An extern function (language.md, "Extern functions"): what the policy
+ * declared, and what interp/extern.c bound at load.  The table is load-time
+ * data: XCALL names an entry by index (checked by the verifier), and only
+ * an entry that vsp_ext_bind() bound can be called, so no bytecode can
+ * reach an arbitrary pointer.
+ */
+#define VSP_EXT_MAX_ARGS 8
+
+struct vsp_ext_host;
+
+struct vsp_extern {
+	char *name;		/* the function and its symbol */
+	char *lib;		/* the library as written */
+	char *path;		/* the file it was loaded from */
+	char args[VSP_EXT_MAX_ARGS + 1];	/* argument types: 'i' 'b' 's' */
+	char ret[2];		/* the result type */
+	uint8_t nargs;
+	uint32_t cost;		/* steps charged per call */
+	bool pure;		/* its decisions may be cached */
+	/* Set by vsp_ext_bind(): */
+	bool bound;
+	void (*fn)(void);	/* in process: the symbol */
+	void *cif;		/* in process: its ffi_cif */
+};
+
 struct vsp_globlist {
 	struct vsp_str *globs;	/* point into image->strs storage */
 	uint32_t n;
@@ -128,7 +163,10 @@ struct vsp_image {
 	uint32_t nmatchers;
 	struct vsp_pathset **pathsets;
 	uint32_t npathsets;
-	uint32_t nslots;	/* scratch slots LOWER may name */
+	uint32_t nslots;	/* scratch slots LOWER and XCALL may name */
+	struct vsp_extern *externs;
+	uint32_t nexterns;
+	struct vsp_ext_host *ext_host;	/* --extern-isolate: the child */
 
 	char **files;		/* source files, for struct vsp_srcpos */
 	uint32_t nfiles;
@@ -150,6 +188,25 @@ struct vsp_image {
 void vsp_image_free(struct vsp_image *im);
 
 /*
+ * The type strings instruction `in` pops and pushes (interp/opcodes.h):
+ * the opcode table's, or for XCALL its extern's declaration.  For XCALL,
+ * A must already be known to be in range (the verifier's decode pass).
+ */
+static inline void vsp_insn_stack(const struct vsp_image *im, vsp_insn in,
+				  const char **pops, const char **pushes)
+{
+	unsigned op = VSP_INS_OP(in);
+
+	if (op == VSP_OPC_XCALL) {
+		*pops = im->externs[VSP_INS_A(in)].args;
+		*pushes = im->externs[VSP_INS_A(in)].ret;
+		return;
+	}
+	*pops = vsp_opinfo[op].pops;
+	*pushes = vsp_opinfo[op].pushes;
+}
+
+/*
  * Verifies one program against its image.  Returns 0 and fills the
  * verifier's fields of `pr`, or -1 with a message naming the instruction
  * ("pc 12: jump out of range") in err.  Never crashes on any input.
@@ -168,6 +225,7 @@ struct vsp_vm_scratch {
 	uint64_t *memo_gen;	/* per matcher: the event it was for */
 	uint32_t nmemo;
 	uint64_t gen;		/* bumped per run */
+	bool ext_failed;	/* an extern call of the last run failed */
 };
 
 int vsp_vm_scratch_init(struct vsp_vm_scratch *s, const struct vsp_image *im);

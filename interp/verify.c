@@ -170,6 +170,25 @@ static int check_operands(struct vctx *c, uint32_t pc, vsp_insn in)
 		if (a >= im->npathsets || !im->pathsets[a])
 			return fail(c, pc, "%s: path set %u out of range", nm, a);
 		break;
+	case VSP_OPK_EXTERN: {
+		const struct vsp_extern *x;
+
+		if (a >= im->nexterns || !im->externs)
+			return fail(c, pc, "%s: extern %u out of range", nm, a);
+		x = &im->externs[a];
+		if (!x->bound)
+			return fail(c, pc, "%s: extern %u is not bound", nm, a);
+		if (x->nargs > VSP_EXT_MAX_ARGS ||
+		    strnlen(x->args, sizeof(x->args)) != x->nargs ||
+		    strspn(x->args, "ibs") != x->nargs || x->ret[1] ||
+		    !x->ret[0] || !strchr("ibs", x->ret[0]))
+			return fail(c, pc, "%s: extern %u has a bad signature", nm, a);
+		if (x->ret[0] != 's')
+			b_used = false;
+		else if (b >= im->nslots || b >= VSP_VM_SLOTS_MAX)
+			return fail(c, pc, "%s: scratch slot %u out of range", nm, b);
+		break;
+	}
 	case VSP_OPK_GOTO:
 	case VSP_OPK_BRANCH:
 		b_used = false;
@@ -302,13 +321,18 @@ static int step_types(struct vctx *c, uint32_t pc, struct vstate *s,
 {
 	const struct vsp_opinfo *oi = &vsp_opinfo[VSP_INS_OP(c->pr->code[pc])];
 	int bound_a = T_NONE, bound_x = T_NONE;
+	const char *pops, *pushes;
+	unsigned npops, npushes;
 
-	if (s->depth < oi->npops)
+	vsp_insn_stack(c->im, c->pr->code[pc], &pops, &pushes);
+	npops = (unsigned)strlen(pops);
+	npushes = (unsigned)strlen(pushes);
+	if (s->depth < npops)
 		return fail(c, pc, "%s: stack underflow (needs %u, has %u)", oi->name,
-			    oi->npops, s->depth);
-	for (unsigned i = 0; i < oi->npops; i++) {
-		int want = oi->pops[i];
-		int have = s->t[s->depth - oi->npops + i];
+			    npops, s->depth);
+	for (unsigned i = 0; i < npops; i++) {
+		int want = pops[i];
+		int have = s->t[s->depth - npops + i];
 
 		if (want == 'a') {
 			if (bound_a == T_NONE)
@@ -326,12 +350,12 @@ static int step_types(struct vctx *c, uint32_t pc, struct vstate *s,
 			return fail(c, pc, "%s: operand %u is %s, expected %s", oi->name,
 				    i + 1, type_name(have), type_name(want));
 	}
-	s->depth -= oi->npops;
-	if (s->depth + oi->npushes > VSP_VM_STACK)
+	s->depth -= npops;
+	if (s->depth + npushes > VSP_VM_STACK)
 		return fail(c, pc, "%s: stack overflow (depth %u)", oi->name,
-			    s->depth + oi->npushes);
-	for (unsigned i = 0; i < oi->npushes; i++) {
-		int t = oi->pushes[i];
+			    s->depth + npushes);
+	for (unsigned i = 0; i < npushes; i++) {
+		int t = pushes[i];
 
 		s->t[s->depth++] = t == 'a' ? bound_a : t == 'x' ? bound_x : t;
 	}
@@ -403,7 +427,7 @@ static int pass_bound(struct vctx *c)
 	uint32_t n = pr->ncode, nsites = 0;
 	uint32_t *steps = calloc(n, sizeof(*steps));
 	uint64_t reads = 0;
-	bool path = false;
+	bool path = false, impure = false;
 
 	if (!steps)
 		return fail(c, 0, "out of memory");
@@ -416,7 +440,13 @@ static int pass_bound(struct vctx *c)
 			best = steps[VSP_INS_A(in)];
 		if (falls_through(k) && steps[pc + 1] > best)
 			best = steps[pc + 1];
-		steps[pc] = best + 1;
+		/* An extern call costs what its declaration says; saturate. */
+		uint64_t cost = VSP_INS_OP(in) == VSP_OPC_XCALL
+					? c->im->externs[VSP_INS_A(in)].cost : 1;
+		if (cost < 1)
+			cost = 1;
+		steps[pc] = best + cost > UINT32_MAX ? UINT32_MAX
+						     : (uint32_t)(best + cost);
 	}
 	pr->max_steps = steps[0];
 	free(steps);
@@ -435,6 +465,8 @@ static int pass_bound(struct vctx *c)
 		}
 		if (op == VSP_OPC_FIRE || op == VSP_OPC_LEARN)
 			nsites++;
+		if (op == VSP_OPC_XCALL && !c->im->externs[VSP_INS_A(in)].pure)
+			impure = true;
 	}
 	free(pr->sites);
 	pr->sites = NULL;
@@ -455,6 +487,7 @@ static int pass_bound(struct vctx *c)
 	}
 	pr->reads = reads;
 	pr->reads_stack_path = path;
+	pr->impure = impure;
 	return 0;
 }
 

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "fastpath/match.h"
+#include "interp/extern.h"
 #include "interp/program.h"
 
 #ifndef VSP_VM_SWITCH
@@ -41,13 +42,6 @@
 #define VSP_VM_SWITCH 1
 #endif
 #endif
-
-/* One operand stack slot.  Ints and bools use i; strings use p and len. */
-struct vsp_val {
-	int64_t i;
-	const char *p;
-	uint32_t len;
-};
 
 static const char str_dot[] = ".", str_slash[] = "/";
 
@@ -283,7 +277,8 @@ void vsp_vm_run(const struct vsp_image *im, const struct vsp_prog *pr,
 	struct vsp_val stack[VSP_VM_STACK];
 	struct vsp_val *sp = stack;
 	const vsp_insn *code = pr->code;
-	uint32_t pc = 0, steps = 0;
+	uint32_t pc = 0;
+	uint64_t steps = 0;
 	vsp_insn in;
 	unsigned op;
 
@@ -296,6 +291,7 @@ void vsp_vm_run(const struct vsp_image *im, const struct vsp_prog *pr,
 	out->flagged = false;
 	out->cached = false;
 	sc->gen++;
+	sc->ext_failed = false;
 	fetch_all(pr, ev);
 
 	for (;;) {
@@ -555,6 +551,21 @@ void vsp_vm_run(const struct vsp_image *im, const struct vsp_prog *pr,
 			PUSH_INT(arises(im->pathsets[VSP_INS_A(in)], ev));
 			vmbreak;
 		}
+		vmcase(XCALL) {
+			const struct vsp_extern *x = &im->externs[VSP_INS_A(in)];
+			struct vsp_val r;
+
+			sp -= x->nargs;
+			if (!vsp_ext_call(im, x, sp,
+					  x->ret[0] == 's' ? sc->slots[VSP_INS_B(in)] : NULL,
+					  &r)) {
+				ev->partial = true;
+				sc->ext_failed = true;
+			}
+			*sp++ = r;
+			steps += x->cost - 1;	/* vmfetch() counted one */
+			vmbreak;
+		}
 		vmcase(JMP) {
 			pc = VSP_INS_A(in);
 			vmbreak;
@@ -625,7 +636,7 @@ decided:
 	if (VSP_INS_A(in) != VSP_RULE_DEFAULT)
 		out->rule = (int32_t)VSP_INS_A(in);
 	out->partial = ev->partial;
-	out->steps = steps;
+	out->steps = steps > UINT32_MAX ? UINT32_MAX : (uint32_t)steps;
 }
 
 int vsp_vm_scratch_init(struct vsp_vm_scratch *s, const struct vsp_image *im)
@@ -685,6 +696,13 @@ void vsp_image_free(struct vsp_image *im)
 	for (uint32_t i = 0; i < im->nfiles; i++)
 		free(im->files[i]);
 	free(im->files);
+	vsp_ext_release(im);
+	for (uint32_t i = 0; i < im->nexterns; i++) {
+		free(im->externs[i].name);
+		free(im->externs[i].lib);
+		free(im->externs[i].path);
+	}
+	free(im->externs);
 	for (uint32_t i = 0; i < im->nprogs; i++) {
 		struct vsp_prog *pr = &im->progs[i];
 
@@ -915,7 +933,7 @@ static bool costly_op(unsigned op)
 {
 	return op == VSP_OPC_GLOB || op == VSP_OPC_GLOBS || op == VSP_OPC_MATCH ||
 	       op == VSP_OPC_MATCHF || op == VSP_OPC_INL || op == VSP_OPC_CONTAINS ||
-	       op == VSP_OPC_LOWER;
+	       op == VSP_OPC_LOWER || op == VSP_OPC_XCALL;
 }
 
 int vsp_vm_specialise(const struct vsp_image *im, struct vsp_prog *pr)

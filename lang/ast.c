@@ -140,6 +140,13 @@ void vsp_item_release(struct vsp_item *it)
 	case VSP_I_RULE:
 		vsp_rule_free(it->u.rule);
 		break;
+	case VSP_I_EXTERN:
+		if (it->u.ext) {
+			free(it->u.ext->name);
+			free(it->u.ext->lib);
+		}
+		free(it->u.ext);
+		break;
 	}
 }
 
@@ -154,6 +161,7 @@ void vsp_unit_free(struct vsp_unit *u)
 	free(u->items);
 	free(u->rules);
 	free(u->decls);
+	free(u->externs);
 	for (i = 0; i < u->nsources; i++) {
 		free(u->sources[i]->path);
 		free(u->sources[i]->text);

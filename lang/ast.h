@@ -62,7 +62,8 @@ enum vsp_op {
 };
 
 enum vsp_builtin {
-	VSP_B_NONE, VSP_B_BASENAME, VSP_B_DIRNAME, VSP_B_LOWER, VSP_B_LEN
+	VSP_B_NONE, VSP_B_BASENAME, VSP_B_DIRNAME, VSP_B_LOWER, VSP_B_LEN,
+	VSP_B_EXTERN		/* a declared extern: u.call.ext */
 };
 
 /* What a VSP_E_NAME turned out to be, set by the checker. */
@@ -76,6 +77,7 @@ enum vsp_name_kind {
 };
 
 struct vsp_decl;
+struct vsp_extern_decl;
 
 /* Deepest expression the parser builds; deeper nesting is an error, so no
  * later stage recurses without bound on hostile input. */
@@ -103,6 +105,7 @@ struct vsp_expr {
 		struct {				/* VSP_E_CALL */
 			char *fn;
 			enum vsp_builtin builtin;
+			struct vsp_extern_decl *ext;	/* VSP_B_EXTERN */
 			struct vsp_expr **args;
 			size_t n;
 		} call;
@@ -192,9 +195,33 @@ struct vsp_rule {
 	int index;		/* position in the unit, source order */
 };
 
+/* Most arguments an extern function takes. */
+#define VSP_EXTERN_MAX_ARGS 8
+
+/*
+ * `extern "LIB" fn NAME(TYPE, ...) -> TYPE [pure] [cost N];`: a native
+ * function of a shared library (interp/extern.h binds it at load).
+ */
+struct vsp_extern_decl {
+	char *name;		/* the function and its symbol */
+	char *lib;		/* as written */
+	struct vsp_loc loc;	/* the name */
+	struct vsp_loc lib_loc;
+	struct vsp_loc item_loc;
+	enum vsp_type args[VSP_EXTERN_MAX_ARGS];
+	size_t nargs;
+	enum vsp_type ret;
+	int64_t cost;		/* steps charged per call */
+	bool has_cost;
+	bool pure;		/* same arguments, same result: may be cached */
+	bool bad;		/* the parser reported it */
+	bool used;
+	uint32_t index;		/* in the unit's externs, and the image's */
+};
+
 enum vsp_item_kind {
 	VSP_I_HEADER, VSP_I_IMPORT, VSP_I_DECL, VSP_I_DEFAULT, VSP_I_MODE,
-	VSP_I_RULE
+	VSP_I_RULE, VSP_I_EXTERN
 };
 
 struct vsp_item {
@@ -207,6 +234,7 @@ struct vsp_item {
 		struct vsp_action def;		/* a VSP_A_VERDICT */
 		enum vsp_mode mode;
 		struct vsp_rule *rule;
+		struct vsp_extern_decl *ext;
 	} u;
 };
 
@@ -229,6 +257,8 @@ struct vsp_unit {
 	size_t nrules;
 	struct vsp_decl **decls;
 	size_t ndecls;
+	struct vsp_extern_decl **externs;
+	size_t nexterns;
 	struct vsp_source **sources;
 	size_t nsources;
 	struct vsp_action *def;	/* the default verdict, or NULL: allow */

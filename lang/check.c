@@ -585,6 +585,70 @@ static enum vsp_type chk_name(struct chk *c, struct vsp_expr *e)
 	return VSP_T_ERROR;
 }
 
+/* ---- extern functions ---- */
+
+static struct vsp_extern_decl *chk_extern_find(struct chk *c, const char *name)
+{
+	for (size_t i = 0; i < c->u->nexterns; i++)
+		if (strcmp(c->u->externs[i]->name, name) == 0)
+			return c->u->externs[i];
+	return NULL;
+}
+
+/* Extern names: unique, and never a builtin's. */
+static void chk_externs(struct chk *c)
+{
+	for (size_t i = 0; i < c->u->nexterns; i++) {
+		struct vsp_extern_decl *x = c->u->externs[i];
+		struct vsp_extern_decl *first = chk_extern_find(c, x->name);
+
+		if (first != x) {
+			vsp_diag_error(c->d, &x->loc,
+				       "extern '%s' is already declared", x->name);
+			vsp_diag_note(c->d, &first->loc,
+				      "the first declaration is here");
+			x->used = true;
+			continue;
+		}
+		for (size_t j = 0; j < sizeof chk_builtins / sizeof *chk_builtins; j++)
+			if (strcmp(x->name, chk_builtins[j]) == 0) {
+				vsp_diag_error(c->d, &x->loc,
+					       "cannot declare '%s': it is a builtin function",
+					       x->name);
+				x->bad = true;
+			}
+	}
+}
+
+/* NAME(args) of a declared extern; the arguments are typed already. */
+static enum vsp_type chk_extern_call(struct chk *c, struct vsp_expr *e,
+				     struct vsp_extern_decl *x, bool arg_failed)
+{
+	e->u.call.builtin = VSP_B_EXTERN;
+	e->u.call.ext = x;
+	x->used = true;
+	if (e->u.call.n != x->nargs) {
+		vsp_diag_error(c->d, &e->loc,
+			       "'%s' takes %zu argument%s, not %zu", x->name,
+			       x->nargs, x->nargs == 1 ? "" : "s", e->u.call.n);
+		return VSP_T_ERROR;
+	}
+	if (arg_failed || x->bad)
+		return VSP_T_ERROR;
+	for (size_t i = 0; i < x->nargs; i++) {
+		enum vsp_type t = e->u.call.args[i]->type;
+
+		if (t != x->args[i]) {
+			vsp_diag_error(c->d, &e->u.call.args[i]->loc,
+				       "argument %zu of '%s' is %s, not %s", i + 1,
+				       x->name, chk_type_name(x->args[i]),
+				       chk_type_name(t));
+			return VSP_T_ERROR;
+		}
+	}
+	return x->ret;
+}
+
 /* ---- expressions ---- */
 
 static enum vsp_type chk_call(struct chk *c, struct vsp_expr *e)
@@ -601,8 +665,16 @@ static enum vsp_type chk_call(struct chk *c, struct vsp_expr *e)
 	for (i = 0; i < 4; i++)
 		if (strcmp(fn, chk_builtins[i]) == 0)
 			which = i;
+	if (which == 4 && chk_extern_find(c, fn))
+		return chk_extern_call(c, e, chk_extern_find(c, fn), t != VSP_T_ERROR);
 	if (which == 4) {
-		s = vsp_suggest(fn, chk_builtins, 4);
+		const char *cands[4 + 64];
+		size_t nc = 4;
+
+		memcpy(cands, chk_builtins, sizeof chk_builtins);
+		for (i = 0; i < c->u->nexterns && nc < 4 + 64; i++)
+			cands[nc++] = c->u->externs[i]->name;
+		s = vsp_suggest(fn, cands, nc);
 		if (s)
 			vsp_diag_error(c->d, &e->loc,
 				       "unknown function '%s'; did you mean '%s'?",
@@ -1881,6 +1953,11 @@ static void chk_unused(struct chk *c)
 					 "%s '%s' is never used",
 					 chk_decl_kind(dl->kind), dl->name);
 	}
+	for (i = 0; i < c->u->nexterns; i++)
+		if (!c->u->externs[i]->used)
+			vsp_diag_warning(c->d, &c->u->externs[i]->loc,
+					 "extern '%s' is never used",
+					 c->u->externs[i]->name);
 }
 
 static void chk_rule_names(struct chk *c)
@@ -1926,6 +2003,7 @@ int vsp_check(struct vsp_unit *u, struct vsp_diags *d)
 	d->sources = u->sources;
 	d->nsources = u->nsources;
 	chk_declare(c);
+	chk_externs(c);
 	chk_file_items(c);
 	for (i = 0; i < u->ndecls; i++) {
 		struct chk_decl *cd = chk_lookup(c, u->decls[i]->name);

@@ -209,7 +209,10 @@ static uint32_t emit(struct cc *c, unsigned op, uint32_t a, uint32_t b)
 		c->pos = xrealloc(c->pos, c->cap * sizeof(*c->pos));
 	}
 	/* Track the stack so a too-deep expression is a located error. */
-	c->depth += vsp_opinfo[op].npushes - vsp_opinfo[op].npops;
+	if (op == VSP_OPC_XCALL)
+		c->depth += 1 - (int)c->im->externs[a].nargs;
+	else
+		c->depth += vsp_opinfo[op].npushes - vsp_opinfo[op].npops;
 	if (c->depth > VSP_VM_STACK && !c->too_deep) {
 		cerror(c, c->loc, "expression too deep: it needs more than %d stack slots",
 		       VSP_VM_STACK);
@@ -967,6 +970,26 @@ static void bool_value(struct cc *c, const struct vsp_expr *e)
 	plist_free(&end);
 }
 
+/* NAME(args): the arguments left to right, then XCALL. */
+static void extern_call(struct cc *c, const struct vsp_expr *e)
+{
+	const struct vsp_extern_decl *x = e->u.call.ext;
+	uint32_t slot = 0;
+
+	for (size_t i = 0; i < e->u.call.n; i++)
+		value(c, e->u.call.args[i]);
+	c->loc = &e->loc;
+	if (x->ret == VSP_T_STRING) {
+		if (c->slots >= VSP_VM_SLOTS_MAX) {
+			cerror(c, &e->loc, "too many string results of lower() and extern calls for one event (at most %d)",
+			       VSP_VM_SLOTS_MAX);
+			return;
+		}
+		slot = c->slots++;
+	}
+	emit(c, VSP_OPC_XCALL, x->index, slot);
+}
+
 static void value(struct cc *c, const struct vsp_expr *e)
 {
 	const struct vsp_loc *saved = c->loc;
@@ -992,6 +1015,10 @@ static void value(struct cc *c, const struct vsp_expr *e)
 		}
 		break;
 	case VSP_E_CALL:
+		if (e->u.call.builtin == VSP_B_EXTERN) {
+			extern_call(c, e);
+			break;
+		}
 		if (e->u.call.n != 1) {
 			cerror(c, &e->loc, "%s() takes one argument", e->u.call.fn);
 			break;
@@ -1393,6 +1420,69 @@ static void compile_event(struct cc *c, struct vsp_prog *pr,
 	finish_prog(c, pr);
 }
 
+/* ---- extern functions ---------------------------------------------------- */
+
+static char type_char(enum vsp_type t)
+{
+	return t == VSP_T_INT ? 'i' : t == VSP_T_BOOL ? 'b' : 's';
+}
+
+/*
+ * The image's extern table, every library confined to the allowed
+ * directories and every symbol bound; errors at the declaration.
+ */
+static void extern_table(struct cc *c)
+{
+	static const struct vsp_ext_opts none = { 0 };
+	const struct vsp_ext_opts *xo = c->o->ext ? c->o->ext : &none;
+	const struct vsp_unit *u = c->u;
+	struct vsp_image *im = c->im;
+	char err[VSP_EXT_ERR], (*errs)[VSP_EXT_ERR];
+	int bad = 0, n;
+
+	_Static_assert(VSP_EXTERN_MAX_ARGS == VSP_EXT_MAX_ARGS,
+		       "one bound on extern arguments");
+	if (!u->nexterns)
+		return;
+	im->externs = xrealloc(NULL, u->nexterns * sizeof(*im->externs));
+	memset(im->externs, 0, u->nexterns * sizeof(*im->externs));
+	im->nexterns = (uint32_t)u->nexterns;
+	for (size_t i = 0; i < u->nexterns; i++) {
+		const struct vsp_extern_decl *d = u->externs[i];
+		struct vsp_extern *x = &im->externs[i];
+		char *dir = xstrdup(d->item_loc.file ? d->item_loc.file : "");
+		char *slash = strrchr(dir, '/');
+
+		x->name = xstrdup(d->name);
+		x->lib = xstrdup(d->lib);
+		for (size_t k = 0; k < d->nargs; k++)
+			x->args[k] = type_char(d->args[k]);
+		x->nargs = (uint8_t)d->nargs;
+		x->ret[0] = type_char(d->ret);
+		x->cost = (uint32_t)d->cost;
+		x->pure = d->pure;
+		if (slash)
+			*slash = 0;
+		else
+			strcpy(dir, ".");
+		if (vsp_ext_resolve(xo, d->lib, dir, &x->path, err, sizeof(err))) {
+			cerror(c, &d->lib_loc, "%s", err);
+			bad++;
+		}
+		free(dir);
+	}
+	if (bad)
+		return;
+	errs = xrealloc(NULL, u->nexterns * sizeof(*errs));
+	n = vsp_ext_bind(im, xo, errs);
+	if (n < 0)
+		cerror(c, &u->externs[0]->item_loc, "%s", errs[0]);
+	for (size_t i = 0; n > 0 && i < u->nexterns; i++)
+		if (errs[i][0])
+			cerror(c, &u->externs[i]->loc, "%s", errs[i]);
+	free(errs);
+}
+
 /* ---- rules, effects, counters, events ----------------------------------- */
 
 static void rule_tables(struct cc *c)
@@ -1557,7 +1647,7 @@ struct vsp_image *vsp_compile(const struct vsp_unit *u,
 			      const struct vsp_compile_opts *o,
 			      struct vsp_diags *d)
 {
-	static const struct vsp_compile_opts defaults = { VSP_MODE_UNSET, false };
+	static const struct vsp_compile_opts defaults = { VSP_MODE_UNSET, false, NULL };
 	static const struct vsp_loc nowhere = { "<policy>", 0, 0, 0, 0 };
 	struct cc c = { 0 };
 	const struct vsp_event_ref **keys = NULL;
@@ -1577,6 +1667,7 @@ struct vsp_image *vsp_compile(const struct vsp_unit *u,
 		file_index(&c, u->sources[i]->path);
 
 	rule_tables(&c);
+	extern_table(&c);
 	event_keys(&c, &keys, &nkeys);
 	im->nprogs = (uint32_t)nkeys + 1;
 	im->progs = xrealloc(NULL, im->nprogs * sizeof(*im->progs));

@@ -12,6 +12,7 @@
 #ifndef VSP_COMPILE_H
 #define VSP_COMPILE_H
 
+#include "interp/extern.h"
 #include "interp/program.h"
 #include "lang/ast.h"
 #include "lang/diag.h"
@@ -19,6 +20,7 @@
 struct vsp_compile_opts {
 	enum vsp_mode mode;	/* VSP_MODE_UNSET: the unit's mode, else enforce */
 	bool no_fastpath;	/* direct glob tests instead of shared matchers */
+	const struct vsp_ext_opts *ext;	/* extern functions; NULL: defaults */
 };
 
 /*

@@ -298,7 +298,7 @@ static void front_items(struct front *fr, struct vsp_source *src)
 static void front_finish(struct front *fr)
 {
 	struct vsp_unit *u = fr->u;
-	size_t i, nr = 0, nd = 0;
+	size_t i, nr = 0, nd = 0, nx = 0;
 
 	u->items = fr->items;
 	u->nitems = fr->nitems;
@@ -308,10 +308,13 @@ static void front_finish(struct front *fr)
 			nr++;
 		else if (u->items[i].kind == VSP_I_DECL)
 			nd++;
+		else if (u->items[i].kind == VSP_I_EXTERN)
+			nx++;
 	}
 	u->rules = calloc(nr ? nr : 1, sizeof *u->rules);
 	u->decls = calloc(nd ? nd : 1, sizeof *u->decls);
-	if (!u->rules || !u->decls) {
+	u->externs = calloc(nx ? nx : 1, sizeof *u->externs);
+	if (!u->rules || !u->decls || !u->externs) {
 		fputs("vsp: out of memory\n", stderr);
 		abort();
 	}
@@ -325,6 +328,10 @@ static void front_finish(struct front *fr)
 			break;
 		case VSP_I_DECL:
 			u->decls[u->ndecls++] = it->u.decl;
+			break;
+		case VSP_I_EXTERN:
+			it->u.ext->index = (uint32_t)u->nexterns;
+			u->externs[u->nexterns++] = it->u.ext;
 			break;
 		case VSP_I_DEFAULT:
 			u->def = &it->u.def;	/* the last one holds */

@@ -101,6 +101,7 @@ int vsp_parse_buffer(struct vsp_parse *ps, const char *text, size_t len);
 	struct vsp_action *act;
 	struct vsp_rattrs *attrs;
 	struct vsp_pathspec *spec;
+	struct vsp_extern_decl *ext;
 	int kw;
 }
 
@@ -153,6 +154,15 @@ static void p_rule(struct vsp_parse *ps, struct vsp_rattrs *attrs,
 static char *p_cstr(struct vsp_parse *ps, struct vsp_strlit *s,
 		    const YYLTYPE *loc, const char *what);
 static void p_strlit_free(void *p);
+static struct vsp_strlit *p_located(char *id, const YYLTYPE *loc);
+static void p_ext_attr(struct vsp_parse *ps, struct vsp_extern_decl *x,
+		       char *attr, const YYLTYPE *loc, bool has_n, int64_t n,
+		       const YYLTYPE *nloc);
+static void p_extern(struct vsp_parse *ps, struct vsp_strlit *lib,
+		     const YYLTYPE *lib_loc, char *fn, const YYLTYPE *fn_loc,
+		     char *name, const YYLTYPE *name_loc, struct vsp_pvec *args,
+		     char *ret, const YYLTYPE *ret_loc, struct vsp_extern_decl *x,
+		     const YYLTYPE *loc);
 
 /* A binary or unary node; a tree too deep for the later stages ends the
  * item (p_binary/p_unary already reported it and freed the operands). */
@@ -185,9 +195,11 @@ static void p_strlit_free(void *p);
 %token SYSCALL "syscall" HYPERCALL "hypercall" KERNEL "kernel" USER "user"
 %token WRITE "write" ENFORCE "enforce" MONITOR "monitor" LEARN "learn"
 %token EQ "==" NE "!=" LE "<=" GE ">=" SHL "<<" SHR ">>" DOTDOT ".."
+%token EXTERN "extern" ARROW "->"
 
 %type <expr> expr primary listlit
-%type <vec> exprs events actions strings
+%type <vec> exprs events actions strings types opt_types
+%type <ext> ext_attrs
 %type <ev> event
 %type <act> action verdict effect
 %type <attrs> rulehead attrs
@@ -204,6 +216,7 @@ static void p_strlit_free(void *p);
 %destructor { p_action_free($$); } <act>
 %destructor { p_attrs_free($$); } <attrs>
 %destructor { p_spec_free($$); } <spec>
+%destructor { free($$); } <ext>
 %destructor { } <ival> <kw>
 
 %left OR
@@ -263,6 +276,8 @@ item
 		}
 	| rulehead ON events opt_when opt_arise ':' actions ';'
 		{ p_rule(ps, $1, &@2, $3, $4, $5, $7); }
+	| EXTERN STRING IDENT IDENT '(' opt_types ')' ARROW IDENT ext_attrs ';'
+		{ p_extern(ps, &$2, &@2, $3, &@3, $4, &@4, $6, $9, &@9, $10, &@$); }
 	| error ';'
 		{ yyerrok; }
 	;
@@ -528,6 +543,33 @@ strings
 			$$ = $1;
 			pvec_push($$, s);
 		}
+	;
+
+/* extern: argument types and attributes; each type a located name. */
+opt_types
+	: %empty	{ $$ = pvec_new(p_strlit_free); }
+	| types		{ $$ = $1; }
+	;
+
+types
+	: IDENT
+		{
+			$$ = pvec_new(p_strlit_free);
+			pvec_push($$, p_located($1, &@1));
+		}
+	| types ',' IDENT
+		{
+			$$ = $1;
+			pvec_push($$, p_located($3, &@3));
+		}
+	;
+
+ext_attrs
+	: %empty	{ $$ = p_alloc(sizeof *$$); }
+	| ext_attrs IDENT
+		{ $$ = $1; p_ext_attr(ps, $$, $2, &@2, false, 0, NULL); }
+	| ext_attrs IDENT INT
+		{ $$ = $1; p_ext_attr(ps, $$, $2, &@2, true, $3, &@3); }
 	;
 
 actions
@@ -875,6 +917,126 @@ static char *p_cstr(struct vsp_parse *ps, struct vsp_strlit *s,
 		vsp_diag_error(ps->d, loc, "%s cannot contain a NUL byte",
 			       what);
 	return s->ptr;
+}
+
+/* A name with its location, in the layout `strings` uses. */
+static struct vsp_strlit *p_located(char *id, const YYLTYPE *loc)
+{
+	struct vsp_strlit *s = p_alloc(sizeof *s + sizeof(struct vsp_loc));
+
+	s->ptr = id;
+	s->len = (uint32_t)strlen(id);
+	*(struct vsp_loc *)(s + 1) = *loc;
+	return s;
+}
+
+/* The highest cost an extern may declare: far above any real lookup, and
+ * low enough that a program's step bound stays meaningful. */
+#define P_MAX_COST 1000000
+
+static void p_ext_attr(struct vsp_parse *ps, struct vsp_extern_decl *x,
+		       char *attr, const YYLTYPE *loc, bool has_n, int64_t n,
+		       const YYLTYPE *nloc)
+{
+	if (strcmp(attr, "pure") == 0 && !has_n) {
+		if (x->pure)
+			vsp_diag_error(ps->d, loc, "the extern is already declared pure");
+		x->pure = true;
+	} else if (strcmp(attr, "cost") == 0 && has_n) {
+		if (x->has_cost)
+			vsp_diag_error(ps->d, loc, "the extern already has a cost");
+		else if (n < 1 || n > P_MAX_COST)
+			vsp_diag_error(ps->d, nloc,
+				       "cost %lld out of range (1 to %d steps)",
+				       (long long)n, P_MAX_COST);
+		x->has_cost = true;
+		x->cost = n;
+	} else if (strcmp(attr, "cost") == 0) {
+		vsp_diag_error(ps->d, loc,
+			       "'cost' takes a number of steps: cost 20");
+	} else {
+		vsp_diag_error(ps->d, has_n ? nloc : loc,
+			       "unexpected '%s' after the result type (write 'pure' or 'cost N')",
+			       attr);
+	}
+	free(attr);
+}
+
+static bool p_type(struct vsp_parse *ps, const char *id, const YYLTYPE *loc,
+		   enum vsp_type *out)
+{
+	static const char *const names[] = { "int", "bool", "string" };
+	static const enum vsp_type types[] = {
+		VSP_T_INT, VSP_T_BOOL, VSP_T_STRING };
+	const char *s;
+
+	for (size_t i = 0; i < 3; i++)
+		if (strcmp(id, names[i]) == 0) {
+			*out = types[i];
+			return true;
+		}
+	s = vsp_suggest(id, names, 3);
+	if (s)
+		vsp_diag_error(ps->d, loc, "unknown type '%s'; did you mean '%s'?",
+			       id, s);
+	else
+		vsp_diag_error(ps->d, loc,
+			       "unknown type '%s' (an extern takes and returns int, bool or string)",
+			       id);
+	return false;
+}
+
+/* Takes lib's bytes, fn, name, args, ret and x. */
+static void p_extern(struct vsp_parse *ps, struct vsp_strlit *lib,
+		     const YYLTYPE *lib_loc, char *fn, const YYLTYPE *fn_loc,
+		     char *name, const YYLTYPE *name_loc, struct vsp_pvec *args,
+		     char *ret, const YYLTYPE *ret_loc, struct vsp_extern_decl *x,
+		     const YYLTYPE *loc)
+{
+	struct vsp_item *it = p_item(ps, VSP_I_EXTERN, loc);
+
+	it->u.ext = x;
+	x->lib = p_cstr(ps, lib, lib_loc, "a library name");
+	x->lib_loc = *lib_loc;
+	x->name = name;
+	x->loc = *name_loc;
+	x->item_loc = *loc;
+	if (!x->has_cost)
+		x->cost = 100;
+	if (strcmp(fn, "fn") != 0) {
+		vsp_diag_error(ps->d, fn_loc,
+			       "expected 'fn' after the library name, not '%s'", fn);
+		x->bad = true;
+	}
+	if (!x->lib[0]) {
+		vsp_diag_error(ps->d, lib_loc, "the library name is empty");
+		x->bad = true;
+	}
+	if (strchr(name, '.')) {
+		vsp_diag_error(ps->d, name_loc,
+			       "an extern function name cannot contain '.'");
+		x->bad = true;
+	}
+	for (size_t i = 0; i < args->n; i++) {
+		struct vsp_strlit *a = args->v[i];
+		const struct vsp_loc *al = (const struct vsp_loc *)(a + 1);
+
+		if (i == VSP_EXTERN_MAX_ARGS) {
+			vsp_diag_error(ps->d, al,
+				       "an extern takes at most %d arguments",
+				       VSP_EXTERN_MAX_ARGS);
+			x->bad = true;
+			break;
+		}
+		if (!p_type(ps, a->ptr, al, &x->args[i]))
+			x->bad = true;
+	}
+	x->nargs = args->n > VSP_EXTERN_MAX_ARGS ? VSP_EXTERN_MAX_ARGS : args->n;
+	if (!p_type(ps, ret, ret_loc, &x->ret))
+		x->bad = true;
+	free(fn);
+	free(ret);
+	pvec_free(args);
 }
 
 static void p_decl(struct vsp_parse *ps, enum vsp_decl_kind kind, char *name,

@@ -178,7 +178,7 @@ static void fused_agrees(void)
 	struct vsp_diags d;
 	struct vsp_unit *u;
 	struct vsp_image *im = NULL;
-	struct vsp_compile_opts co = { VSP_MODE_ENFORCE, false };
+	struct vsp_compile_opts co = { VSP_MODE_ENFORCE, false, NULL };
 	struct vsp_vm_scratch sc;
 	char err[256];
 	uint32_t fused = 0, runs = 0, bad = 0;
