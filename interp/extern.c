@@ -550,6 +550,16 @@ fail_keep:
 	return false;
 }
 
+int vsp_ext_bind_local(struct vsp_extern *x, void (*fn)(void), char *err,
+		       size_t errlen)
+{
+	if (!x->cif && prep_cif(x, err, errlen))
+		return -1;
+	x->fn = fn;
+	x->bound = fn != NULL;
+	return 0;
+}
+
 bool vsp_ext_call(const struct vsp_image *im, const struct vsp_extern *x,
 		  const struct vsp_val *args, char *slot, struct vsp_val *out)
 {
@@ -560,9 +570,9 @@ bool vsp_ext_call(const struct vsp_image *im, const struct vsp_extern *x,
 	out->i = 0;
 	out->p = "";
 	out->len = 0;
-	if (!x->bound || !h)
+	if (!x->bound)
 		return false;
-	if (h->isolate)
+	if (h && h->isolate)
 		ok = call_child(im, h, x, args, slot, &ret);
 	else
 		ok = call_here(x, args, slot, VSP_VM_SLOT_SIZE, &ret);

@@ -73,6 +73,14 @@ int vsp_ext_bind(struct vsp_image *im, const struct vsp_ext_opts *o,
 bool vsp_ext_call(const struct vsp_image *im, const struct vsp_extern *x,
 		  const struct vsp_val *args, char *slot, struct vsp_val *out);
 
+/*
+ * Binds entry x to a function of this program instead of a library's (for
+ * tests and fuzzing): prepares its call interface.  0, or -1 with a
+ * message.  The image needs no host for such entries.
+ */
+int vsp_ext_bind_local(struct vsp_extern *x, void (*fn)(void), char *err,
+		       size_t errlen);
+
 /* Frees the bindings and the child of an image (vsp_image_free calls it). */
 void vsp_ext_release(struct vsp_image *im);
 

@@ -640,7 +640,7 @@ static enum vsp_type chk_extern_call(struct chk *c, struct vsp_expr *e,
 
 		if (t != x->args[i]) {
 			vsp_diag_error(c->d, &e->u.call.args[i]->loc,
-				       "argument %zu of '%s' is %s, not %s", i + 1,
+				       "argument %zu of '%s' must be %s, not %s", i + 1,
 				       x->name, chk_type_name(x->args[i]),
 				       chk_type_name(t));
 			return VSP_T_ERROR;
@@ -1954,7 +1954,7 @@ static void chk_unused(struct chk *c)
 					 chk_decl_kind(dl->kind), dl->name);
 	}
 	for (i = 0; i < c->u->nexterns; i++)
-		if (!c->u->externs[i]->used)
+		if (!c->u->externs[i]->used && !c->u->externs[i]->bad)
 			vsp_diag_warning(c->d, &c->u->externs[i]->loc,
 					 "extern '%s' is never used",
 					 c->u->externs[i]->name);

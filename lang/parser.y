@@ -938,6 +938,8 @@ static void p_ext_attr(struct vsp_parse *ps, struct vsp_extern_decl *x,
 		       char *attr, const YYLTYPE *loc, bool has_n, int64_t n,
 		       const YYLTYPE *nloc)
 {
+	int errors = ps->d->errors;
+
 	if (strcmp(attr, "pure") == 0 && !has_n) {
 		if (x->pure)
 			vsp_diag_error(ps->d, loc, "the extern is already declared pure");
@@ -959,6 +961,8 @@ static void p_ext_attr(struct vsp_parse *ps, struct vsp_extern_decl *x,
 			       "unexpected '%s' after the result type (write 'pure' or 'cost N')",
 			       attr);
 	}
+	if (ps->d->errors != errors)
+		x->bad = true;
 	free(attr);
 }
 

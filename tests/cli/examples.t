@@ -35,6 +35,27 @@ for want in tests/cli/examples/*.audit; do
 	ok 'cmp -s "$T/got" "$want"' "$name: interpreter alone decides the same"
 done
 
+# The extension example: its library comes from the build (make builds
+# examples/extensions/*.c into $BUILD/extensions), in process and isolated.
+ext="${BUILD:-$(dirname "$VSP")}/extensions"
+for f in examples/extensions/*.vsp; do
+	"$VSP" check --extern-path "$ext" "$f" 2> "$T/err"
+	is "$?" 0 "vsp check $f"
+	ok '! test -s "$T/err"' "$f: no diagnostics"
+done
+for want in tests/cli/examples/extensions/*.audit; do
+	name=$(basename "$want" .audit)
+	for how in "" "--extern-isolate" "--no-fastpath --no-cache" "--extern-isolate --no-cache"; do
+		# shellcheck disable=SC2086
+		"$VSP" replay "examples/extensions/$name.vsp" --trace "examples/extensions/$name.jsonl" \
+			--extern-path "$ext" $how > "$T/got" 2> "$T/err"
+		is "$?" 0 "replay examples/extensions/$name.vsp $how"
+		if [ -n "$UPDATE_GOLDEN" ] && [ -z "$how" ]; then cp "$T/got" "$want"; fi
+		if cmp -s "$T/got" "$want"; then pass "extensions/$name $how: audit log as expected"; else
+			fail "extensions/$name $how: audit log as expected"; diff "$want" "$T/got" | sed 's/^/# /' | head -20; fi
+	done
+done
+
 # Learn, then enforce: a profile learned from a trace admits that trace.
 cp examples/xen-mmu.vsp "$T/mmu.vsp"
 : > "$T/xen-mmu.paths"

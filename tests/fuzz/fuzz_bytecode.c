@@ -10,12 +10,19 @@
  * zero.  Programs the verifier accepts run on events built from the rest of
  * the input and must pass fz_check_decision() (tests/fuzz/fz_common.h).
  *
+ * The image's extern table is load-time data the input cannot change: two
+ * functions of this file bound through libffi (each reads every byte of
+ * its string arguments, so a bad view is caught) and one entry left
+ * unbound, which the verifier must refuse; XCALL's index and slot come
+ * from the instruction words like every other operand.
+ *
  * Input: 10 bytes of pool sizes, 1 byte of event kind, 2 bytes of
  * instruction count (little endian), that many 8-byte instructions, then
  * the bytes events are built from.
  */
 #include "fz_common.h"
 #include "fastpath/match.h"
+#include "interp/extern.h"
 
 static struct vsp_image fz_im;
 static struct vsp_rule_info fz_rules[4];
@@ -23,6 +30,52 @@ static struct vsp_effect_info fz_effects[5];
 
 static const char *const fz_globs[] = { "/etc/*", "/etc/**", "*sh*",
 	"[a-c]?", "/tmp/**/x", "\\*" };
+
+static struct vsp_extern fz_externs[3];
+
+static int64_t fz_x_mix(int64_t a, const char *p, size_t n, bool b)
+{
+	int64_t h = a;
+
+	for (size_t i = 0; i < n; i++)
+		h = h * 31 + (unsigned char)p[i];
+	return b ? h : -h;
+}
+
+static int64_t fz_x_rev(const char *p, size_t n, char *out, size_t cap)
+{
+	size_t k = n < cap ? n : cap;
+
+	for (size_t i = 0; i < k; i++)
+		out[i] = p[n - 1 - i];
+	return n % 7 == 3 ? -1 : (int64_t)n;	/* sometimes a failure */
+}
+
+static void fz_externs_init(struct vsp_image *im)
+{
+	static const struct { const char *name, *args, *ret; uint32_t cost; bool pure; } d[3] = {
+		{ "fz_x_mix", "isb", "i", 30, true },
+		{ "fz_x_rev", "s", "s", 5, false },
+		{ "fz_unbound", "i", "b", 1, true },
+	};
+	char err[VSP_EXT_ERR];
+
+	for (int i = 0; i < 3; i++) {
+		struct vsp_extern *x = &fz_externs[i];
+
+		x->name = (char *)d[i].name;
+		strcpy(x->args, d[i].args);
+		x->nargs = (uint8_t)strlen(d[i].args);
+		x->ret[0] = d[i].ret[0];
+		x->cost = d[i].cost;
+		x->pure = d[i].pure;
+	}
+	if (vsp_ext_bind_local(&fz_externs[0], (void (*)(void))fz_x_mix, err, sizeof(err)) ||
+	    vsp_ext_bind_local(&fz_externs[1], (void (*)(void))fz_x_rev, err, sizeof(err)))
+		abort();
+	im->externs = fz_externs;
+	im->nexterns = 3;
+}
 
 static struct vsp_str fz_str(const char *s)
 {
@@ -115,6 +168,7 @@ static void fz_image_init(void)
 	im->effects = fz_effects;
 	im->neffects = 5;
 	im->mode = VSP_MODE_ENFORCE;
+	fz_externs_init(im);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

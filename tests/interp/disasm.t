@@ -7,12 +7,13 @@
 # rewrites the golden files instead; review the diff before committing.
 dir=$(cd "$(dirname "$0")/dis" && pwd)
 VSP=${VSP:-$(pwd)/build/vsp}
+ext="${BUILD:-$(dirname "$VSP")}/extensions"
 n=0
 fail=0
 cd "$dir" || exit 1
 for f in *.vsp; do
 	n=$((n + 1))
-	out=$("$VSP" disasm "$f" 2>&1)
+	out=$("$VSP" disasm --extern-path "$ext" "$f" 2>&1)
 	status=$?
 	if [ -n "$VSP_UPDATE" ]; then
 		printf '%s\n' "$out" > "$f.dis"

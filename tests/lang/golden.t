@@ -9,6 +9,8 @@ if [ -z "$VSP" ] || [ ! -x "$VSP" ]; then
 	echo "1..0 # SKIP \$VSP is not set to the vsp binary"
 	exit 0
 fi
+# extern libraries come from the build's extension directory
+ext="${BUILD:-$(dirname "$VSP")}/extensions"
 n=0
 fail=0
 tmp=$(mktemp)
@@ -16,7 +18,7 @@ trap 'rm -f "$tmp"' EXIT
 
 cd "$here/bad" || exit 1
 for f in *.vsp; do
-	"$VSP" check "$f" >"$tmp" 2>&1
+	"$VSP" check --extern-path "$ext" "$f" >"$tmp" 2>&1
 	rc=$?
 	if [ -n "$UPDATE_GOLDEN" ]; then
 		cp "$tmp" "$f.err"
@@ -41,7 +43,7 @@ done
 
 cd "$here/good" || exit 1
 for f in *.vsp; do
-	"$VSP" check "$f" >"$tmp" 2>&1
+	"$VSP" check --extern-path "$ext" "$f" >"$tmp" 2>&1
 	rc=$?
 	n=$((n + 1))
 	if [ "$rc" = 0 ] && [ ! -s "$tmp" ]; then
