@@ -31,6 +31,9 @@ static const char repl_help[] =
 	"  disasm           print the bytecode\n"
 	"  stats            print statistics\n"
 	"  help, quit\n\n"
+	"Options:\n"
+	VSP_CLI_EXTERN_HELP
+	"\n"
 	"With --gdb HOST:PORT or --xen DOMAIN the session attaches to the live\n"
 	"guest as 'vsp attach' does (its options apply: --symbols, --mode,\n"
 	"--audit, ...), enforces the policy and takes these commands:\n"
@@ -236,6 +239,7 @@ int vsp_cmd_repl(int argc, char **argv)
 		{ "trace", required_argument, NULL, 't' },
 		{ "gdb", required_argument, NULL, 'g' },
 		{ "xen", required_argument, NULL, 'x' },
+		VSP_CLI_EXTERN_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -279,6 +283,12 @@ int vsp_cmd_repl(int argc, char **argv)
 			fputs(repl_help, stdout);
 			return 0;
 		default:
+			switch (vsp_cli_extern_opt(c, optarg, &r.lo.ext)) {
+			case 1:
+				continue;
+			case -1:
+				return 2;
+			}
 			fputs(repl_help, stderr);
 			return 2;
 		}
