@@ -1010,6 +1010,101 @@ static double big_load_ms(int nrules)
 
 /* ------------------------------------------------- fast path components */
 
+/* ---- (e) extern calls ------------------------------------------------- */
+
+#ifndef VSP_BENCH_EXTDIR
+#define VSP_BENCH_EXTDIR "../../build/extensions"
+#endif
+
+static double wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* ns per decision of one openat rule, wall clock (an isolated call's time
+ * is mostly the child's and the kernel's, not this thread's), median of
+ * the rounds; -1 when the policy does not load or decides wrongly. */
+static double extern_cost(const char *text, bool isolate, int rounds, int n)
+{
+	const char *file = write_file("ext.vsp", text);
+	const char *dirs[] = { VSP_BENCH_EXTDIR };
+	struct vsp_load_opts o;
+	struct vsp_policy *p;
+	static struct vsp_event ev[8];
+	struct vsp_decision d;
+	double *s = malloc((size_t)rounds * sizeof(*s)), med;
+	int wrong = 0;
+
+	memset(&o, 0, sizeof o);
+	o.mode = VSP_MODE_ENFORCE;
+	o.no_cache = true;
+	o.ext.dirs = dirs;
+	o.ext.ndirs = 1;
+	o.ext.isolate = isolate;
+	o.ext.timeout_ms = 1000;
+	p = file && s ? vsp_policy_load(&file, 1, &o, NULL) : NULL;
+	if (!p) {
+		free(s);
+		return -1;
+	}
+	for (int k = 0; k < 8; k++) {
+		ev[k].kind = VSP_EV_SYSCALL;
+		ev[k].nr = SYS_openat;
+		ev[k].name = "openat";
+		ev[k].args[2] = k;
+	}
+	unsigned long h0 = heap_calls;
+	counting = 1;
+	for (int r = 0; r < rounds; r++) {
+		double t0 = wall_ns();
+		for (int i = 0; i < n; i++) {
+			vsp_decide(p, &ev[i & 7], &d);
+			wrong += (d.verdict == VSP_V_DENY) != ((i & 7) == 4);
+		}
+		s[r] = (wall_ns() - t0) / n;
+	}
+	counting = 0;
+	vsp_heap_calls += heap_calls - h0;
+	vsp_policy_free(p);
+	qsort(s, (size_t)rounds, sizeof s[0], cmp_double);
+	med = s[rounds / 2];
+	free(s);
+	if (wrong) {
+		all_agree = false;
+		return -1;
+	}
+	return med;
+}
+
+struct result_e { double builtin, here, isolated; };
+
+static void workload_extern(int rounds, struct result_e *res)
+{
+	static const char builtin[] =
+		"policy \"e\" version 1;\n"
+		"on syscall openat when arg2 + 1 == 5 : deny;\n";
+	static const char ext[] =
+		"policy \"e\" version 1;\n"
+		"extern \"vsptest.so\" fn t_add(int, int) -> int cost 10;\n"
+		"on syscall openat when t_add(arg2, 1) == 5 : deny;\n";
+
+	res->builtin = extern_cost(builtin, false, rounds, 4096);
+	res->here = extern_cost(ext, false, rounds, 4096);
+	res->isolated = extern_cost(ext, true, rounds / 4 ? rounds / 4 : 1, 1024);
+	printf("(e) extern calls: openat when f(arg2, 1) == 5, no cache, wall clock, "
+	       "ns per decision (median):
+");
+	printf("  %-44s %9.1f\n", "builtin + (the interpreter's ADD)", res->builtin);
+	printf("  %-44s %9.1f   (+%.1f per call)\n", "extern t_add, in process (ffi_call)",
+	       res->here, res->here - res->builtin);
+	printf("  %-44s %9.1f   (+%.1f per call, %.0fx in process)\n",
+	       "extern t_add, isolated (--extern-isolate)", res->isolated,
+	       res->isolated - res->builtin,
+	       res->here > 0 ? res->isolated / res->here : 0);
+}
+
 static double per_call(double t0, long calls)
 {
 	return (now_ns() - t0) / (double)calls;
@@ -1156,6 +1251,9 @@ int main(int argc, char **argv)
 	printf("\n");
 	double d_vsp = 0;
 	bool have_trace = workload_trace(trace, trace_policy, rounds, &d_vsp);
+	printf("\n");
+	struct result_e e;
+	workload_extern(r2, &e);
 	printf("\n");
 	components();
 	printf("\n");

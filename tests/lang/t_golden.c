@@ -104,9 +104,16 @@ int main(void)
 	n = scandir(".", &ents, vsp_suffix, by_name);
 	for (i = 0; i < n; i++) {
 		const char *name = ents[i]->d_name;
-		char *got = run(name, &errors, &warnings);
-		char *want;
+		char *got, *want;
 		size_t wlen;
+
+		/* load_*: errors only loading finds (extern libraries and
+		 * symbols), after the checker; golden.t runs them with vsp. */
+		if (strncmp(name, "load_", 5) == 0) {
+			free(ents[i]);
+			continue;
+		}
+		got = run(name, &errors, &warnings);
 
 		snprintf(errpath, sizeof errpath, "%s.err", name);
 		if (update) {
