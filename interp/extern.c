@@ -426,11 +426,24 @@ static int host_start(struct vsp_image *im, struct vsp_ext_host *h,
 		return -1;
 	}
 	if (pid == 0) {
-		close(sv[0]);
+		/* The child keeps only its socket and the standard streams:
+		 * not the monitor's connection to the guest, its audit file or
+		 * a trace; it ends with the monitor. */
+		int fd = sv[1];
+
+		if (fd != 3) {
+			if (dup2(fd, 3) < 0)
+				_exit(1);
+			fd = 3;
+		}
+		close_range(4, ~0u, 0);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(0);
 		signal(SIGINT, SIG_IGN);	/* the monitor decides when it ends */
+		signal(SIGTERM, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
-		child_main(im, h, sv[1]);
+		child_main(im, h, fd);
 	}
 	close(sv[1]);
 	h->pid = pid;

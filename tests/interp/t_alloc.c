@@ -19,53 +19,6 @@
 #endif
 #if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
 /* AddressSanitizer owns malloc; counting wrappers would fight it. */
-/* Extern calls, in process and isolated: ffi_call and the child's pipe
- * allocate nothing either (the string result goes to a slot). */
-static const char ext_policy[] =
-	"extern \"vsptest.so\" fn t_add(int, int) -> int;\n"
-	"extern \"vsptest.so\" fn t_rev(string) -> string pure;\n"
-	"rule \"x\": on syscall openat when t_add(flags, 1) == 3 or t_rev(path) == \"kwahs\" : deny;\n";
-
-static void ext_case(const char *file, bool isolate)
-{
-	char dir[4200];
-	const char *b = getenv("BUILD"), *dirs[] = { dir };
-	struct vsp_load_opts o = { .mode = VSP_MODE_ENFORCE };
-	struct vsp_policy *p;
-	unsigned long denied = 0, want = 0;
-
-	snprintf(dir, sizeof(dir), "%s/extensions", b && *b ? b : "build");
-	o.ext = (struct vsp_ext_opts){ dirs, 1, isolate, 1000 };
-	p = vsp_policy_load(&file, 1, &o, NULL);
-	if (!p) {
-		skip("extern policy: %s/vsptest.so not loadable", dir);
-		return;
-	}
-	heap_calls = 0;
-	for (int i = 0; i < 2000; i++) {
-		struct vsp_event ev;
-		struct vsp_decision d;
-
-		memset(&ev, 0, sizeof(ev));
-		ev.kind = VSP_EV_SYSCALL;
-		ev.name = "openat";
-		ev.nr = 257;
-		ev.args[2] = i % 4;
-		ev.fetch = fetch;
-		ev.fetch_ctx = (void *)(i % 3 ? "shawk" : "/tmp/a");
-		counting = 1;
-		vsp_decide(p, &ev, &d);
-		counting = 0;
-		denied += d.verdict == VSP_V_DENY;
-		want += i % 4 == 2 || i % 3 != 0;
-	}
-	ok(denied == want,
-	   "extern calls decided (%s, %lu denied)", isolate ? "isolated" : "in process", denied);
-	ok(heap_calls == 0, "no heap call while calling externs %s (%lu)",
-	   isolate ? "isolated" : "in process", heap_calls);
-	vsp_policy_free(p);
-}
-
 int main(void)
 {
 	puts("1..0 # SKIP the allocator cannot be wrapped under AddressSanitizer");
