@@ -35,11 +35,11 @@ static struct vsp_extern fz_externs[3];
 
 static int64_t fz_x_mix(int64_t a, const char *p, size_t n, bool b)
 {
-	int64_t h = a;
+	uint64_t h = (uint64_t)a;	/* wrapping, as the machine's ADD */
 
 	for (size_t i = 0; i < n; i++)
 		h = h * 31 + (unsigned char)p[i];
-	return b ? h : -h;
+	return (int64_t)(b ? h : 0 - h);
 }
 
 static int64_t fz_x_rev(const char *p, size_t n, char *out, size_t cap)
