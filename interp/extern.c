@@ -50,6 +50,7 @@ struct vsp_ext_host {
 	/* isolated */
 	pid_t pid;		/* the child, or -1 */
 	int fd;
+	bool reported;		/* the child's report of its symbols was read */
 	uint8_t *buf;		/* requests and answers */
 	size_t cap;
 	uint64_t calls, failures, restarts;
@@ -404,17 +405,11 @@ static int read_by(int fd, void *p, size_t n, uint64_t deadline)
 	return 0;
 }
 
-/*
- * Starts the child and reads its per-extern report into errs (NULL: a
- * restart, where only success matters).  Returns the number of entries
- * not bound, or -1.
- */
-static int host_start(struct vsp_image *im, struct vsp_ext_host *h,
-		      char (*errs)[VSP_EXT_ERR], uint32_t wait_ms)
+/* Starts a child (which opens the libraries and then reports); 0 or -1. */
+static int host_spawn(struct vsp_image *im, struct vsp_ext_host *h)
 {
-	int sv[2], bad = 0;
+	int sv[2];
 	pid_t pid;
-	uint64_t deadline;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return -1;
@@ -448,7 +443,21 @@ static int host_start(struct vsp_image *im, struct vsp_ext_host *h,
 	close(sv[1]);
 	h->pid = pid;
 	h->fd = sv[0];
-	deadline = now_ms() + wait_ms;
+	h->reported = false;
+	return 0;
+}
+
+/*
+ * Reads the child's per-extern report into errs (NULL: a restart, where
+ * only success matters) within wait_ms.  Returns the number of entries not
+ * bound, or -1; a child that fails is killed.
+ */
+static int host_report(struct vsp_image *im, struct vsp_ext_host *h,
+		       char (*errs)[VSP_EXT_ERR], uint32_t wait_ms)
+{
+	uint64_t deadline = now_ms() + wait_ms;
+	int bad = 0;
+
 	for (uint32_t i = 0; i < im->nexterns; i++) {
 		char tmp[VSP_EXT_ERR];
 		uint32_t n;
@@ -464,6 +473,7 @@ static int host_start(struct vsp_image *im, struct vsp_ext_host *h,
 		im->externs[i].bound = n == 0;
 		bad += n != 0;
 	}
+	h->reported = true;
 	if (bad && !errs)
 		host_kill(h);
 	return bad;
@@ -510,7 +520,7 @@ int vsp_ext_bind(struct vsp_image *im, const struct vsp_ext_opts *o,
 		snprintf(errs[0], VSP_EXT_ERR, "out of memory");
 		return -1;
 	}
-	bad = host_start(im, h, errs, 10000);
+	bad = host_spawn(im, h) ? -1 : host_report(im, h, errs, 10000);
 	if (bad < 0)
 		snprintf(errs[0], VSP_EXT_ERR,
 			 "cannot start the extension process: %s", strerror(errno));
@@ -530,9 +540,12 @@ static bool call_child(const struct vsp_image *im, struct vsp_ext_host *h,
 	h->calls++;
 	if (h->pid <= 0) {
 		h->restarts++;
-		if (host_start((struct vsp_image *)im, h, NULL, h->timeout_ms) != 0)
-			goto fail;
+		if (host_spawn((struct vsp_image *)im, h))
+			goto fail_keep;
 	}
+	if (!h->reported &&
+	    host_report((struct vsp_image *)im, h, NULL, VSP_EXT_START_MS) != 0)
+		goto fail;
 	for (unsigned i = 0; i < x->nargs; i++) {
 		if (x->args[i] == 's') {
 			uint32_t len = args[i].len;
@@ -557,7 +570,11 @@ static bool call_child(const struct vsp_image *im, struct vsp_ext_host *h,
 		goto fail;
 	return true;
 fail:
+	/* A new child starts now, so that it is ready by the next call. */
 	host_kill(h);
+	h->restarts++;
+	if (host_spawn((struct vsp_image *)im, h))
+		h->restarts--;
 fail_keep:
 	h->failures++;
 	return false;

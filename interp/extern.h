@@ -22,7 +22,8 @@
  * maps them.  A call that the child does not answer within the time budget,
  * or a child that died, fails the call: the event is decided as partial
  * (the result is 0, false or ""), the child is killed and a new one is
- * started at the next call.
+ * started at once; the next call waits for it to be ready up to
+ * VSP_EXT_START_MS.
  */
 #ifndef VSP_EXTERN_H
 #define VSP_EXTERN_H
@@ -39,6 +40,9 @@
 /* Longest string argument an isolated call carries (longer: the call fails). */
 #define VSP_EXT_STR_MAX 16384
 #define VSP_EXT_ERR 320
+/* Isolated: how long a new child (after a crash or a timeout) may take to
+ * open the libraries before the call waiting for it fails too. */
+#define VSP_EXT_START_MS 2000
 
 /* struct vsp_ext_opts, the options of extern functions, is in
  * interp/engine.h, part of the load options. */
