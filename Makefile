@@ -176,7 +176,7 @@ install: all
 	install -d $(DESTDIR)$(EXTDIR) $(DESTDIR)$(PREFIX)/share/vsp/examples/extensions \
 	  $(DESTDIR)$(PREFIX)/include/vsp
 	install -m 755 $(EXAMPLE_SO) $(DESTDIR)$(EXTDIR)/
-	install -m 644 examples/extensions/*.vsp examples/extensions/*.jsonl examples/extensions/*.c \
+	install -m 644 examples/extensions/*.vsp examples/extensions/*.jsonl examples/extensions/*.[ch] \
 	  $(DESTDIR)$(PREFIX)/share/vsp/examples/extensions/
 	install -m 644 examples/extensions/vsp_extension.h $(DESTDIR)$(PREFIX)/include/vsp/extension.h
 
