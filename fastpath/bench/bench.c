@@ -1094,8 +1094,7 @@ static void workload_extern(int rounds, struct result_e *res)
 	res->here = extern_cost(ext, false, rounds, 4096);
 	res->isolated = extern_cost(ext, true, rounds / 4 ? rounds / 4 : 1, 1024);
 	printf("(e) extern calls: openat when f(arg2, 1) == 5, no cache, wall clock, "
-	       "ns per decision (median):
-");
+	       "ns per decision (median):\n");
 	printf("  %-44s %9.1f\n", "builtin + (the interpreter's ADD)", res->builtin);
 	printf("  %-44s %9.1f   (+%.1f per call)\n", "extern t_add, in process (ffi_call)",
 	       res->here, res->here - res->builtin);
