@@ -23,18 +23,19 @@ CC      ?= cc
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   ?= build-fuzz
 
-PKGS     := capstone json-c libffi libbpf
+PKGS     := capstone json-c libffi libbpf zlib liblzma liblz4 libzstd
 DEB_PKGS := build-essential flex bison pkg-config libcapstone-dev libffi-dev \
             libjson-c-dev libbpf-dev libxen-dev libseccomp-dev libpcap-dev \
             liblua5.4-dev qemu-system-x86 busybox-static cpio lz4 \
-            libclang-rt-14-dev clang
+            libclang-rt-14-dev clang zlib1g-dev liblzma-dev libbz2-dev \
+            liblz4-dev libzstd-dev
 
 CFLAGS  ?= -O2 -g
 EXTDIR  ?= $(PREFIX)/lib/vsp/extensions
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
            -DVSP_EXT_DEFAULT_DIR='"$(EXTDIR)"' \
            -I. -I$(BUILD) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread -ldl
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lm -lpthread -ldl
 
 # The Xen backend is built when libxen-dev is installed.
 HAVE_XEN := $(shell pkg-config --exists xencontrol xenevtchn xenforeignmemory xenstore && echo 1)

@@ -23,7 +23,8 @@
 #include "vmi/support.h"
 
 static const char attach_help[] =
-	"usage: vsp attach (--gdb HOST:PORT | --xen DOMAIN) [--symbols FILE]\n"
+	"usage: vsp attach (--gdb HOST:PORT | --xen DOMAIN)\n"
+	"                  [--symbols FILE | --profile FILE]\n"
 	"                  [--vmlinux FILE] [--mode M] [--audit FILE]\n"
 	"                  [--record FILE] [--stats[=json]] [--on-partial P]\n"
 	"                  POLICY...\n\n"
@@ -39,7 +40,11 @@ static const char attach_help[] =
 	"  -g, --gdb HOST:PORT    a GDB remote stub (QEMU -gdb, KVM, any gdbstub)\n"
 	"  -x, --xen DOMAIN       a Xen domain, by name or id (vm_event)\n"
 	"  -S, --symbols FILE     the guest kernel's System.map or a kallsyms dump\n"
-	"                         (syscall handlers and functions are found here)\n"
+	"                         (default: the running kernel's own kallsyms,\n"
+	"                         decoded from guest memory)\n"
+	"  -P, --profile FILE     a profile written by 'vsp profile'\n"
+	"                         (symbols from a file are verified against the\n"
+	"                         running kernel; a mismatch is refused, exit 3)\n"
 	"      --vmlinux FILE     the guest's vmlinux, for process context (BTF)\n"
 	"                         and KASLR; default: vmlinux beside --symbols\n"
 	"  -m, --mode M           enforce, monitor or learn (overrides the files)\n"
@@ -82,6 +87,7 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 		{ "gdb", required_argument, NULL, 'g' },
 		{ "xen", required_argument, NULL, 'x' },
 		{ "symbols", required_argument, NULL, 'S' },
+		{ "profile", required_argument, NULL, 'P' },
 		{ "vmlinux", required_argument, NULL, OPT_VMLINUX },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "audit", required_argument, NULL, 'a' },
@@ -106,7 +112,7 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 	aa->lo.mode = VSP_MODE_UNSET;
 	aa->lo.diag = stderr;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "g:x:S:m:a:r:sqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "g:x:S:P:m:a:r:sqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'g':
 			aa->gdb = optarg;
@@ -115,6 +121,12 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 			aa->xen = optarg;
 			break;
 		case 'S':
+		case 'P':
+			if (aa->mo.symbols) {
+				fprintf(stderr, "vsp attach: give one of --symbols "
+					"and --profile\n");
+				return 2;
+			}
 			aa->mo.symbols = optarg;
 			break;
 		case OPT_VMLINUX:

@@ -17,6 +17,7 @@ int vsp_cmd_disasm(int argc, char **argv);
 int vsp_cmd_replay(int argc, char **argv);
 int vsp_cmd_attach(int argc, char **argv);
 int vsp_cmd_repl(int argc, char **argv);
+int vsp_cmd_profile(int argc, char **argv);
 
 /* Shared helpers (cli/util.c). */
 /* 0 when every file can be opened for reading; otherwise prints

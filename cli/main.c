@@ -19,6 +19,7 @@ static const struct {
 	{ "replay", vsp_cmd_replay, "decide every event of a recorded trace" },
 	{ "attach", vsp_cmd_attach, "enforce policies on a live guest" },
 	{ "repl", vsp_cmd_repl, "interactive session on a guest or a trace" },
+	{ "profile", vsp_cmd_profile, "write a kernel's symbols from its image or a live guest" },
 };
 
 static void usage(FILE *out)

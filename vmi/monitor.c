@@ -49,7 +49,9 @@
 #include "interp/audit.h"
 #include "lang/catalog.h"
 #include "vmi/gdb.h"
+#include "vmi/kallsyms.h"
 #include "vmi/kaslr.h"
+#include "vmi/kverify.h"
 #include "vmi/linux.h"
 #include "vmi/support.h"
 #include "vmi/symbols.h"
@@ -147,7 +149,12 @@ struct mon {
 	struct vsp_backend be;
 	bool attached;
 	struct vsp_symtab *syms;
+	struct vsp_symtab *ksyms;	/* the running kernel's own, or NULL */
 	struct vsp_kimg *img;
+	/* The pass before the first trap: sites are checked, not trapped. */
+	bool dry;
+	struct vsp_kverify kv;
+	uint64_t t_first_trap, rt_first_trap;
 	struct vsp_linux lx;
 	bool have_lx;
 	csh cs;
@@ -1609,6 +1616,13 @@ static const struct mon_entry mon_sys_entries[] = {
 static int mon_add_event_trap(struct mon *m, const struct vsp_event_key *k,
 			      uint64_t addr, const char *sym, bool ia32)
 {
+	if (m->dry) {
+		const struct vsp_call *c = k->kind == VSP_EV_SYSCALL && !ia32 &&
+			strncmp(sym, "__x64_sys_", 10) == 0 ?
+			vsp_syscall_by_name(k->name) : NULL;
+		vsp_kverify_entry(&m->kv, sym, addr, c ? (int)c->nr : -1);
+		return 1;
+	}
 	struct mon_trap *old = mon_trap_at(m, addr);
 	if (old && old->role == MON_T_EVENT && old->gen != m->gen) {
 		/* A new policy wants a trap the old one had: it stays in the
@@ -1750,14 +1764,14 @@ static const char *mon_guest_lacks(const struct mon *m,
 	switch (k->kind) {
 	case VSP_EV_KERNEL:
 		if (!m->syms)
-			return "no kernel symbols (give --symbols)";
+			return NULL;	/* asked again once the guest's are read */
 		if (vsp_sym_addr(m->syms, k->name, &a) == 0)
 			return NULL;
 		snprintf(buf, n, "the guest kernel's symbols have no %s", k->name);
 		return buf;
 	case VSP_EV_SYSCALL:
 		if (!m->syms)
-			return "no kernel symbols (give --symbols)";
+			return NULL;
 		for (size_t i = 0; i < sizeof mon_sys_entries / sizeof mon_sys_entries[0]; i++) {
 			snprintf(sym, sizeof sym, mon_sys_entries[i].fmt, k->name);
 			if (vsp_sym_addr(m->syms, sym, &a) == 0)
@@ -1819,6 +1833,8 @@ static int mon_setup_traps(struct mon *m)
 		const struct vsp_event_key *k = vsp_policy_event(m->p, i);
 		int rc;
 		if (k->kind == VSP_EV_HYPERCALL) {
+			if (m->dry)
+				continue;
 			rc = mon_setup_hcall(m, k);
 			if (rc < 0)
 				return -1;
@@ -1830,7 +1846,7 @@ static int mon_setup_traps(struct mon *m)
 		rc = m->syms ? mon_setup_event(m, k) : 0;
 		if (rc < 0)
 			return rc;
-		if (rc == 0) {
+		if (rc == 0 && !m->dry) {
 			vsp_support_refuse(stderr, m->p, k, m->o->ops->name,
 					   "no trap could be placed");
 			refused++;
@@ -1884,8 +1900,28 @@ static int mon_wait_kernel(struct mon *m, struct vsp_regs *r)
 	return mon_in_kernel(r) ? 0 : -ETIMEDOUT;
 }
 
-/* With KASLR the symbol file's addresses are off by a slide that only the
- * running kernel can tell. */
+/* The running kernel's own symbol table, decoded from its memory. */
+static struct vsp_symtab *mon_kallsyms(struct mon *m, uint64_t rip, char *err,
+				       size_t errlen)
+{
+	struct vsp_ksyms_stats ks;
+	uint64_t rt0 = m->be.round_trips;
+	struct vsp_symtab *t = vsp_ksyms_from_guest(mon_gread, m, rip, &ks, err,
+						    errlen);
+	if (t)
+		mon_say(m, "kernel symbols from guest memory: %u, KASLR slide 0x%"
+			PRIx64 " (%" PRIu64 " KiB of .rodata, %" PRIu64
+			" round trips, %.0f ms)", ks.loc.nsyms, (uint64_t)ks.slide,
+			ks.bytes >> 10, m->be.round_trips - rt0, (double)ks.ns / 1e6);
+	return t;
+}
+
+/*
+ * Once the kernel runs: symbols from the guest when no file gave them;
+ * with a file, the KASLR slide, and the guest's own table to check the
+ * file against.  A file whose slide cannot be found is refused: its
+ * addresses would trap nothing.  -EPERM with the message printed.
+ */
 static int mon_find_slide(struct mon *m)
 {
 	struct vsp_regs r;
@@ -1894,18 +1930,92 @@ static int mon_find_slide(struct mon *m)
 		rc = mon_wait_kernel(m, &r);
 	if (rc < 0)
 		return rc;
-	int64_t slide = 0;
-	char err[160];
-	struct vsp_kaslr_stats ks;
-	if (vsp_kaslr_find(m->syms, m->img, mon_gread, m, r.rip, &slide, &ks,
-			   err, sizeof err) == 0) {
-		vsp_sym_set_slide(m->syms, slide);
-		mon_say(m, "kernel found; KASLR slide 0x%" PRIx64, (uint64_t)slide);
-	} else {
-		fprintf(stderr, "vsp attach: warning: KASLR slide not found (%s); "
-			"using the symbol file's addresses\n", err);
+	char err[256];
+	if (!m->syms) {
+		m->syms = mon_kallsyms(m, r.rip, err, sizeof err);
+		if (!m->syms) {
+			fprintf(stderr, "vsp attach: refusing: no symbols given and "
+				"none found in the guest: %s\n", err);
+			return -EPERM;
+		}
+		m->ksyms = m->syms;
+		return 0;
 	}
+	/* The guest's own table gives the slide at once (both tables know
+	 * _text) and is what the file is then checked against. */
+	int64_t slide = 0;
+	uint64_t run_text, link_text;
+	m->ksyms = mon_kallsyms(m, r.rip, err, sizeof err);
+	if (m->ksyms && vsp_sym_addr(m->ksyms, "_text", &run_text) == 0 &&
+	    vsp_sym_addr(m->syms, "_text", &link_text) == 0) {
+		slide = (int64_t)(run_text - link_text);
+	} else {
+		if (!m->ksyms)
+			mon_say(m, "the guest's own symbols were not found (%s); %s "
+				"is checked against the kernel's code only", err,
+				m->o->symbols);
+		struct vsp_kaslr_stats ks;
+		if (vsp_kaslr_find(m->syms, m->img, mon_gread, m, r.rip, &slide,
+				   &ks, err, sizeof err) < 0) {
+			fprintf(stderr, "vsp attach: refusing: %s does not match the "
+				"running kernel (KASLR slide not found: %s)\n",
+				m->o->symbols, err);
+			return -EPERM;
+		}
+	}
+	vsp_sym_set_slide(m->syms, slide);
+	mon_say(m, "kernel found; KASLR slide 0x%" PRIx64, (uint64_t)slide);
 	return 0;
+}
+
+/* Every site the policy is about to trap, checked against the running
+ * kernel; nothing is placed.  0, or -EPERM with the message printed. */
+static int mon_verify_sites(struct mon *m)
+{
+	vsp_kverify_init(&m->kv, mon_gread, m, m->syms, m->ksyms, m->img);
+	vsp_kverify_banner(&m->kv);
+	m->dry = true;
+	int rc = mon_setup_traps(m);
+	m->dry = false;
+	if (rc < 0)
+		return rc;
+	if (m->kv.failed) {
+		fprintf(stderr, "vsp attach: refusing: the symbols do not match the "
+			"running kernel: %s (%u of %u checks failed); no trap "
+			"placed\n", m->kv.first, m->kv.failed, m->kv.checked);
+		return -EPERM;
+	}
+	mon_say(m, "symbols verified against the running kernel (%u checks)",
+		m->kv.checked);
+	return 0;
+}
+
+/* Whether the policy traps kernel code (and so needs symbols). */
+static bool mon_wants_syms(struct mon *m)
+{
+	for (uint32_t i = 0; i < vsp_policy_nevents(m->p); i++) {
+		enum vsp_event_kind k = vsp_policy_event(m->p, i)->kind;
+		if (k == VSP_EV_SYSCALL || k == VSP_EV_KERNEL)
+			return true;
+	}
+	return false;
+}
+
+/* Names the monitor's own helpers need (kill, redirect). */
+static void mon_syms_ready(struct mon *m)
+{
+	uint64_t a;
+	if (vsp_sym_addr(m->syms, "do_group_exit", &a) == 0)
+		m->fn_group_exit = a;
+	if (vsp_sym_addr(m->syms, "force_sig", &a) == 0)
+		m->fn_force_sig = a;
+	static const char *const gn[3] = { "getname", "getname_flags",
+					   "getname_uflags" };
+	for (int i = 0; i < 3; i++)
+		if (vsp_sym_addr(m->syms, gn[i], &a) == 0)
+			m->fn_getname[i] = a;
+	if (vsp_sym_addr(m->syms, "putname", &a) == 0)
+		m->fn_putname = a;
 }
 
 static int mon_load_guest_info(struct mon *m)
@@ -1918,18 +2028,6 @@ static int mon_load_guest_info(struct mon *m)
 			fprintf(stderr, "vsp attach: %s\n", err);
 			return -1;
 		}
-		uint64_t a;
-		if (vsp_sym_addr(m->syms, "do_group_exit", &a) == 0)
-			m->fn_group_exit = a;
-		if (vsp_sym_addr(m->syms, "force_sig", &a) == 0)
-			m->fn_force_sig = a;
-		static const char *const gn[3] = { "getname", "getname_flags",
-						   "getname_uflags" };
-		for (int i = 0; i < 3; i++)
-			if (vsp_sym_addr(m->syms, gn[i], &a) == 0)
-				m->fn_getname[i] = a;
-		if (vsp_sym_addr(m->syms, "putname", &a) == 0)
-			m->fn_putname = a;
 	}
 	/* The BTF comes from vmlinux; by default the one beside the symbols. */
 	char guess[4096];
@@ -1968,6 +2066,8 @@ static void mon_release(struct mon *m)
 		cs_close(&m->cs);
 	if (m->img)
 		vsp_kimg_free(m->img);
+	if (m->ksyms && m->ksyms != m->syms)
+		vsp_sym_free(m->ksyms);
 	if (m->syms)
 		vsp_sym_free(m->syms);
 }
@@ -1991,6 +2091,9 @@ static void mon_print_stats(struct mon *m)
 	vsp_stats_print(stderr, m->p, &m->rs, m->o->stats_json);
 	if (m->o->stats_json)
 		return;
+	fprintf(stderr, "attach:             %.0f ms and %" PRIu64 " round trips "
+		"from the bare stub to the traps placed\n",
+		(double)m->t_first_trap / 1e6, m->rt_first_trap);
 	fprintf(stderr, "traps hit:          %" PRIu64 "\n", m->trap_hits);
 	if (m->trap_hits)
 		fprintf(stderr, "per trap:           %.2f round trips, %.2f ms\n",
@@ -2550,6 +2653,7 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 		status = VSP_MON_LOST;
 		goto out_signals;
 	}
+	uint64_t t_start = mon_now_ns();
 	int rc = o->ops->attach(&m->be, o->target);
 	if (rc < 0) {
 		fprintf(stderr, "vsp attach: cannot attach to %s through %s: %s\n",
@@ -2559,13 +2663,22 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 	}
 	m->attached = true;
 	m->t_attach = mon_now_ns();
-	if (m->syms) {
+	if (m->syms || mon_wants_syms(m) || o->interactive) {
 		rc = mon_find_slide(m);
+		if (rc == 0)
+			rc = mon_verify_sites(m);
 		if (rc < 0) {
-			if (rc != -EINTR)
+			if (rc != -EINTR && rc != -EPERM)
 				fprintf(stderr, "vsp attach: the guest kernel did not "
 					"start: %s\n", mon_be_err(m, rc));
 			status = rc == -EINTR ? VSP_MON_OK : VSP_MON_LOST;
+			goto out_detach;
+		}
+		mon_syms_ready(m);
+		if (!o->symbols && mon_refusals(m, m->p, stderr) > 0) {
+			fprintf(stderr, "vsp attach: the policy names events this "
+				"guest cannot trap; nothing placed\n");
+			status = VSP_MON_POLICY;
 			goto out_detach;
 		}
 		struct vsp_unwind_opts uo;
@@ -2583,6 +2696,8 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 		status = rc > 0 ? VSP_MON_POLICY : VSP_MON_LOST;
 		goto out_detach;
 	}
+	m->t_first_trap = mon_now_ns() - t_start;
+	m->rt_first_trap = m->be.round_trips;
 	mon_say(m, "attached to %s (%s, %u vCPU); %" PRIu64 " trap%s installed, "
 		"mode %s", o->target, o->ops->name, m->be.ncpus, m->installed,
 		m->installed == 1 ? "" : "s", vsp_mode_name(m->mode));

@@ -107,7 +107,7 @@ static int sym_parse_line(const char *p, const char *end, struct vsp_sym *out,
 
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
 		p++;
-	if (p == end)
+	if (p == end || *p == '#')	/* a comment: a vsp profile's header */
 		return 1;
 	while (p < end && isxdigit((unsigned char)*p)) {
 		int c = (unsigned char)*p++;

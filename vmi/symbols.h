@@ -34,7 +34,8 @@ struct vsp_sym {
 };
 
 /*
- * Loads a System.map or kallsyms file.  Blank lines are skipped; any other
+ * Loads a System.map or kallsyms file (or a `vsp profile`, whose header
+ * lines start with '#').  Blank and '#' lines are skipped; any other
  * line that does not parse is an error naming the file and line
  * ("System.map:12: bad address").  A file whose addresses are all zero (an
  * unprivileged /proc/kallsyms) is an error too.  Returns NULL with the

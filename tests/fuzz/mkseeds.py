@@ -260,3 +260,53 @@ umod('by-path', opt=1)
 umod('link-time', relocated=False)
 umod('holes-kernel', holes=0x00000002)
 umod('holes-user', holes=0x00010000)
+
+# kallsyms (fuzz_kallsyms.c): mode byte, then a 6.1-layout table with
+# seqs_of_names, as scripts/kallsyms.c lays it out.
+def ksyms_table(n, seqs=True, late=False):
+    out = bytearray(b'\x07' * 64 + b'0\x001\x002\x003\x004\x005\x006\x007\x008\x009\x00')
+    def al():
+        while len(out) % 8:
+            out.append(0)
+    al()
+    base = 0xffffffff81000000
+    vals = [0x1000 * i if i < 2 else base + 0x40 * i for i in range(n)]
+    offs = b''.join(struct.pack('<i', v if i < 2 else base - 1 - v) for i, v in enumerate(vals))
+    if not late:
+        out += offs; al(); out += struct.pack('<Q', base)
+    out += struct.pack('<I', n); al()
+    names = len(out)
+    marks = []
+    for i in range(n):
+        if i % 256 == 0:
+            marks.append(len(out) - names)
+        nm = (b'T' if i >= 2 else b'A') + b'fn_%d' % i
+        out.append(len(nm)); out += nm
+    al()
+    for m in marks:
+        out += struct.pack('<I', m)
+    if seqs:
+        al()
+        for i in range(n):
+            out += struct.pack('>I', i)[1:]
+    al()
+    tt = len(out)
+    idx = []
+    for i in range(256):
+        tok = bytes([i]) if 0x20 < i < 0x7f else bytes([0x61 + i % 26, 0x61 + i // 26 % 26])
+        idx.append(len(out) - tt)
+        out += tok + b'\0'
+    al()
+    for x in idx:
+        out += struct.pack('<H', x)
+    if late:
+        al(); out += offs; al(); out += struct.pack('<Q', base)
+    return bytes(out)
+
+os.makedirs(os.path.join(here, 'corpus/kallsyms'), exist_ok=True)
+for name, data in (('table-6.1', b'\0' + ksyms_table(300)),
+                   ('table-6.4', b'\0' + ksyms_table(300, seqs=False, late=True)),
+                   ('guest', b'\x01' + ksyms_table(600)),
+                   ('bzimage-none', b'\x02' + bytes(0x202) + b'HdrS' + bytes(0x60))):
+    with open(os.path.join(here, 'corpus/kallsyms', name), 'wb') as f:
+        f.write(data)

@@ -26,10 +26,13 @@
 static int t_n, t_fail;
 
 /* The monitor's messages (expected warnings, the pause report) go to a
- * scratch file, so the TAP stream stays readable. */
+ * scratch file, so the TAP stream stays readable (VSP_TEST_LOUD=1 shows
+ * them). */
 static int quiet_begin(void)
 {
 	fflush(stderr);
+	if (getenv("VSP_TEST_LOUD"))
+		return -1;
 	int saved = dup(2);
 	FILE *f = tmpfile();
 	if (f)
@@ -58,6 +61,7 @@ static void ok(int cond, const char *what)
 #define K_HPAGE 0xffffffff81001000ull	/* hypercall_page */
 #define K_OPENAT 0xffffffff81200000ull
 #define K_GETPID 0xffffffff81200100ull
+#define K_BANNER 0xffffffff812e0000ull	/* linux_banner */
 #define K_STACK 0xffffc90000010000ull	/* 8 KiB kernel stack */
 #define K_RET 0xffffffff81002345ull	/* into do_syscall_64 */
 #define U_STR 0x7fff0000ull
@@ -296,9 +300,14 @@ static void setup_guest(void)
 	static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
 	static const uint64_t fns[] = { K_OPENAT, K_GETPID, 0xffffffff81002000ull,
 					0xffffffff81200200ull, 0xffffffff81280000ull,
-					0xffffffff81280100ull, 0xffffffff81290000ull };
+					0xffffffff81280100ull, 0xffffffff81290000ull,
+					0xffffffff81290100ull,
+					/* so the KASLR probe finds most entries patched */
+					K_TEXT, 0xffffffff81000100ull };
 	for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
 		memcpy(text + (fns[i] - K_TEXT), nop5, 5);
+	/* The banner the monitor checks before it places a trap. */
+	strcpy((char *)text + (K_BANNER - K_TEXT), "Linux version 6.1.0-fake\n");
 	/* Hypercall page: entry i is mov $i,%eax; vmcall; ret. */
 	for (int i = 0; i < 64; i++) {
 		uint8_t *e = text + (K_HPAGE - K_TEXT) + 32 * i;
@@ -352,6 +361,7 @@ static const char symbols_text[] =
 	"ffffffff81280100 T force_sig\n"
 	"ffffffff81290000 T getname\n"
 	"ffffffff81290100 T putname\n"
+	"ffffffff812e0000 D linux_banner\n"
 	"ffffffff812f0000 T _etext\n";
 
 static char *write_tmp(const char *dir, const char *name, const char *text)
