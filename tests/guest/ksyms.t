@@ -29,7 +29,7 @@ ok "--stats gives the attach time and round trips" grep -Eq "^attach: +[0-9]+ ms
 grep -E "kernel symbols from guest memory|^attach:" "$T/a.err" | sed 's/^/# /'
 
 # -- 2: the profile of the live guest against its own /proc/kallsyms.
-read -r qpid port < <("$RIG" boot --bg --running --kaslr --timeout 150 --log "$T/p.log" \
+read -r qpid port < <("$RIG" boot --bg --running --kaslr --timeout 400 --log "$T/p.log" \
 	'echo VSP-KSYMS-BEGIN; gzip -c /proc/kallsyms | base64; echo VSP-KSYMS-END' \
 	'vsp_loop 300 /etc/hostname 100')
 QPIDS+=("$qpid")
