@@ -5,7 +5,8 @@
 #   make demo       boot the bundled guest and enforce an example policy on it
 #   make bench      run the side-by-side benchmarks
 #   make deps       install the Debian packages the build and the tests need
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binary, packs, man page,
+#                   vsp@.service in UNITDIR, reading SYSCONFDIR/vsp/guests/)
 #
 # Sources are found by wildcard: a new file in base/, lang/, interp/,
 # fastpath/ or vmi/ joins libvsp; tests/<stage>/t_*.c each become one TAP
@@ -13,6 +14,8 @@
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 SAN     ?=
 # Sanitized objects must not mix with plain ones: each SAN build has its tree.
 ifneq ($(SAN),)
@@ -28,7 +31,8 @@ DEB_PKGS := build-essential flex bison pkg-config libcapstone-dev libffi-dev \
             libjson-c-dev libbpf-dev libxen-dev libseccomp-dev libpcap-dev \
             liblua5.4-dev qemu-system-x86 busybox-static cpio lz4 \
             libclang-rt-14-dev clang zlib1g-dev liblzma-dev libbz2-dev \
-            liblz4-dev libzstd-dev
+            liblz4-dev libzstd-dev libsystemd-dev systemd \
+            python3-prometheus-client
 
 CFLAGS  ?= -O2 -g
 EXTDIR  ?= $(PREFIX)/lib/vsp/extensions
@@ -42,6 +46,13 @@ HAVE_XEN := $(shell pkg-config --exists xencontrol xenevtchn xenforeignmemory xe
 ifeq ($(HAVE_XEN),1)
 CFLAGS += -DVSP_HAVE_XEN=1
 LDLIBS += $(shell pkg-config --libs xencontrol xenevtchn xenforeignmemory xenstore)
+endif
+
+# journald audit records and sd_notify, when libsystemd-dev is installed.
+HAVE_SYSTEMD := $(shell pkg-config --exists libsystemd && echo 1)
+ifeq ($(HAVE_SYSTEMD),1)
+CFLAGS += -DVSP_HAVE_SYSTEMD=1 $(shell pkg-config --cflags libsystemd)
+LDLIBS += $(shell pkg-config --libs libsystemd)
 endif
 
 ifeq ($(SAN),1)
@@ -180,6 +191,12 @@ install: all
 	install -m 644 examples/extensions/*.vsp examples/extensions/*.jsonl examples/extensions/*.[ch] \
 	  $(DESTDIR)$(PREFIX)/share/vsp/examples/extensions/
 	install -m 644 examples/extensions/vsp_extension.h $(DESTDIR)$(PREFIX)/include/vsp/extension.h
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/doc/vsp
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DOCDIR@|$(PREFIX)/share/doc/vsp|g' \
+	  dist/vsp@.service.in > $(DESTDIR)$(UNITDIR)/vsp@.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/vsp@.service
+	install -m 644 dist/guest.conf.example $(DESTDIR)$(PREFIX)/share/vsp/guest.conf.example
+	install -m 644 docs/service.md $(DESTDIR)$(PREFIX)/share/doc/vsp/service.md
 
 clean:
 	rm -rf $(BUILD) vsp

@@ -19,13 +19,15 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/service.h"
 #include "vmi/monitor.h"
 #include "vmi/support.h"
 
 static const char attach_help[] =
-	"usage: vsp attach (--gdb HOST:PORT | --xen DOMAIN)\n"
+	"usage: vsp attach (--gdb HOST:PORT | --xen DOMAIN | --config FILE)\n"
 	"                  [--symbols FILE | --profile FILE]\n"
-	"                  [--vmlinux FILE] [--mode M] [--audit FILE]\n"
+	"                  [--vmlinux FILE] [--mode M] [--audit WHERE]\n"
+	"                  [--audit-format vsp|falco]\n"
 	"                  [--record FILE] [--stats[=json]] [--on-partial P]\n"
 	"                  POLICY...\n\n"
 	"Attaches to a running (or paused) guest, installs a trap for each\n"
@@ -36,7 +38,11 @@ static const char attach_help[] =
 	"leaving no trap behind, on SIGINT or SIGTERM and when the guest ends.\n"
 	"A policy naming an event that cannot be trapped through the backend\n"
 	"or on this guest is refused (exit 1), each such event reported with\n"
-	"its rule's location and the reason.\n\n"
+	"its rule's location and the reason.\n"
+	"SIGHUP compiles the policy files again and swaps them in between two\n"
+	"traps (the old ones stay if they do not compile); SIGUSR1 reopens the\n"
+	"audit file.  Under systemd (vsp@.service) it tells READY=1 once the\n"
+	"traps are placed and keeps the watchdog fed.\n\n"
 	"  -g, --gdb HOST:PORT    a GDB remote stub (QEMU -gdb, KVM, any gdbstub)\n"
 	"  -x, --xen DOMAIN       a Xen domain, by name or id (vm_event)\n"
 	"  -S, --symbols FILE     the guest kernel's System.map or a kallsyms dump\n"
@@ -48,7 +54,22 @@ static const char attach_help[] =
 	"      --vmlinux FILE     the guest's vmlinux, for process context (BTF)\n"
 	"                         and KASLR; default: vmlinux beside --symbols\n"
 	"  -m, --mode M           enforce, monitor or learn (overrides the files)\n"
-	"  -a, --audit FILE       where audit records go (default -, stdout)\n"
+	"  -a, --audit WHERE      where audit records go: FILE, - (stdout, the\n"
+	"                         default), journal (systemd's journal, with\n"
+	"                         VSP_RULE=, VSP_VERDICT=, VSP_VM=, PRIORITY=),\n"
+	"                         syslog (RFC 5424 to /dev/log),\n"
+	"                         syslog://HOST:PORT (UDP) or\n"
+	"                         syslog+tcp://HOST:PORT\n"
+	"      --audit-format F   vsp (the default) or falco (Falco's JSON alert:\n"
+	"                         time, rule, priority, output, output_fields,\n"
+	"                         source, tags, hostname)\n"
+	"      --audit-append     append to an audit FILE instead of truncating it\n"
+	"  -c, --config FILE      read options from FILE first (key = value lines,\n"
+	"                         the option names without --; policy = FILE for\n"
+	"                         each policy; relative paths from FILE's folder;\n"
+	"                         audit files appended to); the command line\n"
+	"                         wins; vsp@NAME.service reads\n"
+	"                         /etc/vsp/guests/NAME.conf this way\n"
 	"  -r, --record FILE      also write every trapped event as a trace line\n"
 	"                         (replay it with 'vsp replay')\n"
 	"  -s, --stats[=json]     print statistics to standard error at the end\n"
@@ -63,6 +84,11 @@ static const char attach_help[] =
 	"                         rules (default), default, closed (deny EPERM)\n"
 	"                         or open (allow)\n"
 	"      --fail-closed, --fail-open   short for --on-partial closed/open\n"
+	"      --metrics ADDR:PORT  serve Prometheus metrics over HTTP on this\n"
+	"                         address (numeric; loopback unless you mean it)\n"
+	"      --metrics-file FILE  write the same metrics to FILE (atomically,\n"
+	"                         for node_exporter's textfile collector) every\n"
+	"                         --metrics-interval seconds (default 15) and at exit\n"
 	"  -q, --quiet            no progress messages\n"
 	VSP_CLI_EXTERN_HELP
 	"  -h, --help             show this help\n\n"
@@ -71,15 +97,21 @@ static const char attach_help[] =
 
 enum {
 	OPT_VMLINUX = 256, OPT_VM, OPT_MAX_EVENTS, OPT_PIN_PATHS, OPT_ON_PARTIAL,
-	OPT_FAIL_CLOSED, OPT_FAIL_OPEN, OPT_INTERACTIVE
+	OPT_FAIL_CLOSED, OPT_FAIL_OPEN, OPT_INTERACTIVE, OPT_AUDIT_FORMAT,
+	OPT_AUDIT_APPEND, OPT_METRICS, OPT_METRICS_FILE, OPT_METRICS_INTERVAL
 };
 
 struct attach_args {
 	const char *gdb, *xen, *audit, *record;
 	struct vsp_monitor_opts mo;
 	struct vsp_load_opts lo;
-	bool audit_given;
+	bool audit_given, audit_append;
+	const char *metrics, *metrics_file;
+	unsigned metrics_interval;
+	enum vsp_audit_format audit_fmt;
 };
+
+static int vsp_attach_run(int argc, char **argv);
 
 static int attach_parse(int argc, char **argv, struct attach_args *aa)
 {
@@ -91,6 +123,12 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 		{ "vmlinux", required_argument, NULL, OPT_VMLINUX },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "audit", required_argument, NULL, 'a' },
+		{ "audit-format", required_argument, NULL, OPT_AUDIT_FORMAT },
+		{ "audit-append", no_argument, NULL, OPT_AUDIT_APPEND },
+		{ "config", required_argument, NULL, 'c' },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
+		{ "metrics-file", required_argument, NULL, OPT_METRICS_FILE },
+		{ "metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL },
 		{ "record", required_argument, NULL, 'r' },
 		{ "stats", optional_argument, NULL, 's' },
 		{ "vm", required_argument, NULL, OPT_VM },
@@ -112,7 +150,7 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 	aa->lo.mode = VSP_MODE_UNSET;
 	aa->lo.diag = stderr;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "g:x:S:P:m:a:r:sqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "g:x:S:P:m:a:r:c:sqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'g':
 			aa->gdb = optarg;
@@ -145,6 +183,38 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 		case 'a':
 			aa->audit = optarg;
 			aa->audit_given = true;
+			break;
+		case OPT_METRICS:
+			aa->metrics = optarg;
+			break;
+		case OPT_METRICS_FILE:
+			aa->metrics_file = optarg;
+			break;
+		case OPT_METRICS_INTERVAL: {
+			char *end;
+			errno = 0;
+			long v = strtol(optarg, &end, 10);
+			if (errno || *end || v <= 0 || v > 86400) {
+				fprintf(stderr, "vsp attach: --metrics-interval takes "
+					"seconds, 1 to 86400\n");
+				return 2;
+			}
+			aa->metrics_interval = (unsigned)v;
+			break;
+		}
+		case OPT_AUDIT_APPEND:
+			aa->audit_append = true;
+			break;
+		case 'c':
+			/* Read before parsing (vsp_cmd_attach): one only. */
+			fprintf(stderr, "vsp attach: --config given twice\n");
+			return 2;
+		case OPT_AUDIT_FORMAT:
+			if (vsp_audit_format_parse(optarg, &aa->audit_fmt) < 0) {
+				fprintf(stderr, "vsp attach: --audit-format takes "
+					"vsp or falco, not '%s'\n", optarg);
+				return 2;
+			}
 			break;
 		case 'r':
 			aa->record = optarg;
@@ -223,10 +293,82 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 	return 0;
 }
 
+/*
+ * --config FILE: the file's options go first, then the command line's
+ * (without the --config), so the command line wins.  *cfg owns the
+ * strings; *argvp points into it.
+ */
+static int attach_config(int *argcp, char ***argvp, struct vsp_cli_config *cfg)
+{
+	int argc = *argcp, at = -1, skip = 0;
+	char **argv = *argvp;
+	const char *file = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "vsp attach: --config needs a file\n");
+				return 2;
+			}
+			file = argv[i + 1];
+			skip = 2;
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			file = argv[i] + 9;
+			skip = 1;
+		} else {
+			continue;
+		}
+		at = i;
+		break;
+	}
+	if (at < 0)
+		return 0;
+	struct vsp_cli_config rest = { 0 };
+	int status = vsp_cli_config_read(file, &rest);
+	if (status) {
+		vsp_cli_config_release(&rest);
+		return status;
+	}
+	/* argv[0], the file's options, then the rest of the command line. */
+	size_t n = (size_t)(1 + rest.argc + argc - skip);
+	char **v = calloc(n, sizeof(*v));
+	if (!v) {
+		vsp_cli_config_release(&rest);
+		return 2;
+	}
+	int k = 0;
+	v[k++] = strdup(argv[0]);
+	for (int i = 0; i < rest.argc; i++)
+		v[k++] = rest.argv[i];
+	for (int i = 1; i < argc; i++)
+		if (i < at || i >= at + skip)
+			v[k++] = strdup(argv[i]);
+	free(rest.argv);
+	cfg->argv = v;
+	cfg->argc = k;
+	cfg->cap = (int)n;
+	*argcp = k;
+	*argvp = v;
+	return 0;
+}
+
 int vsp_cmd_attach(int argc, char **argv)
 {
+	struct vsp_cli_config cfg = { 0 };
+	int status = attach_config(&argc, &argv, &cfg);
+	if (status)
+		return status;
+	status = vsp_attach_run(argc, argv);
+	vsp_cli_config_release(&cfg);
+	return status;
+}
+
+static int vsp_attach_run(int argc, char **argv)
+{
 	struct attach_args aa;
-	int status = attach_parse(argc, argv, &aa);
+	int rc, status = attach_parse(argc, argv, &aa);
 	if (status)
 		return status < 0 ? 0 : status;
 	if (vsp_cli_readable(argv + optind, argc - optind))
@@ -254,8 +396,10 @@ int vsp_cmd_attach(int argc, char **argv)
 		goto out_policy;
 	}
 
-	FILE *audit = aa.mo.interactive && !aa.audit_given ? stderr
-						      : vsp_cli_open_out(aa.audit);
+	struct vsp_sink *audit = aa.mo.interactive && !aa.audit_given ?
+		vsp_sink_stream(stderr, aa.audit_fmt) :
+		vsp_cli_open_sink("attach", aa.audit, aa.audit_fmt,
+				  aa.audit_append);
 	FILE *record = NULL;
 	if (!audit) {
 		status = 2;
@@ -271,14 +415,37 @@ int vsp_cmd_attach(int argc, char **argv)
 	aa.mo.ops = aa.gdb ? &vsp_be_gdb_ops : &vsp_be_xen_ops;
 	aa.mo.target = aa.gdb ? aa.gdb : aa.xen;
 	aa.mo.policy = p;
-	aa.mo.audit = audit;
+	aa.mo.audit_sink = audit;
 	aa.mo.record = record;
 	if (aa.mo.interactive) {
 		aa.mo.ctl_fd = 0;
 		aa.mo.ctl_out = stdout;
 		aa.mo.load = &aa.lo;
 	}
+	struct vsp_service svc;
+	bool have_svc = false;
+	if (!aa.mo.interactive) {
+		/* SIGHUP compiles the same files with the same options. */
+		struct vsp_service_opts so = {
+			.vm = aa.mo.vm, .metrics = aa.metrics,
+			.metrics_file = aa.metrics_file,
+			.metrics_interval_s = aa.metrics_interval,
+			.audit = audit, .audit_name = aa.audit,
+			.files = files, .nfiles = nfiles,
+		};
+		if (vsp_service_init(&svc, &so) < 0) {
+			vsp_service_release(&svc);
+			status = 2;
+			goto out_record;
+		}
+		have_svc = true;
+		aa.mo.hooks = &svc.hooks;
+		aa.mo.load = &aa.lo;
+	}
 	status = vsp_monitor_run(&aa.mo);
+	if (have_svc)
+		vsp_service_release(&svc);
+out_record:
 
 	if (record && record != stdout && fclose(record) != 0 && !status) {
 		fprintf(stderr, "vsp attach: closing %s: %s\n", aa.record,
@@ -286,9 +453,9 @@ int vsp_cmd_attach(int argc, char **argv)
 		status = 2;
 	}
 out_audit:
-	if (audit != stdout && audit != stderr && fclose(audit) != 0 && !status) {
+	if ((rc = vsp_sink_close(audit)) < 0 && !status) {
 		fprintf(stderr, "vsp attach: closing %s: %s\n", aa.audit,
-			strerror(errno));
+			strerror(-rc));
 		status = 2;
 	}
 out_policy:

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include "interp/engine.h"
 #include "interp/extern.h"
+#include "interp/sink.h"
 
 int vsp_cmd_check(int argc, char **argv);
 int vsp_cmd_disasm(int argc, char **argv);
@@ -30,6 +31,20 @@ uint64_t vsp_cli_now_ns(void);
  * or socket vsp opens later can become standard output (audit records
  * would then go into it).  -1 when /dev/null cannot be opened. */
 int vsp_cli_guard_stdio(void);
+/* Opens the audit sink SPEC names (FILE, "-", journal, syslog,
+ * syslog://HOST:PORT, syslog+tcp://HOST:PORT); NULL after a message. */
+struct vsp_sink *vsp_cli_open_sink(const char *cmd, const char *spec,
+				   enum vsp_audit_format fmt, bool append);
+
+/* A --config file turned into attach options (cli/config.c); argv is
+ * NULL-terminated and owned. */
+struct vsp_cli_config {
+	char **argv;
+	int argc, cap;
+};
+/* Appends FILE's options to c; 0, or 2 after FILE:LINE messages. */
+int vsp_cli_config_read(const char *file, struct vsp_cli_config *c);
+void vsp_cli_config_release(struct vsp_cli_config *c);
 
 /* The extern options every command that loads a policy takes. */
 enum {

@@ -18,15 +18,18 @@
 #include "vmi/trace.h"
 
 static const char replay_help[] =
-	"usage: vsp replay POLICY... --trace FILE [--mode M] [--audit FILE]\n"
-	"                  [--stats[=json]] [--no-fastpath] [--no-cache]\n"
+	"usage: vsp replay POLICY... --trace FILE [--mode M] [--audit WHERE]\n"
+	"                  [--audit-format vsp|falco] [--stats[=json]] [--no-fastpath] [--no-cache]\n"
 	"                  [--cache-entries N] [--on-partial P]\n\n"
 	"Decides every event of a recorded JSON Lines trace (as written by\n"
 	"'vsp attach --record') and writes one audit record per decision that is\n"
 	"not a plain default allow, and per log or alert effect.\n\n"
 	"  -t, --trace FILE       the trace; - reads standard input\n"
 	"  -m, --mode M           enforce, monitor or learn (overrides the files)\n"
-	"  -a, --audit FILE       where audit records go (default -, stdout)\n"
+	"  -a, --audit WHERE      where audit records go: FILE, - (stdout, the\n"
+	"                         default), journal, syslog, syslog://HOST:PORT,\n"
+	"                         syslog+tcp://HOST:PORT (see vsp attach --help)\n"
+	"      --audit-format F   vsp (the default) or falco (Falco's JSON alert)\n"
 	"  -s, --stats[=json]     print statistics to standard error at the end\n"
 	"      --no-fastpath      interpreter only: no constant verdicts or matchers\n"
 	"      --no-cache         no decision cache\n"
@@ -47,12 +50,13 @@ static const char replay_help[] =
 
 enum {
 	OPT_NO_FASTPATH = 256, OPT_NO_CACHE, OPT_CACHE_ENTRIES, OPT_ON_PARTIAL,
-	OPT_FAIL_CLOSED, OPT_FAIL_OPEN
+	OPT_FAIL_CLOSED, OPT_FAIL_OPEN, OPT_AUDIT_FORMAT
 };
 
 struct replay_args {
 	const char *trace, *audit;
 	bool stats, stats_json;
+	enum vsp_audit_format audit_fmt;
 	struct vsp_load_opts lo;
 };
 
@@ -62,6 +66,7 @@ static int parse_args(int argc, char **argv, struct replay_args *ra)
 		{ "trace", required_argument, NULL, 't' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "audit", required_argument, NULL, 'a' },
+		{ "audit-format", required_argument, NULL, OPT_AUDIT_FORMAT },
 		{ "stats", optional_argument, NULL, 's' },
 		{ "no-fastpath", no_argument, NULL, OPT_NO_FASTPATH },
 		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
@@ -97,6 +102,13 @@ static int parse_args(int argc, char **argv, struct replay_args *ra)
 			break;
 		case 'a':
 			ra->audit = optarg;
+			break;
+		case OPT_AUDIT_FORMAT:
+			if (vsp_audit_format_parse(optarg, &ra->audit_fmt) < 0) {
+				fprintf(stderr, "vsp replay: --audit-format takes "
+					"vsp or falco, not '%s'\n", optarg);
+				return 2;
+			}
 			break;
 		case 's':
 			ra->stats = true;
@@ -258,7 +270,7 @@ static int run_pass(FILE *in, const char *name, struct vsp_policy *p,
 				   enforce && d.verdict != VSP_V_ALLOW);
 		if (audit->failed) {
 			fprintf(stderr, "vsp: writing the audit log: %s\n",
-				strerror(errno));
+				strerror(-audit->last_error));
 			status = 2;
 			break;
 		}
@@ -298,23 +310,24 @@ int vsp_cmd_replay(int argc, char **argv)
 		goto out_trace;
 	rewind(in);
 
-	FILE *out = vsp_cli_open_out(ra.audit);
+	struct vsp_sink *out = vsp_cli_open_sink("replay", ra.audit,
+						 ra.audit_fmt, false);
 	if (!out) {
 		status = 2;
 		goto out_trace;
 	}
 	memset(&rs, 0, sizeof(rs));
-	vsp_audit_init(&audit, out, p);
+	vsp_audit_init_sink(&audit, out, p);
 	status = run_pass(in, tname, p, &audit, &rs, &events);
 	vsp_audit_release(&audit);
 	if (audit.failed && !status) {
 		fprintf(stderr, "vsp: writing the audit log: %s\n",
-			strerror(errno));
+			strerror(audit.last_error ? -audit.last_error : EIO));
 		status = 2;
 	}
-	if (out != stdout && fclose(out) != 0 && !status) {
-		fprintf(stderr, "vsp: closing %s: %s\n", ra.audit,
-			strerror(errno));
+	int rc = vsp_sink_close(out);
+	if (rc < 0 && !status) {
+		fprintf(stderr, "vsp: closing %s: %s\n", ra.audit, strerror(-rc));
 		status = 2;
 	}
 	if (!status && vsp_policy_mode(p) == VSP_MODE_LEARN &&

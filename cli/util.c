@@ -97,3 +97,14 @@ int vsp_cli_extern_opt(int c, const char *arg, struct vsp_ext_opts *o)
 		return 0;
 	}
 }
+
+struct vsp_sink *vsp_cli_open_sink(const char *cmd, const char *spec,
+				   enum vsp_audit_format fmt, bool append)
+{
+	char err[512];
+	struct vsp_sink *s = vsp_sink_open(spec, fmt, append, err, sizeof(err));
+
+	if (!s)
+		fprintf(stderr, "vsp %s: --audit %s\n", cmd, err);
+	return s;
+}

@@ -3,6 +3,7 @@
  */
 #include "interp/audit.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
@@ -17,9 +18,17 @@ void vsp_audit_init(struct vsp_audit *a, FILE *out, struct vsp_policy *p)
 	vsp_jbuf_init(&a->buf);
 }
 
+void vsp_audit_init_sink(struct vsp_audit *a, struct vsp_sink *sink,
+			 struct vsp_policy *p)
+{
+	vsp_audit_init(a, NULL, p);
+	a->sink = sink;
+}
+
 void vsp_audit_release(struct vsp_audit *a)
 {
-	if (a->out && fflush(a->out) != 0)
+	if (a->sink ? vsp_sink_flush(a->sink) != 0
+		    : a->out && fflush(a->out) != 0)
 		a->failed = true;
 	vsp_jbuf_release(&a->buf);
 }
@@ -83,7 +92,8 @@ size_t vsp_rfc3339(uint64_t ns, char *out)
 static const char *audit_time(struct vsp_audit *a)
 {
 	if (!a->have_time) {
-		vsp_rfc3339(vsp_wall_ns(), a->time);
+		a->wall_ns = vsp_wall_ns();
+		vsp_rfc3339(a->wall_ns, a->time);
 		a->have_time = true;
 	}
 	return a->time;
@@ -155,82 +165,270 @@ static void put_event(struct vsp_jbuf *b, struct vsp_event *ev)
 	vsp_jbuf_raw(b, "}", 1);
 }
 
-static void put_message(struct vsp_audit *a, struct vsp_event *ev,
-			int effect, const struct vsp_decision *d, int rule)
+#define AUDIT_MSG 1024
+
+static void format_message(struct vsp_audit *a, struct vsp_event *ev,
+			   int effect, const struct vsp_decision *d, int rule,
+			   char *msg)
 {
 	const struct vsp_effect_info *ei = effect >= 0 ?
 		vsp_policy_effect(a->policy, (uint32_t)effect) : NULL;
-	char msg[1024];
 
 	if (ei && ei->text) {
-		vsp_policy_format(a->policy, (uint32_t)effect, ev, msg,
-				  sizeof(msg));
+		vsp_policy_format(a->policy, (uint32_t)effect, ev, msg, AUDIT_MSG);
 	} else if (d && d->failed) {
-		snprintf(msg, sizeof(msg), "%s %s %s (its inputs could not be read in full)",
+		snprintf(msg, AUDIT_MSG, "%s %s %s (its inputs could not be read in full)",
 			 vsp_verdict_name(d->verdict), vsp_event_kind_name(ev->kind),
 			 ev->name);
 	} else {
 		const char *rname = rule >= 0 ?
 			vsp_policy_rule(a->policy, (uint32_t)rule)->name :
 			"default";
-		snprintf(msg, sizeof(msg), "%s %s %s (rule %s)",
+		snprintf(msg, AUDIT_MSG, "%s %s %s (rule %s)",
 			 d ? vsp_verdict_name(d->verdict) : "matched",
 			 vsp_event_kind_name(ev->kind), ev->name, rname);
 	}
-	vsp_jbuf_str(&a->buf, msg, strlen(msg));
+}
+
+static const char *const prio_name[] = {
+	NULL, "low", "medium", "high", "critical"
+};
+
+/*
+ * The syslog severity of a record, and its Falco priority: a rule's
+ * priority when it has one (critical 2, high 3 "Error", medium 4
+ * "Warning", low 5 "Notice"), else warning for an alert and
+ * informational for a log.
+ */
+static int record_level(const struct vsp_rule_info *ri, bool alert)
+{
+	static const int level[] = { 0, 5, 4, 3, 2 };
+
+	if (ri && ri->priority != VSP_PRIO_NONE)
+		return level[ri->priority];
+	return alert ? 4 : 6;
+}
+
+static const char *const falco_prio[] = {
+	"Emergency", "Alert", "Critical", "Error", "Warning", "Notice",
+	"Informational", "Debug"
+};
+
+static void put_tag_list(struct vsp_jbuf *b, const struct vsp_rule_info *ri)
+{
+	vsp_jbuf_raw(b, "[", 1);
+	for (uint32_t i = 0; ri && i < ri->ntags; i++) {
+		if (i)
+			vsp_jbuf_raw(b, ",", 1);
+		vsp_jbuf_str(b, ri->tags[i], strlen(ri->tags[i]));
+	}
+	vsp_jbuf_raw(b, "]", 1);
 }
 
 static void put_tags(struct vsp_jbuf *b, const struct vsp_rule_info *ri,
 		     bool *first)
 {
-	static const char *const prio[] = {
-		NULL, "low", "medium", "high", "critical"
-	};
-
 	if (ri->priority != VSP_PRIO_NONE) {
 		vsp_jbuf_key(b, "priority", first);
-		vsp_jbuf_str(b, prio[ri->priority], strlen(prio[ri->priority]));
+		vsp_jbuf_str(b, prio_name[ri->priority],
+			     strlen(prio_name[ri->priority]));
 	}
 	if (ri->ntags) {
 		vsp_jbuf_key(b, "tags", first);
-		vsp_jbuf_raw(b, "[", 1);
-		for (uint32_t i = 0; i < ri->ntags; i++) {
-			if (i)
-				vsp_jbuf_raw(b, ",", 1);
-			vsp_jbuf_str(b, ri->tags[i], strlen(ri->tags[i]));
-		}
-		vsp_jbuf_raw(b, "]", 1);
+		put_tag_list(b, ri);
 	}
 }
 
+/* Everything a record says, in whichever shape it is written. */
+struct rec_facts {
+	struct vsp_event *ev;		/* NULL: a note */
+	const struct vsp_decision *d;	/* NULL: effect-only */
+	const struct vsp_rule_info *ri;	/* NULL: the default */
+	const char *vm, *msg, *mode;
+	bool alert, applied;
+	int level;
+	uint64_t seq, time_ns;
+	/* a note's event */
+	const char *kind, *name;
+	uint64_t addr;
+};
+
+static bool event_path(struct vsp_event *ev, struct vsp_str *s)
+{
+	const struct vsp_call *c;
+
+	if (ev->kind != VSP_EV_SYSCALL)
+		return false;
+	c = vsp_syscall_by_nr(ev->nr);
+	return c && vsp_call_path_arg(c) >= 0 &&
+	       vsp_event_string(ev, VSP_F_PATH, s);
+}
+
 /*
- * One record.  `d` is NULL for an effect-only record; `effect` is the
- * effect whose message and severity the record carries, or -1.
+ * Falco's JSON alert (its falco_formats::format_event with json_output,
+ * keys in the order it writes them): "output" is "TIME: Priority message"
+ * as Falco prints with time_format_iso_8601, "source" is "vsp", and
+ * "output_fields" carries Falco's own names where they mean the same
+ * (evt.time in ns since the epoch, evt.num, evt.type, proc.pid,
+ * proc.name, user.uid, fd.name) and vsp.* for the rest.
  */
-static void put_record(struct vsp_audit *a, struct vsp_event *ev,
-		       const struct vsp_decision *d, int rule, int effect,
-		       bool alert, bool applied)
+static void put_falco(struct vsp_audit *a, const struct rec_facts *f,
+		      const char *host)
 {
 	struct vsp_jbuf *b = &a->buf;
+	const char *prio = falco_prio[f->level];
+	const char *rule = f->ri ? f->ri->name : "(default)";
+	bool first = true, of = true;
+
+	vsp_jbuf_raw(b, "{", 1);
+	vsp_jbuf_key(b, "hostname", &first);
+	vsp_jbuf_str(b, host, strlen(host));
+	vsp_jbuf_key(b, "output", &first);
+	{
+		char out[VSP_RFC3339_LEN + 32 + AUDIT_MSG];
+		int n = snprintf(out, sizeof(out), "%s: %s %s", a->time, prio,
+				 f->msg);
+		vsp_jbuf_str(b, out, n < 0 ? 0 : (size_t)n < sizeof(out) ?
+			     (size_t)n : sizeof(out) - 1);
+	}
+	vsp_jbuf_key(b, "output_fields", &first);
+	vsp_jbuf_raw(b, "{", 1);
+	vsp_jbuf_key(b, "evt.num", &of);
+	vsp_jbuf_uint(b, f->seq);
+	vsp_jbuf_key(b, "evt.time", &of);
+	vsp_jbuf_uint(b, a->wall_ns);
+	vsp_jbuf_key(b, "evt.type", &of);
+	const char *name = f->ev ? f->ev->name : f->name;
+	vsp_jbuf_str(b, name ? name : "", name ? strlen(name) : 0);
+	if (f->ev) {
+		struct vsp_str path;
+		vsp_jbuf_key(b, "fd.name", &of);
+		if (event_path(f->ev, &path))
+			vsp_jbuf_str(b, path.ptr, path.len);
+		else
+			vsp_jbuf_cstr(b, "null");
+		vsp_jbuf_key(b, "proc.name", &of);
+		vsp_jbuf_str(b, f->ev->proc.comm,
+			     strnlen(f->ev->proc.comm, sizeof(f->ev->proc.comm)));
+		vsp_jbuf_key(b, "proc.pid", &of);
+		vsp_jbuf_int(b, f->ev->proc.pid);
+		vsp_jbuf_key(b, "user.uid", &of);
+		vsp_jbuf_int(b, f->ev->proc.uid);
+	}
+	vsp_jbuf_key(b, "vsp.applied", &of);
+	vsp_jbuf_cstr(b, f->applied ? "true" : "false");
+	if (f->d && f->d->verdict == VSP_V_DENY) {
+		vsp_jbuf_key(b, "vsp.errno", &of);
+		vsp_jbuf_int(b, f->d->value);
+	}
+	if (f->d && f->d->failed) {
+		vsp_jbuf_key(b, "vsp.failed", &of);
+		vsp_jbuf_cstr(b, "true");
+	}
+	if (f->d && f->d->flagged) {
+		vsp_jbuf_key(b, "vsp.flagged", &of);
+		vsp_jbuf_cstr(b, "true");
+	}
+	vsp_jbuf_key(b, "vsp.kind", &of);
+	const char *kind = f->ev ? vsp_event_kind_name(f->ev->kind) : f->kind;
+	vsp_jbuf_str(b, kind, strlen(kind));
+	vsp_jbuf_key(b, "vsp.mode", &of);
+	vsp_jbuf_str(b, f->mode, strlen(f->mode));
+	if (f->d && f->d->verdict == VSP_V_REDIRECT) {
+		vsp_jbuf_key(b, "vsp.redirect", &of);
+		vsp_jbuf_str(b, f->d->redirect.ptr, f->d->redirect.len);
+	}
+	vsp_jbuf_key(b, "vsp.severity", &of);
+	vsp_jbuf_cstr(b, f->alert ? "\"alert\"" : "\"info\"");
+	if (f->ev && f->ev->has_stack) {
+		vsp_jbuf_key(b, "vsp.stack", &of);
+		vsp_jbuf_raw(b, "[", 1);
+		for (uint32_t i = 0; i < f->ev->nstack; i++) {
+			if (i)
+				vsp_jbuf_raw(b, ",", 1);
+			vsp_jbuf_str(b, f->ev->stack[i], strlen(f->ev->stack[i]));
+		}
+		vsp_jbuf_raw(b, "]", 1);
+	}
+	vsp_jbuf_key(b, "vsp.time_ns", &of);
+	vsp_jbuf_uint(b, f->time_ns);
+	if (f->d && f->d->verdict == VSP_V_RETURN) {
+		vsp_jbuf_key(b, "vsp.value", &of);
+		vsp_jbuf_int(b, f->d->value);
+	}
+	vsp_jbuf_key(b, "vsp.verdict", &of);
+	if (f->d)
+		vsp_jbuf_str(b, vsp_verdict_name(f->d->verdict),
+			     strlen(vsp_verdict_name(f->d->verdict)));
+	else
+		vsp_jbuf_cstr(b, "null");
+	vsp_jbuf_key(b, "vsp.vm", &of);
+	vsp_jbuf_str(b, f->vm, strlen(f->vm));
+	vsp_jbuf_raw(b, "}", 1);
+	vsp_jbuf_key(b, "priority", &first);
+	vsp_jbuf_str(b, prio, strlen(prio));
+	vsp_jbuf_key(b, "rule", &first);
+	vsp_jbuf_str(b, rule, strlen(rule));
+	vsp_jbuf_key(b, "source", &first);
+	vsp_jbuf_cstr(b, "\"vsp\"");
+	vsp_jbuf_key(b, "tags", &first);
+	put_tag_list(b, f->ri);
+	vsp_jbuf_key(b, "time", &first);
+	vsp_jbuf_str(b, a->time, VSP_RFC3339_LEN);
+	vsp_jbuf_raw(b, "}\n", 2);
+}
+
+/* Hands the built record to its sink or stream and counts the outcome. */
+static int emit(struct vsp_audit *a, const struct rec_facts *f)
+{
+	struct vsp_jbuf *b = &a->buf;
+	int rc = 0;
+
+	if (b->oom) {
+		rc = -ENOMEM;
+	} else if (a->sink) {
+		struct vsp_audit_rec r = {
+			.line = b->p, .len = b->len, .time = a->time,
+			.seq = f->seq, .vm = f->vm,
+			.rule = f->ri ? f->ri->name : NULL,
+			.verdict = f->d ? vsp_verdict_name(f->d->verdict) : NULL,
+			.msg = f->msg, .level = f->level,
+		};
+		rc = vsp_sink_write(a->sink, &r);
+	} else if (fwrite(b->p, 1, b->len, a->out) != b->len) {
+		rc = errno ? -errno : -EIO;
+	}
+	if (rc < 0) {
+		a->failed = true;
+		a->write_errors++;
+		a->last_error = rc;
+		return rc;
+	}
+	a->records++;
+	return 0;
+}
+
+/* A record in vsp's own shape (interfaces.md). */
+static void put_vsp(struct vsp_audit *a, const struct rec_facts *f)
+{
+	struct vsp_jbuf *b = &a->buf;
+	const struct vsp_decision *d = f->d;
 	bool first = true;
 
-	b->len = 0;
 	vsp_jbuf_raw(b, "{", 1);
 	vsp_jbuf_key(b, "seq", &first);
-	vsp_jbuf_uint(b, ev->seq);
+	vsp_jbuf_uint(b, f->seq);
 	vsp_jbuf_key(b, "time_ns", &first);
-	vsp_jbuf_uint(b, ev->time_ns);
+	vsp_jbuf_uint(b, f->time_ns);
 	vsp_jbuf_key(b, "time", &first);
-	vsp_jbuf_str(b, audit_time(a), VSP_RFC3339_LEN);
+	vsp_jbuf_str(b, a->time, VSP_RFC3339_LEN);
 	vsp_jbuf_key(b, "vm", &first);
-	vsp_jbuf_str(b, ev->vm ? ev->vm : "", ev->vm ? strlen(ev->vm) : 0);
+	vsp_jbuf_str(b, f->vm, strlen(f->vm));
 	vsp_jbuf_key(b, "rule", &first);
-	if (rule >= 0) {
-		const char *n = vsp_policy_rule(a->policy, (uint32_t)rule)->name;
-		vsp_jbuf_str(b, n, strlen(n));
-	} else {
+	if (f->ri)
+		vsp_jbuf_str(b, f->ri->name, strlen(f->ri->name));
+	else
 		vsp_jbuf_cstr(b, "null");
-	}
 	vsp_jbuf_key(b, "verdict", &first);
 	if (d) {
 		vsp_jbuf_cstr(b, "\"");
@@ -250,17 +448,15 @@ static void put_record(struct vsp_audit *a, struct vsp_event *ev,
 		vsp_jbuf_cstr(b, "null");
 	}
 	vsp_jbuf_key(b, "severity", &first);
-	vsp_jbuf_cstr(b, alert ? "\"alert\"" : "\"info\"");
+	vsp_jbuf_cstr(b, f->alert ? "\"alert\"" : "\"info\"");
 	vsp_jbuf_key(b, "mode", &first);
-	vsp_jbuf_cstr(b, "\"");
-	vsp_jbuf_cstr(b, vsp_mode_name(vsp_policy_mode(a->policy)));
-	vsp_jbuf_cstr(b, "\"");
+	vsp_jbuf_str(b, f->mode, strlen(f->mode));
 	vsp_jbuf_key(b, "applied", &first);
-	vsp_jbuf_cstr(b, applied ? "true" : "false");
+	vsp_jbuf_cstr(b, f->applied ? "true" : "false");
 	vsp_jbuf_key(b, "msg", &first);
-	put_message(a, ev, effect, d, rule);
-	if (rule >= 0)
-		put_tags(b, vsp_policy_rule(a->policy, (uint32_t)rule), &first);
+	vsp_jbuf_str(b, f->msg, strlen(f->msg));
+	if (f->ri)
+		put_tags(b, f->ri, &first);
 	if (d && d->flagged) {
 		vsp_jbuf_key(b, "flagged", &first);
 		vsp_jbuf_cstr(b, "true");
@@ -271,22 +467,85 @@ static void put_record(struct vsp_audit *a, struct vsp_event *ev,
 		vsp_jbuf_cstr(b, "true");
 	}
 	vsp_jbuf_key(b, "event", &first);
-	put_event(b, ev);
+	if (f->ev) {
+		put_event(b, f->ev);
+	} else {
+		vsp_jbuf_cstr(b, "{\"kind\":");
+		vsp_jbuf_str(b, f->kind, strlen(f->kind));
+		vsp_jbuf_cstr(b, ",\"name\":");
+		vsp_jbuf_str(b, f->name ? f->name : "", f->name ? strlen(f->name) : 0);
+		vsp_jbuf_cstr(b, ",\"addr\":");
+		vsp_jbuf_uint(b, f->addr);
+		vsp_jbuf_raw(b, "}", 1);
+	}
 	vsp_jbuf_raw(b, "}\n", 2);
-
-	if (b->oom || fwrite(b->p, 1, b->len, a->out) != b->len)
-		a->failed = true;
-	a->records++;
 }
 
-void vsp_audit_decision(struct vsp_audit *a, struct vsp_event *ev,
-			const struct vsp_decision *d, bool applied)
+static int put_facts(struct vsp_audit *a, const struct rec_facts *f)
 {
-	int own_effect = -1;
+	a->buf.len = 0;
+	a->buf.oom = false;
+	audit_time(a);
+	if (a->sink && vsp_sink_format(a->sink) == VSP_AUDIT_FMT_FALCO)
+		put_falco(a, f, vsp_sink_hostname(a->sink));
+	else
+		put_vsp(a, f);
+	return emit(a, f);
+}
+
+/*
+ * One record.  `d` is NULL for an effect-only record; `effect` is the
+ * effect whose message and severity the record carries, or -1.
+ */
+static int put_record(struct vsp_audit *a, struct vsp_event *ev,
+		      const struct vsp_decision *d, int rule, int effect,
+		      bool alert, bool applied)
+{
+	char msg[AUDIT_MSG];
+	struct rec_facts f = {
+		.ev = ev, .d = d, .alert = alert, .applied = applied,
+		.seq = ev->seq, .time_ns = ev->time_ns, .msg = msg,
+		.vm = ev->vm ? ev->vm : "",
+		.mode = vsp_mode_name(vsp_policy_mode(a->policy)),
+		.ri = rule >= 0 ? vsp_policy_rule(a->policy, (uint32_t)rule) : NULL,
+	};
+
+	format_message(a, ev, effect, d, rule, msg);
+	f.level = record_level(f.ri, alert);
+	return put_facts(a, &f);
+}
+
+int vsp_audit_note(struct vsp_audit *a, const struct vsp_audit_note *n)
+{
+	struct rec_facts f = {
+		.alert = true, .seq = n->seq, .time_ns = n->time_ns,
+		.msg = n->msg, .vm = n->vm ? n->vm : "",
+		.mode = vsp_mode_name(n->mode), .kind = n->kind,
+		.name = n->name, .addr = n->addr, .level = record_level(NULL, true),
+	};
+	int rc;
+
+	a->have_time = false;
+	rc = put_facts(a, &f);
+	if (a->flush_each) {
+		int frc = a->sink ? vsp_sink_flush(a->sink)
+				  : fflush(a->out) != 0 ? -errno : 0;
+		if (frc < 0) {
+			a->failed = true;
+			if (!rc)
+				rc = frc;
+		}
+	}
+	return rc;
+}
+
+int vsp_audit_decision(struct vsp_audit *a, struct vsp_event *ev,
+		       const struct vsp_decision *d, bool applied)
+{
+	int own_effect = -1, rc = 0, r;
 	bool own_alert = false;
 
 	a->have_time = false;
-
 	for (uint32_t i = 0; i < d->nfired; i++) {
 		const struct vsp_fired *f = &d->fired[i];
 		const struct vsp_effect_info *ei =
@@ -303,13 +562,26 @@ void vsp_audit_decision(struct vsp_audit *a, struct vsp_event *ev,
 			}
 			continue;
 		}
-		put_record(a, ev, NULL, (int)f->rule, (int)f->effect, alert,
-			   false);
+		r = put_record(a, ev, NULL, (int)f->rule, (int)f->effect, alert,
+			       false);
+		if (r < 0 && !rc)
+			rc = r;
 	}
-	if (d->rule >= 0 || d->verdict != VSP_V_ALLOW || d->failed)
-		put_record(a, ev, d, d->rule, own_effect, own_alert, applied);
-	if (a->flush_each && fflush(a->out) != 0)
-		a->failed = true;
+	if (d->rule >= 0 || d->verdict != VSP_V_ALLOW || d->failed) {
+		r = put_record(a, ev, d, d->rule, own_effect, own_alert, applied);
+		if (r < 0 && !rc)
+			rc = r;
+	}
+	if (a->flush_each && a->have_time) {
+		r = a->sink ? vsp_sink_flush(a->sink)
+			    : fflush(a->out) != 0 ? -errno : 0;
+		if (r < 0) {
+			a->failed = true;
+			if (!rc)
+				rc = r;
+		}
+	}
+	return rc;
 }
 
 /* --- latency ------------------------------------------------------- */
@@ -339,6 +611,15 @@ void vsp_latency_add(struct vsp_latency *l, uint64_t ns)
 	l->sum += ns;
 	if (ns > l->max)
 		l->max = ns;
+}
+
+uint64_t vsp_latency_count_le(const struct vsp_latency *l, uint64_t ns)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < VSP_LAT_BUCKETS && lat_upper(i) <= ns; i++)
+		n += l->bucket[i];
+	return n;
 }
 
 uint64_t vsp_latency_quantile(const struct vsp_latency *l, double q)

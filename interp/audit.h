@@ -23,18 +23,23 @@
 #include <stdio.h>
 #include "interp/engine.h"
 #include "interp/json.h"
+#include "interp/sink.h"
 
 /* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" */
 #define VSP_RFC3339_LEN 30
 
 struct vsp_audit {
-	FILE *out;
+	FILE *out;		/* records go here, or to the sink */
+	struct vsp_sink *sink;	/* borrowed; NULL: out */
 	struct vsp_policy *policy;
 	struct vsp_jbuf buf;
-	uint64_t records;
+	uint64_t records;	/* records written */
+	uint64_t write_errors;	/* records a write failed for */
+	int last_error;		/* the last failure's negative errno */
 	bool failed;		/* a write failed; the caller exits non-zero */
 	bool flush_each;	/* live runs: flush after every record */
 	bool have_time;		/* time[] holds this decision's time */
+	uint64_t wall_ns;
 	char time[VSP_RFC3339_LEN + 1];
 };
 
@@ -45,12 +50,27 @@ size_t vsp_rfc3339(uint64_t ns, char *out);
 uint64_t vsp_wall_ns(void);
 
 void vsp_audit_init(struct vsp_audit *a, FILE *out, struct vsp_policy *p);
+/* The same, writing through a sink (borrowed), in the sink's format. */
+void vsp_audit_init_sink(struct vsp_audit *a, struct vsp_sink *sink,
+			 struct vsp_policy *p);
 void vsp_audit_release(struct vsp_audit *a);
 
 /* Writes the records for one decision.  `applied` says whether the
- * verdict changed what the guest did (enforce mode, not allow). */
-void vsp_audit_decision(struct vsp_audit *a, struct vsp_event *ev,
-			const struct vsp_decision *d, bool applied);
+ * verdict changed what the guest did (enforce mode, not allow).  Returns
+ * 0, or the negative errno of the first record that could not be written
+ * (counted in write_errors; the others are still tried). */
+int vsp_audit_decision(struct vsp_audit *a, struct vsp_event *ev,
+		       const struct vsp_decision *d, bool applied);
+
+/* A record no rule decided (the monitor's own alerts: a trap's code
+ * changed under it), with "rule":null, "verdict":null, severity alert and
+ * an event of `kind` and `name` at `addr`.  0 or a negative errno. */
+struct vsp_audit_note {
+	uint64_t seq, time_ns, addr;
+	const char *vm, *kind, *name, *msg;
+	enum vsp_mode mode;
+};
+int vsp_audit_note(struct vsp_audit *a, const struct vsp_audit_note *n);
 
 /*
  * Latency histogram: log-linear buckets (exact below 64 ns, then 16 per
@@ -64,6 +84,10 @@ struct vsp_latency {
 };
 
 void vsp_latency_add(struct vsp_latency *l, uint64_t ns);
+/* How many samples lie in buckets whose upper bound is at most ns (a
+ * Prometheus histogram's cumulative "le" count; never more than the
+ * samples <= ns). */
+uint64_t vsp_latency_count_le(const struct vsp_latency *l, uint64_t ns);
 /* The q-quantile (0 < q <= 1), as the upper bound of its bucket. */
 uint64_t vsp_latency_quantile(const struct vsp_latency *l, double q);
 
@@ -73,6 +97,8 @@ struct vsp_run_stats {
 	uint64_t round_trips;
 	uint64_t engine_ns, trap_ns;	/* live: time in the engine vs. per trap */
 	struct vsp_latency latency;
+	struct vsp_latency trap_latency;	/* live: each trap, stop to resume */
+	uint64_t kind_events[VSP_EV_KIND_COUNT];	/* live: trapped events */
 };
 
 /* Prints the statistics (interfaces.md) as text, or as one JSON object. */

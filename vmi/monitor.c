@@ -242,6 +242,15 @@ struct mon {
 
 static volatile sig_atomic_t mon_signal;
 
+/* Audit records go through the sink when the caller opened one. */
+static void mon_audit_init(struct mon *m, struct vsp_policy *p)
+{
+	if (m->o->audit_sink)
+		vsp_audit_init_sink(&m->audit, m->o->audit_sink, p);
+	else
+		vsp_audit_init(&m->audit, m->o->audit, p);
+}
+
 static void mon_on_signal(int sig)
 {
 	mon_signal = sig;
@@ -552,39 +561,14 @@ static void mon_tampered(struct mon *m, struct mon_trap *t, const uint8_t *now)
 			sym);
 	if (!m->have_audit)
 		return;
-	/* No rule decided this: a record of its own, in the audit format's
-	 * shape for an effect-only alert.  Rare: the buffer is built here. */
-	struct vsp_jbuf b;
-	bool first = true;
-	const char *vm = m->o->vm ? m->o->vm : "guest0";
-	const char *mode = vsp_mode_name(m->mode);
-	vsp_jbuf_init(&b);
-	vsp_jbuf_raw(&b, "{", 1);
-	vsp_jbuf_key(&b, "seq", &first);
-	vsp_jbuf_uint(&b, ++m->seq);
-	vsp_jbuf_key(&b, "time_ns", &first);
-	vsp_jbuf_uint(&b, mon_now_ns() - m->t_attach);
-	char when[VSP_RFC3339_LEN + 1];
-	vsp_jbuf_key(&b, "time", &first);
-	vsp_jbuf_str(&b, when, vsp_rfc3339(vsp_wall_ns(), when));
-	vsp_jbuf_key(&b, "vm", &first);
-	vsp_jbuf_str(&b, vm, strlen(vm));
-	vsp_jbuf_cstr(&b, ",\"rule\":null,\"verdict\":null,"
-		      "\"severity\":\"alert\"");
-	vsp_jbuf_key(&b, "mode", &first);
-	vsp_jbuf_str(&b, mode, strlen(mode));
-	vsp_jbuf_cstr(&b, ",\"applied\":false");
-	vsp_jbuf_key(&b, "msg", &first);
-	vsp_jbuf_str(&b, msg, strlen(msg));
-	vsp_jbuf_cstr(&b, ",\"event\":{\"kind\":\"kernel\",\"name\":");
-	vsp_jbuf_str(&b, fn ? fn : "", fn ? strlen(fn) : 0);
-	vsp_jbuf_cstr(&b, ",\"addr\":");
-	vsp_jbuf_uint(&b, t->addr);
-	vsp_jbuf_raw(&b, "}}\n", 3);
-	if (!b.oom && fwrite(b.p, 1, b.len, m->audit.out) == b.len)
-		m->audit.records++;
-	fflush(m->audit.out);
-	vsp_jbuf_release(&b);
+	/* No rule decided this: a record of its own. */
+	struct vsp_audit_note n = {
+		.seq = ++m->seq, .time_ns = mon_now_ns() - m->t_attach,
+		.addr = t->addr, .vm = m->o->vm ? m->o->vm : "guest0",
+		.kind = "kernel", .name = fn ? fn : "", .msg = msg,
+		.mode = m->mode,
+	};
+	vsp_audit_note(&m->audit, &n);
 }
 
 /* Reads the code under an emulated trap again when it is due. */
@@ -1585,7 +1569,12 @@ static int mon_on_trap(struct mon *m, const struct vsp_stop *st)
 	m->trap_hits++;
 	/* From the wait on: the stop reply and the register read count. */
 	m->rt_in_traps += m->be.round_trips - rt0;
-	m->rs.trap_ns += mon_now_ns() - t0;
+	uint64_t dt = mon_now_ns() - t0;
+	m->rs.trap_ns += dt;
+	vsp_latency_add(&m->rs.trap_latency, dt);
+	if (t && (t->role == MON_T_EVENT || t->role == MON_T_HCALL) &&
+	    (unsigned)m->ev.kind < VSP_EV_KIND_COUNT)
+		m->rs.kind_events[m->ev.kind]++;
 	return rc;
 }
 
@@ -2072,7 +2061,7 @@ static void mon_release(struct mon *m)
 		vsp_sym_free(m->syms);
 }
 
-static void mon_signals(bool on)
+static void mon_signals(bool on, bool hup)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -2081,7 +2070,9 @@ static void mon_signals(bool on)
 	/* No SA_RESTART: a signal must end the wait for the next stop. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	/* Under a service SIGHUP is its reload, not a detach. */
+	if (hup)
+		sigaction(SIGHUP, &sa, NULL);
 }
 
 static void mon_print_stats(struct mon *m)
@@ -2246,12 +2237,16 @@ static int mon_cmd_load(struct mon *m, char **files, int n)
 	struct vsp_policy *old = m->p;
 	if (m->mode == VSP_MODE_LEARN)
 		vsp_policy_save_profiles(old, stderr);
+	/* The audit counts run on across policies. */
+	uint64_t records = m->audit.records, werr = m->audit.write_errors;
 	if (m->have_audit)
 		vsp_audit_release(&m->audit);
 	m->p = p;
 	if (m->have_audit) {
-		vsp_audit_init(&m->audit, m->o->audit, p);
+		mon_audit_init(m, p);
 		m->audit.flush_each = true;
+		m->audit.records = records;
+		m->audit.write_errors = werr;
 	}
 	if (!m->mode_forced)
 		m->mode = vsp_policy_mode(p);
@@ -2289,6 +2284,39 @@ static int mon_cmd_load(struct mon *m, char **files, int n)
 	if (!was_paused && !m->rule_paused)
 		return mon_go(m);
 	return 0;
+}
+
+/* What a service around the loop sees (monitor.h). */
+static const struct vsp_monitor_view *mon_view(struct mon *m,
+					       struct vsp_monitor_view *v)
+{
+	m->rs.traps_installed = m->installed;
+	m->rs.round_trips = m->be.round_trips;
+	v->policy = m->p;
+	v->rs = &m->rs;
+	v->trap_hits = m->trap_hits;
+	v->rt_in_traps = m->rt_in_traps;
+	v->events = m->seq;
+	v->policy_loads = m->gen;
+	v->audit_records = m->have_audit ? m->audit.records : 0;
+	v->audit_write_errors = m->have_audit ? m->audit.write_errors : 0;
+	return v;
+}
+
+/* A service's reload: `load` of its files, messages to stderr. */
+static int mon_reload(struct mon *m)
+{
+	const struct vsp_monitor_hooks *h = m->o->hooks;
+	struct vsp_monitor_view v;
+	FILE *saved = m->out;
+	uint32_t gen = m->gen;
+
+	m->out = stderr;
+	int rc = mon_cmd_load(m, (char **)h->files, (int)h->nfiles);
+	m->out = saved;
+	if (h->reloaded)
+		h->reloaded(h->ctx, mon_view(m, &v), m->gen != gen);
+	return rc;
 }
 
 static void mon_cmd_status(struct mon *m)
@@ -2638,13 +2666,13 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 		status = VSP_MON_POLICY;
 		goto out_release;
 	}
-	if (o->audit) {
-		vsp_audit_init(&m->audit, o->audit, m->p);
+	if (o->audit || o->audit_sink) {
+		mon_audit_init(m, m->p);
 		m->audit.flush_each = true;
 		m->have_audit = true;
 	}
 	mon_signal = 0;
-	mon_signals(true);
+	mon_signals(true, !o->hooks);
 
 	char why[200];
 	if (o->ops == &vsp_be_xen_ops && !vsp_be_xen_available(why, sizeof why)) {
@@ -2703,6 +2731,9 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 		m->installed == 1 ? "" : "s", vsp_mode_name(m->mode));
 	if (o->record)
 		fflush(o->record);
+	struct vsp_monitor_view view;
+	if (o->hooks && o->hooks->ready)
+		o->hooks->ready(o->hooks->ctx, mon_view(m, &view));
 
 	struct vsp_resume go = { .how = VSP_RESUME_CONTINUE };
 	rc = o->ops->resume(&m->be, 0, &go);
@@ -2719,6 +2750,10 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 			mon_say(m, "signal %d: detaching", (int)mon_signal);
 			break;
 		}
+		if (o->hooks && o->hooks->tick &&
+		    o->hooks->tick(o->hooks->ctx, mon_view(m, &view)) ==
+		    VSP_HOOK_RELOAD && (rc = mon_reload(m)) < 0)
+			break;
 		if (o->interactive && (m->paused ||
 				       mon_now_ns() - m->ctl_ns > MON_CTL_NS)) {
 			/* A stopped guest sends nothing: only commands wake us. */
@@ -2807,13 +2842,16 @@ out_detach:
 	else if (m->attached && mon_signal)
 		mon_say(m, "detached; every trap removed, the guest runs on");
 out_signals:
-	mon_signals(false);
+	mon_signals(false, !o->hooks);
 	if (m->have_audit) {
 		vsp_audit_release(&m->audit);
-		fflush(o->audit);
+		if (o->audit)
+			fflush(o->audit);
 	}
 	if (o->record)
 		fflush(o->record);
+	if (o->hooks && o->hooks->done && m->attached)
+		o->hooks->done(o->hooks->ctx, mon_view(m, &view));
 	if (o->stats && m->attached)
 		mon_print_stats(m);
 	if (m->mode == VSP_MODE_LEARN && m->attached &&

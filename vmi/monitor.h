@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #include "interp/engine.h"
+#include "interp/sink.h"
 #include "vmi/backend.h"
 
 /* Exit statuses, as interfaces.md gives them for `vsp attach`. */
@@ -43,7 +44,8 @@ struct vsp_monitor_opts {
 	const char *symbols;	/* System.map or kallsyms dump; NULL: none */
 	const char *vmlinux;	/* for BTF and KASLR checks; NULL: none */
 	struct vsp_policy *policy;	/* borrowed */
-	FILE *audit;		/* NULL: no audit records */
+	FILE *audit;		/* NULL: no audit records (unless audit_sink) */
+	struct vsp_sink *audit_sink;	/* borrowed; set: records go here */
 	FILE *record;		/* NULL: no trace */
 	bool stats, stats_json;
 	const char *vm;		/* the name records carry; NULL: "guest0" */
@@ -56,6 +58,39 @@ struct vsp_monitor_opts {
 	int ctl_fd;
 	FILE *ctl_out;
 	const struct vsp_load_opts *load;
+	/* A service around the loop; NULL: none.  With hooks, SIGHUP asks
+	 * for a reload through tick instead of detaching. */
+	const struct vsp_monitor_hooks *hooks;
+};
+
+/*
+ * A service around the loop (cli/service.c): systemd notification,
+ * metrics, reloads.  `ready` runs once every trap is placed, before the
+ * guest is let go; `tick` runs between two traps, after each stop and at
+ * least once a second, and may ask for a reload (its return value); it
+ * must not block.  The view is the loop's own counters, read-only.
+ */
+struct vsp_monitor_view {
+	const struct vsp_policy *policy;
+	const struct vsp_run_stats *rs;	/* traps_installed, round_trips current */
+	uint64_t trap_hits, rt_in_traps, events;
+	uint64_t policy_loads;		/* reloads that took effect */
+	uint64_t audit_records, audit_write_errors;
+};
+
+enum { VSP_HOOK_GO_ON = 0, VSP_HOOK_RELOAD = 1 };
+
+struct vsp_monitor_hooks {
+	void *ctx;
+	void (*ready)(void *ctx, const struct vsp_monitor_view *v);
+	int (*tick)(void *ctx, const struct vsp_monitor_view *v);
+	/* For VSP_HOOK_RELOAD: the policy files, compiled with *load. */
+	const char *const *files;
+	size_t nfiles;
+	/* After a reload: the new policy (NULL: it failed, the old stays). */
+	void (*reloaded)(void *ctx, const struct vsp_monitor_view *v, bool ok);
+	/* Once at the end, before the statistics are printed. */
+	void (*done)(void *ctx, const struct vsp_monitor_view *v);
 };
 
 /* Runs until the guest ends, a signal arrives or the link is lost.
