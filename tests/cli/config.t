@@ -3,7 +3,9 @@
 # command line's; errors name FILE:LINE; relative paths are the file's.
 . "$(dirname "$0")/../tap.sh"
 mkdir -p "$T/etc"
-cp "$ROOT/examples/shadow.vsp" "$T/etc/p.vsp"
+# No events: nothing to refuse without the guest's symbols, so the runs
+# below get as far as the attach (which fails: no guest there).
+echo 'policy "none" version 1;' > "$T/etc/p.vsp"
 run() { "$VSP" attach "$@" > "$T/out" 2> "$T/err"; rc=$?; }
 conf() { printf '%s\n' "$@" > "$T/etc/g.conf"; }
 
