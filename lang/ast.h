@@ -82,6 +82,10 @@ struct vsp_extern_decl;
 /* Deepest expression the parser builds; deeper nesting is an error, so no
  * later stage recurses without bound on hostile input. */
 #define VSP_MAX_DEPTH 1000
+/* Macros and consts inside one another: the checker refuses a chain deeper
+ * than this and the compiler inlines up to it, so a policy the checker
+ * passes always compiles. */
+#define VSP_MAX_MACRO_DEPTH 64
 
 struct vsp_expr {
 	enum vsp_expr_kind kind;

@@ -71,6 +71,8 @@ struct chk {
 
 	struct vsp_decl *stack[CHK_MAX_DEPTH];	/* macros and consts open */
 	size_t nstack;
+	unsigned nmacros;	/* how many of them are macros */
+	bool nest_reported;	/* a chain too deep: reported once per unit */
 	unsigned depth;
 	bool too_deep;
 };
@@ -484,6 +486,27 @@ static void chk_decl_value(struct chk *c, struct chk_decl *cd)
 		chk_check_list(c, cd);
 }
 
+/* Whether one more macro or const fits inside those open (macros: as many
+ * as the compiler inlines); reports the chain once per rule when not. */
+static bool chk_push_fits(struct chk *c, const struct vsp_expr *e,
+			  const struct vsp_decl *dl)
+{
+	bool macro = dl->kind == VSP_D_MACRO;
+
+	if (c->nstack < CHK_MAX_DEPTH &&
+	    (!macro || c->nmacros < VSP_MAX_MACRO_DEPTH))
+		return true;
+	if (!c->nest_reported)
+		vsp_diag_error(c->d, &e->loc,
+			       "%s nested more than %d deep ('%s' uses '%s' "
+			       "... uses '%s')",
+			       macro ? "macros" : "consts and macros",
+			       macro ? VSP_MAX_MACRO_DEPTH : CHK_MAX_DEPTH,
+			       c->stack[0]->name, c->stack[1]->name, dl->name);
+	c->nest_reported = true;
+	return false;
+}
+
 static enum vsp_type chk_macro(struct chk *c, struct vsp_expr *e,
 			       struct chk_decl *cd)
 {
@@ -524,8 +547,12 @@ static enum vsp_type chk_macro(struct chk *c, struct vsp_expr *e,
 	}
 	if (cd->checked_ctx == c->ctx)
 		return cd->ctx_type;	/* typed already for these events */
+	if (!chk_push_fits(c, e, dl))
+		return VSP_T_ERROR;
 	c->stack[c->nstack++] = dl;
+	c->nmacros++;
 	t = chk_expr(c, dl->value);
+	c->nmacros--;
 	c->nstack--;
 	cd->checked_ctx = c->ctx;
 	cd->ctx_type = t;
@@ -1097,8 +1124,10 @@ static void chk_check_const(struct chk *c, struct chk_decl *cd)
 			dl->type = VSP_T_ERROR;
 			return;
 		}
-	if (c->nstack >= CHK_MAX_DEPTH)
+	if (!chk_push_fits(c, dl->value, dl)) {
+		dl->type = VSP_T_ERROR;
 		return;
+	}
 	c->stack[c->nstack++] = dl;
 	c->evs = NULL;
 	c->nev = 0;
@@ -2032,7 +2061,9 @@ int vsp_check(struct vsp_unit *u, struct vsp_diags *d)
 			c->depth = 0;
 			c->too_deep = false;
 			c->stack[c->nstack++] = cd->decl;
+			c->nmacros++;
 			cd->decl->type = chk_expr(c, cd->decl->value);
+			c->nmacros--;
 			c->nstack--;
 			cd->checked_ctx = c->ctx;
 			cd->ctx_type = cd->decl->type;

@@ -324,7 +324,7 @@ static bool list_items(struct cc *c, const struct vsp_expr *e,
 	}
 	if (e->kind == VSP_E_NAME && e->u.name.decl &&
 	    (e->u.name.rkind == VSP_N_LIST || e->u.name.rkind == VSP_N_MACRO) &&
-	    e->u.name.decl->value && c->inline_depth < 64) {
+	    e->u.name.decl->value && c->inline_depth < VSP_MAX_MACRO_DEPTH) {
 		bool r;
 
 		c->inline_depth++;
@@ -399,7 +399,7 @@ static bool fold_name(struct cc *c, const struct vsp_expr *e, struct kval *k)
 	case VSP_N_CONST:
 		if (!dl)
 			return false;
-		if (dl->value && c->inline_depth < 64) {
+		if (dl->value && c->inline_depth < VSP_MAX_MACRO_DEPTH) {
 			c->inline_depth++;
 			r = fold(c, dl->value, k);
 			c->inline_depth--;
@@ -417,7 +417,7 @@ static bool fold_name(struct cc *c, const struct vsp_expr *e, struct kval *k)
 			return false;
 		return true;
 	case VSP_N_MACRO:
-		if (!dl || !dl->value || c->inline_depth >= 64)
+		if (!dl || !dl->value || c->inline_depth >= VSP_MAX_MACRO_DEPTH)
 			return false;
 		c->inline_depth++;
 		r = fold(c, dl->value, k);
@@ -1003,7 +1003,7 @@ static void value(struct cc *c, const struct vsp_expr *e)
 	switch (e->kind) {
 	case VSP_E_NAME:
 		if (e->u.name.rkind == VSP_N_MACRO && e->u.name.decl &&
-		    c->inline_depth < 64) {
+		    c->inline_depth < VSP_MAX_MACRO_DEPTH) {
 			c->inline_depth++;
 			value(c, e->u.name.decl->value);
 			c->inline_depth--;
@@ -1121,7 +1121,7 @@ static void jump_if(struct cc *c, const struct vsp_expr *e, bool sense,
 		goto out;
 	}
 	if (e->kind == VSP_E_NAME && e->u.name.rkind == VSP_N_MACRO &&
-	    e->u.name.decl && c->inline_depth < 64) {
+	    e->u.name.decl && c->inline_depth < VSP_MAX_MACRO_DEPTH) {
 		c->inline_depth++;
 		jump_if(c, e->u.name.decl->value, sense, l);
 		c->inline_depth--;

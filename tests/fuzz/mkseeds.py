@@ -310,3 +310,15 @@ for name, data in (('table-6.1', b'\0' + ksyms_table(300)),
                    ('bzimage-none', b'\x02' + bytes(0x202) + b'HdrS' + bytes(0x60))):
     with open(os.path.join(here, 'corpus/kallsyms', name), 'wb') as f:
         f.write(data)
+# A policy of 4,150 macros each using the one before (62 KB, under the
+# fuzzer's -max_len): once wrote past the checker's stack of open macros.
+def macro_chain(n):
+    al = 'abcdefghijklmnopqrstuvwxyz0123456789'
+    name = lambda i: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'[i // 1296] + al[i // 36 % 36] + al[i % 36]
+    lines = ['macro %s=dfd==1;' % name(0)]
+    lines += ['macro %s=%s;' % (name(i), name(i - 1)) for i in range(1, n)]
+    lines.append('rule "x":on syscall openat when %s:deny EACCES;' % name(n - 1))
+    return '\n'.join(lines) + '\n'
+
+with open(os.path.join(here, 'corpus/policy', 'macro-chain.vsp'), 'w') as f:
+    f.write(macro_chain(4150))

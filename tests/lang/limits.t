@@ -2,7 +2,7 @@
 # limits.t: every bound a policy cannot break, hit from just past it, with
 # an error that names the limit; and just under it, accepted.  The policies
 # are generated (some are megabytes): imports 64 deep, files of 16 MiB,
-# expressions 1000 levels deep, 100,000 nodes once macros are inlined, 256
+# expressions 1000 levels deep, macros 64 inside one another, 100,000 nodes once macros are inlined, 256
 # stack slots, 64 lower() calls per event, 65,536 rules, lists of
 # 1,048,576 items, string literals of 16,383 bytes.
 if [ -z "$VSP" ] || [ ! -x "$VSP" ]; then
@@ -11,6 +11,7 @@ if [ -z "$VSP" ] || [ ! -x "$VSP" ]; then
 fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/vsp-limits.XXXXXX")
 trap 'rm -rf "$T"' EXIT
+ROOT_EX=$(cd "$(dirname "$0")/../../examples" && pwd)
 n=0
 fail=0
 
@@ -63,6 +64,21 @@ accepted "expression 901 levels deep" "$T/deep-ok.vsp"
 # Macro expansion: m17 doubles m0 seventeen times.
 awk 'BEGIN { print "macro m0 = dfd == 1;"; for (i = 1; i <= 17; i++) printf "macro m%d = m%d or m%d;\n", i, i - 1, i - 1; print "rule \"x\": on syscall openat when m17 : deny EACCES;" }' >"$T/macro.vsp"
 refused "macros inlined past 100,000 nodes" "$T/macro.vsp" 'grows to [0-9]+ nodes .*the limit is 100000'
+
+# Macros inside macros: as deep as the compiler inlines (64), no deeper;
+# a chain of 4,001 once wrote past the checker's stack, one of 1,000
+# passed the checker and then failed to compile with a misleading message.
+mchain() { awk -v n="$1" 'BEGIN { print "macro m0 = dfd == 1;"; for (i = 1; i < n; i++) printf "macro m%d = m%d;\n", i, i - 1; printf "rule \"x\": on syscall openat when m%d : deny EACCES;\n", n - 1 }'; }
+mchain 4001 >"$T/mchain.vsp"
+refused "a chain of 4,001 macros" "$T/mchain.vsp" 'macros nested more than 64 deep'
+mchain 1000 >"$T/mchain1k.vsp"
+refused "a chain of 1,000 macros" "$T/mchain1k.vsp" "macros nested more than 64 deep \('m999' uses 'm998' \.\.\. uses 'm935'\)"
+mchain 64 >"$T/mchain-ok.vsp"
+accepted "a chain of 64 macros" "$T/mchain-ok.vsp"
+rc=0
+"$VSP" replay "$T/mchain-ok.vsp" --trace "$ROOT_EX/shadow.jsonl" >/dev/null 2>&1 || rc=$?
+n=$((n + 1))
+if [ $rc = 0 ]; then echo "ok $n - a chain of 64 macros compiles"; else echo "not ok $n - a chain of 64 macros compiles"; fail=1; fi
 
 # The evaluation stack: 300 pending additions.
 awk 'BEGIN { printf "rule \"x\": on syscall openat when 1 == "; for (i = 0; i < 300; i++) printf "(dfd + "; printf "1"; for (i = 0; i < 300; i++) printf ")"; print " : deny EACCES;" }' >"$T/stack.vsp"
