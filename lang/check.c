@@ -436,6 +436,16 @@ static enum vsp_type chk_field(struct chk *c, struct vsp_expr *e,
 			return VSP_T_ERROR;
 		return type;
 	}
+	for (i = 0; i < c->nev; i++)
+		if (c->evs[i].catalog != -2)
+			break;
+	if (i == c->nev) {
+		/* every event is unknown (reported): the fields every event
+		 * has still type, so the rest of the condition is checked */
+		if (!vsp_field_common(name, &type))
+			return VSP_T_ERROR;
+		return type;
+	}
 	for (i = 0; i < c->nev; i++) {
 		const struct vsp_event_ref *ev = &c->evs[i];
 

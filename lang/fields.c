@@ -67,6 +67,21 @@ static void field_of_arg(const struct vsp_call *c, int i, enum vsp_field *field,
 	}
 }
 
+bool vsp_field_common(const char *name, enum vsp_type *type)
+{
+	int f;
+
+	for (f = 0; f < VSP_F_COUNT; f++) {
+		if (field_kinds((enum vsp_field)f) != K_ALL ||
+		    strcmp(field_table[f].name, name) != 0)
+			continue;
+		if (type)
+			*type = field_table[f].type;
+		return true;
+	}
+	return false;
+}
+
 int vsp_field_resolve(const struct vsp_event_ref *ev, const char *name,
 		      enum vsp_field *field, enum vsp_type *type)
 {

@@ -32,6 +32,11 @@ size_t vsp_field_names(const struct vsp_event_ref *ev, const char **names,
  * has where it exists: for checking a macro no rule uses. */
 bool vsp_field_guess(const char *name, enum vsp_type *type);
 
+/* True when `name` is a field every event kind has (proc.*, vm, vcpu,
+ * ...), and sets *type (may be NULL): for a rule whose events are all
+ * unknown, so its condition is still checked. */
+bool vsp_field_common(const char *name, enum vsp_type *type);
+
 const char *vsp_field_name(enum vsp_field f);
 enum vsp_type vsp_field_type(enum vsp_field f);
 
