@@ -75,4 +75,30 @@ void vsp_fp_pathset_free(struct vsp_pathset *ps);
 size_t vsp_fp_path_format(const char *const *path, size_t n, char *buf,
 			  size_t size);
 
+/* Profiles (fastpath/profile.c): one call-path pattern per line, `#`
+ * comments and blank lines skipped, spaces around a line trimmed.  A line
+ * may hold at most VSP_FP_PROFILE_LINE_MAX bytes and no NUL; a profile is
+ * a regular file of at most VSP_FP_PROFILE_MAX bytes. */
+#define VSP_FP_PROFILE_LINE_MAX 8191
+#define VSP_FP_PROFILE_MAX (64u << 20)
+
+struct vsp_fp_profile_cb {
+	/* a pattern line (or, with comments set, a comment line too) */
+	int (*line)(void *arg, int lineno, const char *text);
+	/* a bad line (lineno > 0) or file (lineno 0): msg says why */
+	void (*bad)(void *arg, int lineno, const char *msg);
+	void *arg;
+	bool comments;
+};
+
+/*
+ * Reads profile `path` and hands each line to cb->line, each bad line to
+ * cb->bad (reading goes on, so every bad line is reported).  Never blocks
+ * on a FIFO or a device.  Returns the number of bad lines (0: clean), or
+ * -1 when the file cannot be opened or read (errno set, cb->bad not called
+ * for ENOENT), or when cb->line returned nonzero (reading stops there, errno
+ * is left as the callback set it).
+ */
+int vsp_fp_profile_read(const char *path, const struct vsp_fp_profile_cb *cb);
+
 #endif

@@ -32,7 +32,9 @@
  * resolved per event at load), learn-mode profiles and statistics.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -65,6 +67,11 @@ struct profile {
 	char *path;
 	char **lines;		/* sorted, unique */
 	size_t n, cap;
+	char **comments;	/* what the file held: kept at the top */
+	size_t ncom;
+	int fd;			/* learn mode: open for appending, or -1 */
+	bool loaded;		/* the file's lines are in `lines` */
+	bool bad;		/* the file has bad lines: never rewritten */
 };
 
 /* How a program is run, decided at load. */
@@ -801,7 +808,7 @@ static int profile_add(struct profile *pf, const char *line)
 		int c = strcmp(pf->lines[mid], line);
 
 		if (!c)
-			return 0;
+			return 0;	/* known */
 		if (c < 0)
 			lo = mid + 1;
 		else
@@ -822,13 +829,116 @@ static int profile_add(struct profile *pf, const char *line)
 	memmove(pf->lines + lo + 1, pf->lines + lo, (pf->n - lo) * sizeof(*pf->lines));
 	pf->lines[lo] = copy;
 	pf->n++;
+	return 1;
+}
+
+struct prof_read {
+	struct profile *pf;
+	FILE *diag;
+};
+
+static int prof_read_line(void *arg, int lineno, const char *text)
+{
+	struct profile *pf = ((struct prof_read *)arg)->pf;
+
+	if (*text == '#') {
+		char **nv = realloc(pf->comments, (pf->ncom + 1) * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		pf->comments = nv;
+		if (!(nv[pf->ncom] = strdup(text)))
+			return -1;
+		pf->ncom++;
+		return 0;
+	}
+	return profile_add(pf, text) < 0 ? -1 : 0;
+}
+
+static void prof_read_bad(void *arg, int lineno, const char *msg)
+{
+	struct prof_read *pr = arg;
+
+	if (!pr->diag)
+		return;
+	if (lineno)
+		fprintf(pr->diag, "vsp: %s:%d: %s\n", pr->pf->path, lineno, msg);
+	else
+		fprintf(pr->diag, "vsp: %s: %s\n", pr->pf->path, msg);
+}
+
+/* Reads what the file holds into the profile, once.  A file with a bad
+ * line is left as it is: neither appended to nor rewritten. */
+static int profile_load(struct profile *pf, FILE *diag)
+{
+	struct prof_read pr = { pf, diag };
+	struct vsp_fp_profile_cb cb = { prof_read_line, prof_read_bad, &pr, true };
+	int r;
+
+	if (pf->loaded)
+		return pf->bad ? -1 : 0;
+	r = vsp_fp_profile_read(pf->path, &cb);
+	if (r < 0 && errno != ENOENT)
+		return -1;
+	pf->loaded = true;
+	if (r > 0) {
+		pf->bad = true;
+		errno = EINVAL;
+		return -1;
+	}
 	return 0;
+}
+
+/* Appends one learned line and syncs it, so a monitor killed at any point
+ * keeps every path it learned.  The file is opened on the first new line
+ * and a last line without its newline gets one first. */
+static int profile_append(struct profile *pf, const char *line)
+{
+	size_t n = strlen(line);
+	char *rec;
+	ssize_t w;
+	int e;
+
+	if (pf->fd < 0) {
+		struct stat sb;
+		char last = '\n';
+
+		pf->fd = open(pf->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
+			      O_NONBLOCK | O_NOCTTY, 0644);
+		if (pf->fd < 0)
+			return -1;
+		if (fstat(pf->fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+		    (sb.st_size > 0 &&
+		     pread(pf->fd, &last, 1, sb.st_size - 1) != 1)) {
+			e = errno ? errno : EINVAL;
+			close(pf->fd);
+			pf->fd = -1;
+			errno = e;
+			return -1;
+		}
+		if (last != '\n' && write(pf->fd, "\n", 1) != 1)
+			return -1;
+	}
+	rec = malloc(n + 1);
+	if (!rec)
+		return -1;
+	memcpy(rec, line, n);
+	rec[n] = '\n';
+	w = write(pf->fd, rec, n + 1);	/* one write: no torn line beside others */
+	e = errno;
+	free(rec);
+	if (w != (ssize_t)(n + 1)) {
+		errno = w < 0 ? e : ENOSPC;
+		return -1;
+	}
+	return fdatasync(pf->fd);
 }
 
 int vsp_policy_learn(struct vsp_policy *p, uint32_t rule,
 		     const struct vsp_event *ev)
 {
-	char buf[8192];
+	char buf[VSP_FP_PROFILE_LINE_MAX + 2];
+	struct profile *pf;
 	size_t n;
 
 	if (rule >= p->im->nrules || p->rule_prof[rule] < 0) {
@@ -838,53 +948,44 @@ int vsp_policy_learn(struct vsp_policy *p, uint32_t rule,
 	if (!ev->has_stack || !ev->stack || ev->nstack < 2)
 		return 0;	/* no call path to learn */
 	n = vsp_fp_path_format(ev->stack + 1, ev->nstack - 1, buf, sizeof(buf));
-	if (n >= sizeof(buf)) {
+	if (n > VSP_FP_PROFILE_LINE_MAX) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (profile_add(&p->prof[p->rule_prof[rule]], buf)) {
+	pf = &p->prof[p->rule_prof[rule]];
+	if (profile_load(pf, NULL) < 0)
+		return -1;
+	switch (profile_add(pf, buf)) {
+	case 0:
+		return 0;
+	case 1:
+		return profile_append(pf, buf);
+	default:
 		errno = ENOMEM;
 		return -1;
 	}
-	return 0;
 }
 
+/* Rewrites the file sorted, comments first, through a temporary file and
+ * a rename, so it is whole at every instant; every learned line is in it
+ * already (profile_append), this only tidies. */
 static int save_one(struct profile *pf, FILE *diag)
 {
-	char **comments = NULL, line[8192], *tmp = NULL;
-	size_t ncom = 0;
-	FILE *in = fopen(pf->path, "r"), *out = NULL;
+	char *tmp = NULL;
+	FILE *out = NULL;
 	int fd = -1, rc = -1;
 	struct stat sb;
-	bool have_mode = in && fstat(fileno(in), &sb) == 0;
+	bool have_mode = stat(pf->path, &sb) == 0;
 	mode_t mode = have_mode ? (sb.st_mode & 07777) : 0644;
 
-	while (in && fgets(line, sizeof(line), in)) {
-		char *s = line, *e = line + strlen(line);
-
-		while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
-			*--e = 0;
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (!*s)
-			continue;
-		if (*s == '#') {
-			/* Comments stay, at the top, in their order. */
-			char **nv = realloc(comments, (ncom + 1) * sizeof(*nv));
-
-			if (!nv || !(nv[ncom] = strdup(s))) {
-				comments = nv ? nv : comments;
-				goto out;
-			}
-			comments = nv;
-			ncom++;
-		} else if (profile_add(pf, s)) {
-			goto out;
-		}
+	if (profile_load(pf, diag) < 0) {
+		if (pf->bad && diag)
+			fprintf(diag, "vsp: profile %s has bad lines: left as it is\n",
+				pf->path);
+		if (pf->bad)
+			return -1;
+		goto out;
 	}
-	if (in)
-		fclose(in);
-	in = NULL;
 	if (asprintf(&tmp, "%s.tmp.XXXXXX", pf->path) < 0) {
 		tmp = NULL;
 		goto out;
@@ -894,8 +995,8 @@ static int save_one(struct profile *pf, FILE *diag)
 	if (fd < 0 || fchmod(fd, have_mode ? mode : 0644) || !(out = fdopen(fd, "w")))
 		goto out;
 	fd = -1;
-	for (size_t i = 0; i < ncom; i++)
-		fprintf(out, "%s\n", comments[i]);
+	for (size_t i = 0; i < pf->ncom; i++)
+		fprintf(out, "%s\n", pf->comments[i]);
 	for (size_t i = 0; i < pf->n; i++)
 		fprintf(out, "%s\n", pf->lines[i]);
 	if (fflush(out) || fsync(fileno(out)) || fclose(out)) {
@@ -907,6 +1008,10 @@ static int save_one(struct profile *pf, FILE *diag)
 	if (rename(tmp, pf->path)) {
 		unlink(tmp);
 		goto out;
+	}
+	if (pf->fd >= 0) {	/* it names the old file now */
+		close(pf->fd);
+		pf->fd = -1;
 	}
 	rc = 0;
 out:
@@ -920,12 +1025,7 @@ out:
 		close(fd);
 		unlink(tmp);
 	}
-	if (in)
-		fclose(in);
 	free(tmp);
-	for (size_t i = 0; i < ncom; i++)
-		free(comments[i]);
-	free(comments);
 	return rc;
 }
 
@@ -963,6 +1063,7 @@ static int setup_profiles(struct vsp_policy *p)
 				return -1;
 			p->prof = nv;
 			memset(&p->prof[k], 0, sizeof(p->prof[k]));
+			p->prof[k].fd = -1;
 			p->prof[k].path = strdup(path);
 			if (!p->prof[k].path)
 				return -1;
@@ -1173,6 +1274,11 @@ void vsp_policy_free(struct vsp_policy *p)
 		for (size_t k = 0; k < p->prof[i].n; k++)
 			free(p->prof[i].lines[k]);
 		free(p->prof[i].lines);
+		for (size_t k = 0; k < p->prof[i].ncom; k++)
+			free(p->prof[i].comments[k]);
+		free(p->prof[i].comments);
+		if (p->prof[i].fd >= 0)
+			close(p->prof[i].fd);
 		free(p->prof[i].path);
 	}
 	free(p->prof);

@@ -1178,39 +1178,65 @@ out:
 
 /* ---- rules ------------------------------------------------------------- */
 
+struct prof_load {
+	struct cc *c;
+	const struct vsp_pathspec *ps;
+	const char *path;
+	struct vsp_pathset *set;
+};
+
+static void prof_error(struct prof_load *pl, int lineno, const char *msg)
+{
+	struct vsp_loc at = { .file = pl->path, .line = lineno, .col = 1,
+			      .end_line = lineno, .end_col = 1 };
+
+	cerror(pl->c, &at, "%s: %s", lineno ? "bad profile line" : "bad profile",
+	       msg);
+	vsp_diag_note(pl->c->d, &pl->ps->loc, "in profile '%s', used here",
+		      pl->ps->profile ? pl->ps->profile : "?");
+}
+
+static int prof_line(void *arg, int lineno, const char *text)
+{
+	struct prof_load *pl = arg;
+	const char *err = NULL;
+	char msg[160];
+
+	if (vsp_fp_pathset_add(pl->set, text, &err)) {
+		snprintf(msg, sizeof msg, "not a call-path pattern: %s",
+			 err ? err : "bad pattern");
+		prof_error(pl, lineno, msg);
+	}
+	return 0;
+}
+
+static void prof_bad(void *arg, int lineno, const char *msg)
+{
+	prof_error(arg, lineno, msg);
+}
+
+/* A bad line is an error, never a line skipped: a pattern cut short or
+ * left out changes which call paths are allowed. */
 static void load_profile(struct cc *c, const struct vsp_pathspec *ps,
 			 struct vsp_pathset *set)
 {
 	const char *path = ps->profile_path ? ps->profile_path : ps->profile;
-	FILE *f = path ? fopen(path, "r") : NULL;
-	char line[8192];
-	int lineno = 0;
+	struct prof_load pl = { c, ps, path, set };
+	struct vsp_fp_profile_cb cb = { prof_line, prof_bad, &pl, false };
 
-	if (!f) {
+	if (!path)
+		return;
+	if (vsp_fp_profile_read(path, &cb) >= 0)
+		return;
+	if (errno == ENOENT) {
 		if (c->mode != VSP_MODE_LEARN)
 			vsp_diag_warning(c->d, &ps->loc,
-					 "profile '%s' cannot be read (%s): no call path is expected",
-					 ps->profile ? ps->profile : "?", strerror(errno));
+					 "profile '%s' does not exist: no call path is expected",
+					 ps->profile ? ps->profile : "?");
 		return;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		char *s = line, *e;
-		const char *err = NULL;
-
-		lineno++;
-		while (*s == ' ' || *s == '\t')
-			s++;
-		e = s + strlen(s);
-		while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' ||
-				 e[-1] == '\t'))
-			*--e = 0;
-		if (!*s || *s == '#')
-			continue;
-		if (vsp_fp_pathset_add(set, s, &err))
-			vsp_diag_warning(c->d, &ps->loc, "profile '%s' line %d: %s; line ignored",
-					 ps->profile, lineno, err ? err : "bad pattern");
-	}
-	fclose(f);
+	cerror(c, &ps->loc, "profile '%s' cannot be read: %s",
+	       ps->profile ? ps->profile : "?", strerror(errno));
 }
 
 static int32_t rule_pathset(struct cc *c, uint32_t ri)
@@ -1323,6 +1349,13 @@ static bool compile_rule(struct cc *c, uint32_t ri, const struct vsp_event_ref *
 		jump_if(c, r->when, false, &next);
 	}
 	if (c->mode == VSP_MODE_LEARN && r->arise.present && r->arise.is_profile) {
+		/* learning adds to the file: it must be sound to begin with */
+		struct vsp_pathset *check = vsp_fp_pathset_new();
+
+		if (check) {
+			load_profile(c, &r->arise, check);
+			vsp_fp_pathset_free(check);
+		}
 		c->loc = &r->arise.loc;
 		emit(c, VSP_OPC_LEARN, ri, 0);
 		patch_here(c, &next);
