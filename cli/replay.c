@@ -4,12 +4,16 @@
  * Runs a recorded trace through the engine exactly as a live backend
  * would: each line becomes a struct vsp_event whose string fields are
  * answered lazily from the line, the engine decides, the audit log gets
- * its records.  The trace is checked whole before anything is decided, so
- * a malformed line stops the run with status 2 and no audit output at all;
- * standard input is spooled to a temporary file for that first pass.
+ * its records.  A regular file is checked whole before anything is
+ * decided, so a malformed line stops the run with status 2 and no audit
+ * output at all.  Anything else (standard input, a pipe, a FIFO, `<(...)`)
+ * is read once, as it comes, in bounded memory: each line is decided as it
+ * arrives, and a malformed line stops the run there, with status 2, after
+ * the records of the lines before it.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +28,8 @@ static const char replay_help[] =
 	"Decides every event of a recorded JSON Lines trace (as written by\n"
 	"'vsp attach --record') and writes one audit record per decision that is\n"
 	"not a plain default allow, and per log or alert effect.\n\n"
-	"  -t, --trace FILE       the trace; - reads standard input\n"
+	"  -t, --trace FILE       the trace; - reads standard input (a pipe or\n"
+	"                         FIFO is decided line by line as it comes)\n"
 	"  -m, --mode M           enforce, monitor or learn (overrides the files)\n"
 	"  -a, --audit WHERE      where audit records go: FILE, - (stdout, the\n"
 	"                         default), journal, syslog, syslog://HOST:PORT,\n"
@@ -176,33 +181,24 @@ static int parse_args(int argc, char **argv, struct replay_args *ra)
 	return 0;
 }
 
-/* Standard input cannot be read twice: spool it. */
 static FILE *open_trace(const char *path)
 {
-	if (strcmp(path, "-") != 0) {
-		FILE *f = fopen(path, "r");
-		if (!f)
-			fprintf(stderr, "vsp: cannot read %s: %s\n", path,
-				strerror(errno));
-		return f;
-	}
-	FILE *tmp = tmpfile();
-	if (!tmp) {
-		fprintf(stderr, "vsp: cannot spool standard input: %s\n",
+	if (strcmp(path, "-") == 0)
+		return stdin;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		fprintf(stderr, "vsp: cannot read %s: %s\n", path,
 			strerror(errno));
-		return NULL;
-	}
-	char buf[65536];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
-		if (fwrite(buf, 1, n, tmp) != n) {
-			fprintf(stderr, "vsp: cannot spool standard input: %s\n",
-				strerror(errno));
-			fclose(tmp);
-			return NULL;
-		}
-	rewind(tmp);
-	return tmp;
+	return f;
+}
+
+/* Whether the trace can be read twice: a regular file, not a stream. */
+static bool rereadable(FILE *in)
+{
+	struct stat sb;
+
+	return fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode) &&
+	       ftell(in) == 0;
 }
 
 static bool blank(const char *s, size_t n)
@@ -305,10 +301,12 @@ int vsp_cmd_replay(int argc, char **argv)
 		goto out_policy;
 	}
 	const char *tname = strcmp(ra.trace, "-") == 0 ? "<stdin>" : ra.trace;
-	status = run_pass(in, tname, NULL, NULL, NULL, &events);
-	if (status)
-		goto out_trace;
-	rewind(in);
+	if (rereadable(in)) {
+		status = run_pass(in, tname, NULL, NULL, NULL, &events);
+		if (status)
+			goto out_trace;
+		rewind(in);
+	}
 
 	struct vsp_sink *out = vsp_cli_open_sink("replay", ra.audit,
 						 ra.audit_fmt, false);
@@ -336,7 +334,8 @@ int vsp_cmd_replay(int argc, char **argv)
 	if (ra.stats)
 		vsp_stats_print(stderr, p, &rs, ra.stats_json);
 out_trace:
-	fclose(in);
+	if (in != stdin)
+		fclose(in);
 out_policy:
 	vsp_policy_free(p);
 	return status;

@@ -121,6 +121,45 @@ void vsp_jbuf_str(struct vsp_jbuf *b, const char *s, size_t n)
 	vsp_jbuf_raw(b, "\"", 1);
 }
 
+bool vsp_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		size_t l = utf8_len(u + i, n - i);
+
+		if (!l)
+			return false;
+		i += l;
+	}
+	return true;
+}
+
+void vsp_jbuf_bytes(struct vsp_jbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	char tmp[128];
+	size_t i, k = 0;
+
+	if (vsp_utf8_valid(s, n)) {
+		vsp_jbuf_str(b, s, n);
+		return;
+	}
+	vsp_jbuf_cstr(b, "{\"hex\":\"");
+	for (i = 0; i < n; i++) {
+		tmp[k++] = hex[u[i] >> 4];
+		tmp[k++] = hex[u[i] & 15];
+		if (k == sizeof tmp) {
+			vsp_jbuf_raw(b, tmp, k);
+			k = 0;
+		}
+	}
+	vsp_jbuf_raw(b, tmp, k);
+	vsp_jbuf_cstr(b, "\"}");
+}
+
 void vsp_jbuf_int(struct vsp_jbuf *b, int64_t v)
 {
 	char tmp[24];

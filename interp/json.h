@@ -27,5 +27,10 @@ void vsp_jbuf_str(struct vsp_jbuf *b, const char *s, size_t n); /* "..." */
 void vsp_jbuf_int(struct vsp_jbuf *b, int64_t v);
 void vsp_jbuf_uint(struct vsp_jbuf *b, uint64_t v);
 void vsp_jbuf_key(struct vsp_jbuf *b, const char *key, bool *first);
+/* A byte string that must read back exactly (trace lines): a JSON string
+ * when it is valid UTF-8, else {"hex":"2f746d70ff"}, two lower-case hex
+ * digits per byte. */
+void vsp_jbuf_bytes(struct vsp_jbuf *b, const char *s, size_t n);
+bool vsp_utf8_valid(const char *s, size_t n);
 
 #endif

@@ -70,26 +70,145 @@ static int arena_reserve(struct vsp_trace_event *te, size_t need)
 	return 0;
 }
 
-/*
- * Rejects integer tokens outside int64: json-c would clamp them.  Walks
- * the raw text, skipping strings; a number with a fraction or exponent is
- * left to the type checks (it is a double, which no key accepts).
- */
-static int check_numbers(const char *s, size_t n, char *err, size_t errlen)
+/* A key of some object of the line, decoded, for the duplicate check. */
+struct key_ref {
+	uint32_t obj;		/* which object: numbered as they open */
+	uint32_t off, len;	/* in the scratch buffer */
+	uint32_t at;		/* byte offset in the line, for the message */
+};
+
+static int key_cmp(const void *a, const void *b, void *scratch)
 {
-	size_t i = 0;
+	const struct key_ref *x = a, *y = b;
+	const char *key_scratch = scratch;
+
+	if (x->obj != y->obj)
+		return x->obj < y->obj ? -1 : 1;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	int c = memcmp(key_scratch + x->off, key_scratch + y->off, x->len);
+	if (c)
+		return c;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Decodes the JSON string at s[i] (the opening quote) into out, well
+ * enough to compare keys: escapes are folded, \uXXXX kept as its digits
+ * with a marker byte so "\u0061" and "a" stay apart only when they differ.
+ * Returns the index after the closing quote. */
+static size_t scan_string(const char *s, size_t n, size_t i, char *out,
+			  size_t *olen)
+{
+	size_t k = 0;
+
+	for (i++; i < n && s[i] != '"'; i++) {
+		char c = s[i];
+
+		if (c == '\\' && i + 1 < n) {
+			c = s[++i];
+			switch (c) {
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case 'r': c = '\r'; break;
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'u':
+				if (i + 4 < n) {
+					unsigned v = 0;
+					int d;
+
+					for (d = 1; d <= 4; d++) {
+						char h = s[i + d];
+						v = v * 16 + (unsigned)(h >= 'a' ? h - 'a' + 10 :
+							h >= 'A' ? h - 'A' + 10 : h - '0');
+					}
+					i += 4;
+					if (v < 0x80) {
+						c = (char)v;
+						break;
+					}
+					if (out) {	/* kept as a code point */
+						out[k++] = '\xff';
+						out[k++] = (char)(v >> 8);
+						out[k++] = (char)v;
+					}
+					continue;
+				}
+				break;
+			default:
+				break;	/* \" \\ \/ are the byte itself */
+			}
+		}
+		if (out)
+			out[k++] = c;
+	}
+	if (olen)
+		*olen = k;
+	return i + 1;
+}
+
+/*
+ * Checks what json-c would let pass silently, on the raw text: integers
+ * outside int64 (json-c clamps them), integers with leading zeros (JSON
+ * has none; said so rather than "out of range"), and a key twice in one
+ * object (json-c keeps the last: a shadow "filename" would decide).  A
+ * number with a fraction or exponent is left to the type checks.
+ */
+static int check_text(const char *s, size_t n, char *err, size_t errlen)
+{
+	uint32_t stack[64], nobj = 0;	/* object ids open; 0: an array */
+	size_t depth = 0, i = 0, nkeys = 0, cap = 0, used = 0;
+	struct key_ref *keys = NULL;
+	char *scratch = NULL;
+	int rc = 0;
 
 	while (i < n) {
 		char c = s[i];
+
 		if (c == '"') {
-			for (i++; i < n && s[i] != '"'; i++)
-				if (s[i] == '\\')
-					i++;
+			size_t j = scan_string(s, n, i, NULL, NULL), k = j, len;
+
+			while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r' ||
+					 s[k] == '\n'))
+				k++;
+			if (k < n && s[k] == ':' && depth && stack[depth - 1]) {
+				if (!scratch && !(scratch = malloc(3 * n + 1)))
+					goto oom;
+				if (nkeys == cap) {
+					size_t nc = cap ? 2 * cap : 32;
+					struct key_ref *nk = realloc(keys, nc * sizeof(*nk));
+					if (!nk)
+						goto oom;
+					keys = nk;
+					cap = nc;
+				}
+				scan_string(s, n, i, scratch + used, &len);
+				keys[nkeys++] = (struct key_ref){ stack[depth - 1],
+					(uint32_t)used, (uint32_t)len, (uint32_t)i };
+				used += len;
+			}
+			i = j;
+			continue;
+		}
+		if (c == '{' || c == '[') {
+			if (depth == sizeof stack / sizeof *stack) {
+				seterr(err, errlen, "nested more than %zu deep at byte %zu",
+				       depth, i + 1);
+				rc = -1;
+				goto out;
+			}
+			stack[depth++] = c == '{' ? ++nobj : 0;
+			i++;
+			continue;
+		}
+		if (c == '}' || c == ']') {
+			if (depth)
+				depth--;
 			i++;
 			continue;
 		}
 		if (c == '-' || (c >= '0' && c <= '9')) {
-			size_t j = i + (c == '-');
+			size_t j = i + (c == '-'), d0 = j;
 			bool frac = false;
 			while (j < n && ((s[j] >= '0' && s[j] <= '9') ||
 					 s[j] == '.' || s[j] == 'e' ||
@@ -99,24 +218,31 @@ static int check_numbers(const char *s, size_t n, char *err, size_t errlen)
 					frac = true;
 				j++;
 			}
+			if (j - d0 > 1 && s[d0] == '0' && s[d0 + 1] >= '0' &&
+			    s[d0 + 1] <= '9') {
+				seterr(err, errlen,
+				       "integer with a leading zero at byte %zu "
+				       "(JSON numbers have none)", i + 1);
+				rc = -1;
+				goto out;
+			}
 			if (!frac) {
 				char tmp[32];
 				size_t len = j - i;
-				if (len >= sizeof(tmp)) {
-					seterr(err, errlen,
-					       "integer out of the signed 64-bit range at byte %zu",
-					       i + 1);
-					return -1;
+				bool range = len < sizeof(tmp);
+				if (range) {
+					memcpy(tmp, s + i, len);
+					tmp[len] = '\0';
+					errno = 0;
+					(void)strtoll(tmp, NULL, 10);
+					range = errno != ERANGE;
 				}
-				memcpy(tmp, s + i, len);
-				tmp[len] = '\0';
-				errno = 0;
-				(void)strtoll(tmp, NULL, 10);
-				if (errno == ERANGE) {
+				if (!range) {
 					seterr(err, errlen,
 					       "integer out of the signed 64-bit range at byte %zu",
 					       i + 1);
-					return -1;
+					rc = -1;
+					goto out;
 				}
 			}
 			i = j;
@@ -124,7 +250,29 @@ static int check_numbers(const char *s, size_t n, char *err, size_t errlen)
 		}
 		i++;
 	}
-	return 0;
+	if (nkeys > 1) {
+		qsort_r(keys, nkeys, sizeof *keys, key_cmp, scratch);
+		for (size_t k = 1; k < nkeys; k++) {
+			const struct key_ref *a = &keys[k - 1], *b = &keys[k];
+
+			if (a->obj == b->obj && a->len == b->len &&
+			    !memcmp(scratch + a->off, scratch + b->off, a->len)) {
+				seterr(err, errlen, "key \"%.*s\" given twice "
+				       "(at bytes %u and %u)", (int)(a->len > 40 ? 40 : a->len),
+				       scratch + a->off, a->at + 1, b->at + 1);
+				rc = -1;
+				break;
+			}
+		}
+	}
+out:
+	free(keys);
+	free(scratch);
+	return rc;
+oom:
+	seterr(err, errlen, "out of memory");
+	rc = -1;
+	goto out;
 }
 
 static int get_int(json_object *o, const char *what, int64_t *out, char *err,
@@ -149,6 +297,60 @@ static int get_str(json_object *o, const char *what, const char **p,
 	}
 	*p = json_object_get_string(o);
 	*n = (size_t)json_object_get_string_len(o);
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A guest byte string: a JSON string, or {"hex":"..."} for bytes that are
+ * not UTF-8 (vsp_jbuf_bytes).  The hex form is decoded in place into the
+ * arena: *p points there. */
+static int get_bytes(struct vsp_trace_event *te, json_object *o,
+		     const char *what, const char **p, size_t *n, char *err,
+		     size_t errlen)
+{
+	json_object *h;
+	const char *s;
+	size_t len, i;
+	char *out;
+
+	if (json_object_get_type(o) != json_type_object)
+		return get_str(o, what, p, n, err, errlen);
+	if (json_object_object_length(o) != 1 ||
+	    !json_object_object_get_ex(o, "hex", &h) ||
+	    json_object_get_type(h) != json_type_string) {
+		seterr(err, errlen, "%s: expected a string or {\"hex\":...}", what);
+		return -1;
+	}
+	s = json_object_get_string(h);
+	len = (size_t)json_object_get_string_len(h);
+	if (len % 2) {
+		seterr(err, errlen, "%s: hex string of odd length %zu", what, len);
+		return -1;
+	}
+	out = (char *)arena_copy(te, s, len);	/* room enough, then decoded */
+	for (i = 0; i < len / 2; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0) {
+			seterr(err, errlen, "%s: not a hex digit at %zu", what,
+			       2 * i + (hi >= 0) + 1);
+			return -1;
+		}
+		out[i] = (char)(hi << 4 | lo);
+	}
+	out[len / 2] = 0;
+	*p = out;
+	*n = len / 2;
 	return 0;
 }
 
@@ -234,7 +436,7 @@ static int parse_proc(struct vsp_trace_event *te, json_object *o, char *err,
 		if (strcmp(key, "comm") == 0) {
 			const char *s;
 			size_t n;
-			if (get_str(val, what, &s, &n, err, errlen) < 0)
+			if (get_bytes(te, val, what, &s, &n, err, errlen) < 0)
 				return -1;
 			if (n >= sizeof(p->comm))
 				n = sizeof(p->comm) - 1;
@@ -272,7 +474,7 @@ static int parse_strings(struct vsp_trace_event *te, json_object *o,
 		const char *s;
 		size_t n;
 		snprintf(what, sizeof(what), "strings.%.40s", key);
-		if (get_str(val, what, &s, &n, err, errlen) < 0)
+		if (get_bytes(te, val, what, &s, &n, err, errlen) < 0)
 			return -1;
 		if (te->nstrings == VSP_TRACE_MAX_STRINGS) {
 			seterr(err, errlen, "strings: more than %d entries",
@@ -374,14 +576,16 @@ static int parse_object(struct vsp_trace_event *te, json_object *root,
 			}
 			ev->nr = (uint32_t)v;
 			have_nr = true;
-		} else if (strcmp(key, "seq") == 0) {
+		} else if (strcmp(key, "seq") == 0 ||
+			   strcmp(key, "time_ns") == 0) {
 			if (get_int(val, key, &v, err, errlen) < 0)
 				return -1;
-			ev->seq = (uint64_t)v;
-		} else if (strcmp(key, "time_ns") == 0) {
-			if (get_int(val, key, &v, err, errlen) < 0)
+			if (v < 0) {
+				seterr(err, errlen, "%s: %" PRId64 " is negative",
+				       key, v);
 				return -1;
-			ev->time_ns = (uint64_t)v;
+			}
+			*(key[0] == 's' ? &ev->seq : &ev->time_ns) = (uint64_t)v;
 		} else if (strcmp(key, "vcpu") == 0) {
 			if (get_int(val, key, &ev->vcpu, err, errlen) < 0)
 				return -1;
@@ -489,7 +693,7 @@ int vsp_trace_parse(struct vsp_trace_event *te, const char *line, size_t len,
 	te->arena_len = 0;
 	te->ev.vcpu = 0;
 
-	if (check_numbers(line, len, err, errlen) < 0)
+	if (check_text(line, len, err, errlen) < 0)
 		return -1;
 	tok = json_tokener_new();
 	if (!tok) {
@@ -624,7 +828,7 @@ static void write_proc(struct vsp_jbuf *b, const struct vsp_proc *p)
 	vsp_jbuf_key(b, "ppid", &first);
 	vsp_jbuf_int(b, p->ppid);
 	vsp_jbuf_key(b, "comm", &first);
-	vsp_jbuf_str(b, p->comm, strnlen(p->comm, sizeof(p->comm)));
+	vsp_jbuf_bytes(b, p->comm, strnlen(p->comm, sizeof(p->comm)));
 	vsp_jbuf_key(b, "uid", &first);
 	vsp_jbuf_int(b, p->uid);
 	vsp_jbuf_key(b, "euid", &first);
@@ -707,7 +911,7 @@ int vsp_trace_write(FILE *out, struct vsp_event *ev)
 				vsp_jbuf_raw(&b, "{", 1);
 			}
 			vsp_jbuf_key(&b, call->args[i].name, &sfirst);
-			vsp_jbuf_str(&b, s.ptr, s.len);
+			vsp_jbuf_bytes(&b, s.ptr, s.len);
 		}
 		if (!sfirst)
 			vsp_jbuf_raw(&b, "}", 1);

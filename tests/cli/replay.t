@@ -28,6 +28,9 @@ check_bad "fraction where an integer goes" '{"kind":"syscall","name":"openat","a
 check_bad "not an object" '[1,2,3]'
 check_bad "unknown kind" '{"kind":"hypervisor","name":"x"}'
 check_bad "missing kind" '{"name":"openat"}'
+check_bad "a key twice (a shadow filename)" '{"kind":"syscall","name":"openat","strings":{"filename":"/etc/shadow","filename":"/tmp/x"}}'
+check_bad "leading zeros" '{"seq":007,"kind":"syscall","name":"openat"}'
+check_bad "negative seq" '{"seq":-5,"kind":"syscall","name":"openat"}'
 check_bad "trailing garbage" '{"kind":"syscall","name":"openat"} x'
 check_bad "too many args" '{"kind":"syscall","name":"openat","args":[1,2,3,4,5,6,7]}'
 printf '{"kind":"syscall","name":"openat","strings":{"filename":"/etc/\377\376"}}' > "$T/utf8"
@@ -128,4 +131,34 @@ like "$(sed -n 3p "$T/a")" '"rule":null,"verdict":"allow",.*"failed":true' "--fa
 "$VSP" replay "$T/fp.vsp" --trace "$T/fp.jsonl" --on-partial sideways 2> /dev/null
 is "$?" 2 "a bad --on-partial is a usage error"
 
+# A trace that cannot be read twice is read once, as it comes: a FIFO,
+# <(...), /dev/stdin and - all decide both events (a checking pass once
+# used them up and replay decided nothing, exit 0).
+printf '%s\n%s\n' "$good" "$other" > "$T/two.jsonl"
+"$VSP" replay "$T/p.vsp" --trace "$T/two.jsonl" > "$T/want" 2>&1
+is "$(grep -c . "$T/want")" 2 "a regular file: two records"
+mkfifo "$T/fifo"
+cat "$T/two.jsonl" > "$T/fifo" &
+"$VSP" replay "$T/p.vsp" --trace "$T/fifo" > "$T/got" 2>&1
+ok 'cmp -s "$T/want" "$T/got"' "a FIFO decides as the file does"
+wait
+cat "$T/two.jsonl" | "$VSP" replay "$T/p.vsp" --trace /dev/stdin > "$T/got" 2>&1
+ok 'cmp -s "$T/want" "$T/got"' "/dev/stdin on a pipe decides as the file does"
+cat "$T/two.jsonl" | "$VSP" replay "$T/p.vsp" --trace - > "$T/got" 2>&1
+ok 'cmp -s "$T/want" "$T/got"' "- on a pipe decides as the file does"
+if [ -n "$BASH_VERSION" ] || command -v bash > /dev/null; then
+	bash -c '"$1" replay "$2" --trace <(cat "$3")' _ "$VSP" "$T/p.vsp" "$T/two.jsonl" > "$T/got" 2>&1
+	ok 'cmp -s "$T/want" "$T/got"' "<(...) decides as the file does"
+fi
+# A malformed line in a stream stops there, after the lines before it.
+printf '%s\n{"kind":1}\n%s\n' "$good" "$other" | "$VSP" replay "$T/p.vsp" --trace - > "$T/got" 2> "$T/err"
+is "$?" 2 "a stream with a malformed line 2: exit status 2"
+like "$(cat "$T/err")" '<stdin>:2: error: ' "the message names line 2"
+is "$(grep -c . "$T/got")" 1 "the record of line 1 was written, none after line 2"
+# An endless pipe: decided as it comes, in bounded memory (it was spooled
+# to a deleted temporary file without limit, deciding nothing until its
+# end).  Records must come out while it flows, under a 256 MB address
+# space limit, until the reader has seen 20,000 of them.
+got=$(timeout 60 sh -c 'yes "$1" | (ulimit -v 262144; "$2" replay "$3" --trace - 2>/dev/null) | head -n 20000 | grep -c "\"rule\":\"no-shadow\""' _ "$good" "$VSP" "$T/p.vsp")
+is "$got" 20000 "an endless pipe: records written while it flows, in bounded memory"
 done_testing
