@@ -72,9 +72,13 @@ bool vsp_field_common(const char *name, enum vsp_type *type)
 	int f;
 
 	for (f = 0; f < VSP_F_COUNT; f++) {
-		if (field_kinds((enum vsp_field)f) != K_ALL ||
-		    strcmp(field_table[f].name, name) != 0)
+		int k;
+
+		if (strcmp(field_table[f].name, name) != 0)
 			continue;
+		for (k = 0; k < VSP_EV_KIND_COUNT; k++)
+			if (!field_of_kind((enum vsp_field)f, (enum vsp_event_kind)k))
+				return false;
 		if (type)
 			*type = field_table[f].type;
 		return true;
