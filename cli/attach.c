@@ -285,6 +285,23 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 			"and --xen DOMAIN\n");
 		return 2;
 	}
+	if (aa->gdb) {
+		const char *colon = strrchr(aa->gdb, ':');
+		char *end;
+		long port = colon ? strtol(colon + 1, &end, 10) : 0;
+
+		if (!colon || colon == aa->gdb || !colon[1] || *end ||
+		    colon[1] == '-' || colon[1] == '+') {
+			fprintf(stderr, "vsp attach: --gdb takes HOST:PORT, not "
+				"'%s'\n", aa->gdb);
+			return 2;
+		}
+		if (port < 1 || port > 65535) {
+			fprintf(stderr, "vsp attach: --gdb %s: the port must be "
+				"1 to 65535\n", aa->gdb);
+			return 2;
+		}
+	}
 	/* A session may start with nothing loaded and `load` later. */
 	if (optind >= argc && !aa->mo.interactive) {
 		fprintf(stderr, "vsp attach: no policy file given\n");

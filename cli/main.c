@@ -4,6 +4,7 @@
  * The command line is the outside contract (docs/vsp.1, interfaces.md):
  * each subcommand lives in its own file and returns its exit status.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +34,18 @@ static void usage(FILE *out)
 		"'man vsp' and docs/ describe the language.\n");
 }
 
+/* What went to standard output must have arrived: `vsp disasm > /dev/full`
+ * or `--help` into a closed pipe is an I/O error, status 2. */
+static int finish(int rc)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "vsp: writing standard output: %s\n",
+			strerror(errno ? errno : EIO));
+		return rc ? rc : 2;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	/* Before anything is opened: a closed stdout would otherwise be
@@ -50,18 +63,18 @@ int main(int argc, char **argv)
 			char *hargv[] = { argv[2], "--help", NULL };
 			for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 				if (strcmp(argv[2], commands[i].name) == 0)
-					return commands[i].run(2, hargv);
+					return finish(commands[i].run(2, hargv));
 		}
 		usage(stdout);
-		return 0;
+		return finish(0);
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
 		printf("vsp %s (policy language version 1)\n", VSP_VERSION);
-		return 0;
+		return finish(0);
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].run(argc - 1, argv + 1);
+			return finish(commands[i].run(argc - 1, argv + 1));
 	fprintf(stderr, "vsp: '%s' is not a vsp command; see 'vsp --help'\n",
 		argv[1]);
 	return 2;

@@ -12,6 +12,7 @@
  * the records of the lines before it.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -46,6 +47,9 @@ static const char replay_help[] =
 	"      --fail-closed      the same as --on-partial closed\n"
 	"      --fail-open        the same as --on-partial open\n"
 	VSP_CLI_EXTERN_HELP
+	"      --all-events       decide every event of the trace, also those no\n"
+	"                         rule names (a live monitor traps only named\n"
+	"                         events: by default they are skipped, as live)\n"
 	"  -h, --help             show this help\n\n"
 	"In learn mode the profile files named by 'must arise from profile' get\n"
 	"every call path seen (sorted, without duplicates, merged with what they\n"
@@ -55,13 +59,14 @@ static const char replay_help[] =
 
 enum {
 	OPT_NO_FASTPATH = 256, OPT_NO_CACHE, OPT_CACHE_ENTRIES, OPT_ON_PARTIAL,
-	OPT_FAIL_CLOSED, OPT_FAIL_OPEN, OPT_AUDIT_FORMAT
+	OPT_FAIL_CLOSED, OPT_FAIL_OPEN, OPT_AUDIT_FORMAT, OPT_ALL_EVENTS
 };
 
 struct replay_args {
 	const char *trace, *audit;
 	bool stats, stats_json;
 	enum vsp_audit_format audit_fmt;
+	bool all_events;	/* decide unnamed events too (not as live) */
 	struct vsp_load_opts lo;
 };
 
@@ -80,6 +85,7 @@ static int parse_args(int argc, char **argv, struct replay_args *ra)
 		{ "fail-closed", no_argument, NULL, OPT_FAIL_CLOSED },
 		{ "fail-open", no_argument, NULL, OPT_FAIL_OPEN },
 		VSP_CLI_EXTERN_OPTIONS,
+		{ "all-events", no_argument, NULL, OPT_ALL_EVENTS },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -156,6 +162,9 @@ static int parse_args(int argc, char **argv, struct replay_args *ra)
 		case OPT_FAIL_OPEN:
 			ra->lo.on_partial = VSP_FAIL_OPEN;
 			break;
+		case OPT_ALL_EVENTS:
+			ra->all_events = true;
+			break;
 		case 'h':
 			fputs(replay_help, stdout);
 			return -1;
@@ -215,7 +224,7 @@ static bool blank(const char *s, size_t n)
  */
 static int run_pass(FILE *in, const char *name, struct vsp_policy *p,
 		    struct vsp_audit *audit, struct vsp_run_stats *rs,
-		    uint64_t *events)
+		    uint64_t *events, bool all_events, uint64_t *skipped)
 {
 	struct vsp_line_reader lr;
 	struct vsp_trace_event te;
@@ -251,6 +260,12 @@ static int run_pass(FILE *in, const char *name, struct vsp_policy *p,
 			(*events)++;
 			continue;
 		}
+		/* As live: an event no rule names is never trapped, so it is
+		 * not decided (its default would otherwise apply here only). */
+		if (!all_events && !vsp_policy_names(p, &te.ev)) {
+			(*skipped)++;
+			continue;
+		}
 		struct vsp_decision d;
 		vsp_event_reset_lazy(&te.ev);
 		uint64_t t0 = vsp_cli_now_ns();
@@ -281,7 +296,7 @@ int vsp_cmd_replay(int argc, char **argv)
 	struct replay_args ra;
 	struct vsp_run_stats rs;
 	struct vsp_audit audit;
-	uint64_t events = 0;
+	uint64_t events = 0, skipped = 0;
 	int status;
 
 	status = parse_args(argc, argv, &ra);
@@ -302,7 +317,8 @@ int vsp_cmd_replay(int argc, char **argv)
 	}
 	const char *tname = strcmp(ra.trace, "-") == 0 ? "<stdin>" : ra.trace;
 	if (rereadable(in)) {
-		status = run_pass(in, tname, NULL, NULL, NULL, &events);
+		status = run_pass(in, tname, NULL, NULL, NULL, &events, true,
+				  &skipped);
 		if (status)
 			goto out_trace;
 		rewind(in);
@@ -316,7 +332,8 @@ int vsp_cmd_replay(int argc, char **argv)
 	}
 	memset(&rs, 0, sizeof(rs));
 	vsp_audit_init_sink(&audit, out, p);
-	status = run_pass(in, tname, p, &audit, &rs, &events);
+	status = run_pass(in, tname, p, &audit, &rs, &events, ra.all_events,
+			  &skipped);
 	vsp_audit_release(&audit);
 	if (audit.failed && !status) {
 		fprintf(stderr, "vsp: writing the audit log: %s\n",
@@ -333,6 +350,9 @@ int vsp_cmd_replay(int argc, char **argv)
 		status = 2;
 	if (ra.stats)
 		vsp_stats_print(stderr, p, &rs, ra.stats_json);
+	if (ra.stats && !ra.stats_json && skipped)
+		fprintf(stderr, "events no rule names (not trapped live, not "
+			"decided): %" PRIu64 "\n", skipped);
 out_trace:
 	if (in != stdin)
 		fclose(in);

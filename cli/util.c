@@ -13,13 +13,15 @@
 int vsp_cli_readable(char *const *files, int n)
 {
 	for (int i = 0; i < n; i++) {
-		FILE *f = fopen(files[i], "r");
-		if (!f) {
+		/* non-blocking: a FIFO must not hang vsp before the loader
+		 * refuses it as not a regular file */
+		int fd = open(files[i], O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0) {
 			fprintf(stderr, "vsp: cannot read %s: %s\n", files[i],
 				strerror(errno));
 			return 2;
 		}
-		fclose(f);
+		close(fd);
 	}
 	return 0;
 }

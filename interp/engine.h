@@ -133,6 +133,9 @@ struct vsp_event_key {
 };
 
 uint32_t vsp_policy_nevents(const struct vsp_policy *p);
+/* Whether some rule names the event, i.e. a live monitor traps it; the
+ * default verdict alone decides any other event, and only in replay. */
+bool vsp_policy_names(const struct vsp_policy *p, const struct vsp_event *ev);
 const struct vsp_event_key *vsp_policy_event(const struct vsp_policy *p,
 					     uint32_t i);
 

@@ -611,6 +611,11 @@ static __attribute__((noinline)) void decide_named(struct vsp_policy *p,
 	decide_prog(p, vsp_fp_dispatch_find(&p->disp, ev), ev, out);
 }
 
+bool vsp_policy_names(const struct vsp_policy *p, const struct vsp_event *ev)
+{
+	return vsp_fp_dispatch_find(&p->disp, ev) != 0;
+}
+
 void vsp_decide(struct vsp_policy *p, struct vsp_event *ev,
 		struct vsp_decision *out)
 {

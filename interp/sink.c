@@ -40,6 +40,7 @@ struct vsp_sink {
 	FILE *f;
 	bool own_f;
 	char *path;
+	bool trunc_pending;	/* opened to truncate, not truncated yet */
 	/* syslog */
 	int fd;
 	int socktype;		/* SOCK_DGRAM or SOCK_STREAM */
@@ -252,7 +253,10 @@ struct vsp_sink *vsp_sink_open(const char *spec, enum vsp_audit_format fmt,
 		snprintf(err, errlen, "%s", strerror(ENOMEM));
 		return NULL;
 	}
-	s->f = fopen(spec, append ? "ae" : "we");
+	/* Never truncated at open: a run that fails before its first
+	 * record must leave what the file held (vsp_sink_start). */
+	s->f = fopen(spec, "ae");
+	s->trunc_pending = !append;
 	if (!s->f) {
 		snprintf(err, errlen, "cannot write %s: %s", spec, strerror(errno));
 		free(s->path);
@@ -435,10 +439,24 @@ static int write_journal(struct vsp_sink *s, const struct vsp_audit_rec *r)
 }
 #endif
 
+int vsp_sink_start(struct vsp_sink *s)
+{
+	if (!s || !s->trunc_pending)
+		return 0;
+	s->trunc_pending = false;
+	if (fflush(s->f) != 0 || ftruncate(fileno(s->f), 0) < 0)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
 int vsp_sink_write(struct vsp_sink *s, const struct vsp_audit_rec *r)
 {
+	int rc;
+
 	switch (s->kind) {
 	case VSP_SINK_FILE:
+		if (s->trunc_pending && (rc = vsp_sink_start(s)) < 0)
+			return rc;
 		if (fwrite(r->line, 1, r->len, s->f) != r->len)
 			return errno ? -errno : -EIO;
 		return 0;

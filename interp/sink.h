@@ -55,12 +55,17 @@ struct vsp_audit_rec {
 struct vsp_sink;
 
 /* Opens the sink `spec` names (above).  `append`: a FILE is appended to
- * rather than truncated.  NULL with a message in err on failure. */
+ * rather than truncated; without it the truncation waits for
+ * vsp_sink_start or the first record, so a run that fails before either
+ * leaves the file as it was.  NULL with a message in err on failure. */
 struct vsp_sink *vsp_sink_open(const char *spec, enum vsp_audit_format fmt,
 			       bool append, char *err, size_t errlen);
 /* A sink over an open stream (borrowed: closing the sink flushes it). */
 struct vsp_sink *vsp_sink_stream(FILE *f, enum vsp_audit_format fmt);
 
+/* Truncates a FILE opened without `append`, once (attach calls it when
+ * attached); 0 or a negative errno.  A no-op for other sinks. */
+int vsp_sink_start(struct vsp_sink *s);
 int vsp_sink_write(struct vsp_sink *s, const struct vsp_audit_rec *r);
 int vsp_sink_flush(struct vsp_sink *s);
 /* Reopens a FILE sink by its name, for logrotate (append, created if it

@@ -1757,6 +1757,7 @@ static void chk_file_items(struct chk *c)
 
 static void chk_default(struct chk *c, struct vsp_action *a)
 {
+	int errors = c->d->errors;
 	struct chk_val v;
 	enum vsp_type t;
 
@@ -1785,6 +1786,14 @@ static void chk_default(struct chk *c, struct vsp_action *a)
 	default:
 		break;
 	}
+	/* A live monitor traps only the events some rule names, so the
+	 * default decides those alone; every other event runs untouched
+	 * (and vsp replay decides it the same way). */
+	if (a->verdict != VSP_V_ALLOW && c->d->errors == errors)
+		vsp_diag_warning(c->d, &a->loc,
+				 "the default '%s' holds only for events a rule "
+				 "names: no other event is trapped, so those run "
+				 "as allowed", vsp_verdict_name(a->verdict));
 }
 
 /* ---- warnings ---- */

@@ -11,6 +11,7 @@
  * root file.  The checker (lang/check.c) takes the unit from here.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +21,8 @@
 
 /* Larger files are refused: a policy is text an administrator wrote. */
 #define FRONT_MAX_FILE (16u << 20)
+/* errno for "not a regular file" (no errno of its own says so) */
+#define FRONT_ENOTREG ENODEV
 /* Deeper import chains are refused before the stack is at risk. */
 #define FRONT_MAX_IMPORT_DEPTH 64
 
@@ -107,19 +110,29 @@ static char *front_join(const char *from, const char *rel)
 	return out;
 }
 
-/* Reads a whole file; on failure sets errno and returns NULL. */
+/* Reads a whole file; on failure sets errno and returns NULL.  Only a
+ * regular file is read, opened so that a FIFO or a device never blocks:
+ * anything else is ENOTREG (its message says "not a regular file"). */
 static char *front_read(const char *path, size_t *len, struct stat *st)
 {
-	FILE *f = fopen(path, "rb");
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
 	char *buf = NULL;
 	size_t cap = 0, n = 0, got;
 
-	if (!f)
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return NULL;
+	}
 	if (fstat(fileno(f), st) < 0)
 		goto fail_close;
 	if (S_ISDIR(st->st_mode)) {
 		errno = EISDIR;
+		goto fail_close;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		errno = FRONT_ENOTREG;
 		goto fail_close;
 	}
 	for (;;) {
@@ -254,6 +267,8 @@ static void front_file(struct front *fr, const char *path,
 		if (errno == EFBIG)
 			snprintf(why, sizeof(why), "larger than the limit of %u MiB",
 				 FRONT_MAX_FILE >> 20);
+		else if (errno == FRONT_ENOTREG)
+			snprintf(why, sizeof(why), "not a regular file");
 		else
 			snprintf(why, sizeof(why), "%s", strerror(errno));
 		if (at)

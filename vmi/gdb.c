@@ -135,6 +135,10 @@ int vsp_gdb_connect(struct vsp_gdb *g, const char *hostport, int timeout_ms)
 	for (const char *p = port; *p; p++)
 		if (*p < '0' || *p > '9')
 			return gdb_fail(g, -EINVAL, "'%s': bad port", hostport);
+	long pn = strtol(port, NULL, 10);
+	if (pn < 1 || pn > 65535)
+		return gdb_fail(g, -EINVAL, "'%s': the port must be 1 to 65535",
+				hostport);
 
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
 	int rc = getaddrinfo(host, port, &hints, &res);

@@ -246,6 +246,14 @@ static int gbe_attach(struct vsp_backend *be, const char *target)
 	gbe_guard_start(s);
 	struct vsp_gdb_stop st;
 	rc = vsp_gdb_handshake(&s->g, &st);
+	if (rc == -ETIMEDOUT) {
+		/* QEMU's stub takes one client: a second one is accepted by
+		 * the kernel's backlog and then never hears a byte */
+		snprintf(s->g.err, sizeof s->g.err,
+			 "the stub is busy: it took the connection but does not "
+			 "answer (another debugger attached?)");
+		goto fail;
+	}
 	if (rc < 0)
 		goto fail;
 	if (st.kind != VSP_GDB_STOP_SIGNAL) {

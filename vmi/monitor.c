@@ -2731,6 +2731,10 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 		m->installed == 1 ? "" : "s", vsp_mode_name(m->mode));
 	if (o->record)
 		fflush(o->record);
+	/* The audit file is emptied only now that vsp guards the guest. */
+	if (o->audit_sink && (rc = vsp_sink_start(o->audit_sink)) < 0)
+		fprintf(stderr, "vsp attach: emptying the audit file: %s\n",
+			strerror(-rc));
 	struct vsp_monitor_view view;
 	if (o->hooks && o->hooks->ready)
 		o->hooks->ready(o->hooks->ctx, mon_view(m, &view));

@@ -118,15 +118,15 @@ on syscall openat: allow;
 P
 printf '%s\n' '{"kind":"syscall","name":"openat","strings":{"filename":"/etc/x"}}' \
 	'{"kind":"syscall","name":"openat"}' > "$T/fp.jsonl"
-"$VSP" replay "$T/fp.vsp" --trace "$T/fp.jsonl" > "$T/a" 2>&1
+"$VSP" replay "$T/fp.vsp" --trace "$T/fp.jsonl" > "$T/a" 2>/dev/null
 like "$(sed -n 3p "$T/a")" '"rule":"[^"]*fp.vsp:5","verdict":"allow"' "by default the rules decide a partial event"
 like "$(sed -n 2p "$T/a")" '"msg":"partial read".*"partial":true' "event.partial is true for a rule to test"
-"$VSP" replay "$T/fp.vsp" --trace "$T/fp.jsonl" --fail-closed > "$T/a" 2>&1
+"$VSP" replay "$T/fp.vsp" --trace "$T/fp.jsonl" --fail-closed > "$T/a" 2>/dev/null
 like "$(sed -n 3p "$T/a")" '"rule":null,"verdict":"deny","errno":1,.*"failed":true' "--fail-closed denies a partial event with EPERM"
 like "$(sed -n 1p "$T/a")" '"verdict":"deny","errno":1,' "--fail-closed leaves complete events to the rules"
-"$VSP" replay "$T/fp.vsp" --trace "$T/fp.jsonl" --on-partial default > "$T/a" 2>&1
+"$VSP" replay "$T/fp.vsp" --trace "$T/fp.jsonl" --on-partial default > "$T/a" 2>/dev/null
 like "$(sed -n 3p "$T/a")" '"rule":null,"verdict":"deny","errno":13,.*"failed":true' "--on-partial default applies the policy's default"
-"$VSP" replay "$T/fp.vsp" --trace "$T/fp.jsonl" --fail-open > "$T/a" 2>&1
+"$VSP" replay "$T/fp.vsp" --trace "$T/fp.jsonl" --fail-open > "$T/a" 2>/dev/null
 like "$(sed -n 3p "$T/a")" '"rule":null,"verdict":"allow",.*"failed":true' "--fail-open allows, and still writes a record"
 "$VSP" replay "$T/fp.vsp" --trace "$T/fp.jsonl" --on-partial sideways 2> /dev/null
 is "$?" 2 "a bad --on-partial is a usage error"
@@ -167,4 +167,24 @@ lim="ulimit -v 262144"
 [ -z "${VSP_SAN_FLAGS:-}" ] || lim=:
 got=$(timeout 60 sh -c 'yes "$1" | ($4; "$2" replay "$3" --trace - 2>/dev/null) | head -n 20000 | grep -c "\"rule\":\"no-shadow\""' _ "$good" "$VSP" "$T/p.vsp" "$lim")
 is "$got" 20000 "an endless pipe: records written while it flows, in bounded memory"
+# A default holds only for the events the rules name, live and in replay
+# alike: a live monitor traps no other event.  Replay once denied every
+# event of the trace under `default deny`, while live allowed the unnamed.
+cat > "$T/dd.vsp" <<'P'
+default deny EPERM;
+rule "hosts": on syscall openat when path == "/etc/hosts": allow;
+P
+printf '%s\n%s\n%s\n' "$good" '{"kind":"syscall","name":"getpid","proc":{"pid":9,"comm":"sh"}}' "$other" > "$T/dd.jsonl"
+"$VSP" check "$T/dd.vsp" > "$T/out" 2>&1
+is "$?" 0 "a default deny checks clean (a warning only)"
+like "$(cat "$T/out")" "warning: the default 'deny' holds only for events a rule names" "vsp check warns that the default applies to named events only"
+"$VSP" replay "$T/dd.vsp" --trace "$T/dd.jsonl" --stats > "$T/a" 2> "$T/err"
+is "$?" 0 "replay of a default deny"
+like "$(cat "$T/err")" "warning: the default 'deny' holds only" "replay warns too"
+is "$(grep -c . "$T/a")" 2 "two records: the openat the rule allows, the one the default denies"
+like "$(cat "$T/a")" '"verdict":"deny","errno":1,.*"name":"openat"' "that one is denied by the default"
+ok '! grep -q getpid "$T/a"' "getpid, which no rule names, is not decided (live never traps it)"
+like "$(cat "$T/err")" 'events no rule names \(not trapped live, not decided\): 1' "--stats counts the skipped event"
+"$VSP" replay "$T/dd.vsp" --trace "$T/dd.jsonl" --all-events > "$T/a" 2> /dev/null
+is "$(grep -c '"verdict":"deny"' "$T/a")" 2 "--all-events: the default decides getpid too"
 done_testing
