@@ -69,7 +69,7 @@ ok "port 12x: usage error 2" eq "$rc" 2
 # when the file was opened for writing before connecting).
 printf '{"seq":1,"earlier":"run"}\n' >"$T/kept.audit"
 cp "$T/kept.audit" "$T/kept.want"
-run attach --gdb 127.0.0.1:1 --audit "$T/kept.audit" "$POL/shadow.vsp"
+run attach --gdb 127.0.0.1:1 $S --audit "$T/kept.audit" "$POL/shadow.vsp"
 ok "failed attach with --audit: 3" eq "$rc" 3
 ok "failed attach: the audit log keeps what it held" cmp -s "$T/kept.audit" "$T/kept.want"
 
@@ -92,7 +92,7 @@ time.sleep(30)
 PY
 	spid=$!
 	for i in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
-	run attach --gdb "127.0.0.1:$(cat "$T/port")" "$POL/shadow.vsp"
+	run attach --gdb "127.0.0.1:$(cat "$T/port")" $S "$POL/shadow.vsp"
 	ok "a silent stub: cannot attach, 3" eq "$rc" 3
 	ok "a silent stub: the stub is busy" grep -q "the stub is busy" "$T/err"
 	kill "$spid" 2>/dev/null
