@@ -50,7 +50,7 @@ conf 'gdb = 127.0.0.1:1' 'policy = p.vsp' 'audit = audit.jsonl'
 run --config "$T/etc/g.conf"
 is "$(cat "$T/etc/audit.jsonl")" '{"old":1}' "the file's audit log is appended to (a restart keeps it)"
 run --gdb 127.0.0.1:1 --audit "$T/etc/audit.jsonl" "$T/etc/p.vsp"
-is "$(wc -c < "$T/etc/audit.jsonl" | tr -d ' ')" 0 "--audit FILE on the command line truncates, as before"
+is "$(cat "$T/etc/audit.jsonl")" '{"old":1}' "--audit FILE on the command line: a failed attach leaves it as it was"
 run --gdb 127.0.0.1:1 --metrics 127.0.0.1 "$T/etc/p.vsp"
 is "$rc" 2 "--metrics without a port: 2"
 run --gdb 127.0.0.1:1 --metrics-interval 0 "$T/etc/p.vsp"

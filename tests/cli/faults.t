@@ -35,6 +35,18 @@ timeout 10 "$VSP" replay fifo.vsp --trace "$EX/shadow.jsonl" > out 2>&1
 st=$?
 ok '[ $st = 1 ] || [ $st = 2 ]' "replay with a FIFO as the policy: refused at once (exit $st)"
 
+# An audit file is emptied by the first record, not at open: a replay that
+# fails before it leaves the file as it was; one that runs replaces it.
+printf '{"earlier":"run"}\n' > kept.audit
+cp kept.audit kept.want
+printf 'not json\n' > bad.jsonl
+"$VSP" replay "$EX/shadow.vsp" --trace bad.jsonl --audit kept.audit > /dev/null 2>&1
+is "$?" 2 "replay of a malformed trace: exit 2"
+ok 'cmp -s kept.audit kept.want' "a failed replay leaves the audit file as it was"
+"$VSP" replay "$EX/shadow.vsp" --trace "$EX/shadow.jsonl" --audit kept.audit > /dev/null 2>&1
+is "$?" 0 "replay into the same audit file: exit 0"
+ok '! grep -q earlier kept.audit && [ -s kept.audit ]' "a replay that runs replaces what the file held"
+
 printf 'rule "r": on syscall openat: deny; # a \000 here\n' > nul.vsp
 "$VSP" check nul.vsp > out 2>&1
 is "$?" 1 "a NUL byte in a comment is an error"
