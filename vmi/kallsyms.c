@@ -781,6 +781,48 @@ out:
 	return res;
 }
 
+/* ------------------------------------------------------------------ BTF */
+
+int vsp_ksyms_read_btf(vsp_gread_fn read, void *ctx,
+		       const struct vsp_symtab *syms, uint8_t **data,
+		       size_t *size, char *err, size_t errlen)
+{
+	uint64_t lo, hi;
+	*data = NULL;
+	*size = 0;
+	if (vsp_sym_addr(syms, "__start_BTF", &lo) < 0 ||
+	    vsp_sym_addr(syms, "__stop_BTF", &hi) < 0) {
+		ks_err(err, errlen, "BTF: the kernel has no __start_BTF/__stop_BTF");
+		return -1;
+	}
+	if (hi <= lo || hi - lo > KS_GUEST_MAX || hi - lo < 24) {
+		ks_err(err, errlen, "BTF: __start_BTF..__stop_BTF (0x%" PRIx64
+		       "..0x%" PRIx64 ") is no plausible range", lo, hi);
+		return -1;
+	}
+	size_t n = (size_t)(hi - lo);
+	uint8_t *b = malloc(n);
+	if (!b) {
+		ks_err(err, errlen, "BTF: out of memory");
+		return -1;
+	}
+	if (vsp_gread_all(read, ctx, lo, b, n) < 0) {
+		free(b);
+		ks_err(err, errlen, "BTF: guest memory at 0x%" PRIx64 " (%zu bytes) "
+		       "not readable", lo, n);
+		return -1;
+	}
+	if (ks_rd16(b) != 0xeb9f) {
+		free(b);
+		ks_err(err, errlen, "BTF: no BTF magic at __start_BTF (0x%" PRIx64 ")",
+		       lo);
+		return -1;
+	}
+	*data = b;
+	*size = n;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- output */
 
 int vsp_ksyms_write(FILE *out, const struct vsp_symtab *t, const char *banner,

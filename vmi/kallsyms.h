@@ -83,6 +83,16 @@ struct vsp_symtab *vsp_ksyms_from_guest(vsp_gread_fn read, void *ctx,
 					size_t errlen);
 
 /*
+ * The running kernel's .BTF (what /sys/kernel/btf/vmlinux serves), copied
+ * from guest memory between the symbols __start_BTF and __stop_BTF into a
+ * malloc'd buffer.  Refuses a range over 64 MiB or without the BTF magic.
+ * 0, or -1 with a message.
+ */
+int vsp_ksyms_read_btf(vsp_gread_fn read, void *ctx,
+		       const struct vsp_symtab *syms, uint8_t **data,
+		       size_t *size, char *err, size_t errlen);
+
+/*
  * Writes a profile: '#' header lines (format, the kernel's banner, the
  * slide it was read at) and then every symbol as "ADDR TYPE NAME" with
  * link-time addresses, in the kernel's order.  vsp_sym_load() reads it

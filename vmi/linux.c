@@ -223,19 +223,14 @@ static int lx_mm_init(struct vsp_linux *lx, const struct btf *btf)
 	return 0;
 }
 
-int vsp_linux_init(struct vsp_linux *lx, const char *btf_path,
-		   const struct vsp_symtab *syms, char *err, size_t errlen)
+/* The offsets from parsed BTF; `btf_path` names it in messages.  Takes
+ * btf (frees it). */
+static int lx_init_btf(struct vsp_linux *lx, struct btf *btf,
+		       const char *btf_path, const struct vsp_symtab *syms,
+		       char *err, size_t errlen)
 {
-	struct btf *btf;
 	int id, rc = -1;
 
-	memset(lx, 0, sizeof(*lx));
-	btf = btf__parse(btf_path, NULL);
-	if (!btf) {
-		lx_err(err, errlen, "%s: no usable BTF (%s)", btf_path,
-		       strerror(errno));
-		return -1;
-	}
 	if (lx_offset(btf, "task_struct", "pid", &lx->task_pid, err, errlen) ||
 	    lx_offset(btf, "task_struct", "tgid", &lx->task_tgid, err, errlen) ||
 	    lx_offset(btf, "task_struct", "comm", &lx->task_comm, err, errlen) ||
@@ -262,6 +257,36 @@ int vsp_linux_init(struct vsp_linux *lx, const char *btf_path,
 out:
 	btf__free(btf);
 	return rc;
+}
+
+int vsp_linux_init(struct vsp_linux *lx, const char *btf_path,
+		   const struct vsp_symtab *syms, char *err, size_t errlen)
+{
+	memset(lx, 0, sizeof(*lx));
+	struct btf *btf = btf__parse(btf_path, NULL);
+	if (!btf) {
+		lx_err(err, errlen, "%s: no usable BTF (%s)", btf_path,
+		       strerror(errno));
+		return -1;
+	}
+	return lx_init_btf(lx, btf, btf_path, syms, err, errlen);
+}
+
+int vsp_linux_init_mem(struct vsp_linux *lx, const void *data, size_t size,
+		       const char *name, const struct vsp_symtab *syms,
+		       char *err, size_t errlen)
+{
+	memset(lx, 0, sizeof(*lx));
+	if (size > UINT32_MAX) {
+		lx_err(err, errlen, "%s: BTF of %zu bytes is too large", name, size);
+		return -1;
+	}
+	struct btf *btf = btf__new(data, (uint32_t)size);
+	if (!btf) {
+		lx_err(err, errlen, "%s: no usable BTF (%s)", name, strerror(errno));
+		return -1;
+	}
+	return lx_init_btf(lx, btf, name, syms, err, errlen);
 }
 
 uint64_t vsp_linux_percpu_base(uint64_t gs_base, uint64_t kernel_gs_base)

@@ -59,6 +59,16 @@ int vsp_linux_init(struct vsp_linux *lx, const char *btf_path,
 		   const struct vsp_symtab *syms, char *err, size_t errlen);
 
 /*
+ * The same from raw BTF bytes (borrowed), such as the running kernel's
+ * own .BTF read from guest memory; libbpf checks the header, the type and
+ * string sections' bounds and every type's size before any is used.
+ * `name` is for messages.
+ */
+int vsp_linux_init_mem(struct vsp_linux *lx, const void *data, size_t size,
+		       const char *name, const struct vsp_symtab *syms,
+		       char *err, size_t errlen);
+
+/*
  * The per-CPU base of a vCPU stopped in kernel mode: gs_base, or the
  * shadow kernel_gs_base when the stop came before swapgs (the one that is a
  * kernel address).  0 when neither is.

@@ -1979,6 +1979,31 @@ static int mon_verify_sites(struct mon *m)
 	return 0;
 }
 
+/* Process context without a vmlinux: the running kernel's own BTF. */
+static void mon_guest_btf(struct mon *m)
+{
+	if (m->have_lx)
+		return;
+	char err[256];
+	uint8_t *btf;
+	size_t n;
+	uint64_t rt0 = m->be.round_trips, t0 = mon_now_ns();
+	if (vsp_ksyms_read_btf(mon_gread, m, m->syms, &btf, &n, err, sizeof err) < 0) {
+		fprintf(stderr, "vsp attach: warning: no process context: %s\n", err);
+		return;
+	}
+	if (vsp_linux_init_mem(&m->lx, btf, n, "the guest's .BTF", m->syms, err,
+			       sizeof err) == 0) {
+		m->have_lx = true;
+		mon_say(m, "process context from the guest's own BTF (%zu KiB, %"
+			PRIu64 " round trips, %.0f ms)", n >> 10,
+			m->be.round_trips - rt0, (double)(mon_now_ns() - t0) / 1e6);
+	} else {
+		fprintf(stderr, "vsp attach: warning: no process context: %s\n", err);
+	}
+	free(btf);
+}
+
 /* Whether the policy traps kernel code (and so needs symbols). */
 static bool mon_wants_syms(struct mon *m)
 {
@@ -2703,6 +2728,7 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 			goto out_detach;
 		}
 		mon_syms_ready(m);
+		mon_guest_btf(m);
 		if (!o->symbols && mon_refusals(m, m->p, stderr) > 0) {
 			fprintf(stderr, "vsp attach: the policy names events this "
 				"guest cannot trap; nothing placed\n");

@@ -25,8 +25,11 @@ ok "verified before the first trap" grep -q "symbols verified against the runnin
 ok "open(/etc/shadow) fails with EACCES" grep -qx "VSP open /etc/shadow err EACCES 13" <<<"$r"
 ok "open(/etc/hostname) succeeds" grep -qx "VSP open /etc/hostname ok vspguest" <<<"$r"
 ok "the deny is audited" grep -q '"rule":"read-shadow","verdict":"deny"' "$T/a.audit"
+ok "process context from the guest's own BTF" grep -q "process context from the guest's own BTF" "$T/a.err"
+ok "the record names the process (BTF offsets from guest memory)" \
+	grep -q '"comm":"vsp_open"' "$T/a.audit"
 ok "--stats gives the attach time and round trips" grep -Eq "^attach: +[0-9]+ ms and [0-9]+ round trips" "$T/a.err"
-grep -E "kernel symbols from guest memory|^attach:" "$T/a.err" | sed 's/^/# /'
+grep -E "kernel symbols from guest memory|own BTF|^attach:|per trap" "$T/a.err" | sed 's/^/# /'
 
 # -- 2: the profile of the live guest against its own /proc/kallsyms.
 read -r qpid port < <("$RIG" boot --bg --running --kaslr --timeout 400 --log "$T/p.log" \

@@ -20,6 +20,7 @@
 
 #include "tests/tap.h"
 #include "vmi/kallsyms.h"
+#include "vmi/linux.h"
 
 #define VA 0xffffffff82000000ULL
 #define RB 0xffffffff81000000ULL	/* relative base: _text */
@@ -442,6 +443,26 @@ static void test_vmlinux(void)
 	   ks ? vsp_sym_count(ks) : 0, ks ? "ok" : err);
 	ok(st.bytes < (8u << 20), "copied %" PRIu64 " KiB in %" PRIu64 " reads, "
 	   "from 0x%" PRIx64, st.bytes >> 10, st.reads, st.rodata);
+
+	/* The kernel's .BTF through the same reads: the offsets process
+	 * context uses must be the vmlinux file's. */
+	uint8_t *btf = NULL;
+	size_t bn = 0;
+	int rb = ks ? vsp_ksyms_read_btf(img_read, img, ks, &btf, &bn, err, sizeof err) : -1;
+	ok(rb == 0 && bn > 1000000, "the .BTF read from memory: %zu KiB (%s)", bn >> 10,
+	   rb == 0 ? "ok" : err);
+	struct vsp_linux lm, lf;
+	int l1 = rb == 0 ? vsp_linux_init_mem(&lm, btf, bn, "mem", ks, err, sizeof err) : -1;
+	int l2 = vsp_linux_init(&lf, vp, ks, err, sizeof err);
+	ok(l1 == 0 && l2 == 0 && memcmp(&lm, &lf, sizeof lm) == 0,
+	   "BTF offsets from memory equal the vmlinux file's (comm at %u, cred at %u, "
+	   "uid at %u, current at 0x%" PRIx64 ")", lm.task_comm, lm.task_cred,
+	   lm.cred_uid, lm.current_off);
+	free(btf);
+	/* Broken BTF bytes: an error, not a crash. */
+	uint8_t junk[64] = { 0x9f, 0xeb, 1, 0, 24, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f };
+	ok(vsp_linux_init_mem(&lm, junk, sizeof junk, "junk", ks, err, sizeof err) < 0,
+	   "broken BTF refused: %s", err);
 	vsp_sym_free(ks);
 out:
 	vsp_sym_free(map);
