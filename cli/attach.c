@@ -21,10 +21,12 @@
 #include "cli/commands.h"
 #include "cli/service.h"
 #include "vmi/monitor.h"
+#include "vmi/qmp.h"
 #include "vmi/support.h"
 
 static const char attach_help[] =
-	"usage: vsp attach (--gdb HOST:PORT | --xen DOMAIN | --config FILE)\n"
+	"usage: vsp attach (--gdb HOST:PORT | --qmp SOCKET | --xen DOMAIN |\n"
+	"                   --config FILE)\n"
 	"                  [--symbols FILE | --profile FILE]\n"
 	"                  [--vmlinux FILE] [--mode M] [--audit WHERE]\n"
 	"                  [--audit-format vsp|falco]\n"
@@ -44,6 +46,9 @@ static const char attach_help[] =
 	"audit file.  Under systemd (vsp@.service) it tells READY=1 once the\n"
 	"traps are placed and keeps the watchdog fed.\n\n"
 	"  -g, --gdb HOST:PORT    a GDB remote stub (QEMU -gdb, KVM, any gdbstub)\n"
+	"      --qmp SOCKET       a running QEMU's QMP socket: vsp starts its GDB\n"
+	"                         stub on a free loopback port (gdbserver), attaches\n"
+	"                         to it, and closes it again on detach\n"
 	"  -x, --xen DOMAIN       a Xen domain, by name or id (vm_event)\n"
 	"  -S, --symbols FILE     the guest kernel's System.map or a kallsyms dump\n"
 	"                         (default: the running kernel's own kallsyms,\n"
@@ -98,11 +103,11 @@ static const char attach_help[] =
 enum {
 	OPT_VMLINUX = 256, OPT_VM, OPT_MAX_EVENTS, OPT_PIN_PATHS, OPT_ON_PARTIAL,
 	OPT_FAIL_CLOSED, OPT_FAIL_OPEN, OPT_INTERACTIVE, OPT_AUDIT_FORMAT,
-	OPT_AUDIT_APPEND, OPT_METRICS, OPT_METRICS_FILE, OPT_METRICS_INTERVAL
+	OPT_AUDIT_APPEND, OPT_METRICS, OPT_METRICS_FILE, OPT_METRICS_INTERVAL, OPT_QMP
 };
 
 struct attach_args {
-	const char *gdb, *xen, *audit, *record;
+	const char *gdb, *xen, *qmp, *audit, *record;
 	struct vsp_monitor_opts mo;
 	struct vsp_load_opts lo;
 	bool audit_given, audit_append;
@@ -118,6 +123,7 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 	static const struct option opts[] = {
 		{ "gdb", required_argument, NULL, 'g' },
 		{ "xen", required_argument, NULL, 'x' },
+		{ "qmp", required_argument, NULL, OPT_QMP },
 		{ "symbols", required_argument, NULL, 'S' },
 		{ "profile", required_argument, NULL, 'P' },
 		{ "vmlinux", required_argument, NULL, OPT_VMLINUX },
@@ -157,6 +163,9 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 			break;
 		case 'x':
 			aa->xen = optarg;
+			break;
+		case OPT_QMP:
+			aa->qmp = optarg;
 			break;
 		case 'S':
 		case 'P':
@@ -280,9 +289,9 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 			return 2;
 		}
 	}
-	if (!aa->gdb == !aa->xen) {
-		fprintf(stderr, "vsp attach: give exactly one of --gdb HOST:PORT "
-			"and --xen DOMAIN\n");
+	if (!!aa->gdb + !!aa->xen + !!aa->qmp != 1) {
+		fprintf(stderr, "vsp attach: give exactly one of --gdb HOST:PORT, "
+			"--qmp SOCKET and --xen DOMAIN\n");
 		return 2;
 	}
 	if (aa->gdb) {
@@ -405,7 +414,7 @@ static int vsp_attach_run(int argc, char **argv)
 		return 1;
 	/* Nothing the policy names goes unenforced: refuse before attaching
 	 * what this backend can never trap (vmi/support.h). */
-	const char *bname = aa.gdb ? vsp_be_gdb_ops.name : vsp_be_xen_ops.name;
+	const char *bname = aa.gdb || aa.qmp ? vsp_be_gdb_ops.name : vsp_be_xen_ops.name;
 	if (vsp_support_check(p, bname, stderr) > 0) {
 		fprintf(stderr, "vsp attach: the policy names events the %s "
 			"backend cannot trap; nothing attached\n", bname);
@@ -429,8 +438,7 @@ static int vsp_attach_run(int argc, char **argv)
 			goto out_audit;
 		}
 	}
-	aa.mo.ops = aa.gdb ? &vsp_be_gdb_ops : &vsp_be_xen_ops;
-	aa.mo.target = aa.gdb ? aa.gdb : aa.xen;
+	aa.mo.ops = aa.gdb || aa.qmp ? &vsp_be_gdb_ops : &vsp_be_xen_ops;
 	aa.mo.policy = p;
 	aa.mo.audit_sink = audit;
 	aa.mo.record = record;
@@ -459,7 +467,34 @@ static int vsp_attach_run(int argc, char **argv)
 		aa.mo.hooks = &svc.hooks;
 		aa.mo.load = &aa.lo;
 	}
+	/* Opened last: nothing before the monitor can fail with the stub
+	 * left listening. */
+	struct vsp_qmp qmp = { .fd = -1 };
+	if (aa.qmp) {
+		char err[300];
+		if (vsp_qmp_open_stub(&qmp, aa.qmp, err, sizeof err) < 0) {
+			fprintf(stderr, "vsp attach: cannot open the GDB stub: %s\n", err);
+			status = 3;
+			goto out_service;
+		}
+		if (!aa.mo.quiet)
+			fprintf(stderr, "vsp attach: GDB stub started through %s on %s\n",
+				aa.qmp, qmp.target);
+		aa.gdb = qmp.target;
+	}
+	aa.mo.target = aa.gdb ? aa.gdb : aa.xen;
 	status = vsp_monitor_run(&aa.mo);
+	if (aa.qmp) {
+		char err[300];
+		if (vsp_qmp_close_stub(&qmp, err, sizeof err) < 0) {
+			fprintf(stderr, "vsp attach: %s\n", err);
+			if (!status)
+				status = 3;
+		} else if (!aa.mo.quiet) {
+			fprintf(stderr, "vsp attach: GDB stub closed\n");
+		}
+	}
+out_service:
 	if (have_svc)
 		vsp_service_release(&svc);
 out_record:

@@ -40,6 +40,7 @@ usage: rig.sh COMMAND [ARGS]
                         (QEMU's pid) once the stub listens
       --pidfile F       with --bg, also write QEMU's pid to F
       --no-stub         boot without a GDB stub and without -S
+      --qmp PATH        also a QMP socket at PATH (unix, server)
       --running         a GDB stub, but the guest starts at once (no -S)
       --timeout S       kill QEMU after S seconds (default 120)
   result LOG N          print what command N printed (its VSP lines)
@@ -234,7 +235,7 @@ overlay_initrd() {
 }
 
 cmd_boot() {
-	local port="" log="" kaslr=0 bg=0 stub=1 timeout=120 pidfile="" smp=1 running=0
+	local port="" log="" kaslr=0 bg=0 stub=1 timeout=120 pidfile="" smp=1 running=0 qmp=
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--port) port=$2; shift 2 ;;
@@ -244,6 +245,7 @@ cmd_boot() {
 		--bg) bg=1; shift ;;
 		--no-stub) stub=0; shift ;;
 		--running) running=1; shift ;;
+		--qmp) qmp=$2; shift 2 ;;
 		--timeout) timeout=$2; shift 2 ;;
 		--pidfile) pidfile=$2; shift 2 ;;
 		--) shift; break ;;
@@ -275,6 +277,7 @@ cmd_boot() {
 			-gdb chardev:g0)
 		[ $running = 1 ] || args+=(-S)
 	fi
+	[ -n "$qmp" ] && args+=(-qmp "unix:$qmp,server=on,wait=off")
 	if [ $bg = 0 ]; then
 		[ $stub = 1 ] && say "GDB stub on 127.0.0.1:$port (guest paused until a debugger continues it)"
 		local rc=0
@@ -292,7 +295,7 @@ cmd_boot() {
 	local sub=$! pid="" i
 	for i in $(seq 200); do
 		[ -z "$pid" ] && [ -s "$qpf" ] && pid=$(cat "$qpf" 2>/dev/null)
-		if [ -n "$pid" ]; then
+		if [ -n "$pid" ] && { [ -z "$qmp" ] || [ -S "$qmp" ]; }; then
 			[ $stub = 0 ] && break
 			port_listening "$port" && break
 		fi
