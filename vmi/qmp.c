@@ -3,7 +3,8 @@
  *
  * QMP is JSON lines over a Unix socket: a greeting, qmp_capabilities,
  * then commands, with asynchronous events ({"event": ...}) interleaved
- * among the replies; a reply is the first line with "return" or "error".
+ * among the replies; a reply is the line with "return" or "error" that
+ * carries the command's "id" back.
  */
 #include "vmi/qmp.h"
 
@@ -12,13 +13,16 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
-#define QMP_LINE_MAX (1u << 20)
+#define QMP_BYTES (64u << 20)
 #define QMP_TIMEOUT_MS 5000
 #define QMP_LINE 8192
 
@@ -35,43 +39,110 @@ static void qmp_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* One line into buf (NUL-terminated, newline dropped, cut at size): 0 or
- * -1.  A peer that sends QMP_LINE_MAX bytes without a newline is not QMP. */
-static int qmp_line(int fd, char *buf, size_t size)
+static uint64_t qmp_now_ms(void)
 {
-	size_t n = 0;
-	for (size_t total = 0; total < QMP_LINE_MAX; total++) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Reads lines until one satisfies `want` (its text in reply, cut at size,
+ * NUL-terminated, newline dropped): 0, or -1 when the peer closes, QMP_BYTES
+ * pass or QMP_TIMEOUT_MS run out first.  The stub's stops and resumes each
+ * queue an event, thousands over an attach, so lines are skipped by the
+ * chunk, not counted.
+ */
+static int qmp_wait(int fd, bool (*want)(const char *line, const void *arg),
+		    const void *arg, char *reply, size_t size)
+{
+	char chunk[4096];
+	size_t n = 0, total = 0;
+	uint64_t deadline = qmp_now_ms() + QMP_TIMEOUT_MS;
+
+	reply[0] = 0;
+	while (total < QMP_BYTES) {
+		uint64_t now = qmp_now_ms();
+		if (now >= deadline)
+			return -1;
 		struct pollfd p = { fd, POLLIN, 0 };
-		int r = poll(&p, 1, QMP_TIMEOUT_MS);
+		int r = poll(&p, 1, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;	/* a signal (the monitor's timer) */
 		if (r <= 0)
 			return -1;
-		char c;
-		ssize_t k = read(fd, &c, 1);
+		ssize_t k = read(fd, chunk, sizeof chunk);
+		if (k < 0 && errno == EINTR)
+			continue;
 		if (k <= 0)
 			return -1;
-		if (c == '\n') {
-			buf[n] = 0;
-			return 0;
+		total += (size_t)k;
+		for (ssize_t i = 0; i < k; i++) {
+			if (chunk[i] != '\n') {
+				if (n + 1 < size)
+					reply[n++] = chunk[i];
+				continue;
+			}
+			reply[n] = 0;
+			if (want(reply, arg))
+				return 0;
+			n = 0;
 		}
-		if (n + 1 < size)
-			buf[n++] = c;
 	}
 	return -1;
 }
 
-/* Sends one command and waits for its reply (events skipped). */
-static int qmp_cmd(int fd, const char *json, char *reply, size_t size)
+static bool qmp_is_greeting(const char *line, const void *arg)
 {
-	size_t len = strlen(json);
-	if (write(fd, json, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
-		return -1;
-	for (int i = 0; i < 64; i++) {
-		if (qmp_line(fd, reply, size) < 0)
-			return -1;
-		if (strstr(reply, "\"return\"") || strstr(reply, "\"error\""))
-			return strstr(reply, "\"error\"") ? -2 : 0;
+	(void)arg;
+	return strstr(line, "\"QMP\"") != NULL;
+}
+
+/* A reply carries the command's id back: "id": "vsp-N". */
+static bool qmp_is_reply(const char *line, const void *arg)
+{
+	return strstr(line, (const char *)arg) != NULL &&
+	       (strstr(line, "\"return\"") || strstr(line, "\"error\""));
+}
+
+/* Drops what is already queued (events), without waiting. */
+static void qmp_drain(int fd)
+{
+	char chunk[4096];
+	for (size_t total = 0; total < QMP_BYTES;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		if (poll(&p, 1, 0) <= 0)
+			return;
+		ssize_t k = read(fd, chunk, sizeof chunk);
+		if (k <= 0)
+			return;
+		total += (size_t)k;
 	}
-	return -1;
+}
+
+/* Sends one command (`args` NULL or a JSON object) and waits for its
+ * reply: 0, -2 for a QMP error, -1 for no reply. */
+static int qmp_cmd(int fd, const char *execute, const char *args,
+		   char *reply, size_t size)
+{
+	static unsigned seq;
+	char cmd[512], id[32];
+
+	qmp_drain(fd);
+	snprintf(id, sizeof id, "\"vsp-%u\"", ++seq);
+	int len = snprintf(cmd, sizeof cmd, "{\"execute\":\"%s\"%s%s,\"id\":%s}\n",
+			   execute, args ? ",\"arguments\":" : "", args ? args : "",
+			   id);
+	if (len < 0 || (size_t)len >= sizeof cmd ||
+	    write(fd, cmd, (size_t)len) != len) {
+		snprintf(reply, size, "cannot send the command");
+		return -1;
+	}
+	if (qmp_wait(fd, qmp_is_reply, id, reply, size) < 0) {
+		snprintf(reply, size, "no reply in %d ms", QMP_TIMEOUT_MS);
+		return -1;
+	}
+	return strstr(reply, "\"error\"") ? -2 : 0;
 }
 
 /* A loopback port nobody listens on now. */
@@ -114,11 +185,11 @@ int vsp_qmp_open_stub(struct vsp_qmp *q, const char *path, char *err,
 			close(fd);
 		return -1;
 	}
-	if (qmp_line(fd, line, sizeof line) < 0 || !strstr(line, "\"QMP\"")) {
+	if (qmp_wait(fd, qmp_is_greeting, NULL, line, sizeof line) < 0) {
 		qmp_err(err, errlen, "QMP %s: no QMP greeting", path);
 		goto fail;
 	}
-	if (qmp_cmd(fd, "{\"execute\":\"qmp_capabilities\"}", line, sizeof line)) {
+	if (qmp_cmd(fd, "qmp_capabilities", NULL, line, sizeof line)) {
 		qmp_err(err, errlen, "QMP %s: qmp_capabilities refused: %.200s", path,
 			line);
 		goto fail;
@@ -128,10 +199,9 @@ int vsp_qmp_open_stub(struct vsp_qmp *q, const char *path, char *err,
 		qmp_err(err, errlen, "no free loopback port: %s", strerror(errno));
 		goto fail;
 	}
-	snprintf(cmd, sizeof cmd, "{\"execute\":\"human-monitor-command\","
-		 "\"arguments\":{\"command-line\":\"gdbserver tcp:127.0.0.1:%d\"}}",
+	snprintf(cmd, sizeof cmd, "{\"command-line\":\"gdbserver tcp:127.0.0.1:%d\"}",
 		 port);
-	if (qmp_cmd(fd, cmd, line, sizeof line)) {
+	if (qmp_cmd(fd, "human-monitor-command", cmd, line, sizeof line)) {
 		qmp_err(err, errlen, "QMP %s: gdbserver: %.200s", path, line);
 		goto fail;
 	}
@@ -157,9 +227,8 @@ int vsp_qmp_close_stub(struct vsp_qmp *q, char *err, size_t errlen)
 	int rc = 0;
 	if (q->fd < 0)
 		return 0;
-	if (qmp_cmd(q->fd, "{\"execute\":\"human-monitor-command\","
-		    "\"arguments\":{\"command-line\":\"gdbserver none\"}}",
-		    line, sizeof line)) {
+	if (qmp_cmd(q->fd, "human-monitor-command",
+		    "{\"command-line\":\"gdbserver none\"}", line, sizeof line)) {
 		qmp_err(err, errlen, "QMP: gdbserver none: %.200s", line);
 		rc = -1;
 	}
