@@ -414,10 +414,12 @@ static int vsp_attach_run(int argc, char **argv)
 		return 1;
 	/* Nothing the policy names goes unenforced: refuse before attaching
 	 * what this backend can never trap (vmi/support.h). */
-	const char *bname = aa.gdb || aa.qmp ? vsp_be_gdb_ops.name : vsp_be_xen_ops.name;
-	if (vsp_support_check(p, bname, stderr) > 0) {
+	/* --qmp starts a GDB stub: the gdb backend attaches to it. */
+	const char *bname = aa.gdb || aa.qmp ? "gdb" : "xen";
+	const struct vsp_backend_ops *ops = vsp_backend_find(bname);
+	if (vsp_support_check(p, ops, stderr) > 0) {
 		fprintf(stderr, "vsp attach: the policy names events the %s "
-			"backend cannot trap; nothing attached\n", bname);
+			"backend cannot trap; nothing attached\n", ops->name);
 		status = 1;
 		goto out_policy;
 	}
@@ -438,7 +440,7 @@ static int vsp_attach_run(int argc, char **argv)
 			goto out_audit;
 		}
 	}
-	aa.mo.ops = aa.gdb || aa.qmp ? &vsp_be_gdb_ops : &vsp_be_xen_ops;
+	aa.mo.ops = ops;
 	aa.mo.policy = p;
 	aa.mo.audit_sink = audit;
 	aa.mo.record = record;

@@ -45,7 +45,7 @@ int vsp_cmd_check(int argc, char **argv)
 		{ 0 }
 	};
 	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET, .diag = stderr };
-	const char *backend = NULL;
+	const struct vsp_backend_ops *backend = NULL;
 	int c, status = 0;
 
 	optind = 1;
@@ -55,12 +55,12 @@ int vsp_cmd_check(int argc, char **argv)
 			lo.warnings_as_errors = true;
 			break;
 		case 'b':
-			if (!vsp_support_backend_known(optarg)) {
+			backend = vsp_backend_find(optarg);
+			if (!backend) {
 				fprintf(stderr, "vsp check: --backend takes gdb or "
 					"xen, not '%s'\n", optarg);
 				return 2;
 			}
-			backend = optarg;
 			break;
 		case 'h':
 			fputs(check_help, stdout);

@@ -3,8 +3,9 @@
  *
  * The monitor loop (vmi/monitor.c) speaks only this interface; the GDB
  * remote backend (vmi/gdb_backend.c) and the Xen backend (vmi/xen.c) sit
- * behind it, one file each, and the core never includes socket or libxc
- * headers.  The shape follows Xen's vm_event model, which is the stricter
+ * behind it, one file each, listed once in vmi/backend.c, and the core
+ * never includes socket or libxc headers.  A backend states what it can
+ * do (struct vsp_backend_caps); the core asks that, never its name.  The shape follows Xen's vm_event model, which is the stricter
  * of the two: a stop arrives as an event for one vCPU (wait), the monitor
  * inspects and changes that vCPU's state, and the reply says how it goes on
  * (resume: here, at another address, or one step).  A GDB stub stops every
@@ -19,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "base/kinds.h"
 
 /* The x86-64 state the monitor reads and writes at a trap. */
 struct vsp_regs {
@@ -61,8 +64,32 @@ struct vsp_resume {
 
 struct vsp_backend;
 
+/*
+ * What a backend can do.  The monitor and the command line ask these,
+ * never a backend's name: an event kind the backend cannot trap is
+ * reported, not silently left unenforced.
+ */
+struct vsp_backend_caps {
+	uint32_t kinds;		/* bit (1 << VSP_EV_x): event kinds it traps */
+	/* For a kind it does not trap, the backend's own reason (a static
+	 * sentence); NULL: the generic one (vmi/support.h). */
+	const char *why[VSP_EV_KIND_COUNT];
+	bool watchpoints;	/* traps on writes to guest memory */
+	bool single_step;	/* VSP_RESUME_STEP */
+	bool phys_read;		/* reads guest-physical memory */
+};
+
+#define VSP_BE_KIND(id) (1u << VSP_EV_##id)
+
 struct vsp_backend_ops {
-	const char *name;	/* "gdb", "xen" */
+	const char *name;	/* "gdb", "xen": what --NAME selects */
+	struct vsp_backend_caps caps;
+	/* Whether the backend can work on this host at all (Xen: a
+	 * hypervisor present, libxen built in), with the reason when not.
+	 * NULL: always. */
+	bool (*available)(char *why, size_t n);
+	/* The backend's own message for its last failure, or NULL. */
+	const char *(*error)(struct vsp_backend *be);
 	/* Connects to `target` ("HOST:PORT", a domain name or id) and leaves
 	 * the guest paused.  Fills be->ncpus. */
 	int (*attach)(struct vsp_backend *be, const char *target);
@@ -115,5 +142,19 @@ struct vsp_backend {
 
 extern const struct vsp_backend_ops vsp_be_gdb_ops;
 extern const struct vsp_backend_ops vsp_be_xen_ops;
+
+/* Every backend built in, NULL-terminated, listed once (vmi/backend.c). */
+extern const struct vsp_backend_ops *const vsp_backends[];
+
+/* The backend named `name`, or NULL. */
+const struct vsp_backend_ops *vsp_backend_find(const char *name);
+
+/* True when the backend can trap events of kind k. */
+bool vsp_backend_can_trap(const struct vsp_backend_ops *ops,
+			  enum vsp_event_kind k);
+
+/* The backend's message for a failure with code rc: its own, else
+ * strerror. */
+const char *vsp_backend_error(struct vsp_backend *be, int rc);
 
 #endif

@@ -590,8 +590,23 @@ const char *vsp_be_gdb_error(struct vsp_backend *be)
 	return s && s->g.err[0] ? s->g.err : "unknown error";
 }
 
+static const char *gbe_error(struct vsp_backend *be)
+{
+	struct gbe *s = be->priv ? gbe_of(be) : NULL;
+	return s && s->g.err[0] ? s->g.err : NULL;
+}
+
 const struct vsp_backend_ops vsp_be_gdb_ops = {
 	.name = "gdb",
+	.caps = {
+		/* Writes through Z2 watchpoints (watch_add); whether the
+		 * monitor has a site for a kind is its own table's say. */
+		.kinds = VSP_BE_KIND(SYSCALL) | VSP_BE_KIND(KERNEL) |
+			 VSP_BE_KIND(HYPERCALL) | VSP_BE_KIND(WRITE),
+		.watchpoints = true,
+		.single_step = true,
+	},
+	.error = gbe_error,
 	.attach = gbe_attach,
 	.trap_add = gbe_trap_add,
 	.trap_del = gbe_trap_del,

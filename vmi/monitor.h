@@ -93,6 +93,10 @@ struct vsp_monitor_hooks {
 	void (*done)(void *ctx, const struct vsp_monitor_view *v);
 };
 
+/* Why the monitor cannot trap events of kind `k` (it has no site for
+ * them), as a static sentence; NULL when it has one (vmi/decide.c). */
+const char *vsp_monitor_why_not(enum vsp_event_kind k);
+
 /* Runs until the guest ends, a signal arrives or the link is lost.
  * Returns one of the statuses above; messages go to stderr. */
 int vsp_monitor_run(const struct vsp_monitor_opts *o);

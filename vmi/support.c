@@ -1,65 +1,37 @@
 /*
- * support.c: the table of event kinds each backend traps (support.h).
+ * support.c: whether an event can be trapped here (support.h).
  *
- * One row per event kind and backend; a NULL reason means the kind is
- * live there.  When a kind becomes live in the monitor, its row changes
- * here and nowhere else; the CLI and the monitor only ask.
+ * Nothing here is a table of its own: the backend's capabilities say
+ * what it traps (and why not, where it has a reason of its own), the
+ * monitor's site table says which kinds it has a site for.  When a kind
+ * becomes live, its site goes into vmi/decide.c and its bit into the
+ * capabilities of the backends that trap it; the CLI and the monitor
+ * only ask.
  */
 #include "vmi/support.h"
 
 #include <inttypes.h>
 #include <string.h>
 
-enum { SUP_GDB, SUP_XEN, SUP_OTHER, SUP_NBACKENDS };
+#include "vmi/monitor.h"
 
-static const char *const sup_names[SUP_NBACKENDS] = { "gdb", "xen", NULL };
-
-/* A kind with no row at all is refused with this. */
 static const char sup_unknown[] =
 	"the monitor has no trap site for this event kind";
+static const char sup_backend[] =
+	"the backend has no way to trap events of this kind";
 
-struct sup_row {
-	bool listed;
-	const char *why[SUP_NBACKENDS];	/* NULL: live on that backend */
-};
-
-static const struct sup_row sup_rows[VSP_EV_KIND_COUNT] = {
-	[VSP_EV_SYSCALL] = { true, { NULL, NULL, NULL } },
-	[VSP_EV_KERNEL] = { true, { NULL, NULL, NULL } },
-	/* Through the guest's hypercall page (a Xen PV guest): whether the
-	 * guest has one is checked at attach. */
-	[VSP_EV_HYPERCALL] = { true, { NULL, NULL, NULL } },
-	[VSP_EV_USER] = { true, {
-		"traps inside guest processes are not implemented yet",
-		"traps inside guest processes are not implemented yet",
-		"traps inside guest processes are not implemented yet" } },
-	[VSP_EV_WRITE] = { true, {
-		"writes to kernel data need write watchpoints, which the "
-		"monitor does not place yet",
-		"the Xen backend has no write watchpoints (it would need "
-		"EPT write protection)",
-		"writes to kernel data need write watchpoints, which the "
-		"monitor does not place yet" } },
-};
-
-static int sup_backend(const char *backend)
+const char *vsp_support_why(const struct vsp_backend_ops *ops,
+			    const struct vsp_event_key *k)
 {
-	for (int i = 0; i < SUP_OTHER; i++)
-		if (backend && strcmp(backend, sup_names[i]) == 0)
-			return i;
-	return SUP_OTHER;
-}
-
-bool vsp_support_backend_known(const char *backend)
-{
-	return sup_backend(backend) != SUP_OTHER;
-}
-
-const char *vsp_support_why(const char *backend, const struct vsp_event_key *k)
-{
-	if ((unsigned)k->kind >= VSP_EV_KIND_COUNT || !sup_rows[k->kind].listed)
+	if ((unsigned)k->kind >= VSP_EV_KIND_COUNT)
 		return sup_unknown;
-	return sup_rows[k->kind].why[sup_backend(backend)];
+	bool can = vsp_backend_can_trap(ops, k->kind);
+	if (!can && ops->caps.why[k->kind])
+		return ops->caps.why[k->kind];
+	const char *why = vsp_monitor_why_not(k->kind);
+	if (why)
+		return why;
+	return can ? NULL : sup_backend;
 }
 
 void vsp_support_event_name(const struct vsp_event_key *k, char *buf,
@@ -79,8 +51,8 @@ void vsp_support_event_name(const struct vsp_event_key *k, char *buf,
 }
 
 void vsp_support_refuse(FILE *out, const struct vsp_policy *p,
-			const struct vsp_event_key *k, const char *backend,
-			const char *why)
+			const struct vsp_event_key *k,
+			const struct vsp_backend_ops *ops, const char *why)
 {
 	char ev[300];
 	const struct vsp_rule_info *ri = NULL;
@@ -93,21 +65,21 @@ void vsp_support_refuse(FILE *out, const struct vsp_policy *p,
 	if (ri && ri->named)
 		fprintf(out, "rule \"%s\": ", ri->name);
 	fprintf(out, "%s cannot be trapped through the %s backend: %s\n", ev,
-		backend ? backend : "?", why);
+		ops && ops->name ? ops->name : "?", why);
 }
 
-int vsp_support_check(const struct vsp_policy *p, const char *backend,
-		      FILE *out)
+int vsp_support_check(const struct vsp_policy *p,
+		      const struct vsp_backend_ops *ops, FILE *out)
 {
 	int n = 0;
 	uint32_t nev = vsp_policy_nevents(p);
 
 	for (uint32_t i = 0; i < nev; i++) {
 		const struct vsp_event_key *k = vsp_policy_event(p, i);
-		const char *why = vsp_support_why(backend, k);
+		const char *why = vsp_support_why(ops, k);
 
 		if (why) {
-			vsp_support_refuse(out, p, k, backend, why);
+			vsp_support_refuse(out, p, k, ops, why);
 			n++;
 		}
 	}

@@ -40,6 +40,21 @@ const char *vsp_be_xen_last_error(void)
 	return xen_err;
 }
 
+static const char *xen_error(struct vsp_backend *be)
+{
+	(void)be;
+	return xen_err;
+}
+
+#define XEN_CAPS {							\
+		.kinds = VSP_BE_KIND(SYSCALL) | VSP_BE_KIND(KERNEL) |	\
+			 VSP_BE_KIND(HYPERCALL),			\
+		.why = { [VSP_EV_WRITE] = "the Xen backend has no write "	\
+			 "watchpoints (it would need EPT write protection)" }, \
+		.single_step = true,					\
+		.phys_read = true,					\
+	}
+
 #if !defined(VSP_HAVE_XEN) || !VSP_HAVE_XEN
 
 #define XEN_NOT_BUILT \
@@ -118,6 +133,9 @@ static void xen_detach_none(struct vsp_backend *be, bool stay_paused)
 
 const struct vsp_backend_ops vsp_be_xen_ops = {
 	.name = "xen",
+	.caps = XEN_CAPS,
+	.available = vsp_be_xen_available,
+	.error = xen_error,
 	.attach = xen_attach,
 	.trap_add = xen_trap_none,
 	.trap_del = xen_trap_none,
@@ -1906,6 +1924,9 @@ static void xen_detach(struct vsp_backend *be, bool stay_paused)
 
 const struct vsp_backend_ops vsp_be_xen_ops = {
 	.name = "xen",
+	.caps = XEN_CAPS,
+	.available = vsp_be_xen_available,
+	.error = xen_error,
 	.attach = xen_attach,
 	.trap_add = xen_trap_add,
 	.trap_del = xen_trap_del,

@@ -237,7 +237,10 @@ static void fm_detach(struct vsp_backend *be, bool stay_paused)
 }
 
 static const struct vsp_backend_ops fm_ops = {
-	.name = "fuzz", .attach = fm_attach, .trap_add = fm_trap_add,
+	.name = "fuzz",
+	.caps = { .kinds = VSP_BE_KIND(SYSCALL) | VSP_BE_KIND(KERNEL) |
+			   VSP_BE_KIND(HYPERCALL), .single_step = true },
+	.attach = fm_attach, .trap_add = fm_trap_add,
 	.trap_del = fm_trap_del, .read = fm_read, .write = fm_write,
 	.regs_get = fm_regs_get, .regs_set = fm_regs_set, .wait = fm_wait,
 	.resume = fm_resume, .interrupt = fm_interrupt, .detach = fm_detach,

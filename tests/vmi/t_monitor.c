@@ -250,6 +250,8 @@ static void fk_detach(struct vsp_backend *be, bool stay_paused)
 
 static const struct vsp_backend_ops fk_ops = {
 	.name = "fake",
+	.caps = { .kinds = VSP_BE_KIND(SYSCALL) | VSP_BE_KIND(KERNEL) |
+			   VSP_BE_KIND(HYPERCALL), .single_step = true },
 	.attach = fk_attach,
 	.trap_add = fk_trap_add,
 	.trap_del = fk_trap_del,
@@ -617,6 +619,57 @@ static void stepping_backend_run(const char *dir, const char *map)
 	free(pol);
 }
 
+/* A policy naming a kind the backend does not trap is refused before the
+ * monitor connects: it asks the capabilities, not the backend's name. */
+static void caps_run(const char *dir, const char *map)
+{
+	static const char text[] =
+		"rule \"g\": on syscall getpid : return 1;\n"
+		"rule \"c\": on kernel do_syscall_64 : deny;\n";
+	char *pol = write_tmp(dir, "c.vsp", text);
+	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET };
+	const char *files[] = { pol };
+	struct vsp_policy *p = vsp_policy_load(files, 1, &lo, NULL);
+	if (!p) {
+		ok(0, "caps: policy loads");
+		return;
+	}
+	fresh_guest();
+	int nattach = fk_nattach;
+	struct vsp_backend_ops ops = fk_ops;
+	ops.caps.kinds = VSP_BE_KIND(KERNEL);
+	struct vsp_monitor_opts mo = {
+		.ops = &ops, .target = "fake", .symbols = map,
+		.policy = p, .quiet = true,
+	};
+	fflush(stderr);
+	int saved = dup(2);
+	FILE *f = tmpfile();
+	dup2(fileno(f), 2);
+	int rc = vsp_monitor_run(&mo);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	char text_err[2048] = "";
+	rewind(f);
+	size_t n = fread(text_err, 1, sizeof text_err - 1, f);
+	text_err[n] = 0;
+	fclose(f);
+	ok(rc == VSP_MON_POLICY, "caps: the monitor ends with the policy status");
+	ok(strstr(text_err, "c.vsp:1:") && strstr(text_err, "rule \"g\": "
+		  "syscall getpid cannot be trapped through the fake backend: "
+		  "the backend has no way to trap events of this kind") != NULL,
+	   "caps: the syscall the backend cannot trap is refused by its rule");
+	ok(strstr(text_err, "do_syscall_64") == NULL,
+	   "caps: the kernel function it traps is not refused");
+	printf("# traps: %d\n", fk.max_traps);
+	ok(fk_nattach == nattach && fk.max_traps == 0,
+	   "caps: nothing attached, no trap placed");
+	vsp_policy_free(p);
+	unlink(pol);
+	free(pol);
+}
+
 /* An attach through the Xen backend that fails prints libxc's reason, not
  * a bare errno string. */
 static int xenish_attach(struct vsp_backend *be, const char *target)
@@ -640,7 +693,7 @@ static void xen_error_run(const char *dir, const char *map)
 		return;
 	}
 	struct vsp_backend_ops ops = fk_ops;
-	ops.name = "xen";
+	ops.error = vsp_be_xen_ops.error;
 	ops.attach = xenish_attach;
 	struct vsp_monitor_opts mo = {
 		.ops = &ops, .target = "nosuch-domain", .symbols = map,
@@ -865,6 +918,7 @@ int main(void)
 	tamper_run(dir, map);
 	late_run(dir, map);
 	stepping_backend_run(dir, map);
+	caps_run(dir, map);
 	xen_error_run(dir, map);
 	refuse_run(dir, map);
 	unlink(pol);

@@ -1,0 +1,296 @@
+/*
+ * decide.c: the one path every trapped event takes (see vmi/mon.h).
+ *
+ * A stop at an event trap goes to the trap's site, which fills the event;
+ * the engine decides; the decision is learnt, recorded and audited; and
+ * in enforce mode the verdict is carried out by the site's apply
+ * operations, chosen in the only switch on verdicts of the monitor.
+ * Everything the records need is read before the verdict is applied:
+ * after that the guest runs, and its memory cannot be read.  Every round
+ * trip under QEMU TCG costs time the guest waits, so strings, process
+ * context and the argument block are read only when a rule, the audit
+ * record or the trace needs them.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmi/mon.h"
+#include "vmi/trace.h"
+
+/* The site of every event kind the monitor traps, listed once. */
+static const struct mon_site *const mon_sites[VSP_EV_KIND_COUNT] = {
+	[VSP_EV_SYSCALL] = &mon_site_syscall,
+	[VSP_EV_HYPERCALL] = &mon_site_hcall,
+	[VSP_EV_KERNEL] = &mon_site_kernel,
+};
+
+/* Why a kind without a site has none; a kind in neither table gets the
+ * generic reason. */
+static const char *const mon_no_site[VSP_EV_KIND_COUNT] = {
+	[VSP_EV_USER] = "traps inside guest processes are not implemented yet",
+	[VSP_EV_WRITE] = "writes to kernel data need write watchpoints, which "
+		"the monitor does not place yet",
+};
+
+const struct mon_site *mon_site_of(enum vsp_event_kind k)
+{
+	return (unsigned)k < VSP_EV_KIND_COUNT ? mon_sites[k] : NULL;
+}
+
+const char *vsp_monitor_why_not(enum vsp_event_kind k)
+{
+	if (mon_site_of(k))
+		return NULL;
+	if ((unsigned)k < VSP_EV_KIND_COUNT && mon_no_site[k])
+		return mon_no_site[k];
+	return "the monitor has no trap site for this event kind";
+}
+
+#define MON_PROC_FIELDS (1ull << VSP_F_PID | 1ull << VSP_F_TID | \
+			 1ull << VSP_F_PPID | 1ull << VSP_F_COMM | \
+			 1ull << VSP_F_UID | 1ull << VSP_F_EUID | 1ull << VSP_F_GID)
+
+void mon_load_proc(struct mon *m)
+{
+	if (m->proc_loaded)
+		return;
+	m->proc_loaded = true;
+	if (!m->have_lx)
+		return;
+	uint64_t base = vsp_linux_percpu_base(m->regs.gs_base,
+					      m->regs.kernel_gs_base);
+	uint64_t task;
+	for (int i = 0; i < MON_NWIN; i++)
+		m->win[i].len = 0;
+	m->win_on = true;
+	if (base && vsp_linux_current(&m->lx, mon_gread, m, base, &task) == 0)
+		vsp_linux_proc(&m->lx, mon_gread, m, task, &m->ev.proc);
+	m->win_on = false;
+}
+
+/*
+ * The fields every event has, for a stop at t: a site calls it after
+ * clearing m->ev and filling what is its own (kind, name, arguments).
+ */
+void mon_event_begin(struct mon *m, struct mon_trap *t, vsp_fetch_fn fetch)
+{
+	struct vsp_event *ev = &m->ev;
+
+	ev->seq = ++m->seq;
+	ev->time_ns = mon_now_ns() - m->t_attach;
+	ev->vm = m->o->vm ? m->o->vm : "guest0";
+	ev->vcpu = m->vcpu;
+	ev->proc.pid = ev->proc.tid = ev->proc.ppid = -1;
+	ev->proc.uid = ev->proc.euid = ev->proc.gid = -1;
+	ev->fetch = fetch;
+	ev->fetch_ctx = m;
+	m->cur = t;
+	m->proc_loaded = false;
+}
+
+/* The process context now, when a rule reads it or a trace is written. */
+void mon_event_proc(struct mon *m, const struct vsp_event_key *k)
+{
+	if ((k->reads & MON_PROC_FIELDS) || m->o->record)
+		mon_load_proc(m);
+}
+
+/* The call path costs one read of the stack: only for rules that look at
+ * it, learning, and traces (so replays see what we saw). */
+bool mon_wants_stack(const struct mon *m, const struct vsp_event_key *k)
+{
+	return m->uw && ((k->reads & (1ull << VSP_F_STACK)) || m->o->record ||
+			 m->mode == VSP_MODE_LEARN);
+}
+
+/* Whether vsp_audit_decision will write anything (audit.h's rule): a
+ * decision other than the plain default allow, or a log or alert. */
+bool mon_writes_audit(const struct mon *m, const struct vsp_decision *d)
+{
+	if (d->verdict != VSP_V_ALLOW || d->rule >= 0 || d->fired_dropped)
+		return true;
+	for (uint32_t i = 0; i < d->nfired; i++) {
+		const struct vsp_effect_info *e = vsp_policy_effect(m->p, d->fired[i].effect);
+		if (!e || e->kind == VSP_EFF_LOG || e->kind == VSP_EFF_ALERT)
+			return true;
+	}
+	return false;
+}
+
+/* Reads the process context and every string argument into the event's
+ * caches, so records written later never touch guest memory. */
+static void mon_prefetch(struct mon *m)
+{
+	mon_load_proc(m);
+	const struct vsp_call *c = m->cur->call;
+	if (!c || !c->has_proto)
+		return;
+	for (int i = 0; i < c->nargs && i < 6; i++) {
+		struct vsp_str s;
+		if (c->args[i].type != VSP_ARG_INT)
+			m->ev.fetch(m, &m->ev, (enum vsp_field)(VSP_F_STR0 + i), &s);
+	}
+}
+
+static void mon_learn(struct mon *m, const struct vsp_decision *d)
+{
+	if (m->mode != VSP_MODE_LEARN)
+		return;
+	for (uint32_t i = 0; i < d->nlearn; i++)
+		vsp_policy_learn(m->p, d->learn_rule[i], &m->ev);
+	if (d->nlearn && !m->ev.has_stack && !m->warned_learn) {
+		m->warned_learn = true;
+		fprintf(stderr, "vsp attach: learn mode without call paths "
+			"(no unwinder: --symbols and vmlinux needed) learns nothing\n");
+	}
+}
+
+static void mon_record(struct mon *m)
+{
+	if (!m->o->record)
+		return;
+	mon_load_proc(m);
+	if (vsp_trace_write(m->o->record, &m->ev) < 0)
+		fprintf(stderr, "vsp attach: writing the trace failed\n");
+}
+
+/* The verdict, carried out by the site: the monitor's only switch on
+ * verdicts. */
+static void mon_apply(struct mon *m, struct mon_trap *t,
+		      const struct mon_site *s, const struct vsp_decision *d,
+		      struct mon_apply *a)
+{
+	switch (d->verdict) {
+	case VSP_V_ALLOW:
+		if (s->apply.allow)
+			s->apply.allow(m, t, a);
+		break;
+	case VSP_V_DENY:
+		s->apply.ret(m, t, -d->value, a);
+		break;
+	case VSP_V_RETURN:
+		s->apply.ret(m, t, d->value, a);
+		break;
+	case VSP_V_KILL:
+		s->apply.kill(m, t, a);
+		break;
+	case VSP_V_REDIRECT:
+		if (s->apply.redirect)
+			s->apply.redirect(m, t, &d->redirect, a);
+		break;
+	case VSP_V_PAUSE:
+		a->applied = a->paused = true;
+		break;
+	default:
+		break;
+	}
+	if (a->rc == -EFAULT || a->rc == -ENOSYS) {
+		char where[200];
+
+		snprintf(where, sizeof where, s->label, m->ev.name);
+		fprintf(stderr, "vsp attach: cannot apply %s at %s: %s; "
+			"allowed\n", vsp_verdict_name(d->verdict), where,
+			a->rc == -EFAULT ? "stack unreadable" : "no kernel function to call");
+		a->rc = 0;
+		a->applied = a->resumed = false;
+	}
+}
+
+static int mon_paused_at(struct mon *m, const struct mon_site *s,
+			 const struct vsp_decision *d)
+{
+	char where[200], who[64] = "";
+
+	snprintf(where, sizeof where, s->label, m->ev.name);
+	if (m->ev.proc.pid >= 0)
+		snprintf(who, sizeof who, ", pid %" PRId64 " %s",
+			 m->ev.proc.pid, m->ev.proc.comm);
+	fprintf(stderr, "vsp attach: guest paused at %s (rule %s%s); "
+		"leaving it stopped\n", where,
+		d->rule >= 0 ? vsp_policy_rule(m->p, (uint32_t)d->rule)->name : "default",
+		who);
+	return MON_PAUSED;
+}
+
+/*
+ * Decides m->ev, filled by site s for trap t, and carries the decision
+ * out: MON_GO_ON, MON_PAUSED, or a negative code (the guest is lost).
+ */
+int mon_decide(struct mon *m, struct mon_trap *t, const struct mon_site *s)
+{
+	struct vsp_decision d;
+	int rc;
+
+	m->fetch_ns = 0;
+	uint64_t e0 = mon_now_ns();
+	vsp_decide(m->p, &m->ev, &d);
+	/* The engine's own time: string reads it asked for are the guest's. */
+	uint64_t dt = mon_now_ns() - e0;
+	dt = dt > m->fetch_ns ? dt - m->fetch_ns : 0;
+	m->rs.engine_ns += dt;
+	vsp_latency_add(&m->rs.latency, dt);
+
+	mon_late_expire(m);
+	if (s->defer && s->defer(m, t, &rc))
+		return rc;
+	mon_learn(m, &d);
+	mon_record(m);
+	bool audit = m->have_audit && mon_writes_audit(m, &d);
+	if (audit)
+		mon_prefetch(m);
+
+	struct mon_apply a = { 0 };
+	if (m->mode == VSP_MODE_ENFORCE)
+		mon_apply(m, t, s, &d, &a);
+	if (audit)
+		vsp_audit_decision(&m->audit, &m->ev, &d, a.applied);
+	if (m->o->interactive)
+		mon_tail_add(m, t, &d, a.applied);
+
+	if (a.rc < 0)
+		return a.rc;
+	if (a.paused)
+		return mon_paused_at(m, s, &d);
+	if (a.resumed)
+		return MON_GO_ON;
+	rc = s->apply.leave(m, t);
+	return rc < 0 ? rc : MON_GO_ON;
+}
+
+static int mon_on_event(struct mon *m, struct mon_trap *t)
+{
+	int rc = m->be.ops->regs_get(&m->be, m->vcpu, &m->regs);
+	if (rc < 0)
+		return rc;
+	if (!t->site->fill(m, t, &rc))
+		return rc;
+	return mon_decide(m, t, t->site);
+}
+
+int mon_on_trap(struct mon *m, const struct vsp_stop *st)
+{
+	struct mon_trap *t = mon_trap_at(m, st->addr);
+	uint64_t t0 = mon_now_ns(), rt0 = m->rt_wait;
+	int rc;
+	m->vcpu = st->vcpu;
+	if (!t)
+		rc = mon_leave(m, NULL);	/* a trap removed meanwhile */
+	else if (t->role == MON_T_EVENT)
+		rc = mon_on_event(m, t);
+	else if (t->role == MON_T_GETNAME)
+		rc = mon_on_getname(m, t);
+	else
+		rc = mon_on_getname_ret(m, t);
+	m->trap_hits++;
+	/* From the wait on: the stop reply and the register read count. */
+	m->rt_in_traps += m->be.round_trips - rt0;
+	uint64_t dt = mon_now_ns() - t0;
+	m->rs.trap_ns += dt;
+	vsp_latency_add(&m->rs.trap_latency, dt);
+	if (t && t->role == MON_T_EVENT &&
+	    (unsigned)m->ev.kind < VSP_EV_KIND_COUNT)
+		m->rs.kind_events[m->ev.kind]++;
+	return rc;
+}

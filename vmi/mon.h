@@ -1,0 +1,375 @@
+/*
+ * mon.h: the monitor's own state, shared by the files that make it up.
+ *
+ * Not an interface for anyone else (cli/ and the tests use vmi/monitor.h).
+ * The monitor is split by concern:
+ *
+ *   vmi/monitor.c      the loop: attach, guest knowledge and KASLR, trap
+ *                      setup through the sites, wait, detach, statistics
+ *   vmi/traps.c        the trap table: placement, helper traps, leaving a
+ *                      trap (skip, step or emulate), tamper checks
+ *   vmi/decide.c       the one decide path every event kind takes:
+ *                      fill → decide → learn, record, audit → apply
+ *   vmi/redirect.c     redirect, pinned paths and late decisions: the
+ *                      getname state machine
+ *   vmi/session.c      the interactive session (`vsp repl --gdb|--xen`)
+ *   vmi/site_*.c       one site per event kind, behind struct mon_site
+ *
+ * A site says how its kind's traps are placed (setup), how a stop at one
+ * becomes a struct vsp_event (fill), and how each verdict is carried out
+ * in the guest (apply); vmi/decide.c holds the only switch on verdicts.
+ * The sites are listed once, in mon_sites[] (vmi/decide.c).
+ */
+#ifndef VSP_MON_H
+#define VSP_MON_H
+
+#include <capstone/capstone.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "interp/audit.h"
+#include "lang/catalog.h"
+#include "vmi/kallsyms.h"
+#include "vmi/kaslr.h"
+#include "vmi/kverify.h"
+#include "vmi/linux.h"
+#include "vmi/monitor.h"
+#include "vmi/support.h"
+#include "vmi/symbols.h"
+#include "vmi/unwind.h"
+#include "vmi/xen_hcall.h"
+
+#define MON_MAX_TRAPS 512
+#define MON_STR_MAX 4096	/* language.md: strings are read up to 4096 bytes */
+#define MON_SIGKILL 9
+#define MON_FILENAME_NAME 0	/* struct filename { const char *name; */
+#define MON_FILENAME_UPTR 8	/*   const __user char *uptr; ... } */
+#define MON_REDIRECT_MAX 4000	/* fits the names_cache buffer (PATH_MAX) */
+#define MON_REDIRECT_MISSES 256	/* getname calls we let pass while waiting */
+#define MON_PT_ARGS_OFF 0x20	/* pt_regs: bp at 0x20 .. di at 0x70 */
+#define MON_PT_ARGS_LEN 0x58
+#define MON_PT_ORIG_AX 0x78	/* pt_regs: orig_ax, then ip at 0x80 */
+#define MON_PT_IP 0x80
+/* Give the kernel's copy back through a pushed putname before failing a
+ * late-denied call?  Off: the error is set when putname returns through
+ * the same trap, and on a multi-vCPU guest that trap can be passed while
+ * another task steps over it, leaving getname's caller with putname's rax
+ * as its struct filename (a guest oops, seen under a storm).  Without it
+ * each late deny leaks one names_cache object in the guest. */
+#define MON_LATE_PUTNAME 0
+#define MON_USER_TOP 0x00fffffffffff000ull	/* TASK_SIZE_MAX, 5-level paging */
+/* Tamper checks: the code under an emulated trap is read again at most
+ * once per this many hits of it, and at least once per MON_VERIFY_NS. */
+#define MON_VERIFY_HITS 32
+#define MON_VERIFY_NS 1000000000ull
+
+enum mon_role {
+	MON_T_FREE,
+	MON_T_EVENT,		/* a policy event: its site decides here */
+	MON_T_GETNAME,		/* redirect: getname_flags entry */
+	MON_T_GETNAME_RET	/* redirect: getname_flags return */
+};
+
+struct mon_site;
+
+struct mon_trap {
+	uint64_t addr;
+	enum mon_role role;
+	const struct mon_site *site;	/* event traps: the kind's site */
+	bool checked;		/* the displaced instruction was examined */
+	bool emulate;		/* it is a 5-byte NOP: resume at addr + 5 */
+	const struct vsp_event_key *key;
+	const struct vsp_call *call;	/* syscalls: the catalog entry */
+	int path_arg;		/* index of the path argument, or -1 */
+	bool ia32;		/* a 32-bit syscall entry (int $0x80) */
+	const char *name;	/* the event's name */
+	uint64_t hits;
+	uint8_t code[5];	/* the bytes under the trap when checked */
+	bool have_code;
+	uint64_t verify_hit;	/* t->hits at the last tamper check */
+	bool tampered;		/* reported once */
+	uint32_t gen;		/* the policy load that wants it (event traps) */
+};
+
+struct mon_str {
+	uint8_t state;		/* 0 unread, 1 read whole, 2 failed or cut */
+	uint32_t len;
+	char buf[MON_STR_MAX + 1];
+};
+
+#define MON_NSEEN 8
+#define MON_WIN 1024
+#define MON_NWIN 4
+
+struct mon_win {
+	uint64_t base;
+	size_t len;
+	uint8_t data[MON_WIN];
+};
+
+/* One decision, as `tail` shows it: copied, since a later `load` frees
+ * the policy whose names it would otherwise point at. */
+#define MON_TAIL 64
+struct mon_tail {
+	uint64_t seq, time_ns;
+	int64_t pid, value;
+	enum vsp_verdict verdict;
+	bool applied;
+	char event[32], rule[48], comm[17], path[128];
+};
+
+struct mon {
+	const struct vsp_monitor_opts *o;
+	struct vsp_policy *p;
+	enum vsp_mode mode;
+	struct vsp_backend be;
+	bool attached;
+	struct vsp_symtab *syms;
+	struct vsp_symtab *ksyms;	/* the running kernel's own, or NULL */
+	struct vsp_kimg *img;
+	/* The pass before the first trap: sites are checked, not trapped. */
+	bool dry;
+	struct vsp_kverify kv;
+	uint64_t t_first_trap, rt_first_trap;
+	struct vsp_linux lx;
+	bool have_lx;
+	csh cs;
+	bool have_cs;
+	struct vsp_unwinder *uw;	/* call paths, when a rule reads them */
+	struct vsp_callpath cp;
+
+	/* Hypercalls (a Xen guest): where it enters Xen, and which event key
+	 * each hypercall number belongs to. */
+	struct vsp_xhc_site xsite;
+	bool have_xsite;
+	const struct vsp_event_key *hkey[VSP_XHC_MAX];
+	struct vsp_xhc_path xpath;
+
+	struct mon_trap traps[MON_MAX_TRAPS];
+	size_t ntraps;
+	uint64_t installed;	/* event traps installed at start */
+	uint64_t fn_group_exit, fn_force_sig;
+	struct {
+		uint64_t addr;
+		bool emulate;
+	} seen[MON_NSEEN];	/* helper trap sites already examined */
+	unsigned nseen;
+	uint64_t fn_getname[3];	/* getname, getname_flags, getname_uflags */
+	uint64_t fn_putname;
+
+	/* The event being handled. */
+	struct vsp_event ev;
+	struct vsp_regs regs;
+	uint32_t vcpu;
+	struct mon_trap *cur;
+	bool args_loaded, proc_loaded;
+	bool win_on;		/* mon_gread serves from windows */
+	int win_next;
+	struct mon_win win[MON_NWIN];
+	uint64_t fetch_ns;	/* guest reads made from inside the engine */
+	struct mon_str str[6];
+
+	/* A pending redirect. */
+	struct {
+		bool active;
+		int stage;	/* 0: wait for getname entry, 1: for its return */
+		uint64_t cr3, uptr;
+		struct mon_trap *entry[3], *ret;
+		unsigned misses;
+		bool pin;	/* --pin-paths, not a redirect */
+		char path[MON_REDIRECT_MAX + 1];
+		size_t len;
+		/* A decision waiting for the kernel's copy of the path (the
+		 * user's page was not present at the call's entry). */
+		bool late;
+		int late_err;	/* stage 2: errno to return after putname */
+		uint64_t late_sp;	/* stage 2: rsp once putname has returned */
+		struct mon_trap *late_trap;
+		struct vsp_event late_ev;
+		struct vsp_callpath late_cp;
+		/* At getname's return: its struct filename, and the kernel's
+		 * path buffer in it (0 when getname failed). */
+		uint64_t late_fname, late_name;
+		bool late_failed;
+	} rd;
+
+	uint64_t seq, t_attach;
+	uint64_t verify_ns;	/* when the last tamper check ran */
+	uint64_t late_ns;	/* when the pending late decision was armed */
+	uint64_t tamper_alerts;
+	uint64_t restarts;	/* calls sent back to wait for the late slot */
+	uint64_t trap_hits, rt_in_traps;
+	uint64_t rt_wait;	/* round trips before the last wait */
+	struct vsp_run_stats rs;
+	struct vsp_audit audit;
+	bool have_audit;
+	bool warned_learn;
+
+	/* The interactive session (o->interactive). */
+	FILE *out;		/* answers */
+	uint32_t gen;		/* policy loads so far */
+	uint64_t kept;		/* event traps a load kept */
+	bool paused;		/* the guest is stopped and stays so */
+	bool rule_paused;	/* ... by a pause verdict, at pause_addr */
+	uint64_t pause_addr;
+	bool mode_forced;	/* `mode` was given: loads keep it */
+	uint64_t ctl_ns;	/* when commands were last looked for */
+	size_t ctl_len;
+	char ctl_buf[4096];
+	struct mon_tail tail[MON_TAIL];
+	uint64_t ntail;
+};
+
+/* What handling a stop returns, besides a negative code (lost the guest). */
+enum { MON_GO_ON, MON_PAUSED, MON_LOST };
+
+/*
+ * How a verdict went in the guest.  rc < 0: the backend failed (the
+ * guest is lost), except -EFAULT and -ENOSYS: the verdict could not be
+ * carried out here (reported, the event allowed).
+ */
+struct mon_apply {
+	int rc;
+	bool applied;		/* the verdict changed what the guest does */
+	bool resumed;		/* the site let the guest go on already */
+	bool paused;		/* leave the guest stopped */
+};
+
+/*
+ * One event kind at the monitor.  Every operation may assume m->regs and
+ * m->vcpu hold the stop's registers and vCPU.
+ */
+struct mon_site {
+	enum vsp_event_kind kind;
+	/* How messages name an event: printf with the event's name. */
+	const char *label;
+	/* Whether its traps lie in kernel code found through the kernel's
+	 * symbols (the attach reads them from the guest when none are
+	 * given). */
+	bool kernel_code;
+	/* What this guest lacks for the event `k`, in `buf`; NULL: nothing
+	 * (or not known until the guest's symbols are read).  Asked before
+	 * any trap goes in (mon_refusals). */
+	const char *(*lacks)(const struct mon *m, const struct vsp_event_key *k,
+			     char *buf, size_t n);
+	/* Places the traps for one event of the policy (t->site = this).
+	 * In the dry pass (m->dry) it only has the sites checked
+	 * (mon_add_event_trap).  0; 1 when the event is refused after all
+	 * (reported with vsp_support_refuse); negative to end the attach. */
+	int (*setup)(struct mon *m, const struct vsp_event_key *k);
+	/* Fills m->ev (and m->cur) for a stop at t.  False when the stop is
+	 * no event to decide; the site has then let the guest go on and *rc
+	 * is the result. */
+	bool (*fill)(struct mon *m, struct mon_trap *t, int *rc);
+	/* May take the decided event elsewhere before anything is applied
+	 * or recorded (syscalls: decide later, on the kernel's copy of an
+	 * unreadable path).  True with *rc when it did.  NULL: never. */
+	bool (*defer)(struct mon *m, struct mon_trap *t, int *rc);
+	struct {
+		/* deny E (value -E) and return X: the call returns value
+		 * without running. */
+		void (*ret)(struct mon *m, struct mon_trap *t, int64_t value,
+			    struct mon_apply *a);
+		void (*kill)(struct mon *m, struct mon_trap *t,
+			     struct mon_apply *a);
+		/* NULL: the kind has no path to replace (allowed). */
+		void (*redirect)(struct mon *m, struct mon_trap *t,
+				 const struct vsp_str *path,
+				 struct mon_apply *a);
+		/* An allowed call in enforce mode; NULL: nothing to do. */
+		void (*allow)(struct mon *m, struct mon_trap *t,
+			      struct mon_apply *a);
+		/* Lets the event run on (no verdict resumed the guest). */
+		int (*leave)(struct mon *m, struct mon_trap *t);
+	} apply;
+};
+
+extern const struct mon_site mon_site_syscall, mon_site_kernel,
+	mon_site_hcall, mon_site_late;
+
+/* The site of each event kind, NULL where the monitor has none. */
+const struct mon_site *mon_site_of(enum vsp_event_kind k);
+
+extern volatile sig_atomic_t mon_signal;
+
+/* vmi/monitor.c */
+uint64_t mon_now_ns(void);
+void mon_say(struct mon *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+long mon_gread(void *ctx, uint64_t gva, void *buf, size_t len);
+/* Installs the traps of m->p; mon_refusals has passed it.  Returns how
+ * many events the guest refused after all, or a negative code for errors
+ * that end the attach. */
+int mon_setup_traps(struct mon *m);
+/* Refuses, before any trap goes in, every event of `p` that cannot be
+ * trapped here; returns how many, each reported on `out`. */
+int mon_refusals(const struct mon *m, const struct vsp_policy *p, FILE *out);
+/* The audit record writer, through the caller's sink when it has one. */
+void mon_audit_init(struct mon *m, struct vsp_policy *p);
+/* The counters a service around the loop reads (monitor.h's hooks). */
+const struct vsp_monitor_view *mon_view(struct mon *m,
+					struct vsp_monitor_view *v);
+/* Statistics, with `traps` the traps to report as installed. */
+void mon_run_stats(struct mon *m, FILE *out, bool json, uint64_t traps,
+		   bool attach_time);
+
+/* vmi/traps.c */
+struct mon_trap *mon_trap_new(struct mon *m, uint64_t addr, enum mon_role role);
+struct mon_trap *mon_trap_at(struct mon *m, uint64_t addr);
+void mon_trap_check(struct mon *m, struct mon_trap *t);
+struct mon_trap *mon_helper_add(struct mon *m, uint64_t addr,
+				enum mon_role role);
+int mon_helper_del(struct mon *m, struct mon_trap *t);
+int mon_leave(struct mon *m, struct mon_trap *t);
+uint64_t mon_count_traps(const struct mon *m);
+int mon_add_event_trap(struct mon *m, const struct vsp_event_key *k,
+		       const struct mon_site *site, uint64_t addr,
+		       const char *sym, bool ia32);
+
+/* vmi/decide.c */
+int mon_on_trap(struct mon *m, const struct vsp_stop *st);
+int mon_decide(struct mon *m, struct mon_trap *t, const struct mon_site *s);
+void mon_event_begin(struct mon *m, struct mon_trap *t, vsp_fetch_fn fetch);
+void mon_event_proc(struct mon *m, const struct vsp_event_key *k);
+void mon_load_proc(struct mon *m);
+bool mon_writes_audit(const struct mon *m, const struct vsp_decision *d);
+bool mon_wants_stack(const struct mon *m, const struct vsp_event_key *k);
+
+/* vmi/site_kernel.c: what every site trapping kernel code shares. */
+void mon_code_begin(struct mon *m, struct mon_trap *t, vsp_fetch_fn fetch);
+void mon_code_end(struct mon *m, struct mon_trap *t);
+void mon_return(struct mon *m, int64_t value, struct mon_apply *a);
+void mon_kill(struct mon *m, uint64_t fn, struct mon_apply *a);
+int mon_emulate_return(struct mon *m, int64_t value);
+/* An event none of whose traps could be placed: refused (1), except in
+ * the dry pass (0). */
+int mon_no_trap(struct mon *m, const struct vsp_event_key *k);
+
+/* vmi/site_syscall.c */
+int mon_load_args(struct mon *m);
+int mon_sys_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
+		  struct vsp_str *out);
+
+/* vmi/redirect.c */
+int mon_path_arm(struct mon *m, const char *path, size_t len, bool pin);
+void mon_redirect_cancel(struct mon *m, const char *why);
+void mon_late_drop(struct mon *m, const char *why);
+bool mon_late_arm(struct mon *m, struct mon_trap *t);
+void mon_late_expire(struct mon *m);
+int mon_on_getname(struct mon *m, struct mon_trap *t);
+int mon_on_getname_ret(struct mon *m, struct mon_trap *t);
+void mon_site_redirect(struct mon *m, struct mon_trap *t,
+		       const struct vsp_str *path, struct mon_apply *a);
+
+/* vmi/session.c: commands are looked for at least this often. */
+#define MON_CTL_NS 100000000ull
+int mon_ctl(struct mon *m, int timeout_ms);
+void mon_prompt(struct mon *m);
+void mon_tail_add(struct mon *m, const struct mon_trap *t,
+		  const struct vsp_decision *d, bool applied);
+/* A service's reload (SIGHUP): `load` of the hooks' files, between two
+ * traps, messages to stderr.  <0: the link is lost. */
+int mon_reload(struct mon *m);
+
+#endif
