@@ -30,11 +30,12 @@
 #include "vmi/kallsyms.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "base/errf.h"
 
 #define KS_MAX_NAME 1024		/* expanded bytes, type letter included */
 #define KS_MIN_SYMS 16
@@ -57,20 +58,6 @@ struct ks_buf {
 	size_t len;
 	uint64_t va;
 };
-
-static void ks_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void ks_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint16_t ks_rd16(const uint8_t *p)
 {
@@ -380,8 +367,8 @@ static int ks_locate(const struct ks_buf *kb, size_t *from, bool final,
 			break;
 		p = (size_t)(hit - kb->b);
 		if (++tries > KS_MAX_CANDIDATES) {
-			ks_err(err, errlen, "kallsyms: more than %d look-alike "
-			       "token tables; giving up", KS_MAX_CANDIDATES);
+			vsp_errf(err, errlen, "kallsyms: more than %d look-alike "
+				 "token tables; giving up", KS_MAX_CANDIDATES);
 			return -1;
 		}
 		memset(t, 0, sizeof *t);
@@ -405,13 +392,13 @@ static int ks_locate(const struct ks_buf *kb, size_t *from, bool final,
 				*from = p;	/* again, with `more` bytes */
 				return 1;
 			}
-			ks_err(err, errlen, "kallsyms: %u names at 0x%" PRIx64
-			       " but no sorted address table beside them",
-			       t->n, l->names);
+			vsp_errf(err, errlen, "kallsyms: %u names at 0x%" PRIx64
+				 " but no sorted address table beside them",
+				 t->n, l->names);
 		} else {
-			ks_err(err, errlen, "kallsyms: token table at 0x%" PRIx64
-			       " but no names and markers that agree with it",
-			       kb->va + t->tt);
+			vsp_errf(err, errlen, "kallsyms: token table at 0x%" PRIx64
+				 " but no names and markers that agree with it",
+				 kb->va + t->tt);
 		}
 		p++;
 	}
@@ -476,21 +463,21 @@ static struct vsp_symtab *ks_build(const struct ks_buf *kb,
 	for (uint32_t i = 0; i < l->nsyms; i++) {
 		size_t nlen;
 		if (ks_expand(kb, t, &o, name, &nlen) < 0 || nlen < 2) {
-			ks_err(err, errlen, "kallsyms: symbol %u: name runs past "
-			       "the table or over %d bytes", i, KS_MAX_NAME);
+			vsp_errf(err, errlen, "kallsyms: symbol %u: name runs past "
+				 "the table or over %d bytes", i, KS_MAX_NAME);
 			goto out;
 		}
 		for (size_t k = 0; k < nlen; k++)
 			if (name[k] <= ' ' || name[k] > '~') {
-				ks_err(err, errlen, "kallsyms: symbol %u: byte 0x%02x "
-				       "in its name", i, (unsigned char)name[k]);
+				vsp_errf(err, errlen, "kallsyms: symbol %u: byte 0x%02x "
+					 "in its name", i, (unsigned char)name[k]);
 				goto out;
 			}
 		uint64_t v = ks_value(kb, l, i);
 		if (v >= KS_KERNEL_HALF)
 			v -= (uint64_t)slide;
 		if (!ks_text_reserve(&x, nlen + 24)) {
-			ks_err(err, errlen, "kallsyms: out of memory");
+			vsp_errf(err, errlen, "kallsyms: out of memory");
 			goto out;
 		}
 		x.len += (size_t)snprintf(x.s + x.len, x.cap - x.len,
@@ -515,7 +502,7 @@ struct vsp_symtab *vsp_ksyms_decode(const uint8_t *buf, size_t len,
 	size_t from = 0;
 
 	if (!buf || va + len < va) {
-		ks_err(err, errlen, "kallsyms: no bytes to search");
+		vsp_errf(err, errlen, "kallsyms: no bytes to search");
 		return NULL;
 	}
 	if (err && errlen)
@@ -523,8 +510,8 @@ struct vsp_symtab *vsp_ksyms_decode(const uint8_t *buf, size_t len,
 	int rc = ks_locate(&kb, &from, true, &t, &l, err, errlen);
 	if (rc != 0) {
 		if (rc > 0 && (!err || !errlen || !err[0]))
-			ks_err(err, errlen, "kallsyms: no symbol table in the %zu "
-			       "bytes at 0x%" PRIx64, len, va);
+			vsp_errf(err, errlen, "kallsyms: no symbol table in the %zu "
+				 "bytes at 0x%" PRIx64, len, va);
 		return NULL;
 	}
 	if (loc)
@@ -684,7 +671,7 @@ static struct vsp_symtab *ks_copy_decode(struct ks_guest *g, uint64_t start,
 			size_t nc = cap ? cap * 2 : 4 * KS_CHUNK;
 			uint8_t *nb = realloc(buf, nc);
 			if (!nb) {
-				ks_err(err, errlen, "kallsyms: out of memory");
+				vsp_errf(err, errlen, "kallsyms: out of memory");
 				goto out;
 			}
 			buf = nb;
@@ -717,9 +704,9 @@ static struct vsp_symtab *ks_copy_decode(struct ks_guest *g, uint64_t start,
 		}
 	}
 	if (!err[0])
-		ks_err(err, errlen, "kallsyms: no symbol table in the %zu bytes of "
-		       "kernel data at 0x%" PRIx64 "%s", len, start,
-		       len >= max ? " (copy limit reached)" : "");
+		vsp_errf(err, errlen, "kallsyms: no symbol table in the %zu bytes of "
+			 "kernel data at 0x%" PRIx64 "%s", len, start,
+			 len >= max ? " (copy limit reached)" : "");
 out:
 	free(buf);
 	return res;
@@ -745,8 +732,8 @@ struct vsp_symtab *vsp_ksyms_from_guest(vsp_gread_fn read, void *ctx,
 	}
 	uint64_t text = ks_find_text(&g, hint_ip);
 	if (!text) {
-		ks_err(err, errlen, "kallsyms: no kernel image mapped in "
-		       "0x%llx-0x%llx", VSP_KASLR_LO, VSP_KASLR_HI);
+		vsp_errf(err, errlen, "kallsyms: no kernel image mapped in "
+			 "0x%llx-0x%llx", VSP_KASLR_LO, VSP_KASLR_HI);
 		goto out;
 	}
 	st->text = text;
@@ -772,7 +759,7 @@ struct vsp_symtab *vsp_ksyms_from_guest(vsp_gread_fn read, void *ctx,
 		st->rodata = text;
 		res = ks_copy_decode(&g, text, KS_GUEST_MAX, text, st, err, errlen);
 		if (!res)
-			ks_err(err, errlen, "%s", first);
+			vsp_errf(err, errlen, "%s", first);
 	}
 out:
 	st->reads = g.reads;
@@ -792,30 +779,30 @@ int vsp_ksyms_read_btf(vsp_gread_fn read, void *ctx,
 	*size = 0;
 	if (vsp_sym_addr(syms, "__start_BTF", &lo) < 0 ||
 	    vsp_sym_addr(syms, "__stop_BTF", &hi) < 0) {
-		ks_err(err, errlen, "BTF: the kernel has no __start_BTF/__stop_BTF");
+		vsp_errf(err, errlen, "BTF: the kernel has no __start_BTF/__stop_BTF");
 		return -1;
 	}
 	if (hi <= lo || hi - lo > KS_GUEST_MAX || hi - lo < 24) {
-		ks_err(err, errlen, "BTF: __start_BTF..__stop_BTF (0x%" PRIx64
-		       "..0x%" PRIx64 ") is no plausible range", lo, hi);
+		vsp_errf(err, errlen, "BTF: __start_BTF..__stop_BTF (0x%" PRIx64
+			 "..0x%" PRIx64 ") is no plausible range", lo, hi);
 		return -1;
 	}
 	size_t n = (size_t)(hi - lo);
 	uint8_t *b = malloc(n);
 	if (!b) {
-		ks_err(err, errlen, "BTF: out of memory");
+		vsp_errf(err, errlen, "BTF: out of memory");
 		return -1;
 	}
 	if (vsp_gread_all(read, ctx, lo, b, n) < 0) {
 		free(b);
-		ks_err(err, errlen, "BTF: guest memory at 0x%" PRIx64 " (%zu bytes) "
-		       "not readable", lo, n);
+		vsp_errf(err, errlen, "BTF: guest memory at 0x%" PRIx64 " (%zu bytes) "
+			 "not readable", lo, n);
 		return -1;
 	}
 	if (ks_rd16(b) != 0xeb9f) {
 		free(b);
-		ks_err(err, errlen, "BTF: no BTF magic at __start_BTF (0x%" PRIx64 ")",
-		       lo);
+		vsp_errf(err, errlen, "BTF: no BTF magic at __start_BTF (0x%" PRIx64 ")",
+			 lo);
 		return -1;
 	}
 	*data = b;

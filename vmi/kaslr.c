@@ -22,7 +22,6 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +29,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "base/errf.h"
 
 #define KIMG_MAX_LOADS 16
 
@@ -48,17 +49,6 @@ struct vsp_kimg {
 	struct kimg_load loads[KIMG_MAX_LOADS];
 	size_t nloads;
 };
-
-static void kaslr_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int vsp_gread_all(vsp_gread_fn read, void *ctx, uint64_t gva, void *buf,
 		  size_t len)
@@ -85,13 +75,13 @@ static int kimg_parse(struct vsp_kimg *img, char *err, size_t errlen)
 	if (img->size < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
 	    eh->e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_X86_64) {
-		kaslr_err(err, errlen, "%s: not an x86-64 ELF image",
-			  img->path);
+		vsp_errf(err, errlen, "%s: not an x86-64 ELF image",
+			 img->path);
 		return -1;
 	}
 	if (eh->e_phentsize != sizeof(Elf64_Phdr) ||
 	    !kimg_in(img, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(*ph))) {
-		kaslr_err(err, errlen, "%s: bad program headers", img->path);
+		vsp_errf(err, errlen, "%s: bad program headers", img->path);
 		return -1;
 	}
 	ph = (const void *)(img->map + eh->e_phoff);
@@ -100,8 +90,8 @@ static int kimg_parse(struct vsp_kimg *img, char *err, size_t errlen)
 			continue;
 		if (!kimg_in(img, ph[i].p_offset, ph[i].p_filesz) ||
 		    img->nloads == KIMG_MAX_LOADS) {
-			kaslr_err(err, errlen, "%s: bad PT_LOAD %zu",
-				  img->path, i);
+			vsp_errf(err, errlen, "%s: bad PT_LOAD %zu",
+				 img->path, i);
 			return -1;
 		}
 		img->loads[img->nloads++] = (struct kimg_load){
@@ -133,22 +123,22 @@ struct vsp_kimg *vsp_kimg_open(const char *path, char *err, size_t errlen)
 	void *m;
 
 	if (!img || !(img->path = strdup(path))) {
-		kaslr_err(err, errlen, "%s: out of memory", path);
+		vsp_errf(err, errlen, "%s: out of memory", path);
 		free(img);
 		return NULL;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		kaslr_err(err, errlen, "%s: %s", path, strerror(errno));
+		vsp_errf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail_img;
 	}
 	if (fstat(fd, &st) < 0 || st.st_size <= 0) {
-		kaslr_err(err, errlen, "%s: empty or unreadable", path);
+		vsp_errf(err, errlen, "%s: empty or unreadable", path);
 		goto fail_fd;
 	}
 	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (m == MAP_FAILED) {
-		kaslr_err(err, errlen, "%s: mmap: %s", path, strerror(errno));
+		vsp_errf(err, errlen, "%s: mmap: %s", path, strerror(errno));
 		goto fail_fd;
 	}
 	close(fd);
@@ -350,7 +340,7 @@ static int kaslr_plan(struct kaslr_plan *plan, const struct vsp_symtab *syms,
 	*text_lo = kaslr_link(syms, "_text", &f1);
 	*text_hi = kaslr_link(syms, "_etext", &f2);
 	if (!f1 || !f2 || *text_hi <= *text_lo) {
-		kaslr_err(err, errlen, "symbols lack _text/_etext");
+		vsp_errf(err, errlen, "symbols lack _text/_etext");
 		return -1;
 	}
 	b = kaslr_link(syms, "linux_banner", &fb);
@@ -366,7 +356,7 @@ static int kaslr_plan(struct kaslr_plan *plan, const struct vsp_symtab *syms,
 	}
 	kaslr_pick_code(plan, syms, img, *text_lo, *text_hi);
 	if (plan->ncode < 4 && !plan->have_banner) {
-		kaslr_err(err, errlen, "too few probe functions in the symbols");
+		vsp_errf(err, errlen, "too few probe functions in the symbols");
 		return -1;
 	}
 	return 0;
@@ -475,12 +465,12 @@ int vsp_kaslr_find(const struct vsp_symtab *syms, const struct vsp_kimg *img,
 		}
 	}
 	if (rc < 0)
-		kaslr_err(err, errlen,
-			  "no kernel base in %#llx..%#llx matched the image "
-			  "(%u bases, %u reads)",
-			  (unsigned long long)VSP_KASLR_LO,
-			  (unsigned long long)VSP_KASLR_HI, st.candidates,
-			  st.reads);
+		vsp_errf(err, errlen,
+			 "no kernel base in %#llx..%#llx matched the image "
+			 "(%u bases, %u reads)",
+			 (unsigned long long)VSP_KASLR_LO,
+			 (unsigned long long)VSP_KASLR_HI, st.candidates,
+			 st.reads);
 	if (stats)
 		*stats = st;
 	return rc;

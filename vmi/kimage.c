@@ -14,28 +14,16 @@
 #include <lz4.h>
 #include <stdbool.h>
 #include <lzma.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 #include <zstd.h>
 
+#include "base/errf.h"
+
 #define KI_MAX_OUT (512u << 20)
 #define KI_MAX_IN (1024u << 20)
-
-static void ki_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void ki_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint32_t ki_rd32(const uint8_t *p)
 {
@@ -217,7 +205,7 @@ int vsp_kimage_unpack(const uint8_t *in, size_t n, uint8_t **out,
 	if (ki_is_elf(in, n)) {
 		o.b = malloc(n);
 		if (!o.b) {
-			ki_err(err, errlen, "out of memory");
+			vsp_errf(err, errlen, "out of memory");
 			return -1;
 		}
 		memcpy(o.b, in, n);
@@ -227,16 +215,16 @@ int vsp_kimage_unpack(const uint8_t *in, size_t n, uint8_t **out,
 		return 0;
 	}
 	if (n < 0x250 || memcmp(in + 0x202, "HdrS", 4) != 0) {
-		ki_err(err, errlen, "neither a vmlinux ELF nor a bzImage (no HdrS "
-		       "setup header)");
+		vsp_errf(err, errlen, "neither a vmlinux ELF nor a bzImage (no HdrS "
+			 "setup header)");
 		return -1;
 	}
 	size_t setup = ((size_t)in[0x1f1] ? in[0x1f1] : 4) + 1;
 	size_t off = setup * 512 + ki_rd32(in + 0x248);
 	size_t plen = ki_rd32(in + 0x24c);
 	if (off >= n || plen > n - off || plen < 8) {
-		ki_err(err, errlen, "bzImage payload (offset %zu, %zu bytes) lies "
-		       "outside the %zu-byte file", off, plen, n);
+		vsp_errf(err, errlen, "bzImage payload (offset %zu, %zu bytes) lies "
+			 "outside the %zu-byte file", off, plen, n);
 		return -1;
 	}
 	const uint8_t *p = in + off;
@@ -254,9 +242,9 @@ int vsp_kimage_unpack(const uint8_t *in, size_t n, uint8_t **out,
 		}
 		if (rc < 0 || !ki_is_elf(o.b, o.len)) {
 			free(o.b);
-			ki_err(err, errlen, "the %s payload did not decompress to a "
-			       "vmlinux ELF%s", kinds[k].name,
-			       o.len >= KI_MAX_OUT ? " (over 512 MiB)" : "");
+			vsp_errf(err, errlen, "the %s payload did not decompress to a "
+				 "vmlinux ELF%s", kinds[k].name,
+				 o.len >= KI_MAX_OUT ? " (over 512 MiB)" : "");
 			return -1;
 		}
 		*out = o.b;
@@ -264,8 +252,8 @@ int vsp_kimage_unpack(const uint8_t *in, size_t n, uint8_t **out,
 		*how = kinds[k].name;
 		return 0;
 	}
-	ki_err(err, errlen, "bzImage payload compressed with an unknown method "
-	       "(%02x %02x %02x %02x)", p[0], p[1], p[2], p[3]);
+	vsp_errf(err, errlen, "bzImage payload compressed with an unknown method "
+		 "(%02x %02x %02x %02x)", p[0], p[1], p[2], p[3]);
 	return -1;
 }
 
@@ -274,7 +262,7 @@ int vsp_kimage_load(const char *path, uint8_t **out, size_t *len,
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
-		ki_err(err, errlen, "%s: %s", path, strerror(errno));
+		vsp_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	uint8_t *b = NULL;
@@ -298,7 +286,7 @@ int vsp_kimage_load(const char *path, uint8_t **out, size_t *len,
 	fclose(f);
 	if (bad) {
 		free(b);
-		ki_err(err, errlen, "%s: cannot read it (or over 1 GiB)", path);
+		vsp_errf(err, errlen, "%s: cannot read it (or over 1 GiB)", path);
 		return -1;
 	}
 	int rc = vsp_kimage_unpack(b, n, out, len, how, err, errlen);
@@ -306,7 +294,7 @@ int vsp_kimage_load(const char *path, uint8_t **out, size_t *len,
 	if (rc < 0 && err && errlen) {
 		char m[256];
 		snprintf(m, sizeof m, "%s", err);
-		ki_err(err, errlen, "%s: %s", path, m);
+		vsp_errf(err, errlen, "%s: %s", path, m);
 	}
 	return rc;
 }

@@ -14,25 +14,15 @@
 #include "vmi/linux.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <bpf/btf.h>
 
+#include "base/errf.h"
+
 /* The kernel half with 5-level paging (LA57); 4-level kernels sit higher. */
 #define LX_KERNEL_HALF 0xff00000000000000ULL
-
-static void lx_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Skips typedefs and qualifiers. */
 static const struct btf_type *lx_resolve(const struct btf *btf, uint32_t id,
@@ -92,13 +82,13 @@ static int lx_offset(const struct btf *btf, const char *sname,
 	long bits;
 
 	if (id < 0) {
-		lx_err(err, errlen, "BTF has no struct %s", sname);
+		vsp_errf(err, errlen, "BTF has no struct %s", sname);
 		return -1;
 	}
 	bits = lx_member(btf, (uint32_t)id, mname, &mt, 0);
 	if (bits < 0 || bits % 8) {
-		lx_err(err, errlen, "BTF: struct %s has no member %s", sname,
-		       mname);
+		vsp_errf(err, errlen, "BTF: struct %s has no member %s", sname,
+			 mname);
 		return -1;
 	}
 	*off = (uint32_t)(bits / 8);
@@ -248,9 +238,9 @@ static int lx_init_btf(struct vsp_linux *lx, struct btf *btf,
 	lx->task_size = btf__type_by_id(btf, (uint32_t)id)->size;
 	lx->have_mm = lx_mm_init(lx, btf) == 0;
 	if (lx_find_current(lx, btf, syms) < 0) {
-		lx_err(err, errlen,
-		       "%s: cannot locate the per-CPU current task pointer "
-		       "(no current_task or pcpu_hot)", btf_path);
+		vsp_errf(err, errlen,
+			 "%s: cannot locate the per-CPU current task pointer "
+			 "(no current_task or pcpu_hot)", btf_path);
 		goto out;
 	}
 	rc = 0;
@@ -265,8 +255,8 @@ int vsp_linux_init(struct vsp_linux *lx, const char *btf_path,
 	memset(lx, 0, sizeof(*lx));
 	struct btf *btf = btf__parse(btf_path, NULL);
 	if (!btf) {
-		lx_err(err, errlen, "%s: no usable BTF (%s)", btf_path,
-		       strerror(errno));
+		vsp_errf(err, errlen, "%s: no usable BTF (%s)", btf_path,
+			 strerror(errno));
 		return -1;
 	}
 	return lx_init_btf(lx, btf, btf_path, syms, err, errlen);
@@ -278,13 +268,13 @@ int vsp_linux_init_mem(struct vsp_linux *lx, const void *data, size_t size,
 {
 	memset(lx, 0, sizeof(*lx));
 	if (size > UINT32_MAX) {
-		lx_err(err, errlen, "%s: BTF of %zu bytes is too large", name, size);
-		return -1;
+		return vsp_errf(err, errlen, "%s: BTF of %zu bytes is too large",
+				name, size);
 	}
 	struct btf *btf = btf__new(data, (uint32_t)size);
 	if (!btf) {
-		lx_err(err, errlen, "%s: no usable BTF (%s)", name, strerror(errno));
-		return -1;
+		return vsp_errf(err, errlen, "%s: no usable BTF (%s)", name,
+				strerror(errno));
 	}
 	return lx_init_btf(lx, btf, name, syms, err, errlen);
 }

@@ -19,10 +19,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/errf.h"
 
 /* Anything at or above this is a kernel-half address; below, a per-CPU
  * offset or an absolute value. */
@@ -42,17 +43,6 @@ struct vsp_symtab {
 	char *arena;
 	int64_t slide;
 };
-
-static void sym_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint64_t sym_hash_name(const char *s)
 {
@@ -281,13 +271,13 @@ struct vsp_symtab *vsp_sym_load_mem(const char *text, size_t len,
 			eol = end;
 		lineno++;
 		if (memchr(p, '\0', (size_t)(eol - p))) {
-			sym_err(err, errlen, "%s:%zu: NUL byte in line",
-				name, lineno);
+			vsp_errf(err, errlen, "%s:%zu: NUL byte in line",
+				 name, lineno);
 			goto fail;
 		}
 		rc = sym_parse_line(p, eol, s, &apos, &why);
 		if (rc < 0) {
-			sym_err(err, errlen, "%s:%zu: %s", name, lineno, why);
+			vsp_errf(err, errlen, "%s:%zu: %s", name, lineno, why);
 			goto fail;
 		}
 		if (rc == 0) {
@@ -298,17 +288,17 @@ struct vsp_symtab *vsp_sym_load_mem(const char *text, size_t len,
 		p = eol + (eol < end);
 	}
 	if (t->nsyms == 0) {
-		sym_err(err, errlen, "%s: no symbols", name);
+		vsp_errf(err, errlen, "%s: no symbols", name);
 		goto fail;
 	}
 	if (t->nsyms > UINT32_MAX - 1) {
-		sym_err(err, errlen, "%s: too many symbols", name);
+		vsp_errf(err, errlen, "%s: too many symbols", name);
 		goto fail;
 	}
 	if (!any_nonzero) {
-		sym_err(err, errlen,
-			"%s: every address is zero (kallsyms read without "
-			"privilege?)", name);
+		vsp_errf(err, errlen,
+			 "%s: every address is zero (kallsyms read without "
+			 "privilege?)", name);
 		goto fail;
 	}
 	qsort(t->syms, t->nsyms, sizeof(*t->syms), sym_cmp);
@@ -320,7 +310,7 @@ struct vsp_symtab *vsp_sym_load_mem(const char *text, size_t len,
 	return t;
 
 fail_oom:
-	sym_err(err, errlen, "%s: out of memory", name);
+	vsp_errf(err, errlen, "%s: out of memory", name);
 fail:
 	vsp_sym_free(t);
 	return NULL;
@@ -334,7 +324,7 @@ struct vsp_symtab *vsp_sym_load(const char *path, char *err, size_t errlen)
 	struct vsp_symtab *t = NULL;
 
 	if (!f) {
-		sym_err(err, errlen, "%s: %s", path, strerror(errno));
+		vsp_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	/* /proc/kallsyms reports size 0: read until EOF. */
@@ -345,15 +335,15 @@ struct vsp_symtab *vsp_sym_load(const char *path, char *err, size_t errlen)
 			char *nb;
 
 			if (cap >= SYM_MAX_FILE) {
-				sym_err(err, errlen, "%s: file too large",
-					path);
+				vsp_errf(err, errlen, "%s: file too large",
+					 path);
 				goto out;
 			}
 			cap = cap ? cap * 2 : 1 << 20;
 			nb = realloc(buf, cap);
 			if (!nb) {
-				sym_err(err, errlen, "%s: out of memory",
-					path);
+				vsp_errf(err, errlen, "%s: out of memory",
+					 path);
 				goto out;
 			}
 			buf = nb;
@@ -364,7 +354,7 @@ struct vsp_symtab *vsp_sym_load(const char *path, char *err, size_t errlen)
 			break;
 	}
 	if (ferror(f)) {
-		sym_err(err, errlen, "%s: read error", path);
+		vsp_errf(err, errlen, "%s: read error", path);
 		goto out;
 	}
 	t = vsp_sym_load_mem(buf, len, path, err, errlen);

@@ -14,20 +14,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void seterr(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !n)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-}
+#include "base/errf.h"
 
 void vsp_trace_event_init(struct vsp_trace_event *te)
 {
@@ -192,8 +182,8 @@ static int check_text(const char *s, size_t n, char *err, size_t errlen)
 		}
 		if (c == '{' || c == '[') {
 			if (depth == sizeof stack / sizeof *stack) {
-				seterr(err, errlen, "nested more than %zu deep at byte %zu",
-				       depth, i + 1);
+				vsp_errf(err, errlen, "nested more than %zu deep at "
+					 "byte %zu", depth, i + 1);
 				rc = -1;
 				goto out;
 			}
@@ -220,9 +210,9 @@ static int check_text(const char *s, size_t n, char *err, size_t errlen)
 			}
 			if (j - d0 > 1 && s[d0] == '0' && s[d0 + 1] >= '0' &&
 			    s[d0 + 1] <= '9') {
-				seterr(err, errlen,
-				       "integer with a leading zero at byte %zu "
-				       "(JSON numbers have none)", i + 1);
+				vsp_errf(err, errlen,
+					 "integer with a leading zero at byte %zu "
+					 "(JSON numbers have none)", i + 1);
 				rc = -1;
 				goto out;
 			}
@@ -238,9 +228,9 @@ static int check_text(const char *s, size_t n, char *err, size_t errlen)
 					range = errno != ERANGE;
 				}
 				if (!range) {
-					seterr(err, errlen,
-					       "integer out of the signed 64-bit range at byte %zu",
-					       i + 1);
+					vsp_errf(err, errlen,
+						 "integer out of the signed 64-bit range at byte %zu",
+						 i + 1);
 					rc = -1;
 					goto out;
 				}
@@ -257,9 +247,9 @@ static int check_text(const char *s, size_t n, char *err, size_t errlen)
 
 			if (a->obj == b->obj && a->len == b->len &&
 			    !memcmp(scratch + a->off, scratch + b->off, a->len)) {
-				seterr(err, errlen, "key \"%.*s\" given twice "
-				       "(at bytes %u and %u)", (int)(a->len > 40 ? 40 : a->len),
-				       scratch + a->off, a->at + 1, b->at + 1);
+				vsp_errf(err, errlen, "key \"%.*s\" given twice "
+					 "(at bytes %u and %u)", (int)(a->len > 40 ? 40 : a->len),
+					 scratch + a->off, a->at + 1, b->at + 1);
 				rc = -1;
 				break;
 			}
@@ -270,7 +260,7 @@ out:
 	free(scratch);
 	return rc;
 oom:
-	seterr(err, errlen, "out of memory");
+	vsp_errf(err, errlen, "out of memory");
 	rc = -1;
 	goto out;
 }
@@ -279,8 +269,8 @@ static int get_int(json_object *o, const char *what, int64_t *out, char *err,
 		   size_t errlen)
 {
 	if (json_object_get_type(o) != json_type_int) {
-		seterr(err, errlen, "%s: expected an integer, got %s", what,
-		       json_type_to_name(json_object_get_type(o)));
+		vsp_errf(err, errlen, "%s: expected an integer, got %s", what,
+			 json_type_to_name(json_object_get_type(o)));
 		return -1;
 	}
 	*out = json_object_get_int64(o);
@@ -291,8 +281,8 @@ static int get_str(json_object *o, const char *what, const char **p,
 		   size_t *n, char *err, size_t errlen)
 {
 	if (json_object_get_type(o) != json_type_string) {
-		seterr(err, errlen, "%s: expected a string, got %s", what,
-		       json_type_to_name(json_object_get_type(o)));
+		vsp_errf(err, errlen, "%s: expected a string, got %s", what,
+			 json_type_to_name(json_object_get_type(o)));
 		return -1;
 	}
 	*p = json_object_get_string(o);
@@ -328,13 +318,13 @@ static int get_bytes(struct vsp_trace_event *te, json_object *o,
 	if (json_object_object_length(o) != 1 ||
 	    !json_object_object_get_ex(o, "hex", &h) ||
 	    json_object_get_type(h) != json_type_string) {
-		seterr(err, errlen, "%s: expected a string or {\"hex\":...}", what);
+		vsp_errf(err, errlen, "%s: expected a string or {\"hex\":...}", what);
 		return -1;
 	}
 	s = json_object_get_string(h);
 	len = (size_t)json_object_get_string_len(h);
 	if (len % 2) {
-		seterr(err, errlen, "%s: hex string of odd length %zu", what, len);
+		vsp_errf(err, errlen, "%s: hex string of odd length %zu", what, len);
 		return -1;
 	}
 	out = (char *)arena_copy(te, s, len);	/* room enough, then decoded */
@@ -342,8 +332,8 @@ static int get_bytes(struct vsp_trace_event *te, json_object *o,
 		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0) {
-			seterr(err, errlen, "%s: not a hex digit at %zu", what,
-			       2 * i + (hi >= 0) + 1);
+			vsp_errf(err, errlen, "%s: not a hex digit at %zu", what,
+				 2 * i + (hi >= 0) + 1);
 			return -1;
 		}
 		out[i] = (char)(hi << 4 | lo);
@@ -426,7 +416,7 @@ static int parse_proc(struct vsp_trace_event *te, json_object *o, char *err,
 	struct vsp_proc *p = &te->ev.proc;
 
 	if (json_object_get_type(o) != json_type_object) {
-		seterr(err, errlen, "proc: expected an object");
+		vsp_errf(err, errlen, "proc: expected an object");
 		return -1;
 	}
 	json_object_object_foreach(o, key, val) {
@@ -466,7 +456,7 @@ static int parse_strings(struct vsp_trace_event *te, json_object *o,
 			 char *err, size_t errlen)
 {
 	if (json_object_get_type(o) != json_type_object) {
-		seterr(err, errlen, "strings: expected an object");
+		vsp_errf(err, errlen, "strings: expected an object");
 		return -1;
 	}
 	json_object_object_foreach(o, key, val) {
@@ -477,8 +467,8 @@ static int parse_strings(struct vsp_trace_event *te, json_object *o,
 		if (get_bytes(te, val, what, &s, &n, err, errlen) < 0)
 			return -1;
 		if (te->nstrings == VSP_TRACE_MAX_STRINGS) {
-			seterr(err, errlen, "strings: more than %d entries",
-			       VSP_TRACE_MAX_STRINGS);
+			vsp_errf(err, errlen, "strings: more than %d entries",
+				 VSP_TRACE_MAX_STRINGS);
 			return -1;
 		}
 		struct vsp_trace_string *ts = &te->strings[te->nstrings++];
@@ -493,13 +483,13 @@ static int parse_stack(struct vsp_trace_event *te, json_object *o, char *err,
 		       size_t errlen)
 {
 	if (json_object_get_type(o) != json_type_array) {
-		seterr(err, errlen, "stack: expected an array");
+		vsp_errf(err, errlen, "stack: expected an array");
 		return -1;
 	}
 	size_t n = json_object_array_length(o);
 	if (n > VSP_TRACE_MAX_STACK) {
-		seterr(err, errlen, "stack: more than %d frames",
-		       VSP_TRACE_MAX_STACK);
+		vsp_errf(err, errlen, "stack: more than %d frames",
+			 VSP_TRACE_MAX_STACK);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -522,12 +512,12 @@ static int parse_args(struct vsp_trace_event *te, json_object *o, char *err,
 		      size_t errlen)
 {
 	if (json_object_get_type(o) != json_type_array) {
-		seterr(err, errlen, "args: expected an array");
+		vsp_errf(err, errlen, "args: expected an array");
 		return -1;
 	}
 	size_t n = json_object_array_length(o);
 	if (n > 6) {
-		seterr(err, errlen, "args: more than 6 arguments");
+		vsp_errf(err, errlen, "args: more than 6 arguments");
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -571,7 +561,7 @@ static int parse_object(struct vsp_trace_event *te, json_object *root,
 			if (get_int(val, key, &v, err, errlen) < 0)
 				return -1;
 			if (v < 0 || v > UINT32_MAX) {
-				seterr(err, errlen, "nr: %" PRId64 " out of range", v);
+				vsp_errf(err, errlen, "nr: %" PRId64 " out of range", v);
 				return -1;
 			}
 			ev->nr = (uint32_t)v;
@@ -581,8 +571,8 @@ static int parse_object(struct vsp_trace_event *te, json_object *root,
 			if (get_int(val, key, &v, err, errlen) < 0)
 				return -1;
 			if (v < 0) {
-				seterr(err, errlen, "%s: %" PRId64 " is negative",
-				       key, v);
+				vsp_errf(err, errlen, "%s: %" PRId64 " is negative",
+					 key, v);
 				return -1;
 			}
 			*(key[0] == 's' ? &ev->seq : &ev->time_ns) = (uint64_t)v;
@@ -605,14 +595,14 @@ static int parse_object(struct vsp_trace_event *te, json_object *root,
 			*dst = (uint64_t)v;
 		} else if (strcmp(key, "partial") == 0) {
 			if (json_object_get_type(val) != json_type_boolean) {
-				seterr(err, errlen, "partial: expected a boolean");
+				vsp_errf(err, errlen, "partial: expected a boolean");
 				return -1;
 			}
 			ev->partial = json_object_get_boolean(val);
 		} else if (strcmp(key, "stack_partial") == 0) {
 			if (json_object_get_type(val) != json_type_boolean) {
-				seterr(err, errlen, "stack_partial: expected a boolean");
-				return -1;
+				return vsp_errf(err, errlen, "stack_partial: "
+						"expected a boolean");
 			}
 			ev->stack_partial = json_object_get_boolean(val);
 		} else if (strcmp(key, "args") == 0) {
@@ -631,14 +621,14 @@ static int parse_object(struct vsp_trace_event *te, json_object *root,
 	}
 
 	if (!kind) {
-		seterr(err, errlen, "missing key \"kind\"");
+		vsp_errf(err, errlen, "missing key \"kind\"");
 		return -1;
 	}
 	if (vsp_event_kind_parse(kind, &ev->kind) < 0) {
 		char kinds[128];
 
-		seterr(err, errlen, "kind: \"%s\" is not %s", kind,
-		       vsp_event_kind_names(kinds, sizeof kinds, "or"));
+		vsp_errf(err, errlen, "kind: \"%s\" is not %s", kind,
+			 vsp_event_kind_names(kinds, sizeof kinds, "or"));
 		return -1;
 	}
 	if (ev->kind == VSP_EV_USER && name)
@@ -652,14 +642,14 @@ static int parse_object(struct vsp_trace_event *te, json_object *root,
 			te->call = sys ? vsp_syscall_by_nr(ev->nr) :
 					 vsp_hypercall_by_nr(ev->nr);
 		if (!name && !have_nr) {
-			seterr(err, errlen, "missing key \"name\" (or \"nr\")");
+			vsp_errf(err, errlen, "missing key \"name\" (or \"nr\")");
 			return -1;
 		}
 		if (te->call) {
 			if (name && have_nr && te->call->nr != ev->nr) {
-				seterr(err, errlen,
-				       "nr %u does not match %s %s (%u)", ev->nr,
-				       kind, name, te->call->nr);
+				vsp_errf(err, errlen,
+					 "nr %u does not match %s %s (%u)", ev->nr,
+					 kind, name, te->call->nr);
 				return -1;
 			}
 			ev->nr = te->call->nr;
@@ -671,7 +661,7 @@ static int parse_object(struct vsp_trace_event *te, json_object *root,
 			name = arena_copy(te, num, strlen(num));
 		}
 	} else if (!name) {
-		seterr(err, errlen, "missing key \"name\"");
+		vsp_errf(err, errlen, "missing key \"name\"");
 		return -1;
 	}
 	ev->name = name;
@@ -697,7 +687,7 @@ int vsp_trace_parse(struct vsp_trace_event *te, const char *line, size_t len,
 		return -1;
 	tok = json_tokener_new();
 	if (!tok) {
-		seterr(err, errlen, "out of memory");
+		vsp_errf(err, errlen, "out of memory");
 		return -1;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
@@ -706,10 +696,10 @@ int vsp_trace_parse(struct vsp_trace_event *te, const char *line, size_t len,
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	if (!root || jerr != json_tokener_success) {
 		if (jerr == json_tokener_continue)
-			seterr(err, errlen, "truncated JSON");
+			vsp_errf(err, errlen, "truncated JSON");
 		else
-			seterr(err, errlen, "invalid JSON: %s",
-			       json_tokener_error_desc(jerr));
+			vsp_errf(err, errlen, "invalid JSON: %s",
+				 json_tokener_error_desc(jerr));
 		goto out_tok;
 	}
 	if (tok->char_offset < (int)len) {
@@ -718,13 +708,13 @@ int vsp_trace_parse(struct vsp_trace_event *te, const char *line, size_t len,
 				   line[i] == '\r'))
 			i++;
 		if (i < len) {
-			seterr(err, errlen, "trailing bytes after the JSON object");
+			vsp_errf(err, errlen, "trailing bytes after the JSON object");
 			goto out_root;
 		}
 	}
 	if (json_object_get_type(root) != json_type_object) {
-		seterr(err, errlen, "expected a JSON object, got %s",
-		       json_type_to_name(json_object_get_type(root)));
+		vsp_errf(err, errlen, "expected a JSON object, got %s",
+			 json_type_to_name(json_object_get_type(root)));
 		goto out_root;
 	}
 	size_t need = strings_size(root) + 64;
@@ -740,7 +730,7 @@ int vsp_trace_parse(struct vsp_trace_event *te, const char *line, size_t len,
 				need += (size_t)json_object_get_string_len(f) + 1;
 		}
 	if (arena_reserve(te, need) < 0) {
-		seterr(err, errlen, "out of memory");
+		vsp_errf(err, errlen, "out of memory");
 		goto out_root;
 	}
 	rc = parse_object(te, root, err, errlen);

@@ -10,26 +10,15 @@
 #include "vmi/uelf.h"
 
 #include <elf.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "base/errf.h"
+
 #define UE_PAGE 4096ull
 /* A module larger than this is not a module. */
 #define UE_MAX_SPAN (1ull << 36)
-
-static int ue_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static bool ue_in(const struct vsp_uelf *e, uint64_t a, uint64_t len)
 {
@@ -59,7 +48,7 @@ static int ue_phdrs(struct vsp_uelf *e, const Elf64_Phdr *ph, unsigned n,
 			continue;
 		if (ph[i].p_memsz > UE_MAX_SPAN || ph[i].p_vaddr > UE_MAX_SPAN ||
 		    ph[i].p_vaddr > UINT64_MAX - UE_MAX_SPAN)
-			return ue_err(err, errlen, "a PT_LOAD segment is out of range");
+			return vsp_errf(err, errlen, "a PT_LOAD segment is out of range");
 		uint64_t lo = ph[i].p_vaddr & ~(UE_PAGE - 1);
 		uint64_t hi = ph[i].p_vaddr + ph[i].p_memsz;
 		if (lo < minv)
@@ -69,18 +58,18 @@ static int ue_phdrs(struct vsp_uelf *e, const Elf64_Phdr *ph, unsigned n,
 		if (ph[i].p_offset == 0 && !have0) {
 			have0 = true;
 			if (e->base < lo)
-				return ue_err(err, errlen, "the headers' segment "
-					      "lies above the mapping");
+				return vsp_errf(err, errlen, "the headers' segment "
+						"lies above the mapping");
 			e->bias = e->base - lo;
 		}
 	}
 	if (!have0)
-		return ue_err(err, errlen, "no PT_LOAD maps the ELF header");
+		return vsp_errf(err, errlen, "no PT_LOAD maps the ELF header");
 	if (e->type == ET_EXEC && e->bias)
-		return ue_err(err, errlen, "an ET_EXEC module mapped away from "
-			      "its link address");
+		return vsp_errf(err, errlen, "an ET_EXEC module mapped away from "
+				"its link address");
 	if (maxv - minv > UE_MAX_SPAN || e->bias > UINT64_MAX - maxv)
-		return ue_err(err, errlen, "the segments span too much");
+		return vsp_errf(err, errlen, "the segments span too much");
 	e->lo = e->bias + minv;
 	e->hi = e->bias + maxv;
 	for (unsigned i = 0; i < n; i++) {
@@ -90,8 +79,8 @@ static int ue_phdrs(struct vsp_uelf *e, const Elf64_Phdr *ph, unsigned n,
 			continue;
 		if (ph[i].p_vaddr > UE_MAX_SPAN ||
 		    !ue_in(e, e->bias + ph[i].p_vaddr, sizeof(Elf64_Dyn)))
-			return ue_err(err, errlen, "PT_DYNAMIC lies outside the "
-				      "module");
+			return vsp_errf(err, errlen, "PT_DYNAMIC lies outside the "
+					"module");
 		*dyn = e->bias + ph[i].p_vaddr;
 		*ndyn = ph[i].p_memsz / sizeof(Elf64_Dyn);
 	}
@@ -109,41 +98,41 @@ int vsp_uelf_open(struct vsp_uelf *e, vsp_gread_fn read, void *ctx,
 	memset(e, 0, sizeof(*e));
 	e->base = base;
 	if (base & (UE_PAGE - 1))
-		return ue_err(err, errlen, "0x%llx is not a page address",
-			      (unsigned long long)base);
+		return vsp_errf(err, errlen, "0x%llx is not a page address",
+				(unsigned long long)base);
 	if (vsp_gread_all(read, ctx, base, &eh, sizeof(eh)) < 0)
-		return ue_err(err, errlen, "cannot read the ELF header at 0x%llx",
-			      (unsigned long long)base);
+		return vsp_errf(err, errlen, "cannot read the ELF header at 0x%llx",
+				(unsigned long long)base);
 	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
 	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh.e_ident[EI_DATA] != ELFDATA2LSB)
-		return ue_err(err, errlen, "not a 64-bit little-endian ELF");
+		return vsp_errf(err, errlen, "not a 64-bit little-endian ELF");
 	if (eh.e_type != ET_DYN && eh.e_type != ET_EXEC)
-		return ue_err(err, errlen, "ELF type %u is not a program or "
-			      "a shared object", eh.e_type);
+		return vsp_errf(err, errlen, "ELF type %u is not a program or "
+				"a shared object", eh.e_type);
 	if (eh.e_machine != EM_X86_64)
-		return ue_err(err, errlen, "ELF machine %u is not x86-64",
-			      eh.e_machine);
+		return vsp_errf(err, errlen, "ELF machine %u is not x86-64",
+				eh.e_machine);
 	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
 	    eh.e_phnum > VSP_UELF_MAX_PHDR || eh.e_phoff > UE_PAGE ||
 	    eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > UE_PAGE)
-		return ue_err(err, errlen, "the program headers do not fit the "
-			      "first page");
+		return vsp_errf(err, errlen, "the program headers do not fit the "
+				"first page");
 	e->type = eh.e_type;
 	if (vsp_gread_all(read, ctx, base + eh.e_phoff, ph,
 			  eh.e_phnum * sizeof(Elf64_Phdr)) < 0)
-		return ue_err(err, errlen, "cannot read the program headers");
+		return vsp_errf(err, errlen, "cannot read the program headers");
 	if (ue_phdrs(e, ph, eh.e_phnum, &dyn, &ndyn, err, errlen) < 0)
 		return -1;
 	if (!dyn)
-		return ue_err(err, errlen, "no PT_DYNAMIC: a static program has "
-			      "no dynamic symbols");
+		return vsp_errf(err, errlen, "no PT_DYNAMIC: a static program has "
+				"no dynamic symbols");
 	if (ndyn > VSP_UELF_MAX_DYN)
 		ndyn = VSP_UELF_MAX_DYN;
 	if (dyn + ndyn * sizeof(Elf64_Dyn) > e->hi)
 		ndyn = (e->hi - dyn) / sizeof(Elf64_Dyn);
 	if (vsp_gread_all(read, ctx, dyn, d, ndyn * sizeof(Elf64_Dyn)) < 0)
-		return ue_err(err, errlen, "cannot read the dynamic section");
+		return vsp_errf(err, errlen, "cannot read the dynamic section");
 	uint64_t soname = UINT64_MAX;
 	for (uint64_t i = 0; i < ndyn && d[i].d_tag != DT_NULL; i++) {
 		uint64_t v = d[i].d_un.d_val;
@@ -171,16 +160,16 @@ int vsp_uelf_open(struct vsp_uelf *e, vsp_gread_fn read, void *ctx,
 			break;
 		case DT_SYMENT:
 			if (v != sizeof(Elf64_Sym))
-				return ue_err(err, errlen, "DT_SYMENT is %llu, "
-					      "not %zu", (unsigned long long)v,
-					      sizeof(Elf64_Sym));
+				return vsp_errf(err, errlen, "DT_SYMENT is %llu, "
+						"not %zu", (unsigned long long)v,
+						sizeof(Elf64_Sym));
 			break;
 		}
 	}
 	if (!e->symtab || !e->strtab)
-		return ue_err(err, errlen, "no usable DT_SYMTAB and DT_STRTAB");
+		return vsp_errf(err, errlen, "no usable DT_SYMTAB and DT_STRTAB");
 	if (!e->gnu_hash && !e->hash)
-		return ue_err(err, errlen, "neither DT_GNU_HASH nor DT_HASH");
+		return vsp_errf(err, errlen, "neither DT_GNU_HASH nor DT_HASH");
 	/* The string table ends inside the module. */
 	if (!e->strsz || e->strsz > e->hi - e->strtab)
 		e->strsz = e->hi - e->strtab;
@@ -275,17 +264,17 @@ static int ue_walk_gnu(const struct vsp_uelf *e, vsp_gread_fn read, void *ctx,
 
 	if (!ue_in(e, e->gnu_hash, sizeof(hdr)) ||
 	    vsp_gread_all(read, ctx, e->gnu_hash, hdr, sizeof(hdr)) < 0)
-		return ue_err(err, errlen, "cannot read DT_GNU_HASH");
+		return vsp_errf(err, errlen, "cannot read DT_GNU_HASH");
 	uint32_t nb = hdr[0], symoff = hdr[1], bloom = hdr[2];
 	if (nb == 0 || nb > VSP_UELF_MAX_STEPS * 16u || bloom > (1u << 20))
-		return ue_err(err, errlen, "DT_GNU_HASH has %u buckets and %u "
-			      "bloom words", nb, bloom);
+		return vsp_errf(err, errlen, "DT_GNU_HASH has %u buckets and %u "
+				"bloom words", nb, bloom);
 	uint64_t buckets = e->gnu_hash + 16 + (uint64_t)bloom * 8;
 	uint64_t chains = buckets + (uint64_t)nb * 4;
 	uint32_t i;
 	if (ue_u32(read, ctx, e, buckets + (uint64_t)(h % nb) * 4, &i) < 0)
-		return ue_err(err, errlen, "a DT_GNU_HASH bucket lies outside "
-			      "the module");
+		return vsp_errf(err, errlen, "a DT_GNU_HASH bucket lies outside "
+				"the module");
 	if (i == 0 || i < symoff)
 		return 0;
 	for (uint32_t n = 0; n < VSP_UELF_MAX_STEPS; n++, i++) {
@@ -293,20 +282,20 @@ static int ue_walk_gnu(const struct vsp_uelf *e, vsp_gread_fn read, void *ctx,
 		Elf64_Sym sym;
 		if (i < symoff ||
 		    ue_u32(read, ctx, e, chains + (uint64_t)(i - symoff) * 4, &c) < 0)
-			return ue_err(err, errlen, "a DT_GNU_HASH chain runs out "
-				      "of the module");
+			return vsp_errf(err, errlen, "a DT_GNU_HASH chain runs out "
+					"of the module");
 		if ((c | 1) == (h | 1)) {
 			int r = ue_sym_is(e, read, ctx, i, name, len, &sym);
 			if (r == UE_BAD)
-				return ue_err(err, errlen, "symbol %u lies outside "
-					      "the symbol table", i);
+				return vsp_errf(err, errlen, "symbol %u lies outside "
+						"the symbol table", i);
 			if (r == UE_YES)
 				ue_consider(e, read, ctx, i, &sym, pk);
 		}
 		if (c & 1)
 			return 0;
 	}
-	return ue_err(err, errlen, "a DT_GNU_HASH chain does not end");
+	return vsp_errf(err, errlen, "a DT_GNU_HASH chain does not end");
 }
 
 static int ue_walk_sysv(const struct vsp_uelf *e, vsp_gread_fn read,
@@ -318,32 +307,32 @@ static int ue_walk_sysv(const struct vsp_uelf *e, vsp_gread_fn read,
 
 	if (!ue_in(e, e->hash, sizeof(hdr)) ||
 	    vsp_gread_all(read, ctx, e->hash, hdr, sizeof(hdr)) < 0)
-		return ue_err(err, errlen, "cannot read DT_HASH");
+		return vsp_errf(err, errlen, "cannot read DT_HASH");
 	uint32_t nb = hdr[0], nchain = hdr[1];
 	if (nb == 0)
-		return ue_err(err, errlen, "DT_HASH has no buckets");
+		return vsp_errf(err, errlen, "DT_HASH has no buckets");
 	uint64_t buckets = e->hash + 8, chains = buckets + (uint64_t)nb * 4;
 	uint32_t i;
 	if (ue_u32(read, ctx, e, buckets + (uint64_t)(ue_sysv_hash(name) % nb) * 4,
 		   &i) < 0)
-		return ue_err(err, errlen, "a DT_HASH bucket lies outside the "
-			      "module");
+		return vsp_errf(err, errlen, "a DT_HASH bucket lies outside the "
+				"module");
 	for (uint32_t n = 0; i != STN_UNDEF; n++) {
 		Elf64_Sym sym;
 		if (n >= VSP_UELF_MAX_STEPS || n > nchain)
-			return ue_err(err, errlen, "a DT_HASH chain does not end");
+			return vsp_errf(err, errlen, "a DT_HASH chain does not end");
 		if (i >= nchain)
-			return ue_err(err, errlen, "DT_HASH index %u past its %u "
-				      "chains", i, nchain);
+			return vsp_errf(err, errlen, "DT_HASH index %u past its %u "
+					"chains", i, nchain);
 		int r = ue_sym_is(e, read, ctx, i, name, len, &sym);
 		if (r == UE_BAD)
-			return ue_err(err, errlen, "symbol %u lies outside the "
-				      "symbol table", i);
+			return vsp_errf(err, errlen, "symbol %u lies outside the "
+					"symbol table", i);
 		if (r == UE_YES)
 			ue_consider(e, read, ctx, i, &sym, pk);
 		if (ue_u32(read, ctx, e, chains + (uint64_t)i * 4, &i) < 0)
-			return ue_err(err, errlen, "a DT_HASH chain lies outside "
-				      "the module");
+			return vsp_errf(err, errlen, "a DT_HASH chain lies outside "
+					"the module");
 	}
 	return 0;
 }
@@ -357,7 +346,7 @@ int vsp_uelf_lookup(const struct vsp_uelf *e, vsp_gread_fn read, void *ctx,
 	int rc;
 
 	if (len == 0 || len > VSP_UELF_MAX_NAME)
-		return ue_err(err, errlen, "bad symbol name");
+		return vsp_errf(err, errlen, "bad symbol name");
 	if (e->gnu_hash)
 		rc = ue_walk_gnu(e, read, ctx, name, &pk, err, errlen);
 	else
@@ -365,16 +354,16 @@ int vsp_uelf_lookup(const struct vsp_uelf *e, vsp_gread_fn read, void *ctx,
 	if (rc < 0)
 		return -1;
 	if (!pk.found)
-		return ue_err(err, errlen, "the module defines no %s", name);
+		return vsp_errf(err, errlen, "the module defines no %s", name);
 	unsigned type = ELF64_ST_TYPE(pk.sym.st_info);
 	if (type == STT_GNU_IFUNC)
-		return ue_err(err, errlen, "%s is an IFUNC: its symbol is the "
-			      "resolver, not the function", name);
+		return vsp_errf(err, errlen, "%s is an IFUNC: its symbol is the "
+				"resolver, not the function", name);
 	if (type != STT_FUNC)
-		return ue_err(err, errlen, "%s is not a function", name);
+		return vsp_errf(err, errlen, "%s is not a function", name);
 	uint64_t a = pk.sym.st_value;
 	if (a > UE_MAX_SPAN || !ue_in(e, a + e->bias, 1))
-		return ue_err(err, errlen, "%s lies outside the module", name);
+		return vsp_errf(err, errlen, "%s lies outside the module", name);
 	*addr = a + e->bias;
 	return 0;
 }
@@ -409,20 +398,20 @@ int vsp_uelf_errno_tpoff(const struct vsp_uelf *e, vsp_gread_fn read,
 		return -1;
 	if (!ue_in(e, fn, sizeof(code)) ||
 	    vsp_gread_all(read, ctx, fn, code, sizeof(code)) < 0)
-		return ue_err(err, errlen, "cannot read __errno_location");
+		return vsp_errf(err, errlen, "cannot read __errno_location");
 	if (code[0] != 0x48 || code[1] != 0x8b || code[2] != 0x05 ||
 	    memcmp(code + 7, tail, sizeof(tail)))
-		return ue_err(err, errlen, "__errno_location is not the code "
-			      "expected (mov GOT,%%rax; add %%fs:0,%%rax)");
+		return vsp_errf(err, errlen, "__errno_location is not the code "
+				"expected (mov GOT,%%rax; add %%fs:0,%%rax)");
 	memcpy(&disp, code + 3, 4);
 	uint64_t got = fn + 7 + (uint64_t)(int64_t)disp;
 	if (!ue_in(e, got, 8) || vsp_gread_all(read, ctx, got, &off, 8) < 0)
-		return ue_err(err, errlen, "cannot read errno's TLS offset");
+		return vsp_errf(err, errlen, "cannot read errno's TLS offset");
 	/* Variant II TLS: static blocks sit below the thread pointer. */
 	if (off >= 0 || off < -(int64_t)(1 << 30))
-		return ue_err(err, errlen, "errno's TLS offset %lld is not "
-			      "below the thread pointer (not relocated yet?)",
-			      (long long)off);
+		return vsp_errf(err, errlen, "errno's TLS offset %lld is not "
+				"below the thread pointer (not relocated yet?)",
+				(long long)off);
 	*tpoff = off;
 	return 0;
 }

@@ -26,10 +26,11 @@
 
 #include <capstone/capstone.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/errf.h"
 
 #define UW_FN_MAX (64u * 1024)	/* bytes of one function analysed */
 #define UW_FN_ENTS 128		/* change points cached per function */
@@ -150,17 +151,6 @@ static const char *const uw_end_text[] = {
 const char *vsp_unwind_end_text(enum vsp_unwind_end e)
 {
 	return (unsigned)e < VSP_UNWIND_END_COUNT ? uw_end_text[e] : "?";
-}
-
-static void uw_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 /* ------------------------------------------------------------ ORC */
@@ -1292,7 +1282,7 @@ struct vsp_unwinder *vsp_unwind_new(const struct vsp_symtab *syms,
 	struct vsp_unwinder *u = calloc(1, sizeof(*u));
 
 	if (!u) {
-		uw_err(err, errlen, "out of memory");
+		vsp_errf(err, errlen, "out of memory");
 		return NULL;
 	}
 	u->syms = syms;
@@ -1311,14 +1301,14 @@ struct vsp_unwinder *vsp_unwind_new(const struct vsp_symtab *syms,
 		if (img && uw_orc_setup(u) == 0)
 			u->src = VSP_UNWIND_ORC;
 		else if (u->src == VSP_UNWIND_ORC) {
-			uw_err(err, errlen, "no ORC tables in %s",
-			       img ? vsp_kimg_path(img) : "(no image)");
+			vsp_errf(err, errlen, "no ORC tables in %s",
+				 img ? vsp_kimg_path(img) : "(no image)");
 			goto fail;
 		} else
 			u->src = VSP_UNWIND_INSN;
 	}
 	if (cs_open(CS_ARCH_X86, CS_MODE_64, &u->cs) != CS_ERR_OK) {
-		uw_err(err, errlen, "capstone: cannot open x86-64");
+		vsp_errf(err, errlen, "capstone: cannot open x86-64");
 		goto fail;
 	}
 	cs_option(u->cs, CS_OPT_DETAIL, CS_OPT_ON);
@@ -1331,14 +1321,14 @@ struct vsp_unwinder *vsp_unwind_new(const struct vsp_symtab *syms,
 	u->cache = calloc(u->ncache, sizeof(*u->cache));
 	if (!u->insn || !u->code || !u->st || !u->mark || !u->work ||
 	    !u->work_st || !u->cache) {
-		uw_err(err, errlen, "out of memory");
+		vsp_errf(err, errlen, "out of memory");
 		goto fail;
 	}
 	if (img)
 		uw_jl_setup(u);
 	if (img && !u->opts.no_call_check && !u->opts.strict_callee &&
 	    uw_tail_index(u) < 0) {
-		uw_err(err, errlen, "out of memory");
+		vsp_errf(err, errlen, "out of memory");
 		goto fail;
 	}
 	return u;

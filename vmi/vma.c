@@ -13,27 +13,16 @@
  */
 #include "vmi/vma.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "base/errf.h"
 
 #define VMA_KERNEL 0xffff800000000000ull
 #define VMA_USER_TOP 0x0000800000000000ull
 #define VMA_NODE_BYTES 256
 
 enum { MT_DENSE, MT_LEAF_64, MT_RANGE_64, MT_ARANGE_64 };
-
-static int vma_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static bool vma_is_node(uint64_t e)
 {
@@ -78,13 +67,13 @@ static int vma_load(const struct vsp_linux *lx, vsp_gread_fn read, void *ctx,
 	uint32_t pv, npv, meta, nslot;
 
 	if (addr < VMA_KERNEL)
-		return vma_err(err, errlen, "a maple node at 0x%llx is not a "
-			       "kernel address", (unsigned long long)addr);
+		return vsp_errf(err, errlen, "a maple node at 0x%llx is not a "
+				 "kernel address", (unsigned long long)addr);
 	if (type != MT_LEAF_64 && type != MT_RANGE_64 && type != MT_ARANGE_64)
-		return vma_err(err, errlen, "a maple node of type %u", type);
+		return vsp_errf(err, errlen, "a maple node of type %u", type);
 	if (vsp_gread_all(read, ctx, addr, lv->node, sizeof(lv->node)) < 0)
-		return vma_err(err, errlen, "cannot read the maple node at 0x%llx",
-			       (unsigned long long)addr);
+		return vsp_errf(err, errlen, "cannot read the maple node at 0x%llx",
+				 (unsigned long long)addr);
 	if (type == MT_ARANGE_64) {
 		pv = lx->a64_pivot, npv = lx->a64_npivot;
 		meta = lx->a64_meta, nslot = lx->a64_nslot;
@@ -95,7 +84,7 @@ static int vma_load(const struct vsp_linux *lx, vsp_gread_fn read, void *ctx,
 	if (pv + npv * 8 > VMA_NODE_BYTES || meta >= VMA_NODE_BYTES ||
 	    lx->r64_slot + lx->r64_nslot * 8 > VMA_NODE_BYTES ||
 	    lx->a64_slot + lx->a64_nslot * 8 > VMA_NODE_BYTES)
-		return vma_err(err, errlen, "maple node layout larger than a node");
+		return vsp_errf(err, errlen, "maple node layout larger than a node");
 	/* ma_data_end(): the metadata, unless the last pivot is in use. */
 	uint64_t last = vma_u64(lv->node, pv + (npv - 1) * 8);
 	unsigned end;
@@ -104,8 +93,8 @@ static int vma_load(const struct vsp_linux *lx, vsp_gread_fn read, void *ctx,
 	else
 		end = last == max ? npv - 1 : npv;
 	if (end >= nslot)
-		return vma_err(err, errlen, "a maple node ends at slot %u of %u",
-			       end, nslot);
+		return vsp_errf(err, errlen, "a maple node ends at slot %u of %u",
+				 end, nslot);
 	lv->type = type;
 	lv->next = 0;
 	lv->end = end;
@@ -137,24 +126,24 @@ static int vma_visit(const struct vsp_linux *lx, vsp_gread_fn read, void *ctx,
 	uint64_t owner;
 
 	if (e < VMA_KERNEL || (e & 7))
-		return vma_err(err, errlen, "a VMA pointer 0x%llx is not a "
-			       "kernel address", (unsigned long long)e);
+		return vsp_errf(err, errlen, "a VMA pointer 0x%llx is not a "
+				 "kernel address", (unsigned long long)e);
 	if (vsp_gread_all(read, ctx, e + lx->vma_start, &v.start, 8) < 0 ||
 	    vsp_gread_all(read, ctx, e + lx->vma_end, &v.end, 8) < 0 ||
 	    vsp_gread_all(read, ctx, e + lx->vma_mm, &owner, 8) < 0 ||
 	    vsp_gread_all(read, ctx, e + lx->vma_flags, &v.flags, 8) < 0 ||
 	    vsp_gread_all(read, ctx, e + lx->vma_pgoff, &v.pgoff, 8) < 0 ||
 	    vsp_gread_all(read, ctx, e + lx->vma_file, &v.file, 8) < 0)
-		return vma_err(err, errlen, "cannot read the VMA at 0x%llx",
-			       (unsigned long long)e);
+		return vsp_errf(err, errlen, "cannot read the VMA at 0x%llx",
+				 (unsigned long long)e);
 	if (owner != mm)
-		return vma_err(err, errlen, "the VMA at 0x%llx belongs to another "
-			       "mm", (unsigned long long)e);
+		return vsp_errf(err, errlen, "the VMA at 0x%llx belongs to another "
+				 "mm", (unsigned long long)e);
 	if (v.start >= v.end || v.end > VMA_USER_TOP || v.start < *prev_end)
-		return vma_err(err, errlen, "the VMA at 0x%llx [0x%llx, 0x%llx) "
-			       "is out of order", (unsigned long long)e,
-			       (unsigned long long)v.start,
-			       (unsigned long long)v.end);
+		return vsp_errf(err, errlen, "the VMA at 0x%llx [0x%llx, 0x%llx) "
+				 "is out of order", (unsigned long long)e,
+				 (unsigned long long)v.start,
+				 (unsigned long long)v.end);
 	*prev_end = v.end;
 	if (v.file) {
 		if (v.file < VMA_KERNEL ||
@@ -175,10 +164,10 @@ int vsp_vma_walk(const struct vsp_linux *lx, vsp_gread_fn read, void *ctx,
 	int depth = 0, rc;
 
 	if (!lx->have_mm)
-		return vma_err(err, errlen, "no maple tree offsets in the BTF");
+		return vsp_errf(err, errlen, "no maple tree offsets in the BTF");
 	if (mm < VMA_KERNEL ||
 	    vsp_gread_all(read, ctx, mm + lx->mm_mt + lx->mt_root, &root, 8) < 0)
-		return vma_err(err, errlen, "cannot read the mm's maple tree");
+		return vsp_errf(err, errlen, "cannot read the mm's maple tree");
 	if (root == 0)
 		return 0;
 	if (!vma_is_node(root))		/* a single entry at index 0 */
@@ -199,15 +188,15 @@ int vsp_vma_walk(const struct vsp_linux *lx, vsp_gread_fn read, void *ctx,
 			continue;
 		if (lv->type != MT_LEAF_64) {
 			if (!vma_is_node(e))
-				return vma_err(err, errlen, "an inner maple slot "
-					       "holds no node");
+				return vsp_errf(err, errlen, "an inner maple slot "
+						 "holds no node");
 			if (++nodes > VSP_VMA_MAX_NODES)
-				return vma_err(err, errlen, "the maple tree has "
-					       "more than %d nodes (a cycle?)",
-					       VSP_VMA_MAX_NODES);
+				return vsp_errf(err, errlen, "the maple tree has "
+						 "more than %d nodes (a cycle?)",
+						 VSP_VMA_MAX_NODES);
 			if (depth + 1 >= VSP_VMA_MAX_DEPTH)
-				return vma_err(err, errlen, "the maple tree is "
-					       "deeper than %d", VSP_VMA_MAX_DEPTH);
+				return vsp_errf(err, errlen, "the maple tree is "
+						 "deeper than %d", VSP_VMA_MAX_DEPTH);
 			if (vma_load(lx, read, ctx, e, vma_pivot(lx, lv, i),
 				     &st[depth + 1], err, errlen) < 0)
 				return -1;
@@ -217,8 +206,8 @@ int vsp_vma_walk(const struct vsp_linux *lx, vsp_gread_fn read, void *ctx,
 		if (vma_is_node(e) || (e & 3) == 2)
 			continue;	/* reserved and internal values */
 		if (++vmas > VSP_VMA_MAX_VMAS)
-			return vma_err(err, errlen, "more than %d VMAs",
-				       VSP_VMA_MAX_VMAS);
+			return vsp_errf(err, errlen, "more than %d VMAs",
+					 VSP_VMA_MAX_VMAS);
 		rc = vma_visit(lx, read, ctx, mm, e, &prev_end, fn, arg, err,
 			       errlen);
 		if (rc)

@@ -5,22 +5,11 @@
 #include "vmi/watch.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int wt_err(char *why, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && n) {
-		va_start(ap, fmt);
-		vsnprintf(why, n, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
+#include "base/errf.h"
 
 void vsp_watch_init(struct vsp_watchset *ws)
 {
@@ -63,8 +52,8 @@ static int wt_arm(struct vsp_wrange *r, struct vsp_backend *be, char *why,
 		return 0;
 	}
 	if (rc != -ENOSPC && rc != -EINVAL)
-		return wt_err(why, whylen, "the stub refused the watchpoint (%s)",
-			      strerror(-rc));
+		return vsp_errf(why, whylen, "the stub refused the watchpoint (%s)",
+				strerror(-rc));
 	uint64_t a = r->addr & ~7ull, end = r->addr + r->len;
 	uint32_t need = (uint32_t)((end - a + 7) / 8);
 	for (; a < end; a += 8) {
@@ -72,9 +61,9 @@ static int wt_arm(struct vsp_wrange *r, struct vsp_backend *be, char *why,
 		if (rc < 0) {
 			uint32_t took = r->nwp;
 			wt_unplace(r, be);
-			return wt_err(why, whylen, "it needs %u write watchpoints "
-				      "of 8 bytes and the hypervisor took %u",
-				      need, took);
+			return vsp_errf(why, whylen, "it needs %u write watchpoints "
+					"of 8 bytes and the hypervisor took %u",
+					need, took);
 		}
 		r->wp_at[r->nwp] = a;
 		r->wp_len[r->nwp] = 8;
@@ -88,15 +77,15 @@ int vsp_watch_place(struct vsp_watchset *ws, struct vsp_backend *be,
 		    uint64_t addr, uint64_t len, char *why, size_t whylen)
 {
 	if (!be->ops->watch_add || !be->ops->watch_del)
-		return wt_err(why, whylen, "the %s backend has no write "
-			      "watchpoints", be->ops->name);
+		return vsp_errf(why, whylen, "the %s backend has no write "
+				"watchpoints", be->ops->name);
 	if (len == 0 || len > VSP_WATCH_MAX_BYTES || addr + len < addr)
-		return wt_err(why, whylen, "%llu bytes is more than vsp watches "
-			      "in one object (%d)", (unsigned long long)len,
-			      VSP_WATCH_MAX_BYTES);
+		return vsp_errf(why, whylen, "%llu bytes is more than vsp watches "
+				"in one object (%d)", (unsigned long long)len,
+				VSP_WATCH_MAX_BYTES);
 	if (ws->n == VSP_WATCH_MAX_RANGES)
-		return wt_err(why, whylen, "more than %d watched objects",
-			      VSP_WATCH_MAX_RANGES);
+		return vsp_errf(why, whylen, "more than %d watched objects",
+				VSP_WATCH_MAX_RANGES);
 	struct vsp_wrange *r = &ws->r[ws->n];
 	memset(r, 0, sizeof(*r));
 	r->key = k;
@@ -109,14 +98,14 @@ int vsp_watch_place(struct vsp_watchset *ws, struct vsp_backend *be,
 	r->wp_len = calloc(maxwp, sizeof(*r->wp_len));
 	if (!r->shadow || !r->wp_at || !r->wp_len) {
 		wt_free(r);
-		return wt_err(why, whylen, "out of memory");
+		return vsp_errf(why, whylen, "out of memory");
 	}
 	long got = be->ops->read(be, vcpu, addr, r->shadow, len);
 	if (got != (long)len) {
 		wt_free(r);
-		return wt_err(why, whylen, "its %llu bytes at 0x%llx cannot be "
-			      "read", (unsigned long long)len,
-			      (unsigned long long)addr);
+		return vsp_errf(why, whylen, "its %llu bytes at 0x%llx cannot be "
+				"read", (unsigned long long)len,
+				(unsigned long long)addr);
 	}
 	if (wt_arm(r, be, why, whylen) < 0) {
 		wt_free(r);

@@ -15,15 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "lang/front.h"
-
-static int ntests;
-
-static void ok(int cond, const char *fmt, const char *name)
-{
-	printf("%s %d - ", cond ? "ok" : "not ok", ++ntests);
-	printf(fmt, name);
-	printf("\n");
-}
+#include "tests/tap.h"
 
 static char *slurp(const char *path, size_t *len)
 {
@@ -139,8 +131,7 @@ int main(void)
 	}
 	free(ents);
 	if (chdir("../good") != 0) {
-		printf("1..%d\n", ntests);
-		return 0;
+		return done();
 	}
 	n = scandir(".", &ents, vsp_suffix, by_name);
 	for (i = 0; i < n; i++) {
@@ -154,6 +145,5 @@ int main(void)
 		free(ents[i]);
 	}
 	free(ents);
-	printf("1..%d\n", ntests);
-	return 0;
+	return done();
 }

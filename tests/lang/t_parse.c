@@ -8,7 +8,6 @@
  * resolution per event, diagnostics counts and printing, and survival of
  * hostile input (random bytes, deep nesting).  TAP output.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,22 +15,7 @@
 #include "lang/catalog.h"
 #include "lang/fields.h"
 #include "lang/front.h"
-
-static int ntests, nfailed;
-
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	ntests++;
-	if (!cond)
-		nfailed++;
-	printf("%s %d - ", cond ? "ok" : "not ok", ntests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
+#include "tests/tap.h"
 
 struct res {
 	struct vsp_diags d;
@@ -54,7 +38,7 @@ static void load(struct res *r, const char *text, bool check)
 	fclose(m);
 }
 
-static void done(struct res *r)
+static void res_free(struct res *r)
 {
 	vsp_unit_free(r->u);
 	vsp_diags_release(&r->d);
@@ -82,7 +66,7 @@ static void test_precedence(void)
 	   e->u.op.b->u.op.b->u.op.op == VSP_OP_NOT &&
 	   e->u.op.b->u.op.b->u.op.a->u.op.op == VSP_OP_EQ,
 	   "'not' takes a whole comparison");
-	done(&r);
+	res_free(&r);
 
 	load(&r, "on syscall read when fd + 2 * 3 << 1 & 7 | 8 ^ 9 == 0: deny;",
 	     true);
@@ -97,7 +81,7 @@ static void test_precedence(void)
 	   "'+' under '<<'");
 	ok(e && e->u.op.a->u.op.a->u.op.a->u.op.b->u.op.op == VSP_OP_MUL,
 	   "'*' under '+'");
-	done(&r);
+	res_free(&r);
 
 	load(&r, "on syscall openat when path not in [\"/a\"] and 10 - 4 - 3 == 3: deny;",
 	     true);
@@ -106,12 +90,12 @@ static void test_precedence(void)
 	ok(e && e->u.op.b->u.op.a->u.op.op == VSP_OP_SUB &&
 	   e->u.op.b->u.op.a->u.op.a->kind == VSP_E_BINARY,
 	   "'-' is left-associative");
-	done(&r);
+	res_free(&r);
 
 	load(&r, "on syscall read when 1 < fd < 3: deny;", true);
 	ok(r.d.errors == 1 && strstr(r.out, "do not chain"),
 	   "comparisons do not chain");
-	done(&r);
+	res_free(&r);
 }
 
 static void test_literals(void)
@@ -135,22 +119,22 @@ static void test_literals(void)
 	   memcmp(dl[5]->sval.ptr, "a\0bA\n", 5) == 0,
 	   "escapes, NUL kept in a byte string");
 	ok(r.u->ndecls == 7 && dl[6]->ival == INT64_MAX, "INT64_MAX literal");
-	done(&r);
+	res_free(&r);
 
 	load(&r, "const a = 9223372036854775808;", false);
 	ok(r.d.errors == 1, "2^63 without '-' is out of range");
-	done(&r);
+	res_free(&r);
 	load(&r, "const a = 18446744073709551616;", false);
 	ok(r.d.errors == 1, "2^64 overflows");
-	done(&r);
+	res_free(&r);
 	load(&r, "const a = 0x;\nconst b = 12ab;\nconst c = 1_;\nconst d = 0o8;", false);
 	ok(r.d.errors == 4, "four malformed numbers, four errors (%d)",
 	   r.d.errors);
-	done(&r);
+	res_free(&r);
 	load(&r, "const a = \"\\q\";\nconst b = \"\\x4\";\nconst c = \"abc", false);
 	ok(r.d.errors == 3, "bad escape, short \\x, unterminated, no cascade (%d)",
 	   r.d.errors);
-	done(&r);
+	res_free(&r);
 }
 
 static void test_locations(void)
@@ -169,14 +153,14 @@ static void test_locations(void)
 	   r.u->rules[0]->loc.col == 2, "rule located at 'on' after a tab");
 	ok(r.u->nrules == 1 && r.u->rules[0]->events[0].loc.col == 5,
 	   "event located at its kind");
-	done(&r);
+	res_free(&r);
 
 	load(&r, "\ton syscall opnat: deny;\n", true);
 	ok(strstr(r.out, "t.vsp:1:5: error: unknown syscall 'opnat'; did you mean 'openat'?\n"
 		  "    \ton syscall opnat: deny;\n"
 		  "    \t   ^~~~~~~~~~~~~\n") != NULL,
 	   "caret keeps tabs and spans the text");
-	done(&r);
+	res_free(&r);
 }
 
 static void test_resolution(void)
@@ -212,23 +196,23 @@ static void test_resolution(void)
 	ok(r.u->decls[1]->type == VSP_T_BOOL, "macro type");
 	ok(r.u->decls[2]->type == VSP_T_INT && r.u->decls[2]->ival == 3,
 	   "const folded");
-	done(&r);
+	res_free(&r);
 
 	load(&r, "macro three = 3;\nconst k = three + 1;\n"
 		 "on syscall read when fd == k and three == 3: deny;", true);
 	ok(r.d.errors == 0 && r.u->decls[1]->ival == 4,
 	   "a const may use a macro that is constant: %s", r.out);
-	done(&r);
+	res_free(&r);
 	load(&r, "on syscall read when f == 0: deny;\nmacro f = proc.uid;\n"
 		 "const k = f;\non syscall write when fd == k: deny;", true);
 	ok(r.d.errors == 1 && strstr(r.out, "a const cannot read the field 'proc.uid'"),
 	   "a macro used by a rule and a const is checked in each: %s", r.out);
-	done(&r);
+	res_free(&r);
 
 	load(&r, "on syscall read: deny;", true);
 	ok(r.u->rules[0]->actions[0].errno_val == 1 &&
 	   !r.u->rules[0]->actions[0].has_errno, "deny defaults to EPERM");
-	done(&r);
+	res_free(&r);
 }
 
 static void test_events(void)
@@ -266,7 +250,7 @@ static void test_events(void)
 	ok(r.u->rules[5]->events[0].kind == VSP_EV_KERNEL &&
 	   r.u->rules[5]->events[0].catalog == -1, "kernel function");
 	ok(r.u->rules[3]->index == 3, "rule index in source order");
-	done(&r);
+	res_free(&r);
 }
 
 static void test_fields(void)
@@ -352,7 +336,7 @@ static void test_actions(void)
 	   rl->actions[0].value->u.ival == -1, "return value folded from -1");
 	ok(r.u->def && r.u->def->verdict == VSP_V_RETURN, "default verdict");
 	ok(r.u->mode == VSP_MODE_LEARN, "mode");
-	done(&r);
+	res_free(&r);
 }
 
 static void test_lists(void)
@@ -372,7 +356,7 @@ static void test_lists(void)
 	ok(l->kind == VSP_E_LIST && l->u.list.items[1]->kind == VSP_E_INT &&
 	   l->u.list.items[1]->u.ival == 2 &&
 	   l->u.list.items[0]->kind == VSP_E_INT, "inline list items folded");
-	done(&r);
+	res_free(&r);
 }
 
 static void test_errors(void)
@@ -384,31 +368,31 @@ static void test_errors(void)
 	     true);
 	ok(r.d.errors == 3, "three syntax errors in one run (%d)", r.d.errors);
 	ok(r.u->nrules == 1, "the good rule survives recovery");
-	done(&r);
+	res_free(&r);
 
 	load(&r, "on syscall read when fd == \"x\" or nosuch == 1 or fd: deny;",
 	     true);
 	ok(r.d.errors == 2, "type errors do not cascade (%d): %s", r.d.errors,
 	   r.out);
-	done(&r);
+	res_free(&r);
 
 	load(&r, "macro a = b; macro b = c; macro c = a;\n"
 		 "on syscall read when a: deny;\non syscall write when b: deny;",
 	     true);
 	ok(r.d.errors == 1 && strstr(r.out, "macro cycle: a -> b -> c -> a"),
 	   "one macro cycle, reported once: %s", r.out);
-	done(&r);
+	res_free(&r);
 
 	load(&r, "policy \"p\" version 1;\nimport \"/nonexistent/x.vsp\";\n", true);
 	ok(r.d.errors == 1 && strstr(r.out, "cannot import"), "missing import");
-	done(&r);
+	res_free(&r);
 
 	load(&r, "on syscall read: deny;\non syscall read when fd == 1: allow;\n",
 	     true);
 	ok(r.d.errors == 0 && r.d.warnings == 1 &&
 	   strstr(r.out, "note: the rule on line 1"), "shadowed rule warning: %s",
 	   r.out);
-	done(&r);
+	res_free(&r);
 }
 
 static void test_imports(void)
@@ -504,7 +488,7 @@ static void test_hostile(void)
 	strcpy(deep + n, "fd: deny;");
 	load(&r, deep, true);
 	ok(r.d.errors >= 1, "100000 nested parentheses: an error, no crash");
-	done(&r);
+	res_free(&r);
 	strcpy(deep, "on syscall read when fd == 1");
 	for (j = strlen(deep); j + 5 < n; j += 5)
 		memcpy(deep + j, " or x", 5);
@@ -512,7 +496,7 @@ static void test_hostile(void)
 	load(&r, deep, true);
 	ok(r.d.errors >= 1 && strstr(r.out, "nested too deeply"),
 	   "a 40000-term chain is refused before it gets deep");
-	done(&r);
+	res_free(&r);
 	free(deep);
 
 	vsp_diags_init(&r.d);
@@ -535,6 +519,5 @@ int main(void)
 	test_errors();
 	test_imports();
 	test_hostile();
-	printf("1..%d\n", ntests);
-	return nfailed ? 1 : 0;
+	return done();
 }

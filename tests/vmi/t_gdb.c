@@ -18,16 +18,7 @@
 #include <unistd.h>
 
 #include "vmi/gdb.h"
-
-static int t_n, t_fail;
-
-static void ok(int cond, const char *what)
-{
-	t_n++;
-	if (!cond)
-		t_fail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", t_n, what);
-}
+#include "tests/tap.h"
 
 struct fake {
 	struct vsp_gdb g;
@@ -449,6 +440,5 @@ int main(void)
 	test_regs_and_run();
 	test_stops();
 	test_connect();
-	printf("1..%d\n", t_n);
-	return t_fail ? 1 : 0;
+	return done();
 }

@@ -23,16 +23,7 @@
 #include <unistd.h>
 
 #include "vmi/backend.h"
-
-static int t_n, t_fail;
-
-static void ok(int cond, const char *what)
-{
-	t_n++;
-	if (!cond)
-		t_fail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", t_n, what);
-}
+#include "tests/tap.h"
 
 /* ---------------------------------------------------- simulated target */
 
@@ -395,6 +386,5 @@ int main(void)
 	struct vsp_backend b3 = { .ops = &vsp_be_gdb_ops };
 	ok(b3.ops->attach(&b3, "127.0.0.1:1") < 0, "nothing listening: attach fails");
 	b3.ops->detach(&b3, false);
-	printf("1..%d\n", t_n);
-	return t_fail ? 1 : 0;
+	return done();
 }

@@ -19,18 +19,7 @@
 
 #include "vmi/kaslr.h"
 #include "vmi/linux.h"
-
-static int ntest, nfail;
-
-static void ok(int cond, const char *fmt, const char *arg)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%s %d - ", cond ? "ok" : "not ok", ntest);
-	printf(fmt, arg ? arg : "");
-	printf("\n");
-}
+#include "tests/tap.h"
 
 static const char *cache_file(const char *name, char *buf, size_t n)
 {
@@ -201,7 +190,7 @@ static void test_btf(void)
 	   "missing BTF: %s", err);
 	cache_file("vmlinux", path, sizeof(path));
 	if (access(path, R_OK)) {
-		printf("ok %d # SKIP no cached vmlinux\n", ++ntest);
+		skip("no cached vmlinux");
 		return;
 	}
 	ok(vsp_linux_init(&lx, path, NULL, err, sizeof(err)) == 0,
@@ -283,7 +272,7 @@ static void test_kaslr(void)
 	ok(vsp_kimg_open("/nonexistent", err, sizeof(err)) == NULL &&
 	   strstr(err, "No such file"), "missing image: %s", err);
 	if (access(mp, R_OK) || access(vp, R_OK)) {
-		printf("ok %d # SKIP no cached vmlinux/System.map\n", ++ntest);
+		skip("no cached vmlinux/System.map");
 		return;
 	}
 	t = vsp_sym_load(mp, err, sizeof(err));
@@ -359,6 +348,5 @@ int main(void)
 {
 	test_btf();
 	test_kaslr();
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return done();
 }

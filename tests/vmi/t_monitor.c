@@ -22,8 +22,7 @@
 #include "vmi/backend.h"
 #include "vmi/monitor.h"
 #include "vmi/xen.h"
-
-static int t_n, t_fail;
+#include "tests/tap.h"
 
 /* The monitor's messages (expected warnings, the pause report) go to a
  * scratch file, so the TAP stream stays readable (VSP_TEST_LOUD=1 shows
@@ -47,14 +46,6 @@ static void quiet_end(int saved)
 		dup2(saved, 2);
 		close(saved);
 	}
-}
-
-static void ok(int cond, const char *what)
-{
-	t_n++;
-	if (!cond)
-		t_fail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", t_n, what);
 }
 
 #define K_TEXT 0xffffffff81000000ull
@@ -855,8 +846,7 @@ int main(void)
 	struct vsp_policy *p = vsp_policy_load(files, 1, &lo, NULL);
 	ok(p != NULL, "policy loads");
 	if (!p) {
-		printf("1..%d\n", t_n);
-		return 1;
+		return done();
 	}
 	FILE *audit = tmpfile();
 	struct vsp_monitor_opts mo = {
@@ -926,6 +916,5 @@ int main(void)
 	rmdir(dir);
 	free(pol);
 	free(map);
-	printf("1..%d\n", t_n);
-	return t_fail ? 1 : 0;
+	return done();
 }

@@ -13,18 +13,7 @@
 #include <unistd.h>
 
 #include "vmi/symbols.h"
-
-static int ntest, nfail;
-
-static void ok(int cond, const char *fmt, const char *arg)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%s %d - ", cond ? "ok" : "not ok", ntest);
-	printf(fmt, arg ? arg : "");
-	printf("\n");
-}
+#include "tests/tap.h"
 
 static struct vsp_symtab *load(const char *text, char *err, size_t n)
 {
@@ -226,7 +215,7 @@ static void test_cached(void)
 		snprintf(path, sizeof(path), "%s/.cache/vsp/guest/System.map",
 			 home ? home : "/");
 	if (access(path, R_OK) != 0) {
-		printf("ok %d # SKIP no cached System.map\n", ++ntest);
+		skip("no cached System.map");
 		return;
 	}
 	t = vsp_sym_load(path, err, sizeof(err));
@@ -248,6 +237,5 @@ int main(void)
 	test_kallsyms();
 	test_errors();
 	test_cached();
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return done();
 }

@@ -18,18 +18,7 @@
 #include <unistd.h>
 
 #include "vmi/unwind.h"
-
-static int ntest, nfail;
-
-static void ok(int cond, const char *fmt, const char *arg)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%s %d - ", cond ? "ok" : "not ok", ntest);
-	printf(fmt, arg ? arg : "");
-	printf("\n");
-}
+#include "tests/tap.h"
 
 /* ------------------------------------------------ memory images */
 
@@ -565,7 +554,7 @@ static void test_real(void)
 	cache_file("System.map", p1, sizeof(p1));
 	cache_file("vmlinux", p2, sizeof(p2));
 	if (access(p1, R_OK) || access(p2, R_OK)) {
-		printf("ok %d # SKIP no cached vmlinux/System.map\n", ++ntest);
+		skip("no cached vmlinux/System.map");
 		return;
 	}
 	t = vsp_sym_load(p1, err, sizeof(err));
@@ -639,7 +628,7 @@ static void test_real(void)
 		    vsp_sym_lookup(t, "do_syscall_64", &ds, &d_sz) ||
 		    vsp_sym_addr(t, "x64_sys_call", &xs) ||
 		    vsp_sym_addr(t, "entry_SYSCALL_64_after_hwframe", &en)) {
-			printf("ok %d # SKIP kernel lacks the setuid chain\n", ++ntest);
+			skip("kernel lacks the setuid chain");
 			goto out;
 		}
 		r1 = find_call(img, ss, s_sz, cc);
@@ -648,7 +637,7 @@ static void test_real(void)
 		if (!r1 || !r2 || !r3 ||
 		    vsp_unwind_orc_depth(uo, r1 - 5, &d1) ||
 		    vsp_unwind_orc_depth(uo, r2 - 5, &d2) < -1) {
-			printf("ok %d # SKIP call sites not found\n", ++ntest);
+			skip("call sites not found");
 			goto out;
 		}
 		(void)d3;
@@ -801,6 +790,5 @@ int main(void)
 	vsp_unwind_free(u);
 	vsp_sym_free(t);
 	test_real();
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return done();
 }
