@@ -95,6 +95,10 @@ enum vsp_field_group {
  */
 #define VSP_VV_CALL (VSP_VV(ALLOW) | VSP_VV(DENY) | VSP_VV(RETURN) | \
 		     VSP_VV(KILL) | VSP_VV(PAUSE))
+/* Hook events (language 1.1): the hook returns -E, or the task dies; no
+ * return value and no redirect.  Their own fields come by the hook
+ * (lang/catalog_hooks.c, lang/fields.c). */
+#define VSP_VV_HOOK (VSP_VV(ALLOW) | VSP_VV(DENY) | VSP_VV(KILL) | VSP_VV(PAUSE))
 #define VSP_FG_FUNC_ARGS (VSP_FG(COMMON) | VSP_FG(ARGS) | VSP_FG(ARG5) | \
 			  VSP_FG(FUNC))
 
@@ -105,7 +109,10 @@ enum vsp_field_group {
 	  VSP_FG(COMMON) | VSP_FG(NR) | VSP_FG(ARGS))                        \
 	X(KERNEL, "kernel", VSP_VV_CALL, VSP_FG_FUNC_ARGS)                   \
 	X(USER, "user", VSP_VV_CALL, VSP_FG_FUNC_ARGS)                       \
-	X(WRITE, "write", VSP_VV_CALL, VSP_FG(COMMON) | VSP_FG(WRITE))
+	X(WRITE, "write", VSP_VV_CALL, VSP_FG(COMMON) | VSP_FG(WRITE))       \
+	X(FILE, "file", VSP_VV_HOOK, VSP_FG(COMMON))                         \
+	X(NET, "net", VSP_VV_HOOK, VSP_FG(COMMON))                           \
+	X(TASK, "task", VSP_VV_HOOK, VSP_FG(COMMON))
 
 enum vsp_event_kind {
 #define VSP_EV_ENUM(id, name, verdicts, groups) VSP_EV_##id,

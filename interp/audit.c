@@ -127,7 +127,25 @@ static void put_event(struct vsp_jbuf *b, struct vsp_event *ev)
 			     strnlen(ev->proc.comm, sizeof(ev->proc.comm)));
 		vsp_jbuf_key(b, "uid", &pf);
 		vsp_jbuf_int(b, ev->proc.uid);
+		vsp_json_resolved_proc(b, ev, ev->strs_valid & VSP_FMASK_RESOLVED,
+				       &pf);
 		vsp_jbuf_raw(b, "}", 1);
+	}
+	/* Whatever the rules read of the objects, and a hook's object by
+	 * name, so a record says what was denied. */
+	{
+		const struct vsp_hook *h = vsp_hook_by_name(ev->kind, ev->name);
+		vsp_fmask want = ev->strs_valid & VSP_FMASK_RESOLVED;
+		static const enum vsp_field named[] = {
+			VSP_F_FILE_PATH, VSP_F_TARGET_PATH, VSP_F_SOCK_FAMILY,
+			VSP_F_SOCK_ADDR, VSP_F_SOCK_PORT, VSP_F_TARGET_PID,
+			VSP_F_TARGET_COMM
+		};
+
+		for (size_t i = 0; h && i < sizeof named / sizeof named[0]; i++)
+			if (h->fields & vsp_hook_field_group(named[i]))
+				want |= VSP_FBIT(named[i]);
+		vsp_json_resolved(b, ev, want, &first);
 	}
 	if (ev->kind == VSP_EV_SYSCALL) {
 		const struct vsp_call *c = vsp_syscall_by_nr(ev->nr);

@@ -231,7 +231,7 @@ static void header(const struct vsp_prog *pr, FILE *out)
 	fprintf(out, ": %u instructions, at most %u steps, reads", pr->ncode,
 		pr->max_steps);
 	for (unsigned f = 0; f < VSP_F_COUNT; f++)
-		if (pr->reads & (1ull << f)) {
+		if (pr->reads & VSP_FBIT(f)) {
 			fprintf(out, " %s", field_names[f]);
 			any = true;
 		}

@@ -122,7 +122,7 @@ struct vsp_event_key {
 	const char *name;	/* syscall, hypercall, function or symbol */
 	const char *lib;	/* user events */
 	int64_t lo, hi;		/* write events: index range, or -1 */
-	uint64_t reads;		/* bit (1 << VSP_F_x): fields the rules read */
+	vsp_fmask reads;	/* bit VSP_FBIT(f): fields the rules read */
 	uint32_t max_steps;	/* worst case, as the verifier states it */
 	/* Where the policy first names the event, for messages that refuse
 	 * it: the file (the policy's own copy), line, column, and the index

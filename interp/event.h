@@ -61,7 +61,57 @@
 	X(LEN, "len", INT, WRITE)                            \
 	X(VALUE, "value", INT, WRITE)                        \
 	X(OLD, "old", INT, WRITE)                            \
-	X(STACK, "stack", LIST_STRING, COMMON)
+	X(STACK, "stack", LIST_STRING, COMMON)                \
+	VSP_RESOLVED_LIST(X)
+
+/*
+ * Resolved fields (language 1.1 section 7.2): read from kernel objects at
+ * hook events (and, for proc.*, at every event), always lazily through
+ * ev->fetch, integers included: the backend stores a resolved integer in
+ * ev->rint[] and answers the fetch with the empty string.  The integers
+ * come first, so that VSP_F_RINT_FIRST..VSP_F_RINT_LAST index ev->rint.
+ * The resolved process is COMMON (every kind has it); the hook fields
+ * are HAND: lang/fields.c gives them by the hook (lang/catalog_hooks.c).
+ */
+#define VSP_RESOLVED_LIST(X)                                 \
+	X(FILE_INO, "file.ino", INT, HAND)                         \
+	X(FILE_DEV, "file.dev", INT, HAND)                         \
+	X(FILE_NLINK, "file.nlink", INT, HAND)                     \
+	X(FILE_MODE, "file.mode", INT, HAND)                       \
+	X(FILE_UID, "file.uid", INT, HAND)                         \
+	X(FILE_GID, "file.gid", INT, HAND)                         \
+	X(OPEN_FLAGS, "open.flags", INT, HAND)                     \
+	X(MMAP_PROT, "mmap.prot", INT, HAND)                       \
+	X(MMAP_FLAGS, "mmap.flags", INT, HAND)                     \
+	X(SOCK_PORT, "sock.port", INT, HAND)                       \
+	X(TARGET_PID, "target.pid", INT, HAND)                     \
+	X(NEW_UID, "new.uid", INT, HAND)                           \
+	X(NEW_EUID, "new.euid", INT, HAND)                         \
+	X(FLAGS, "flags", INT, HAND)                               \
+	X(BPF_CMD, "bpf.cmd", INT, HAND)                           \
+	X(PARENT_PID, "proc.parent.pid", INT, COMMON)                \
+	X(LOGINUID, "proc.loginuid", INT, COMMON)                    \
+	X(SESSIONID, "proc.sessionid", INT, COMMON)                  \
+	X(FILE_PATH, "file.path", STRING, HAND)                    \
+	X(FILE_FSPATH, "file.fspath", STRING, HAND)                \
+	X(FILE_NAME, "file.name", STRING, HAND)                    \
+	X(FILE_TYPE, "file.type", STRING, HAND)                    \
+	X(FILE_FS, "file.fs", STRING, HAND)                        \
+	X(EXEC_ARGV, "exec.argv", STRING, HAND)                    \
+	X(EXEC_INTERP, "exec.interp", STRING, HAND)                \
+	X(TARGET_PATH, "target.path", STRING, HAND)                \
+	X(TARGET_COMM, "target.comm", STRING, HAND)                \
+	X(TARGET_EXE, "target.exe", STRING, HAND)                  \
+	X(SOCK_FAMILY, "sock.family", STRING, HAND)                \
+	X(SOCK_TYPE, "sock.type", STRING, HAND)                    \
+	X(SOCK_ADDR, "sock.addr", STRING, HAND)                    \
+	X(MODULE_NAME, "module.name", STRING, HAND)                \
+	X(EXE, "proc.exe", STRING, COMMON)                           \
+	X(CWD, "proc.cwd", STRING, COMMON)                           \
+	X(CMDLINE, "proc.cmdline", STRING, COMMON)                   \
+	X(PARENT_COMM, "proc.parent.comm", STRING, COMMON)           \
+	X(PARENT_EXE, "proc.parent.exe", STRING, COMMON)             \
+	X(CGROUP, "proc.cgroup", STRING, COMMON)
 
 enum vsp_field {
 #define VSP_FIELD_ENUM(id, name, type, group) VSP_F_##id,
@@ -69,6 +119,33 @@ enum vsp_field {
 #undef VSP_FIELD_ENUM
 	VSP_F_COUNT
 };
+
+#define VSP_F_RES_FIRST VSP_F_FILE_INO		/* first resolved field */
+#define VSP_F_RINT_FIRST VSP_F_FILE_INO
+#define VSP_F_RINT_LAST VSP_F_SESSIONID
+#define VSP_NRINT (VSP_F_RINT_LAST - VSP_F_RINT_FIRST + 1)
+
+/* A set of fields, one bit per enum vsp_field (more than 64 of them). */
+typedef unsigned __int128 vsp_fmask;
+#define VSP_FBIT(f) ((vsp_fmask)1 << (f))
+/* Every resolved field: fetched through ev->fetch, never stored by the
+ * backend before a rule asks. */
+#define VSP_FMASK_RESOLVED \
+	(((vsp_fmask)1 << VSP_F_COUNT) - VSP_FBIT(VSP_F_RES_FIRST))
+
+static inline bool vsp_field_is_rint(int f)
+{
+	return f >= VSP_F_RINT_FIRST && f <= VSP_F_RINT_LAST;
+}
+
+/* Lowest set bit of a non-empty mask. */
+static inline unsigned vsp_fmask_ctz(vsp_fmask m)
+{
+	uint64_t lo = (uint64_t)m;
+
+	return lo ? (unsigned)__builtin_ctzll(lo) :
+		    64u + (unsigned)__builtin_ctzll((uint64_t)(m >> 64));
+}
 
 /* A byte string borrowed from whoever filled it; not NUL-terminated. */
 struct vsp_str {
@@ -84,8 +161,9 @@ struct vsp_proc {
 struct vsp_event;
 
 /*
- * Reads string field `field` (VSP_F_STR0..STR5, VSP_F_PATH, VSP_F_FUNC) of
- * `ev` into `out`.  The string must stay valid until the event is done
+ * Reads string field `field` (VSP_F_STR0..STR5, VSP_F_PATH, VSP_F_FUNC, a
+ * resolved field) of `ev` into `out`; for a resolved integer it stores the
+ * value in ev->rint[field - VSP_F_RINT_FIRST] and sets `out` empty.  The string must stay valid until the event is done
  * with; a backend points it into a buffer it owns (per vCPU, reused).
  * Returns 0, or -1 when the read failed or was cut: the engine then uses
  * the empty string and sets ev->partial.  Called at most once per field
@@ -120,14 +198,18 @@ struct vsp_event {
 	/* Lazy strings: filled by fetch on first use. */
 	vsp_fetch_fn fetch;
 	void *fetch_ctx;
-	uint64_t strs_valid;	/* bit f set: strs[f] holds field f */
+	vsp_fmask strs_valid;	/* bit f set: strs[f] holds field f */
+	vsp_fmask strs_failed;	/* ... and its read failed (strs[f] empty) */
 	struct vsp_str strs[VSP_F_COUNT];
+	/* Resolved integers, valid once fetched (bit set in strs_valid). */
+	int64_t rint[VSP_NRINT];
 };
 
 /* Resets the per-event lazy state; the backend fills the rest. */
 static inline void vsp_event_reset_lazy(struct vsp_event *ev)
 {
 	ev->strs_valid = 0;
+	ev->strs_failed = 0;
 	ev->partial = false;
 }
 
@@ -138,6 +220,11 @@ static inline void vsp_event_reset_lazy(struct vsp_event *ev)
  */
 bool vsp_event_string(struct vsp_event *ev, enum vsp_field f,
 		      struct vsp_str *out);
+
+/* The name of field f ("file.path"), "?" when out of range. */
+const char *vsp_event_field_name(enum vsp_field f);
+/* The field named `name`, or -1. */
+int vsp_event_field_by_name(const char *name);
 
 enum vsp_effect_kind {
 	VSP_EFF_LOG,

@@ -33,4 +33,20 @@ void vsp_jbuf_key(struct vsp_jbuf *b, const char *key, bool *first);
 void vsp_jbuf_bytes(struct vsp_jbuf *b, const char *s, size_t n);
 bool vsp_utf8_valid(const char *s, size_t n);
 
+/*
+ * The resolved fields of language 1.1 (interp/event.h) as objects named
+ * like their prefix (interfaces.md 1.1): "file":{"path":..,"ino":..},
+ * "sock":{..}, "target":{..}, "exec":{..}, ..., and "flags" at the top;
+ * `proc` writes, inside the caller's "proc" object, "exe", "cwd",
+ * "cmdline", "cgroup", "loginuid", "sessionid" and "parent":{..}.  Only
+ * the fields of `want` are written, each read through ev->fetch if it was
+ * not yet; a field whose read failed is left out (a replay then sees it
+ * failed too).  Shared by the trace writer and the audit writer.
+ */
+struct vsp_event;
+void vsp_json_resolved(struct vsp_jbuf *b, struct vsp_event *ev,
+		       unsigned __int128 want, bool *first);
+void vsp_json_resolved_proc(struct vsp_jbuf *b, struct vsp_event *ev,
+			    unsigned __int128 want, bool *first);
+
 #endif

@@ -98,7 +98,7 @@ struct pmode {
 	unsigned char head[DEC_HEAD];	/* constant: dec's first bytes */
 	uint8_t nkey;
 	bool key_ints;		/* every key field is a plain integer */
-	uint64_t key_str;	/* bit f: field f is a string */
+	vsp_fmask key_str;	/* bit f: field f is a string */
 	/* The cache key: the fields read, in field order. */
 	uint8_t key[VSP_F_COUNT];
 	uint16_t key_off[VSP_F_COUNT];	/* key_ints: offsets in the event */
@@ -297,13 +297,17 @@ static inline __attribute__((always_inline)) bool build_key(const struct pmode *
 				if (!key_str(key, &n, s, strlen(s)))
 					return false;
 			}
-		} else if (pm->key_str & (1ull << f)) {
+		} else if (pm->key_str & VSP_FBIT(f)) {
 			struct vsp_str s = vsp_vm_field_str(ev, f);
 
 			if (!key_str(key, &n, s.ptr, s.len))
 				return false;
-		} else if (!key_word(key, &n, (uint64_t)vsp_vm_field_int(ev, f))) {
-			return false;
+		} else {
+			/* A resolved integer is fetched like a string. */
+			if (vsp_field_is_rint(f))
+				(void)vsp_vm_fetch_str(ev, f);
+			if (!key_word(key, &n, (uint64_t)vsp_vm_field_int(ev, f)))
+				return false;
 		}
 	}
 	/* After the fetches above, so it says whether any of them failed. */
@@ -1174,11 +1178,11 @@ static int prepare(struct vsp_policy *p, const struct vsp_load_opts *o, FILE *di
 		pm->key_ints = true;
 		for (unsigned f = 0; f < VSP_F_COUNT; f++) {
 			/* event.partial is keyed by the fetches, below the rest */
-			if (!(pr->reads & (1ull << f)) || f == VSP_F_EVENT_PARTIAL)
+			if (!(pr->reads & VSP_FBIT(f)) || f == VSP_F_EVENT_PARTIAL)
 				continue;
 			pm->key[pm->nkey++] = (uint8_t)f;
 			if (vsp_field_type(f) == VSP_T_STRING)
-				pm->key_str |= 1ull << f;
+				pm->key_str |= VSP_FBIT(f);
 			if (vsp_vm_field_offset(f) < 0)
 				pm->key_ints = false;
 			else

@@ -58,7 +58,7 @@ struct vsp_prog {
 	bool verified;
 	uint32_t max_steps;	/* longest path, in instructions */
 	uint32_t max_stack;
-	uint64_t reads;		/* bit (1 << VSP_F_x): fields read */
+	vsp_fmask reads;	/* bit VSP_FBIT(f): fields read */
 	bool reads_stack_path;	/* ARISE: reads the call path */
 	bool impure;		/* XCALL of an extern not declared pure */
 	struct vsp_site *sites;	/* FIRE and LEARN in pc order */
@@ -257,12 +257,17 @@ static inline struct vsp_str vsp_vm_fetch_str(struct vsp_event *ev, enum vsp_fie
 {
 	struct vsp_str s = { "", 0 };
 
-	if (ev->strs_valid & (1ull << f))
+	if (ev->strs_valid & VSP_FBIT(f))
 		return ev->strs[f];
 	if (!ev->fetch || ev->fetch(ev->fetch_ctx, ev, f, &s) != 0 ||
 	    (!s.ptr && s.len)) {
 		s = (struct vsp_str){ "", 0 };
 		ev->partial = true;
+		/* A resolved integer that could not be read is -1, as an
+		 * unreadable process id is. */
+		if (vsp_field_is_rint(f))
+			ev->rint[f - VSP_F_RINT_FIRST] = -1;
+		ev->strs_failed |= VSP_FBIT(f);
 	}
 	if (!s.ptr)
 		s.ptr = "";
@@ -270,7 +275,7 @@ static inline struct vsp_str vsp_vm_fetch_str(struct vsp_event *ev, enum vsp_fie
 	 * 16-byte copy of it would stall on store forwarding (10+ ns). */
 	ev->strs[f].ptr = s.ptr;
 	ev->strs[f].len = s.len;
-	ev->strs_valid |= 1ull << f;
+	ev->strs_valid |= VSP_FBIT(f);
 	return s;
 }
 /* Byte offset of integer field f in struct vsp_event when it is stored as

@@ -426,7 +426,7 @@ static int pass_bound(struct vctx *c)
 	struct vsp_prog *pr = c->pr;
 	uint32_t n = pr->ncode, nsites = 0;
 	uint32_t *steps = calloc(n, sizeof(*steps));
-	uint64_t reads = 0;
+	vsp_fmask reads = 0;
 	bool path = false, impure = false;
 
 	if (!steps)
@@ -456,11 +456,11 @@ static int pass_bound(struct vctx *c)
 		unsigned op = VSP_INS_OP(in);
 
 		if (vsp_opinfo[op].kind == VSP_OPK_FIELD)
-			reads |= 1ull << VSP_INS_A(in);
+			reads |= VSP_FBIT(VSP_INS_A(in));
 		if (op == VSP_OPC_MATCHF)
-			reads |= 1ull << c->im->mfield[VSP_INS_A(in)];
+			reads |= VSP_FBIT(c->im->mfield[VSP_INS_A(in)]);
 		if (op == VSP_OPC_ARISE) {
-			reads |= 1ull << VSP_F_STACK;
+			reads |= VSP_FBIT(VSP_F_STACK);
 			path = true;
 		}
 		if (op == VSP_OPC_FIRE || op == VSP_OPC_LEARN)

@@ -48,7 +48,7 @@ static const char str_dot[] = ".", str_slash[] = "/";
 static bool field_fetchable(enum vsp_field f)
 {
 	return (f >= VSP_F_STR0 && f <= VSP_F_STR5) || f == VSP_F_PATH ||
-	       f == VSP_F_FUNC;
+	       f == VSP_F_FUNC || (f >= VSP_F_RES_FIRST && f < VSP_F_COUNT);
 }
 
 static struct vsp_str cstr(const char *s)
@@ -75,13 +75,13 @@ struct vsp_str vsp_vm_field_str(struct vsp_event *ev, enum vsp_field f)
 	}
 	if (!field_fetchable(f))
 		return s;
-	if (f != VSP_F_FUNC || ev->fetch || (ev->strs_valid & (1ull << f)))
+	if (f != VSP_F_FUNC || ev->fetch || (ev->strs_valid & VSP_FBIT(f)))
 		return vsp_vm_fetch_str(ev, f);
 	/* Kernel and user events name their function already. */
 	s = cstr(ev->name);
 	ev->strs[f].ptr = s.ptr;
 	ev->strs[f].len = s.len;
-	ev->strs_valid |= 1ull << f;
+	ev->strs_valid |= VSP_FBIT(f);
 	return s;
 }
 
@@ -106,14 +106,18 @@ int64_t vsp_vm_field_int(const struct vsp_event *ev, enum vsp_field f)
 	case VSP_F_VALUE: return (int64_t)ev->value;
 	case VSP_F_OLD: return (int64_t)ev->old;
 	case VSP_F_EVENT_PARTIAL: return ev->partial;
-	default: return 0;
+	default:
+		/* Resolved integers: fetched before the program runs. */
+		if (vsp_field_is_rint(f))
+			return ev->rint[f - VSP_F_RINT_FIRST];
+		return 0;
 	}
 }
 
 #define FETCHED_FIELDS                                                     \
-	((1ull << VSP_F_STR0) | (1ull << VSP_F_STR1) | (1ull << VSP_F_STR2) | \
-	 (1ull << VSP_F_STR3) | (1ull << VSP_F_STR4) | (1ull << VSP_F_STR5) | \
-	 (1ull << VSP_F_PATH) | (1ull << VSP_F_FUNC))
+	(VSP_FBIT(VSP_F_STR0) | VSP_FBIT(VSP_F_STR1) | VSP_FBIT(VSP_F_STR2) | \
+	 VSP_FBIT(VSP_F_STR3) | VSP_FBIT(VSP_F_STR4) | VSP_FBIT(VSP_F_STR5) | \
+	 VSP_FBIT(VSP_F_PATH) | VSP_FBIT(VSP_F_FUNC) | VSP_FMASK_RESOLVED)
 
 /*
  * Every string the program can read is fetched before it runs, so whether
@@ -123,10 +127,10 @@ int64_t vsp_vm_field_int(const struct vsp_event *ev, enum vsp_field f)
  */
 static void fetch_all(const struct vsp_prog *pr, struct vsp_event *ev)
 {
-	uint64_t want = pr->reads & FETCHED_FIELDS & ~ev->strs_valid;
+	vsp_fmask want = pr->reads & FETCHED_FIELDS & ~ev->strs_valid;
 
 	while (want) {
-		unsigned f = (unsigned)__builtin_ctzll(want);
+		unsigned f = vsp_fmask_ctz(want);
 
 		want &= want - 1;
 		vsp_vm_field_str(ev, f);

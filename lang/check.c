@@ -123,6 +123,54 @@ static const char *chk_op_name(enum vsp_op op)
 	return names[op];
 }
 
+static bool chk_is_hook(enum vsp_event_kind k)
+{
+	return k == VSP_EV_FILE || k == VSP_EV_NET || k == VSP_EV_TASK;
+}
+
+/*
+ * The hook event that sees resolved what a syscall's `path` names, for
+ * the lint of section 7.2; NULL when none does.  `what` finishes the
+ * warning: "'on file open' decides on the file the kernel opens".
+ */
+static const char *chk_path_hook(const char *sys, const char **what)
+{
+	static const struct {
+		const char *sys, *hook, *what;
+	} t[] = {
+		{ "open", "open", "the file the kernel opens" },
+		{ "openat", "open", "the file the kernel opens" },
+		{ "openat2", "open", "the file the kernel opens" },
+		{ "creat", "open", "the file the kernel opens" },
+		{ "uselib", "open", "the file the kernel opens" },
+		{ "execve", "exec", "the program the kernel runs" },
+		{ "execveat", "exec", "the program the kernel runs" },
+		{ "unlink", "unlink", "the file the kernel removes" },
+		{ "unlinkat", "unlink", "the file the kernel removes" },
+		{ "rename", "rename", "the file the kernel renames" },
+		{ "renameat", "rename", "the file the kernel renames" },
+		{ "renameat2", "rename", "the file the kernel renames" },
+		{ "link", "link", "the file the kernel links" },
+		{ "linkat", "link", "the file the kernel links" },
+		{ "symlink", "symlink", "the link the kernel makes" },
+		{ "symlinkat", "symlink", "the link the kernel makes" },
+		{ "truncate", "truncate", "the file the kernel truncates" },
+		{ "chmod", "chmod", "the file the kernel changes" },
+		{ "fchmodat", "chmod", "the file the kernel changes" },
+		{ "chown", "chown", "the file the kernel changes" },
+		{ "lchown", "chown", "the file the kernel changes" },
+		{ "fchownat", "chown", "the file the kernel changes" },
+		{ "mount", "mount", "the mount the kernel makes" },
+	};
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (strcmp(t[i].sys, sys) == 0) {
+			*what = t[i].what;
+			return t[i].hook;
+		}
+	return NULL;
+}
+
 /* "syscall openat", "user \"libc.so.6\":system", for messages. */
 static const char *chk_event_desc(const struct vsp_event_ref *ev, char *buf,
 				  size_t size)
@@ -483,6 +531,22 @@ static enum vsp_type chk_field(struct chk *c, struct vsp_expr *e,
 		if (!first) {
 			first = ev;
 			type = t;
+		}
+	}
+	if (!in_message && strcmp(name, "path") == 0) {
+		for (i = 0; i < c->nev; i++) {
+			const struct vsp_event_ref *ev = &c->evs[i];
+			const char *what, *hook;
+
+			if (ev->catalog == -2 || ev->kind != VSP_EV_SYSCALL)
+				continue;
+			hook = chk_path_hook(ev->name, &what);
+			if (!hook)
+				continue;
+			vsp_diag_warning(c->d, &e->loc,
+					 "'path' is the string the guest passed; 'on file %s' decides on %s",
+					 hook, what);
+			break;
 		}
 	}
 	return type;
@@ -1280,6 +1344,28 @@ static void chk_events(struct chk *c, struct vsp_rule *r)
 
 		if (ev->catalog == -2)
 			continue;
+		if (chk_is_hook(ev->kind)) {
+			const struct vsp_hook *h = vsp_hook_by_name(ev->kind,
+								    ev->name);
+
+			if (!h) {
+				const char *kn = ev->kind == VSP_EV_FILE ? "file" :
+						 ev->kind == VSP_EV_NET ? "net" : "task";
+
+				s = vsp_suggest_hook(ev->kind, ev->name);
+				if (s)
+					vsp_diag_error(c->d, &ev->loc,
+						       "unknown %s hook '%s'; did you mean '%s'?",
+						       kn, ev->name, s);
+				else
+					vsp_diag_error(c->d, &ev->loc,
+						       "unknown %s hook '%s'", kn,
+						       ev->name);
+				ev->catalog = -2;
+				continue;
+			}
+			ev->catalog = (int)(h - vsp_hooks);
+		}
 		if (ev->kind == VSP_EV_SYSCALL || ev->kind == VSP_EV_HYPERCALL) {
 			bool sys = ev->kind == VSP_EV_SYSCALL;
 
@@ -1644,6 +1730,17 @@ static void chk_actions(struct chk *c, struct vsp_rule *r,
 					       "'return' takes an int, not %s",
 					       chk_type_name(t));
 			chk_expansion(c, a->value);
+			for (size_t k = 0; r && k < r->nevents; k++) {
+				char buf[160];
+				const struct vsp_event_ref *ev = &r->events[k];
+
+				if (ev->catalog == -2 || !chk_is_hook(ev->kind))
+					continue;
+				vsp_diag_error(c->d, &a->loc,
+					       "'return' is not a verdict of hook events (%s): deny, kill or pause it",
+					       chk_event_desc(ev, buf, sizeof buf));
+				break;
+			}
 			break;
 		default:
 			break;

@@ -38,6 +38,28 @@ static bool field_of_kind(enum vsp_field f, enum vsp_event_kind k)
 	       vsp_kind_has(k, field_table[f].group);
 }
 
+static bool field_is_hook_kind(enum vsp_event_kind k)
+{
+	return k == VSP_EV_FILE || k == VSP_EV_NET || k == VSP_EV_TASK;
+}
+
+static const struct vsp_hook *field_hook(const struct vsp_event_ref *ev)
+{
+	if (!field_is_hook_kind(ev->kind))
+		return NULL;
+	if (ev->catalog >= 0 && (size_t)ev->catalog < vsp_nhooks)
+		return &vsp_hooks[ev->catalog];
+	return vsp_hook_by_name(ev->kind, ev->name);
+}
+
+/* Field f is a hook field that the event's hook offers. */
+static bool field_of_hook(const struct vsp_hook *h, int f)
+{
+	unsigned g = vsp_hook_field_group((enum vsp_field)f);
+
+	return h && g && (h->fields & g);
+}
+
 static const struct vsp_call *field_call(const struct vsp_event_ref *ev)
 {
 	if (ev->kind == VSP_EV_SYSCALL) {
@@ -94,8 +116,11 @@ int vsp_field_resolve(const struct vsp_event_ref *ev, const char *name,
 
 	if ((unsigned)ev->kind >= VSP_EV_KIND_COUNT)
 		return -1;
+	const struct vsp_hook *h = field_hook(ev);
+
 	for (f = 0; f < VSP_F_COUNT; f++) {
-		if (!field_of_kind((enum vsp_field)f, ev->kind) ||
+		if (!(field_of_kind((enum vsp_field)f, ev->kind) ||
+		      field_of_hook(h, f)) ||
 		    strcmp(field_table[f].name, name) != 0)
 			continue;
 		*field = (enum vsp_field)f;
@@ -156,7 +181,8 @@ bool vsp_field_guess(const char *name, enum vsp_type *type)
 	int f;
 
 	for (f = 0; f < VSP_F_COUNT; f++)
-		if (field_table[f].group != VSP_FG_HAND &&
+		if ((field_table[f].group != VSP_FG_HAND ||
+		     vsp_hook_field_group((enum vsp_field)f)) &&
 		    strcmp(field_table[f].name, name) == 0) {
 			if (type)
 				*type = field_table[f].type;
@@ -185,10 +211,13 @@ size_t vsp_field_names(const struct vsp_event_ref *ev, const char **names,
 	size_t n = 0;
 	int f, i;
 
+	const struct vsp_hook *h = field_hook(ev);
+
 	if (!max)
 		return 0;
 	for (f = 0; f < VSP_F_COUNT && n + 1 < max; f++)
-		if (field_of_kind((enum vsp_field)f, ev->kind))
+		if (field_of_kind((enum vsp_field)f, ev->kind) ||
+		    field_of_hook(h, f))
 			names[n++] = field_table[f].name;
 	c = field_call(ev);
 	if (c && c->has_proto) {

@@ -365,6 +365,20 @@ static int trace_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
 		out->len = (uint32_t)strlen(out->ptr);
 		return 0;
 	}
+	if (f >= VSP_F_RES_FIRST && f < VSP_F_COUNT) {
+		/* Absent: decided as the live monitor would with the read
+		 * failed. */
+		if (!(te->rhave & VSP_FBIT(f)))
+			return -1;
+		if (vsp_field_is_rint(f)) {
+			ev->rint[f - VSP_F_RINT_FIRST] =
+				te->rint[f - VSP_F_RINT_FIRST];
+			*out = (struct vsp_str){ "", 0 };
+		} else {
+			*out = te->rstr[f];
+		}
+		return 0;
+	}
 	if (f >= VSP_F_STR0 && f <= VSP_F_STR5) {
 		unsigned i = (unsigned)(f - VSP_F_STR0);
 		if (te->call && te->call->has_proto && i < te->call->nargs)
@@ -410,6 +424,53 @@ static size_t strings_size(json_object *root)
 	return need;
 }
 
+/*
+ * One resolved field `prefix` + key of an object: type-checked and kept.
+ * Keys that name no resolved field are ignored, as unknown keys are.
+ */
+static int parse_resolved_key(struct vsp_trace_event *te, const char *prefix,
+			      const char *key, json_object *val, char *err,
+			      size_t errlen)
+{
+	char name[64];
+	int f;
+
+	snprintf(name, sizeof name, "%s%s", prefix, key);
+	f = vsp_event_field_by_name(name);
+	if (f < VSP_F_RES_FIRST)
+		return 0;
+	if (vsp_field_is_rint(f)) {
+		if (get_int(val, name, &te->rint[f - VSP_F_RINT_FIRST], err,
+			    errlen) < 0)
+			return -1;
+	} else {
+		const char *s;
+		size_t n;
+
+		if (get_str(val, name, &s, &n, err, errlen) < 0)
+			return -1;
+		te->rstr[f].ptr = arena_copy(te, s, n);
+		te->rstr[f].len = (uint32_t)n;
+	}
+	te->rhave |= VSP_FBIT(f);
+	return 0;
+}
+
+/* "file":{...}, "sock":{...}, "parent":{...}: an object of resolved fields. */
+static int parse_resolved(struct vsp_trace_event *te, const char *obj,
+			  const char *prefix, json_object *o, char *err,
+			  size_t errlen)
+{
+	if (json_object_get_type(o) != json_type_object) {
+		vsp_errf(err, errlen, "%s: expected an object", obj);
+		return -1;
+	}
+	json_object_object_foreach(o, key, val)
+		if (parse_resolved_key(te, prefix, key, val, err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
 static int parse_proc(struct vsp_trace_event *te, json_object *o, char *err,
 		      size_t errlen)
 {
@@ -434,6 +495,14 @@ static int parse_proc(struct vsp_trace_event *te, json_object *o, char *err,
 			p->comm[n] = '\0';
 			continue;
 		}
+		if (strcmp(key, "parent") == 0) {
+			if (parse_resolved(te, "proc.parent", "proc.parent.",
+					   val, err, errlen) < 0)
+				return -1;
+			continue;
+		}
+		if (parse_resolved_key(te, "proc.", key, val, err, errlen) < 0)
+			return -1;
 		if (strcmp(key, "pid") == 0)
 			dst = &p->pid;
 		else if (strcmp(key, "tid") == 0)
@@ -617,6 +686,24 @@ static int parse_object(struct vsp_trace_event *te, json_object *root,
 		} else if (strcmp(key, "stack") == 0) {
 			if (parse_stack(te, val, err, errlen) < 0)
 				return -1;
+		} else if (strcmp(key, "flags") == 0) {
+			if (parse_resolved_key(te, "", key, val, err, errlen) < 0)
+				return -1;
+		} else {
+			static const char *const objs[] = {
+				"file", "open", "exec", "mmap", "target", "sock",
+				"new", "module", "bpf"
+			};
+			for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++) {
+				char prefix[16];
+
+				if (strcmp(key, objs[i]) != 0)
+					continue;
+				snprintf(prefix, sizeof prefix, "%s.", objs[i]);
+				if (parse_resolved(te, key, prefix, val, err,
+						   errlen) < 0)
+					return -1;
+			}
 		}
 	}
 
@@ -663,6 +750,10 @@ static int parse_object(struct vsp_trace_event *te, json_object *root,
 	} else if (!name) {
 		vsp_errf(err, errlen, "missing key \"name\"");
 		return -1;
+	} else if ((ev->kind == VSP_EV_FILE || ev->kind == VSP_EV_NET ||
+		    ev->kind == VSP_EV_TASK) && !vsp_hook_by_name(ev->kind, name)) {
+		vsp_errf(err, errlen, "name: \"%s\" is not a %s hook", name, kind);
+		return -1;
 	}
 	ev->name = name;
 	if (!ev->vm)
@@ -680,6 +771,7 @@ int vsp_trace_parse(struct vsp_trace_event *te, const char *line, size_t len,
 	memset(&te->ev, 0, sizeof(te->ev));
 	te->call = NULL;
 	te->nstrings = 0;
+	te->rhave = 0;
 	te->arena_len = 0;
 	te->ev.vcpu = 0;
 
@@ -806,8 +898,20 @@ int vsp_line_read(struct vsp_line_reader *r, const char **line, size_t *len)
 
 /* --- trace writer -------------------------------------------------- */
 
-static void write_proc(struct vsp_jbuf *b, const struct vsp_proc *p)
+vsp_fmask vsp_trace_record_fields(const struct vsp_event *ev)
 {
+	vsp_fmask m = 0;
+	const struct vsp_hook *h = vsp_hook_by_name(ev->kind, ev->name);
+
+	for (int f = VSP_F_RES_FIRST; h && f < VSP_F_COUNT; f++)
+		if (h->fields & vsp_hook_field_group((enum vsp_field)f))
+			m |= VSP_FBIT(f);
+	return m;
+}
+
+static void write_proc(struct vsp_jbuf *b, struct vsp_event *ev)
+{
+	const struct vsp_proc *p = &ev->proc;
 	bool first = true;
 
 	vsp_jbuf_raw(b, "{", 1);
@@ -825,6 +929,9 @@ static void write_proc(struct vsp_jbuf *b, const struct vsp_proc *p)
 	vsp_jbuf_int(b, p->euid);
 	vsp_jbuf_key(b, "gid", &first);
 	vsp_jbuf_int(b, p->gid);
+	/* What some rule read of the resolved process. */
+	vsp_json_resolved_proc(b, ev, ev->strs_valid & VSP_FMASK_RESOLVED,
+			       &first);
 	vsp_jbuf_raw(b, "}", 1);
 }
 
@@ -906,8 +1013,10 @@ int vsp_trace_write(FILE *out, struct vsp_event *ev)
 		if (!sfirst)
 			vsp_jbuf_raw(&b, "}", 1);
 	}
+	vsp_json_resolved(&b, ev, vsp_trace_record_fields(ev) |
+			  (ev->strs_valid & VSP_FMASK_RESOLVED), &first);
 	vsp_jbuf_key(&b, "proc", &first);
-	write_proc(&b, &ev->proc);
+	write_proc(&b, ev);
 	vsp_jbuf_key(&b, "cr3", &first);
 	vsp_jbuf_int(&b, (int64_t)ev->cr3);
 	if (ev->partial) {

@@ -37,6 +37,11 @@ struct vsp_trace_event {
 	struct vsp_trace_string strings[VSP_TRACE_MAX_STRINGS];
 	uint32_t nstrings;
 	const char *stack[VSP_TRACE_MAX_STACK];
+	/* Resolved fields (language 1.1) the line carries; the fetch
+	 * callback answers the others as failed reads. */
+	vsp_fmask rhave;
+	struct vsp_str rstr[VSP_F_COUNT];
+	int64_t rint[VSP_NRINT];
 	char *arena;		/* owned copies of every string above */
 	size_t arena_len, arena_cap;
 };
@@ -54,10 +59,15 @@ int vsp_trace_parse(struct vsp_trace_event *te, const char *line, size_t len,
 /*
  * Writes `ev` as one trace line, reading every string field its catalog
  * entry names through ev->fetch (so a live recording holds what a replay
- * needs).  The line is built whole, then written with one call.  Returns 0
+ * needs), and, for hook events, every resolved field of its hook and
+ * the resolved process fields (vsp_trace_record_fields).  The line is built whole, then written with one call.  Returns 0
  * or -1 on a write error.
  */
 int vsp_trace_write(FILE *out, struct vsp_event *ev);
+
+/* The resolved fields a recording of `ev` reads, so that a replay of any
+ * policy has them: the hook's own fields and the resolved process. */
+vsp_fmask vsp_trace_record_fields(const struct vsp_event *ev);
 
 /* A line reader that bounds line length without reading a huge line into
  * memory whole: lines over VSP_TRACE_MAX_LINE are reported as too long. */

@@ -73,8 +73,8 @@ struct fz_event {
 	const char *stack[16];
 	char longstr[5000];	/* longer than a scratch slot */
 	uint8_t pick[VSP_F_COUNT];	/* which string each field gets */
-	uint64_t fail_mask;	/* fields whose guest read fails */
-	uint64_t fetched;	/* fields fetch was asked for */
+	vsp_fmask fail_mask;	/* fields whose guest read fails */
+	vsp_fmask fetched;	/* fields fetch was asked for */
 	uint32_t fetch_calls[VSP_F_COUNT];
 };
 
@@ -85,9 +85,9 @@ static int fz_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
 
 	if ((unsigned)f >= VSP_F_COUNT)
 		FZ_FAIL("fetch of field %u", (unsigned)f);
-	fe->fetched |= 1ull << f;
+	fe->fetched |= VSP_FBIT(f);
 	fe->fetch_calls[f]++;
-	if (fe->fail_mask & (1ull << f))
+	if (fe->fail_mask & VSP_FBIT(f))
 		return -1;
 	if (fe->pick[f] == 0xff) {
 		out->ptr = fe->longstr;

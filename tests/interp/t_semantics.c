@@ -25,7 +25,7 @@ struct fetchctx {
 	const struct vsp_call *call;
 	char strs[7][512];	/* args 0..5, then "path" for non-syscalls */
 	bool have[7];
-	uint64_t fail;		/* bit f: reading field f fails */
+	vsp_fmask fail;		/* bit f: reading field f fails */
 };
 
 struct tcase {
@@ -50,7 +50,7 @@ static int fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
 	struct fetchctx *fc = ctx;
 	int i = -1;
 
-	if (fc->fail & (1ull << f))
+	if (fc->fail & VSP_FBIT(f))
 		return -1;
 	if (f >= VSP_F_STR0 && f <= VSP_F_STR5)
 		i = f - VSP_F_STR0;
