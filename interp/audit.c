@@ -101,6 +101,41 @@ static const char *audit_time(struct vsp_audit *a)
 
 /* --- records ------------------------------------------------------- */
 
+/* The resolved fields that name a hook event's object in its records. */
+static vsp_fmask audit_named(const struct vsp_event *ev)
+{
+	static const enum vsp_field named[] = {
+		VSP_F_FILE_PATH, VSP_F_TARGET_PATH, VSP_F_SOCK_FAMILY,
+		VSP_F_SOCK_ADDR, VSP_F_SOCK_PORT, VSP_F_TARGET_PID,
+		VSP_F_TARGET_COMM
+	};
+	const struct vsp_hook *h = vsp_hook_by_name(ev->kind, ev->name);
+	vsp_fmask want = 0;
+
+	for (size_t i = 0; h && i < sizeof named / sizeof named[0]; i++)
+		if (h->fields & vsp_hook_field_group(named[i]))
+			want |= VSP_FBIT(named[i]);
+	return want;
+}
+
+void vsp_audit_prefetch(struct vsp_audit *a, struct vsp_event *ev,
+			const struct vsp_decision *d)
+{
+	char msg[1024];
+	vsp_fmask want = audit_named(ev) & ~ev->strs_valid;
+	struct vsp_str s;
+
+	for (uint32_t i = 0; i < d->nfired; i++)
+		vsp_policy_format(a->policy, d->fired[i].effect, ev, msg,
+				  sizeof msg);
+	while (want) {
+		unsigned f = vsp_fmask_ctz(want);
+
+		want &= want - 1;
+		vsp_event_string(ev, (enum vsp_field)f, &s);
+	}
+}
+
 static void put_event(struct vsp_jbuf *b, struct vsp_event *ev)
 {
 	bool first = true;
@@ -133,20 +168,8 @@ static void put_event(struct vsp_jbuf *b, struct vsp_event *ev)
 	}
 	/* Whatever the rules read of the objects, and a hook's object by
 	 * name, so a record says what was denied. */
-	{
-		const struct vsp_hook *h = vsp_hook_by_name(ev->kind, ev->name);
-		vsp_fmask want = ev->strs_valid & VSP_FMASK_RESOLVED;
-		static const enum vsp_field named[] = {
-			VSP_F_FILE_PATH, VSP_F_TARGET_PATH, VSP_F_SOCK_FAMILY,
-			VSP_F_SOCK_ADDR, VSP_F_SOCK_PORT, VSP_F_TARGET_PID,
-			VSP_F_TARGET_COMM
-		};
-
-		for (size_t i = 0; h && i < sizeof named / sizeof named[0]; i++)
-			if (h->fields & vsp_hook_field_group(named[i]))
-				want |= VSP_FBIT(named[i]);
-		vsp_json_resolved(b, ev, want, &first);
-	}
+	vsp_json_resolved(b, ev, (ev->strs_valid & VSP_FMASK_RESOLVED) |
+			  audit_named(ev), &first);
 	if (ev->kind == VSP_EV_SYSCALL) {
 		const struct vsp_call *c = vsp_syscall_by_nr(ev->nr);
 		struct vsp_str s;

@@ -55,6 +55,14 @@ void vsp_audit_init_sink(struct vsp_audit *a, struct vsp_sink *sink,
 			 struct vsp_policy *p);
 void vsp_audit_release(struct vsp_audit *a);
 
+/*
+ * Reads, through ev->fetch, every field the records of decision `d` will
+ * show (the fired effects' messages, a hook event's object): for a live
+ * backend, whose guest cannot be read once the verdict lets it run.
+ */
+void vsp_audit_prefetch(struct vsp_audit *a, struct vsp_event *ev,
+			const struct vsp_decision *d);
+
 /* Writes the records for one decision.  `applied` says whether the
  * verdict changed what the guest did (enforce mode, not allow).  Returns
  * 0, or the negative errno of the first record that could not be written

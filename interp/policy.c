@@ -788,6 +788,9 @@ size_t vsp_policy_format(const struct vsp_policy *p, uint32_t effect,
 				}
 				break;
 			default:
+				/* A resolved integer is fetched like a string. */
+				if (vsp_field_is_rint(f))
+					(void)vsp_vm_fetch_str(ev, f);
 				n = snprintf(tmp, sizeof(tmp), "%lld",
 					     (long long)vsp_vm_field_int(ev, f));
 				out_put(buf, size, &at, tmp, (size_t)n);

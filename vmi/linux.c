@@ -73,9 +73,9 @@ static long lx_member(const struct btf *btf, uint32_t id, const char *name,
 	return -1;
 }
 
-static int lx_offset(const struct btf *btf, const char *sname,
-		     const char *mname, uint32_t *off, char *err,
-		     size_t errlen)
+int vsp_linux_btf_offset(const struct btf *btf, const char *sname,
+			 const char *mname, uint32_t *off, char *err,
+			 size_t errlen)
 {
 	int id = btf__find_by_name_kind(btf, sname, BTF_KIND_STRUCT);
 	uint32_t mt;
@@ -131,7 +131,7 @@ static int lx_find_current(struct vsp_linux *lx, const struct btf *btf,
 	uint64_t a;
 	uint32_t in_hot;
 
-	if (lx_offset(btf, "pcpu_hot", "current_task", &in_hot, NULL, 0) == 0) {
+	if (vsp_linux_btf_offset(btf, "pcpu_hot", "current_task", &in_hot, NULL, 0) == 0) {
 		if ((syms && vsp_sym_addr(syms, "pcpu_hot", &a) == 0) ||
 		    lx_percpu_var(btf, "pcpu_hot", &a) == 0) {
 			lx->current_off = a + in_hot;
@@ -178,9 +178,9 @@ static int lx_mm_init(struct vsp_linux *lx, const struct btf *btf)
 {
 	uint32_t fpath, pdentry, dname, qname, ameta;
 
-	if (lx_offset(btf, "task_struct", "mm", &lx->task_mm, NULL, 0) ||
-	    lx_offset(btf, "mm_struct", "mm_mt", &lx->mm_mt, NULL, 0) ||
-	    lx_offset(btf, "maple_tree", "ma_root", &lx->mt_root, NULL, 0) ||
+	if (vsp_linux_btf_offset(btf, "task_struct", "mm", &lx->task_mm, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "mm_struct", "mm_mt", &lx->mm_mt, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "maple_tree", "ma_root", &lx->mt_root, NULL, 0) ||
 	    lx_array(btf, "maple_range_64", "pivot", &lx->r64_pivot,
 		     &lx->r64_npivot) ||
 	    lx_array(btf, "maple_range_64", "slot", &lx->r64_slot,
@@ -189,18 +189,18 @@ static int lx_mm_init(struct vsp_linux *lx, const struct btf *btf)
 		     &lx->a64_npivot) ||
 	    lx_array(btf, "maple_arange_64", "slot", &lx->a64_slot,
 		     &lx->a64_nslot) ||
-	    lx_offset(btf, "maple_arange_64", "meta", &ameta, NULL, 0) ||
-	    lx_offset(btf, "vm_area_struct", "vm_start", &lx->vma_start, NULL, 0) ||
-	    lx_offset(btf, "vm_area_struct", "vm_end", &lx->vma_end, NULL, 0) ||
-	    lx_offset(btf, "vm_area_struct", "vm_mm", &lx->vma_mm, NULL, 0) ||
-	    lx_offset(btf, "vm_area_struct", "vm_flags", &lx->vma_flags, NULL, 0) ||
-	    lx_offset(btf, "vm_area_struct", "vm_pgoff", &lx->vma_pgoff, NULL, 0) ||
-	    lx_offset(btf, "vm_area_struct", "vm_file", &lx->vma_file, NULL, 0) ||
-	    lx_offset(btf, "file", "f_path", &fpath, NULL, 0) ||
-	    lx_offset(btf, "path", "dentry", &pdentry, NULL, 0) ||
-	    lx_offset(btf, "dentry", "d_parent", &lx->dentry_parent, NULL, 0) ||
-	    lx_offset(btf, "dentry", "d_name", &dname, NULL, 0) ||
-	    lx_offset(btf, "qstr", "name", &qname, NULL, 0))
+	    vsp_linux_btf_offset(btf, "maple_arange_64", "meta", &ameta, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "vm_area_struct", "vm_start", &lx->vma_start, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "vm_area_struct", "vm_end", &lx->vma_end, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "vm_area_struct", "vm_mm", &lx->vma_mm, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "vm_area_struct", "vm_flags", &lx->vma_flags, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "vm_area_struct", "vm_pgoff", &lx->vma_pgoff, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "vm_area_struct", "vm_file", &lx->vma_file, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "file", "f_path", &fpath, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "path", "dentry", &pdentry, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "dentry", "d_parent", &lx->dentry_parent, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "dentry", "d_name", &dname, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "qstr", "name", &qname, NULL, 0))
 		return -1;
 	if (lx->r64_nslot < 2 || lx->r64_nslot > 64 || lx->a64_nslot < 2 ||
 	    lx->a64_nslot > 64 || lx->r64_npivot + 1 != lx->r64_nslot ||
@@ -221,18 +221,18 @@ static int lx_init_btf(struct vsp_linux *lx, struct btf *btf,
 {
 	int id, rc = -1;
 
-	if (lx_offset(btf, "task_struct", "pid", &lx->task_pid, err, errlen) ||
-	    lx_offset(btf, "task_struct", "tgid", &lx->task_tgid, err, errlen) ||
-	    lx_offset(btf, "task_struct", "comm", &lx->task_comm, err, errlen) ||
-	    lx_offset(btf, "task_struct", "real_parent", &lx->task_real_parent,
+	if (vsp_linux_btf_offset(btf, "task_struct", "pid", &lx->task_pid, err, errlen) ||
+	    vsp_linux_btf_offset(btf, "task_struct", "tgid", &lx->task_tgid, err, errlen) ||
+	    vsp_linux_btf_offset(btf, "task_struct", "comm", &lx->task_comm, err, errlen) ||
+	    vsp_linux_btf_offset(btf, "task_struct", "real_parent", &lx->task_real_parent,
 		      err, errlen) ||
-	    lx_offset(btf, "task_struct", "cred", &lx->task_cred, err,
+	    vsp_linux_btf_offset(btf, "task_struct", "cred", &lx->task_cred, err,
 		      errlen) ||
-	    lx_offset(btf, "task_struct", "real_cred", &lx->task_real_cred,
+	    vsp_linux_btf_offset(btf, "task_struct", "real_cred", &lx->task_real_cred,
 		      err, errlen) ||
-	    lx_offset(btf, "cred", "uid", &lx->cred_uid, err, errlen) ||
-	    lx_offset(btf, "cred", "euid", &lx->cred_euid, err, errlen) ||
-	    lx_offset(btf, "cred", "gid", &lx->cred_gid, err, errlen))
+	    vsp_linux_btf_offset(btf, "cred", "uid", &lx->cred_uid, err, errlen) ||
+	    vsp_linux_btf_offset(btf, "cred", "euid", &lx->cred_euid, err, errlen) ||
+	    vsp_linux_btf_offset(btf, "cred", "gid", &lx->cred_gid, err, errlen))
 		goto out;
 	id = btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT);
 	lx->task_size = btf__type_by_id(btf, (uint32_t)id)->size;

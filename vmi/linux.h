@@ -69,6 +69,16 @@ int vsp_linux_init_mem(struct vsp_linux *lx, const void *data, size_t size,
 		       char *err, size_t errlen);
 
 /*
+ * Byte offset of member `mname` of struct `sname` in `btf`, looking into
+ * anonymous members; bitfields are refused.  0, or -1 with a message.
+ * For the other Linux readers (vmi/linux_fs.c).
+ */
+struct btf;
+int vsp_linux_btf_offset(const struct btf *btf, const char *sname,
+			 const char *mname, uint32_t *off, char *err,
+			 size_t errlen);
+
+/*
  * The per-CPU base of a vCPU stopped in kernel mode: gs_base, or the
  * shadow kernel_gs_base when the stop came before swapgs (the one that is a
  * kernel address).  0 when neither is.
