@@ -30,6 +30,11 @@ int vsp_hook_site_init(struct vsp_hook_site *s, const struct vsp_lxfs *fs,
 	s->read = read;
 	s->ctx = ctx;
 	s->cache_on = vsp_lxfs_locks((struct vsp_lxfs *)fs, syms);
+	/* VSP_PATH_CACHE=0: every path walked, to measure what a first
+	 * open costs (tests/guest/measure.sh). */
+	const char *env = getenv("VSP_PATH_CACHE");
+	if (env && strcmp(env, "0") == 0)
+		s->cache_on = false;
 	if (s->cache_on) {
 		s->cache = calloc(VSP_HOOK_CACHE, sizeof *s->cache);
 		if (!s->cache)

@@ -38,7 +38,13 @@ static const char fz_policy[] =
 	": pause, alert \"creds %{func}\";\n"
 	"on user \"libc.so.6\":system when event.partial: log;\n"
 	"on write sys_call_table[0..450] when value != old: deny EPERM, alert \"%{addr} %{len}\";\n"
-	"on syscall ptrace when vcpu > 0 or cr3 == 0 or \"x\" in stack: deny;\n";
+	"on syscall ptrace when vcpu > 0 or cr3 == 0 or \"x\" in stack: deny;\n"
+	"on file open, exec when file.path matches \"/etc/**\" or file.ino == 2 or\n"
+	"  proc.exe == \"/x\" or proc.parent.pid == 1 or proc.loginuid == 0\n"
+	": deny, alert \"%{file.fspath} %{proc.cmdline} %{proc.cgroup} %{file.mode}\";\n"
+	"on net connect when sock.addr == \"1.2.3.4\" and sock.port == 80: deny;\n"
+	"on task kill when target.pid == 1 or target.exe == \"/sbin/init\": kill, log \"%{target.comm}\";\n"
+	"on task unshare, setns when flags != 0: deny;\n";
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

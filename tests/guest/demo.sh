@@ -23,6 +23,10 @@ echo "== booting Linux $RELEASE under QEMU (TCG), paused for vsp"
 read -r qpid port < <("$RIG" boot --bg --timeout 120 --log "$T/console" \
 	'cat /etc/hostname' \
 	'cat /etc/shadow' \
+	'cd /etc && cat shadow' \
+	'cat //etc//shadow' \
+	'cat /etc/../etc/shadow' \
+	'ln -s /etc/shadow /tmp/s && cat /tmp/s' \
 	'vsp_open /etc/passwd /etc/shadow /etc/gshadow' \
 	'vsp_exec /tmp/x' \
 	'vsp_exec /bin/vsp_hello')
@@ -38,7 +42,7 @@ echo "== what the guest's programs saw (serial console)"
 tr -d '\r' <"$T/console" | sed -n '/VSP-BOOT/,$p' | sed 's/^.*VSP-BOOT/VSP-BOOT/' | grep -v '^\[ *[0-9]' | sed 's/^/   guest| /' || true
 echo
 if [ $rc = 0 ]; then
-	echo "== done: /etc/shadow and /etc/gshadow were denied (EACCES), /tmp/x ran /bin/false"
+	echo "== done: /etc/shadow was denied (EACCES) by every spelling, /tmp/x was refused"
 else
 	echo "== vsp attach exited with status $rc" >&2
 fi

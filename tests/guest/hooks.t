@@ -8,6 +8,8 @@
 # decisions.
 . "$(dirname "$0")/lib.sh"
 guest_setup
+# Two boots of many traps each: room for a loaded machine.
+GUEST_TIMEOUT=${GUEST_TIMEOUT:-420}
 
 SECRET=SECRET-HASH
 ROUTES='plain double-slash dot dotdot relative relative-dotdot symlink symlinked-dir dirfd openat2 io_uring int80 o_path-proc-fd open_by_handle_at bind-mount hardlink chroot'

@@ -76,11 +76,13 @@ guest_run() {
 	shift
 	local port
 	# shellcheck disable=SC2086
-	read -r QPID port < <("$RIG" boot --bg --timeout 150 ${GUEST_BOOT_OPTS:-} \
+	# GUEST_TIMEOUT: seconds vsp may run (120); the guest gets 30 more.
+	local tmo=${GUEST_TIMEOUT:-120}
+	read -r QPID port < <("$RIG" boot --bg --timeout $((tmo + 30)) ${GUEST_BOOT_OPTS:-} \
 		--log "$T/$name.log" "$@")
 	QPIDS+=("$QPID")
 	VSP_RC=0
-	timeout -s INT 120 "$VSP" attach --gdb "127.0.0.1:$port" --symbols "$SYSTEM_MAP" \
+	timeout -s INT "$tmo" "$VSP" attach --gdb "127.0.0.1:$port" --symbols "$SYSTEM_MAP" \
 		"${va[@]}" >"$T/$name.audit" 2>"$T/$name.err" || VSP_RC=$?
 	[ "${GUEST_NO_WAIT:-}" ] || guest_wait "$QPID" 60
 }

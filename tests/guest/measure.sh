@@ -6,7 +6,11 @@
 # guest four ways and prints one line each: no debugger at all; vsp
 # attached with a policy that traps nothing; every openat trapped and
 # allowed without reading anything; every openat trapped with its path read
-# and matched (tests/guest/policies/shadow.vsp).  Columns: the loop's time
+# and matched (tests/guest/policies/shadow.vsp); and every open of any
+# route trapped at the kernel's open hook with file.path resolved and
+# matched (tests/guest/policies/hook-shadow.vsp), with the path cache and,
+# to show what a first open costs, without it (VSP_PATH_CACHE=0).
+# Columns: the loop's time
 # inside the guest, the whole run's wall time (boot to power off), traps
 # hit, round trips per trap, vsp's own handling time per trap, and the
 # engine's share of that.
@@ -54,3 +58,7 @@ run "no monitor"
 run "attached, no rules" "$T/empty.vsp"
 run "openat trapped, allow" "$HERE/policies/opens.vsp"
 run "openat trapped, path rule" "$HERE/policies/shadow.vsp"
+run "file open, file.path rule" "$HERE/policies/hook-shadow.vsp"
+grep '^hook events:' "$T/file open, file.path rule.err" | sed 's/^/#   /'
+VSP_PATH_CACHE=0 run "file open, no path cache" "$HERE/policies/hook-shadow.vsp"
+grep '^hook events:' "$T/file open, no path cache.err" | sed 's/^/#   /'
