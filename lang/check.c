@@ -1730,17 +1730,6 @@ static void chk_actions(struct chk *c, struct vsp_rule *r,
 					       "'return' takes an int, not %s",
 					       chk_type_name(t));
 			chk_expansion(c, a->value);
-			for (size_t k = 0; r && k < r->nevents; k++) {
-				char buf[160];
-				const struct vsp_event_ref *ev = &r->events[k];
-
-				if (ev->catalog == -2 || !chk_is_hook(ev->kind))
-					continue;
-				vsp_diag_error(c->d, &a->loc,
-					       "'return' is not a verdict of hook events (%s): deny, kill or pause it",
-					       chk_event_desc(ev, buf, sizeof buf));
-				break;
-			}
 			break;
 		default:
 			break;

@@ -38,7 +38,7 @@ int main(void)
 	ok(strcmp(vsp_event_kind_name(VSP_EV_KIND_COUNT), "unknown") == 0,
 	   "a kind out of range is unknown");
 	ok(strcmp(vsp_event_kind_names(buf, sizeof buf, "and"),
-		  "syscall, hypercall, kernel, user and write") == 0,
+		  "syscall, hypercall, kernel, user, write, file, net and task") == 0,
 	   "kinds joined: %s", buf);
 	ok(strlen(vsp_event_kind_names(buf, 12, "or")) == 11,
 	   "a short buffer is cut and terminated: %s", buf);

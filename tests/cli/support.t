@@ -23,14 +23,14 @@ like "$(cat "$T/err")" 'p\.vsp:3:[0-9]+: error: rule "sh": user "libc.so.6":syst
 	"the user event, by file, line and rule"
 like "$(cat "$T/err")" 'p\.vsp:4:4: error: write modprobe_path cannot be trapped through the gdb backend: ' \
 	"the write event of an unnamed rule, by file, line and column"
-ok '! grep -q "p.vsp:2:" "$T/err"' "the syscall event is not refused"
+ok '! grep -q "p.vsp:2:.*error" "$T/err"' "the syscall event is not refused"
 "$VSP" check --backend xen "$T/p.vsp" 2> "$T/err"
 is "$?" 1 "check --backend xen: exit 1"
 like "$(cat "$T/err")" 'write modprobe_path cannot be trapped through the xen backend: the Xen backend has no write watchpoints' \
 	"xen: its own reason"
 "$VSP" check --backend gdb "$T/ok.vsp" 2> "$T/err"
 is "$?" 0 "check --backend gdb: syscall and kernel events pass"
-ok '[ ! -s "$T/err" ]' "and nothing is printed"
+ok '! grep -q error "$T/err"' "and no error is printed (the path lint may warn)"
 "$VSP" check --backend qemu "$T/ok.vsp" 2> "$T/err"
 is "$?" 2 "an unknown backend is a usage error"
 like "$(cat "$T/err")" "--backend takes gdb or xen, not 'qemu'" "and says which it takes"
