@@ -163,13 +163,13 @@ static void put_event(struct vsp_jbuf *b, struct vsp_event *ev)
 		vsp_jbuf_key(b, "uid", &pf);
 		vsp_jbuf_int(b, ev->proc.uid);
 		vsp_json_resolved_proc(b, ev, ev->strs_valid & VSP_FMASK_RESOLVED,
-				       &pf);
+				       false, &pf);
 		vsp_jbuf_raw(b, "}", 1);
 	}
 	/* Whatever the rules read of the objects, and a hook's object by
 	 * name, so a record says what was denied. */
 	vsp_json_resolved(b, ev, (ev->strs_valid & VSP_FMASK_RESOLVED) |
-			  audit_named(ev), &first);
+			  audit_named(ev), false, &first);
 	if (ev->kind == VSP_EV_SYSCALL) {
 		const struct vsp_call *c = vsp_syscall_by_nr(ev->nr);
 		struct vsp_str s;
@@ -294,10 +294,14 @@ struct rec_facts {
 	uint64_t addr;
 };
 
+/* The file an event names: a file hook's resolved path (already read by
+ * vsp_audit_prefetch on a live backend), a syscall's path argument. */
 static bool event_path(struct vsp_event *ev, struct vsp_str *s)
 {
 	const struct vsp_call *c;
 
+	if (ev->kind == VSP_EV_FILE)
+		return vsp_event_string(ev, VSP_F_FILE_PATH, s);
 	if (ev->kind != VSP_EV_SYSCALL)
 		return false;
 	c = vsp_syscall_by_nr(ev->nr);

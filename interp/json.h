@@ -41,12 +41,14 @@ bool vsp_utf8_valid(const char *s, size_t n);
  * "cmdline", "cgroup", "loginuid", "sessionid" and "parent":{..}.  Only
  * the fields of `want` are written, each read through ev->fetch if it was
  * not yet; a field whose read failed is left out (a replay then sees it
- * failed too).  Shared by the trace writer and the audit writer.
+ * failed too).  Shared by the trace writer and the audit writer; with
+ * `bytes` (traces) a string that is not UTF-8 is written as {"hex":..}
+ * (vsp_jbuf_bytes), so a replay reads the guest's bytes back.
  */
 struct vsp_event;
 void vsp_json_resolved(struct vsp_jbuf *b, struct vsp_event *ev,
-		       unsigned __int128 want, bool *first);
+		       unsigned __int128 want, bool bytes, bool *first);
 void vsp_json_resolved_proc(struct vsp_jbuf *b, struct vsp_event *ev,
-			    unsigned __int128 want, bool *first);
+			    unsigned __int128 want, bool bytes, bool *first);
 
 #endif

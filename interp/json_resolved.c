@@ -14,12 +14,15 @@
 
 #include "interp/event.h"
 
-/* Writes field f's value (already fetched and readable). */
+/* Writes field f's value (already fetched and readable); a string that
+ * is not UTF-8 as {"hex":..} when `bytes`. */
 static void put_value(struct vsp_jbuf *b, struct vsp_event *ev, int f,
-		      const struct vsp_str *s)
+		      const struct vsp_str *s, bool bytes)
 {
 	if (vsp_field_is_rint(f))
 		vsp_jbuf_int(b, ev->rint[f - VSP_F_RINT_FIRST]);
+	else if (bytes)
+		vsp_jbuf_bytes(b, s->ptr, s->len);
 	else
 		vsp_jbuf_str(b, s->ptr, s->len);
 }
@@ -29,7 +32,8 @@ static void put_value(struct vsp_jbuf *b, struct vsp_event *ev, int f,
  * every wanted field whose name is `prefix` + key with no further dot.
  */
 static void put_group(struct vsp_jbuf *b, struct vsp_event *ev, vsp_fmask want,
-		      const char *prefix, const char *obj, bool *first)
+		      const char *prefix, const char *obj, bool bytes,
+		      bool *first)
 {
 	size_t pl = strlen(prefix);
 	bool open = false, inner = true;
@@ -49,14 +53,14 @@ static void put_group(struct vsp_jbuf *b, struct vsp_event *ev, vsp_fmask want,
 			open = true;
 		}
 		vsp_jbuf_key(b, n + pl, obj ? &inner : first);
-		put_value(b, ev, f, &s);
+		put_value(b, ev, f, &s, bytes);
 	}
 	if (open)
 		vsp_jbuf_raw(b, "}", 1);
 }
 
 void vsp_json_resolved(struct vsp_jbuf *b, struct vsp_event *ev,
-		       vsp_fmask want, bool *first)
+		       vsp_fmask want, bool bytes, bool *first)
 {
 	static const char *const objs[] = {
 		"file", "open", "exec", "mmap", "target", "sock", "new",
@@ -66,14 +70,15 @@ void vsp_json_resolved(struct vsp_jbuf *b, struct vsp_event *ev,
 
 	for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++) {
 		snprintf(prefix, sizeof prefix, "%s.", objs[i]);
-		put_group(b, ev, want, prefix, objs[i], first);
+		put_group(b, ev, want, prefix, objs[i], bytes, first);
 	}
-	put_group(b, ev, want & VSP_FBIT(VSP_F_FLAGS), "", NULL, first);
+	put_group(b, ev, want & VSP_FBIT(VSP_F_FLAGS), "", NULL, bytes,
+		  first);
 }
 
 void vsp_json_resolved_proc(struct vsp_jbuf *b, struct vsp_event *ev,
-			    vsp_fmask want, bool *first)
+			    vsp_fmask want, bool bytes, bool *first)
 {
-	put_group(b, ev, want, "proc.", NULL, first);
-	put_group(b, ev, want, "proc.parent.", "parent", first);
+	put_group(b, ev, want, "proc.", NULL, bytes, first);
+	put_group(b, ev, want, "proc.parent.", "parent", bytes, first);
 }

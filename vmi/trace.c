@@ -414,7 +414,9 @@ static size_t strings_size(json_object *root)
 			break;
 		case json_type_object:
 		case json_type_array:
-			need += strlen(json_object_to_json_string_ext(val,
+			/* Twice the text: a {"hex":..} inside is copied, then
+			 * decoded into a copy of its own (resolved fields). */
+			need += 2 * strlen(json_object_to_json_string_ext(val,
 					JSON_C_TO_STRING_PLAIN)) + 1;
 			break;
 		default:
@@ -447,7 +449,7 @@ static int parse_resolved_key(struct vsp_trace_event *te, const char *prefix,
 		const char *s;
 		size_t n;
 
-		if (get_str(val, name, &s, &n, err, errlen) < 0)
+		if (get_bytes(te, val, name, &s, &n, err, errlen) < 0)
 			return -1;
 		te->rstr[f].ptr = arena_copy(te, s, n);
 		te->rstr[f].len = (uint32_t)n;
@@ -931,7 +933,7 @@ static void write_proc(struct vsp_jbuf *b, struct vsp_event *ev)
 	vsp_jbuf_int(b, p->gid);
 	/* What some rule read of the resolved process. */
 	vsp_json_resolved_proc(b, ev, ev->strs_valid & VSP_FMASK_RESOLVED,
-			       &first);
+			       true, &first);
 	vsp_jbuf_raw(b, "}", 1);
 }
 
@@ -1014,7 +1016,7 @@ int vsp_trace_write(FILE *out, struct vsp_event *ev)
 			vsp_jbuf_raw(&b, "}", 1);
 	}
 	vsp_json_resolved(&b, ev, vsp_trace_record_fields(ev) |
-			  (ev->strs_valid & VSP_FMASK_RESOLVED), &first);
+			  (ev->strs_valid & VSP_FMASK_RESOLVED), true, &first);
 	vsp_jbuf_key(&b, "proc", &first);
 	write_proc(&b, ev);
 	vsp_jbuf_key(&b, "cr3", &first);

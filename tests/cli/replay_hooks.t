@@ -36,6 +36,19 @@ like "$(grep '"seq":5,' "$T/a")" '"rule":"init","verdict":"deny"' "target.pid an
 ok '! grep -q "\"seq\":6," "$T/a"' "loginuid 0 is allowed"
 like "$(grep '"seq":7,' "$T/a")" '"msg":"partial".*"partial":true' "an absent field is a failed read: event.partial"
 
+# Guest bytes that are not UTF-8 travel as {"hex":..} in resolved objects
+# too, and decide byte for byte: /etc/shadow spelt in hex is denied, a
+# byte 0xff after it is another file.
+printf '%s\n' '{"seq":8,"kind":"file","name":"open","file":{"path":{"hex":"2f6574632f736861646f77"},"fspath":"/x","fs":"tmpfs"},"proc":{"pid":7,"comm":"cat"}}' \
+	'{"seq":9,"kind":"file","name":"open","file":{"path":{"hex":"2f6574632f736861646f77ff"},"fspath":"/x","fs":"tmpfs"},"proc":{"pid":7,"comm":"cat"}}' > "$T/hex.jsonl"
+"$VSP" replay "$T/h.vsp" --trace "$T/hex.jsonl" > "$T/a" 2> "$T/err"
+is "$?" 0 "hex resolved paths replay"
+like "$(grep '"seq":8,' "$T/a")" '"rule":"secret","verdict":"deny"' "a hex file.path decides as its bytes"
+ok '! grep -q "\"seq\":9," "$T/a"' "a byte 0xff more is another file"
+# Falco's alert names a file hook's object in fd.name.
+"$VSP" replay "$T/h.vsp" --trace "$T/h.jsonl" --audit-format falco > "$T/a" 2> "$T/err"
+like "$(grep '"evt.num":1,' "$T/a")" '"fd.name":"/etc/shadow"' "falco format: fd.name is the resolved file.path"
+
 # Malformed resolved objects: status 2 and the line number.
 check_bad() {	# name, bad line
 	printf '%s\n%s\n' "$(sed -n 1p "$T/h.jsonl")" "$2" > "$T/bad.jsonl"
@@ -51,6 +64,7 @@ check_bad "sock.port not an integer" '{"kind":"net","name":"connect","sock":{"po
 check_bad "proc.exe not a string" '{"kind":"file","name":"open","proc":{"exe":1}}'
 check_bad "proc.parent not an object" '{"kind":"file","name":"open","proc":{"parent":3}}'
 check_bad "proc.parent.pid not an integer" '{"kind":"file","name":"open","proc":{"parent":{"pid":"1"}}}'
+check_bad "file.path of bad hex" '{"kind":"file","name":"open","file":{"path":{"hex":"2f7"}}}'
 check_bad "unknown hook" '{"kind":"file","name":"opne"}'
 
 done_testing

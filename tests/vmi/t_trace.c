@@ -74,6 +74,59 @@ out:
 	return same;
 }
 
+/* A file open hook event whose file.path and proc.cwd are `path` (n
+ * bytes): written, parsed back; true when both are the bytes written. */
+static int hook_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
+		      struct vsp_str *out)
+{
+	const struct src *sr = ctx;
+
+	(void)ev;
+	if (f != VSP_F_FILE_PATH && f != VSP_F_CWD)
+		return -1;
+	out->ptr = sr->s;
+	out->len = (uint32_t)sr->n;
+	return 0;
+}
+
+static bool hook_round_trip(const char *path, size_t n, char *line,
+			    size_t linesz)
+{
+	struct src sr = { path, n };
+	struct vsp_event ev = { 0 };
+	struct vsp_trace_event te;
+	struct vsp_str got;
+	char err[256], *buf = NULL;
+	size_t len = 0;
+	bool same = false;
+	FILE *f = open_memstream(&buf, &len);
+
+	ev.kind = VSP_EV_FILE;
+	ev.name = "open";
+	ev.vm = "g";
+	ev.fetch = hook_fetch;
+	ev.fetch_ctx = &sr;
+	/* a rule read proc.cwd: the writer carries it too */
+	if (!f || !vsp_event_string(&ev, VSP_F_CWD, &got) ||
+	    vsp_trace_write(f, &ev) < 0 || fclose(f) != 0)
+		return false;
+	snprintf(line, linesz, "%.*s", (int)(len && buf[len - 1] == '\n' ? len - 1 : len), buf);
+	vsp_trace_event_init(&te);
+	if (vsp_trace_parse(&te, buf, len - 1, err, sizeof err) < 0) {
+		diag("parse: %s", err);
+		goto out;
+	}
+	vsp_event_reset_lazy(&te.ev);
+	same = vsp_event_string(&te.ev, VSP_F_FILE_PATH, &got) &&
+	       got.len == n && !memcmp(got.ptr, path, n) &&
+	       vsp_event_string(&te.ev, VSP_F_CWD, &got) && got.len == n &&
+	       !memcmp(got.ptr, path, n);
+out:
+	vsp_trace_event_release(&te);
+	free(buf);
+	return same;
+}
+
 static bool refused(const char *line, const char *want)
 {
 	struct vsp_trace_event te;
@@ -127,6 +180,24 @@ int main(void)
 			bad++;
 	}
 	ok(bad == 0, "every byte 0x01-0xff in proc.comm reads back (%d differ)", bad);
+	/* resolved fields of a hook event are guest bytes too */
+	ok(hook_round_trip(all, sizeof all, line, sizeof line) &&
+	   strstr(line, "\"file\":{\"path\":{\"hex\":\"fffefdfc") != NULL &&
+	   strstr(line, "\"cwd\":{\"hex\":\"fffefdfc") != NULL,
+	   "file.path and proc.cwd of all 256 byte values travel as hex and read back whole");
+	ok(hook_round_trip("/etc/\xc3\xbf", 7, line, sizeof line) &&
+	   strstr(line, "\"path\":\"/etc/\xc3\xbf\"") != NULL,
+	   "a resolved path in UTF-8 stays a plain JSON string");
+	{
+		char big[3000];
+
+		for (size_t i = 0; i < sizeof big; i++)
+			big[i] = (char)(0x80 | (i & 0x3f));
+		ok(hook_round_trip(big, sizeof big, NULL, 0),
+		   "a 3,000-byte resolved path in hex fits the event's arena");
+	}
+	ok(refused("{\"kind\":\"file\",\"name\":\"open\",\"file\":{\"path\":{\"hex\":\"2g\"}}}",
+		   "not a hex digit"), "a bad hex digit in a resolved field is refused");
 
 	ok(refused("{\"kind\":\"syscall\",\"name\":\"openat\",\"strings\":{\"filename\":\"/etc/shadow\",\"filename\":\"/tmp/x\"}}",
 		   "key \"filename\" given twice"), "a key twice in one object is refused");
