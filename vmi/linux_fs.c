@@ -47,20 +47,13 @@ static int fs_u32(vsp_gread_fn read, void *ctx, uint64_t gva, uint32_t *out)
 	return vsp_gread_all(read, ctx, gva, out, 4);
 }
 
-int vsp_lxfs_init(struct vsp_lxfs *fs, const char *btf_path, char *err,
-		  size_t errlen)
+/* The offsets from parsed BTF (freed here). */
+static int fs_init_btf(struct vsp_lxfs *fs, struct btf *btf, char *err,
+		       size_t errlen)
 {
-	struct btf *btf;
 	int rc = -1;
 	uint32_t qlen = 4, qname = 8;
 
-	memset(fs, 0, sizeof *fs);
-	btf = btf__parse(btf_path, NULL);
-	if (!btf) {
-		snprintf(err, errlen, "%s: no usable BTF (%s)", btf_path,
-			 strerror(errno));
-		return -1;
-	}
 #define OFF(s, m, dst) \
 	if (vsp_linux_btf_offset(btf, s, m, &fs->dst, err, errlen)) goto out
 	OFF("file", "f_path", file_path);
@@ -97,6 +90,10 @@ int vsp_lxfs_init(struct vsp_lxfs *fs, const char *btf_path, char *err,
 	OFF("mm_struct", "arg_end", mm_arg_end);
 	OFF("linux_binprm", "file", bprm_file);
 	OFF("linux_binprm", "interp", bprm_interp);
+	OFF("linux_binprm", "mm", bprm_mm);
+	OFF("linux_binprm", "p", bprm_p);
+	OFF("linux_binprm", "argc", bprm_argc);
+	OFF("mm_struct", "pgd", mm_pgd);
 	OFF("socket", "type", sock_type);
 	OFF("socket", "sk", sock_sk);
 	OFF("sock_common", "skc_family", skc_family);
@@ -161,11 +158,51 @@ out:
 	return rc;
 }
 
+int vsp_lxfs_init(struct vsp_lxfs *fs, const char *btf_path, char *err,
+		  size_t errlen)
+{
+	struct btf *btf;
+
+	memset(fs, 0, sizeof *fs);
+	btf = btf__parse(btf_path, NULL);
+	if (!btf) {
+		snprintf(err, errlen, "%s: no usable BTF (%s)", btf_path,
+			 strerror(errno));
+		return -1;
+	}
+	return fs_init_btf(fs, btf, err, errlen);
+}
+
+int vsp_lxfs_init_mem(struct vsp_lxfs *fs, const void *data, size_t size,
+		      const char *name, char *err, size_t errlen)
+{
+	struct btf *btf;
+
+	memset(fs, 0, sizeof *fs);
+	if (size > UINT32_MAX) {
+		snprintf(err, errlen, "%s: BTF of %zu bytes is too large", name,
+			 size);
+		return -1;
+	}
+	btf = btf__new(data, (uint32_t)size);
+	if (!btf) {
+		snprintf(err, errlen, "%s: no usable BTF (%s)", name,
+			 strerror(errno));
+		return -1;
+	}
+	return fs_init_btf(fs, btf, err, errlen);
+}
+
 bool vsp_lxfs_locks(struct vsp_lxfs *fs, const struct vsp_symtab *syms)
 {
 	uint64_t r, m;
 
 	fs->rename_lock = fs->mount_lock = 0;
+	fs->page_offset_base = fs->pgtable_l5 = 0;
+	if (syms && vsp_sym_addr(syms, "page_offset_base", &r) == 0)
+		fs->page_offset_base = r;
+	if (syms && vsp_sym_addr(syms, "__pgtable_l5_enabled", &r) == 0)
+		fs->pgtable_l5 = r;
 	if (!syms || vsp_sym_addr(syms, "rename_lock", &r) < 0 ||
 	    vsp_sym_addr(syms, "mount_lock", &m) < 0)
 		return false;
@@ -525,6 +562,93 @@ int vsp_lxfs_task_cmdline(const struct vsp_lxfs *fs, vsp_gread_fn read,
 	*len = (uint32_t)got;
 	/* Cut by a missing page or by the buffer: partial. */
 	return nread < (size_t)(end - start) ? -1 : 0;
+}
+
+#define FS_PTE_PRESENT 1ULL
+#define FS_PTE_HUGE (1ULL << 7)
+#define FS_PTE_ADDR 0x000ffffffffff000ULL	/* bits 12-51 */
+#define FS_ARGV_MAX 65536	/* bprm->argc beyond this is hostile */
+
+int vsp_lxfs_mm_addr(vsp_gread_fn read, void *ctx, uint64_t pob, int levels,
+		     uint64_t pgd, uint64_t va, uint64_t *kva)
+{
+	/* 9 bits of the address per level: PGD (bits 48-56 with 5 levels),
+	 * P4D or PGD (39-47), PUD (30-38), PMD (21-29), PTE (12-20); a PUD
+	 * or PMD entry with the huge bit maps 1 GB or 2 MB itself. */
+	uint64_t table = pgd, e = 0;
+	int shift = levels == 5 ? 48 : 39;
+
+	if ((levels != 4 && levels != 5) || va >> (shift + 9) || !fs_kptr(pob))
+		return -1;
+	for (; shift >= 12; shift -= 9) {
+		uint64_t at = table + ((va >> shift) & 511) * 8;
+
+		if (!fs_kptr(at) || vsp_gread_all(read, ctx, at, &e, 8) < 0 ||
+		    !(e & FS_PTE_PRESENT))
+			return -1;
+		if ((shift == 30 || shift == 21) && (e & FS_PTE_HUGE)) {
+			uint64_t span = 1ULL << shift;
+
+			*kva = pob + ((e & FS_PTE_ADDR & ~(span - 1)) |
+				      (va & (span - 1)));
+			return fs_kptr(*kva) ? 0 : -1;
+		}
+		table = pob + (e & FS_PTE_ADDR);
+		if (!fs_kptr(table))
+			return -1;
+	}
+	*kva = table + (va & 4095);
+	return 0;
+}
+
+int vsp_lxfs_bprm_argv(const struct vsp_lxfs *fs, vsp_gread_fn read,
+		       void *ctx, uint64_t bprm, char *buf, size_t size,
+		       uint32_t *len)
+{
+	uint64_t mm, pgd, p, pob, kva;
+	uint32_t l5 = 0;
+	int32_t argc, seen = 0;
+	size_t got = 0, cap;
+
+	*len = 0;
+	if (size == 0)
+		return -1;
+	buf[0] = '\0';
+	if (!fs->page_offset_base ||
+	    vsp_gread_all(read, ctx, fs->page_offset_base, &pob, 8) < 0 ||
+	    (fs->pgtable_l5 && fs_u32(read, ctx, fs->pgtable_l5, &l5) < 0) ||
+	    fs_ptr(read, ctx, bprm + fs->bprm_mm, &mm) < 0 ||
+	    fs_ptr(read, ctx, mm + fs->mm_pgd, &pgd) < 0 ||
+	    vsp_gread_all(read, ctx, bprm + fs->bprm_p, &p, 8) < 0 ||
+	    vsp_gread_all(read, ctx, bprm + fs->bprm_argc, &argc, 4) < 0 ||
+	    argc < 0 || argc > FS_ARGV_MAX)
+		return -1;
+	cap = size - 1;
+	/* Page by page of the new stack, until argc strings have ended. */
+	while (seen < argc && got < cap) {
+		size_t to_page = 4096 - (size_t)((p + got) & 4095);
+		size_t want = cap - got < to_page ? cap - got : to_page;
+
+		if (vsp_lxfs_mm_addr(read, ctx, pob, l5 ? 5 : 4, pgd, p + got,
+				     &kva) < 0 ||
+		    vsp_gread_all(read, ctx, kva, buf + got, want) < 0)
+			break;
+		for (size_t i = got; i < got + want; i++)
+			if (buf[i] == '\0' && ++seen == argc) {
+				want = i + 1 - got;
+				break;
+			}
+		got += want;
+	}
+	/* The strings are NUL-separated: spaces between, none after. */
+	if (got && buf[got - 1] == '\0')
+		got--;
+	for (size_t i = 0; i < got; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[got] = '\0';
+	*len = (uint32_t)got;
+	return seen == argc ? 0 : -1;
 }
 
 int vsp_lxfs_task_cgroup(const struct vsp_lxfs *fs, vsp_gread_fn read,

@@ -48,7 +48,8 @@ struct vsp_lxfs {
 	uint32_t mm_exe_file, mm_arg_start, mm_arg_end;
 	uint32_t css_dfl_cgrp, cgrp_kn, kn_parent, kn_name;
 	/* struct linux_binprm */
-	uint32_t bprm_file, bprm_interp;
+	uint32_t bprm_file, bprm_interp, bprm_mm, bprm_p, bprm_argc;
+	uint32_t mm_pgd;
 	/* struct socket, sock_common, msghdr */
 	uint32_t sock_type, sock_sk;
 	uint32_t skc_family, skc_daddr, skc_rcv_saddr, skc_dport, skc_num;
@@ -59,13 +60,24 @@ struct vsp_lxfs {
 	/* rename_lock and mount_lock: their sequence counts say whether
 	 * any dentry moved or any mount changed since a path was cached. */
 	uint64_t rename_lock, mount_lock;
+	/* The variable page_offset_base: where the kernel maps all physical
+	 * memory, so that another mm's page tables and pages can be read
+	 * (exec.argv).  0 when the symbol is missing.  __pgtable_l5_enabled
+	 * says whether the page tables have 5 levels (0: the symbol is
+	 * missing, 4 levels). */
+	uint64_t page_offset_base, pgtable_l5;
 };
 
 /* Reads the offsets from BTF at `btf_path`.  0, or -1 with a message. */
 int vsp_lxfs_init(struct vsp_lxfs *fs, const char *btf_path, char *err,
 		  size_t errlen);
+/* The same from raw BTF bytes (borrowed): the running kernel's own .BTF
+ * read from guest memory when no vmlinux is given.  `name` for messages. */
+int vsp_lxfs_init_mem(struct vsp_lxfs *fs, const void *data, size_t size,
+		      const char *name, char *err, size_t errlen);
 /* Locates rename_lock and mount_lock in the (slid) symbols; false when
- * either is missing (then no path is cached). */
+ * either is missing (then no path is cached).  Also page_offset_base,
+ * for exec.argv (left 0 when missing). */
 bool vsp_lxfs_locks(struct vsp_lxfs *fs, const struct vsp_symtab *syms);
 /* The two sequence counts in one word (rename << 32 | mount): -1 when
  * unreadable. */
@@ -125,6 +137,26 @@ int vsp_lxfs_task_exe(const struct vsp_lxfs *fs, vsp_gread_fn read, void *ctx,
 int vsp_lxfs_task_cmdline(const struct vsp_lxfs *fs, vsp_gread_fn read,
 			  void *ctx, uint64_t task, char *buf, size_t size,
 			  uint32_t *len);
+/*
+ * exec.argv: the arguments of the program about to run, as the kernel
+ * copied them onto its new stack (bprm->p on, bprm->argc strings), joined
+ * by single spaces.  They live in the new mm, not the current one: its
+ * page tables (4 or 5 levels) are walked through the kernel's direct map of
+ * physical memory (page_offset_base, located by vsp_lxfs_locks), so what a
+ * racing thread writes into its own argv afterwards changes nothing.
+ * At most `size` - 1 bytes; -1 when a read failed or the arguments do not
+ * fit (*len then holds what was read).
+ */
+int vsp_lxfs_bprm_argv(const struct vsp_lxfs *fs, vsp_gread_fn read,
+		       void *ctx, uint64_t bprm, char *buf, size_t size,
+		       uint32_t *len);
+/* The user address `va` of the mm whose top page table is at `pgd` (a
+ * kernel address), with `levels` (4 or 5) of page tables, as an address
+ * in the direct map that starts at `pob` (page_offset_base's value); -1
+ * when not mapped.  One read per level. */
+int vsp_lxfs_mm_addr(vsp_gread_fn read, void *ctx, uint64_t pob, int levels,
+		     uint64_t pgd, uint64_t va, uint64_t *kva);
+
 /* The cgroup v2 path of the task's default-hierarchy cgroup ("/" at the
  * root), from its kernfs node up. */
 int vsp_lxfs_task_cgroup(const struct vsp_lxfs *fs, vsp_gread_fn read,

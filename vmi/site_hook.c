@@ -495,8 +495,15 @@ static int sh_string(struct vsp_hook_site *s, enum vsp_field f,
 			return -1;
 		o->len = len;
 		return 0;
+	case VSP_F_EXEC_ARGV:
+		if (s->args != VSP_HA_BPRM ||
+		    vsp_lxfs_bprm_argv(s->fs, s->read, s->ctx, s->a[0], o->buf,
+				       sizeof o->buf, &len) < 0)
+			return -1;
+		o->len = len;
+		return 0;
 	default:
-		return -1;	/* exec.argv: not read (see docs/language.md) */
+		return -1;
 	}
 }
 

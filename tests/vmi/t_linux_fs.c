@@ -15,7 +15,7 @@
 #include "vmi/linux_fs.h"
 
 #define BASE 0xffff888000000000ull
-#define SIZE (1u << 16)
+#define SIZE (1u << 18)
 static uint8_t mem[SIZE];
 static unsigned nreads;
 
@@ -191,6 +191,83 @@ int main(void)
 	/* (the arguments are user memory in a guest; here any address) */
 	ok(vsp_lxfs_task_cmdline(&fs, mem_read, NULL, task, buf, sizeof buf, &len) == -1,
 	   "cmdline: arguments in the kernel half are refused");
+
+	/* exec.argv: the new stack's pages, found through the new mm's page
+	 * tables in the direct map (physical X is BASE + X here); the two
+	 * pages the strings cross lie in physical memory in reverse order. */
+	{
+		const uint64_t pgd = 0x20000, pud = 0x21000, pmd = 0x22000,
+			       pt = 0x23000, pg0 = 0x25000, pg1 = 0x24000;
+		const uint64_t va = 0x7ffffffde000ull, p = va + 4096 - 6;
+		const uint64_t var = BASE + 0x30000, bprm = BASE + 0x31000,
+			       bmm = BASE + 0x31800;
+		const uint64_t nx = 1ull << 63;
+		static const char strs[] = "cat\0/etc/shadow\0--x\0HOME=/\0";
+
+		fs.bprm_mm = 16; fs.bprm_p = 24; fs.bprm_argc = 72; fs.mm_pgd = 80;
+		fs.page_offset_base = var;
+		put64(var, BASE);
+		put64(bprm + fs.bprm_mm, bmm);
+		put64(bprm + fs.bprm_p, p);
+		put32(bprm + fs.bprm_argc, 3);
+		put64(bmm + fs.mm_pgd, BASE + pgd);
+		put64(BASE + pgd + ((va >> 39) & 511) * 8, pud | 0x67);
+		put64(BASE + pud + ((va >> 30) & 511) * 8, pmd | 0x67);
+		put64(BASE + pmd + ((va >> 21) & 511) * 8, pt | 0x67);
+		put64(BASE + pt + ((va >> 12) & 511) * 8, pg0 | 0x67 | nx);
+		put64(BASE + pt + (((va >> 12) + 1) & 511) * 8, pg1 | 0x67 | nx);
+		memcpy(mem + pg0 + 4090, strs, 6);
+		memcpy(mem + pg1, strs + 6, sizeof strs - 6);
+		ok(vsp_lxfs_bprm_argv(&fs, mem_read, NULL, bprm, buf, sizeof buf, &len) == 0 &&
+		   strcmp(buf, "cat /etc/shadow --x") == 0 && len == 19,
+		   "exec.argv: argc strings across two pages, joined by spaces (%s)", buf);
+		nreads = 0;
+		vsp_lxfs_bprm_argv(&fs, mem_read, NULL, bprm, buf, sizeof buf, &len);
+		ok(nreads <= 16, "exec.argv: %u reads for two pages", nreads);
+		ok(vsp_lxfs_bprm_argv(&fs, mem_read, NULL, bprm, buf, 8, &len) == -1 &&
+		   len == 7, "exec.argv: too long for the buffer fails, bounded");
+		put32(bprm + fs.bprm_argc, 0x7fffffff);
+		ok(vsp_lxfs_bprm_argv(&fs, mem_read, NULL, bprm, buf, sizeof buf, &len) == -1,
+		   "exec.argv: a hostile argc fails");
+		put32(bprm + fs.bprm_argc, 5000);	/* zeros after: empty strings */
+		ok(vsp_lxfs_bprm_argv(&fs, mem_read, NULL, bprm, buf, sizeof buf, &len) == -1,
+		   "exec.argv: strings running past the mapped pages fail");
+		put32(bprm + fs.bprm_argc, 3);
+		put64(BASE + pt + (((va >> 12) + 1) & 511) * 8, pg1 | 0x66);
+		ok(vsp_lxfs_bprm_argv(&fs, mem_read, NULL, bprm, buf, sizeof buf, &len) == -1 &&
+		   len == 6, "exec.argv: a page not present fails, after what was read");
+		put64(BASE + pt + (((va >> 12) + 1) & 511) * 8, pg1 | 0x67);
+		put64(BASE + pmd + ((va >> 21) & 511) * 8, 0xfffff000ull | 0x67);
+		ok(vsp_lxfs_bprm_argv(&fs, mem_read, NULL, bprm, buf, sizeof buf, &len) == -1,
+		   "exec.argv: a page table outside memory fails");
+		put64(BASE + pmd + ((va >> 21) & 511) * 8, pt | 0x67);
+		put64(bprm + fs.bprm_p, BASE);
+		ok(vsp_lxfs_bprm_argv(&fs, mem_read, NULL, bprm, buf, sizeof buf, &len) == -1,
+		   "exec.argv: a kernel address as the stack fails");
+		/* five levels: a new top table above the same four */
+		{
+			const uint64_t pml5 = 0x26000, l5 = BASE + 0x30100;
+			const uint64_t va5 = (1ull << 50) | va, p5 = va5 + 4096 - 6;
+
+			put64(BASE + pml5 + ((va5 >> 48) & 511) * 8, pgd | 0x67);
+			put64(bmm + fs.mm_pgd, BASE + pml5);
+			put64(bprm + fs.bprm_p, p5);
+			fs.pgtable_l5 = l5;
+			put32(l5, 1);
+			ok(vsp_lxfs_bprm_argv(&fs, mem_read, NULL, bprm, buf, sizeof buf, &len) == 0 &&
+			   strcmp(buf, "cat /etc/shadow --x") == 0,
+			   "exec.argv: five levels of page tables, a 57-bit address");
+			put32(l5, 0);
+			ok(vsp_lxfs_bprm_argv(&fs, mem_read, NULL, bprm, buf, sizeof buf, &len) == -1,
+			   "exec.argv: ... which four levels cannot reach");
+			fs.pgtable_l5 = 0;
+			put64(bmm + fs.mm_pgd, BASE + pgd);
+		}
+		fs.page_offset_base = 0;
+		put64(bprm + fs.bprm_p, p);
+		ok(vsp_lxfs_bprm_argv(&fs, mem_read, NULL, bprm, buf, sizeof buf, &len) == -1,
+		   "exec.argv: without page_offset_base, a failed read");
+	}
 
 	/* addresses the kernel copied */
 	struct vsp_lxsock sk = { 0 };
