@@ -24,6 +24,9 @@ static const struct mon_site *const mon_sites[VSP_EV_KIND_COUNT] = {
 	[VSP_EV_SYSCALL] = &mon_site_syscall,
 	[VSP_EV_HYPERCALL] = &mon_site_hcall,
 	[VSP_EV_KERNEL] = &mon_site_kernel,
+	[VSP_EV_FILE] = &mon_site_file,
+	[VSP_EV_NET] = &mon_site_net,
+	[VSP_EV_TASK] = &mon_site_task,
 };
 
 /* Why a kind without a site has none; a kind in neither table gets the
@@ -65,8 +68,10 @@ void mon_load_proc(struct mon *m)
 	for (int i = 0; i < MON_NWIN; i++)
 		m->win[i].len = 0;
 	m->win_on = true;
-	if (base && vsp_linux_current(&m->lx, mon_gread, m, base, &task) == 0)
+	if (base && vsp_linux_current(&m->lx, mon_gread, m, base, &task) == 0) {
+		m->task = task;
 		vsp_linux_proc(&m->lx, mon_gread, m, task, &m->ev.proc);
+	}
 	m->win_on = false;
 }
 
@@ -88,6 +93,17 @@ void mon_event_begin(struct mon *m, struct mon_trap *t, vsp_fetch_fn fetch)
 	ev->fetch_ctx = m;
 	m->cur = t;
 	m->proc_loaded = false;
+	/* The resolved fields start unread: a hook event's objects come
+	 * from its argument registers; any event has the resolved process.
+	 * Windows kept from an earlier event would serve stale objects. */
+	m->task = 0;
+	for (int i = 0; i < MON_NWIN; i++)
+		m->win[i].len = 0;
+	if (m->hs) {
+		const uint64_t r[6] = { m->regs.rdi, m->regs.rsi, m->regs.rdx,
+					m->regs.rcx, m->regs.r8, m->regs.r9 };
+		vsp_hook_site_begin(m->hs, t->hook, t->hook_at, r, 0);
+	}
 }
 
 /* The process context now, when a rule reads it or a trace is written. */
@@ -236,10 +252,16 @@ int mon_decide(struct mon *m, struct mon_trap *t, const struct mon_site *s)
 	if (s->defer && s->defer(m, t, &rc))
 		return rc;
 	mon_learn(m, &d);
-	mon_record(m);
+	/* Before the trace line, so that the trace holds what the records'
+	 * messages and a hook event's object showed. */
 	bool audit = m->have_audit && mon_writes_audit(m, &d);
-	if (audit)
+	if (audit) {
 		mon_prefetch(m);
+		m->win_on = true;
+		vsp_audit_prefetch(&m->audit, &m->ev, &d);
+		m->win_on = false;
+	}
+	mon_record(m);
 
 	struct mon_apply a = { 0 };
 	if (m->mode == VSP_MODE_ENFORCE)

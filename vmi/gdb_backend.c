@@ -602,7 +602,9 @@ const struct vsp_backend_ops vsp_be_gdb_ops = {
 		/* Writes through Z2 watchpoints (watch_add); whether the
 		 * monitor has a site for a kind is its own table's say. */
 		.kinds = VSP_BE_KIND(SYSCALL) | VSP_BE_KIND(KERNEL) |
-			 VSP_BE_KIND(HYPERCALL) | VSP_BE_KIND(WRITE),
+			 VSP_BE_KIND(HYPERCALL) | VSP_BE_KIND(WRITE) |
+			 VSP_BE_KIND(FILE) | VSP_BE_KIND(NET) |
+			 VSP_BE_KIND(TASK),
 		.watchpoints = true,
 		.single_step = true,
 	},

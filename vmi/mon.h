@@ -34,6 +34,8 @@
 #include "vmi/kaslr.h"
 #include "vmi/kverify.h"
 #include "vmi/linux.h"
+#include "vmi/linux_fs.h"
+#include "vmi/site_hook.h"
 #include "vmi/monitor.h"
 #include "vmi/support.h"
 #include "vmi/symbols.h"
@@ -84,6 +86,8 @@ struct mon_trap {
 	int path_arg;		/* index of the path argument, or -1 */
 	bool ia32;		/* a 32-bit syscall entry (int $0x80) */
 	const char *name;	/* the event's name */
+	const struct vsp_hook *hook;	/* hook events: the catalog entry */
+	unsigned hook_at;	/* ... and which of its functions this is */
 	uint64_t hits;
 	uint8_t code[5];	/* the bytes under the trap when checked */
 	bool have_code;
@@ -134,6 +138,11 @@ struct mon {
 	uint64_t t_first_trap, rt_first_trap;
 	struct vsp_linux lx;
 	bool have_lx;
+	struct vsp_lxfs lxfs;	/* kernel objects of hook events */
+	bool have_lxfs;
+	char lxfs_err[256];
+	struct vsp_hook_site *hs;	/* resolved fields; NULL without lxfs */
+	uint64_t task;		/* the event's current task, 0: unknown */
 	csh cs;
 	bool have_cs;
 	struct vsp_unwinder *uw;	/* call paths, when a rule reads them */
@@ -149,7 +158,7 @@ struct mon {
 	struct mon_trap traps[MON_MAX_TRAPS];
 	size_t ntraps;
 	uint64_t installed;	/* event traps installed at start */
-	uint64_t fn_group_exit, fn_force_sig;
+	uint64_t fn_group_exit, fn_force_sig, fn_ni_syscall;
 	struct {
 		uint64_t addr;
 		bool emulate;
@@ -286,7 +295,8 @@ struct mon_site {
 };
 
 extern const struct mon_site mon_site_syscall, mon_site_kernel,
-	mon_site_hcall, mon_site_late;
+	mon_site_hcall, mon_site_late, mon_site_file, mon_site_net,
+	mon_site_task;
 
 /* The site of each event kind, NULL where the monitor has none. */
 const struct mon_site *mon_site_of(enum vsp_event_kind k);
@@ -345,6 +355,11 @@ int mon_emulate_return(struct mon *m, int64_t value);
 /* An event none of whose traps could be placed: refused (1), except in
  * the dry pass (0). */
 int mon_no_trap(struct mon *m, const struct vsp_event_key *k);
+
+/* vmi/site_lsm.c: the resolved fields (language 1.1) of any event, read
+ * through m->hs: 0, or -1 when unreadable (as a vsp_fetch_fn). */
+int mon_resolved_fetch(struct mon *m, struct vsp_event *ev, enum vsp_field f,
+		       struct vsp_str *out);
 
 /* vmi/site_syscall.c */
 int mon_load_args(struct mon *m);

@@ -109,6 +109,18 @@ int mon_setup_traps(struct mon *m)
 {
 	uint32_t n = vsp_policy_nevents(m->p);
 	int refused = 0;
+	/* The resolved fields' reader: for hook events, and for proc.exe
+	 * and its kin on every event. */
+	if (!m->hs && m->have_lxfs && m->have_lx) {
+		m->hs = calloc(1, sizeof *m->hs);
+		if (!m->hs || vsp_hook_site_init(m->hs, &m->lxfs, &m->lx, m->syms,
+						 mon_gread, m) < 0) {
+			free(m->hs);
+			m->hs = NULL;
+			fprintf(stderr, "vsp attach: out of memory\n");
+			return -ENOMEM;
+		}
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		const struct vsp_event_key *k = vsp_policy_event(m->p, i);
 		const struct mon_site *s = mon_site_of(k->kind);
@@ -276,6 +288,10 @@ static void mon_guest_btf(struct mon *m)
 		mon_say(m, "process context from the guest's own BTF (%zu KiB, %"
 			PRIu64 " round trips, %.0f ms)", n >> 10,
 			m->be.round_trips - rt0, (double)(mon_now_ns() - t0) / 1e6);
+		/* ... and the kernel objects of hook events. */
+		m->have_lxfs = vsp_lxfs_init_mem(&m->lxfs, btf, n,
+						 "the guest's .BTF", m->lxfs_err,
+						 sizeof m->lxfs_err) == 0;
 	} else {
 		fprintf(stderr, "vsp attach: warning: no process context: %s\n", err);
 	}
@@ -302,6 +318,8 @@ static void mon_syms_ready(struct mon *m)
 		m->fn_group_exit = a;
 	if (vsp_sym_addr(m->syms, "force_sig", &a) == 0)
 		m->fn_force_sig = a;
+	if (vsp_sym_addr(m->syms, "sys_ni_syscall", &a) == 0)
+		m->fn_ni_syscall = a;
 	static const char *const gn[3] = { "getname", "getname_flags",
 					   "getname_uflags" };
 	for (int i = 0; i < 3; i++)
@@ -337,9 +355,11 @@ static int mon_load_guest_info(struct mon *m)
 		m->img = vsp_kimg_open(vmlinux, err, sizeof err);
 		if (!m->img)
 			fprintf(stderr, "vsp attach: warning: %s\n", err);
-		if (vsp_linux_init(&m->lx, vmlinux, m->syms, err, sizeof err) == 0)
+		if (vsp_linux_init(&m->lx, vmlinux, m->syms, err, sizeof err) == 0) {
 			m->have_lx = true;
-		else
+			m->have_lxfs = vsp_lxfs_init(&m->lxfs, vmlinux, m->lxfs_err,
+						     sizeof m->lxfs_err) == 0;
+		} else
 			fprintf(stderr, "vsp attach: warning: no process context: %s\n",
 				err);
 	}
@@ -363,6 +383,10 @@ static void mon_release(struct mon *m)
 		vsp_sym_free(m->ksyms);
 	if (m->syms)
 		vsp_sym_free(m->syms);
+	if (m->hs) {
+		vsp_hook_site_release(m->hs);
+		free(m->hs);
+	}
 }
 
 static void mon_signals(bool on, bool hup)
@@ -422,6 +446,12 @@ void mon_run_stats(struct mon *m, FILE *out, bool json, uint64_t traps,
 		fprintf(out, "per trap:           %.2f round trips, %.2f ms\n",
 			(double)m->rt_in_traps / (double)m->trap_hits,
 			(double)m->rs.trap_ns / 1e6 / (double)m->trap_hits);
+	if (m->hs && m->hs->st.events)
+		fprintf(out, "hook events:        %" PRIu64 " (%" PRIu64
+			" let pass undecided); paths walked %" PRIu64
+			", from the cache %" PRIu64 " (%" PRIu64 " stale)\n",
+			m->hs->st.events, m->hs->st.skipped, m->hs->st.path_walks,
+			m->hs->st.cache_hits, m->hs->st.cache_stale);
 	if (m->restarts)
 		fprintf(out, "calls restarted:    %" PRIu64
 			" (unreadable path while the late-decision slot was busy)\n",
@@ -480,8 +510,12 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 	m->t_attach = mon_now_ns();
 	if (m->syms || mon_wants_syms(m) || o->interactive) {
 		rc = mon_find_slide(m);
-		if (rc == 0)
+		/* The guest's own BTF first when there is no vmlinux: the
+		 * sites of hook events need its kernel objects. */
+		if (rc == 0) {
+			mon_guest_btf(m);
 			rc = mon_verify_sites(m);
+		}
 		if (rc < 0) {
 			if (rc != -EINTR && rc != -EPERM)
 				fprintf(stderr, "vsp attach: the guest kernel did not "
@@ -490,7 +524,6 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 			goto out_detach;
 		}
 		mon_syms_ready(m);
-		mon_guest_btf(m);
 		if (!o->symbols && mon_refusals(m, m->p, stderr) > 0) {
 			fprintf(stderr, "vsp attach: the policy names events this "
 				"guest cannot trap; nothing placed\n");

@@ -102,7 +102,8 @@ static int kernel_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
 {
 	struct mon *m = ctx;
 
-	(void)ev;
+	if (f >= VSP_F_RES_FIRST)
+		return mon_resolved_fetch(m, ev, f, out);
 	if (f != VSP_F_FUNC)
 		return -1;
 	out->ptr = m->cur->name;

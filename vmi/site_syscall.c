@@ -148,7 +148,8 @@ int mon_sys_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
 {
 	struct mon *m = ctx;
 	int idx;
-	(void)ev;
+	if (f >= VSP_F_RES_FIRST)
+		return mon_resolved_fetch(m, ev, f, out);
 	if (f == VSP_F_FUNC) {
 		out->ptr = m->cur->name;
 		out->len = (uint32_t)strlen(m->cur->name);

@@ -355,6 +355,7 @@ int mon_add_event_trap(struct mon *m, const struct vsp_event_key *k,
 		 * guest and only its meaning changes. */
 		old->gen = m->gen;
 		old->site = site;
+		old->hook = NULL;	/* the hook site sets its own */
 		old->key = k;
 		old->name = k->name;
 		old->ia32 = ia32;

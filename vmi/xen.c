@@ -46,11 +46,16 @@ static const char *xen_error(struct vsp_backend *be)
 	return xen_err;
 }
 
+/* Hook events trap kernel functions as kernel events do, but reading
+ * their objects has been tried on the GDB backend only. */
+#define XEN_NO_HOOKS "hook events are not tested on the Xen backend yet"
 #define XEN_CAPS {							\
 		.kinds = VSP_BE_KIND(SYSCALL) | VSP_BE_KIND(KERNEL) |	\
 			 VSP_BE_KIND(HYPERCALL),			\
 		.why = { [VSP_EV_WRITE] = "the Xen backend has no write "	\
-			 "watchpoints (it would need EPT write protection)" }, \
+			 "watchpoints (it would need EPT write protection)", \
+			 [VSP_EV_FILE] = XEN_NO_HOOKS, [VSP_EV_NET] = XEN_NO_HOOKS, \
+			 [VSP_EV_TASK] = XEN_NO_HOOKS },			\
 		.single_step = true,					\
 		.phys_read = true,					\
 	}
