@@ -34,25 +34,36 @@ DEB_PKGS := build-essential flex bison pkg-config libcapstone-dev libffi-dev \
             liblz4-dev libzstd-dev libsystemd-dev systemd \
             python3-prometheus-client
 
+XEN_PKGS := xencontrol xenevtchn xenforeignmemory xenstore
+
+# The configuration is probed after the dependencies are installed, never
+# before: $(BUILD)/config.mk holds what pkg-config said (the libraries'
+# flags, and whether libxen-dev is there for the Xen backend).  make builds
+# it before anything else (`make deps` first) and restarts with it read, so
+# a fresh machine gets the Xen backend on its first `make`.  Goals that
+# compile nothing skip it.
+CONFIG := $(BUILD)/config.mk
+ifneq ($(filter-out deps clean,$(or $(MAKECMDGOALS),all)),)
+include $(CONFIG)
+endif
+
 CFLAGS  ?= -O2 -g
 EXTDIR  ?= $(PREFIX)/lib/vsp/extensions
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
            -DVSP_EXT_DEFAULT_DIR='"$(EXTDIR)"' \
-           -I. -I$(BUILD) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lm -lpthread -ldl
+           -I. -I$(BUILD) $(PKG_CFLAGS)
+LDLIBS  += $(PKG_LIBS) -lbz2 -lm -lpthread -ldl
 
 # The Xen backend is built when libxen-dev is installed.
-HAVE_XEN := $(shell pkg-config --exists xencontrol xenevtchn xenforeignmemory xenstore && echo 1)
 ifeq ($(HAVE_XEN),1)
 CFLAGS += -DVSP_HAVE_XEN=1
-LDLIBS += $(shell pkg-config --libs xencontrol xenevtchn xenforeignmemory xenstore)
+LDLIBS += $(XEN_LIBS)
 endif
 
 # journald audit records and sd_notify, when libsystemd-dev is installed.
-HAVE_SYSTEMD := $(shell pkg-config --exists libsystemd && echo 1)
 ifeq ($(HAVE_SYSTEMD),1)
-CFLAGS += -DVSP_HAVE_SYSTEMD=1 $(shell pkg-config --cflags libsystemd)
-LDLIBS += $(shell pkg-config --libs libsystemd)
+CFLAGS += -DVSP_HAVE_SYSTEMD=1 $(SYSTEMD_CFLAGS)
+LDLIBS += $(SYSTEMD_LIBS)
 endif
 
 ifeq ($(SAN),1)
@@ -141,6 +152,25 @@ $(BUILD)/tests/fuzz/%.fuzz: tests/fuzz/%.c $(BUILD)/libvsp.a
 	$(CC) $(CFLAGS) -DFZ_FUZZING=1 -fsanitize=fuzzer,address,undefined -o $@ $< $(BUILD)/libvsp.a $(LDLIBS)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+# Whether the Xen backend is in follows the configuration.
+$(filter $(BUILD)/vmi/xen%.o,$(LIB_OBJ)): $(CONFIG)
+
+$(CONFIG): Makefile
+	@$(MAKE) --no-print-directory deps
+	@mkdir -p $(dir $@)
+	@pkg-config --exists $(PKGS) || { echo "Makefile: pkg-config does not find $(PKGS) (run make deps)" >&2; exit 1; }
+	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; \
+	   if pkg-config --exists $(XEN_PKGS); then \
+	     echo "HAVE_XEN := 1"; echo "XEN_LIBS := $$(pkg-config --libs $(XEN_PKGS))"; \
+	   else echo "HAVE_XEN :="; fi; \
+	   if pkg-config --exists libsystemd; then \
+	     echo "HAVE_SYSTEMD := 1"; \
+	     echo "SYSTEMD_CFLAGS := $$(pkg-config --cflags libsystemd)"; \
+	     echo "SYSTEMD_LIBS := $$(pkg-config --libs libsystemd)"; \
+	   else echo "HAVE_SYSTEMD :="; fi; } >$@.tmp
+	@mv $@.tmp $@
+	@echo "configured: $$(grep -q 'HAVE_XEN := 1' $@ && echo 'with' || echo 'without') the Xen backend ($@)"
 
 # Install only what is missing, so a prepared machine pays one dpkg query.
 deps:

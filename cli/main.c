@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "vmi/xen.h"
 
 static const struct {
 	const char *name;
@@ -70,6 +71,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
 		printf("vsp %s (policy language version 1)\n", VSP_VERSION);
+		printf("backends: gdb%s\n", vsp_be_xen_built() ? " xen" :
+		       " (no xen: built without libxen-dev)");
 		return finish(0);
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -66,6 +66,11 @@ static const char *xen_error(struct vsp_backend *be)
 	"vsp was built without Xen support (libxen-dev was not installed " \
 	"when it was compiled)"
 
+bool vsp_be_xen_built(void)
+{
+	return false;
+}
+
 bool vsp_be_xen_available(char *why, size_t n)
 {
 	snprintf(why, n, "%s", XEN_NOT_BUILT);
@@ -295,6 +300,11 @@ static uint64_t xen_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+bool vsp_be_xen_built(void)
+{
+	return true;
 }
 
 bool vsp_be_xen_available(char *why, size_t n)

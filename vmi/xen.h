@@ -14,6 +14,9 @@
 
 struct vsp_backend;
 
+/* Whether this vsp was built with libxen (the Xen backend is in). */
+bool vsp_be_xen_built(void);
+
 /*
  * True when this host can run the Xen backend: vsp was built with libxen,
  * the process runs in a Xen domain with the privcmd interface, and
