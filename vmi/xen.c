@@ -186,6 +186,8 @@ const struct vsp_backend_ops vsp_be_xen_ops = {
 #include <time.h>
 #include <unistd.h>
 
+#include <capstone/capstone.h>
+
 /* After xenctrl.h, which defines the ring barriers first. */
 #include "vmi/xen_pt.h"
 #include "vmi/xen_ring.h"
@@ -220,6 +222,22 @@ struct xen_vcpu {
 struct xen_trap {
 	uint64_t gva, gpa;
 	uint8_t orig;		/* the guest's byte under the int3 */
+};
+
+/*
+ * Without single-step events a trap whose instruction cannot be done by
+ * hand is left by running that instruction in place: its byte goes back,
+ * and an int3 on the next instruction (the follower) catches the vCPU
+ * right after it, puts the trap's int3 back and takes itself out.  Used
+ * where nothing but the guest can do the instruction (the vmmcall of a
+ * hypercall stub).  `users` counts the vCPUs on their way to it.
+ */
+#define XEN_FOLLOW_MAX 8
+struct xen_follow {
+	uint64_t gva, gpa;	/* the follower's int3 */
+	uint64_t rearm_gva;	/* the trap to put back */
+	uint8_t orig;
+	unsigned users;		/* 0: slot free */
 };
 
 /* A trapped frame's copy that only the trap view executes. */
@@ -260,6 +278,10 @@ struct xen_priv {
 	size_t ntraps, captraps;
 	struct xen_shadow *shadows;
 	size_t nshadows, capshadows;
+
+	struct xen_follow follow[XEN_FOLLOW_MAX];
+	csh cs;			/* instruction lengths for followers */
+	cs_insn *insn;
 
 	struct xen_map maps[XEN_MAPS];
 	unsigned map_next;
@@ -560,6 +582,12 @@ static void xen_mask_traps(struct xen_priv *p, uint64_t gpa, uint8_t *buf,
 
 		if (t >= gpa && t < gpa + len)
 			buf[t - gpa] = p->traps[i].orig;
+	}
+	for (unsigned i = 0; i < XEN_FOLLOW_MAX; i++) {
+		uint64_t t = p->follow[i].gpa;
+
+		if (p->follow[i].users && t >= gpa && t < gpa + len)
+			buf[t - gpa] = p->follow[i].orig;
 	}
 }
 
@@ -1214,6 +1242,100 @@ static bool xen_emulate(struct xen_priv *p, struct xen_vcpu *v)
 	return true;
 }
 
+/* ---- followers (in-place runs without single-step) ------------------ */
+
+static struct xen_follow *xen_follow_at(struct xen_priv *p, uint64_t gva)
+{
+	for (unsigned i = 0; i < XEN_FOLLOW_MAX; i++)
+		if (p->follow[i].users && p->follow[i].gva == gva)
+			return &p->follow[i];
+	return NULL;
+}
+
+/*
+ * Lets `v` run the instruction under trap `t` where it is: arms a
+ * follower on the next instruction, then puts the guest's byte back under
+ * the trap.  -ENOTSUP when the instruction is a branch (the next one is
+ * not where it goes on) or does not decode, when the next instruction is
+ * another trap or no follower slot is free; nothing changes then.
+ */
+static int xen_follow_arm(struct xen_priv *p, struct xen_vcpu *v,
+			  struct xen_trap *t)
+{
+	uint8_t c[XEN_INSN_MAX], int3 = XEN_INT3;
+	const uint8_t *code = c;
+	struct xen_follow *f = NULL;
+	uint64_t at = t->gva, next, gpa;
+	size_t left;
+	long got;
+	int rc;
+
+	if (!p->insn)
+		return -ENOTSUP;
+	got = xen_vread(p, v->req.vcpu_id, t->gva, c, sizeof(c));
+	if (got <= 0)
+		return -EFAULT;
+	left = (size_t)got;
+	if (!cs_disasm_iter(p->cs, &code, &left, &at, p->insn))
+		return -ENOTSUP;
+	for (uint8_t g = 0; g < p->insn->detail->groups_count; g++)
+		switch (p->insn->detail->groups[g]) {
+		case CS_GRP_JUMP:
+		case CS_GRP_CALL:
+		case CS_GRP_RET:
+		case CS_GRP_INT:
+		case CS_GRP_IRET:
+		case CS_GRP_BRANCH_RELATIVE:
+			return -ENOTSUP;
+		default:
+			break;
+		}
+	next = t->gva + p->insn->size;
+	if (xen_trap_at(p, next))
+		return -ENOTSUP;
+	f = xen_follow_at(p, next);
+	if (!f) {
+		for (unsigned i = 0; i < XEN_FOLLOW_MAX && !f; i++)
+			if (!p->follow[i].users)
+				f = &p->follow[i];
+		if (!f)
+			return -ENOTSUP;
+		rc = xen_translate(p, &v->ctl, next, &gpa);
+		if (rc < 0)
+			return rc;
+		rc = xen_phys_read(p, gpa, &f->orig, 1);
+		if (rc < 0)
+			return rc;
+		xen_journal(p, "trap %llx %x\n", (unsigned long long)gpa,
+			    f->orig);
+		rc = xen_phys_write(p, gpa, &int3, 1);
+		if (rc < 0)
+			return rc;
+		f->gva = next;
+		f->gpa = gpa;
+	}
+	f->users++;
+	f->rearm_gva = t->gva;
+	return xen_phys_write(p, t->gpa, &t->orig, 1);
+}
+
+/* Takes follower `f` out, its trap (if still there) back in. */
+static void xen_follow_done(struct xen_priv *p, struct xen_follow *f)
+{
+	struct xen_trap *t = xen_trap_at(p, f->rearm_gva);
+	uint8_t int3 = XEN_INT3;
+
+	if (t && !p->altp2m)
+		xen_phys_write(p, t->gpa, &int3, 1);
+	xen_phys_write(p, f->gpa, &f->orig, 1);
+	xen_journal(p, "untrap %llx\n", (unsigned long long)f->gpa);
+	/*
+	 * One hit re-arms the trap for every vCPU that passed it: any still
+	 * inside the instruction go on past the follower's original byte.
+	 */
+	f->users = 0;
+}
+
 /* ---- answering Xen ------------------------------------------------ */
 
 static void xen_notify(struct xen_priv *p)
@@ -1297,11 +1419,21 @@ static bool xen_classify(struct xen_priv *p, struct xen_vcpu *v)
 	const vm_event_request_t *q = &v->req;
 
 	switch (q->reason) {
-	case VM_EVENT_REASON_SOFTWARE_BREAKPOINT:
+	case VM_EVENT_REASON_SOFTWARE_BREAKPOINT: {
+		struct xen_follow *f;
+
 		if (xen_trap_at(p, v->regs.rip))
 			return true;
+		f = xen_follow_at(p, v->regs.rip);
+		if (f) {
+			/* Past the instruction run in place: re-arm. */
+			xen_follow_done(p, f);
+			xen_answer(p, v, 0, 0, 0, NULL);
+			return false;
+		}
 		xen_reinject_bp(p, v);
 		return false;
+	}
 	case VM_EVENT_REASON_SINGLESTEP: {
 		uint32_t flags = 0;
 
@@ -1540,6 +1672,10 @@ static int xen_resume(struct vsp_backend *be, uint32_t vcpu,
 	/* Continuing on a trap: do its instruction by hand where we can. */
 	if (t && !step && xen_emulate(p, v))
 		t = NULL;
+	/* Without steps, run it in place behind a follower if it allows. */
+	if (t && !step && !p->ss_events && !p->altp2m &&
+	    xen_follow_arm(p, v, t) == 0)
+		t = NULL;
 	/* Nothing is answered when the way on needs a step Xen cannot do. */
 	if (!p->ss_events && (step || t)) {
 		v->regs = saved;
@@ -1753,6 +1889,10 @@ static void xen_release(struct xen_priv *p)
 		xen_unpause_all(p);
 		xc_interface_close(p->xch);
 	}
+	if (p->insn)
+		cs_free(p->insn, 1);
+	if (p->cs)
+		cs_close(&p->cs);
 	free(p->v);
 	free(p->traps);
 	free(p->shadows);
@@ -1874,6 +2014,12 @@ static int xen_attach(struct vsp_backend *be, const char *target)
 		snprintf(p->no_stealth, sizeof(p->no_stealth), "no single-step "
 			 "events on this host (no MTF): no altp2m stepping, "
 			 "traps are int3 bytes in guest memory");
+	/* Followers (no steps) need instruction lengths: decoded at attach
+	 * so the decision path allocates nothing. */
+	if (!p->ss_events && cs_open(CS_ARCH_X86, CS_MODE_64, &p->cs) == CS_ERR_OK) {
+		cs_option(p->cs, CS_OPT_DETAIL, CS_OPT_ON);
+		p->insn = cs_malloc(p->cs);
+	}
 	be->ncpus = p->nv;
 	be->priv = p;
 	return 0;
@@ -1901,6 +2047,9 @@ static void xen_detach(struct vsp_backend *be, bool stay_paused)
 		xen_trap_remove(p, &p->traps[p->ntraps - 1]);
 		p->ntraps--;
 	}
+	for (unsigned i = 0; i < XEN_FOLLOW_MAX; i++)
+		if (p->follow[i].users)
+			xen_follow_done(p, &p->follow[i]);
 	if (p->bp_on)
 		xc_monitor_software_breakpoint(p->xch, p->domid, false);
 	if (p->ss_events)

@@ -1058,37 +1058,71 @@ static void test_take_over(bool altp2m)
 	ok(sim.pauses == 0 && !sim.monitor, "and detaches cleanly");
 }
 
-/* AMD-like host: no single-step events, so no stepping over traps. */
+/*
+ * AMD-like host: no single-step events.  A trap whose instruction the
+ * backend cannot do by hand is left by running that instruction in place
+ * behind a follower int3 on the next one, which re-arms the trap; a
+ * branch under a trap, or a STEP, is refused.
+ */
 static void test_no_mtf(void)
 {
-	uint64_t trap = KTEXT + 0x200;
+	uint64_t trap = KTEXT + 0x200, jtrap = KTEXT + 0x500;
 	struct vsp_stop st;
 	char why[160];
+	uint8_t after;
 
 	sim_reset(true);
 	sim.no_mtf = true;
+	memcpy(&sim.mem[TEXT_GFN][0x500], "\xe9\x10\x00\x00\x00", 5);
+	after = sim.mem[TEXT_GFN][0x203];
 	ok(be.ops->attach(&be, "7") == 0, "no MTF: attach still works");
 	ok(!vsp_be_xen_stealth(&be, why, sizeof(why)) && strstr(why, "MTF") &&
 	   !sim.view_alive, "no MTF: no altp2m, and says why");
 	be.ops->trap_add(&be, trap);
+	be.ops->trap_add(&be, jtrap);
 	be.ops->resume(&be, 0, &(struct vsp_resume){ VSP_RESUME_CONTINUE, 0 });
 	sim_run(0, trap);
 	ok(wait_for(&st) == 0 && st.kind == VSP_STOP_TRAP, "no MTF: trap");
-	ok(be.ops->resume(&be, 0, &(struct vsp_resume){ VSP_RESUME_CONTINUE,
-							0 }) == -ENOTSUP &&
-	   strstr(vsp_be_xen_last_error(), "single-step") && sim.v[0].paused &&
-	   sim.mem[TEXT_GFN][0x200] == 0xcc,
-	   "no MTF: leaving a trap by stepping is refused, nothing changed");
 	ok(be.ops->resume(&be, 0, &(struct vsp_resume){ VSP_RESUME_STEP, 0 })
-	   == -ENOTSUP, "no MTF: STEP refused");
+	   == -ENOTSUP && strstr(vsp_be_xen_last_error(), "single-step") &&
+	   sim.v[0].paused && sim.mem[TEXT_GFN][0x200] == 0xcc,
+	   "no MTF: STEP refused, nothing changed");
+	ok(be.ops->resume(&be, 0, &(struct vsp_resume){ VSP_RESUME_CONTINUE,
+							0 }) == 0 &&
+	   !sim.v[0].paused && sim.mem[TEXT_GFN][0x200] == 0x48 &&
+	   sim.mem[TEXT_GFN][0x203] == 0xcc &&
+	   !(sim.last[0].flags & VM_EVENT_FLAG_TOGGLE_SINGLESTEP),
+	   "no MTF: mov runs in place, a follower int3 on the next instruction");
+	ok(sim_run(0, trap + 3), "no MTF: the vCPU reaches the follower");
+	ok(wait_for(&st) == 0 && st.kind == VSP_STOP_TIMEOUT,
+	   "no MTF: the follower is the backend's own, not the monitor's");
+	ok(!sim.v[0].paused && sim.mem[TEXT_GFN][0x200] == 0xcc &&
+	   sim.mem[TEXT_GFN][0x203] == after && sim.v[0].regs.rip == trap + 3,
+	   "no MTF: trap re-armed, follower gone, the vCPU runs on");
+	sim_run(0, trap);
+	ok(wait_for(&st) == 0 && st.kind == VSP_STOP_TRAP && st.addr == trap,
+	   "no MTF: the re-armed trap stops the next call");
 	ok(be.ops->resume(&be, 0, &(struct vsp_resume){ VSP_RESUME_AT,
 							trap + 3 }) == 0 &&
 	   !sim.v[0].paused && sim.v[0].regs.rip == trap + 3 &&
+	   sim.mem[TEXT_GFN][0x203] == after &&
 	   !(sim.last[0].flags & VM_EVENT_FLAG_TOGGLE_SINGLESTEP),
-	   "no MTF: resuming past the trap works");
+	   "no MTF: resuming past the trap works, no follower");
+	sim_run(0, jtrap);
+	ok(wait_for(&st) == 0 && st.kind == VSP_STOP_TRAP, "no MTF: trap on a jmp");
+	ok(be.ops->resume(&be, 0, &(struct vsp_resume){ VSP_RESUME_CONTINUE,
+							0 }) == -ENOTSUP &&
+	   sim.v[0].paused && sim.mem[TEXT_GFN][0x500] == 0xcc,
+	   "no MTF: a branch under a trap cannot run in place: refused");
+	be.ops->resume(&be, 0, &(struct vsp_resume){ VSP_RESUME_AT, jtrap + 5 });
+	sim_run(0, trap);
+	ok(wait_for(&st) == 0 && st.kind == VSP_STOP_TRAP, "no MTF: trap again");
+	be.ops->resume(&be, 0, &(struct vsp_resume){ VSP_RESUME_CONTINUE, 0 });
+	ok(sim.mem[TEXT_GFN][0x203] == 0xcc, "no MTF: follower armed");
 	be.ops->detach(&be, false);
-	ok(sim.pauses == 0 && sim.mem[TEXT_GFN][0x200] == 0x48,
-	   "no MTF: clean detach");
+	ok(sim.pauses == 0 && sim.mem[TEXT_GFN][0x200] == 0x48 &&
+	   sim.mem[TEXT_GFN][0x203] == after && sim.mem[TEXT_GFN][0x500] == 0xe9,
+	   "no MTF: clean detach takes the follower out too");
 }
 
 int main(void)

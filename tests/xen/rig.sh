@@ -288,8 +288,9 @@ xg_guest_log() {
 # console says VSP-DONE, or XG_SECS seconds), end it, and send back
 # NAME.log (console), NAME.audit (vsp's stdout), NAME.err (stderr) and
 # NAME.rc (vsp's exit status).  XG_SIGNAL=INT|TERM|KILL ends vsp with
-# that signal once the guest has printed XG_SIGNAL_AT (a regex) instead
-# of ending the guest.
+# that signal once the guest has printed XG_SIGNAL_AT (a regex), and the
+# guest runs on to its end.  NAME.state is the domain's xl state before
+# it is destroyed; /tmp/NAME.trace (vsp --record) is sent if written.
 xg_attach() {
 	local name=$1 vpid rc=0 i
 	shift
@@ -308,9 +309,11 @@ xg_attach() {
 	if [ -n "${XG_SIGNAL:-}" ]; then
 		xg_wait_line $name "${XG_SIGNAL_AT:-VSP-DONE}" ${XG_SECS:-120} || echo "XG-WARN $name: no '$XG_SIGNAL_AT'"
 		kill -$XG_SIGNAL $vpid
-	else
-		xg_wait_line $name VSP-DONE ${XG_SECS:-120} || echo "XG-WARN $name did not finish"
+		i=0
+		while kill -0 $vpid 2>/dev/null && [ $i -lt 60 ]; do i=$((i + 1)); sleep 0.5; done
 	fi
+	xg_wait_line $name VSP-DONE ${XG_SECS:-120} || echo "XG-WARN $name did not finish"
+	xl list $name 2>/dev/null | awk 'NR == 2 { print $5 }' >/tmp/$name.state
 	[ -n "${XG_KEEP:-}" ] || xl destroy $name 2>/dev/null
 	i=0
 	while kill -0 $vpid 2>/dev/null; do
@@ -324,6 +327,9 @@ xg_attach() {
 	xg_emit $name.audit /tmp/$name.audit
 	xg_emit $name.err /tmp/$name.err
 	xg_emit $name.rc /tmp/$name.rc
+	xg_emit $name.state /tmp/$name.state
+	[ -f /tmp/$name.trace ] && xg_emit $name.trace /tmp/$name.trace
+	return 0
 }
 EOF
 }

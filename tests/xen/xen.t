@@ -32,9 +32,52 @@ ov() { local n=$1; shift; "$XRIG" overlay "$T/files/$n.gz" "$@"; }
 P=/guest/policies
 
 # ---- the plan: every step in one boot
+HV=/sys/hypervisor
 ov deny 'vsp_open /etc/hostname /etc/shadow /etc/passwd'
+ov verd 'vsp_getpid' 'vsp_open /etc/shadow /etc/hostname' 'vsp_open /etc/kill-me' \
+	'vsp_open /etc/hostname'
+ov kf 'cred_walk 3'
+ov det 'vsp_open /etc/shadow' 'sleep 8' 'vsp_hostile kread __x64_sys_openat'
+ov kill 'vsp_open /etc/shadow' 'sleep 8' 'vsp_open /etc/shadow /etc/hostname'
+ov learn "f=\$(cat $HV/properties/features); echo \"VSP features rc \$? \$f\"" \
+	"f=\$(cat $HV/properties/features); echo \"VSP features rc \$? \$f\""
+ov enf "f=\$(cat $HV/properties/features); echo \"VSP features rc \$? \$f\"" \
+	"f=\$(cat $HV/compilation/compiled_by 2>&1); echo \"VSP compiled_by rc \$? \$f\"" \
+	"f=\$(cat $HV/properties/features); echo \"VSP features rc \$? \$f\""
 cat >"$T/plan.sh" <<'PLAN'
+X=/guest/xen-policies
 xg_attach deny --stats=json $P/shadow.vsp
+xg_attach verd --stats=json $P/verdicts.vsp
+xg_attach kf --record /tmp/kf.trace $X/kfunc.vsp
+XG_SIGNAL=TERM XG_SIGNAL_AT="VSP-RUN 2" xg_attach det --stats $P/shadow.vsp
+XG_SIGNAL= XG_SIGNAL_AT=
+
+# SIGKILL with traps in: the guest stalls at its next trapped call; the
+# next vsp finds the journal and takes over.
+xg_guest_initrd /files/kill.gz /tmp/kill.gz
+xg_start kill /tmp/kill.gz paused
+vsp attach --xen kill --symbols $G/System.map $P/shadow.vsp >/tmp/kill1.audit 2>/tmp/kill1.err &
+v=$!
+i=0; until grep -Eq "attached to|waiting for the guest" /tmp/kill1.err || [ $i -gt 240 ]; do i=$((i+1)); sleep 0.5; done
+xl unpause kill
+xg_wait_line kill "VSP-RUN 2" 120
+sleep 1
+kill -KILL $v; wait $v; echo $? >/tmp/kill1.rc
+ls /run/vsp >/tmp/kill.journal 2>&1
+sleep 12
+grep -c "VSP-DONE" /var/log/xen/console/guest-kill.log >/tmp/kill.stalled
+vsp attach --xen kill --symbols $G/System.map $P/shadow.vsp >/tmp/kill2.audit 2>/tmp/kill2.err &
+v=$!
+xg_wait_line kill VSP-DONE 120
+xl destroy kill
+wait $v; echo $? >/tmp/kill2.rc
+xg_guest_log kill
+for f in kill1.audit kill1.err kill1.rc kill.journal kill.stalled kill2.audit kill2.err kill2.rc; do xg_emit $f /tmp/$f; done
+
+# Hypercalls: learn the paths on a clean run, then enforce.
+xg_attach learn --mode learn --stats=json $X/hcall.vsp
+xg_emit hcall.paths $X/hcall.paths
+xg_attach enf --stats=json $X/hcall.vsp
 PLAN
 sed -i "1i P=$P" "$T/plan.sh"
 
@@ -60,4 +103,54 @@ ok "deny: open(/etc/passwd) succeeds" grep -qx "VSP open /etc/passwd ok root:x:0
 ok "deny: the guest ran to its end" grep -q VSP-DONE "$O/deny.log"
 ok "deny: one audit record, applied" grep -q '"rule":"read-shadow","verdict":"deny","errno":13' "$O/deny.audit"
 ok "deny: the process behind the call" grep -q '"comm":"vsp_open"' "$O/deny.audit"
+
+# ---- verdicts: return, redirect, kill
+ok "verdicts: vsp exits 0" eq "$(cat "$O/verd.rc")" 0
+ok "return: getpid() gives 4242" grep -qx "VSP getpid 4242" <<<"$(res verd 1)"
+ok "redirect: open(/etc/shadow) reads /etc/decoy" grep -qx "VSP open /etc/shadow ok DECOY-CONTENT" <<<"$(res verd 2)"
+ok "redirect: other opens untouched" grep -qx "VSP open /etc/hostname ok vspguest" <<<"$(res verd 2)"
+ok "kill: the process dies of SIGKILL" eq "$("$GUEST_DIR/rig.sh" status "$O/verd.log" 3)" 137
+ok "after the kill the guest runs on" grep -qx "VSP open /etc/hostname ok vspguest" <<<"$(res verd 4)"
+ok "audit: return carries the value" grep -q '"verdict":"return","value":4242' "$O/verd.audit"
+
+# ---- a kernel function: process context and call path
+ok "kfunc: vsp exits 0" eq "$(cat "$O/kf.rc")" 0
+ok "kfunc: the workload ran" grep -q "VSP cred_walk 3 ok" "$O/kf.log"
+ok "kfunc: commit_creds events logged by cred_walk" grep -q '"msg":"commit_creds by cred_walk"' "$O/kf.audit"
+ok "kfunc: setuid reaches commit_creds through __sys_setuid" \
+	grep -q '"stack":\["commit_creds","__sys_setuid","do_syscall_64","entry_SYSCALL_64_after_hwframe"' "$O/kf.trace"
+
+# ---- detach on SIGTERM: nothing left behind
+ok "SIGTERM: vsp exits 0" eq "$(cat "$O/det.rc")" 0
+ok "SIGTERM: vsp detached" grep -q "signal 15: detaching" "$O/det.err"
+ok "SIGTERM: enforced before" grep -qx "VSP open /etc/shadow err EACCES 13" <<<"$(res det 1)"
+ok "SIGTERM: the guest reads its own openat handler: the original bytes" \
+	grep -qx "VSP hostile kread __x64_sys_openat 0f 1f 44 00 00" <<<"$(res det 3)"
+ok "SIGTERM: no trap left: the shadow file opens" \
+	grep -qx "VSP hostile kread-then-shadow ok .*" <<<"$(res det 3)"
+ok "SIGTERM: the guest ran to its end, not paused" grep -q VSP-DONE "$O/det.log"
+
+# ---- SIGKILL: the next attach recovers from the journal
+ok "SIGKILL: vsp died of it" eq "$(cat "$O/kill1.rc")" 137
+ok "SIGKILL: it had denied first" grep -qx "VSP open /etc/shadow err EACCES 13" <<<"$(res kill 1)"
+ok "SIGKILL: a journal was left in /run/vsp" grep -q "journal" "$O/kill.journal"
+ok "SIGKILL: the guest stalled at its next trapped call" eq "$(cat "$O/kill.stalled")" 0
+ok "SIGKILL: the next vsp took over and ended cleanly" eq "$(cat "$O/kill2.rc")" 0
+ok "SIGKILL: the guest ran to its end" grep -q VSP-DONE "$O/kill.log"
+ok "SIGKILL: the new vsp enforces the call that stalled" \
+	grep -qx "VSP open /etc/shadow err EACCES 13" <<<"$(res kill 3)"
+ok "SIGKILL: other opens succeed" grep -qx "VSP open /etc/hostname ok vspguest" <<<"$(res kill 3)"
+
+# ---- hypercalls: learn, then enforce
+ok "learn: vsp exits 0" eq "$(cat "$O/learn.rc")" 0
+ok "learn: the reads succeed" grep -q "^VSP features rc 0" <<<"$(res learn 1)"
+ok "learn: a path was learned for xen_version" grep -q "features_show" "$O/hcall.paths"
+ok "enforce: vsp exits 0" eq "$(cat "$O/enf.rc")" 0
+ok "enforce: the learned path is allowed" grep -q "^VSP features rc 0" <<<"$(res enf 1)"
+ok "enforce: an unlearned path is denied, the guest sees EPERM" \
+	grep -q "^VSP compiled_by rc 1 .*Operation not permitted" <<<"$(res enf 2)"
+ok "enforce: the learned path still allowed after" grep -q "^VSP features rc 0" <<<"$(res enf 3)"
+ok "enforce: the audit names the hypercall, its argument and the rule" \
+	grep -q '"rule":"version-path","verdict":"deny".*' "$O/enf.audit"
+ok "enforce: the other PVH hypercalls were seen" grep -Eq '"pvh":[1-9]' "$O/enf.err"
 done_testing
