@@ -37,7 +37,7 @@ ov deny 'vsp_open /etc/hostname /etc/shadow /etc/passwd'
 ov verd 'vsp_getpid' 'vsp_open /etc/shadow /etc/hostname' 'vsp_open /etc/kill-me' \
 	'vsp_open /etc/hostname'
 ov kf 'cred_walk 3'
-ov det 'vsp_open /etc/shadow' 'sleep 8' 'vsp_hostile kread __x64_sys_openat'
+ov det 'vsp_open /etc/shadow' 'sleep 30' 'vsp_hostile kread __x64_sys_openat'
 ov kill 'vsp_open /etc/shadow' 'sleep 8' 'vsp_open /etc/shadow /etc/hostname'
 ov learn "f=\$(cat $HV/properties/features); echo \"VSP features rc \$? \$f\"" \
 	"f=\$(cat $HV/properties/features); echo \"VSP features rc \$? \$f\""
