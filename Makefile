@@ -134,8 +134,10 @@ $(BUILD)/lang/lexer.c $(BUILD)/lang/lexer.h &: lang/lexer.l $(BUILD)/lang/parser
 	flex --header-file=$(BUILD)/lang/lexer.h -o $(BUILD)/lang/lexer.c $<
 
 # Generated sources get the warnings their generators cannot avoid waived.
+# -MMD as for the others: the parser includes base/kinds.h, whose tables
+# size its lists.
 $(BUILD)/lang/%.o: $(BUILD)/lang/%.c $(GEN_H)
-	$(CC) $(CFLAGS) -Wno-sign-compare -Wno-unused-function -Wno-unused-but-set-variable -c -o $@ $<
+	$(CC) $(CFLAGS) -Wno-sign-compare -Wno-unused-function -Wno-unused-but-set-variable -MMD -MP -c -o $@ $<
 
 $(BUILD)/%.o: %.c $(GEN_H)
 	@mkdir -p $(dir $@)
