@@ -5,6 +5,7 @@
  * each subcommand lives in its own file and returns its exit status.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,10 @@ int main(int argc, char **argv)
 	 * for one, and every audit record would be sent into it. */
 	if (vsp_cli_guard_stdio() < 0)
 		return 2;
+	/* A reader that goes away (`vsp attach | head -1`) is a write error
+	 * to handle, not a death: SIGPIPE would kill the monitor between two
+	 * traps, and its guard would then take every trap out. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
