@@ -6,7 +6,8 @@
  * the audit and trace outputs, and hands the rest to the monitor loop in
  * vmi/monitor.c with the backend the options name.  Exit statuses follow
  * interfaces.md: 0 the guest ended or we detached, 1 policy errors,
- * 2 usage or I/O errors, 3 cannot attach or lost the guest.
+ * 2 usage or I/O errors, 3 cannot attach or lost the guest, 4 audit or
+ * trace records lost (--on-audit-error).
  *
  * `vsp repl --gdb|--xen` comes here too (cli/repl.c passes --interactive):
  * the same attach, with commands read from standard input between stops
@@ -89,6 +90,12 @@ static const char attach_help[] =
 	"                         rules (default), default, closed (deny EPERM)\n"
 	"                         or open (allow)\n"
 	"      --fail-closed, --fail-open   short for --on-partial closed/open\n"
+	"      --on-audit-error A  when an audit record or a --record line cannot\n"
+	"                         be written (disk full, closed pipe): stop\n"
+	"                         (default: detach cleanly at once), pause (detach\n"
+	"                         and leave the guest stopped) or continue\n"
+	"                         (enforce on); each counts what is lost and ends\n"
+	"                         with exit status 4"
 	"      --metrics ADDR:PORT  serve Prometheus metrics over HTTP on this\n"
 	"                         address (numeric; loopback unless you mean it)\n"
 	"      --metrics-file FILE  write the same metrics to FILE (atomically,\n"
@@ -98,10 +105,12 @@ static const char attach_help[] =
 	VSP_CLI_EXTERN_HELP
 	"  -h, --help             show this help\n\n"
 	"Exit status: 0 the guest ended or vsp detached, 1 policy errors,\n"
-	"2 usage or I/O error, 3 cannot attach or lost the guest.\n";
+	"2 usage or I/O error, 3 cannot attach or lost the guest, 4 audit or\n"
+	"trace records were lost.\n";
 
 enum {
 	OPT_VMLINUX = 256, OPT_VM, OPT_MAX_EVENTS, OPT_PIN_PATHS, OPT_ON_PARTIAL,
+	OPT_ON_AUDIT_ERROR,
 	OPT_FAIL_CLOSED, OPT_FAIL_OPEN, OPT_INTERACTIVE, OPT_AUDIT_FORMAT,
 	OPT_AUDIT_APPEND, OPT_METRICS, OPT_METRICS_FILE, OPT_METRICS_INTERVAL, OPT_QMP
 };
@@ -141,6 +150,7 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 		{ "max-events", required_argument, NULL, OPT_MAX_EVENTS },
 		{ "pin-paths", no_argument, NULL, OPT_PIN_PATHS },
 		{ "on-partial", required_argument, NULL, OPT_ON_PARTIAL },
+		{ "on-audit-error", required_argument, NULL, OPT_ON_AUDIT_ERROR },
 		{ "fail-closed", no_argument, NULL, OPT_FAIL_CLOSED },
 		{ "fail-open", no_argument, NULL, OPT_FAIL_OPEN },
 		{ "interactive", no_argument, NULL, OPT_INTERACTIVE },
@@ -260,6 +270,13 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 			if (vsp_fail_policy_parse(optarg, &aa->lo.on_partial) < 0) {
 				fprintf(stderr, "vsp attach: --on-partial takes rules, "
 					"default, closed or open, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_ON_AUDIT_ERROR:
+			if (vsp_on_record_error_parse(optarg, &aa->mo.on_audit_error) < 0) {
+				fprintf(stderr, "vsp attach: --on-audit-error takes "
+					"stop, pause or continue, not '%s'\n", optarg);
 				return 2;
 			}
 			break;

@@ -35,6 +35,7 @@ static const struct cfg_key {
 	{ "policy", CFG_POLICY },
 	{ "mode", CFG_VALUE },
 	{ "on-partial", CFG_VALUE },
+	{ "on-audit-error", CFG_VALUE },
 	{ "audit", CFG_AUDIT },
 	{ "audit-format", CFG_VALUE },
 	{ "record", CFG_PATH },

@@ -570,6 +570,7 @@ int vsp_audit_note(struct vsp_audit *a, const struct vsp_audit_note *n)
 	};
 	int rc;
 
+	uint64_t r0 = a->records;
 	a->have_time = false;
 	rc = put_facts(a, &f);
 	if (a->flush_each) {
@@ -577,6 +578,9 @@ int vsp_audit_note(struct vsp_audit *a, const struct vsp_audit_note *n)
 				  : fflush(a->out) != 0 ? -errno : 0;
 		if (frc < 0) {
 			a->failed = true;
+			a->write_errors += a->records - r0;
+			a->records = r0;
+			a->last_error = frc;
 			if (!rc)
 				rc = frc;
 		}
@@ -589,6 +593,7 @@ int vsp_audit_decision(struct vsp_audit *a, struct vsp_event *ev,
 {
 	int own_effect = -1, rc = 0, r;
 	bool own_alert = false;
+	uint64_t r0 = a->records;
 
 	a->have_time = false;
 	for (uint32_t i = 0; i < d->nfired; i++) {
@@ -621,7 +626,12 @@ int vsp_audit_decision(struct vsp_audit *a, struct vsp_event *ev,
 		r = a->sink ? vsp_sink_flush(a->sink)
 			    : fflush(a->out) != 0 ? -errno : 0;
 		if (r < 0) {
+			/* Written into a buffer that did not reach its file:
+			 * this decision's records are lost too. */
 			a->failed = true;
+			a->write_errors += a->records - r0;
+			a->records = r0;
+			a->last_error = r;
 			if (!rc)
 				rc = r;
 		}
@@ -741,6 +751,12 @@ static void stats_json(FILE *out, const struct vsp_policy *p,
 	vsp_jbuf_uint(&b, es->partial);
 	vsp_jbuf_key(&b, "traps_installed", &first);
 	vsp_jbuf_uint(&b, rs->traps_installed);
+	if (rs->count_lost) {
+		vsp_jbuf_key(&b, "audit_lost", &first);
+		vsp_jbuf_uint(&b, rs->audit_lost);
+		vsp_jbuf_key(&b, "trace_lost", &first);
+		vsp_jbuf_uint(&b, rs->trace_lost);
+	}
 	if (rs->round_trips) {
 		vsp_jbuf_key(&b, "round_trips", &first);
 		vsp_jbuf_uint(&b, rs->round_trips);
@@ -799,6 +815,9 @@ void vsp_stats_print(FILE *out, const struct vsp_policy *p,
 	fprintf(out, "traps installed:    %" PRIu64 "\n", rs->traps_installed);
 	if (rs->round_trips)
 		fprintf(out, "round trips:        %" PRIu64 "\n", rs->round_trips);
+	if (rs->count_lost)
+		fprintf(out, "records lost:       audit %" PRIu64 " trace %" PRIu64
+			"\n", rs->audit_lost, rs->trace_lost);
 	fprintf(out, "decision latency:   median %" PRIu64 " ns, p99 %" PRIu64
 		" ns, max %" PRIu64 " ns\n",
 		vsp_latency_quantile(&rs->latency, 0.5),

@@ -107,6 +107,9 @@ struct vsp_run_stats {
 	struct vsp_latency latency;
 	struct vsp_latency trap_latency;	/* live: each trap, stop to resume */
 	uint64_t kind_events[VSP_EV_KIND_COUNT];	/* live: trapped events */
+	/* Live: records that could not be written (printed when counted). */
+	bool count_lost;
+	uint64_t audit_lost, trace_lost;
 };
 
 /* Prints the statistics (interfaces.md) as text, or as one JSON object. */

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifdef VSP_HAVE_SYSTEMD
@@ -444,7 +445,13 @@ int vsp_sink_start(struct vsp_sink *s)
 	if (!s || !s->trunc_pending)
 		return 0;
 	s->trunc_pending = false;
-	if (fflush(s->f) != 0 || ftruncate(fileno(s->f), 0) < 0)
+	struct stat st;
+	if (fflush(s->f) != 0)
+		return errno ? -errno : -EIO;
+	/* A device or pipe (/dev/full, /dev/stdout) has nothing to empty. */
+	if (fstat(fileno(s->f), &st) == 0 && !S_ISREG(st.st_mode))
+		return 0;
+	if (ftruncate(fileno(s->f), 0) < 0)
 		return errno ? -errno : -EIO;
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <string.h>
 
 #include "vmi/mon.h"
@@ -163,13 +164,63 @@ static void mon_learn(struct mon *m, const struct vsp_decision *d)
 	}
 }
 
+int vsp_on_record_error_parse(const char *s, enum vsp_on_record_error *out)
+{
+	for (int e = VSP_ON_ERR_STOP; e <= VSP_ON_ERR_CONTINUE; e++)
+		if (strcmp(s, vsp_on_record_error_name((enum vsp_on_record_error)e)) == 0) {
+			*out = (enum vsp_on_record_error)e;
+			return 0;
+		}
+	return -1;
+}
+
+const char *vsp_on_record_error_name(enum vsp_on_record_error e)
+{
+	return e == VSP_ON_ERR_PAUSE ? "pause" :
+	       e == VSP_ON_ERR_CONTINUE ? "continue" : "stop";
+}
+
+uint64_t mon_audit_lost(const struct mon *m)
+{
+	return m->have_audit ? m->audit.write_errors : 0;
+}
+
+void mon_lost(struct mon *m, const char *what, int err, uint64_t n)
+{
+	if (what[0] == 't')
+		m->trace_lost += n;
+	if (m->lost_err)
+		return;
+	m->lost_err = err ? err : -EIO;
+	m->lost_what = what;
+	enum vsp_on_record_error how = m->o->on_audit_error;
+	fprintf(stderr, "vsp attach: %s lost at event %" PRIu64 ": %s; %s "
+		"(--on-audit-error %s)\n",
+		what[0] == 't' ? "a trace line (--record)" : "an audit record",
+		m->ev.seq, strerror(-m->lost_err),
+		how == VSP_ON_ERR_STOP ? "detaching, every trap removed" :
+		how == VSP_ON_ERR_PAUSE ? "detaching and leaving the guest paused" :
+		"enforcing on, counting what is lost",
+		vsp_on_record_error_name(how));
+	if (how != VSP_ON_ERR_CONTINUE)
+		m->lost_stop = true;
+}
+
+/* Each line is flushed as it is written: a full disk is seen at the event
+ * it hits, and a killed monitor leaves whole lines. */
 static void mon_record(struct mon *m)
 {
 	if (!m->o->record)
 		return;
 	mon_load_proc(m);
-	if (vsp_trace_write(m->o->record, &m->ev) < 0)
-		fprintf(stderr, "vsp attach: writing the trace failed\n");
+	errno = 0;
+	if (vsp_trace_write(m->o->record, &m->ev) < 0 ||
+	    fflush(m->o->record) != 0) {
+		int e = errno ? -errno : -EIO;
+		__fpurge(m->o->record);	/* the line is lost, not retried */
+		clearerr(m->o->record);
+		mon_lost(m, "trace", e, 1);
+	}
 }
 
 /* The verdict, carried out by the site: the monitor's only switch on
@@ -266,8 +317,12 @@ int mon_decide(struct mon *m, struct mon_trap *t, const struct mon_site *s)
 	struct mon_apply a = { 0 };
 	if (m->mode == VSP_MODE_ENFORCE)
 		mon_apply(m, t, s, &d, &a);
-	if (audit)
-		vsp_audit_decision(&m->audit, &m->ev, &d, a.applied);
+	if (audit) {
+		uint64_t lost = m->audit.write_errors;
+		int arc = vsp_audit_decision(&m->audit, &m->ev, &d, a.applied);
+		if (arc < 0)
+			mon_lost(m, "audit", arc, m->audit.write_errors - lost);
+	}
 	if (m->o->interactive)
 		mon_tail_add(m, t, &d, a.applied);
 

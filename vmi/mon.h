@@ -213,6 +213,12 @@ struct mon {
 	struct vsp_run_stats rs;
 	struct vsp_audit audit;
 	bool have_audit;
+	/* Records that could not be written (--on-audit-error): counted, the
+	 * first error kept, and stop/pause end the loop after this trap. */
+	uint64_t trace_lost;
+	int lost_err;
+	const char *lost_what;
+	bool lost_stop;
 	bool warned_learn;
 
 	/* The interactive session (o->interactive). */
@@ -345,6 +351,10 @@ void mon_event_proc(struct mon *m, const struct vsp_event_key *k);
 void mon_load_proc(struct mon *m);
 bool mon_writes_audit(const struct mon *m, const struct vsp_decision *d);
 bool mon_wants_stack(const struct mon *m, const struct vsp_event_key *k);
+/* n audit records or trace lines (what) could not be written (err, a
+ * negative errno): counted, said once, and --on-audit-error applied. */
+void mon_lost(struct mon *m, const char *what, int err, uint64_t n);
+uint64_t mon_audit_lost(const struct mon *m);
 
 /* vmi/site_kernel.c: what every site trapping kernel code shares. */
 void mon_code_begin(struct mon *m, struct mon_trap *t, vsp_fetch_fn fetch);

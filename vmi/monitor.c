@@ -426,6 +426,7 @@ const struct vsp_monitor_view *mon_view(struct mon *m,
 	v->policy_loads = m->gen;
 	v->audit_records = m->have_audit ? m->audit.records : 0;
 	v->audit_write_errors = m->have_audit ? m->audit.write_errors : 0;
+	v->trace_write_errors = m->trace_lost;
 	return v;
 }
 
@@ -434,6 +435,9 @@ void mon_run_stats(struct mon *m, FILE *out, bool json, uint64_t traps,
 {
 	m->rs.traps_installed = traps;
 	m->rs.round_trips = m->be.round_trips;
+	m->rs.count_lost = true;
+	m->rs.audit_lost = mon_audit_lost(m);
+	m->rs.trace_lost = m->trace_lost;
 	vsp_stats_print(out, m->p, &m->rs, json);
 	if (json)
 		return;
@@ -635,6 +639,11 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 				break;
 			}
 			events_seen++;
+			if (m->lost_stop) {
+				/* --on-audit-error stop or pause. */
+				stay_paused = o->on_audit_error == VSP_ON_ERR_PAUSE;
+				break;
+			}
 			continue;
 		}
 		/* A stop we did not ask for: let the guest go on. */
@@ -682,6 +691,17 @@ out_signals:
 	if (m->mode == VSP_MODE_LEARN && m->attached &&
 	    vsp_policy_save_profiles(m->p, stderr) < 0 && status == VSP_MON_OK)
 		status = VSP_MON_USAGE;
+	uint64_t alost = mon_audit_lost(m);
+	if (alost || m->trace_lost) {
+		/* The last line says what the run lost, whatever else it says. */
+		fprintf(stderr, "vsp attach: %" PRIu64 " audit record%s and %"
+			PRIu64 " trace line%s lost (%s: %s)\n", alost,
+			alost == 1 ? "" : "s", m->trace_lost,
+			m->trace_lost == 1 ? "" : "s", m->lost_what ? m->lost_what : "audit",
+			strerror(m->lost_err ? -m->lost_err : EIO));
+		if (status == VSP_MON_OK)
+			status = VSP_MON_RECORDS;
+	}
 out_release:
 	if (m->p != o->policy)
 		vsp_policy_free(m->p);

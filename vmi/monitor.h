@@ -35,8 +35,21 @@ enum {
 	VSP_MON_OK = 0,		/* guest ended, detached, or left paused */
 	VSP_MON_POLICY = 1,	/* policy errors (the caller's part) */
 	VSP_MON_USAGE = 2,	/* bad arguments, unreadable files */
-	VSP_MON_LOST = 3	/* cannot attach, or lost the guest */
+	VSP_MON_LOST = 3,	/* cannot attach, or lost the guest */
+	VSP_MON_RECORDS = 4	/* audit or trace records were lost */
 };
+
+/* What a record that cannot be written does to the run (auditd's
+ * disk_error_action): stop detaches cleanly at once, pause detaches and
+ * leaves the guest stopped, continue goes on enforcing.  All three count
+ * the lost records and end with status VSP_MON_RECORDS. */
+enum vsp_on_record_error {
+	VSP_ON_ERR_STOP = 0,	/* the default */
+	VSP_ON_ERR_PAUSE,
+	VSP_ON_ERR_CONTINUE
+};
+int vsp_on_record_error_parse(const char *s, enum vsp_on_record_error *out);
+const char *vsp_on_record_error_name(enum vsp_on_record_error e);
 
 struct vsp_monitor_opts {
 	const struct vsp_backend_ops *ops;
@@ -47,6 +60,7 @@ struct vsp_monitor_opts {
 	FILE *audit;		/* NULL: no audit records (unless audit_sink) */
 	struct vsp_sink *audit_sink;	/* borrowed; set: records go here */
 	FILE *record;		/* NULL: no trace */
+	enum vsp_on_record_error on_audit_error;	/* audit and trace */
 	bool stats, stats_json;
 	const char *vm;		/* the name records carry; NULL: "guest0" */
 	bool quiet;		/* no progress messages */
@@ -76,6 +90,7 @@ struct vsp_monitor_view {
 	uint64_t trap_hits, rt_in_traps, events;
 	uint64_t policy_loads;		/* reloads that took effect */
 	uint64_t audit_records, audit_write_errors;
+	uint64_t trace_write_errors;	/* --record lines lost */
 };
 
 enum { VSP_HOOK_GO_ON = 0, VSP_HOOK_RELOAD = 1 };

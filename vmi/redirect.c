@@ -52,8 +52,12 @@ void mon_late_drop(struct mon *m, const char *why)
 		vsp_callpath_to_event(&m->rd.late_cp, ev);
 	ev->partial = true;
 	vsp_decide(m->p, ev, &d);
-	if (m->have_audit && mon_writes_audit(m, &d))
-		vsp_audit_decision(&m->audit, ev, &d, false);
+	if (m->have_audit && mon_writes_audit(m, &d)) {
+		uint64_t lost = m->audit.write_errors;
+		int rc = vsp_audit_decision(&m->audit, ev, &d, false);
+		if (rc < 0)
+			mon_lost(m, "audit", rc, m->audit.write_errors - lost);
+	}
 }
 
 void mon_redirect_cancel(struct mon *m, const char *why)

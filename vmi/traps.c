@@ -258,7 +258,10 @@ static void mon_tampered(struct mon *m, struct mon_trap *t, const uint8_t *now)
 		.kind = "kernel", .name = fn ? fn : "", .msg = msg,
 		.mode = m->mode,
 	};
-	vsp_audit_note(&m->audit, &n);
+	uint64_t lost = m->audit.write_errors;
+	int rc = vsp_audit_note(&m->audit, &n);
+	if (rc < 0)
+		mon_lost(m, "audit", rc, m->audit.write_errors - lost);
 }
 
 /* Reads the code under an emulated trap again when it is due. */
