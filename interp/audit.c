@@ -286,6 +286,7 @@ struct rec_facts {
 	const struct vsp_decision *d;	/* NULL: effect-only */
 	const struct vsp_rule_info *ri;	/* NULL: the default */
 	const char *vm, *msg, *mode;
+	const char *not_applied;	/* the deciding record: why not applied */
 	bool alert, applied;
 	int level;
 	uint64_t seq, time_ns;
@@ -362,6 +363,10 @@ static void put_falco(struct vsp_audit *a, const struct rec_facts *f,
 	}
 	vsp_jbuf_key(b, "vsp.applied", &of);
 	vsp_jbuf_cstr(b, f->applied ? "true" : "false");
+	if (f->not_applied) {
+		vsp_jbuf_key(b, "vsp.not_applied", &of);
+		vsp_jbuf_str(b, f->not_applied, strlen(f->not_applied));
+	}
 	if (f->d && f->d->verdict == VSP_V_DENY) {
 		vsp_jbuf_key(b, "vsp.errno", &of);
 		vsp_jbuf_int(b, f->d->value);
@@ -498,6 +503,10 @@ static void put_vsp(struct vsp_audit *a, const struct rec_facts *f)
 	vsp_jbuf_str(b, f->mode, strlen(f->mode));
 	vsp_jbuf_key(b, "applied", &first);
 	vsp_jbuf_cstr(b, f->applied ? "true" : "false");
+	if (f->not_applied) {
+		vsp_jbuf_key(b, "not_applied", &first);
+		vsp_jbuf_str(b, f->not_applied, strlen(f->not_applied));
+	}
 	vsp_jbuf_key(b, "msg", &first);
 	vsp_jbuf_str(b, f->msg, strlen(f->msg));
 	if (f->ri)
@@ -555,6 +564,8 @@ static int put_record(struct vsp_audit *a, struct vsp_event *ev,
 		.ri = rule >= 0 ? vsp_policy_rule(a->policy, (uint32_t)rule) : NULL,
 	};
 
+	if (d && !applied)
+		f.not_applied = a->not_applied;
 	format_message(a, ev, effect, d, rule, msg);
 	f.level = record_level(f.ri, alert);
 	return put_facts(a, &f);

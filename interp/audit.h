@@ -38,6 +38,10 @@ struct vsp_audit {
 	int last_error;		/* the last failure's negative errno */
 	bool failed;		/* a write failed; the caller exits non-zero */
 	bool flush_each;	/* live runs: flush after every record */
+	/* Why the next decision's verdict did not reach the guest (its
+	 * record says "applied":false, "not_applied":...); the caller sets
+	 * it before vsp_audit_decision and clears it after.  NULL: none. */
+	const char *not_applied;
 	bool have_time;		/* time[] holds this decision's time */
 	uint64_t wall_ns;
 	char time[VSP_RFC3339_LEN + 1];

@@ -223,6 +223,52 @@ static void mon_record(struct mon *m)
 	}
 }
 
+/*
+ * The verdict could not be carried out here (a->rc -EFAULT: the stack is
+ * unreadable; -ENOSYS: no kernel function to call, no way to redirect).
+ * The call must still not run: it fails with EPERM, or else its task is
+ * ended, or else the guest is left stopped.  The record says
+ * "applied":false and why (a->why, in m->why_not).
+ */
+static void mon_not_applied(struct mon *m, struct mon_trap *t,
+			    const struct mon_site *s,
+			    const struct vsp_decision *d, struct mon_apply *a)
+{
+	char where[200];
+	const char *why = a->why ? a->why : a->rc == -EFAULT ?
+		"the stack is unreadable" : "no kernel function to call";
+	const char *instead = "the guest is left paused";
+	struct mon_apply f = { 0 };
+
+	snprintf(where, sizeof where, s->label, m->ev.name);
+	if ((a->rc == -ENOSYS || (d->verdict != VSP_V_DENY &&
+				  d->verdict != VSP_V_RETURN)) && s->apply.ret) {
+		s->apply.ret(m, t, -EPERM, &f);
+		if (f.rc == 0 && f.applied)
+			instead = "the call failed with EPERM instead";
+	}
+	if (!(f.rc == 0 && f.applied) && d->verdict != VSP_V_KILL &&
+	    s->apply.kill && (f.rc == 0 || f.rc == -EFAULT || f.rc == -ENOSYS)) {
+		f = (struct mon_apply){ 0 };
+		s->apply.kill(m, t, &f);
+		if (f.rc == 0 && f.applied)
+			instead = "its task was killed instead";
+	}
+	snprintf(m->why_not, sizeof m->why_not, "%s: %s", why, instead);
+	fprintf(stderr, "vsp attach: cannot apply %s at %s: %s; %s\n",
+		vsp_verdict_name(d->verdict), where, why, instead);
+	a->applied = false;
+	a->why = m->why_not;
+	if (f.rc < 0 && f.rc != -EFAULT && f.rc != -ENOSYS) {
+		a->rc = f.rc;	/* the backend failed: the guest is lost */
+		return;
+	}
+	a->rc = 0;
+	a->resumed = f.rc == 0 && f.resumed;
+	/* Nothing else stops the call: it stays stopped before it runs. */
+	a->paused = !(f.rc == 0 && f.applied);
+}
+
 /* The verdict, carried out by the site: the monitor's only switch on
  * verdicts. */
 static void mon_apply(struct mon *m, struct mon_trap *t,
@@ -253,16 +299,8 @@ static void mon_apply(struct mon *m, struct mon_trap *t,
 	default:
 		break;
 	}
-	if (a->rc == -EFAULT || a->rc == -ENOSYS) {
-		char where[200];
-
-		snprintf(where, sizeof where, s->label, m->ev.name);
-		fprintf(stderr, "vsp attach: cannot apply %s at %s: %s; "
-			"allowed\n", vsp_verdict_name(d->verdict), where,
-			a->rc == -EFAULT ? "stack unreadable" : "no kernel function to call");
-		a->rc = 0;
-		a->applied = a->resumed = false;
-	}
+	if (a->rc == -EFAULT || a->rc == -ENOSYS)
+		mon_not_applied(m, t, s, d, a);
 }
 
 static int mon_paused_at(struct mon *m, const struct mon_site *s,
@@ -317,9 +355,23 @@ int mon_decide(struct mon *m, struct mon_trap *t, const struct mon_site *s)
 	struct mon_apply a = { 0 };
 	if (m->mode == VSP_MODE_ENFORCE)
 		mon_apply(m, t, s, &d, &a);
-	if (audit) {
+	if (audit && a.pending) {
+		/* A redirect is done at getname's return: its record waits
+		 * for it (mon_pend_audit), with what the event read now. */
+		m->rd.pend = true;
+		m->rd.pend_trap = t;
+		m->rd.pend_ev = m->ev;
+		m->rd.pend_d = d;
+		m->rd.pend_d.redirect.ptr = m->rd.path;
+		m->rd.pend_d.redirect.len = (uint32_t)m->rd.len;
+		memcpy(m->rd.pend_str, m->str, sizeof m->str);
+		if (m->ev.has_stack)
+			m->rd.pend_cp = m->cp;
+	} else if (audit) {
 		uint64_t lost = m->audit.write_errors;
+		m->audit.not_applied = a.why;
 		int arc = vsp_audit_decision(&m->audit, &m->ev, &d, a.applied);
+		m->audit.not_applied = NULL;
 		if (arc < 0)
 			mon_lost(m, "audit", arc, m->audit.write_errors - lost);
 	}

@@ -201,8 +201,19 @@ struct mon {
 		 * path buffer in it (0 when getname failed). */
 		uint64_t late_fname, late_name;
 		bool late_failed;
+		/* A redirect's audit record waits until the kernel's copy is
+		 * written (or the redirect is given up): "applied" says what
+		 * the guest got.  The event, its strings and call path are
+		 * copied, since later events reuse m->ev, m->str and m->cp. */
+		bool pend;
+		struct mon_trap *pend_trap;
+		struct vsp_event pend_ev;
+		struct vsp_decision pend_d;
+		struct vsp_callpath pend_cp;
+		struct mon_str pend_str[6];
 	} rd;
 
+	char why_not[256];	/* the last verdict not applied: why */
 	uint64_t seq, t_attach;
 	uint64_t verify_ns;	/* when the last tamper check ran */
 	uint64_t late_ns;	/* when the pending late decision was armed */
@@ -249,6 +260,8 @@ struct mon_apply {
 	bool applied;		/* the verdict changed what the guest does */
 	bool resumed;		/* the site let the guest go on already */
 	bool paused;		/* leave the guest stopped */
+	bool pending;		/* a redirect armed: audited when it is done */
+	const char *why;	/* not applied: why (with -ENOSYS) */
 };
 
 /*
@@ -380,6 +393,8 @@ int mon_sys_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
 int mon_path_arm(struct mon *m, const char *path, size_t len, bool pin);
 void mon_redirect_cancel(struct mon *m, const char *why);
 void mon_late_drop(struct mon *m, const char *why);
+/* Writes a pending redirect's record: applied when why is NULL. */
+void mon_pend_audit(struct mon *m, const char *why);
 bool mon_late_arm(struct mon *m, struct mon_trap *t);
 void mon_late_expire(struct mon *m);
 int mon_on_getname(struct mon *m, struct mon_trap *t);

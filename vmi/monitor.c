@@ -662,9 +662,11 @@ out_gone:
 	 * may be running now: no packets but the interrupt). */
 	if (m->rd.active && m->rd.late && m->rd.stage != 2)
 		mon_late_drop(m, "detached first");
-	else if (m->rd.active && !m->rd.pin && !m->rd.late)
+	else if (m->rd.active && !m->rd.pin && !m->rd.late) {
 		fprintf(stderr, "vsp attach: redirect to %s not applied: "
 			"detached first\n", m->rd.path);
+		mon_pend_audit(m, "detached first");
+	}
 	m->rd.active = false;
 	m->rd.late = false;
 out_detach:

@@ -60,10 +60,61 @@ void mon_late_drop(struct mon *m, const char *why)
 	}
 }
 
+/* The pending redirect's strings, as they were read at its decision. */
+static int mon_pend_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
+			  struct vsp_str *out)
+{
+	struct mon *m = ctx;
+	const struct mon_trap *t = m->rd.pend_trap;
+	int idx;
+
+	(void)ev;
+	if (f == VSP_F_FUNC) {
+		out->ptr = t->name;
+		out->len = (uint32_t)strlen(t->name);
+		return 0;
+	}
+	if (f >= VSP_F_STR0 && f <= VSP_F_STR5)
+		idx = (int)(f - VSP_F_STR0);
+	else if (f == VSP_F_PATH)
+		idx = t->path_arg;
+	else
+		return -1;
+	if (idx < 0 || idx > 5 || m->rd.pend_str[idx].state != 1)
+		return -1;
+	out->ptr = m->rd.pend_str[idx].buf;
+	out->len = m->rd.pend_str[idx].len;
+	return 0;
+}
+
+void mon_pend_audit(struct mon *m, const char *why)
+{
+	if (!m->rd.pend)
+		return;
+	m->rd.pend = false;
+	struct vsp_event *ev = &m->rd.pend_ev;
+	vsp_event_reset_lazy(ev);
+	ev->fetch = mon_pend_fetch;
+	ev->fetch_ctx = m;
+	if (ev->has_stack)
+		vsp_callpath_to_event(&m->rd.pend_cp, ev);
+	char reason[256];
+	if (why)
+		snprintf(reason, sizeof reason, "the kernel's copy of the path "
+			 "was not replaced: %s", why);
+	uint64_t lost = m->audit.write_errors;
+	m->audit.not_applied = why ? reason : NULL;
+	int rc = vsp_audit_decision(&m->audit, ev, &m->rd.pend_d, why == NULL);
+	m->audit.not_applied = NULL;
+	if (rc < 0)
+		mon_lost(m, "audit", rc, m->audit.write_errors - lost);
+}
+
 void mon_redirect_cancel(struct mon *m, const char *why)
 {
 	if (!m->rd.active)
 		return;
+	mon_pend_audit(m, why);
 	if (m->rd.late)
 		;
 	else if (why && m->rd.pin)
@@ -91,7 +142,8 @@ void mon_redirect_cancel(struct mon *m, const char *why)
 int mon_path_arm(struct mon *m, const char *path, size_t len, bool pin)
 {
 	if (m->rd.active)
-		mon_redirect_cancel(m, pin ? NULL : "a newer redirect replaced it");
+		mon_redirect_cancel(m, pin && !m->rd.pend ? NULL :
+				    "a newer redirect replaced it");
 	if (m->cur->path_arg < 0 || len > MON_REDIRECT_MAX ||
 	    mon_load_args(m) < 0)
 		return -1;
@@ -114,6 +166,7 @@ int mon_path_arm(struct mon *m, const char *path, size_t len, bool pin)
 	m->rd.path[len] = 0;
 	m->rd.len = len;
 	m->rd.pin = pin;
+	m->late_ns = mon_now_ns();
 	return 0;
 }
 
@@ -121,11 +174,15 @@ int mon_path_arm(struct mon *m, const char *path, size_t len, bool pin)
 void mon_site_redirect(struct mon *m, struct mon_trap *t,
 		       const struct vsp_str *path, struct mon_apply *a)
 {
-	a->applied = mon_path_arm(m, path->ptr, path->len, false) == 0;
-	if (!a->applied)
-		fprintf(stderr, "vsp attach: cannot redirect %s (no path "
-			"argument, no getname symbol, or path too long); "
-			"allowed\n", t->name);
+	(void)t;
+	if (mon_path_arm(m, path->ptr, path->len, false) == 0) {
+		/* Applied at getname's return, audited then. */
+		a->pending = true;
+		return;
+	}
+	a->rc = -ENOSYS;
+	a->why = "cannot redirect (no path argument, no getname symbol, or "
+		"a path too long)";
 }
 
 int mon_on_getname(struct mon *m, struct mon_trap *t)
@@ -192,9 +249,14 @@ bool mon_late_arm(struct mon *m, struct mon_trap *t)
  * passed it while a trap was stepped) frees the slot. */
 void mon_late_expire(struct mon *m)
 {
-	if (m->rd.active && m->rd.late && m->rd.stage != 2 &&
-	    mon_now_ns() - m->late_ns > 2000000000ull)
-		mon_redirect_cancel(m, "getname's return went by unseen");
+	if (!m->rd.active || m->rd.stage == 2 ||
+	    mon_now_ns() - m->late_ns <= 2000000000ull)
+		return;
+	/* A redirect or pinned path whose getname never came frees the slot
+	 * too: calls restarted while it is taken would otherwise come back
+	 * for ever. */
+	mon_redirect_cancel(m, m->rd.late ? "getname's return went by unseen" :
+			    "the kernel did not copy the path within 2 s");
 }
 
 /*
@@ -205,9 +267,10 @@ void mon_late_expire(struct mon *m)
 static void late_ret(struct mon *m, struct mon_trap *t, int64_t value,
 		     struct mon_apply *a)
 {
+	(void)t;
 	if (value >= 0 || value < -4095) {
-		fprintf(stderr, "vsp attach: cannot return %" PRId64
-			" from %s after getname; allowed\n", value, t->name);
+		a->rc = -ENOSYS;
+		a->why = "after getname only an error (-4095..-1) can be returned";
 		return;
 	}
 	int64_t err = -value;
@@ -255,13 +318,25 @@ static void late_redirect(struct mon *m, struct mon_trap *t,
 			  const struct vsp_str *path, struct mon_apply *a)
 {
 	(void)t;
-	if (m->rd.late_failed || path->len > MON_REDIRECT_MAX)
+	a->rc = -ENOSYS;
+	if (m->rd.late_failed) {
+		a->why = "getname failed: no kernel copy of the path to replace";
 		return;
+	}
+	if (path->len > MON_REDIRECT_MAX) {
+		a->why = "the new path is too long";
+		return;
+	}
 	char buf[MON_REDIRECT_MAX + 1];
 	memcpy(buf, path->ptr, path->len);
 	buf[path->len] = 0;
-	a->applied = m->be.ops->write(&m->be, m->vcpu, m->rd.late_name, buf,
-				      path->len + 1) > 0;
+	if (m->be.ops->write(&m->be, m->vcpu, m->rd.late_name, buf,
+			     path->len + 1) > 0) {
+		a->rc = 0;
+		a->applied = true;
+	} else {
+		a->why = "cannot write the kernel's copy of the path";
+	}
 }
 
 static int late_leave(struct mon *m, struct mon_trap *t)

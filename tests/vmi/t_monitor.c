@@ -381,6 +381,8 @@ static bool fk_has_trap(uint64_t a)
 #define K_GN_RET 0xffffffff81002400ull	/* in do_syscall_64 here */
 #define K_FNAME (K_STACK + 0x1800)	/* struct filename */
 
+static int count_lines(FILE *f, const char *needle);
+
 /* Redirect (through getname's return), kill and pause. */
 static void second_run(const char *dir, const char *map)
 {
@@ -427,15 +429,25 @@ static void second_run(const char *dir, const char *map)
 	ok(p != NULL, "second policy loads");
 	if (!p)
 		return;
+	FILE *audit = tmpfile();
 	struct vsp_monitor_opts mo = {
 		.ops = &fk_ops, .target = "fake", .symbols = map,
-		.policy = p, .quiet = true,
+		.policy = p, .audit = audit, .quiet = true,
 	};
 	int q = quiet_begin();
 	int rc = vsp_monitor_run(&mo);
 	quiet_end(q);
 	struct rec *r = fk.rec;
 	ok(rc == VSP_MON_OK, "pause: the monitor ends with 0");
+	/* The redirect's record is written once the kernel's copy is, and
+	 * carries what the event read at its entry. */
+	ok(count_lines(audit, "\"rule\":\"decoy\"") == 1 &&
+	   count_lines(audit, "\"verdict\":\"redirect\"") == 1 &&
+	   count_lines(audit, "\"applied\":true,") == 3 &&
+	   count_lines(audit, "\"path\":\"/etc/shadow\"") == 1 &&
+	   count_lines(audit, "not_applied") == 0,
+	   "redirect: audited applied once getname's copy was rewritten");
+	fclose(audit);
 	ok(fk.detached && fk.stay, "pause: detached with the guest left paused");
 	ok(fk.stop == 4, "pause: no stop handled after it");
 	ok(!r[0].regs_set && r[0].res.how == VSP_RESUME_AT &&
@@ -782,6 +794,95 @@ static void late_run(const char *dir, const char *map)
 	free(pol);
 }
 
+/* A redirect whose getname never comes (vsp detaches first) did not
+ * reach the guest: its record says so (it used to say "applied":true). */
+static void redirect_lost_run(const char *dir, const char *map)
+{
+	static const char text[] =
+		"rule \"decoy\": on syscall openat when path == \"/etc/shadow\"\n"
+		"  : redirect \"/etc/decoy\";\n";
+	char *pol = write_tmp(dir, "rl.vsp", text);
+	for (int i = 0; i < fk.nmem; i++)
+		free(fk.mem[i].data);
+	memset(&fk, 0, sizeof fk);
+	setup_guest();
+	fk.nstops = 0;
+	syscall_stop(K_OPENAT, U_STR);	/* 0: then the guest ends */
+
+	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET };
+	const char *files[] = { pol };
+	struct vsp_policy *p = vsp_policy_load(files, 1, &lo, NULL);
+	ok(p != NULL, "redirect lost: policy loads");
+	if (!p)
+		return;
+	FILE *audit = tmpfile();
+	struct vsp_monitor_opts mo = {
+		.ops = &fk_ops, .target = "fake", .symbols = map,
+		.policy = p, .audit = audit, .quiet = true,
+	};
+	int q = quiet_begin();
+	vsp_monitor_run(&mo);
+	quiet_end(q);
+	ok(count_lines(audit, "\"verdict\":\"redirect\"") == 1 &&
+	   count_lines(audit, "\"applied\":false,\"not_applied\":\"the kernel's "
+		       "copy of the path was not replaced: detached first\"") == 1 &&
+	   count_lines(audit, "\"path\":\"/etc/shadow\"") == 1 &&
+	   count_lines(audit, NULL) == 1,
+	   "redirect lost: one record, applied false, detached first");
+	vsp_policy_free(p);
+	fclose(audit);
+	unlink(pol);
+	free(pol);
+}
+
+/* A deny that cannot be applied (the handler's stack is unreadable, so
+ * no return can be emulated): the call must not run anyway.  Its task is
+ * ended instead, and the record says "applied":false and why. */
+static void unapplied_run(const char *dir, const char *map)
+{
+	static const char text[] =
+		"rule \"no\": on syscall openat when path == \"/etc/shadow\"\n"
+		"  : deny EACCES;\n";
+	char *pol = write_tmp(dir, "u.vsp", text);
+	for (int i = 0; i < fk.nmem; i++)
+		free(fk.mem[i].data);
+	memset(&fk, 0, sizeof fk);
+	setup_guest();
+	fk.nstops = 0;
+	struct vsp_regs *st = syscall_stop(K_OPENAT, U_STR);	/* 0 */
+	st->rsp = 0x7fff00000000ull;	/* nothing mapped there */
+
+	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET };
+	const char *files[] = { pol };
+	struct vsp_policy *p = vsp_policy_load(files, 1, &lo, NULL);
+	ok(p != NULL, "unapplied: policy loads");
+	if (!p)
+		return;
+	FILE *audit = tmpfile();
+	struct vsp_monitor_opts mo = {
+		.ops = &fk_ops, .target = "fake", .symbols = map,
+		.policy = p, .audit = audit, .quiet = true,
+	};
+	int q = quiet_begin();
+	int rc = vsp_monitor_run(&mo);
+	quiet_end(q);
+	struct rec *r = fk.rec;
+	ok(rc == VSP_MON_OK, "unapplied: the monitor ends with 0");
+	ok(r[0].regs_set && r[0].set.rdi == 9 &&
+	   r[0].set.rip == 0xffffffff81280000ull &&
+	   r[0].res.how == VSP_RESUME_CONTINUE,
+	   "unapplied: the call does not run: do_group_exit(SIGKILL) instead");
+	ok(count_lines(audit, "\"verdict\":\"deny\"") == 1 &&
+	   count_lines(audit, "\"applied\":false,\"not_applied\":\"the stack "
+		       "is unreadable: its task was killed instead\"") == 1 &&
+	   count_lines(audit, NULL) == 1,
+	   "unapplied: one record, applied false, with the reason");
+	vsp_policy_free(p);
+	fclose(audit);
+	unlink(pol);
+	free(pol);
+}
+
 /* Events this guest cannot trap are refused before the monitor connects:
  * exit 1, no attach, no trap, every refused event named. */
 static void refuse_run(const char *dir, const char *map)
@@ -907,6 +1008,8 @@ int main(void)
 	second_run(dir, map);
 	tamper_run(dir, map);
 	late_run(dir, map);
+	unapplied_run(dir, map);
+	redirect_lost_run(dir, map);
 	stepping_backend_run(dir, map);
 	caps_run(dir, map);
 	xen_error_run(dir, map);
