@@ -4,7 +4,8 @@
  * The command line end of the live path: it parses options, loads and
  * verifies the policy (the same vsp_policy_load every command uses), opens
  * the audit and trace outputs, and hands the rest to the monitor loop in
- * vmi/monitor.c with the backend the options name.  Exit statuses follow
+ * vmi/monitor.c (split by concern, vmi/mon.h) with the backend the
+ * options name, found in the registry (vmi/backend.c).  Exit statuses follow
  * interfaces.md: 0 the guest ended or we detached, 1 policy errors,
  * 2 usage or I/O errors, 3 cannot attach or lost the guest, 4 audit or
  * trace records lost (--on-audit-error).

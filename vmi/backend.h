@@ -5,8 +5,9 @@
  * remote backend (vmi/gdb_backend.c) and the Xen backend (vmi/xen.c) sit
  * behind it, one file each, listed once in vmi/backend.c, and the core
  * never includes socket or libxc headers.  A backend states what it can
- * do (struct vsp_backend_caps); the core asks that, never its name.  The shape follows Xen's vm_event model, which is the stricter
- * of the two: a stop arrives as an event for one vCPU (wait), the monitor
+ * do (struct vsp_backend_caps); the core asks that, never its name.  The
+ * shape follows Xen's vm_event model, which is the stricter of the two: a
+ * stop arrives as an event for one vCPU (wait), the monitor
  * inspects and changes that vCPU's state, and the reply says how it goes on
  * (resume: here, at another address, or one step).  A GDB stub stops every
  * vCPU at once; the GDB backend reports the one that trapped.

@@ -105,7 +105,7 @@ eq() { [ "$1" = "$2" ] || { echo "# got '$1', want '$2'" >&2; return 1; }; }
 
 # How many traps vsp should set for these syscalls on the guest kernel:
 # one per distinct address of the 64-bit handler and of the 32-bit
-# (int $0x80) and x32 ones that exist (vmi/monitor.c, mon_sys_entries).
+# (int $0x80) and x32 ones that exist (vmi/site_syscall.c, mon_sys_entries).
 handlers() {
 	local s
 	for s in "$@"; do
