@@ -34,7 +34,8 @@ DEB_PKGS := build-essential flex bison pkg-config libcapstone-dev libffi-dev \
             libclang-rt-14-dev clang zlib1g-dev liblzma-dev libbz2-dev \
             liblz4-dev libzstd-dev libsystemd-dev systemd \
             python3-prometheus-client \
-            meson ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev
+            meson ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev \
+            libedit-dev tmux
 
 XEN_PKGS := xencontrol xenevtchn xenforeignmemory xenstore
 
@@ -66,6 +67,13 @@ endif
 ifeq ($(HAVE_SYSTEMD),1)
 CFLAGS += -DVSP_HAVE_SYSTEMD=1 $(SYSTEMD_CFLAGS)
 LDLIBS += $(SYSTEMD_LIBS)
+endif
+
+# Line editing, history and completion in `vsp repl`, when libedit-dev is
+# installed; without it the session reads plain lines.
+ifeq ($(HAVE_EDIT),1)
+CFLAGS += -DVSP_HAVE_EDIT=1 $(EDIT_CFLAGS)
+LDLIBS += $(EDIT_LIBS)
 endif
 
 ifeq ($(SAN),1)
@@ -172,7 +180,12 @@ $(CONFIG): Makefile
 	     echo "HAVE_SYSTEMD := 1"; \
 	     echo "SYSTEMD_CFLAGS := $$(pkg-config --cflags libsystemd)"; \
 	     echo "SYSTEMD_LIBS := $$(pkg-config --libs libsystemd)"; \
-	   else echo "HAVE_SYSTEMD :="; fi; } >$@.tmp
+	   else echo "HAVE_SYSTEMD :="; fi; \
+	   if pkg-config --exists libedit; then \
+	     echo "HAVE_EDIT := 1"; \
+	     echo "EDIT_CFLAGS := $$(pkg-config --cflags libedit)"; \
+	     echo "EDIT_LIBS := $$(pkg-config --libs libedit)"; \
+	   else echo "HAVE_EDIT :="; fi; } >$@.tmp
 	@mv $@.tmp $@
 	@echo "configured: $$(grep -q 'HAVE_XEN := 1' $@ && echo 'with' || echo 'without') the Xen backend ($@)"
 

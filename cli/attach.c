@@ -17,10 +17,16 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "base/repl.h"
 #include "cli/commands.h"
+#include "cli/complete.h"
+#include "cli/lineedit.h"
 #include "cli/service.h"
 #include "vmi/monitor.h"
 #include "vmi/qmp.h"
@@ -113,7 +119,8 @@ enum {
 	OPT_VMLINUX = 256, OPT_VM, OPT_MAX_EVENTS, OPT_PIN_PATHS, OPT_ON_PARTIAL,
 	OPT_ON_AUDIT_ERROR,
 	OPT_FAIL_CLOSED, OPT_FAIL_OPEN, OPT_INTERACTIVE, OPT_AUDIT_FORMAT,
-	OPT_AUDIT_APPEND, OPT_METRICS, OPT_METRICS_FILE, OPT_METRICS_INTERVAL, OPT_QMP
+	OPT_AUDIT_APPEND, OPT_METRICS, OPT_METRICS_FILE, OPT_METRICS_INTERVAL, OPT_QMP,
+	OPT_HISTORY
 };
 
 struct attach_args {
@@ -122,11 +129,60 @@ struct attach_args {
 	struct vsp_load_opts lo;
 	bool audit_given, audit_append;
 	const char *metrics, *metrics_file;
+	const char *history;	/* repl: the history file */
 	unsigned metrics_interval;
 	enum vsp_audit_format audit_fmt;
 };
 
 static int vsp_attach_run(int argc, char **argv);
+
+static struct vsp_repl_complete attach_complete = { .where = VSP_REPL_LIVE };
+
+/*
+ * A session at a terminal gets a line editor (cli/lineedit.h) on its own
+ * thread, so the loop never waits on a person: commands reach it through
+ * a pipe, and Ctrl-C is the editor's (it drops the line) and never
+ * detaches; SIGINT is blocked in this thread, so it lands in the editor's
+ * read.  Elsewhere (a pipe) the loop reads standard input itself.
+ */
+static int attach_editor(struct attach_args *aa, struct vsp_edit **out)
+{
+	*out = NULL;
+	if (!isatty(0) || !isatty(1))
+		return 0;
+	struct vsp_edit_opts eo = {
+		.history = vsp_edit_history_path(aa->history),
+		.complete = vsp_repl_complete, .ctx = &attach_complete,
+	};
+	struct vsp_edit *ed = vsp_edit_open(stdin, stdout, &eo);
+	if (!ed) {
+		fprintf(stderr, "vsp repl: cannot set up the terminal\n");
+		return -1;
+	}
+	if (!vsp_edit_interactive(ed)) {
+		vsp_edit_close(ed);	/* no libedit: the loop reads stdin */
+		return 0;
+	}
+	int fd;
+	vsp_edit_sigint(true);
+	if (vsp_edit_serve(ed, &fd) < 0) {
+		fprintf(stderr, "vsp repl: cannot start the line editor: %s\n",
+			strerror(errno));
+		vsp_edit_sigint(false);
+		vsp_edit_close(ed);
+		return -1;
+	}
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	aa->mo.ctl_fd = fd;
+	aa->mo.ctl_ready = vsp_edit_ready;
+	aa->mo.ctl_ctx = ed;
+	aa->mo.ctl_sigint = true;
+	*out = ed;
+	return 0;
+}
 
 static int attach_parse(int argc, char **argv, struct attach_args *aa)
 {
@@ -155,6 +211,7 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 		{ "fail-closed", no_argument, NULL, OPT_FAIL_CLOSED },
 		{ "fail-open", no_argument, NULL, OPT_FAIL_OPEN },
 		{ "interactive", no_argument, NULL, OPT_INTERACTIVE },
+		{ "history", required_argument, NULL, OPT_HISTORY },
 		{ "quiet", no_argument, NULL, 'q' },
 		VSP_CLI_EXTERN_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
@@ -289,6 +346,9 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 			break;
 		case OPT_INTERACTIVE:
 			aa->mo.interactive = true;
+			break;
+		case OPT_HISTORY:
+			aa->history = optarg;
 			break;
 		case 'q':
 			aa->mo.quiet = true;
@@ -462,10 +522,15 @@ static int vsp_attach_run(int argc, char **argv)
 	aa.mo.policy = p;
 	aa.mo.audit_sink = audit;
 	aa.mo.record = record;
+	struct vsp_edit *ed = NULL;
 	if (aa.mo.interactive) {
 		aa.mo.ctl_fd = 0;
 		aa.mo.ctl_out = stdout;
 		aa.mo.load = &aa.lo;
+		if (attach_editor(&aa, &ed) < 0) {
+			status = 2;
+			goto out_record;
+		}
 	}
 	struct vsp_service svc;
 	bool have_svc = false;
@@ -517,6 +582,15 @@ static int vsp_attach_run(int argc, char **argv)
 out_service:
 	if (have_svc)
 		vsp_service_release(&svc);
+	if (ed) {
+		vsp_edit_finish(ed);
+		close(aa.mo.ctl_fd);
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		vsp_edit_sigint(false);
+	}
 out_record:
 
 	if (record && record != stdout && fclose(record) != 0 && !status) {

@@ -1,96 +1,186 @@
 /*
  * repl.c: `vsp repl`, an interactive session over the engine.
  *
- * A line-oriented loop (works with a terminal, a pipe or tmux): load
- * policies, type events as trace lines, step through a trace, and look at
- * decisions, rules, bytecode and statistics.  A live guest session
+ * Commands come through cli/lineedit.c (a terminal: libedit, history,
+ * completion from cli/complete.c; a pipe: line by line) and are those of
+ * base/repl.h, the list the live session reads too: load policies, type
+ * events as trace lines, step through a trace, and look at decisions,
+ * rules, bytecode and statistics.  Answers go to standard output, audit
+ * records to --audit or standard error.  A live guest session
  * (--gdb, --xen) is `vsp attach` made interactive: the monitor loop
  * (vmi/monitor.c) enforces the policy and reads the session's commands
  * between stops; every attach option applies.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/repl.h"
 #include "cli/commands.h"
+#include "cli/complete.h"
+#include "cli/lineedit.h"
 #include "interp/audit.h"
+#include "interp/json.h"
 #include "vmi/trace.h"
 
 static const char repl_help[] =
-	"usage: vsp repl [--trace FILE | --gdb HOST:PORT | --xen DOMAIN] [POLICY...]\n\n"
-	"Interactive session.  Commands (one per line):\n"
-	"  load FILE...     load policies (replaces the current ones)\n"
-	"  mode M           enforce, monitor or learn\n"
-	"  {JSON}           decide one event written as a trace line\n"
-	"  next [N]         decide the next N events of the trace (default 1)\n"
-	"  run              decide the rest of the trace\n"
-	"  rules            list the rules and their hits\n"
-	"  events           list the events the policy traps\n"
-	"  disasm           print the bytecode\n"
-	"  stats            print statistics\n"
-	"  help, quit\n\n"
+	"usage: vsp repl [--trace FILE | --gdb HOST:PORT | --xen DOMAIN]\n"
+	"                [--audit FILE] [--history FILE] [POLICY...]\n\n"
+	"Interactive session: load policies, decide events typed as trace lines\n"
+	"or read from a trace, look at rules, decisions, bytecode, statistics;\n"
+	"on a live guest, enforce and inspect.  'help' in the session lists the\n"
+	"commands.  At a terminal: Emacs keys, Ctrl-R searches the history, Tab\n"
+	"completes commands, events, fields, names of the policy and files;\n"
+	"a command whose braces or quotes are open, or whose line ends in ':',\n"
+	"continues on the next line; Ctrl-C drops the line (or stops a 'run'),\n"
+	"Ctrl-D ends the session (live: detaches).  Elsewhere (a pipe) commands\n"
+	"are read line by line.  Answers go to standard output, audit records\n"
+	"to --audit FILE or else standard error.\n\n"
 	"Options:\n"
+	"  -t, --trace FILE    the trace 'next' and 'run' step through\n"
+	"  -a, --audit FILE    audit records into FILE (default: standard error)\n"
+	"      --history FILE  the history file (default $VSP_HISTORY, else\n"
+	"                      ~/.vsp_history; '' keeps none); 1000 commands\n"
 	VSP_CLI_EXTERN_HELP
 	"\n"
 	"With --gdb HOST:PORT or --xen DOMAIN the session attaches to the live\n"
 	"guest as 'vsp attach' does (its options apply: --symbols, --mode,\n"
-	"--audit, ...), enforces the policy and takes these commands:\n"
-	"  status           attached, guest running or paused, events, traps\n"
-	"  stats, rules     statistics; the rules and their hits\n"
-	"  events           what is trapped, at which addresses\n"
-	"  load FILE...     compile and swap in a new policy between two traps,\n"
-	"                   moving the traps; on errors the old one stays\n"
-	"  mode M           enforce, monitor or learn\n"
-	"  pause, continue  stop the guest and keep it stopped; let it run\n"
-	"  regs             the vCPU's registers (paused)\n"
-	"  mem ADDR LEN     hex dump of guest-virtual memory (paused, <= 4096)\n"
-	"  sym NAME|ADDR    symbol lookups\n"
-	"  tail [N]         the last N decisions\n"
-	"  detach, quit     remove every trap, let the guest run, exit 0\n"
-	"End of input detaches too.  A guest paused by a pause rule stays\n"
-	"paused after detach; one paused with 'pause' runs on.  Answers go to\n"
-	"standard output; audit records go to --audit FILE, or without it to\n"
-	"standard error, so they do not mix with the answers.\n";
+	"--audit, ...) and enforces the policy while it takes commands.  End of\n"
+	"input detaches: every trap removed; a guest paused by a pause rule\n"
+	"stays paused, one paused with 'pause' runs on.\n";
+
+/* One decision, as `tail` shows it (copied: a later load frees the
+ * policy the names point into). */
+#define REPL_TAIL 64
+struct repl_tail {
+	char where[64], event[40], rule[48], comm[17], arg[96];
+	int64_t pid, value;
+	enum vsp_verdict verdict;
+	bool cached;
+};
 
 struct repl {
 	struct vsp_policy *p;
 	struct vsp_load_opts lo;
 	struct vsp_audit audit;
+	struct vsp_sink *sink;
 	struct vsp_run_stats rs;
 	struct vsp_line_reader trace;
 	FILE *trace_in;
 	const char *trace_name;
+	bool trace_done;
 	struct vsp_trace_event te;
-	char **files;
+	char **files;		/* the loaded policy's files (owned copies) */
 	int nfiles;
+	uint64_t decided, verdicts[VSP_V_COUNT];
+	struct repl_tail tail[REPL_TAIL];
+	uint64_t ntail;
 };
+
+static void repl_files_free(struct repl *r)
+{
+	for (int i = 0; i < r->nfiles; i++)
+		free(r->files[i]);
+	free(r->files);
+	r->files = NULL;
+	r->nfiles = 0;
+}
 
 static int repl_load(struct repl *r, char **files, int n)
 {
 	struct vsp_policy *p;
+	int nerr = 0;
 
-	if (n == 0) {
-		fprintf(stderr, "load: no policy file given\n");
+	if (n <= 0) {
+		printf("load: no policy file given\n");
 		return -1;
 	}
-	if (vsp_cli_readable(files, n))
+	for (int i = 0; i < n; i++) {
+		FILE *f = fopen(files[i], "r");
+		if (!f) {
+			printf("load: cannot read %s: %s\n", files[i],
+			       strerror(errno));
+			return -1;
+		}
+		fclose(f);
+	}
+	p = vsp_policy_load((const char *const *)files, (size_t)n, &r->lo, &nerr);
+	if (!p) {
+		printf("load: failed (%d error%s)%s\n", nerr, nerr == 1 ? "" : "s",
+		       r->p ? "; the old policy stays" : "");
 		return -1;
-	p = vsp_policy_load((const char *const *)files, (size_t)n, &r->lo, NULL);
-	if (!p)
+	}
+	/* Keep the names: `mode` compiles the same files again. */
+	char **copy = calloc((size_t)n, sizeof *copy);
+	for (int i = 0; copy && i < n; i++)
+		if (!(copy[i] = strdup(files[i]))) {
+			for (int k = 0; k < i; k++)
+				free(copy[k]);
+			free(copy);
+			copy = NULL;
+		}
+	if (!copy) {
+		printf("load: out of memory\n");
+		vsp_policy_free(p);
 		return -1;
+	}
 	if (r->p) {
+		if (vsp_policy_mode(r->p) == VSP_MODE_LEARN)
+			vsp_policy_save_profiles(r->p, stdout);
 		vsp_audit_release(&r->audit);
 		vsp_policy_free(r->p);
 	}
+	repl_files_free(r);
+	r->files = copy;
+	r->nfiles = n;
 	r->p = p;
-	vsp_audit_init(&r->audit, stdout, p);
+	vsp_audit_init_sink(&r->audit, r->sink, p);
 	r->audit.flush_each = true;
 	memset(&r->rs, 0, sizeof(r->rs));
-	printf("loaded %u rule(s), %u event(s), mode %s\n", vsp_policy_nrules(p),
-	       vsp_policy_nevents(p), vsp_mode_name(vsp_policy_mode(p)));
+	printf("loaded %u rule%s, %u event%s, mode %s\n", vsp_policy_nrules(p),
+	       vsp_policy_nrules(p) == 1 ? "" : "s", vsp_policy_nevents(p),
+	       vsp_policy_nevents(p) == 1 ? "" : "s",
+	       vsp_mode_name(vsp_policy_mode(p)));
 	return 0;
+}
+
+static void repl_copy(char *dst, size_t size, const char *src, size_t len)
+{
+	size_t n = 0;
+	while (src && n + 1 < size && n < len && src[n])
+		n++;
+	if (n)
+		memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+static void repl_tail_add(struct repl *r, const char *where,
+			  const struct vsp_decision *d)
+{
+	struct repl_tail *t = &r->tail[r->ntail++ % REPL_TAIL];
+	const struct vsp_event *ev = &r->te.ev;
+
+	repl_copy(t->where, sizeof t->where, where, SIZE_MAX);
+	snprintf(t->event, sizeof t->event, "%s %s",
+		 vsp_event_kind_name(ev->kind), ev->name ? ev->name : "?");
+	repl_copy(t->rule, sizeof t->rule, d->rule >= 0 ?
+		  vsp_policy_rule(r->p, (uint32_t)d->rule)->name : "default",
+		  SIZE_MAX);
+	repl_copy(t->comm, sizeof t->comm, ev->proc.comm, sizeof ev->proc.comm);
+	t->arg[0] = 0;
+	if (r->te.nstrings) {
+		const struct vsp_trace_string *s = &r->te.strings[0];
+		char val[80];
+		repl_copy(val, sizeof val, s->val.ptr, s->val.len);
+		snprintf(t->arg, sizeof t->arg, "%s=%s", s->key, val);
+	}
+	t->pid = ev->proc.pid;
+	t->verdict = d->verdict;
+	t->value = d->value;
+	t->cached = d->cached;
 }
 
 static void decide_line(struct repl *r, const char *line, size_t len,
@@ -124,11 +214,16 @@ static void decide_line(struct repl *r, const char *line, size_t len,
 	printf(" (%s%s, %u steps)\n",
 	       d.rule >= 0 ? vsp_policy_rule(r->p, (uint32_t)d.rule)->name : "default",
 	       d.cached ? ", cached" : "", d.steps);
+	r->decided++;
+	if ((unsigned)d.verdict < VSP_V_COUNT)
+		r->verdicts[d.verdict]++;
+	repl_tail_add(r, where, &d);
 	vsp_audit_decision(&r->audit, &r->te.ev, &d,
 			   vsp_policy_mode(r->p) == VSP_MODE_ENFORCE &&
 			   d.verdict != VSP_V_ALLOW);
 }
 
+/* Decides n events of the trace (n < 0: to its end); Ctrl-C stops it. */
 static void step(struct repl *r, long n)
 {
 	const char *line;
@@ -139,9 +234,17 @@ static void step(struct repl *r, long n)
 		printf("no trace: start with --trace FILE\n");
 		return;
 	}
+	vsp_edit_interrupted = 0;
 	while (n-- != 0) {
+		if (vsp_edit_interrupted) {
+			vsp_edit_interrupted = 0;
+			printf("interrupted at %s:%lu\n", r->trace_name,
+			       r->trace.lineno);
+			return;
+		}
 		int rc = vsp_line_read(&r->trace, &line, &len);
 		if (rc == 0) {
+			r->trace_done = true;
 			printf("end of trace\n");
 			return;
 		}
@@ -155,88 +258,311 @@ static void step(struct repl *r, long n)
 	}
 }
 
-static void list_rules(struct repl *r)
+static void repl_json_str(const char *s)
 {
-	for (uint32_t i = 0; i < vsp_policy_nrules(r->p); i++) {
+	struct vsp_jbuf b;
+	vsp_jbuf_init(&b);
+	vsp_jbuf_str(&b, s ? s : "", s ? strlen(s) : 0);
+	fwrite(b.p, 1, b.len, stdout);
+	vsp_jbuf_release(&b);
+}
+
+static void list_rules(struct repl *r, bool json)
+{
+	uint32_t n = vsp_policy_nrules(r->p), nc = vsp_policy_ncounters(r->p);
+	if (json)
+		fputs("{\"rules\":[", stdout);
+	for (uint32_t i = 0; i < n; i++) {
 		const struct vsp_rule_info *ri = vsp_policy_rule(r->p, i);
-		printf("%4u  %-32s %s:%d  hits %llu\n", i, ri->name, ri->file,
-		       ri->line,
-		       (unsigned long long)vsp_policy_rule_hits(r->p, i));
+		uint64_t hits = vsp_policy_rule_hits(r->p, i);
+		if (!json) {
+			printf("%4u  %-32s %s:%d  hits %" PRIu64 "\n", i, ri->name,
+			       ri->file ? ri->file : "?", ri->line, hits);
+			continue;
+		}
+		printf("%s{\"n\":%u,\"name\":", i ? "," : "", i);
+		repl_json_str(ri->name);
+		fputs(",\"file\":", stdout);
+		repl_json_str(ri->file);
+		printf(",\"line\":%d,\"hits\":%" PRIu64 "}", ri->line, hits);
 	}
+	if (json)
+		fputs("],\"counters\":{", stdout);
+	for (uint32_t i = 0; i < nc; i++) {
+		uint64_t v = 0;
+		const char *name = vsp_policy_counter(r->p, i, &v);
+		if (!json) {
+			printf("counter %-24s %" PRIu64 "\n", name ? name : "?", v);
+			continue;
+		}
+		fputs(i ? "," : "", stdout);
+		repl_json_str(name);
+		printf(":%" PRIu64, v);
+	}
+	if (json)
+		fputs("}}\n", stdout);
 }
 
-static void list_events(struct repl *r)
+static void list_events(struct repl *r, bool json)
 {
-	for (uint32_t i = 0; i < vsp_policy_nevents(r->p); i++) {
+	uint32_t n = vsp_policy_nevents(r->p);
+	if (json)
+		fputs("{\"events\":[", stdout);
+	for (uint32_t i = 0; i < n; i++) {
 		const struct vsp_event_key *k = vsp_policy_event(r->p, i);
-		printf("%-9s %-24s worst case %u steps\n",
-		       vsp_event_kind_name(k->kind), k->name, k->max_steps);
+		if (!json) {
+			printf("%-9s %-24s worst case %u steps\n",
+			       vsp_event_kind_name(k->kind), k->name, k->max_steps);
+			continue;
+		}
+		printf("%s{\"kind\":\"%s\",\"name\":", i ? "," : "",
+		       vsp_event_kind_name(k->kind));
+		repl_json_str(k->name);
+		printf(",\"max_steps\":%u}", k->max_steps);
+	}
+	if (json)
+		fputs("]}\n", stdout);
+}
+
+static void show_status(struct repl *r, bool json)
+{
+	uint32_t nr = r->p ? vsp_policy_nrules(r->p) : 0;
+	uint32_t ne = r->p ? vsp_policy_nevents(r->p) : 0;
+	const char *mode = r->p ? vsp_mode_name(vsp_policy_mode(r->p)) : "none";
+
+	if (json) {
+		printf("{\"session\":\"trace\",\"policy\":[");
+		for (int i = 0; i < r->nfiles; i++) {
+			fputs(i ? "," : "", stdout);
+			repl_json_str(r->files[i]);
+		}
+		printf("],\"rules\":%u,\"events\":%u,\"mode\":\"%s\",", nr,
+		       ne, mode);
+		fputs("\"trace\":", stdout);
+		if (r->trace_in)
+			repl_json_str(r->trace_name);
+		else
+			fputs("null", stdout);
+		printf(",\"line\":%lu,\"trace_done\":%s,\"decided\":%" PRIu64,
+		       r->trace_in ? r->trace.lineno : 0ul,
+		       r->trace_done ? "true" : "false", r->decided);
+		fputs(",\"verdicts\":{", stdout);
+		bool first = true;
+		for (int v = 0; v < VSP_V_COUNT; v++)
+			if (r->verdicts[v]) {
+				printf("%s\"%s\":%" PRIu64, first ? "" : ",",
+				       vsp_verdict_name((enum vsp_verdict)v),
+				       r->verdicts[v]);
+				first = false;
+			}
+		fputs("}}\n", stdout);
+		return;
+	}
+	printf("session: trace\n");
+	if (r->p) {
+		printf("policy:");
+		for (int i = 0; i < r->nfiles; i++)
+			printf(" %s", r->files[i]);
+		printf(" (%u rule%s, %u event%s)\n", nr, nr == 1 ? "" : "s", ne,
+		       ne == 1 ? "" : "s");
+	} else {
+		printf("policy: none loaded\n");
+	}
+	printf("mode: %s\n", mode);
+	if (r->trace_in)
+		printf("trace: %s, %lu line%s read%s\n", r->trace_name,
+		       r->trace.lineno, r->trace.lineno == 1 ? "" : "s",
+		       r->trace_done ? ", at its end" : "");
+	else
+		printf("trace: none (events typed as {JSON} lines)\n");
+	printf("decided: %" PRIu64, r->decided);
+	for (int v = 0; v < VSP_V_COUNT; v++)
+		if (r->verdicts[v])
+			printf(", %s %" PRIu64, vsp_verdict_name((enum vsp_verdict)v),
+			       r->verdicts[v]);
+	printf("\n");
+}
+
+static void show_tail(struct repl *r, const char *arg)
+{
+	uint64_t n = 10;
+	if (arg) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(arg, &end, 10);
+		if (errno || *end || v == 0 || arg[0] == '-') {
+			printf("tail: N must be a positive number\n");
+			return;
+		}
+		n = v;
+	}
+	if (n > REPL_TAIL)
+		n = REPL_TAIL;
+	if (n > r->ntail)
+		n = r->ntail;
+	if (!r->ntail)
+		printf("no decisions yet\n");
+	for (uint64_t i = r->ntail - n; i < r->ntail; i++) {
+		const struct repl_tail *t = &r->tail[i % REPL_TAIL];
+		printf("%s %s", t->where, t->event);
+		if (t->arg[0])
+			printf(" %s", t->arg);
+		if (t->pid >= 0 && t->comm[0])
+			printf(" pid %" PRId64 " %s", t->pid, t->comm);
+		printf(" -> %s", vsp_verdict_name(t->verdict));
+		if (t->verdict == VSP_V_DENY || t->verdict == VSP_V_RETURN)
+			printf(" %" PRId64, t->value);
+		printf(" (rule %s%s)\n", t->rule, t->cached ? ", cached" : "");
 	}
 }
 
-/* Splits `line` in place into words; returns how many. */
-static int split(char *line, char **w, int max)
+/* Whether the words after the command are nothing or exactly --json. */
+static int json_flag(const char *cmd, char **w, int n, bool *json)
 {
-	int n = 0;
-
-	for (char *s = strtok(line, " \t"); s && n < max; s = strtok(NULL, " \t"))
-		w[n++] = s;
-	return n;
+	*json = false;
+	if (n == 1)
+		return 0;
+	if (n == 2 && strcmp(w[1], "--json") == 0) {
+		*json = true;
+		return 0;
+	}
+	printf("%s: usage: %s %s\n", cmd, cmd,
+	       vsp_repl_commands[vsp_repl_lookup(cmd)].usage);
+	return -1;
 }
 
-static void command(struct repl *r, char *line, size_t len)
+/* One command; 1 when it ends the session. */
+static int command(struct repl *r, char *line, size_t len)
 {
 	char *w[64];
 	int n;
+	bool json;
 
-	while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
+	while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
+		       line[len - 1] == '\t' || line[len - 1] == '\n'))
 		line[--len] = '\0';
-	while (*line == ' ' || *line == '\t') {
+	while (*line == ' ' || *line == '\t' || *line == '\n') {
 		line++;
 		len--;
 	}
 	if (!*line || *line == '#')
-		return;
+		return 0;
 	if (*line == '{') {
 		decide_line(r, line, len, "event");
-		return;
+		return 0;
 	}
-	n = split(line, w, 64);
-	if (strcmp(w[0], "help") == 0 || strcmp(w[0], "?") == 0) {
-		fputs(repl_help, stdout);
-	} else if (strcmp(w[0], "load") == 0) {
+	n = vsp_repl_split(line, w, 64);
+	enum vsp_repl_cmd c = vsp_repl_lookup(w[0]);
+	if (c == VSP_REPL_UNKNOWN) {
+		printf("unknown command '%s': try 'help'\n", w[0]);
+		return 0;
+	}
+	if (!(vsp_repl_commands[c].where & VSP_REPL_TRACE)) {
+		printf("%s: %s\n", w[0], vsp_repl_elsewhere(c, VSP_REPL_TRACE));
+		return 0;
+	}
+	bool needs_policy = c == VSP_REPL_RULES || c == VSP_REPL_EVENTS ||
+			    c == VSP_REPL_DISASM || c == VSP_REPL_STATS;
+	if (needs_policy && !r->p) {
+		printf("no policy loaded: 'load FILE'\n");
+		return 0;
+	}
+	switch (c) {
+	case VSP_REPL_HELP:
+		vsp_repl_help(stdout, VSP_REPL_TRACE, n > 1 ? w[1] : NULL);
+		break;
+	case VSP_REPL_STATUS:
+		if (json_flag(w[0], w, n, &json) == 0)
+			show_status(r, json);
+		break;
+	case VSP_REPL_LOAD:
 		repl_load(r, w + 1, n - 1);
-	} else if (strcmp(w[0], "mode") == 0) {
+		break;
+	case VSP_REPL_MODE: {
 		char modes[64];
+		enum vsp_mode mode;
 
-		if (n != 2 || vsp_mode_parse(w[1], &r->lo.mode) < 0)
+		if (n == 1) {
+			printf("mode %s\n", r->p ? vsp_mode_name(vsp_policy_mode(r->p))
+						 : "(no policy)");
+		} else if (n != 2 || vsp_mode_parse(w[1], &mode) < 0) {
 			printf("mode: %s\n",
 			       vsp_mode_names(modes, sizeof modes, "or"));
-		else if (r->nfiles)
-			repl_load(r, r->files, r->nfiles);
-	} else if (strcmp(w[0], "next") == 0) {
-		step(r, n > 1 ? strtol(w[1], NULL, 10) : 1);
-	} else if (strcmp(w[0], "run") == 0) {
-		step(r, -1);
-	} else if (!r->p) {
-		printf("no policy loaded: 'load FILE'\n");
-	} else if (strcmp(w[0], "rules") == 0) {
-		list_rules(r);
-	} else if (strcmp(w[0], "events") == 0) {
-		list_events(r);
-	} else if (strcmp(w[0], "disasm") == 0) {
-		vsp_policy_disasm(r->p, stdout);
-	} else if (strcmp(w[0], "stats") == 0) {
-		vsp_stats_print(stdout, r->p, &r->rs, false);
-	} else {
-		printf("unknown command '%s': try 'help'\n", w[0]);
+		} else {
+			r->lo.mode = mode;
+			if (r->nfiles) {
+				/* repl_load frees the list it is given. */
+				char **files = r->files;
+				int nf = r->nfiles;
+				r->files = NULL;
+				r->nfiles = 0;
+				if (repl_load(r, files, nf) < 0 && !r->files) {
+					r->files = files;
+					r->nfiles = nf;
+				} else {
+					for (int i = 0; i < nf; i++)
+						free(files[i]);
+					free(files);
+				}
+			} else {
+				printf("mode %s (for the next load)\n",
+				       vsp_mode_name(mode));
+			}
+		}
+		break;
 	}
+	case VSP_REPL_RULES:
+		if (json_flag(w[0], w, n, &json) == 0)
+			list_rules(r, json);
+		break;
+	case VSP_REPL_EVENTS:
+		if (json_flag(w[0], w, n, &json) == 0)
+			list_events(r, json);
+		break;
+	case VSP_REPL_STATS:
+		if (json_flag(w[0], w, n, &json) == 0)
+			vsp_stats_print(stdout, r->p, &r->rs, json);
+		break;
+	case VSP_REPL_TAIL:
+		show_tail(r, n > 1 ? w[1] : NULL);
+		break;
+	case VSP_REPL_DISASM:
+		vsp_policy_disasm(r->p, stdout);
+		break;
+	case VSP_REPL_DECIDE:
+		break;	/* handled above, as the line is JSON, not words */
+	case VSP_REPL_NEXT: {
+		long k = 1;
+		if (n > 1) {
+			char *end;
+			errno = 0;
+			k = strtol(w[1], &end, 10);
+			if (errno || *end || k <= 0) {
+				printf("next: N must be a positive number\n");
+				break;
+			}
+		}
+		step(r, k);
+		break;
+	}
+	case VSP_REPL_RUN:
+		step(r, -1);
+		break;
+	case VSP_REPL_QUIT:
+		return 1;
+	default:
+		break;	/* live only: answered above */
+	}
+	return 0;
 }
 
 int vsp_cmd_repl(int argc, char **argv)
 {
+	enum { OPT_HISTORY = 0x2000 };
 	static const struct option opts[] = {
 		{ "trace", required_argument, NULL, 't' },
+		{ "audit", required_argument, NULL, 'a' },
+		{ "history", required_argument, NULL, OPT_HISTORY },
 		{ "gdb", required_argument, NULL, 'g' },
 		{ "xen", required_argument, NULL, 'x' },
 		VSP_CLI_EXTERN_OPTIONS,
@@ -244,8 +570,8 @@ int vsp_cmd_repl(int argc, char **argv)
 		{ 0 }
 	};
 	struct repl r;
-	const char *trace = NULL;
-	int c;
+	const char *trace = NULL, *audit = NULL, *history = NULL;
+	int c, status = 0;
 
 	/* A live session is the monitor, interactive, with every attach
 	 * option: hand the whole command line over. */
@@ -274,10 +600,16 @@ int vsp_cmd_repl(int argc, char **argv)
 	r.lo.mode = VSP_MODE_UNSET;
 	r.lo.diag = stdout;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:g:x:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:a:g:x:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			trace = optarg;
+			break;
+		case 'a':
+			audit = optarg;
+			break;
+		case OPT_HISTORY:
+			history = optarg;
 			break;
 		case 'h':
 			fputs(repl_help, stdout);
@@ -293,53 +625,69 @@ int vsp_cmd_repl(int argc, char **argv)
 			return 2;
 		}
 	}
-	r.files = argv + optind;
-	r.nfiles = argc - optind;
 	if (trace) {
-		r.trace_in = fopen(trace, "r");
+		r.trace_in = strcmp(trace, "-") == 0 ? NULL : fopen(trace, "r");
 		if (!r.trace_in) {
 			fprintf(stderr, "vsp: cannot read %s: %s\n", trace,
-				strerror(errno));
+				strcmp(trace, "-") == 0 ? "the commands come from "
+				"standard input" : strerror(errno));
 			return 2;
 		}
 		r.trace_name = trace;
 		vsp_line_reader_init(&r.trace, r.trace_in);
 	}
+	/* Audit records never mix with the answers on standard output. */
+	r.sink = audit ? vsp_cli_open_sink("repl", audit, VSP_AUDIT_FMT_VSP, false)
+		       : vsp_sink_stream(stderr, VSP_AUDIT_FMT_VSP);
+	if (!r.sink) {
+		status = 2;
+		goto out_trace;
+	}
 	vsp_trace_event_init(&r.te);
-	if (r.nfiles)
-		repl_load(&r, r.files, r.nfiles);
+	if (optind < argc)
+		repl_load(&r, argv + optind, argc - optind);
 
-	struct vsp_line_reader in;
+	struct vsp_repl_complete comp = { .where = VSP_REPL_TRACE, .policy = &r.p };
+	struct vsp_edit_opts eo = {
+		.history = vsp_edit_history_path(history),
+		.complete = vsp_repl_complete, .ctx = &comp,
+	};
+	struct vsp_edit *ed = vsp_edit_open(stdin, stdout, &eo);
+	if (!ed) {
+		fprintf(stderr, "vsp repl: cannot set up the terminal\n");
+		status = 2;
+		goto out_policy;
+	}
+	vsp_edit_sigint(true);
 	const char *line;
 	size_t len;
-	bool tty = isatty(0);
-	vsp_line_reader_init(&in, stdin);
-	for (;;) {
-		if (tty) {
-			fputs("vsp> ", stdout);
-			fflush(stdout);
-		}
-		int rc = vsp_line_read(&in, &line, &len);
-		if (rc == 0)
-			break;
-		if (rc < 0)
-			continue;
-		if (strcmp(line, "quit") == 0 || strcmp(line, "exit") == 0)
-			break;
-		command(&r, (char *)line, len);
+	while (vsp_edit_read(ed, &line, &len) == 1) {
+		int q = command(&r, (char *)line, len);
 		fflush(stdout);
+		if (q)
+			break;
 	}
-	vsp_line_reader_release(&in);
+	vsp_edit_sigint(false);
+	vsp_edit_close(ed);
+out_policy:
 	if (r.p) {
 		if (vsp_policy_mode(r.p) == VSP_MODE_LEARN)
 			vsp_policy_save_profiles(r.p, stderr);
 		vsp_audit_release(&r.audit);
 		vsp_policy_free(r.p);
 	}
+	repl_files_free(&r);
 	vsp_trace_event_release(&r.te);
+	int rc = vsp_sink_close(r.sink);
+	if (rc < 0 && !status) {
+		fprintf(stderr, "vsp repl: closing %s: %s\n", audit ? audit : "the audit",
+			strerror(-rc));
+		status = 2;
+	}
+out_trace:
 	if (r.trace_in) {
 		vsp_line_reader_release(&r.trace);
 		fclose(r.trace_in);
 	}
-	return 0;
+	return status;
 }

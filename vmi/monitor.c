@@ -389,14 +389,15 @@ static void mon_release(struct mon *m)
 	}
 }
 
-static void mon_signals(bool on, bool hup)
+static void mon_signals(bool on, bool hup, bool intr)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on ? mon_on_signal : SIG_DFL;
 	sigemptyset(&sa.sa_mask);
 	/* No SA_RESTART: a signal must end the wait for the next stop. */
-	sigaction(SIGINT, &sa, NULL);
+	if (intr)
+		sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	/* Under a service SIGHUP is its reload, not a detach. */
 	if (hup)
@@ -493,7 +494,7 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 		m->have_audit = true;
 	}
 	mon_signal = 0;
-	mon_signals(true, !o->hooks);
+	mon_signals(true, !o->hooks, !o->ctl_sigint);
 
 	char why[200];
 	if (o->ops->available && !o->ops->available(why, sizeof why)) {
@@ -678,7 +679,7 @@ out_detach:
 	else if (m->attached && mon_signal)
 		mon_say(m, "detached; every trap removed, the guest runs on");
 out_signals:
-	mon_signals(false, !o->hooks);
+	mon_signals(false, !o->hooks, !o->ctl_sigint);
 	if (m->have_audit) {
 		vsp_audit_release(&m->audit);
 		if (o->audit)

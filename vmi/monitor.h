@@ -72,6 +72,14 @@ struct vsp_monitor_opts {
 	int ctl_fd;
 	FILE *ctl_out;
 	const struct vsp_load_opts *load;
+	/* Called whenever the session waits for its next command (after
+	 * the first prompt's worth of output and each answer); NULL: none.
+	 * A line editor on another thread shows its prompt then. */
+	void (*ctl_ready)(void *ctx);
+	void *ctl_ctx;
+	/* The session owns SIGINT (it drops a line being typed): the loop
+	 * leaves it alone and detaches on SIGTERM only. */
+	bool ctl_sigint;
 	/* A service around the loop; NULL: none.  With hooks, SIGHUP asks
 	 * for a reload through tick instead of detaching. */
 	const struct vsp_monitor_hooks *hooks;

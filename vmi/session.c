@@ -510,7 +510,9 @@ static int mon_cmd(struct mon *m, char *line)
 
 void mon_prompt(struct mon *m)
 {
-	if (isatty(m->o->ctl_fd)) {
+	if (m->o->ctl_ready)
+		m->o->ctl_ready(m->o->ctl_ctx);
+	else if (isatty(m->o->ctl_fd)) {
 		fputs("vsp> ", m->out);
 		fflush(m->out);
 	}

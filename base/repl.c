@@ -1,0 +1,133 @@
+/*
+ * repl.c: the command list of `vsp repl` and the lexical rules of its
+ * input (see repl.h).
+ */
+#include "base/repl.h"
+
+#include <string.h>
+
+const struct vsp_repl_command vsp_repl_commands[VSP_REPL_NCOMMANDS] = {
+#define VSP_REPL_ROW(id, name, usage, where, help) \
+	[VSP_REPL_##id] = { name, usage, help, where },
+	VSP_REPL_COMMAND_LIST(VSP_REPL_ROW)
+#undef VSP_REPL_ROW
+};
+
+static const struct {
+	const char *alias;
+	enum vsp_repl_cmd cmd;
+} vsp_repl_aliases[] = {
+	{ "?", VSP_REPL_HELP },
+	{ "exit", VSP_REPL_QUIT },
+	{ "detach", VSP_REPL_QUIT },
+	{ "cont", VSP_REPL_CONTINUE },
+	{ "mem", VSP_REPL_MEM },
+};
+
+enum vsp_repl_cmd vsp_repl_lookup(const char *word)
+{
+	if (word[0] == '{')
+		return VSP_REPL_DECIDE;
+	for (int i = 0; i < VSP_REPL_NCOMMANDS; i++)
+		if (strcmp(word, vsp_repl_commands[i].name) == 0)
+			return (enum vsp_repl_cmd)i;
+	for (size_t i = 0; i < sizeof vsp_repl_aliases / sizeof vsp_repl_aliases[0]; i++)
+		if (strcmp(word, vsp_repl_aliases[i].alias) == 0)
+			return vsp_repl_aliases[i].cmd;
+	return VSP_REPL_UNKNOWN;
+}
+
+static void vsp_repl_help_line(FILE *out, const struct vsp_repl_command *c)
+{
+	char head[64];
+	snprintf(head, sizeof head, "%s%s%s", c->name, c->usage[0] ? " " : "",
+		 c->usage);
+	fprintf(out, "  %-30s %s\n", head, c->help);
+}
+
+int vsp_repl_help(FILE *out, unsigned where, const char *cmd)
+{
+	if (cmd) {
+		enum vsp_repl_cmd c = vsp_repl_lookup(cmd);
+		if (c == VSP_REPL_UNKNOWN) {
+			fprintf(out, "help: no command '%s'\n", cmd);
+			return -1;
+		}
+		vsp_repl_help_line(out, &vsp_repl_commands[c]);
+		if (!(vsp_repl_commands[c].where & where))
+			fprintf(out, "  (%s)\n", vsp_repl_elsewhere(c, where));
+		return 0;
+	}
+	fprintf(out, "commands:\n");
+	for (int i = 0; i < VSP_REPL_NCOMMANDS; i++)
+		if (vsp_repl_commands[i].where & where)
+			vsp_repl_help_line(out, &vsp_repl_commands[i]);
+	return 0;
+}
+
+const char *vsp_repl_elsewhere(enum vsp_repl_cmd c, unsigned where)
+{
+	(void)c;
+	return where == VSP_REPL_LIVE ? "works on a trace only (vsp repl --trace)"
+				      : "works on a live guest only (vsp repl --gdb|--xen)";
+}
+
+bool vsp_repl_incomplete(const char *text, size_t len)
+{
+	int depth = 0;
+	bool str = false, comment = false;
+	char last = 0;	/* the last byte outside comments and blanks */
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = text[i];
+		if (comment) {
+			if (ch == '\n')
+				comment = false;
+			continue;
+		}
+		if (str) {
+			if (ch == '\\' && i + 1 < len)
+				i++;
+			else if (ch == '"')
+				str = false;
+			last = ch;
+			continue;
+		}
+		switch (ch) {
+		case '"':
+			str = true;
+			break;
+		case '#':
+			comment = true;
+			continue;
+		case '{': case '[': case '(':
+			depth++;
+			break;
+		case '}': case ']': case ')':
+			depth--;
+			break;
+		}
+		if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n')
+			last = ch;
+	}
+	return str || depth > 0 || last == ':';
+}
+
+int vsp_repl_split(char *line, char **w, int max)
+{
+	int n = 0;
+	char *s = line;
+
+	while (n < max) {
+		while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+			s++;
+		if (!*s)
+			break;
+		w[n++] = s;
+		while (*s && *s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
+			s++;
+		if (*s)
+			*s++ = 0;
+	}
+	return n;
+}

@@ -1,0 +1,106 @@
+/*
+ * repl.h: the command language of `vsp repl`, declared once.
+ *
+ * Two sessions speak it: the one over a trace (cli/repl.c) and the one on
+ * a live guest (the monitor's session).  Both read this list for their
+ * dispatch, `help` and completion, so a command has one name, one usage
+ * and one line of help wherever it is typed; each session implements the
+ * commands its flags say it has and answers the others with where they
+ * work.  Beside it: when typed text is a whole command (a rule may span
+ * lines) and how a line splits into words.
+ */
+#ifndef VSP_REPL_H
+#define VSP_REPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Where a command works. */
+enum {
+	VSP_REPL_TRACE = 1,	/* the session over a trace */
+	VSP_REPL_LIVE = 2,	/* the session on a live guest */
+	VSP_REPL_BOTH = 3
+};
+
+/* X(ID, name, usage, where, help), in the order `help` lists them. */
+#define VSP_REPL_COMMAND_LIST(X)                                              \
+	X(HELP, "help", "[CMD]", VSP_REPL_BOTH,                               \
+	  "the commands, or one command's usage")                             \
+	X(STATUS, "status", "[--json]", VSP_REPL_BOTH,                        \
+	  "policy, mode, events decided; live: guest running or paused, traps") \
+	X(LOAD, "load", "FILE...", VSP_REPL_BOTH,                             \
+	  "compile policies and swap them in; on errors the old ones stay")   \
+	X(MODE, "mode", "enforce|monitor|learn", VSP_REPL_BOTH,               \
+	  "the mode, kept across loads")                                      \
+	X(RULES, "rules", "[--json]", VSP_REPL_BOTH,                          \
+	  "the rules with their hits, and the counters")                      \
+	X(EVENTS, "events", "[--json]", VSP_REPL_BOTH,                        \
+	  "the events the policy names; live: where each is trapped")         \
+	X(STATS, "stats", "[--json]", VSP_REPL_BOTH,                          \
+	  "engine statistics; live: traps and round trips too")               \
+	X(TAIL, "tail", "[N]", VSP_REPL_BOTH,                                 \
+	  "the last N decisions (default 10, at most 64)")                    \
+	X(DISASM, "disasm", "", VSP_REPL_BOTH,                                \
+	  "the policy's bytecode, with source lines and step bounds")         \
+	X(DECIDE, "{JSON}", "", VSP_REPL_TRACE,                               \
+	  "decide one event written as a trace line")                         \
+	X(NEXT, "next", "[N]", VSP_REPL_TRACE,                                \
+	  "decide the next N events of the trace (default 1)")                \
+	X(RUN, "run", "", VSP_REPL_TRACE,                                     \
+	  "decide the rest of the trace")                                     \
+	X(PAUSE, "pause", "", VSP_REPL_LIVE,                                  \
+	  "stop the guest and keep it stopped")                               \
+	X(CONTINUE, "continue", "", VSP_REPL_LIVE,                            \
+	  "let a paused guest run")                                           \
+	X(REGS, "regs", "", VSP_REPL_LIVE,                                    \
+	  "the stopped vCPU's registers (paused)")                            \
+	X(MEM, "x", "ADDR|SYM LEN", VSP_REPL_LIVE,                            \
+	  "hex dump of guest-virtual memory (paused, at most 4096 bytes)")    \
+	X(SYM, "sym", "NAME|ADDR", VSP_REPL_LIVE,                             \
+	  "symbol to address, address to symbol")                            \
+	X(QUIT, "quit", "", VSP_REPL_BOTH,                                    \
+	  "end the session; live: remove every trap, the guest runs on")
+
+enum vsp_repl_cmd {
+#define VSP_REPL_ENUM(id, name, usage, where, help) VSP_REPL_##id,
+	VSP_REPL_COMMAND_LIST(VSP_REPL_ENUM)
+#undef VSP_REPL_ENUM
+	VSP_REPL_NCOMMANDS,
+	VSP_REPL_UNKNOWN = -1
+};
+
+struct vsp_repl_command {
+	const char *name, *usage, *help;
+	unsigned where;
+};
+
+/* Indexed by enum vsp_repl_cmd. */
+extern const struct vsp_repl_command vsp_repl_commands[VSP_REPL_NCOMMANDS];
+
+/* The command `word` names (its name, a word starting with '{' for
+ * DECIDE, or an alias: "?" for help, "exit"
+ * and "detach" for quit, "cont" for continue, "mem" for x), or
+ * VSP_REPL_UNKNOWN. */
+enum vsp_repl_cmd vsp_repl_lookup(const char *word);
+
+/* `help` for a session (VSP_REPL_TRACE or VSP_REPL_LIVE): every command
+ * it has, one a line; with `cmd`, that command's usage and help.  0, or
+ * -1 when `cmd` is no command (a message is written). */
+int vsp_repl_help(FILE *out, unsigned where, const char *cmd);
+
+/* "the x command works only on a live guest" and the like, for a
+ * command the session `where` lacks. */
+const char *vsp_repl_elsewhere(enum vsp_repl_cmd c, unsigned where);
+
+/* True when `text` (len bytes, may hold newlines) is not yet a whole
+ * command: a string, brace, bracket or parenthesis is still open, or its
+ * last line ends with ':' (a rule's conditions come on the next line).
+ * '#' starts a comment to the end of its line outside strings. */
+bool vsp_repl_incomplete(const char *text, size_t len);
+
+/* Splits `line` in place into at most max words separated by blanks;
+ * returns how many. */
+int vsp_repl_split(char *line, char **w, int max);
+
+#endif
