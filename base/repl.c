@@ -110,7 +110,21 @@ bool vsp_repl_incomplete(const char *text, size_t len)
 		if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n')
 			last = ch;
 	}
-	return str || depth > 0 || last == ':';
+	if (str || depth > 0 || last == ':')
+		return true;
+	/* A rule begun on one line and gone on to the next ends at its ';'. */
+	size_t i = 0;
+	while (i < len && (text[i] == ' ' || text[i] == '\t'))
+		i++;
+	bool rule_add = len - i >= 8 && strncmp(text + i, "rule", 4) == 0 &&
+			(text[i + 4] == ' ' || text[i + 4] == '\t');
+	if (rule_add) {
+		i += 5;
+		while (i < len && (text[i] == ' ' || text[i] == '\t'))
+			i++;
+		rule_add = len - i >= 3 && strncmp(text + i, "add", 3) == 0;
+	}
+	return rule_add && memchr(text, '\n', len) && last != ';';
 }
 
 int vsp_repl_split(char *line, char **w, int max)

@@ -35,6 +35,8 @@ enum {
 	  "the mode, kept across loads")                                      \
 	X(RULES, "rules", "[--json]", VSP_REPL_BOTH,                          \
 	  "the rules with their hits, and the counters")                      \
+	X(RULE, "rule", "add TEXT | del N", VSP_REPL_BOTH,                    \
+	  "add a rule (checked, then swapped in), or delete one added so")    \
 	X(EVENTS, "events", "[--json]", VSP_REPL_BOTH,                        \
 	  "the events the policy names; live: where each is trapped")         \
 	X(STATS, "stats", "[--json]", VSP_REPL_BOTH,                          \
@@ -94,8 +96,10 @@ int vsp_repl_help(FILE *out, unsigned where, const char *cmd);
 const char *vsp_repl_elsewhere(enum vsp_repl_cmd c, unsigned where);
 
 /* True when `text` (len bytes, may hold newlines) is not yet a whole
- * command: a string, brace, bracket or parenthesis is still open, or its
- * last line ends with ':' (a rule's conditions come on the next line).
+ * command: a string, brace, bracket or parenthesis is still open, its
+ * last line ends with ':' (a rule's conditions come on the next line), or
+ * it is a `rule add` that went on to a second line and does not end with
+ * ';' yet.
  * '#' starts a comment to the end of its line outside strings. */
 bool vsp_repl_incomplete(const char *text, size_t len);
 

@@ -136,7 +136,13 @@ struct attach_args {
 
 static int vsp_attach_run(int argc, char **argv);
 
-static struct vsp_repl_complete attach_complete = { .where = VSP_REPL_LIVE };
+/* What Tab offers live: the policy files of the command line and, with
+ * --symbols or --profile, the kernel's names. */
+static char **attach_files;
+static int attach_nfiles;
+static struct vsp_repl_complete attach_complete = {
+	.where = VSP_REPL_LIVE, .files = &attach_files, .nfiles = &attach_nfiles,
+};
 
 /*
  * A session at a terminal gets a line editor (cli/lineedit.h) on its own
@@ -163,6 +169,8 @@ static int attach_editor(struct attach_args *aa, struct vsp_edit **out)
 		vsp_edit_close(ed);	/* no libedit: the loop reads stdin */
 		return 0;
 	}
+	if (aa->mo.symbols)
+		attach_complete.syms = vsp_sym_load(aa->mo.symbols, NULL, 0);
 	int fd;
 	vsp_edit_sigint(true);
 	if (vsp_edit_serve(ed, &fd) < 0) {
@@ -487,6 +495,8 @@ static int vsp_attach_run(int argc, char **argv)
 	const char *const *files = optind < argc ? (const char *const *)argv + optind
 						 : none;
 	size_t nfiles = optind < argc ? (size_t)(argc - optind) : 1;
+	attach_files = argv + optind;
+	attach_nfiles = argc - optind;
 	struct vsp_policy *p = vsp_policy_load(files, nfiles, &aa.lo, NULL);
 	if (!p)
 		return 1;
@@ -584,6 +594,9 @@ out_service:
 		vsp_service_release(&svc);
 	if (ed) {
 		vsp_edit_finish(ed);
+		if (attach_complete.syms)
+			vsp_sym_free((struct vsp_symtab *)attach_complete.syms);
+		attach_complete.syms = NULL;
 		close(aa.mo.ctl_fd);
 		sigset_t set;
 		sigemptyset(&set);

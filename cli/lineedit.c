@@ -231,8 +231,11 @@ static unsigned char edit_complete(EditLine *el, int ch)
 {
 	struct vsp_edit *e = edit_of(el);
 	const LineInfo *li = el_line(el);
+	/* The earlier lines of the command come first, so the event named
+	 * on one line gives the fields on the next. */
+	size_t before = e->more ? e->len + 1 : 0;
 	size_t cur = (size_t)(li->cursor - li->buffer);
-	char *line = strndup(li->buffer, cur);
+	char *line = malloc(before + cur + 1);
 	unsigned char rc = CC_REFRESH;
 	(void)ch;
 
@@ -240,8 +243,15 @@ static unsigned char edit_complete(EditLine *el, int ch)
 		free(line);
 		return CC_ERROR;
 	}
+	if (before) {
+		memcpy(line, e->buf, e->len);
+		line[e->len] = '\n';
+	}
+	memcpy(line + before, li->buffer, cur);
+	cur += before;
+	line[cur] = 0;
 	size_t start = cur;
-	while (start && line[start - 1] != ' ' && line[start - 1] != '\t')
+	while (start > before && line[start - 1] != ' ' && line[start - 1] != '\t')
 		start--;
 	struct vsp_edit_cands c;
 	memset(&c, 0, sizeof c);
@@ -458,6 +468,7 @@ bool vsp_edit_interactive(const struct vsp_edit *e)
 
 int vsp_edit_read(struct vsp_edit *e, const char **cmd, size_t *len)
 {
+	vsp_edit_interrupted = 0;	/* a Ctrl-C that stopped a command */
 	e->len = 0;
 	e->more = false;
 	if (e->buf)

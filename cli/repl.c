@@ -55,6 +55,7 @@ static const char repl_help[] =
 /* One decision, as `tail` shows it (copied: a later load frees the
  * policy the names point into). */
 #define REPL_TAIL 64
+#define REPL_MAX_ADDED 64
 struct repl_tail {
 	char where[64], event[40], rule[48], comm[17], arg[96];
 	int64_t pid, value;
@@ -75,6 +76,10 @@ struct repl {
 	struct vsp_trace_event te;
 	char **files;		/* the loaded policy's files (owned copies) */
 	int nfiles;
+	/* Rules typed with `rule add`, read after the files. */
+	struct vsp_load_text added[REPL_MAX_ADDED];
+	size_t nadded;
+	unsigned nseq;		/* added so far, for their names */
 	uint64_t decided, verdicts[VSP_V_COUNT];
 	struct repl_tail tail[REPL_TAIL];
 	uint64_t ntail;
@@ -89,32 +94,44 @@ static void repl_files_free(struct repl *r)
 	r->nfiles = 0;
 }
 
-static int repl_load(struct repl *r, char **files, int n)
+/* Compiles the files and then the rule texts, and swaps the result in
+ * for the session's policy.  0, or -1 with the old policy kept (the
+ * diagnostics, caret and all, said why).  `cmd` names the command for
+ * its messages. */
+static int repl_compile(struct repl *r, char **files, int n,
+			const struct vsp_load_text *texts, size_t nt,
+			const char *cmd)
 {
 	struct vsp_policy *p;
 	int nerr = 0;
 
-	if (n <= 0) {
-		printf("load: no policy file given\n");
+	if (n <= 0 && nt == 0) {
+		printf("%s: no policy file given\n", cmd);
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
 		FILE *f = fopen(files[i], "r");
 		if (!f) {
-			printf("load: cannot read %s: %s\n", files[i],
+			printf("%s: cannot read %s: %s\n", cmd, files[i],
 			       strerror(errno));
 			return -1;
 		}
 		fclose(f);
 	}
+	r->lo.texts = texts;
+	r->lo.ntexts = nt;
 	p = vsp_policy_load((const char *const *)files, (size_t)n, &r->lo, &nerr);
+	r->lo.texts = NULL;
+	r->lo.ntexts = 0;
 	if (!p) {
-		printf("load: failed (%d error%s)%s\n", nerr, nerr == 1 ? "" : "s",
+		printf("%s: failed (%d error%s)%s\n", cmd, nerr, nerr == 1 ? "" : "s",
 		       r->p ? "; the old policy stays" : "");
 		return -1;
 	}
 	/* Keep the names: `mode` compiles the same files again. */
-	char **copy = calloc((size_t)n, sizeof *copy);
+	if (n < 0)
+		n = 0;
+	char **copy = calloc((size_t)n + 1, sizeof *copy);
 	for (int i = 0; copy && i < n; i++)
 		if (!(copy[i] = strdup(files[i]))) {
 			for (int k = 0; k < i; k++)
@@ -123,7 +140,7 @@ static int repl_load(struct repl *r, char **files, int n)
 			copy = NULL;
 		}
 	if (!copy) {
-		printf("load: out of memory\n");
+		printf("%s: out of memory\n", cmd);
 		vsp_policy_free(p);
 		return -1;
 	}
@@ -140,11 +157,149 @@ static int repl_load(struct repl *r, char **files, int n)
 	vsp_audit_init_sink(&r->audit, r->sink, p);
 	r->audit.flush_each = true;
 	memset(&r->rs, 0, sizeof(r->rs));
-	printf("loaded %u rule%s, %u event%s, mode %s\n", vsp_policy_nrules(p),
+	printf("%s %u rule%s, %u event%s, mode %s\n",
+	       strcmp(cmd, "load") == 0 ? "loaded" : "now", vsp_policy_nrules(p),
 	       vsp_policy_nrules(p) == 1 ? "" : "s", vsp_policy_nevents(p),
 	       vsp_policy_nevents(p) == 1 ? "" : "s",
 	       vsp_mode_name(vsp_policy_mode(p)));
 	return 0;
+}
+
+static void repl_added_free(struct repl *r)
+{
+	for (size_t i = 0; i < r->nadded; i++) {
+		free((char *)r->added[i].name);
+		free((char *)r->added[i].text);
+	}
+	r->nadded = 0;
+}
+
+/* `load FILE...`: the files replace the policy, rules added included. */
+static int repl_load(struct repl *r, char **files, int n)
+{
+	if (n <= 0) {
+		printf("load: no policy file given\n");
+		return -1;
+	}
+	size_t dropped = r->nadded;
+	if (repl_compile(r, files, n, NULL, 0, "load") < 0)
+		return -1;
+	repl_added_free(r);
+	if (dropped)
+		printf("(%zu rule%s added here dropped with the old policy)\n",
+		       dropped, dropped == 1 ? "" : "s");
+	return 0;
+}
+
+/* The same files and the first nt added rules again. */
+static int repl_recompile(struct repl *r, const char *cmd, size_t nt)
+{
+	char **files = r->files;
+	int nf = r->nfiles;
+	/* repl_compile replaces the file list it is given a copy of. */
+	r->files = NULL;
+	r->nfiles = 0;
+	int rc = repl_compile(r, files, nf, r->added, nt, cmd);
+	if (rc < 0) {
+		r->files = files;
+		r->nfiles = nf;
+		return rc;
+	}
+	for (int i = 0; i < nf; i++)
+		free(files[i]);
+	free(files);
+	return 0;
+}
+
+/* `rule add TEXT`: the rule is read as a file of its own, "<rule N>",
+ * after the policy.  The keyword `rule` may be left out, the name too
+ * (the rule is then "added-N"), and the final ';'. */
+static void repl_rule_add(struct repl *r, const char *text)
+{
+	while (*text == ' ' || *text == '\t' || *text == '\n')
+		text++;
+	if (!*text) {
+		printf("rule add: usage: rule add [rule \"NAME\":] on EVENT ... : VERDICT;\n");
+		return;
+	}
+	if (r->nadded == REPL_MAX_ADDED) {
+		printf("rule add: %d rules added already; put them in a file and "
+		       "load it\n", REPL_MAX_ADDED);
+		return;
+	}
+	size_t len = strlen(text);
+	while (len && (text[len - 1] == ' ' || text[len - 1] == '\n' ||
+		       text[len - 1] == '\t'))
+		len--;
+	bool kw = strncmp(text, "rule", 4) == 0 && (text[4] == ' ' ||
+		  text[4] == '\t' || text[4] == '"' || text[4] == '\n');
+	bool named = kw || text[0] == '"';
+	bool semi = len && text[len - 1] == ';';
+	char name[32], head[48];
+	snprintf(name, sizeof name, "<rule %u>", ++r->nseq);
+	/* A rule needs a name: one typed without gets "added-N". */
+	snprintf(head, sizeof head, "%s", kw ? "" : named ? "rule " : "");
+	if (!named)
+		snprintf(head, sizeof head, "rule \"added-%u\": ", r->nseq);
+	size_t blen = strlen(head) + len + 2;
+	char *body = malloc(blen);
+	if (!body) {
+		printf("rule add: out of memory\n");
+		return;
+	}
+	snprintf(body, blen, "%s%.*s%s", head, (int)len, text, semi ? "" : ";");
+	struct vsp_load_text *t = &r->added[r->nadded];
+	t->name = strdup(name);
+	t->text = body;
+	t->len = strlen(body);
+	if (!t->name || repl_recompile(r, "rule add", r->nadded + 1) < 0) {
+		free((char *)t->name);
+		free(body);
+		return;
+	}
+	r->nadded++;
+	uint32_t nr = vsp_policy_nrules(r->p);
+	printf("rule %u added (%s)\n", nr - 1, vsp_policy_rule(r->p, nr - 1)->name);
+}
+
+/* `rule del N`: N as `rules` numbers them; only rules added here. */
+static void repl_rule_del(struct repl *r, const char *arg)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = arg ? strtoul(arg, &end, 10) : 0;
+	if (!arg || errno || *end || arg[0] == '-') {
+		printf("rule del: usage: rule del N (the number 'rules' shows)\n");
+		return;
+	}
+	if (!r->p || n >= vsp_policy_nrules(r->p)) {
+		printf("rule del: no rule %lu\n", n);
+		return;
+	}
+	const struct vsp_rule_info *ri = vsp_policy_rule(r->p, (uint32_t)n);
+	size_t k = 0;
+	while (k < r->nadded && (!ri->file || strcmp(ri->file, r->added[k].name) != 0))
+		k++;
+	if (k == r->nadded) {
+		printf("rule del: rule %lu (%s) is in %s:%d; rules from files change "
+		       "with the file and 'load'\n", n, ri->name,
+		       ri->file ? ri->file : "?", ri->line);
+		return;
+	}
+	struct vsp_load_text gone = r->added[k];
+	memmove(&r->added[k], &r->added[k + 1],
+		(r->nadded - k - 1) * sizeof r->added[0]);
+	r->nadded--;
+	if (repl_recompile(r, "rule del", r->nadded) < 0) {
+		memmove(&r->added[k + 1], &r->added[k],
+			(r->nadded - k) * sizeof r->added[0]);
+		r->added[k] = gone;
+		r->nadded++;
+		return;
+	}
+	printf("rule %lu deleted (%s)\n", n, gone.name);
+	free((char *)gone.name);
+	free((char *)gone.text);
 }
 
 static void repl_copy(char *dst, size_t size, const char *src, size_t len)
@@ -451,6 +606,20 @@ static int command(struct repl *r, char *line, size_t len)
 		decide_line(r, line, len, "event");
 		return 0;
 	}
+	/* `rule add` takes the rest of the text as it is, lines and all. */
+	const char *rest = NULL;
+	if (strncmp(line, "rule", 4) == 0 && (line[4] == ' ' || line[4] == '\t')) {
+		const char *a = line + 5;
+		while (*a == ' ' || *a == '\t')
+			a++;
+		if (strncmp(a, "add", 3) == 0 && (a[3] == ' ' || a[3] == '\t' ||
+						  a[3] == '\n' || !a[3]))
+			rest = a + 3;
+	}
+	if (rest) {
+		repl_rule_add(r, rest);
+		return 0;
+	}
 	n = vsp_repl_split(line, w, 64);
 	enum vsp_repl_cmd c = vsp_repl_lookup(w[0]);
 	if (c == VSP_REPL_UNKNOWN) {
@@ -490,24 +659,11 @@ static int command(struct repl *r, char *line, size_t len)
 			       vsp_mode_names(modes, sizeof modes, "or"));
 		} else {
 			r->lo.mode = mode;
-			if (r->nfiles) {
-				/* repl_load frees the list it is given. */
-				char **files = r->files;
-				int nf = r->nfiles;
-				r->files = NULL;
-				r->nfiles = 0;
-				if (repl_load(r, files, nf) < 0 && !r->files) {
-					r->files = files;
-					r->nfiles = nf;
-				} else {
-					for (int i = 0; i < nf; i++)
-						free(files[i]);
-					free(files);
-				}
-			} else {
+			if (r->nfiles || r->nadded)
+				repl_recompile(r, "mode", r->nadded);
+			else
 				printf("mode %s (for the next load)\n",
 				       vsp_mode_name(mode));
-			}
 		}
 		break;
 	}
@@ -525,6 +681,12 @@ static int command(struct repl *r, char *line, size_t len)
 		break;
 	case VSP_REPL_TAIL:
 		show_tail(r, n > 1 ? w[1] : NULL);
+		break;
+	case VSP_REPL_RULE:
+		if (n >= 2 && strcmp(w[1], "del") == 0 && n <= 3)
+			repl_rule_del(r, n > 2 ? w[2] : NULL);
+		else
+			printf("rule: usage: rule %s\n", vsp_repl_commands[c].usage);
 		break;
 	case VSP_REPL_DISASM:
 		vsp_policy_disasm(r->p, stdout);
@@ -647,7 +809,9 @@ int vsp_cmd_repl(int argc, char **argv)
 	if (optind < argc)
 		repl_load(&r, argv + optind, argc - optind);
 
-	struct vsp_repl_complete comp = { .where = VSP_REPL_TRACE, .policy = &r.p };
+	struct vsp_repl_complete comp = {
+		.where = VSP_REPL_TRACE, .files = &r.files, .nfiles = &r.nfiles,
+	};
 	struct vsp_edit_opts eo = {
 		.history = vsp_edit_history_path(history),
 		.complete = vsp_repl_complete, .ctx = &comp,
@@ -677,6 +841,7 @@ out_policy:
 		vsp_policy_free(r.p);
 	}
 	repl_files_free(&r);
+	repl_added_free(&r);
 	vsp_trace_event_release(&r.te);
 	int rc = vsp_sink_close(r.sink);
 	if (rc < 0 && !status) {

@@ -55,7 +55,17 @@ struct vsp_load_opts {
 	bool warnings_as_errors;
 	enum vsp_fail_policy on_partial;	/* VSP_FAIL_RULES by default */
 	struct vsp_ext_opts ext;	/* extern functions: directories, isolation */
+	/* Policy text read after the files, each piece as a file of its
+	 * own called `name` in diagnostics (`rule add` in vsp repl). */
+	const struct vsp_load_text *texts;
+	size_t ntexts;
 };
+
+struct vsp_load_text {
+	const char *name, *text;
+	size_t len;
+};
+#define VSP_LOAD_MAX_TEXTS 256	/* a load with more is refused */
 
 /*
  * Parses, checks, compiles and verifies the files, in order, as if each

@@ -1220,8 +1220,22 @@ struct vsp_policy *vsp_policy_load(const char *const *files, size_t nfiles,
 	struct vsp_compile_opts co = { o->mode, o->no_fastpath, &o->ext };
 	int errs = 0;
 
+	struct vsp_front_text texts[VSP_LOAD_MAX_TEXTS];
+	size_t ntexts = o->ntexts;
+	if (ntexts > VSP_LOAD_MAX_TEXTS) {
+		fprintf(diag, "vsp: %zu pieces of policy text, more than the %d "
+			"one load takes\n", ntexts, VSP_LOAD_MAX_TEXTS);
+		if (nerrors)
+			*nerrors = 1;
+		return NULL;
+	}
+	for (size_t i = 0; i < ntexts; i++) {
+		texts[i].name = o->texts[i].name;
+		texts[i].text = o->texts[i].text;
+		texts[i].len = o->texts[i].len;
+	}
 	vsp_diags_init(&d);
-	u = vsp_front_load(files, nfiles, &d);
+	u = vsp_front_load_with(files, nfiles, texts, ntexts, &d);
 	if (u) {
 		d.sources = u->sources;
 		d.nsources = u->nsources;

@@ -377,12 +377,37 @@ static struct vsp_unit *front_start(struct front *fr, struct vsp_diags *d)
 struct vsp_unit *vsp_front_load(const char *const *files, size_t nfiles,
 				struct vsp_diags *d)
 {
+	return vsp_front_load_with(files, nfiles, NULL, 0, d);
+}
+
+struct vsp_unit *vsp_front_load_with(const char *const *files, size_t nfiles,
+				     const struct vsp_front_text *texts,
+				     size_t ntexts, struct vsp_diags *d)
+{
 	struct front fr;
 	struct vsp_unit *u = front_start(&fr, d);
 	size_t i;
 
 	for (i = 0; i < nfiles; i++)
 		front_file(&fr, files[i], NULL);
+	for (i = 0; i < ntexts; i++) {
+		size_t len = texts[i].len;
+		char *copy = malloc(len + 1);
+		if (!copy) {
+			fputs("vsp: out of memory\n", stderr);
+			abort();
+		}
+		memcpy(copy, texts[i].text, len);
+		copy[len] = '\0';
+		if (len > FRONT_MAX_FILE) {
+			struct vsp_loc at = { .file = texts[i].name };
+			vsp_diag_error(d, &at, "cannot read: larger than the limit of %u MiB",
+				       FRONT_MAX_FILE >> 20);
+			len = 0;
+		}
+		front_parse(&fr, front_add_source(&fr, texts[i].name, copy, len),
+			    0, 0, false);
+	}
 	front_finish(&fr);
 	if (!u->nsources) {
 		vsp_unit_free(u);

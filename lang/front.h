@@ -16,6 +16,18 @@
 struct vsp_unit *vsp_front_load(const char *const *files, size_t nfiles,
 				struct vsp_diags *d);
 
+/* Text that is read as a file of its own, named `name` in diagnostics
+ * (`rule add` in vsp repl). */
+struct vsp_front_text {
+	const char *name, *text;
+	size_t len;
+};
+
+/* vsp_front_load, then each text after the files, in order. */
+struct vsp_unit *vsp_front_load_with(const char *const *files, size_t nfiles,
+				     const struct vsp_front_text *texts,
+				     size_t ntexts, struct vsp_diags *d);
+
 /* Parses one buffer as a file named `name` (for tests and fuzzing). */
 struct vsp_unit *vsp_front_load_buffer(const char *name, const char *text,
 				       size_t len, struct vsp_diags *d);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # repl-tty.t: `vsp repl` at a terminal, typed into tmux as a person would:
-# Tab completes a partly typed command, a file name and a mode, and lists
-# the choices when there are several; Ctrl-C drops the line and the
+# Tab completes a partly typed command, a file name, a mode, an event
+# and a field, and lists the choices when there are several; Ctrl-C drops the line and the
 # session goes on; a rule spanning lines gets the continuation prompt;
 # Ctrl-D ends the session; the history comes back after a restart (Up,
 # Ctrl-R).
@@ -56,6 +56,22 @@ ok 'wait_screen "^vsp> load shadow\.vsp $"' "and to the end"
 ok 'wait_screen "^loaded 2 rules, 2 events, mode enforce ?$"' "the completed file loads"
 keys 'mode mo' Tab
 ok 'wait_screen "^vsp> mode monitor $"' "Tab completes a mode"
+# Rule text: event kinds, events of a kind, the fields of the events
+# named, the policy's lists and macros.
+keys C-u 'rule add "z": on sys' Tab
+ok 'wait_screen "^vsp> rule add \"z\": on syscall $"' "Tab completes an event kind"
+keys 'opena' Tab
+ok 'wait_screen "^vsp> rule add \"z\": on syscall openat ?$"' "and a partly typed syscall (openat and openat2 agree that far)"
+keys ' when fil' Tab
+ok 'wait_screen "^vsp> rule add \"z\": on syscall openat when filename $"' "a field of the event on the line"
+keys C-u 'rule add "z": on syscall read when fil' Tab
+ok '! wait_screen "read when filename"' "not one the event lacks"
+keys C-u 'rule add "z": on syscall openat when path in sec' Tab
+ok 'wait_screen "when path in secrets $"' "a list the loaded policy declares"
+keys C-u 'rule add "z": on syscall openat when proc.co' Tab
+ok 'wait_screen "when proc.comm $"' "a field every event has"
+keys ' in ["cat"] and not aut' Tab
+ok 'wait_screen "and not auth_tool $"' "a macro of the policy"
 keys C-u 'something half typed'
 ok 'wait_screen "^vsp> something half typed ?$"' "C-u kills the line, the new text is typed"
 keys C-c

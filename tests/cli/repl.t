@@ -61,8 +61,34 @@ like "$(cat out5)" 'bad.vsp:1:[0-9]*: error: .*nosuchfield' "the load's diagnost
 like "$(cat out5)" 'load: failed \(1 error\); the old policy stays' "it fails"
 like "$(cat out5)" 'read-shadow' "the old rules are still listed"
 
+# rule add: checked with the usual diagnostics, then decides; a rule
+# spanning lines ends at its ';'; rule del takes back only added rules.
+cat > in7 <<'IN'
+rule add on syscall openat when nosuch == 1 : deny
+rule add "no-hostname":
+  on syscall openat
+  when path == "/etc/hostname"
+  : deny EPERM;
+rules
+run
+rule del 0
+rule del 2
+rules
+IN
+"$VSP" repl --trace "$EX/shadow.jsonl" "$EX/shadow.vsp" < in7 > out7 2> err7
+like "$(cat out7)" "<rule 1>:1:[0-9]*: error: unknown name 'nosuch'" "rule add: an error names the rule's place"
+like "$(cat out7)" '\^~~~~~' "with the caret under it"
+like "$(cat out7)" 'rule add: failed \(1 error\); the old policy stays' "and the old policy stays"
+like "$(cat out7)" 'rule 2 added \(no-hostname\)' "a rule over four lines is added"
+like "$(cat out7)" '   2  no-hostname  *<rule 2>:1  hits 0' "rules lists it with its place"
+like "$(cat out7)" 'shadow.jsonl:3 syscall openat: deny errno 1 \(no-hostname' "it decides the event the trace has for it"
+is "$(grep -c '"rule":"no-hostname"' err7)" 1 "and audits it"
+like "$(cat out7)" 'rule del: rule 0 \(read-shadow\) is in .*shadow.vsp:16; rules from files change with the file' "rule del refuses a rule of a file"
+like "$(cat out7)" 'rule 2 deleted' "rule del takes an added rule away"
+ok '[ "$(tail -n 2 out7 | grep -c "no-hostname")" = 0 ]' "the last listing no longer has it"
+
 # Input that ends inside a command: it runs as it is and says what it lacks.
-printf 'rule "x":\n' | "$VSP" repl > out6 2>&1
+printf 'rule add "x":\n  on syscall openat\n' | "$VSP" repl > out6 2>&1
 is "$?" 0 "input ending inside a command: exit 0"
-like "$(cat out6)" "unknown command 'rule'" "the half command is answered"
+like "$(cat out6)" "<rule 1>:2:[0-9]*: error: unexpected ';', expecting 'when'" "the half rule is compiled and says what it lacks"
 done_testing
