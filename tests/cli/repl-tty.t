@@ -19,6 +19,8 @@ EX=$ROOT/examples
 cp "$EX/shadow.vsp" "$EX/shadow.jsonl" .
 S=vsp-repl-tty-$$
 export TMUX_TMPDIR=$T	# a tmux server of our own
+# Under SAN=1: libedit's own leak at exit (tests/lsan-libedit.supp).
+export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan-libedit.supp:${LSAN_OPTIONS:-}"
 trap 'tmux kill-server 2>/dev/null; rm -rf "$T"' EXIT
 
 start() {
