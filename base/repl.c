@@ -4,6 +4,7 @@
  */
 #include "base/repl.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const struct vsp_repl_command vsp_repl_commands[VSP_REPL_NCOMMANDS] = {
@@ -22,6 +23,7 @@ static const struct {
 	{ "detach", VSP_REPL_QUIT },
 	{ "cont", VSP_REPL_CONTINUE },
 	{ "mem", VSP_REPL_MEM },
+	{ "traps", VSP_REPL_EVENTS },
 };
 
 enum vsp_repl_cmd vsp_repl_lookup(const char *word)
@@ -144,4 +146,50 @@ int vsp_repl_split(char *line, char **w, int max)
 			*s++ = 0;
 	}
 	return n;
+}
+
+static bool vsp_repl_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+const char *vsp_repl_rule_add(const char *line)
+{
+	while (vsp_repl_blank(*line))
+		line++;
+	if (strncmp(line, "rule", 4) != 0 || !vsp_repl_blank(line[4]))
+		return NULL;
+	line += 5;
+	while (vsp_repl_blank(*line))
+		line++;
+	if (strncmp(line, "add", 3) != 0 || (line[3] && !vsp_repl_blank(line[3])))
+		return NULL;
+	return line + 3;
+}
+
+char *vsp_repl_rule_text(const char *text, unsigned seq)
+{
+	while (vsp_repl_blank(*text))
+		text++;
+	size_t len = strlen(text);
+	while (len && vsp_repl_blank(text[len - 1]))
+		len--;
+	if (!len)
+		return NULL;
+	bool kw = strncmp(text, "rule", 4) == 0 &&
+		  (vsp_repl_blank(text[4]) || text[4] == '"');
+	bool named = kw || text[0] == '"';
+	bool semi = text[len - 1] == ';';
+	char head[48];
+	if (kw)
+		head[0] = 0;
+	else if (named)
+		snprintf(head, sizeof head, "rule ");
+	else
+		snprintf(head, sizeof head, "rule \"added-%u\": ", seq);
+	size_t blen = strlen(head) + len + 2;
+	char *body = malloc(blen);
+	if (body)
+		snprintf(body, blen, "%s%.*s%s", head, (int)len, text, semi ? "" : ";");
+	return body;
 }

@@ -61,6 +61,8 @@ enum {
 	  "hex dump of guest-virtual memory (paused, at most 4096 bytes)")    \
 	X(SYM, "sym", "NAME|ADDR", VSP_REPL_LIVE,                             \
 	  "symbol to address, address to symbol")                            \
+	X(PS, "ps", "[--json]", VSP_REPL_LIVE,                                \
+	  "the guest's processes, from init_task.tasks through BTF")          \
 	X(QUIT, "quit", "", VSP_REPL_BOTH,                                    \
 	  "end the session; live: remove every trap, the guest runs on")
 
@@ -82,7 +84,7 @@ extern const struct vsp_repl_command vsp_repl_commands[VSP_REPL_NCOMMANDS];
 
 /* The command `word` names (its name, a word starting with '{' for
  * DECIDE, or an alias: "?" for help, "exit"
- * and "detach" for quit, "cont" for continue, "mem" for x), or
+ * and "detach" for quit, "cont" for continue, "mem" for x, "traps" for events), or
  * VSP_REPL_UNKNOWN. */
 enum vsp_repl_cmd vsp_repl_lookup(const char *word);
 
@@ -102,6 +104,14 @@ const char *vsp_repl_elsewhere(enum vsp_repl_cmd c, unsigned where);
  * ';' yet.
  * '#' starts a comment to the end of its line outside strings. */
 bool vsp_repl_incomplete(const char *text, size_t len);
+
+/* What `rule add TEXT` compiles: TEXT with the keyword `rule` put in
+ * front when it was left out, a name ("added-SEQ") when it has none,
+ * and the final ';' when it lacks one.  Malloc'd; NULL when out of
+ * memory or when TEXT is blank.  vsp_repl_rule_add: where the text of a
+ * `rule add` command starts in `line`, or NULL when it is none. */
+char *vsp_repl_rule_text(const char *text, unsigned seq);
+const char *vsp_repl_rule_add(const char *line);
 
 /* Splits `line` in place into at most max words separated by blanks;
  * returns how many. */

@@ -537,6 +537,8 @@ static int vsp_attach_run(int argc, char **argv)
 		aa.mo.ctl_fd = 0;
 		aa.mo.ctl_out = stdout;
 		aa.mo.load = &aa.lo;
+		aa.mo.files = (const char *const *)argv + optind;
+		aa.mo.nfiles = optind < argc ? (size_t)(argc - optind) : 0;
 		if (attach_editor(&aa, &ed) < 0) {
 			status = 2;
 			goto out_record;

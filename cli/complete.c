@@ -342,7 +342,7 @@ void vsp_repl_complete(void *ctx, const char *line, size_t *start,
 			vsp_edit_offer(c, vsp_mode_name((enum vsp_mode)m), (size_t)-1);
 		break;
 	case VSP_REPL_STATUS: case VSP_REPL_RULES: case VSP_REPL_EVENTS:
-	case VSP_REPL_STATS:
+	case VSP_REPL_STATS: case VSP_REPL_PS:
 		*start = cur - (size_t)(cur - ws) - (ws >= 2 && line[ws - 1] == '-' &&
 						    line[ws - 2] == '-' ? 2 : 0);
 		c->prefix = line + *start;

@@ -216,38 +216,18 @@ static int repl_recompile(struct repl *r, const char *cmd, size_t nt)
  * (the rule is then "added-N"), and the final ';'. */
 static void repl_rule_add(struct repl *r, const char *text)
 {
-	while (*text == ' ' || *text == '\t' || *text == '\n')
-		text++;
-	if (!*text) {
-		printf("rule add: usage: rule add [rule \"NAME\":] on EVENT ... : VERDICT;\n");
-		return;
-	}
 	if (r->nadded == REPL_MAX_ADDED) {
 		printf("rule add: %d rules added already; put them in a file and "
 		       "load it\n", REPL_MAX_ADDED);
 		return;
 	}
-	size_t len = strlen(text);
-	while (len && (text[len - 1] == ' ' || text[len - 1] == '\n' ||
-		       text[len - 1] == '\t'))
-		len--;
-	bool kw = strncmp(text, "rule", 4) == 0 && (text[4] == ' ' ||
-		  text[4] == '\t' || text[4] == '"' || text[4] == '\n');
-	bool named = kw || text[0] == '"';
-	bool semi = len && text[len - 1] == ';';
-	char name[32], head[48];
-	snprintf(name, sizeof name, "<rule %u>", ++r->nseq);
-	/* A rule needs a name: one typed without gets "added-N". */
-	snprintf(head, sizeof head, "%s", kw ? "" : named ? "rule " : "");
-	if (!named)
-		snprintf(head, sizeof head, "rule \"added-%u\": ", r->nseq);
-	size_t blen = strlen(head) + len + 2;
-	char *body = malloc(blen);
+	char name[32];
+	char *body = vsp_repl_rule_text(text, r->nseq + 1);
 	if (!body) {
-		printf("rule add: out of memory\n");
+		printf("rule add: usage: rule add [rule \"NAME\":] on EVENT ... : VERDICT;\n");
 		return;
 	}
-	snprintf(body, blen, "%s%.*s%s", head, (int)len, text, semi ? "" : ";");
+	snprintf(name, sizeof name, "<rule %u>", r->nseq + 1);
 	struct vsp_load_text *t = &r->added[r->nadded];
 	t->name = strdup(name);
 	t->text = body;
@@ -258,6 +238,7 @@ static void repl_rule_add(struct repl *r, const char *text)
 		return;
 	}
 	r->nadded++;
+	r->nseq++;	/* a failed one leaves its name to the next */
 	uint32_t nr = vsp_policy_nrules(r->p);
 	printf("rule %u added (%s)\n", nr - 1, vsp_policy_rule(r->p, nr - 1)->name);
 }
@@ -607,15 +588,7 @@ static int command(struct repl *r, char *line, size_t len)
 		return 0;
 	}
 	/* `rule add` takes the rest of the text as it is, lines and all. */
-	const char *rest = NULL;
-	if (strncmp(line, "rule", 4) == 0 && (line[4] == ' ' || line[4] == '\t')) {
-		const char *a = line + 5;
-		while (*a == ' ' || *a == '\t')
-			a++;
-		if (strncmp(a, "add", 3) == 0 && (a[3] == ' ' || a[3] == '\t' ||
-						  a[3] == '\n' || !a[3]))
-			rest = a + 3;
-	}
+	const char *rest = vsp_repl_rule_add(line);
 	if (rest) {
 		repl_rule_add(r, rest);
 		return 0;

@@ -237,6 +237,10 @@ static int lx_init_btf(struct vsp_linux *lx, struct btf *btf,
 	id = btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT);
 	lx->task_size = btf__type_by_id(btf, (uint32_t)id)->size;
 	lx->have_mm = lx_mm_init(lx, btf) == 0;
+	lx->have_tasks = vsp_linux_btf_offset(btf, "task_struct", "tasks", &lx->task_tasks,
+				   NULL, 0) == 0 &&
+			 vsp_linux_btf_offset(btf, "mm_struct", "exe_file", &lx->mm_exe_file,
+				   NULL, 0) == 0;
 	if (lx_find_current(lx, btf, syms) < 0) {
 		vsp_errf(err, errlen,
 			 "%s: cannot locate the per-CPU current task pointer "
@@ -372,4 +376,49 @@ int vsp_linux_proc(const struct vsp_linux *lx, vsp_gread_fn read, void *ctx,
 		bad = -1;
 	}
 	return bad ? -1 : 0;
+}
+
+int vsp_linux_next_task(const struct vsp_linux *lx, vsp_gread_fn read,
+			void *ctx, uint64_t task, uint64_t *next)
+{
+	uint64_t p;
+	if (!lx->have_tasks || task < LX_KERNEL_HALF ||
+	    lx_read_ptr(read, ctx, task + lx->task_tasks, &p) < 0 ||
+	    p < LX_KERNEL_HALF || p < lx->task_tasks)
+		return -1;
+	*next = p - lx->task_tasks;
+	return 0;
+}
+
+int vsp_linux_exe(const struct vsp_linux *lx, vsp_gread_fn read, void *ctx,
+		  uint64_t task, char *buf, size_t size)
+{
+	uint64_t mm, file, dentry, name;
+	if (!size)
+		return -1;
+	buf[0] = '\0';
+	if (!lx->have_tasks || !lx->have_mm ||
+	    lx_read_ptr(read, ctx, task + lx->task_mm, &mm) < 0 ||
+	    mm < LX_KERNEL_HALF ||
+	    lx_read_ptr(read, ctx, mm + lx->mm_exe_file, &file) < 0 ||
+	    file < LX_KERNEL_HALF ||
+	    lx_read_ptr(read, ctx, file + lx->file_dentry, &dentry) < 0 ||
+	    dentry < LX_KERNEL_HALF ||
+	    lx_read_ptr(read, ctx, dentry + lx->dentry_name, &name) < 0 ||
+	    name < LX_KERNEL_HALF)
+		return -1;
+	/* A name is at most NAME_MAX; read what fits and cut at its NUL. */
+	char tmp[256];
+	size_t want = size - 1 < sizeof tmp ? size - 1 : sizeof tmp;
+	size_t to_page = 4096 - (size_t)(name & 4095);	/* no read past it */
+	if (want > to_page)
+		want = to_page;
+	if (vsp_gread_all(read, ctx, name, tmp, want) < 0)
+		return -1;
+	size_t n = 0;
+	while (n < want && tmp[n])
+		n++;
+	memcpy(buf, tmp, n);
+	buf[n] = '\0';
+	return 0;
 }

@@ -47,6 +47,11 @@ struct vsp_linux {
 	uint32_t vma_start, vma_end, vma_mm, vma_flags, vma_pgoff, vma_file;
 	uint32_t file_dentry;		/* file.f_path.dentry */
 	uint32_t dentry_parent, dentry_name;	/* d_parent, d_name.name */
+	/* The task list (init_task.tasks) and a task's executable, for
+	 * `ps` in vsp repl: valid when have_tasks. */
+	bool have_tasks;
+	uint32_t task_tasks;		/* task_struct.tasks (a list_head) */
+	uint32_t mm_exe_file;		/* mm_struct.exe_file */
 };
 
 /*
@@ -98,5 +103,17 @@ int vsp_linux_current(const struct vsp_linux *lx, vsp_gread_fn read,
  */
 int vsp_linux_proc(const struct vsp_linux *lx, vsp_gread_fn read, void *ctx,
 		   uint64_t task, struct vsp_proc *out);
+
+/* The task after `task` on the kernel's task list (init_task.tasks,
+ * one entry per process): 0, or -1 when unreadable or not a kernel
+ * pointer.  Needs have_tasks. */
+int vsp_linux_next_task(const struct vsp_linux *lx, vsp_gread_fn read,
+			void *ctx, uint64_t task, uint64_t *next);
+
+/* The base name of the task's executable (mm->exe_file's dentry), at
+ * most size - 1 bytes, NUL-terminated: 0, or -1 (a kernel thread has
+ * none; unreadable).  Needs have_tasks and have_mm. */
+int vsp_linux_exe(const struct vsp_linux *lx, vsp_gread_fn read, void *ctx,
+		  uint64_t task, char *buf, size_t size);
 
 #endif

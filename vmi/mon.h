@@ -115,6 +115,7 @@ struct mon_win {
 /* One decision, as `tail` shows it: copied, since a later `load` frees
  * the policy whose names it would otherwise point at. */
 #define MON_TAIL 64
+#define MON_MAX_ADDED 64	/* rules `rule add` keeps */
 struct mon_tail {
 	uint64_t seq, time_ns;
 	int64_t pid, value;
@@ -243,6 +244,15 @@ struct mon {
 	uint64_t ctl_ns;	/* when commands were last looked for */
 	size_t ctl_len;
 	char ctl_buf[4096];
+	size_t cmd_len;		/* a command gathered over several lines */
+	char cmd_buf[8192];
+	/* What the policy is compiled from: files (owned copies), then the
+	 * rules typed with `rule add`, each a text of its own. */
+	char **files;
+	size_t nfiles;
+	struct vsp_load_text added[MON_MAX_ADDED];
+	size_t nadded;
+	unsigned nseq;		/* rules added so far, for their names */
 	struct mon_tail tail[MON_TAIL];
 	uint64_t ntail;
 };
@@ -405,6 +415,11 @@ void mon_site_redirect(struct mon *m, struct mon_trap *t,
 /* vmi/session.c: commands are looked for at least this often. */
 #define MON_CTL_NS 100000000ull
 int mon_ctl(struct mon *m, int timeout_ms);
+/* Takes the command line's policy files into the session; frees them. */
+int mon_session_init(struct mon *m);
+/* Process context from the running kernel's own BTF, once (stopped). */
+void mon_guest_btf(struct mon *m);
+void mon_session_release(struct mon *m);
 void mon_prompt(struct mon *m);
 void mon_tail_add(struct mon *m, const struct mon_trap *t,
 		  const struct vsp_decision *d, bool applied);

@@ -270,7 +270,7 @@ static int mon_verify_sites(struct mon *m)
 }
 
 /* Process context without a vmlinux: the running kernel's own BTF. */
-static void mon_guest_btf(struct mon *m)
+void mon_guest_btf(struct mon *m)
 {
 	if (m->have_lx)
 		return;
@@ -477,6 +477,11 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 	m->mode = vsp_policy_mode(o->policy);
 	m->be.ops = o->ops;
 	m->out = o->ctl_out ? o->ctl_out : stdout;
+	if (o->interactive && mon_session_init(m) < 0) {
+		fprintf(stderr, "vsp attach: out of memory\n");
+		free(m);
+		return VSP_MON_LOST;
+	}
 	if (mon_load_guest_info(m) < 0) {
 		status = VSP_MON_USAGE;
 		goto out_release;
@@ -708,6 +713,7 @@ out_signals:
 out_release:
 	if (m->p != o->policy)
 		vsp_policy_free(m->p);
+	mon_session_release(m);
 	mon_release(m);
 	free(m);
 	return status;

@@ -72,6 +72,10 @@ struct vsp_monitor_opts {
 	int ctl_fd;
 	FILE *ctl_out;
 	const struct vsp_load_opts *load;
+	/* The files o->policy was compiled from (borrowed): `rule add`
+	 * compiles them again with the rules typed in the session. */
+	const char *const *files;
+	size_t nfiles;
 	/* Called whenever the session waits for its next command (after
 	 * the first prompt's worth of output and each answer); NULL: none.
 	 * A line editor on another thread shows its prompt then. */

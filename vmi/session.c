@@ -9,6 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/repl.h"
+#include "interp/json.h"
+#include "vmi/linux.h"
 #include "vmi/mon.h"
 
 /*
@@ -22,23 +25,6 @@
  */
 
 #define MON_MEM_MAX 4096
-
-static const char mon_ctl_help[] =
-	"commands:\n"
-	"  status              attached, guest running or paused, events, traps\n"
-	"  stats               engine and trap statistics\n"
-	"  rules               the rules and their hits\n"
-	"  events              what is trapped, and where\n"
-	"  load FILE...        compile a new policy and swap it in (the old one\n"
-	"                      stays on errors); traps move to its events\n"
-	"  mode M              enforce, monitor or learn (kept across loads)\n"
-	"  pause               stop the guest and keep it stopped\n"
-	"  continue            let a paused guest run\n"
-	"  regs                the trapped vCPU's registers (paused)\n"
-	"  mem ADDR|SYM LEN    hex dump of guest-virtual memory (paused, <= 4096)\n"
-	"  sym NAME|ADDR       symbol to address, address to symbol\n"
-	"  tail [N]            the last N decisions (default 10, at most 64)\n"
-	"  detach, quit        remove every trap, let the guest run, exit\n";
 
 /* Bounded copy that never reads past `src`'s NUL. */
 static void mon_copy(char *dst, size_t size, const char *src, size_t len)
@@ -134,13 +120,18 @@ static int mon_go(struct mon *m)
 	return rc;
 }
 
-static int mon_cmd_load(struct mon *m, char **files, int n)
+/*
+ * Compiles `files` and then the rule texts, and swaps the result in
+ * between two traps, moving the traps.  *swapped says whether it did; on
+ * errors the old policy stays (the diagnostics, caret and all, say why).
+ * `cmd` names the command in messages.  0, or < 0: lost the guest.
+ */
+static int mon_policy_swap(struct mon *m, char *const *files, size_t n,
+			   const struct vsp_load_text *texts, size_t nt,
+			   const char *cmd, bool *swapped)
 {
 	FILE *out = m->out;
-	if (n == 0) {
-		fprintf(out, "load: no policy file given\n");
-		return 0;
-	}
+	*swapped = false;
 	struct vsp_load_opts lo;
 	if (m->o->load)
 		lo = *m->o->load;
@@ -149,17 +140,21 @@ static int mon_cmd_load(struct mon *m, char **files, int n)
 		lo.mode = VSP_MODE_UNSET;
 	}
 	lo.diag = out;
+	lo.texts = texts;
+	lo.ntexts = nt;
 	int nerr = 0;
-	struct vsp_policy *p = vsp_policy_load((const char *const *)files,
-					       (size_t)n, &lo, &nerr);
+	/* An empty file list is the empty policy, as attach reads it. */
+	static const char *const none[] = { "/dev/null" };
+	struct vsp_policy *p = vsp_policy_load(n ? (const char *const *)files : none,
+					       n ? n : 1, &lo, &nerr);
 	if (!p) {
-		fprintf(out, "load: failed (%d error%s); the old policy stays\n",
-			nerr, nerr == 1 ? "" : "s");
+		fprintf(out, "%s: failed (%d error%s); the old policy stays\n",
+			cmd, nerr, nerr == 1 ? "" : "s");
 		return 0;
 	}
 	if (mon_refusals(m, p, out) > 0) {
-		fprintf(out, "load: refused: the policy names events that cannot "
-			"be trapped here; the old policy stays\n");
+		fprintf(out, "%s: refused: the policy names events that cannot "
+			"be trapped here; the old policy stays\n", cmd);
 		vsp_policy_free(p);
 		return 0;
 	}
@@ -212,15 +207,172 @@ static int mon_cmd_load(struct mon *m, char **files, int n)
 	m->installed = mon_count_traps(m);
 	if (old != m->o->policy)
 		vsp_policy_free(old);
-	fprintf(out, "loaded %u rule%s, %u event%s, mode %s; traps: %" PRIu64
+	*swapped = true;
+	fprintf(out, "%s %u rule%s, %u event%s, mode %s; traps: %" PRIu64
 		" kept, %" PRIu64 " added, %" PRIu64 " removed, %" PRIu64
-		" installed\n", vsp_policy_nrules(p),
+		" installed\n", strcmp(cmd, "load") == 0 ? "loaded" : "now",
+		vsp_policy_nrules(p),
 		vsp_policy_nrules(p) == 1 ? "" : "s", vsp_policy_nevents(p),
 		vsp_policy_nevents(p) == 1 ? "" : "s", vsp_mode_name(m->mode),
 		m->kept, m->installed - m->kept, removed, m->installed);
 	if (!was_paused && !m->rule_paused)
 		return mon_go(m);
 	return 0;
+}
+
+static void mon_files_free(char **files, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+}
+
+static char **mon_files_copy(char *const *files, size_t n)
+{
+	char **c = calloc(n + 1, sizeof *c);
+	for (size_t i = 0; c && i < n; i++)
+		if (!(c[i] = strdup(files[i]))) {
+			mon_files_free(c, i);
+			return NULL;
+		}
+	return c;
+}
+
+static void mon_added_free(struct mon *m)
+{
+	for (size_t i = 0; i < m->nadded; i++) {
+		free((char *)m->added[i].name);
+		free((char *)m->added[i].text);
+	}
+	m->nadded = 0;
+}
+
+int mon_session_init(struct mon *m)
+{
+	m->files = mon_files_copy((char *const *)m->o->files, m->o->nfiles);
+	m->nfiles = m->files ? m->o->nfiles : 0;
+	return m->files ? 0 : -1;
+}
+
+void mon_session_release(struct mon *m)
+{
+	if (m->files)
+		mon_files_free(m->files, m->nfiles);
+	m->files = NULL;
+	mon_added_free(m);
+}
+
+/* `load FILE...`: the files replace the policy, added rules included. */
+static int mon_cmd_load(struct mon *m, char **files, int n)
+{
+	if (n <= 0) {
+		fprintf(m->out, "load: no policy file given\n");
+		return 0;
+	}
+	char **copy = mon_files_copy(files, (size_t)n);
+	if (!copy) {
+		fprintf(m->out, "load: out of memory\n");
+		return 0;
+	}
+	bool swapped;
+	int rc = mon_policy_swap(m, files, (size_t)n, NULL, 0, "load", &swapped);
+	if (!swapped) {
+		mon_files_free(copy, (size_t)n);
+		return rc;
+	}
+	if (m->files)
+		mon_files_free(m->files, m->nfiles);
+	m->files = copy;
+	m->nfiles = (size_t)n;
+	if (m->nadded)
+		fprintf(m->out, "(%zu rule%s added here dropped with the old "
+			"policy)\n", m->nadded, m->nadded == 1 ? "" : "s");
+	mon_added_free(m);
+	return rc;
+}
+
+/* `rule add TEXT`: the rule is read as a file of its own, "<rule N>",
+ * after the files, checked like them, and swapped in between two traps
+ * with the traps it needs. */
+static int mon_cmd_rule_add(struct mon *m, const char *text)
+{
+	if (m->nadded == MON_MAX_ADDED) {
+		fprintf(m->out, "rule add: %d rules added already; put them in a "
+			"file and load it\n", MON_MAX_ADDED);
+		return 0;
+	}
+	char *body = vsp_repl_rule_text(text, m->nseq + 1);
+	char name[32];
+	if (!body) {
+		fprintf(m->out, "rule add: usage: rule add [rule \"NAME\":] on "
+			"EVENT ... : VERDICT;\n");
+		return 0;
+	}
+	snprintf(name, sizeof name, "<rule %u>", m->nseq + 1);
+	struct vsp_load_text *t = &m->added[m->nadded];
+	t->name = strdup(name);
+	t->text = body;
+	t->len = strlen(body);
+	bool swapped = false;
+	int rc = t->name ? mon_policy_swap(m, m->files, m->nfiles, m->added,
+					   m->nadded + 1, "rule add", &swapped) : 0;
+	if (!swapped) {
+		free((char *)t->name);
+		free(body);
+		t->name = t->text = NULL;
+		return rc;
+	}
+	m->nadded++;
+	m->nseq++;	/* a failed one leaves its name to the next */
+	uint32_t nr = vsp_policy_nrules(m->p);
+	fprintf(m->out, "rule %u added (%s)\n", nr - 1,
+		vsp_policy_rule(m->p, nr - 1)->name);
+	return rc;
+}
+
+/* `rule del N`: N as `rules` numbers them; only rules added here. */
+static int mon_cmd_rule_del(struct mon *m, const char *arg)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = arg ? strtoul(arg, &end, 10) : 0;
+	if (!arg || errno || *end || arg[0] == '-') {
+		fprintf(m->out, "rule del: usage: rule del N (the number 'rules' "
+			"shows)\n");
+		return 0;
+	}
+	if (n >= vsp_policy_nrules(m->p)) {
+		fprintf(m->out, "rule del: no rule %lu\n", n);
+		return 0;
+	}
+	const struct vsp_rule_info *ri = vsp_policy_rule(m->p, (uint32_t)n);
+	size_t k = 0;
+	while (k < m->nadded && (!ri->file || strcmp(ri->file, m->added[k].name) != 0))
+		k++;
+	if (k == m->nadded) {
+		fprintf(m->out, "rule del: rule %lu (%s) is in %s:%d; rules from "
+			"files change with the file and 'load'\n", n, ri->name,
+			ri->file ? ri->file : "?", ri->line);
+		return 0;
+	}
+	struct vsp_load_text gone = m->added[k];
+	memmove(&m->added[k], &m->added[k + 1],
+		(m->nadded - k - 1) * sizeof m->added[0]);
+	m->nadded--;
+	bool swapped;
+	int rc = mon_policy_swap(m, m->files, m->nfiles, m->added, m->nadded,
+				 "rule del", &swapped);
+	if (!swapped) {
+		memmove(&m->added[k + 1], &m->added[k],
+			(m->nadded - k) * sizeof m->added[0]);
+		m->added[k] = gone;
+		m->nadded++;
+		return rc;
+	}
+	fprintf(m->out, "rule %lu deleted (%s)\n", n, gone.name);
+	free((char *)gone.name);
+	free((char *)gone.text);
+	return rc;
 }
 
 int mon_reload(struct mon *m)
@@ -231,16 +383,44 @@ int mon_reload(struct mon *m)
 	uint32_t gen = m->gen;
 
 	m->out = stderr;
-	int rc = mon_cmd_load(m, (char **)h->files, (int)h->nfiles);
+	bool swapped;
+	int rc = mon_policy_swap(m, (char *const *)h->files, h->nfiles, NULL, 0,
+				 "load", &swapped);
 	m->out = saved;
 	if (h->reloaded)
 		h->reloaded(h->ctx, mon_view(m, &v), m->gen != gen);
 	return rc;
 }
 
-static void mon_cmd_status(struct mon *m)
+static void mon_json_str(FILE *out, const char *str)
+{
+	struct vsp_jbuf b;
+	vsp_jbuf_init(&b);
+	vsp_jbuf_str(&b, str ? str : "", str ? strlen(str) : 0);
+	fwrite(b.p, 1, b.len, out);
+	vsp_jbuf_release(&b);
+}
+
+static const char *mon_guest_state(const struct mon *m)
+{
+	return !m->paused ? "running" : m->rule_paused ? "paused by a rule" : "paused";
+}
+
+static void mon_cmd_status(struct mon *m, bool json)
 {
 	FILE *out = m->out;
+	if (json) {
+		fputs("{\"session\":\"live\",\"target\":", out);
+		mon_json_str(out, m->o->target);
+		fprintf(out, ",\"backend\":\"%s\",\"vcpus\":%u,\"guest\":\"%s\","
+			"\"mode\":\"%s\",\"events\":%" PRIu64 ",\"traps\":%" PRIu64
+			",\"trap_hits\":%" PRIu64 ",\"rules\":%u,\"policy_events\":%u"
+			",\"rules_added\":%zu}\n", m->o->ops->name, m->be.ncpus,
+			mon_guest_state(m), vsp_mode_name(m->mode), m->seq,
+			mon_count_traps(m), m->trap_hits, vsp_policy_nrules(m->p),
+			vsp_policy_nevents(m->p), m->nadded);
+		return;
+	}
 	fprintf(out, "attached: %s (%s, %u vCPU)\n", m->o->target,
 		m->o->ops->name, m->be.ncpus);
 	if (!m->paused)
@@ -254,40 +434,84 @@ static void mon_cmd_status(struct mon *m)
 	fprintf(out, "events: %" PRIu64 "\n", m->seq);
 	fprintf(out, "traps: %" PRIu64 " installed, %" PRIu64 " hit\n",
 		mon_count_traps(m), m->trap_hits);
-	fprintf(out, "policy: %u rules, %u events\n", vsp_policy_nrules(m->p),
+	fprintf(out, "policy: %u rules, %u events", vsp_policy_nrules(m->p),
 		vsp_policy_nevents(m->p));
+	if (m->nadded)
+		fprintf(out, " (%zu rule%s added here)", m->nadded,
+			m->nadded == 1 ? "" : "s");
+	fputc('\n', out);
 }
 
-static void mon_cmd_events(struct mon *m)
+static void mon_cmd_events(struct mon *m, bool json)
 {
 	char sym[160];
+	bool first = true;
+	if (json)
+		fputs("{\"traps\":[", m->out);
 	for (size_t i = 0; i < m->ntraps; i++) {
 		const struct mon_trap *t = &m->traps[i];
 		if (t->role != MON_T_EVENT)
 			continue;
 		const char *s = m->syms ? vsp_sym_format(m->syms, t->addr, sym, sizeof sym) : NULL;
+		if (json) {
+			fprintf(m->out, "%s{\"addr\":\"0x%016" PRIx64 "\",\"kind\":\"%s\","
+				"\"name\":", first ? "" : ",", t->addr,
+				vsp_event_kind_name(t->site->kind));
+			mon_json_str(m->out, t->name);
+			fputs(",\"symbol\":", m->out);
+			mon_json_str(m->out, s);
+			fprintf(m->out, ",\"hits\":%" PRIu64 "}", t->hits);
+			first = false;
+			continue;
+		}
 		fprintf(m->out, "0x%016" PRIx64 "  %-8s %-20s %-32s hits %" PRIu64 "\n",
 			t->addr, vsp_event_kind_name(t->site->kind),
 			t->name ? t->name : "?", s ? s : "", t->hits);
+	}
+	if (json) {
+		fputs("]}\n", m->out);
+		return;
 	}
 	fprintf(m->out, "%" PRIu64 " trap%s\n", mon_count_traps(m),
 		mon_count_traps(m) == 1 ? "" : "s");
 }
 
-static void mon_cmd_rules(struct mon *m)
+/* The rules, numbered as `rule del` takes them, with their hits. */
+static void mon_cmd_rules(struct mon *m, bool json)
 {
-	uint32_t n = vsp_policy_nrules(m->p);
+	FILE *out = m->out;
+	uint32_t n = vsp_policy_nrules(m->p), nc = vsp_policy_ncounters(m->p);
+	if (json)
+		fputs("{\"rules\":[", out);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct vsp_rule_info *r = vsp_policy_rule(m->p, i);
-		fprintf(m->out, "%-32s %s:%d  hits %" PRIu64 "\n", r->name,
-			r->file ? r->file : "?", r->line, vsp_policy_rule_hits(m->p, i));
+		uint64_t hits = vsp_policy_rule_hits(m->p, i);
+		if (!json) {
+			fprintf(out, "%4u  %-32s %s:%d  hits %" PRIu64 "\n", i, r->name,
+				r->file ? r->file : "?", r->line, hits);
+			continue;
+		}
+		fprintf(out, "%s{\"n\":%u,\"name\":", i ? "," : "", i);
+		mon_json_str(out, r->name);
+		fputs(",\"file\":", out);
+		mon_json_str(out, r->file);
+		fprintf(out, ",\"line\":%d,\"hits\":%" PRIu64 "}", r->line, hits);
 	}
-	uint32_t nc = vsp_policy_ncounters(m->p);
+	if (json)
+		fputs("],\"counters\":{", out);
 	for (uint32_t i = 0; i < nc; i++) {
 		uint64_t v = 0;
 		const char *name = vsp_policy_counter(m->p, i, &v);
-		fprintf(m->out, "counter %-24s %" PRIu64 "\n", name ? name : "?", v);
+		if (!json) {
+			fprintf(out, "counter %-24s %" PRIu64 "\n", name ? name : "?", v);
+			continue;
+		}
+		fputs(i ? "," : "", out);
+		mon_json_str(out, name);
+		fprintf(out, ":%" PRIu64, v);
 	}
+	if (json)
+		fputs("}}\n", out);
 }
 
 static void mon_cmd_tail(struct mon *m, const char *arg)
@@ -434,38 +658,164 @@ static void mon_cmd_sym(struct mon *m, const char *s)
 		fprintf(m->out, "sym: nothing at 0x%" PRIx64 "\n", addr);
 }
 
-/* One command line.  1: detach and end, 0: go on, < 0: lost the guest. */
+/* `ps`: the guest's processes, walked from init_task along
+ * task_struct.tasks with the offsets of the kernel's own BTF; the guest
+ * is stopped for the walk (each entry a few bounded reads) and let go
+ * again.  At most MON_PS_MAX entries: a list a hostile guest made
+ * circular elsewhere than at init_task ends there. */
+#define MON_PS_MAX 4096
+static int mon_cmd_ps(struct mon *m, bool json)
+{
+	FILE *out = m->out;
+	uint64_t init;
+	if (!m->syms || vsp_sym_addr(m->syms, "init_task", &init) < 0) {
+		fprintf(out, "ps: no symbol init_task\n");
+		return 0;
+	}
+	bool was_paused = m->paused;
+	int rc = mon_stop_guest(m);
+	if (rc < 0)
+		return rc;
+	if (!m->have_lx)
+		mon_guest_btf(m);
+	if (!m->have_lx || !m->lx.have_tasks) {
+		fprintf(out, "ps: the kernel's BTF does not give the task list\n");
+		goto out;
+	}
+	if (json)
+		fputs("{\"tasks\":[", out);
+	else
+		fprintf(out, "%7s %7s %6s %-16s %s\n", "PID", "PPID", "UID", "COMM", "EXE");
+	uint64_t task = init;
+	unsigned n = 0;
+	for (; n < MON_PS_MAX; n++) {
+		struct vsp_proc pr;
+		char exe[64];
+		vsp_linux_proc(&m->lx, mon_gread, m, task, &pr);
+		vsp_linux_exe(&m->lx, mon_gread, m, task, exe, sizeof exe);
+		if (json) {
+			fprintf(out, "%s{\"pid\":%" PRId64 ",\"ppid\":%" PRId64
+				",\"uid\":%" PRId64 ",\"comm\":", n ? "," : "",
+				pr.pid, pr.ppid, pr.uid);
+			mon_json_str(out, pr.comm);
+			fputs(",\"exe\":", out);
+			mon_json_str(out, exe);
+			fputc('}', out);
+		} else {
+			fprintf(out, "%7" PRId64 " %7" PRId64 " %6" PRId64 " %-16s %s\n",
+				pr.pid, pr.ppid, pr.uid, pr.comm, exe);
+		}
+		uint64_t next;
+		if (vsp_linux_next_task(&m->lx, mon_gread, m, task, &next) < 0) {
+			if (!json)
+				fprintf(out, "ps: the list breaks after pid %" PRId64 "\n",
+					pr.pid);
+			n++;
+			break;
+		}
+		if (next == init) {
+			n++;
+			break;
+		}
+		task = next;
+	}
+	if (json)
+		fprintf(out, "],\"count\":%u}\n", n);
+	else
+		fprintf(out, "%u task%s%s\n", n, n == 1 ? "" : "s",
+			n == MON_PS_MAX ? " (the most ps shows)" : "");
+out:
+	if (!was_paused && !m->rule_paused)
+		rc = mon_go(m);
+	return rc;
+}
+
+/* Whether the words after the command are nothing or exactly --json;
+ * -1 after a usage message. */
+static int mon_json_flag(struct mon *m, enum vsp_repl_cmd c, char **w, int n,
+			 bool *json)
+{
+	*json = n == 2 && strcmp(w[1], "--json") == 0;
+	if (n == 1 || *json)
+		return 0;
+	fprintf(m->out, "%s: usage: %s %s\n", w[0], vsp_repl_commands[c].name,
+		vsp_repl_commands[c].usage);
+	return -1;
+}
+
+/* One command (its lines joined).  1: detach and end, 0: go on, < 0:
+ * lost the guest.  The commands are base/repl.h's, as on a trace. */
 static int mon_cmd(struct mon *m, char *line)
 {
-	char *w[64];
-	int n = 0;
-	for (char *tok = strtok(line, " \t\r"); tok && n < 64; tok = strtok(NULL, " \t\r"))
-		w[n++] = tok;
 	FILE *out = m->out;
+	char *w[64];
 	int rc = 0;
-	if (n == 0 || w[0][0] == '#')
+	bool json;
+
+	while (*line == ' ' || *line == '\t' || *line == '\n' || *line == '\r')
+		line++;
+	if (!*line || *line == '#')
 		return 0;
-	const char *c = w[0];
-	bool need_pause = strcmp(c, "regs") == 0 || strcmp(c, "mem") == 0;
-	if (need_pause && !m->paused) {
-		fprintf(out, "%s: the guest runs; 'pause' first\n", c);
-	} else if (strcmp(c, "help") == 0) {
-		fputs(mon_ctl_help, out);
-	} else if (strcmp(c, "status") == 0) {
-		mon_cmd_status(m);
-	} else if (strcmp(c, "stats") == 0) {
-		mon_run_stats(m, out, false, mon_count_traps(m), false);
-	} else if (strcmp(c, "rules") == 0) {
-		mon_cmd_rules(m);
-	} else if (strcmp(c, "events") == 0) {
-		mon_cmd_events(m);
-	} else if (strcmp(c, "load") == 0) {
+	/* `rule add` takes the rest of the text as it is, lines and all. */
+	const char *rest = vsp_repl_rule_add(line);
+	if (rest) {
+		rc = mon_cmd_rule_add(m, rest);
+		fflush(out);
+		return rc;
+	}
+	int n = vsp_repl_split(line, w, 64);
+	enum vsp_repl_cmd c = vsp_repl_lookup(w[0]);
+	if (c == VSP_REPL_UNKNOWN) {
+		fprintf(out, "unknown command '%s': try 'help'\n", w[0]);
+		fflush(out);
+		return 0;
+	}
+	if (!(vsp_repl_commands[c].where & VSP_REPL_LIVE)) {
+		fprintf(out, "%s: %s\n", w[0], vsp_repl_elsewhere(c, VSP_REPL_LIVE));
+		fflush(out);
+		return 0;
+	}
+	if ((c == VSP_REPL_REGS || c == VSP_REPL_MEM) && !m->paused) {
+		fprintf(out, "%s: the guest runs; 'pause' first\n", w[0]);
+		fflush(out);
+		return 0;
+	}
+	switch (c) {
+	case VSP_REPL_HELP:
+		vsp_repl_help(out, VSP_REPL_LIVE, n > 1 ? w[1] : NULL);
+		break;
+	case VSP_REPL_STATUS:
+		if (mon_json_flag(m, c, w, n, &json) == 0)
+			mon_cmd_status(m, json);
+		break;
+	case VSP_REPL_STATS:
+		if (mon_json_flag(m, c, w, n, &json) == 0)
+			mon_run_stats(m, out, json, mon_count_traps(m), false);
+		break;
+	case VSP_REPL_RULES:
+		if (mon_json_flag(m, c, w, n, &json) == 0)
+			mon_cmd_rules(m, json);
+		break;
+	case VSP_REPL_RULE:
+		if (n >= 2 && n <= 3 && strcmp(w[1], "del") == 0)
+			rc = mon_cmd_rule_del(m, n > 2 ? w[2] : NULL);
+		else
+			fprintf(out, "rule: usage: rule %s\n", vsp_repl_commands[c].usage);
+		break;
+	case VSP_REPL_EVENTS:
+		if (mon_json_flag(m, c, w, n, &json) == 0)
+			mon_cmd_events(m, json);
+		break;
+	case VSP_REPL_LOAD:
 		rc = mon_cmd_load(m, w + 1, n - 1);
-	} else if (strcmp(c, "mode") == 0) {
+		break;
+	case VSP_REPL_MODE: {
 		enum vsp_mode mode;
 		char modes[64];
 
-		if (n != 2 || vsp_mode_parse(w[1], &mode) < 0) {
+		if (n == 1) {
+			fprintf(out, "mode %s\n", vsp_mode_name(m->mode));
+		} else if (n != 2 || vsp_mode_parse(w[1], &mode) < 0) {
 			fprintf(out, "mode: %s\n",
 				vsp_mode_names(modes, sizeof modes, "or"));
 		} else {
@@ -473,7 +823,12 @@ static int mon_cmd(struct mon *m, char *line)
 			m->mode_forced = true;
 			fprintf(out, "mode %s\n", vsp_mode_name(mode));
 		}
-	} else if (strcmp(c, "pause") == 0) {
+		break;
+	}
+	case VSP_REPL_DISASM:
+		vsp_policy_disasm(m->p, out);
+		break;
+	case VSP_REPL_PAUSE:
 		if (m->paused) {
 			fprintf(out, "the guest is paused already\n");
 		} else {
@@ -482,7 +837,8 @@ static int mon_cmd(struct mon *m, char *line)
 				fprintf(out, "paused%s\n", m->rule_paused ?
 					" (by a rule, at a trap)" : "");
 		}
-	} else if (strcmp(c, "continue") == 0 || strcmp(c, "cont") == 0) {
+		break;
+	case VSP_REPL_CONTINUE:
 		if (!m->paused) {
 			fprintf(out, "the guest runs already\n");
 		} else {
@@ -490,19 +846,29 @@ static int mon_cmd(struct mon *m, char *line)
 			if (rc == 0)
 				fprintf(out, "running\n");
 		}
-	} else if (strcmp(c, "regs") == 0) {
+		break;
+	case VSP_REPL_REGS:
 		mon_cmd_regs(m);
-	} else if (strcmp(c, "mem") == 0) {
+		break;
+	case VSP_REPL_MEM:
 		mon_cmd_mem(m, n > 1 ? w[1] : NULL, n > 2 ? w[2] : NULL);
-	} else if (strcmp(c, "sym") == 0) {
+		break;
+	case VSP_REPL_SYM:
 		mon_cmd_sym(m, n > 1 ? w[1] : NULL);
-	} else if (strcmp(c, "tail") == 0) {
+		break;
+	case VSP_REPL_PS:
+		if (mon_json_flag(m, c, w, n, &json) == 0)
+			rc = mon_cmd_ps(m, json);
+		break;
+	case VSP_REPL_TAIL:
 		mon_cmd_tail(m, n > 1 ? w[1] : NULL);
-	} else if (strcmp(c, "detach") == 0 || strcmp(c, "quit") == 0 ||
-		   strcmp(c, "exit") == 0) {
+		break;
+	case VSP_REPL_QUIT:
 		rc = 1;
-	} else {
-		fprintf(out, "unknown command '%s': try 'help'\n", c);
+		break;
+	case VSP_REPL_DECIDE: case VSP_REPL_NEXT: case VSP_REPL_RUN:
+	case VSP_REPL_NCOMMANDS: case VSP_REPL_UNKNOWN:
+		break;	/* a trace's: answered above */
 	}
 	fflush(out);
 	return rc;
@@ -543,14 +909,40 @@ int mon_ctl(struct mon *m, int timeout_ms)
 		if (!nl && !(eof && m->ctl_len))
 			break;
 		size_t len = nl ? (size_t)(nl - m->ctl_buf) : m->ctl_len;
-		m->ctl_buf[len] = 0;
-		int rc = mon_cmd(m, m->ctl_buf);
 		size_t used = nl ? len + 1 : len;
+		/* A command whose braces or quotes are open, or a rule begun
+		 * on one line, goes on over the next (base/repl.h). */
+		bool fits = m->cmd_len + len + 2 <= sizeof m->cmd_buf;
+		if (fits) {
+			if (m->cmd_len)
+				m->cmd_buf[m->cmd_len++] = '\n';
+			memcpy(m->cmd_buf + m->cmd_len, m->ctl_buf, len);
+			m->cmd_len += len;
+			m->cmd_buf[m->cmd_len] = 0;
+		}
 		memmove(m->ctl_buf, m->ctl_buf + used, m->ctl_len - used);
 		m->ctl_len -= used;
+		if (!fits) {
+			fprintf(m->out, "command too long: ignored\n");
+			m->cmd_len = 0;
+			mon_prompt(m);
+			continue;
+		}
+		if (vsp_repl_incomplete(m->cmd_buf, m->cmd_len) &&
+		    !(eof && !m->ctl_len))
+			continue;
+		int rc = mon_cmd(m, m->cmd_buf);
+		m->cmd_len = 0;
 		if (rc != 0)
 			return rc;
 		mon_prompt(m);
+	}
+	if (eof && m->cmd_len) {
+		/* The input ended inside a command: it runs as it is. */
+		int rc = mon_cmd(m, m->cmd_buf);
+		m->cmd_len = 0;
+		if (rc != 0)
+			return rc;
 	}
 	return eof ? 1 : 0;
 }

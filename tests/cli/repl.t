@@ -80,7 +80,7 @@ like "$(cat out7)" "<rule 1>:1:[0-9]*: error: unknown name 'nosuch'" "rule add: 
 like "$(cat out7)" '\^~~~~~' "with the caret under it"
 like "$(cat out7)" 'rule add: failed \(1 error\); the old policy stays' "and the old policy stays"
 like "$(cat out7)" 'rule 2 added \(no-hostname\)' "a rule over four lines is added"
-like "$(cat out7)" '   2  no-hostname  *<rule 2>:1  hits 0' "rules lists it with its place"
+like "$(cat out7)" '   2  no-hostname  *<rule 1>:1  hits 0' "rules lists it with its place"
 like "$(cat out7)" 'shadow.jsonl:3 syscall openat: deny errno 1 \(no-hostname' "it decides the event the trace has for it"
 is "$(grep -c '"rule":"no-hostname"' err7)" 1 "and audits it"
 like "$(cat out7)" 'rule del: rule 0 \(read-shadow\) is in .*shadow.vsp:16; rules from files change with the file' "rule del refuses a rule of a file"

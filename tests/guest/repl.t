@@ -5,7 +5,8 @@
 # policy that only logs is swapped for one that denies, the guest is
 # paused and resumed, a broken policy is refused, one on another syscall
 # moves the traps, and quitting detaches so the guest finishes its
-# workload.
+# workload.  Rules typed in the session (rule add, on one line or over
+# several) bite on the guest's next open and go again with rule del.
 . "$(dirname "$0")/lib.sh"
 guest_setup
 
@@ -23,9 +24,9 @@ cat >"$T/bad.vsp" <<'P'
 rule "broken": on syscall openat when nosuchfield == 3 : deny EACCES;
 P
 
-# About 40 s of opens under TCG; each round prints its results.
-read -r qpid port < <("$RIG" boot --bg --timeout 150 --log "$T/r.log" \
-	'i=0; while [ $i -lt 90 ]; do vsp_open /etc/shadow /etc/hostname; sleep 0.3; i=$((i + 1)); done')
+# About 80 s of opens under TCG; each round prints its results.
+read -r qpid port < <("$RIG" boot --bg --timeout 300 --log "$T/r.log" \
+	'sleep 900 & echo "VSP bg $! $$"; i=0; while [ $i -lt 180 ]; do vsp_open /etc/shadow /etc/hostname; sleep 0.3; i=$((i + 1)); done; kill $!')
 QPIDS+=("$qpid")
 mkfifo "$T/in"
 # A session that ended early must fail the tests, not kill the script.
@@ -67,8 +68,39 @@ ok "events: openat's handlers with addresses" \
 ok "the log-only policy audits shadow opens (stderr)" \
 	wait_for "$T/r.err" '"rule":"watch-shadow"'
 
+# A rule typed in the session: checked, swapped in, and the guest's next
+# open sees it; taken back with rule del.
+echo 'rule add on syscall openat when nosuch == 1 : deny' >&9
+ok "rule add: a bad rule gets its diagnostic" wait_for "$T/r.out" "^<rule 1>:1:[0-9]*: error: unknown name 'nosuch'"
+ok "rule add: and the policy stays" wait_for "$T/r.out" "^rule add: failed (1 error); the old policy stays"
+echo 'rule add "no-hostname": on syscall openat when path == "/etc/hostname" : deny EPERM;' >&9
+ok "rule add: the rule is in" wait_for "$T/r.out" "^rule 1 added (no-hostname)"
+ok "rule add: swapped in with the traps kept" wait_for "$T/r.out" "^now 2 rules, 1 event, mode enforce; traps: [1-9][0-9]* kept, 0 added, 0 removed"
+ok "the guest's next open of /etc/hostname is denied" wait_for "$T/r.log" "^VSP open /etc/hostname err EPERM 1"
+ok "audit: the added rule's deny" wait_for "$T/r.err" '"rule":"no-hostname","verdict":"deny","errno":1'
+echo rules >&9
+ok "rules: the added rule, numbered, with hits" wait_for "$T/r.out" "^   1  no-hostname  *<rule 1>:1  hits [1-9]"
+echo 'rule del 0' >&9
+ok "rule del: a rule of a file is refused" wait_for "$T/r.out" "^rule del: rule 0 (watch-shadow) is in .*log.vsp:1"
+echo 'rule del 1' >&9
+ok "rule del: the added rule goes" wait_for "$T/r.out" "^rule 1 deleted (<rule 1>)"
+nh=$(grep -c "^VSP open /etc/hostname ok" "$T/r.log")
+sleep 2
+ok "/etc/hostname opens again" [ "$(grep -c "^VSP open /etc/hostname ok" "$T/r.log")" -gt "$nh" ]
+# Over several lines, as a person types a longer rule into the pipe.
+printf 'rule add "host-two":\n  on syscall openat\n  when path == "/etc/hostname"\n  : deny EACCES;\n' >&9
+ok "rule add over four lines" wait_for "$T/r.out" "^rule 1 added (host-two)"
+ok "its deny reaches the guest" wait_for "$T/r.log" "^VSP open /etc/hostname err EACCES 13"
+echo 'status --json' >&9
+ok "status --json: one JSON line" wait_for "$T/r.out" '^{"session":"live",.*"guest":"running",.*"rules_added":1}$'
+echo 'help' >&9
+ok "help: the live commands" wait_for "$T/r.out" "^  x ADDR|SYM LEN  *hex dump"
+echo 'next' >&9
+ok "a trace's command says where it works" wait_for "$T/r.out" "^next: works on a trace only"
+
 n0=$(grep -c "^VSP open /etc/shadow err EACCES" "$T/r.log")
 echo "load $T/deny.vsp" >&9
+ok "load: the rules added here go with the old policy" wait_for "$T/r.out" "^(1 rule added here dropped with the old policy)"
 ok "load: the new policy is in" wait_for "$T/r.out" "^loaded 1 rule, 1 event, mode enforce; traps: [1-9][0-9]* kept, 0 added, 0 removed"
 ok "the guest now sees EACCES for /etc/shadow" wait_for "$T/r.log" "^VSP open /etc/shadow err EACCES 13"
 ok "no EACCES before the load" eq "$n0" 0
@@ -78,7 +110,7 @@ ok "audit: the deny" wait_for "$T/r.err" '"rule":"no-shadow","verdict":"deny","e
 echo stats >&9
 ok "stats" wait_for "$T/r.out" "^traps hit: *[1-9]"
 echo rules >&9
-ok "rules: with hits" wait_for "$T/r.out" "^no-shadow .* hits [1-9]"
+ok "rules: with hits" wait_for "$T/r.out" "^   0  no-shadow .* hits [1-9]"
 echo "tail 3" >&9
 ok "tail: recent decisions" wait_for "$T/r.out" "openat /etc/shadow .*-> deny 13 (rule no-shadow, applied)"
 
@@ -93,6 +125,16 @@ echo regs >&9
 ok "regs while paused" wait_for "$T/r.out" "^rip      0x"
 echo "mem sys_call_table 32" >&9
 ok "mem while paused" wait_for "$T/r.out" "^ffffffff[0-9a-f]\{8\}  [0-9a-f][0-9a-f] "
+echo "x __x64_sys_openat 16" >&9
+ok "x: memory at a symbol, from its address" wait_for "$T/r.out" \
+	"^$(awk '$3 == "__x64_sys_openat" { print $1; exit }' "$SYSTEM_MAP")  [0-9a-f][0-9a-f] "
+# ps: the guest's own view of a process it started (pid, parent, comm).
+read -r _ _ bgpid shpid < <(grep -m1 "^VSP bg " "$T/r.log" | tr -d "\r")
+echo ps >&9
+ok "ps: the process the guest started, with its parent" \
+	wait_for "$T/r.out" "^ *$bgpid  *$shpid  *0 sleep  *busybox$"
+ok "ps: init" wait_for "$T/r.out" "^ *1  *0  *0 "
+ok "ps: the count" wait_for "$T/r.out" "^[1-9][0-9]* tasks$"
 echo "sym __x64_sys_openat" >&9
 ok "sym: name to address" wait_for "$T/r.out" "^__x64_sys_openat = 0x"
 echo continue >&9
@@ -130,7 +172,7 @@ kill -0 "$vpid" 2>/dev/null && kill -INT "$vpid"
 wait "$vpid" || rc=$?
 ok "quit: vsp exits 0" eq "$rc" 0
 ok "quit: detached" grep -q "detached; the guest runs on" "$T/r.err"
-guest_wait "$qpid" 60
+guest_wait "$qpid" 150
 ok "the guest finished its workload" has r.log VSP-DONE
 ok "after detach /etc/shadow opens again" \
 	grep -q "^VSP open /etc/shadow ok" <<<"$(grep "^VSP open /etc/shadow" "$T/r.log" | tail -n 1)"
