@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/hex.h"
+
 #define GDB_PAGE 4096ull
 #define GDB_MAX_GARBAGE 65536	/* bytes outside packets before we give up */
 #define GDB_MAX_RETRIES 3	/* resends after a NAK, re-reads after a bad sum */
@@ -46,17 +48,6 @@ static int64_t gdb_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int gdb_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static const char gdb_hexdig[] = "0123456789abcdef";
@@ -318,7 +309,7 @@ static int gdb_read_body(struct vsp_gdb *g, int64_t deadline, bool intr)
 	int l = gdb_getc(g, deadline, intr);
 	if (l < 0)
 		return l;
-	int hv = gdb_hexval(h), lv = gdb_hexval(l);
+	int hv = vsp_hexval(h), lv = vsp_hexval(l);
 	if (hv < 0 || lv < 0)
 		return gdb_fail(g, -EPROTO, "bad checksum digits");
 	g->pkt[n] = 0;
@@ -438,7 +429,7 @@ static bool gdb_is_output(const char *p, size_t n)
 	if (n < 3 || p[0] != 'O' || (n - 1) % 2)
 		return false;
 	for (size_t i = 1; i < n; i++)
-		if (gdb_hexval((unsigned char)p[i]) < 0)
+		if (vsp_hexval((unsigned char)p[i]) < 0)
 			return false;
 	return true;
 }
@@ -448,8 +439,8 @@ static void gdb_deliver_output(struct vsp_gdb *g)
 	char text[VSP_GDB_MAX_PACKET / 2];
 	size_t m = 0;
 	for (size_t i = 1; i + 1 < g->pkt_len && m < sizeof text; i += 2)
-		text[m++] = (char)(gdb_hexval((unsigned char)g->pkt[i]) * 16 +
-				   gdb_hexval((unsigned char)g->pkt[i + 1]));
+		text[m++] = (char)(vsp_hexval((unsigned char)g->pkt[i]) * 16 +
+				   vsp_hexval((unsigned char)g->pkt[i + 1]));
 	if (g->on_output)
 		g->on_output(g->output_ctx, text, m);
 }
@@ -472,8 +463,8 @@ int vsp_gdb_request(struct vsp_gdb *g, const char *payload)
 	if (g->pkt_len == 0)
 		return gdb_fail(g, -ENOTSUP, "'%.20s' not supported by the stub", payload);
 	if (g->pkt[0] == 'E' && g->pkt_len == 3 &&
-	    gdb_hexval((unsigned char)g->pkt[1]) >= 0 &&
-	    gdb_hexval((unsigned char)g->pkt[2]) >= 0)
+	    vsp_hexval((unsigned char)g->pkt[1]) >= 0 &&
+	    vsp_hexval((unsigned char)g->pkt[2]) >= 0)
 		return gdb_fail(g, -EIO, "'%.20s': stub error %s", payload, g->pkt);
 	return 0;
 }
@@ -556,8 +547,8 @@ static long gdb_unhex(struct vsp_gdb *g, const char *p, size_t n, uint8_t *buf,
 			buf[i / 2] = 0;
 			continue;
 		}
-		int h = gdb_hexval((unsigned char)p[i]);
-		int l = gdb_hexval((unsigned char)p[i + 1]);
+		int h = vsp_hexval((unsigned char)p[i]);
+		int l = vsp_hexval((unsigned char)p[i + 1]);
 		if (h < 0 || l < 0)
 			return gdb_fail(g, -EPROTO, "bad hex digit in reply");
 		buf[i / 2] = (uint8_t)(h * 16 + l);
@@ -743,7 +734,7 @@ static int gdb_parse_hex_u64(const char *p, size_t n, uint64_t *out)
 		return -1;
 	uint64_t v = 0;
 	for (size_t i = 0; i < n; i++) {
-		int d = gdb_hexval((unsigned char)p[i]);
+		int d = vsp_hexval((unsigned char)p[i]);
 		if (d < 0)
 			return -1;
 		v = v << 4 | (uint64_t)d;

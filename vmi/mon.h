@@ -393,6 +393,14 @@ int mon_no_trap(struct mon *m, const struct vsp_event_key *k);
  * through m->hs: 0, or -1 when unreadable (as a vsp_fetch_fn). */
 int mon_resolved_fetch(struct mon *m, struct vsp_event *ev, enum vsp_field f,
 		       struct vsp_str *out);
+/* The fetch of an event trapped at kernel code (a kernel function, a hook):
+ * `func` (the trap's name) and the resolved fields. */
+int mon_code_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
+		   struct vsp_str *out);
+/* vmi/redirect.c: the fetch of an event whose fields are all read at the
+ * trap (hypercalls, late decisions made at the entry): nothing to fetch. */
+int mon_fetch_none(void *ctx, struct vsp_event *ev, enum vsp_field f,
+		   struct vsp_str *out);
 
 /* vmi/site_syscall.c */
 int mon_load_args(struct mon *m);

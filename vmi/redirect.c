@@ -27,8 +27,8 @@ static void mon_redirect_disarm_entries(struct mon *m)
 	}
 }
 
-static int mon_fetch_none(void *ctx, struct vsp_event *ev, enum vsp_field f,
-			  struct vsp_str *out)
+int mon_fetch_none(void *ctx, struct vsp_event *ev, enum vsp_field f,
+		   struct vsp_str *out)
 {
 	(void)ctx;
 	(void)ev;

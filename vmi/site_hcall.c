@@ -84,16 +84,6 @@ static int hcall_setup(struct mon *m, const struct vsp_event_key *k)
 	return 0;
 }
 
-static int hcall_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
-		       struct vsp_str *out)
-{
-	(void)ctx;
-	(void)ev;
-	(void)f;
-	(void)out;
-	return -1;
-}
-
 static bool hcall_fill(struct mon *m, struct mon_trap *t, int *rc)
 {
 	struct vsp_event *ev = &m->ev;
@@ -113,7 +103,7 @@ static bool hcall_fill(struct mon *m, struct mon_trap *t, int *rc)
 	}
 	t->hits++;
 	t->key = k;
-	mon_event_begin(m, t, hcall_fetch);
+	mon_event_begin(m, t, mon_fetch_none);
 	m->args_loaded = true;
 	for (int i = 0; i < 6; i++)
 		m->str[i].state = 2;

@@ -97,20 +97,6 @@ void mon_code_end(struct mon *m, struct mon_trap *t)
 	}
 }
 
-static int kernel_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
-			struct vsp_str *out)
-{
-	struct mon *m = ctx;
-
-	if (f >= VSP_F_RES_FIRST)
-		return mon_resolved_fetch(m, ev, f, out);
-	if (f != VSP_F_FUNC)
-		return -1;
-	out->ptr = m->cur->name;
-	out->len = (uint32_t)strlen(m->cur->name);
-	return 0;
-}
-
 static const char *kernel_lacks(const struct mon *m,
 				const struct vsp_event_key *k, char *buf,
 				size_t n)
@@ -144,7 +130,7 @@ static bool kernel_fill(struct mon *m, struct mon_trap *t, int *rc)
 				m->regs.rcx, m->regs.r8, m->regs.r9 };
 
 	(void)rc;
-	mon_code_begin(m, t, kernel_fetch);
+	mon_code_begin(m, t, mon_code_fetch);
 	for (int i = 0; i < 6; i++)
 		m->ev.args[i] = (int64_t)r[i];
 	m->args_loaded = true;

@@ -41,8 +41,8 @@ int mon_resolved_fetch(struct mon *m, struct vsp_event *ev, enum vsp_field f,
 	return rc;
 }
 
-static int lsm_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
-		     struct vsp_str *out)
+int mon_code_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
+		   struct vsp_str *out)
 {
 	struct mon *m = ctx;
 
@@ -125,7 +125,7 @@ static bool lsm_fill(struct mon *m, struct mon_trap *t, int *rc)
 	const uint64_t r[6] = { m->regs.rdi, m->regs.rsi, m->regs.rdx,
 				m->regs.rcx, m->regs.r8, m->regs.r9 };
 
-	mon_code_begin(m, t, lsm_fetch);
+	mon_code_begin(m, t, mon_code_fetch);
 	for (int i = 0; i < 6; i++)
 		m->ev.args[i] = (int64_t)r[i];
 	m->args_loaded = true;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "base/errf.h"
+#include "base/hex.h"
 
 void vsp_trace_event_init(struct vsp_trace_event *te)
 {
@@ -290,17 +291,6 @@ static int get_str(json_object *o, const char *what, const char **p,
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A guest byte string: a JSON string, or {"hex":"..."} for bytes that are
  * not UTF-8 (vsp_jbuf_bytes).  The hex form is decoded in place into the
  * arena: *p points there. */
@@ -329,7 +319,8 @@ static int get_bytes(struct vsp_trace_event *te, json_object *o,
 	}
 	out = (char *)arena_copy(te, s, len);	/* room enough, then decoded */
 	for (i = 0; i < len / 2; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		int hi = vsp_hexval((unsigned char)s[2 * i]),
+		    lo = vsp_hexval((unsigned char)s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0) {
 			vsp_errf(err, errlen, "%s: not a hex digit at %zu", what,
