@@ -512,13 +512,21 @@ static void gbe_detach(struct vsp_backend *be, bool stay_paused)
 	struct gbe *s = gbe_of(be);
 	if (!s)
 		return;
+	int fail = 0;	/* why the traps may still be in the stub */
 	if (s->g.fd >= 0) {
-		if (s->running) {
+		/* A loaded host can take seconds to answer the interrupt; a
+		 * signal during the wait (a second Ctrl-C) must not cut it. */
+		for (int tries = 0; s->running && tries < 3; tries++) {
 			struct vsp_gdb_stop gs;
 			s->interrupting = true;
-			if (vsp_gdb_interrupt(&s->g) == 0 &&
-			    vsp_gdb_wait_stop(&s->g, &gs, 3000) == 0)
+			int rc = vsp_gdb_interrupt(&s->g);
+			if (rc == 0)
+				rc = vsp_gdb_wait_stop(&s->g, &gs, 3000);
+			fail = rc;
+			if (rc == 0)
 				s->running = false;
+			else if (rc != -ETIMEDOUT && rc != -EINTR)
+				break;
 		}
 		if (!s->running) {
 			bool dead = false;
@@ -528,6 +536,8 @@ static void gbe_detach(struct vsp_backend *be, bool stay_paused)
 				 * answer the rest either: do not wait for each. */
 				dead = rc == -ENOTCONN || rc == -ETIMEDOUT ||
 				       rc == -EPROTO || rc == -EMSGSIZE;
+				if (dead)
+					fail = rc;
 			}
 			s->ntraps = 0;
 			for (size_t i = s->nwatch; i-- > 0 && !dead;) {
@@ -535,6 +545,8 @@ static void gbe_detach(struct vsp_backend *be, bool stay_paused)
 							      s->watch_len[i]);
 				dead = rc == -ENOTCONN || rc == -ETIMEDOUT ||
 				       rc == -EPROTO || rc == -EMSGSIZE;
+				if (dead)
+					fail = rc;
 			}
 			s->nwatch = 0;
 			/* D lets the stub drop its own state and resume the
@@ -545,6 +557,16 @@ static void gbe_detach(struct vsp_backend *be, bool stay_paused)
 	}
 	gbe_sync(be);
 	vsp_gdb_release(&s->g);
+	/* Traps left in a stub that is there but would not stop or answer:
+	 * the guard connects once we are gone and detaches for us (QEMU then
+	 * drops every breakpoint and resumes), as after a crash.  A stub that
+	 * closed the link (the guest ended) needs nothing more. */
+	if (fail < 0 && fail != -ENOTCONN && s->guard_fd >= 0) {
+		fprintf(stderr, "vsp attach: the stub did not let vsp remove its "
+			"traps; the guard detaches for it\n");
+		close(s->guard_fd);
+		s->guard_fd = -1;
+	}
 	gbe_guard_stop(s);
 	free(s);
 	be->priv = NULL;

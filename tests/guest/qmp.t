@@ -40,6 +40,10 @@ guest_wait "$qpid" 120
 ok "the guest ran on after the detach (second open, unguarded, succeeds)" \
 	grep -qx "VSP open /etc/shadow ok .*" <<<"$(result q 4)"
 ok "the guest ran to its end" has q.log VSP-DONE
+if ! has q.log VSP-DONE; then	# what vsp and the guest said, for the record
+	sed 's/^/# vsp: /' "$T/q.err"
+	tr -d '\r' <"$T/q.log" | grep "^VSP" | sed 's/^/# guest: /'
+fi
 sed -n 's/^vsp attach: //p' "$T/q.err" | grep -E "stub|symbols from" | sed 's/^/# /'
 
 # A socket that is not QMP, or none: exit 3 with the reason.

@@ -42,6 +42,8 @@ struct sim {
 	int nwps;
 	int last_G_len;
 	bool noack, detached, got_hg;
+	bool deaf;	/* ignores interrupts, then takes a second client */
+	int accepts;
 	char in[70000];
 };
 
@@ -130,16 +132,19 @@ static void sim_stop_at_bp(void)
 static void *sim_main(void *arg)
 {
 	(void)arg;
+	static char reply[70000];
+again:
 	sim.fd = accept(sim.lfd, NULL, NULL);
 	if (sim.fd < 0)
 		return NULL;
-	static char reply[70000];
+	sim.accepts++;
 	for (;;) {
 		int n = sim_recv();
 		if (n == -1)
 			break;
 		if (n == -2) {
-			sim_send("T02thread:01;");
+			if (!sim.deaf)
+				sim_send("T02thread:01;");
 			continue;
 		}
 		char *p = sim.in;
@@ -236,6 +241,11 @@ static void *sim_main(void *arg)
 		}
 	}
 	close(sim.fd);
+	if (sim.deaf) {
+		sim.deaf = false;
+		sim.noack = false;
+		goto again;
+	}
 	return NULL;
 }
 
@@ -382,6 +392,18 @@ int main(void)
 	   b2.ops->wait(&b2, &st, 2000) == 0 && st.kind == VSP_STOP_EXITED,
 	   "guest exit is reported");
 	b2.ops->detach(&b2, false);
+
+	/* A stub that will not stop for the detach keeps its breakpoints:
+	 * the guard takes over once vsp has closed, and detaches. */
+	sim_start();
+	snprintf(target, sizeof target, "127.0.0.1:%u", sim.port);
+	struct vsp_backend b4 = { .ops = &vsp_be_gdb_ops };
+	ok(b4.ops->attach(&b4, target) == 0, "attach to a stub deaf to interrupts");
+	ok(b4.ops->resume(&b4, 0, &go) == 0, "the guest runs");
+	sim.deaf = true;
+	b4.ops->detach(&b4, false);
+	ok(sim.accepts == 2 && sim.detached, "the guard connected and sent D "
+	   "(the stub drops every breakpoint and resumes)");
 
 	struct vsp_backend b3 = { .ops = &vsp_be_gdb_ops };
 	ok(b3.ops->attach(&b3, "127.0.0.1:1") < 0, "nothing listening: attach fails");
