@@ -37,27 +37,80 @@ int mon_fetch_none(void *ctx, struct vsp_event *ev, enum vsp_field f,
 	return -1;
 }
 
-/* A late decision that will not happen at getname's return (the kernel
- * never got there, or vsp leaves first): decided now on what was read at
- * the entry, and recorded, so the audit log loses no event. */
+/* A record of the late call no rule decided: why it was not decided, and
+ * what became of it ("rule":null, "verdict":null, severity alert). */
+static void mon_late_note(struct mon *m, const char *msg)
+{
+	const struct vsp_event *ev = &m->rd.late_ev;
+	if (!m->have_audit)
+		return;
+	struct vsp_audit_note n = {
+		.seq = ev->seq, .time_ns = mon_now_ns() - m->t_attach,
+		.addr = m->rd.late_trap ? m->rd.late_trap->addr : 0,
+		.vm = m->o->vm ? m->o->vm : "guest0", .kind = "syscall",
+		.name = ev->name ? ev->name : "", .msg = msg, .mode = m->mode,
+	};
+	uint64_t lost = m->audit.write_errors;
+	int rc = vsp_audit_note(&m->audit, &n);
+	if (rc < 0)
+		mon_lost(m, "audit", rc, m->audit.write_errors - lost);
+}
+
+/*
+ * A late decision that will not happen at getname's return (the kernel
+ * never got there, or vsp leaves first) and that vsp can no longer stop
+ * from where it is: never decided on the unreadable path (that let
+ * denied calls through), but said and audited as an alert.
+ */
 void mon_late_drop(struct mon *m, const char *why)
 {
-	struct vsp_event *ev = &m->rd.late_ev;
-	struct vsp_decision d;
-	fprintf(stderr, "vsp attach: %s: decided on the unreadable path "
-		"instead (%s)\n", ev->name, why);
-	ev->fetch = mon_fetch_none;
-	vsp_event_reset_lazy(ev);
-	if (ev->has_stack)
-		vsp_callpath_to_event(&m->rd.late_cp, ev);
-	ev->partial = true;
-	vsp_decide(m->p, ev, &d);
-	if (m->have_audit && mon_writes_audit(m, &d)) {
-		uint64_t lost = m->audit.write_errors;
-		int rc = vsp_audit_decision(&m->audit, ev, &d, false);
-		if (rc < 0)
-			mon_lost(m, "audit", rc, m->audit.write_errors - lost);
+	char msg[256];
+	snprintf(msg, sizeof msg, "%s: no late decision (%s): the call was "
+		 "not decided", m->rd.late_ev.name, why);
+	fprintf(stderr, "vsp attach: alert: %s\n", msg);
+	mon_late_note(m, msg);
+}
+
+enum { LATE_KILL, LATE_RET, LATE_RAX };
+
+/*
+ * At getname's entry or return for the late call, the decision cannot be
+ * made (a read failed, no room for a trap): the call must not run on an
+ * undecided path.  getname returns ERR_PTR(-EAGAIN) (LATE_RET: from its
+ * entry; LATE_RAX: at its return), or without a return address the task
+ * ends (LATE_KILL).  Said and audited; the guest left stopped if even
+ * that fails.
+ */
+static int mon_late_fail(struct mon *m, const char *why, int how)
+{
+	struct vsp_resume go = { .how = VSP_RESUME_CONTINUE };
+	struct mon_apply a = { 0 };
+	const char *what = "the call failed with EAGAIN";
+	char msg[320];
+	int rc;
+
+	m->rd.late = false;	/* failed here, not dropped */
+	mon_redirect_cancel(m, NULL);
+	if (how == LATE_KILL) {
+		mon_kill(m, m->fn_group_exit ? m->fn_group_exit : m->fn_force_sig, &a);
+		rc = a.rc;
+		what = "its task was killed";
+	} else if (how == LATE_RET) {
+		rc = mon_emulate_return(m, -EAGAIN);
+	} else {
+		m->regs.rax = (uint64_t)(int64_t)-EAGAIN;
+		rc = m->be.ops->regs_set(&m->be, m->vcpu, &m->regs);
+		if (rc == 0)
+			rc = m->be.ops->resume(&m->be, m->vcpu, &go);
 	}
+	bool stuck = rc == -EFAULT || rc == -ENOSYS;
+	if (stuck)
+		what = "the guest is left paused";
+	snprintf(msg, sizeof msg, "%s: the late decision could not be made "
+		 "(%s): %s", m->rd.late_ev.name, why, what);
+	fprintf(stderr, "vsp attach: %s\n", msg);
+	mon_late_note(m, msg);
+	return stuck ? MON_PAUSED : rc;
 }
 
 /* The pending redirect's strings, as they were read at its decision. */
@@ -200,12 +253,18 @@ int mon_on_getname(struct mon *m, struct mon_trap *t)
 	}
 	uint64_t ret;
 	if (m->be.ops->read(&m->be, m->vcpu, m->regs.rsp, &ret, 8) != 8) {
+		if (m->rd.late)
+			return mon_late_fail(m, "cannot read the return address",
+					     LATE_KILL);
 		mon_redirect_cancel(m, "cannot read the return address");
 		return mon_leave(m, NULL);
 	}
 	m->rd.ret = mon_helper_add(m, ret, MON_T_GETNAME_RET);
 	mon_redirect_disarm_entries(m);
 	if (!m->rd.ret) {
+		if (m->rd.late)
+			return mon_late_fail(m, "cannot trap getname's return",
+					     LATE_RET);
 		mon_redirect_cancel(m, "cannot trap getname's return");
 		return mon_leave(m, NULL);
 	}
@@ -381,10 +440,9 @@ static int mon_on_late(struct mon *m, struct mon_trap *t)
 	bool failed = fname >= (uint64_t)-4095;
 	if (!failed) {
 		if (m->be.ops->read(&m->be, m->vcpu, fname, hdr, sizeof hdr) !=
-		    sizeof hdr) {
-			mon_redirect_cancel(m, "cannot read struct filename");
-			return mon_leave(m, NULL);
-		}
+		    sizeof hdr)
+			return mon_late_fail(m, "cannot read struct filename",
+					     LATE_RAX);
 		if (hdr[1] != m->rd.uptr)
 			return mon_leave(m, t);	/* another copy: wait for ours */
 	}
@@ -415,6 +473,11 @@ static int mon_on_late(struct mon *m, struct mon_trap *t)
 		}
 	}
 	ps->buf[ps->len] = 0;
+	/* Kernel memory, always readable: if not, the call fails rather
+	 * than being decided on a path nobody read. */
+	if (!failed && ps->state != 1)
+		return mon_late_fail(m, "cannot read the kernel's copy of the "
+				     "path", LATE_RAX);
 	m->rd.late = false;	/* from here on it is this event's */
 
 	m->rd.late_fname = fname;
