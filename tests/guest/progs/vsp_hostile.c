@@ -24,8 +24,8 @@
  */
 #include <elf.h>
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +49,7 @@ static const char *hs_errname(int e)
 {
 	switch (e) {
 	case EACCES: return "EACCES";
+	case EAGAIN: return "EAGAIN";
 	case EFAULT: return "EFAULT";
 	case ENAMETOOLONG: return "ENAMETOOLONG";
 	case ENOENT: return "ENOENT";
@@ -88,32 +89,38 @@ static int hs_storm(int procs, int n)
 		return 1;
 	for (int i = 0; i < procs; i++) {
 		if (fork() == 0) {
-			long c[3] = { 0, 0, 0 };	/* ok, denied, other */
+			/* ok, denied, failed with EAGAIN (a late decision
+			 * vsp could not make), other errors, shadow opens
+			 * that succeeded */
+			long c[5] = { 0, 0, 0, 0, 0 };
 			for (int k = 0; k < n; k++) {
-				int rc = hs_open(k & 1 ? "/etc/hostname" : "/etc/shadow");
+				bool shadow = !(k & 1);
+				int rc = hs_open(shadow ? "/etc/shadow" : "/etc/hostname");
 				if (rc >= 0)
 					close(rc);
-				c[rc >= 0 ? 0 : rc == -EACCES ? 1 : 2]++;
+				c[rc >= 0 ? 0 : rc == -EACCES ? 1 : rc == -EAGAIN ? 2 : 3]++;
+				if (rc >= 0 && shadow)
+					c[4]++;
 			}
-			long out[4] = { c[0], c[1], c[2], hs_opens };
+			long out[6] = { c[0], c[1], c[2], c[3], c[4], hs_opens };
 			if (write(pipefd[1], out, sizeof out) != sizeof out)
 				_exit(1);
 			_exit(0);
 		}
 	}
 	close(pipefd[1]);
-	long tot[4] = { 0, 0, 0, 0 }, in[4];
+	long tot[6] = { 0, 0, 0, 0, 0, 0 }, in[6];
 	int got = 0;
 	while (read(pipefd[0], in, sizeof in) == sizeof in) {
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k < 6; k++)
 			tot[k] += in[k];
 		got++;
 	}
 	while (wait(NULL) > 0)
 		;
-	hs_opens += tot[3];
-	printf("VSP hostile storm procs %d ok %ld denied %ld other %ld\n", got,
-	       tot[0], tot[1], tot[2]);
+	hs_opens += tot[5];
+	printf("VSP hostile storm procs %d ok %ld denied %ld again %ld other %ld "
+	       "escaped %ld\n", got, tot[0], tot[1], tot[2], tot[3], tot[4]);
 	return got == procs ? 0 : 1;
 }
 
