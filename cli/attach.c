@@ -102,7 +102,13 @@ static const char attach_help[] =
 	"                         (default: detach cleanly at once), pause (detach\n"
 	"                         and leave the guest stopped) or continue\n"
 	"                         (enforce on); each counts what is lost and ends\n"
-	"                         with exit status 4"
+	"                         with exit status 4\n"
+	"      --on-monitor-death A  when vsp dies without detaching (SIGKILL,\n"
+	"                         a crash, the OOM killer), its guard process\n"
+	"                         removes every trap and then: detach (default:\n"
+	"                         the guest runs on unguarded) or pause (the\n"
+	"                         guest waits, paused, for an operator); either\n"
+	"                         way it writes a last audit record\n"
 	"      --metrics ADDR:PORT  serve Prometheus metrics over HTTP on this\n"
 	"                         address (numeric; loopback unless you mean it)\n"
 	"      --metrics-file FILE  write the same metrics to FILE (atomically,\n"
@@ -118,6 +124,7 @@ static const char attach_help[] =
 enum {
 	OPT_VMLINUX = 256, OPT_VM, OPT_MAX_EVENTS, OPT_PIN_PATHS, OPT_ON_PARTIAL,
 	OPT_ON_AUDIT_ERROR,
+	OPT_ON_MONITOR_DEATH,
 	OPT_FAIL_CLOSED, OPT_FAIL_OPEN, OPT_INTERACTIVE, OPT_AUDIT_FORMAT,
 	OPT_AUDIT_APPEND, OPT_METRICS, OPT_METRICS_FILE, OPT_METRICS_INTERVAL, OPT_QMP,
 	OPT_HISTORY
@@ -128,6 +135,7 @@ struct attach_args {
 	struct vsp_monitor_opts mo;
 	struct vsp_load_opts lo;
 	bool audit_given, audit_append;
+	bool death_given;
 	const char *metrics, *metrics_file;
 	const char *history;	/* repl: the history file */
 	unsigned metrics_interval;
@@ -216,6 +224,7 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 		{ "pin-paths", no_argument, NULL, OPT_PIN_PATHS },
 		{ "on-partial", required_argument, NULL, OPT_ON_PARTIAL },
 		{ "on-audit-error", required_argument, NULL, OPT_ON_AUDIT_ERROR },
+		{ "on-monitor-death", required_argument, NULL, OPT_ON_MONITOR_DEATH },
 		{ "fail-closed", no_argument, NULL, OPT_FAIL_CLOSED },
 		{ "fail-open", no_argument, NULL, OPT_FAIL_OPEN },
 		{ "interactive", no_argument, NULL, OPT_INTERACTIVE },
@@ -345,6 +354,18 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 					"stop, pause or continue, not '%s'\n", optarg);
 				return 2;
 			}
+			break;
+		case OPT_ON_MONITOR_DEATH:
+			if (strcmp(optarg, "detach") == 0)
+				aa->mo.on_death = VSP_DEATH_DETACH;
+			else if (strcmp(optarg, "pause") == 0)
+				aa->mo.on_death = VSP_DEATH_PAUSE;
+			else {
+				fprintf(stderr, "vsp attach: --on-monitor-death takes "
+					"detach or pause, not '%s'\n", optarg);
+				return 2;
+			}
+			aa->death_given = true;
 			break;
 		case OPT_FAIL_CLOSED:
 			aa->lo.on_partial = VSP_FAIL_CLOSED;
@@ -505,6 +526,13 @@ static int vsp_attach_run(int argc, char **argv)
 	/* --qmp starts a GDB stub: the gdb backend attaches to it. */
 	const char *bname = aa.gdb || aa.qmp ? "gdb" : "xen";
 	const struct vsp_backend_ops *ops = vsp_backend_find(bname);
+	if (aa.death_given && aa.mo.on_death == VSP_DEATH_PAUSE && !ops->caps.guard) {
+		fprintf(stderr, "vsp attach: --on-monitor-death pause: the %s "
+			"backend has no guard process to pause the guest when vsp "
+			"dies\n", ops->name);
+		status = 2;
+		goto out_policy;
+	}
 	if (vsp_support_check(p, ops, stderr) > 0) {
 		fprintf(stderr, "vsp attach: the policy names events the %s "
 			"backend cannot trap; nothing attached\n", ops->name);

@@ -36,6 +36,7 @@ static const struct cfg_key {
 	{ "mode", CFG_VALUE },
 	{ "on-partial", CFG_VALUE },
 	{ "on-audit-error", CFG_VALUE },
+	{ "on-monitor-death", CFG_VALUE },
 	{ "audit", CFG_AUDIT },
 	{ "audit-format", CFG_VALUE },
 	{ "record", CFG_PATH },

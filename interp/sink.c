@@ -479,6 +479,21 @@ int vsp_sink_write(struct vsp_sink *s, const struct vsp_audit_rec *r)
 	return -EINVAL;
 }
 
+int vsp_sink_fd(const struct vsp_sink *s)
+{
+	if (!s)
+		return -1;
+	if (s->kind == VSP_SINK_FILE)
+		return s->f ? fileno(s->f) : -1;
+	return s->kind == VSP_SINK_SYSLOG ? s->fd : -1;
+}
+
+void vsp_sink_keep(struct vsp_sink *s)
+{
+	if (s)
+		s->trunc_pending = false;
+}
+
 int vsp_sink_flush(struct vsp_sink *s)
 {
 	if (s->kind == VSP_SINK_FILE && fflush(s->f) != 0)

@@ -75,6 +75,12 @@ int vsp_sink_reopen(struct vsp_sink *s);
 /* Flushes and closes; returns the first error of either. */
 int vsp_sink_close(struct vsp_sink *s);
 
+/* The descriptor a FILE or syslog sink writes through (-1: none, or the
+ * journal's own), for a forked process that must keep it open. */
+int vsp_sink_fd(const struct vsp_sink *s);
+/* In a forked copy that appends a last record: never truncate. */
+void vsp_sink_keep(struct vsp_sink *s);
+
 enum vsp_sink_kind vsp_sink_kind(const struct vsp_sink *s);
 enum vsp_audit_format vsp_sink_format(const struct vsp_sink *s);
 const char *vsp_sink_hostname(const struct vsp_sink *s);

@@ -70,6 +70,25 @@ struct vsp_backend;
  * never a backend's name: an event kind the backend cannot trap is
  * reported, not silently left unenforced.
  */
+/* What becomes of the guest when vsp dies without detaching (SIGKILL, a
+ * crash, the OOM killer), for a backend with a guard (caps.guard). */
+enum vsp_on_death {
+	VSP_DEATH_DETACH,	/* every trap removed, the guest runs on */
+	VSP_DEATH_PAUSE		/* every trap removed, the guest left paused */
+};
+
+struct vsp_guard_conf {
+	enum vsp_on_death on_death;
+	/* Called in the guard's process once it has taken over, with what
+	 * it did; it writes the last audit record through descriptors the
+	 * guard keeps open (keep).  NULL: nothing but the message on
+	 * standard error. */
+	void (*last_words)(void *ctx, const char *msg);
+	void *ctx;
+	int keep[4];		/* descriptors last_words needs */
+	int nkeep;
+};
+
 struct vsp_backend_caps {
 	uint32_t kinds;		/* bit (1 << VSP_EV_x): event kinds it traps */
 	/* For a kind it does not trap, the backend's own reason (a static
@@ -78,6 +97,9 @@ struct vsp_backend_caps {
 	bool watchpoints;	/* traps on writes to guest memory */
 	bool single_step;	/* VSP_RESUME_STEP */
 	bool phys_read;		/* reads guest-physical memory */
+	/* A guard outside vsp's process takes over when vsp dies, removes
+	 * the traps and applies vsp_guard_conf.on_death. */
+	bool guard;
 };
 
 #define VSP_BE_KIND(id) (1u << VSP_EV_##id)
@@ -139,6 +161,8 @@ struct vsp_backend {
 	void *priv;		/* the backend's own state */
 	/* Round trips to the hypervisor so far: the cost a trap pays. */
 	uint64_t round_trips;
+	/* Set before attach; read by backends with caps.guard. */
+	struct vsp_guard_conf guard;
 };
 
 extern const struct vsp_backend_ops vsp_be_gdb_ops;

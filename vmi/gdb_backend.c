@@ -62,9 +62,11 @@ struct gbe {
 	/* Write watchpoints, removed at detach like the traps. */
 	uint64_t watch_at[GBE_MAX_WATCH], watch_len[GBE_MAX_WATCH];
 	size_t nwatch;
-	/* The guard process (gbe_guard_start) and our end of its pipe. */
+	/* The guard process (gbe_guard_start), our end of its pipe, and
+	 * what it does when vsp dies (the backend's copy at attach). */
 	pid_t guard_pid;
 	int guard_fd;
+	struct vsp_guard_conf guard;
 };
 
 static struct gbe *gbe_of(struct vsp_backend *be)
@@ -123,16 +125,139 @@ static int gbe_load_regs(struct vsp_backend *be, uint32_t vcpu)
  * (SIGKILL, a crash, the OOM killer).  QEMU keeps a client's breakpoints
  * after the connection closes, so the guest would stop at the next trap and
  * wait for a debugger forever.  A small process forked at attach holds the
- * read end of a pipe; a clean detach writes one byte and the guard exits.
- * If the pipe reaches end of file without it, vsp is gone: the guard
- * connects to the stub (QEMU accepts the next client once the old one has
- * closed) and sends `D`, on which QEMU removes every breakpoint and resumes
- * the guest.  The guard ignores the terminal's signals and has its own
- * session, so a Ctrl-C or a signal to vsp's process group leaves it to do
- * its job; it holds no descriptor but its pipe.
+ * read end of a pipe; a clean detach writes 'D' and the guard exits.  If
+ * the pipe reaches end of file without it, vsp is gone: the guard connects
+ * to the stub (QEMU accepts the next client once the old one has closed,
+ * and pauses the guest for it) and then, as vsp_guard_conf.on_death says,
+ * either sends `D`, on which QEMU removes every breakpoint and resumes the
+ * guest, or removes each trap and watchpoint itself and closes without
+ * `D`, which leaves the guest paused and clean for an operator (a new
+ * `vsp attach`, or QMP `cont`).  For that it needs the trap list: in pause
+ * mode vsp writes each change down the pipe (a 9- or 17-byte message, so
+ * one write is atomic).  Then it says what it did on standard error and
+ * through last_words (the last audit record).  It ignores the terminal's
+ * signals and has its own session, so a Ctrl-C or a signal to vsp's
+ * process group leaves it to do its job; it holds no descriptor but its
+ * pipe, standard error and those last_words writes to.
  */
-static void gbe_guard_main(int rfd, const struct sockaddr_storage *sa,
-			   socklen_t salen)
+enum { GUARD_TRAP = 'T', GUARD_UNTRAP = 't', GUARD_WATCH = 'W',
+       GUARD_UNWATCH = 'w', GUARD_DONE = 'D' };
+
+static void gbe_guard_note(struct gbe *s, uint8_t op, uint64_t a, uint64_t len)
+{
+	uint8_t msg[17];
+	size_t n = 9;
+	if (s->guard_fd < 0 || s->guard.on_death != VSP_DEATH_PAUSE)
+		return;
+	msg[0] = op;
+	memcpy(msg + 1, &a, 8);
+	if (op == GUARD_WATCH || op == GUARD_UNWATCH) {
+		memcpy(msg + 9, &len, 8);
+		n = 17;
+	}
+	if (write(s->guard_fd, msg, n) != (ssize_t)n) {
+		/* the guard is gone: nothing to tell */
+	}
+}
+
+/* The guard's copy of the trap table, kept from vsp's messages. */
+static void gbe_guard_apply(struct gbe *s, const uint8_t *m)
+{
+	uint64_t a, len = 0;
+	memcpy(&a, m + 1, 8);
+	if (m[0] == GUARD_WATCH || m[0] == GUARD_UNWATCH)
+		memcpy(&len, m + 9, 8);
+	switch (m[0]) {
+	case GUARD_TRAP:
+		if (s->ntraps < GBE_MAX_TRAPS)
+			s->traps[s->ntraps++] = a;
+		break;
+	case GUARD_UNTRAP:
+		for (size_t i = 0; i < s->ntraps; i++)
+			if (s->traps[i] == a) {
+				s->traps[i] = s->traps[--s->ntraps];
+				break;
+			}
+		break;
+	case GUARD_WATCH:
+		if (s->nwatch < GBE_MAX_WATCH) {
+			s->watch_at[s->nwatch] = a;
+			s->watch_len[s->nwatch++] = len;
+		}
+		break;
+	case GUARD_UNWATCH:
+		for (size_t i = 0; i < s->nwatch; i++)
+			if (s->watch_at[i] == a && s->watch_len[i] == len) {
+				s->nwatch--;
+				s->watch_at[i] = s->watch_at[s->nwatch];
+				s->watch_len[i] = s->watch_len[s->nwatch];
+				break;
+			}
+		break;
+	}
+}
+
+/* Reads vsp's messages until 'D' (1: a clean detach) or end of file (0:
+ * vsp is gone). */
+static int gbe_guard_listen(struct gbe *s, int rfd)
+{
+	uint8_t buf[4096 + 17];
+	size_t have = 0;
+	for (;;) {
+		ssize_t n = read(rfd, buf + have, sizeof buf - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		have += (size_t)n;
+		size_t at = 0;
+		while (at < have) {
+			uint8_t op = buf[at];
+			size_t len = op == GUARD_DONE ? 1 :
+				     op == GUARD_WATCH || op == GUARD_UNWATCH ? 17 : 9;
+			if (op == GUARD_DONE)
+				return 1;
+			if (have - at < len)
+				break;
+			gbe_guard_apply(s, buf + at);
+			at += len;
+		}
+		memmove(buf, buf + at, have - at);
+		have -= at;
+	}
+}
+
+/* Connected to the stub on fd, the guest paused for us: every trap and
+ * watchpoint out, then close without D.  0 when each went, else the
+ * reason in why. */
+static int gbe_guard_unarm(struct gbe *s, int fd, char *why, size_t n)
+{
+	struct vsp_gdb g;
+	struct vsp_gdb_stop st;
+	if (vsp_gdb_init(&g) < 0) {
+		close(fd);
+		snprintf(why, n, "out of memory");
+		return -ENOMEM;
+	}
+	vsp_gdb_attach_fd(&g, fd);
+	int rc = vsp_gdb_handshake(&g, &st);
+	/* The stub's "no such breakpoint" (-EIO) is no failure: vsp died
+	 * stepping over that trap, with it lifted. */
+	for (size_t i = 0; rc == 0 && i < s->ntraps; i++)
+		if ((rc = vsp_gdb_break_remove(&g, s->traps[i])) == -EIO)
+			rc = 0;
+	for (size_t i = 0; rc == 0 && i < s->nwatch; i++)
+		if ((rc = vsp_gdb_watch_remove(&g, s->watch_at[i],
+					       s->watch_len[i])) == -EIO)
+			rc = 0;
+	if (rc < 0)
+		snprintf(why, n, "%s", g.err[0] ? g.err : strerror(-rc));
+	vsp_gdb_release(&g);
+	return rc;
+}
+
+static void gbe_guard_main(struct gbe *s, int rfd,
+			   const struct sockaddr_storage *sa, socklen_t salen)
 {
 	struct sigaction ign;
 	memset(&ign, 0, sizeof ign);
@@ -143,46 +268,74 @@ static void gbe_guard_main(int rfd, const struct sockaddr_storage *sa,
 	sigaction(SIGPIPE, &ign, NULL);
 	setsid();
 	int null = open("/dev/null", O_RDWR);
-	for (int fd = 0; fd < 3; fd++)
-		if (null >= 0 && fd != rfd)
+	for (int fd = 0; fd < 1024; fd++) {
+		bool keep = fd == rfd || fd == 2;
+		for (int k = 0; k < s->guard.nkeep; k++)
+			keep |= fd == s->guard.keep[k];
+		if (keep || fd == null)
+			continue;
+		if (fd < 3 && null >= 0)
 			dup2(null, fd);
-	for (int fd = 3; fd < 1024; fd++)
-		if (fd != rfd)
+		else
 			close(fd);
-	char c = 0;
-	ssize_t n;
-	do
-		n = read(rfd, &c, 1);
-	while (n < 0 && errno == EINTR);
-	if (n == 1)
+	}
+	if (null > 2)
+		close(null);
+	s->ntraps = 0;
+	s->nwatch = 0;
+	if (gbe_guard_listen(s, rfd))
 		_exit(0);	/* detached cleanly */
+	bool pause = s->guard.on_death == VSP_DEATH_PAUSE;
+	bool done = false;
+	char why[160] = "";
 	/* vsp died: up to 10 s for the stub to take us (it accepts once it
 	 * has seen the old connection close). */
-	for (int tries = 0; tries < 50; tries++) {
+	for (int tries = 0; tries < 50 && !done; tries++) {
 		int fd = socket(sa->ss_family, SOCK_STREAM, 0);
 		if (fd < 0)
-			_exit(1);
+			break;
 		if (connect(fd, (const struct sockaddr *)sa, salen) == 0) {
+			if (pause) {
+				done = gbe_guard_unarm(s, fd, why, sizeof why) == 0;
+				break;
+			}
 			static const char pkt[] = "+$D#44";
 			if (write(fd, pkt, sizeof pkt - 1) == (ssize_t)sizeof pkt - 1) {
 				struct pollfd p = { .fd = fd, .events = POLLIN };
 				char buf[64];
-				if (poll(&p, 1, 5000) > 0 && read(fd, buf, sizeof buf) > 0) {
-					close(fd);
-					_exit(0);
-				}
+				done = poll(&p, 1, 5000) > 0 && read(fd, buf, sizeof buf) > 0;
 			}
 		}
 		int err = errno;
 		close(fd);
 		/* Nobody listens at all (the guest is gone too): 2 s is
 		 * plenty for a stub that is only slow to accept. */
-		if (err == ECONNREFUSED && tries >= 10)
+		if (done || (err == ECONNREFUSED && tries >= 10))
 			break;
 		struct timespec ts = { 0, 200 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
-	_exit(1);
+	char msg[256];
+	if (!done && why[0])
+		snprintf(msg, sizeof msg, "vsp ended without detaching, and its "
+			 "guard could not remove the traps (%s): the guest is left "
+			 "paused", why);
+	else if (!done)
+		snprintf(msg, sizeof msg, "vsp ended without detaching, and its "
+			 "guard could not reach the stub: the traps may still be "
+			 "in the guest");
+	else if (pause)
+		snprintf(msg, sizeof msg, "vsp ended without detaching: its guard "
+			 "removed every trap (%zu) and left the guest paused "
+			 "(--on-monitor-death pause); attach again, or resume it",
+			 s->ntraps + s->nwatch);
+	else
+		snprintf(msg, sizeof msg, "vsp ended without detaching: its guard "
+			 "detached, and the guest runs on unguarded");
+	fprintf(stderr, "vsp attach: alert: %s\n", msg);
+	if (s->guard.last_words)
+		s->guard.last_words(s->guard.ctx, msg);
+	_exit(done ? 0 : 1);
 }
 
 static void gbe_guard_start(struct gbe *s)
@@ -199,7 +352,7 @@ static void gbe_guard_start(struct gbe *s)
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(p[1]);
-		gbe_guard_main(p[0], &sa, salen);
+		gbe_guard_main(s, p[0], &sa, salen);
 	}
 	close(p[0]);
 	if (pid < 0) {
@@ -214,7 +367,8 @@ static void gbe_guard_start(struct gbe *s)
 static void gbe_guard_stop(struct gbe *s)
 {
 	if (s->guard_fd >= 0) {
-		if (write(s->guard_fd, "D", 1) != 1) {
+		char done = GUARD_DONE;
+		if (write(s->guard_fd, &done, 1) != 1) {
 			/* the guard is gone already */
 		}
 		close(s->guard_fd);
@@ -240,6 +394,7 @@ static int gbe_attach(struct vsp_backend *be, const char *target)
 	be->priv = s;
 	be->ncpus = 1;
 	s->guard_fd = -1;
+	s->guard = be->guard;
 	rc = vsp_gdb_connect(&s->g, target, 3000);
 	if (rc < 0)
 		goto fail;
@@ -295,6 +450,7 @@ static int gbe_trap_add(struct vsp_backend *be, uint64_t addr)
 	s->saved[s->ntraps] = orig;
 	s->saved_ok[s->ntraps] = have;
 	s->traps[s->ntraps++] = addr;
+	gbe_guard_note(s, GUARD_TRAP, addr, 0);
 	return 0;
 }
 
@@ -314,6 +470,7 @@ static int gbe_trap_del(struct vsp_backend *be, uint64_t addr)
 	s->traps[i] = s->traps[s->ntraps];
 	s->saved[i] = s->saved[s->ntraps];
 	s->saved_ok[i] = s->saved_ok[s->ntraps];
+	gbe_guard_note(s, GUARD_UNTRAP, addr, 0);
 	return 0;
 }
 
@@ -586,6 +743,7 @@ static int gbe_watch_add(struct vsp_backend *be, uint64_t addr, uint64_t len)
 	s->watch_at[s->nwatch] = addr;
 	s->watch_len[s->nwatch] = len;
 	s->nwatch++;
+	gbe_guard_note(s, GUARD_WATCH, addr, len);
 	return 0;
 }
 
@@ -600,6 +758,7 @@ static int gbe_watch_del(struct vsp_backend *be, uint64_t addr, uint64_t len)
 		s->nwatch--;
 		s->watch_at[i] = s->watch_at[s->nwatch];
 		s->watch_len[i] = s->watch_len[s->nwatch];
+		gbe_guard_note(s, GUARD_UNWATCH, addr, len);
 		return rc;
 	}
 	return -ENOENT;
@@ -629,6 +788,7 @@ const struct vsp_backend_ops vsp_be_gdb_ops = {
 			 VSP_BE_KIND(TASK),
 		.watchpoints = true,
 		.single_step = true,
+		.guard = true,
 	},
 	.error = gbe_error,
 	.attach = gbe_attach,

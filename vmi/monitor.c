@@ -413,6 +413,38 @@ void mon_audit_init(struct mon *m, struct vsp_policy *p)
 		vsp_audit_init(&m->audit, m->o->audit, p);
 }
 
+/* In the guard's process (a copy of vsp's from the attach), once vsp has
+ * died without detaching: the last audit record says what the guard did. */
+static void mon_last_words(void *ctx, const char *msg)
+{
+	struct mon *m = ctx;
+	if (!m->have_audit)
+		return;
+	vsp_sink_keep(m->o->audit_sink);
+	struct vsp_audit_note n = {
+		.time_ns = mon_now_ns() - m->t_attach,
+		.vm = m->o->vm ? m->o->vm : "guest0", .kind = "monitor",
+		.name = "guard", .msg = msg, .mode = m->mode,
+	};
+	vsp_audit_note(&m->audit, &n);
+}
+
+/* What the backend's guard does when vsp dies, and what it keeps open
+ * for the last record. */
+static void mon_guard_conf(struct mon *m)
+{
+	struct vsp_guard_conf *g = &m->be.guard;
+	memset(g, 0, sizeof *g);
+	g->on_death = m->o->on_death;
+	g->last_words = mon_last_words;
+	g->ctx = m;
+	int fd = m->o->audit_sink ? vsp_sink_fd(m->o->audit_sink) :
+		 m->o->audit ? fileno(m->o->audit) : -1;
+	if (fd >= 0)
+		g->keep[g->nkeep++] = fd;
+	m->t_attach = mon_now_ns();
+}
+
 /* What a service around the loop sees (monitor.h). */
 const struct vsp_monitor_view *mon_view(struct mon *m,
 					struct vsp_monitor_view *v)
@@ -509,6 +541,7 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 		goto out_signals;
 	}
 	uint64_t t_start = mon_now_ns();
+	mon_guard_conf(m);
 	int rc = o->ops->attach(&m->be, o->target);
 	if (rc < 0) {
 		fprintf(stderr, "vsp attach: cannot attach to %s through %s: %s\n",

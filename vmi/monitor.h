@@ -61,6 +61,7 @@ struct vsp_monitor_opts {
 	struct vsp_sink *audit_sink;	/* borrowed; set: records go here */
 	FILE *record;		/* NULL: no trace */
 	enum vsp_on_record_error on_audit_error;	/* audit and trace */
+	enum vsp_on_death on_death;	/* what the backend's guard does */
 	bool stats, stats_json;
 	const char *vm;		/* the name records carry; NULL: "guest0" */
 	bool quiet;		/* no progress messages */

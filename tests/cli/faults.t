@@ -51,4 +51,14 @@ printf 'rule "r": on syscall openat: deny; # a \000 here\n' > nul.vsp
 "$VSP" check nul.vsp > out 2>&1
 is "$?" 1 "a NUL byte in a comment is an error"
 like "$(cat out)" '^nul\.vsp:1:40: error: a NUL byte in a comment' "at the NUL's column"
+# --on-monitor-death: two values; pause needs a backend with a guard.
+echo 'rule "r": on syscall openat: deny;' > r.vsp
+"$VSP" attach --gdb 127.0.0.1:1 --on-monitor-death later r.vsp > out 2>&1
+is "$?" 2 "--on-monitor-death with an unknown action is a usage error"
+like "$(cat out)" "on-monitor-death takes detach or pause, not 'later'" "naming both"
+if "$VSP" --version | grep -q xen; then
+	"$VSP" attach --xen nosuch --on-monitor-death pause r.vsp > out 2>&1
+	is "$?" 2 "--on-monitor-death pause on Xen is refused"
+	like "$(cat out)" "the xen backend has no guard process" "and says why"
+fi
 done_testing

@@ -48,6 +48,7 @@ struct sim {
 };
 
 static struct sim sim;
+static volatile int sims_running;	/* threads not yet returned */
 
 static void sim_put64(int off, uint64_t v)
 {
@@ -135,8 +136,10 @@ static void *sim_main(void *arg)
 	static char reply[70000];
 again:
 	sim.fd = accept(sim.lfd, NULL, NULL);
-	if (sim.fd < 0)
+	if (sim.fd < 0) {
+		sims_running--;
 		return NULL;
+	}
 	sim.accepts++;
 	for (;;) {
 		int n = sim_recv();
@@ -229,7 +232,8 @@ again:
 		} else if (p[0] == 'c') {
 			if (p[1] && sscanf(p + 1, "%llx", &a) == 1)
 				sim_put64(128, a);
-			sim_stop_at_bp();
+			if (!sim.deaf)
+				sim_stop_at_bp();
 		} else if (p[0] == 's') {
 			sim_put64(128, sim_get64(128) + 1);
 			sim_send("T05thread:01;");
@@ -246,12 +250,19 @@ again:
 		sim.noack = false;
 		goto again;
 	}
+	sims_running--;
 	return NULL;
 }
 
 static void sim_start(void)
 {
+	/* The last stub's thread must be done with the state first. */
+	for (int i = 0; sims_running > 0 && i < 500; i++)
+		usleep(10 * 1000);
+	if (sims_running == 0 && sim.lfd > 0)
+		close(sim.lfd);
 	memset(&sim, 0, sizeof sim);
+	sims_running++;
 	sim_put64(0, 1);				/* rax */
 	sim_put64(7 * 8, 0x2ff0);			/* rsp */
 	sim_put64(128, 0xffffffff81000000ull);		/* rip */
@@ -279,6 +290,14 @@ static void sim_start(void)
 }
 
 /* ---------------------------------------------------------------- tests */
+
+/* The guard's last words, into the pipe the test reads. */
+static void t_last_words(void *ctx, const char *msg)
+{
+	int fd = *(int *)ctx;
+	if (write(fd, msg, strlen(msg)) < 0)
+		perror("last words");
+}
 
 int main(void)
 {
@@ -404,6 +423,37 @@ int main(void)
 	b4.ops->detach(&b4, false);
 	ok(sim.accepts == 2 && sim.detached, "the guard connected and sent D "
 	   "(the stub drops every breakpoint and resumes)");
+
+	/* --on-monitor-death pause: the guard takes the stub, removes each
+	 * trap itself from the list vsp kept it told of, and closes without
+	 * D (the guest stays paused); its last words reach vsp's audit. */
+	sim_start();
+	snprintf(target, sizeof target, "127.0.0.1:%u", sim.port);
+	struct vsp_backend b5 = { .ops = &vsp_be_gdb_ops };
+	int words[2];
+	ok(pipe(words) == 0, "a pipe for the guard's last words");
+	b5.guard.on_death = VSP_DEATH_PAUSE;
+	b5.guard.last_words = t_last_words;
+	b5.guard.ctx = &words[1];
+	b5.guard.keep[b5.guard.nkeep++] = words[1];
+	ok(b5.ops->attach(&b5, target) == 0, "attach, pausing on vsp's death");
+	ok(b5.ops->trap_add(&b5, 0xffffffff81000050ull) == 0 &&
+	   b5.ops->trap_add(&b5, 0xffffffff81000060ull) == 0 &&
+	   b5.ops->trap_del(&b5, 0xffffffff81000060ull) == 0 &&
+	   b5.ops->trap_add(&b5, 0xffffffff81000070ull) == 0 && sim.nbps == 2,
+	   "traps placed and one removed");
+	sim.deaf = true;
+	ok(b5.ops->resume(&b5, 0, &go) == 0, "the guest runs");
+	b5.ops->detach(&b5, false);
+	close(words[1]);
+	ok(sim.accepts == 2 && sim.nbps == 0, "the guard removed both traps itself");
+	ok(!sim.detached, "and sent no D: the guest stays paused");
+	char said[400] = "";
+	ssize_t got = read(words[0], said, sizeof said - 1);
+	said[got > 0 ? got : 0] = 0;
+	ok(strstr(said, "removed every trap (2) and left the guest paused") != NULL,
+	   "its last words say so: %s", said);
+	close(words[0]);
 
 	struct vsp_backend b3 = { .ops = &vsp_be_gdb_ops };
 	ok(b3.ops->attach(&b3, "127.0.0.1:1") < 0, "nothing listening: attach fails");
