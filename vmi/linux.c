@@ -37,13 +37,20 @@ static const struct btf_type *lx_resolve(const struct btf *btf, uint32_t id,
 	return btf__type_by_id(btf, (uint32_t)rid);
 }
 
+/* Members one lookup may visit: a real task_struct, anonymous unions
+ * and all, takes a few hundred; lying BTF (anonymous members nested
+ * eight deep, thousands at each level, all the same struct) would take
+ * thousands to the eighth power. */
+#define LX_MEMBER_BUDGET 100000
+
 /*
  * Bit offset of member `name` in composite type `id`, looking into
  * anonymous members; the member's own type id in *mtype.  -1 when absent.
- * `depth` bounds the recursion against malformed BTF.
+ * `depth` and `*budget` (members left to visit) bound the search against
+ * malformed BTF.
  */
 static long lx_member(const struct btf *btf, uint32_t id, const char *name,
-		      uint32_t *mtype, int depth)
+		      uint32_t *mtype, int depth, long *budget)
 {
 	const struct btf_type *t = lx_resolve(btf, id, &id);
 	const struct btf_member *m;
@@ -52,6 +59,8 @@ static long lx_member(const struct btf *btf, uint32_t id, const char *name,
 		return -1;
 	m = btf_members(t);
 	for (uint16_t i = 0; i < btf_vlen(t); i++, m++) {
+		if (--*budget < 0)
+			return -1;
 		const char *mn = btf__name_by_offset(btf, m->name_off);
 		long base = (long)btf_member_bit_offset(t, i);
 
@@ -64,7 +73,7 @@ static long lx_member(const struct btf *btf, uint32_t id, const char *name,
 			return base;
 		} else {
 			long sub = lx_member(btf, m->type, name, mtype,
-					     depth + 1);
+					     depth + 1, budget);
 
 			if (sub >= 0)
 				return base + sub;
@@ -85,10 +94,17 @@ int vsp_linux_btf_offset(const struct btf *btf, const char *sname,
 		vsp_errf(err, errlen, "BTF has no struct %s", sname);
 		return -1;
 	}
-	bits = lx_member(btf, (uint32_t)id, mname, &mt, 0);
+	long budget = LX_MEMBER_BUDGET;
+	bits = lx_member(btf, (uint32_t)id, mname, &mt, 0, &budget);
 	if (bits < 0 || bits % 8) {
 		vsp_errf(err, errlen, "BTF: struct %s has no member %s", sname,
 			 mname);
+		return -1;
+	}
+	/* Lying BTF: a member past its struct's end. */
+	if ((uint64_t)bits / 8 >= btf__type_by_id(btf, (uint32_t)id)->size) {
+		vsp_errf(err, errlen, "BTF: struct %s's member %s lies past its "
+			 "end", sname, mname);
 		return -1;
 	}
 	*off = (uint32_t)(bits / 8);
@@ -159,7 +175,8 @@ static int lx_array(const struct btf *btf, const char *sname,
 
 	if (id < 0)
 		return -1;
-	bits = lx_member(btf, (uint32_t)id, name, &mt, 0);
+	long budget = LX_MEMBER_BUDGET;
+	bits = lx_member(btf, (uint32_t)id, name, &mt, 0, &budget);
 	const struct btf_type *t = lx_resolve(btf, mt, NULL);
 	if (bits < 0 || bits % 8 || !t || !btf_is_array(t))
 		return -1;

@@ -322,3 +322,126 @@ def macro_chain(n):
 
 with open(os.path.join(here, 'corpus/policy', 'macro-chain.vsp'), 'w') as f:
     f.write(macro_chain(4150))
+
+# ---- BTF for fuzz_btf.c (corpus/btf/): the kernel structs vsp reads,
+# with the members it asks for at made-up offsets, raw as a kernel's .BTF.
+class Btf:
+    def __init__(self):
+        self.types, self.strs, self.off = [], b'\0', {'': 0}
+
+    def s(self, name):
+        if name not in self.off:
+            self.off[name] = len(self.strs)
+            self.strs += name.encode() + b'\0'
+        return self.off[name]
+
+    def add(self, b):
+        self.types.append(b)
+        return len(self.types)
+
+    def int_(self, name, size):
+        return self.add(struct.pack('<IIII', self.s(name), 1 << 24, size, size * 8))
+
+    def ptr(self):
+        return self.add(struct.pack('<III', 0, 2 << 24, 0))
+
+    def array(self, elem, idx, n):
+        return self.add(struct.pack('<IIIIII', 0, 3 << 24, 0, elem, idx, n))
+
+    def composite(self, name, size, members, union=False):
+        kind = 5 if union else 4
+        b = struct.pack('<III', self.s(name), (kind << 24) | len(members), size)
+        for mn, mt, mo in members:
+            b += struct.pack('<III', self.s(mn), mt, mo * 8)
+        return self.add(b)
+
+    def var(self, name, t):
+        return self.add(struct.pack('<IIII', self.s(name), 14 << 24, t, 1))
+
+    def datasec(self, name, size, vars):
+        b = struct.pack('<III', self.s(name), (15 << 24) | len(vars), size)
+        for t, off, sz in vars:
+            b += struct.pack('<III', t, off, sz)
+        return self.add(b)
+
+    def blob(self):
+        t = b''.join(self.types)
+        return struct.pack('<HBBIIIII', 0xeB9F, 1, 0, 24, 0, len(t), len(t),
+                           len(self.strs)) + t + self.strs
+
+def kernel_btf(loop=False):
+    b = Btf()
+    u32, u64, char = b.int_('unsigned int', 4), b.int_('long unsigned int', 8), b.int_('char', 1)
+    p = b.ptr()
+    sizes = {u32: 4, u64: 8, char: 1, p: 8}
+    def st(name, members, union=False):
+        # members: (name, type) laid out one after another, each at its
+        # natural alignment (8 at most)
+        out, at = [], 0
+        for mn, mt in members:
+            al = min(sizes[mt], 8) if sizes[mt] in (1, 2, 4, 8) else 8
+            at = (at + al - 1) & ~(al - 1)
+            out.append((mn, mt, at))
+            at += sizes[mt]
+        at = (at + 7) & ~7
+        sizes[None] = 0
+        t = b.composite(name, max(at, 8), out, union)
+        sizes[t] = max(at, 8)
+        return t
+    def arr(elem, n):
+        t = b.array(elem, u32, n)
+        sizes[t] = sizes[elem] * n
+        return t
+    lst = st('list_head', [('next', p), ('prev', p)])
+    path = st('path', [('mnt', p), ('dentry', p)])
+    hl = st('', [('hash', u32), ('len', u32)])
+    qu = st('', [('', hl), ('hash_len', u64)], union=True)
+    sizes[qu] = 8
+    qstr = st('qstr', [('', qu), ('name', p)])
+    st('cred', [('usage', u64), ('uid', u32), ('gid', u32), ('suid', u32),
+                ('sgid', u32), ('euid', u32)])
+    audit = st('', [('loginuid', u32), ('sessionid', u32)])
+    if loop:
+        # Anonymous members eight deep, each level thousands wide, all
+        # the same struct: without a budget a member lookup never ends.
+        fan = b.composite('fan', 8, [('', len(b.types) + 1, 0)] * 4000)
+        b.composite('task_struct', 8, [('', fan, 0)] * 4000)
+    else:
+        st('task_struct', [('state', u64), ('tasks', lst), ('mm', p), ('pid', u32),
+                           ('tgid', u32), ('real_parent', p), ('real_cred', p),
+                           ('cred', p), ('comm', arr(char, 16)), ('fs', p),
+                           ('', audit), ('cgroups', p)])
+    mt = st('maple_tree', [('ma_lock', u32), ('ma_root', p)])
+    st('mm_struct', [('mm_mt', mt), ('pgd', p), ('exe_file', p),
+                     ('arg_start', u64), ('arg_end', u64)])
+    st('maple_range_64', [('parent', p), ('pivot', arr(u64, 15)), ('slot', arr(p, 16))])
+    meta = st('maple_metadata', [('end', char), ('gap', char)])
+    st('maple_arange_64', [('parent', p), ('pivot', arr(u64, 9)), ('slot', arr(p, 10)),
+                           ('gap', arr(u64, 10)), ('meta', meta)])
+    st('vm_area_struct', [('vm_start', u64), ('vm_end', u64), ('vm_mm', p),
+                          ('vm_flags', u64), ('vm_pgoff', u64), ('vm_file', p)])
+    st('file', [('f_path', path), ('f_inode', p), ('f_flags', u32)])
+    st('dentry', [('d_flags', u32), ('d_parent', p), ('d_name', qstr), ('d_inode', p),
+                  ('d_iname', arr(char, 32)), ('d_sb', p)])
+    vfsm = st('vfsmount', [('mnt_root', p), ('mnt_sb', p)])
+    st('mount', [('mnt_parent', p), ('mnt_mountpoint', p), ('mnt', vfsm)])
+    st('inode', [('i_mode', u32), ('i_uid', u32), ('i_gid', u32), ('i_ino', u64),
+                 ('i_nlink', u32), ('i_sb', p)])
+    st('super_block', [('s_dev', u32), ('s_type', p)])
+    st('file_system_type', [('name', p)])
+    st('fs_struct', [('users', u32), ('root', path), ('pwd', path)])
+    st('linux_binprm', [('p', u64), ('mm', p), ('file', p), ('interp', p), ('argc', u32)])
+    st('socket', [('state', u32), ('type', u32), ('sk', p)])
+    st('sock_common', [('skc_daddr', u32), ('skc_rcv_saddr', u32), ('skc_dport', u32),
+                       ('skc_num', u32), ('skc_family', u32)])
+    st('msghdr', [('msg_name', p), ('msg_namelen', u32)])
+    cur = b.var('current_task', p)
+    b.datasec('.data..percpu', 0x20000, [(cur, 0x1fbc0, 8)])
+    return b.blob()
+
+os.makedirs(os.path.join(here, 'corpus/btf'), exist_ok=True)
+with open(os.path.join(here, 'corpus/btf', 'kernel'), 'wb') as f:
+    f.write(kernel_btf())
+os.makedirs(os.path.join(here, 'regress/btf'), exist_ok=True)
+with open(os.path.join(here, 'regress/btf', 'anonymous-members-fanned-out'), 'wb') as f:
+    f.write(kernel_btf(loop=True))
