@@ -56,8 +56,8 @@ static int find_root(void)
 	return -1;
 }
 
-static const char *const files[] = { "xen", "xen_pt", "xen_ring",
-				     "xen_hcall" };
+static const char *const files[] = { "xen", "xen_guest", "xen_pt",
+				     "xen_ring", "xen_hcall" };
 
 static void variant(const char *cc, const char *tag, const char *defs)
 {
@@ -148,11 +148,12 @@ int main(void)
 			 "%s -std=c11 -D_GNU_SOURCE -I%s -UVSP_HAVE_XEN "
 			 "$(nm %s 2>/dev/null | grep -q __asan_ && "
 			 "echo -fsanitize=address,undefined) "
-			 "-o %s/prog %s/main.c %s/xen_nohdr.o %s/xen_pt_nohdr.o "
-			 "%s/xen_ring_nohdr.o %s/xen_hcall_nohdr.o %s "
+			 "-o %s/prog %s/main.c %s/xen_nohdr.o %s/xen_guest_nohdr.o "
+			 "%s/xen_pt_nohdr.o %s/xen_ring_nohdr.o "
+			 "%s/xen_hcall_nohdr.o %s "
 			 "$(pkg-config --libs capstone json-c libffi libbpf "
 			 "2>/dev/null) -lm -lpthread",
-			 cc, root, lib, tmp, tmp, tmp, tmp, tmp, tmp, lib);
+			 cc, root, lib, tmp, tmp, tmp, tmp, tmp, tmp, tmp, lib);
 		ok(run(cmd) == 0, "links with no Xen library");
 		snprintf(cmd, sizeof(cmd), "%s/prog", tmp);
 		ok(run(cmd) == 0,

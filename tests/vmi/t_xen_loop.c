@@ -29,6 +29,7 @@ int main(void)
 #define VSP_XEN_PRIVCMD "/"
 #include "tests/tap.h"
 #include "vmi/xen.c"
+#include "vmi/xen_guest.c"
 
 #include <sys/eventfd.h>
 #include <sys/wait.h>
