@@ -54,6 +54,7 @@ CFLAGS  ?= -O2 -g
 EXTDIR  ?= $(PREFIX)/lib/vsp/extensions
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
            -DVSP_EXT_DEFAULT_DIR='"$(EXTDIR)"' \
+           -DVSP_POLICY_DEFAULT_DIR='"$(PREFIX)/share/vsp/stdlib-policies"' \
            -I. -I$(BUILD) $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lbz2 -lm -lpthread -ldl
 

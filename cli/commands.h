@@ -46,21 +46,26 @@ struct vsp_cli_config {
 int vsp_cli_config_read(const char *file, struct vsp_cli_config *c);
 void vsp_cli_config_release(struct vsp_cli_config *c);
 
-/* The extern options every command that loads a policy takes. */
+/* The extern and pack-directory options every command that loads a
+ * policy takes. */
 enum {
 	VSP_CLI_OPT_EXTERN_PATH = 0x1000, VSP_CLI_OPT_EXTERN_ISOLATE,
-	VSP_CLI_OPT_EXTERN_TIMEOUT
+	VSP_CLI_OPT_EXTERN_TIMEOUT, VSP_CLI_OPT_POLICY_PATH
 };
 #define VSP_CLI_EXTERN_OPTIONS                                              \
 	{ "extern-path", required_argument, NULL, VSP_CLI_OPT_EXTERN_PATH },  \
 	{ "extern-isolate", no_argument, NULL, VSP_CLI_OPT_EXTERN_ISOLATE },  \
-	{ "extern-timeout", required_argument, NULL, VSP_CLI_OPT_EXTERN_TIMEOUT }
+	{ "extern-timeout", required_argument, NULL, VSP_CLI_OPT_EXTERN_TIMEOUT }, \
+	{ "policy-path", required_argument, NULL, VSP_CLI_OPT_POLICY_PATH }
 #define VSP_CLI_EXTERN_HELP                                                  \
 	"      --extern-path DIR  a directory extern libraries may be loaded from\n" \
 	"                         (repeatable; default " VSP_EXT_DEFAULT_DIR ")\n" \
 	"      --extern-isolate   run extern functions in a child process\n"      \
 	"      --extern-timeout MS  isolated: a call's time budget (default 100);\n" \
-	"                         a call over it fails and the event is partial\n"
+	"                         a call over it fails and the event is partial\n" \
+	"      --policy-path DIR  a directory `import \"NAME\";` finds packs in,\n" \
+	"                         before VSP_POLICY_PATH and the installed packs\n" \
+	"                         (repeatable)\n"
 /* Handles option c when it is one of the above: 1 handled, 0 not one of
  * them, -1 bad value (message printed). */
 int vsp_cli_extern_opt(int c, const char *arg, struct vsp_ext_opts *o);

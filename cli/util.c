@@ -2,6 +2,7 @@
  * util.c: small pieces every subcommand shares.
  */
 #include "cli/commands.h"
+#include "lang/front.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,6 +82,14 @@ int vsp_cli_extern_opt(int c, const char *arg, struct vsp_ext_opts *o)
 		}
 		dirs[o->ndirs++] = arg;
 		o->dirs = dirs;
+		return 1;
+	case VSP_CLI_OPT_POLICY_PATH:
+		if (!arg[0] || vsp_front_add_dir(arg) < 0) {
+			fprintf(stderr, "vsp: %s\n", arg[0] ?
+				"at most 32 --policy-path directories" :
+				"--policy-path takes a directory");
+			return -1;
+		}
 		return 1;
 	case VSP_CLI_OPT_EXTERN_ISOLATE:
 		o->isolate = true;

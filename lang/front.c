@@ -5,13 +5,16 @@
  * as a struct vsp_source so diagnostics can show source lines), parse it
  * (lang/parser.y), and replace each `import "x.vsp";` by the items of x.vsp
  * where it stands.  An import path is relative to the importing file's
- * directory; the same file (by device and inode) is inlined once however
+ * directory; a bare name (`import "credentials";`: no '/', no ".vsp") is a
+ * pack, found as NAME.vsp in the pack directories (vsp_front_add_dir,
+ * VSP_POLICY_PATH, the installed stdlib-policies, the source tree's); the same file (by device and inode) is inlined once however
  * often it is imported; a cycle is an error that names the chain.  The
  * command-line files are handled in order, as if imported from an empty
  * root file.  The checker (lang/check.c) takes the unit from here.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,6 +28,14 @@
 #define FRONT_ENOTREG ENODEV
 /* Deeper import chains are refused before the stack is at risk. */
 #define FRONT_MAX_IMPORT_DEPTH 64
+
+#ifndef VSP_POLICY_DEFAULT_DIR
+#define VSP_POLICY_DEFAULT_DIR "/usr/local/share/vsp/stdlib-policies"
+#endif
+/* Directories given with --policy-path, searched first, in order. */
+#define FRONT_MAX_DIRS 32
+static const char *front_dirs[FRONT_MAX_DIRS];
+static size_t front_ndirs;
 
 struct front_file {
 	dev_t dev;
@@ -282,6 +293,167 @@ static void front_file(struct front *fr, const char *path,
 		    st.st_ino, true);
 }
 
+int vsp_front_add_dir(const char *dir)
+{
+	if (front_ndirs == FRONT_MAX_DIRS)
+		return -1;
+	front_dirs[front_ndirs++] = dir;
+	return 0;
+}
+
+void vsp_front_clear_dirs(void)
+{
+	front_ndirs = 0;
+}
+
+bool vsp_front_is_pack_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n && !strchr(name, '/') &&
+	       !(n >= 4 && strcmp(name + n - 4, ".vsp") == 0);
+}
+
+/* The directory of the running program, "" when it cannot be read. */
+static void front_exe_dir(char *out, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", out, len - 1);
+	char *slash;
+
+	if (n <= 0) {
+		out[0] = '\0';
+		return;
+	}
+	out[n] = '\0';
+	slash = strrchr(out, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		out[0] = '\0';
+}
+
+/* EXE_DIR/REL, resolved when it exists (so messages show no ".."); false
+ * when it does not fit. */
+static bool front_near_exe(char *out, size_t len, const char *exe_dir,
+			   const char *rel)
+{
+	char raw[PATH_MAX + 64];
+
+	if (snprintf(raw, sizeof(raw), "%s/%s", exe_dir, rel) >= (int)sizeof(raw))
+		return false;
+	if (len >= PATH_MAX && realpath(raw, out))
+		return true;
+	return snprintf(out, len, "%s", raw) < (int)len;
+}
+
+/* Calls `fn` on each pack directory in search order until it returns
+ * true. */
+static bool front_each_dir(bool (*fn)(void *, const char *), void *arg)
+{
+	const char *env = getenv("VSP_POLICY_PATH");
+	char exe[PATH_MAX], dir[PATH_MAX + 64];
+	char *copy, *tok, *save = NULL;
+	size_t i;
+
+	for (i = 0; i < front_ndirs; i++)
+		if (fn(arg, front_dirs[i]))
+			return true;
+	if (env && env[0]) {
+		copy = strdup(env);
+		if (!copy) {
+			fputs("vsp: out of memory\n", stderr);
+			abort();
+		}
+		for (tok = strtok_r(copy, ":", &save); tok;
+		     tok = strtok_r(NULL, ":", &save))
+			if (fn(arg, tok)) {
+				free(copy);
+				return true;
+			}
+		free(copy);
+	}
+	/* installed next to the program (PREFIX/bin/vsp), then where the
+	 * build installs, then the source tree of a build directory */
+	front_exe_dir(exe, sizeof(exe));
+	if (exe[0] && front_near_exe(dir, sizeof(dir), exe,
+				     "../share/vsp/stdlib-policies") &&
+	    fn(arg, dir))
+		return true;
+	if (fn(arg, VSP_POLICY_DEFAULT_DIR))
+		return true;
+	if (exe[0] && front_near_exe(dir, sizeof(dir), exe, "../stdlib-policies") &&
+	    fn(arg, dir))
+		return true;
+	return false;
+}
+
+struct front_find {
+	const char *name;
+	char *found;		/* the first DIR/NAME.vsp that exists */
+	FILE *tried;		/* the directories, for the error */
+	size_t ntried;
+};
+
+static bool front_find_in(void *arg, const char *dir)
+{
+	struct front_find *ff = arg;
+	char cand[PATH_MAX + 1];
+	struct stat st;
+
+	if (snprintf(cand, sizeof(cand), "%s/%s.vsp", dir, ff->name) >=
+	    (int)sizeof(cand))
+		return false;
+	if (stat(cand, &st) == 0) {
+		ff->found = strdup(cand);
+		if (!ff->found) {
+			fputs("vsp: out of memory\n", stderr);
+			abort();
+		}
+		return true;
+	}
+	if (ff->tried)
+		fprintf(ff->tried, "%s%s", ff->ntried ? ", " : "", dir);
+	ff->ntried++;
+	return false;
+}
+
+char *vsp_front_find_pack(const char *name, char **searched)
+{
+	struct front_find ff = { .name = name };
+	size_t len = 0;
+
+	if (searched) {
+		*searched = NULL;
+		ff.tried = open_memstream(searched, &len);
+	}
+	front_each_dir(front_find_in, &ff);
+	if (ff.tried)
+		fclose(ff.tried);
+	if (ff.found && searched) {
+		free(*searched);
+		*searched = NULL;
+	}
+	return ff.found;
+}
+
+/* `import "NAME";` of a pack: the file from the pack directories. */
+static void front_pack(struct front *fr, const char *name,
+		       const struct vsp_loc *at)
+{
+	char *searched = NULL;
+	char *path = vsp_front_find_pack(name, &searched);
+
+	if (path) {
+		front_file(fr, path, at);
+		free(path);
+		return;
+	}
+	vsp_diag_error(fr->d, at,
+		       "cannot import '%s': no pack '%s.vsp' in %s", name, name,
+		       searched && searched[0] ? searched : "any pack directory");
+	free(searched);
+}
+
 static void front_items(struct front *fr, struct vsp_source *src)
 {
 	struct vsp_parse ps = { .d = fr->d, .file = src->path };
@@ -299,6 +471,8 @@ static void front_items(struct front *fr, struct vsp_source *src)
 		if (!it->u.import.path[0]) {
 			vsp_diag_error(fr->d, &it->loc,
 				       "the import file name is empty");
+		} else if (vsp_front_is_pack_name(it->u.import.path)) {
+			front_pack(fr, it->u.import.path, &it->loc);
 		} else {
 			path = front_join(src->path, it->u.import.path);
 			front_file(fr, path, &it->loc);

@@ -2,8 +2,9 @@
  * front.h: from files to a checked syntax tree.
  *
  * vsp_front_load parses each file (lang/parser.y, lang/lexer.l), inlines
- * imports where they stand (paths relative to the importing file; a cycle
- * is an error naming the chain), and vsp_check resolves and types the
+ * imports where they stand (paths relative to the importing file, bare
+ * names from the pack directories; a cycle is an error naming the chain),
+ * and vsp_check resolves and types the
  * result.  Both report into the caller's diagnostics and keep going.
  */
 #ifndef VSP_FRONT_H
@@ -31,6 +32,20 @@ struct vsp_unit *vsp_front_load_with(const char *const *files, size_t nfiles,
 /* Parses one buffer as a file named `name` (for tests and fuzzing). */
 struct vsp_unit *vsp_front_load_buffer(const char *name, const char *text,
 				       size_t len, struct vsp_diags *d);
+
+/* Pack directories: `import "NAME";` (no '/', no ".vsp") reads NAME.vsp
+ * from the first of: the directories added here (--policy-path), in order;
+ * each of VSP_POLICY_PATH's colon-separated directories; the program's
+ * ../share/vsp/stdlib-policies; VSP_POLICY_DEFAULT_DIR (the installed
+ * packs); the program's ../stdlib-policies (a build directory in the
+ * source tree).  add_dir borrows `dir` for the process's life; -1 when
+ * 32 are given already. */
+int vsp_front_add_dir(const char *dir);
+void vsp_front_clear_dirs(void);
+bool vsp_front_is_pack_name(const char *name);
+/* The path of pack NAME (caller frees), or NULL; then *searched (when not
+ * NULL) holds the directories looked in, joined by ", " (caller frees). */
+char *vsp_front_find_pack(const char *name, char **searched);
 
 /* Resolves names, sets types, folds consts, checks events, fields,
  * actions and patterns; warns for unused declarations and rules that can

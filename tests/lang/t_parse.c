@@ -399,6 +399,104 @@ static void test_errors(void)
 	res_free(&r);
 }
 
+/* `import "NAME";` finds NAME.vsp in the pack directories, the first one
+ * that has it; a path still means a file; a name found nowhere names the
+ * places searched. */
+static void test_import_packs(void)
+{
+	char d1[] = "/tmp/vsp-t-pack1-XXXXXX", d2[] = "/tmp/vsp-t-pack2-XXXXXX";
+	char p1[256], p2[256], main[256], env[600], *searched = NULL, *found;
+	struct vsp_diags d;
+	struct vsp_unit *u;
+	const char *files[1];
+	FILE *f;
+
+	if (!mkdtemp(d1) || !mkdtemp(d2)) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	ok(vsp_front_is_pack_name("credentials") &&
+	   vsp_front_is_pack_name("exec-hygiene") &&
+	   !vsp_front_is_pack_name("credentials.vsp") &&
+	   !vsp_front_is_pack_name("./credentials") &&
+	   !vsp_front_is_pack_name("/x/credentials") &&
+	   !vsp_front_is_pack_name(""), "pack names: no '/', no .vsp, not empty");
+	snprintf(p1, sizeof p1, "%s/mypack.vsp", d1);
+	f = fopen(p1, "w");
+	fputs("on syscall read: log;\n", f);
+	fclose(f);
+	snprintf(p2, sizeof p2, "%s/mypack.vsp", d2);
+	f = fopen(p2, "w");
+	fputs("on syscall write: log;\non syscall close: log;\n", f);
+	fclose(f);
+	snprintf(main, sizeof main, "%s/main.vsp", d1);
+	f = fopen(main, "w");
+	fputs("import \"mypack\";\n", f);
+	fclose(f);
+	files[0] = main;
+
+	/* VSP_POLICY_PATH, in order: the first directory with the pack wins */
+	snprintf(env, sizeof env, "/nonexistent-dir:%s:%s", d2, d1);
+	setenv("VSP_POLICY_PATH", env, 1);
+	vsp_diags_init(&d);
+	u = vsp_front_load(files, 1, &d);
+	ok(u && d.errors == 0 && u->nrules == 2 &&
+	   !strcmp(u->rules[0]->events[0].name, "write"),
+	   "VSP_POLICY_PATH: the first directory holding the pack is used");
+	vsp_unit_free(u);
+	vsp_diags_release(&d);
+
+	/* an added directory comes before VSP_POLICY_PATH */
+	ok(vsp_front_add_dir(d1) == 0, "add a pack directory");
+	vsp_diags_init(&d);
+	u = vsp_front_load(files, 1, &d);
+	ok(u && d.errors == 0 && u->nrules == 1 &&
+	   !strcmp(u->rules[0]->events[0].name, "read"),
+	   "--policy-path directories are searched before VSP_POLICY_PATH");
+	vsp_unit_free(u);
+	vsp_diags_release(&d);
+	found = vsp_front_find_pack("mypack", NULL);
+	ok(found && !strcmp(found, p1), "find_pack: %s", found ? found : "(null)");
+	free(found);
+	vsp_front_clear_dirs();
+
+	/* not found: the error names every directory searched */
+	unsetenv("VSP_POLICY_PATH");
+	f = fopen(main, "w");
+	fputs("import \"no-such-pack\";\n", f);
+	fclose(f);
+	setenv("VSP_POLICY_PATH", d2, 1);
+	vsp_diags_init(&d);
+	u = vsp_front_load(files, 1, &d);
+	ok(d.errors == 1 && d.n && strstr(d.v[0].msg, "cannot import 'no-such-pack': no pack "
+					  "'no-such-pack.vsp' in ") &&
+	   strstr(d.v[0].msg, d2) && strstr(d.v[0].msg, VSP_POLICY_DEFAULT_DIR) &&
+	   d.v[0].loc.line == 1 && d.v[0].loc.col == 8,
+	   "unknown pack: located, names the directories: %s", d.n ? d.v[0].msg : "");
+	vsp_unit_free(u);
+	vsp_diags_release(&d);
+	ok(!vsp_front_find_pack("no-such-pack", &searched) && searched &&
+	   strstr(searched, d2), "find_pack: the places searched");
+	free(searched);
+	unsetenv("VSP_POLICY_PATH");
+
+	/* a path with a '/' or a .vsp name is still a file beside the importer */
+	f = fopen(main, "w");
+	fputs("import \"mypack.vsp\";\n", f);
+	fclose(f);
+	vsp_diags_init(&d);
+	u = vsp_front_load(files, 1, &d);
+	ok(u && d.errors == 0 && u->nrules == 1 &&
+	   !strcmp(u->rules[0]->events[0].name, "read"), "a .vsp name is a path");
+	vsp_unit_free(u);
+	vsp_diags_release(&d);
+	unlink(p1);
+	unlink(p2);
+	unlink(main);
+	rmdir(d1);
+	rmdir(d2);
+}
+
 static void test_imports(void)
 {
 	char dir[] = "/tmp/vsp-t-parse-XXXXXX", path[256], main[256];
@@ -522,6 +620,7 @@ int main(void)
 	test_lists();
 	test_errors();
 	test_imports();
+	test_import_packs();
 	test_hostile();
 	return done();
 }
