@@ -5,8 +5,8 @@
  * as a struct vsp_source so diagnostics can show source lines), parse it
  * (lang/parser.y), and replace each `import "x.vsp";` by the items of x.vsp
  * where it stands.  An import path is relative to the importing file's
- * directory; a bare name (`import "credentials";`: no '/', no ".vsp") is a
- * pack, found as NAME.vsp in the pack directories (vsp_front_add_dir,
+ * directory; a bare name (`import "credentials";`: letters, digits, '-' and '_'
+ * only) is a pack, found as NAME.vsp in the pack directories (vsp_front_add_dir,
  * VSP_POLICY_PATH, the installed stdlib-policies, the source tree's); the same file (by device and inode) is inlined once however
  * often it is imported; a cycle is an error that names the chain.  The
  * command-line files are handled in order, as if imported from an empty
@@ -308,10 +308,15 @@ void vsp_front_clear_dirs(void)
 
 bool vsp_front_is_pack_name(const char *name)
 {
-	size_t n = strlen(name);
+	const char *c;
 
-	return n && !strchr(name, '/') &&
-	       !(n >= 4 && strcmp(name + n - 4, ".vsp") == 0);
+	if (!name[0])
+		return false;
+	for (c = name; *c; c++)
+		if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') &&
+		    !(*c >= '0' && *c <= '9') && *c != '-' && *c != '_')
+			return false;
+	return true;
 }
 
 /* The directory of the running program, "" when it cannot be read. */

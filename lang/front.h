@@ -33,7 +33,8 @@ struct vsp_unit *vsp_front_load_with(const char *const *files, size_t nfiles,
 struct vsp_unit *vsp_front_load_buffer(const char *name, const char *text,
 				       size_t len, struct vsp_diags *d);
 
-/* Pack directories: `import "NAME";` (no '/', no ".vsp") reads NAME.vsp
+/* Pack directories: `import "NAME";` (NAME of letters, digits, '-' and
+ * '_' only: no '/', no '.') reads NAME.vsp
  * from the first of: the directories added here (--policy-path), in order;
  * each of VSP_POLICY_PATH's colon-separated directories; the program's
  * ../share/vsp/stdlib-policies; VSP_POLICY_DEFAULT_DIR (the installed

@@ -42,6 +42,17 @@ def unquote(s):
     return s[1:-1].replace('\\"', '"').replace("\\\\", "\\")
 
 
+def expand(words, macros, depth=0):
+    """The words with each macro name replaced by its body."""
+    out = []
+    for w in words:
+        if w in macros and depth < 16:
+            out.extend(expand(macros[w], macros, depth + 1))
+        else:
+            out.append(w)
+    return out
+
+
 def parse_pack(path):
     text = open(path, encoding="utf-8").read()
     toks = list(tokens(text))
@@ -53,6 +64,7 @@ def parse_pack(path):
         header.append(v[1:].strip())
     summary = header[0].split(":", 1)[1].strip() if header and ":" in header[0] else ""
     rules = []
+    macros = {}
     doc = []
     i = 0
     while i < len(toks):
@@ -61,6 +73,17 @@ def parse_pack(path):
             if v.startswith("#:"):
                 doc.append(v[2:].strip())
             i += 1
+            continue
+        if kind == "word" and v == "macro":
+            body = []
+            j = i + 3
+            while toks[j][1] != ";":
+                if toks[j][0] != "comment":
+                    body.append(toks[j][1])
+                j += 1
+            macros[toks[i + 1][1]] = body
+            i = j + 1
+            doc = []
             continue
         if kind == "word" and v == "rule":
             rule = {"line": line, "doc": [d for d in doc if not d.startswith("fp:")],
@@ -120,13 +143,17 @@ def parse_pack(path):
                     rule["verdict"] = verdict
                 elif w in ("alert", "log", "count"):
                     rule["effects"].append(w)
-            # the lists proc.exe (or its basename) is compared against
-            for k in range(len(words) - 3):
-                if words[k] in ("proc.exe", ")") and words[k + 1:k + 3] == ["not", "in"]:
-                    if re.match(r"[a-z_]+$", words[k + 3]):
-                        rule["lists"].append(words[k + 3])
-                if words[k] == "runtime" and words[k - 1:k] == ["not"]:
-                    rule["lists"].append("runtimes")
+            # the lists the program (proc.exe, its parent's, a basename)
+            # is compared against, in the rule or the macros it uses
+            words = expand(words, macros)
+            for k in range(len(words) - 2):
+                w = words[k]
+                if w in ("proc.exe", "proc.parent.exe") or \
+                        (w == ")" and words[k - 1] in ("proc.exe", "proc.parent.exe")):
+                    rest = words[k + 1:k + 4]
+                    name = rest[2] if rest[:2] == ["not", "in"] else rest[1] if rest[:1] == ["in"] else None
+                    if name and re.match(r"[a-z_]+$", name):
+                        rule["lists"].append(name)
             rule["lists"] = sorted(set(rule["lists"]))
             rules.append(rule)
             continue
@@ -209,13 +236,14 @@ def render(packs, cases):
     w('import "exec-hygiene";')
     w("```")
     w("")
-    w("`import \"NAME\";` (no `/`, no `.vsp`) reads `NAME.vsp` from the first of:")
+    w("`import \"NAME\";` (NAME of letters, digits, `-` and `_` only) reads `NAME.vsp`")
+    w("from the first of:")
     w("the `--policy-path DIR` directories in order, the directories of")
     w("`VSP_POLICY_PATH` (colon-separated), `../share/vsp/stdlib-policies` beside")
     w("the `vsp` binary, `$(PREFIX)/share/vsp/stdlib-policies` (the installed")
     w("packs) and `../stdlib-policies` beside the binary (a build directory in")
     w("the source tree).  A name found nowhere is an error naming every")
-    w("directory searched; an import with a `/` or ending in `.vsp` is a file, as")
+    w("directory searched; any other import (with a `/` or a `.`) is a file, as")
     w("before.")
     w("")
     w("Every rule has a priority, an ATT&CK tag (`attack.T...`), a maturity tag")
