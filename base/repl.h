@@ -31,6 +31,8 @@ enum {
 	  "policy, mode, events decided; live: guest running or paused, traps") \
 	X(LOAD, "load", "FILE...", VSP_REPL_BOTH,                             \
 	  "compile policies and swap them in; on errors the old ones stay")   \
+	X(RELOAD, "reload", "", VSP_REPL_BOTH,                                \
+	  "compile the loaded files again (rules added here kept) and swap")  \
 	X(MODE, "mode", "enforce|monitor|learn", VSP_REPL_BOTH,               \
 	  "the mode, kept across loads")                                      \
 	X(RULES, "rules", "[--json]", VSP_REPL_BOTH,                          \
@@ -40,7 +42,7 @@ enum {
 	X(EVENTS, "events", "[--json]", VSP_REPL_BOTH,                        \
 	  "the events the policy names; live: where each is trapped")         \
 	X(STATS, "stats", "[--json]", VSP_REPL_BOTH,                          \
-	  "engine statistics; live: traps and round trips too")               \
+	  "engine statistics and a latency histogram; live: traps too")       \
 	X(TAIL, "tail", "[N]", VSP_REPL_BOTH,                                 \
 	  "the last N decisions (default 10, at most 64)")                    \
 	X(DISASM, "disasm", "", VSP_REPL_BOTH,                                \

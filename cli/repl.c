@@ -649,8 +649,19 @@ static int command(struct repl *r, char *line, size_t len)
 			list_events(r, json);
 		break;
 	case VSP_REPL_STATS:
-		if (json_flag(w[0], w, n, &json) == 0)
+		if (json_flag(w[0], w, n, &json) == 0) {
 			vsp_stats_print(stdout, r->p, &r->rs, json);
+			if (!json)
+				vsp_latency_draw(stdout, "decision latency (ns)",
+						 &r->rs.latency, 40);
+		}
+		break;
+	case VSP_REPL_RELOAD:
+		if (!r->nfiles)
+			printf("reload: nothing loaded yet: 'load FILE'\n");
+		else if (repl_recompile(r, "reload", r->nadded) == 0)
+			printf("reloaded %d file%s\n", r->nfiles,
+			       r->nfiles == 1 ? "" : "s");
 		break;
 	case VSP_REPL_TAIL:
 		show_tail(r, n > 1 ? w[1] : NULL);

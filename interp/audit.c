@@ -707,6 +707,58 @@ uint64_t vsp_latency_quantile(const struct vsp_latency *l, double q)
 	return l->max;
 }
 
+/* The power of two a bucket's samples fall under: 0 for 0 ns, k + 1 for
+ * [2^k, 2^(k+1)). */
+static unsigned lat_pow2(unsigned i)
+{
+	if (i < 64)
+		return i ? 64u - (unsigned)__builtin_clzll(i) : 0;
+	return (i - 64) / 16 + 7;
+}
+
+static int lat_range(char *buf, size_t n, unsigned g)
+{
+	static const char *const unit[] = { "", "K", "M", "G", "T", "P", "E", "Z" };
+	if (g == 0)
+		return snprintf(buf, n, "[0]");
+	unsigned lo = g - 1, hi = g;	/* [2^lo, 2^hi) */
+	return snprintf(buf, n, "[%llu%s, %llu%s)", 1ull << (lo % 10),
+			unit[lo / 10 % 8], 1ull << (hi % 10), unit[hi / 10 % 8]);
+}
+
+void vsp_latency_draw(FILE *out, const char *title,
+		      const struct vsp_latency *l, int width)
+{
+	uint64_t g[72] = { 0 }, top = 0;
+	unsigned first = 72, last = 0;
+
+	if (!l->n) {
+		fprintf(out, "%s: no samples\n", title);
+		return;
+	}
+	if (width > 64)
+		width = 64;
+	for (unsigned i = 0; i < VSP_LAT_BUCKETS; i++) {
+		unsigned k = lat_pow2(i);
+		if (!l->bucket[i] || k >= 72)
+			continue;
+		g[k] += l->bucket[i];
+		first = k < first ? k : first;
+		last = k > last ? k : last;
+	}
+	for (unsigned k = first; k <= last && k < 72; k++)
+		top = g[k] > top ? g[k] : top;
+	fprintf(out, "%s, %llu samples:\n", title, (unsigned long long)l->n);
+	for (unsigned k = first; k <= last && k < 72; k++) {
+		char r[40];
+		int bar = top ? (int)((g[k] * (uint64_t)width + top - 1) / top) : 0;
+		lat_range(r, sizeof r, k);
+		fprintf(out, "%-14s %10llu |%.*s%*s|\n", r, (unsigned long long)g[k],
+			bar, "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+			width - bar, "");
+	}
+}
+
 /* --- statistics ---------------------------------------------------- */
 
 static void stats_json(FILE *out, const struct vsp_policy *p,

@@ -102,6 +102,11 @@ void vsp_latency_add(struct vsp_latency *l, uint64_t ns);
 uint64_t vsp_latency_count_le(const struct vsp_latency *l, uint64_t ns);
 /* The q-quantile (0 < q <= 1), as the upper bound of its bucket. */
 uint64_t vsp_latency_quantile(const struct vsp_latency *l, double q);
+/* Draws the histogram in the terminal, one line per power of two
+ * (bpftrace's hist shape): "[LO, HI)  COUNT |@@@@   |", bars scaled to
+ * `width` columns; "TITLE: no samples" when empty. */
+void vsp_latency_draw(FILE *out, const char *title,
+		      const struct vsp_latency *l, int width);
 
 /* What a run adds to the engine's own counters. */
 struct vsp_run_stats {

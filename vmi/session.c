@@ -789,9 +789,25 @@ static int mon_cmd(struct mon *m, char *line)
 			mon_cmd_status(m, json);
 		break;
 	case VSP_REPL_STATS:
-		if (mon_json_flag(m, c, w, n, &json) == 0)
+		if (mon_json_flag(m, c, w, n, &json) == 0) {
 			mon_run_stats(m, out, json, mon_count_traps(m), false);
+			if (!json) {
+				vsp_latency_draw(out, "decision latency (ns)",
+						 &m->rs.latency, 40);
+				vsp_latency_draw(out, "trap latency, stop to resume (ns)",
+						 &m->rs.trap_latency, 40);
+			}
+		}
 		break;
+	case VSP_REPL_RELOAD: {
+		bool swapped = false;
+		rc = mon_policy_swap(m, m->files, m->nfiles, m->added, m->nadded,
+				     "reload", &swapped);
+		if (swapped)
+			fprintf(out, "reloaded %zu file%s\n", m->nfiles,
+				m->nfiles == 1 ? "" : "s");
+		break;
+	}
 	case VSP_REPL_RULES:
 		if (mon_json_flag(m, c, w, n, &json) == 0)
 			mon_cmd_rules(m, json);

@@ -87,6 +87,22 @@ like "$(cat out7)" 'rule del: rule 0 \(read-shadow\) is in .*shadow.vsp:16; rule
 like "$(cat out7)" 'rule 2 deleted' "rule del takes an added rule away"
 ok '[ "$(tail -n 2 out7 | grep -c "no-hostname")" = 0 ]' "the last listing no longer has it"
 
+# stats draws the decision latency as a histogram; reload compiles the
+# files again and keeps the rules added in the session.
+cp "$ROOT/examples/shadow.vsp" "$T/re.vsp"
+printf 'load %s\nrule add on syscall openat when path == "/etc/hostname": deny;\nrun\nstats\nreload\nrules\n' "$T/re.vsp" |
+	"$VSP" repl --trace "$ROOT/examples/shadow.jsonl" > out8 2>err8
+is "$?" 0 "stats and reload: exit 0"
+like "$(cat out8)" 'decision latency \(ns\), [0-9]+ samples:' "stats titles the histogram with its sample count"
+like "$(cat out8)" '\[[0-9]+K?, [0-9]+K?\) +[0-9]+ \|@+ *\|' "one line per power of two, a bar of @"
+total=$(awk -F'|' '/^\[/ { split($1, f, " "); s += f[length(f)] } END { print s + 0 }' out8)
+samples=$(sed -n 's/^decision latency (ns), \([0-9]*\) samples:$/\1/p' out8)
+is "$total" "$samples" "the bars count every sample"
+like "$(cat out8)" 'reloaded 1 file' "reload says what it compiled"
+like "$(cat out8)" '   2  .*<rule 1>:1  hits 0' "the rule added here survives the reload"
+printf 'reload\n' | "$VSP" repl > out9 2>&1
+like "$(cat out9)" "reload: nothing loaded yet" "reload without a policy says so"
+
 # Input that ends inside a command: it runs as it is and says what it lacks.
 printf 'rule add "x":\n  on syscall openat\n' | "$VSP" repl > out6 2>&1
 is "$?" 0 "input ending inside a command: exit 0"

@@ -109,10 +109,14 @@ ok "audit: the deny" wait_for "$T/r.err" '"rule":"no-shadow","verdict":"deny","e
 
 echo stats >&9
 ok "stats" wait_for "$T/r.out" "^traps hit: *[1-9]"
+ok "stats: the trap latency drawn" wait_for "$T/r.out" "^trap latency, stop to resume (ns), [1-9][0-9]* samples:"
+ok "stats: a bar per power of two" wait_for "$T/r.out" "^\[[0-9]*[KM]*, [0-9]*[KM]*) *[1-9][0-9]* |@"
 echo rules >&9
 ok "rules: with hits" wait_for "$T/r.out" "^   0  no-shadow .* hits [1-9]"
 echo "tail 3" >&9
 ok "tail: recent decisions" wait_for "$T/r.out" "openat /etc/shadow .*-> deny 13 (rule no-shadow, applied)"
+echo reload >&9
+ok "reload: the files compiled again, the traps kept" wait_for "$T/r.out" "^reloaded 1 file$"
 
 echo pause >&9
 ok "pause" wait_for "$T/r.out" "^paused$"
