@@ -43,8 +43,8 @@ enum {
 	  "the events the policy names; live: where each is trapped")         \
 	X(STATS, "stats", "[--json]", VSP_REPL_BOTH,                          \
 	  "engine statistics and a latency histogram; live: traps too")       \
-	X(TAIL, "tail", "[N]", VSP_REPL_BOTH,                                 \
-	  "the last N decisions (default 10, at most 64)")                    \
+	X(TAIL, "tail", "[-f] [N]", VSP_REPL_BOTH,                            \
+	  "the last N decisions (default 10, at most 64); live, -f follows")  \
 	X(DISASM, "disasm", "", VSP_REPL_BOTH,                                \
 	  "the policy's bytecode, with source lines and step bounds")         \
 	X(DECIDE, "{JSON}", "", VSP_REPL_TRACE,                               \

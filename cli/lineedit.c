@@ -509,7 +509,15 @@ static bool edit_wait_ready(struct vsp_edit *e)
 		};
 		int k = poll(pf, 2, -1);
 		if (k < 0 && errno == EINTR) {
-			/* Ctrl-C while a command runs: nothing to drop here. */
+			/* Ctrl-C while a command runs (tail -f): the session
+			 * hears of it as a line of its own, "\x03". */
+			if (vsp_edit_interrupted && e->cmd_w >= 0) {
+				ssize_t w = write(e->cmd_w, "\x03\n", 2);
+				(void)w;
+				/* after the terminal's own "^C" */
+				fputc('\n', e->out);
+				fflush(e->out);
+			}
 			vsp_edit_interrupted = 0;
 			continue;
 		}

@@ -522,6 +522,11 @@ static void show_status(struct repl *r, bool json)
 static void show_tail(struct repl *r, const char *arg)
 {
 	uint64_t n = 10;
+	if (arg && strcmp(arg, "-f") == 0) {
+		printf("tail -f: follows a live guest's decisions; on a trace "
+		       "'run' decides the rest\n");
+		return;
+	}
 	if (arg) {
 		char *end;
 		errno = 0;

@@ -255,6 +255,7 @@ struct mon {
 	unsigned nseq;		/* rules added so far, for their names */
 	struct mon_tail tail[MON_TAIL];
 	uint64_t ntail;
+	bool follow;		/* tail -f: each decision printed as made */
 };
 
 /* What handling a stop returns, besides a negative code (lost the guest). */

@@ -38,6 +38,8 @@ static void mon_copy(char *dst, size_t size, const char *src, size_t len)
 	dst[n] = 0;
 }
 
+static void mon_tail_print(struct mon *m, const struct mon_tail *e);
+
 /* Keeps the decision for `tail`: fixed-size copies into a ring, nothing
  * read from the guest that the decision did not read already. */
 void mon_tail_add(struct mon *m, const struct mon_trap *t,
@@ -59,6 +61,10 @@ void mon_tail_add(struct mon *m, const struct mon_trap *t,
 	int pa = t->path_arg;
 	if (pa >= 0 && m->str[pa].state == 1)
 		mon_copy(e->path, sizeof e->path, m->str[pa].buf, m->str[pa].len);
+	if (m->follow) {
+		mon_tail_print(m, e);
+		fflush(m->out);
+	}
 }
 
 /* Brings a running guest to a stop and keeps it there.  Traps that arrive
@@ -514,14 +520,38 @@ static void mon_cmd_rules(struct mon *m, bool json)
 		fputs("}}\n", out);
 }
 
-static void mon_cmd_tail(struct mon *m, const char *arg)
+static void mon_tail_print(struct mon *m, const struct mon_tail *e)
+{
+	fprintf(m->out, "#%" PRIu64 " %.3fs %s", e->seq,
+		(double)e->time_ns / 1e9, e->event);
+	if (e->path[0])
+		fprintf(m->out, " %s", e->path);
+	if (e->pid >= 0)
+		fprintf(m->out, " pid %" PRId64 " %s", e->pid, e->comm);
+	fprintf(m->out, " -> %s", vsp_verdict_name(e->verdict));
+	if (e->verdict == VSP_V_DENY || e->verdict == VSP_V_RETURN)
+		fprintf(m->out, " %" PRId64, e->value);
+	fprintf(m->out, " (rule %s%s)\n", e->rule,
+		e->applied ? ", applied" : "");
+}
+
+/* `tail [-f] [N]`: the last N decisions; with -f each later one as it is
+ * made, until Ctrl-C (or, from a pipe, the next command line). */
+static void mon_cmd_tail(struct mon *m, char **w, int nw)
 {
 	uint64_t n = 10;
-	if (arg) {
+	bool follow = false;
+	for (int i = 1; i < nw; i++) {
 		char *end;
-		unsigned long long v = strtoull(arg, &end, 10);
+		unsigned long long v;
+		if (strcmp(w[i], "-f") == 0) {
+			follow = true;
+			continue;
+		}
+		v = strtoull(w[i], &end, 10);
 		if (*end || v == 0) {
-			fprintf(m->out, "tail: N must be a positive number\n");
+			fprintf(m->out, "tail: usage: tail [-f] [N], N a positive "
+				"number\n");
 			return;
 		}
 		n = v;
@@ -530,22 +560,14 @@ static void mon_cmd_tail(struct mon *m, const char *arg)
 		n = MON_TAIL;
 	if (n > m->ntail)
 		n = m->ntail;
-	for (uint64_t i = m->ntail - n; i < m->ntail; i++) {
-		const struct mon_tail *e = &m->tail[i % MON_TAIL];
-		fprintf(m->out, "#%" PRIu64 " %.3fs %s", e->seq,
-			(double)e->time_ns / 1e9, e->event);
-		if (e->path[0])
-			fprintf(m->out, " %s", e->path);
-		if (e->pid >= 0)
-			fprintf(m->out, " pid %" PRId64 " %s", e->pid, e->comm);
-		fprintf(m->out, " -> %s", vsp_verdict_name(e->verdict));
-		if (e->verdict == VSP_V_DENY || e->verdict == VSP_V_RETURN)
-			fprintf(m->out, " %" PRId64, e->value);
-		fprintf(m->out, " (rule %s%s)\n", e->rule,
-			e->applied ? ", applied" : "");
-	}
-	if (!m->ntail)
+	for (uint64_t i = m->ntail - n; i < m->ntail; i++)
+		mon_tail_print(m, &m->tail[i % MON_TAIL]);
+	if (!m->ntail && !follow)
 		fprintf(m->out, "no decisions yet\n");
+	if (follow) {
+		m->follow = true;
+		fprintf(m->out, "(following decisions; Ctrl-C stops)\n");
+	}
 }
 
 static void mon_cmd_regs(struct mon *m)
@@ -752,7 +774,15 @@ static int mon_cmd(struct mon *m, char *line)
 	int rc = 0;
 	bool json;
 
-	while (*line == ' ' || *line == '\t' || *line == '\n' || *line == '\r')
+	/* A line while `tail -f` follows ends the following; Ctrl-C at the
+	 * line editor sends one of its own ("\x03"), which does no more. */
+	if (m->follow) {
+		m->follow = false;
+		fprintf(out, "(stopped following)\n");
+		fflush(out);
+	}
+	while (*line == ' ' || *line == '\t' || *line == '\n' || *line == '\r' ||
+	       *line == '\x03')
 		line++;
 	if (!*line || *line == '#')
 		return 0;
@@ -877,7 +907,7 @@ static int mon_cmd(struct mon *m, char *line)
 			rc = mon_cmd_ps(m, json);
 		break;
 	case VSP_REPL_TAIL:
-		mon_cmd_tail(m, n > 1 ? w[1] : NULL);
+		mon_cmd_tail(m, w, n);
 		break;
 	case VSP_REPL_QUIT:
 		rc = 1;
@@ -892,6 +922,10 @@ static int mon_cmd(struct mon *m, char *line)
 
 void mon_prompt(struct mon *m)
 {
+	/* While `tail -f` follows, the editor stays without a prompt (its
+	 * Ctrl-C ends the following). */
+	if (m->follow)
+		return;
 	if (m->o->ctl_ready)
 		m->o->ctl_ready(m->o->ctl_ctx);
 	else if (isatty(m->o->ctl_fd)) {

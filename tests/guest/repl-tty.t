@@ -43,6 +43,14 @@ wait_screen() {	# up to 30 s for the screen to match an extended regex
 	done
 	return 1
 }
+wait_for_cmd() {	# up to 30 s for a command to succeed
+	local i
+	for i in $(seq 300); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
 keys() { tmux send-keys -t "$S" "$@"; }
 text() { tmux send-keys -t "$S" -l "$1"; }	# literally (';' included)
 # Waits up to 30 s for the guest's console to have a line matching RE.
@@ -80,6 +88,22 @@ ok "the session goes on after Ctrl-C, the guest running" wait_screen "^guest: ru
 n=$(wc -l <"$T/g.log")
 sleep 2
 ok "the guest kept running" [ "$(wc -l <"$T/g.log")" -gt "$n" ]
+keys 'tail -f 1' Enter
+ok "tail -f follows" wait_screen "^\(following decisions; Ctrl-C stops\)"
+followed() { screen | sed -n '/^(following decisions/,$p' | grep -c '^#[0-9]'; }
+f0=$(followed)
+sleep 2
+ok "each decision shows as it is made" [ "$(followed)" -gt "$f0" ]
+keys C-c
+ok "Ctrl-C stops following" wait_screen "^\(stopped following\)"
+last_prompt() { [ "$(screen | grep -v '^ *$' | tail -n 1)" = "vsp> " ]; }
+ok "the prompt is back" wait_for_cmd last_prompt
+f1=$(screen | grep -c '^#[0-9]')
+sleep 1.5
+ok "nothing more is printed" [ "$(screen | grep -c '^#[0-9]')" = "$f1" ]
+n=$(wc -l <"$T/g.log")
+sleep 1.5
+ok "the guest keeps running after the tail" [ "$(wc -l <"$T/g.log")" -gt "$n" ]
 keys C-d
 ok "Ctrl-D ends the session, exit 0" wait_screen "^EXIT 0 ?$"
 ok "detached" grep -q "detached; the guest runs on" "$T/err"
@@ -90,7 +114,7 @@ tmux kill-session -t "$S"
 start
 ok "attached again" wait_screen "^vsp> ?$"
 keys Up
-ok "Up recalls the last command of the last session" wait_screen "^vsp> status ?$"
+ok "Up recalls the last command of the last session" wait_screen "^vsp> tail -f 1 ?$"
 keys C-u C-r 'no-ho'
 ok "Ctrl-R finds the rule added there" wait_screen 'no-host.*deny EPERM'
 keys C-e C-u

@@ -117,6 +117,21 @@ echo "tail 3" >&9
 ok "tail: recent decisions" wait_for "$T/r.out" "openat /etc/shadow .*-> deny 13 (rule no-shadow, applied)"
 echo reload >&9
 ok "reload: the files compiled again, the traps kept" wait_for "$T/r.out" "^reloaded 1 file$"
+echo "tail -f 1" >&9
+ok "tail -f: follows" wait_for "$T/r.out" "^(following decisions; Ctrl-C stops)$"
+followed() { sed -n '/^(following decisions/,$p' "$T/r.out" | grep -c '^#[0-9]'; }
+f0=$(followed)
+more_followed() {
+	local i
+	for i in $(seq 300); do
+		[ "$(followed)" -gt "$f0" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+ok "tail -f: decisions appear as they are made" more_followed
+echo status >&9
+ok "tail -f: the next command line ends the following" wait_for "$T/r.out" "^(stopped following)$"
 
 echo pause >&9
 ok "pause" wait_for "$T/r.out" "^paused$"
