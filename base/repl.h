@@ -63,6 +63,8 @@ enum {
 	  "hex dump of guest-virtual memory (paused, at most 4096 bytes)")    \
 	X(SYM, "sym", "NAME|ADDR", VSP_REPL_LIVE,                             \
 	  "symbol to address, address to symbol")                            \
+	X(BT, "bt", "[SEQ]", VSP_REPL_LIVE,                                   \
+	  "the call path of the last decision (or of #SEQ), innermost first")  \
 	X(PS, "ps", "[--json]", VSP_REPL_LIVE,                                \
 	  "the guest's processes, from init_task.tasks through BTF")          \
 	X(QUIT, "quit", "", VSP_REPL_BOTH,                                    \

@@ -118,8 +118,9 @@ void mon_event_proc(struct mon *m, const struct vsp_event_key *k)
  * it, learning, and traces (so replays see what we saw). */
 bool mon_wants_stack(const struct mon *m, const struct vsp_event_key *k)
 {
+	/* A session unwinds every kernel event, for `bt`. */
 	return m->uw && ((k->reads & (1ull << VSP_F_STACK)) || m->o->record ||
-			 m->mode == VSP_MODE_LEARN);
+			 m->mode == VSP_MODE_LEARN || m->o->interactive);
 }
 
 /* Whether vsp_audit_decision will write anything (audit.h's rule): a

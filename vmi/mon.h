@@ -122,6 +122,10 @@ struct mon_tail {
 	enum vsp_verdict verdict;
 	bool applied;
 	char event[32], rule[48], comm[17], path[128];
+	/* The call path, frames NUL-separated, innermost first (`bt`). */
+	char stack[384];
+	uint8_t nstack;
+	bool has_stack, stack_partial;
 };
 
 struct mon {

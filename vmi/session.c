@@ -61,6 +61,22 @@ void mon_tail_add(struct mon *m, const struct mon_trap *t,
 	int pa = t->path_arg;
 	if (pa >= 0 && m->str[pa].state == 1)
 		mon_copy(e->path, sizeof e->path, m->str[pa].buf, m->str[pa].len);
+	e->has_stack = m->ev.has_stack;
+	e->stack_partial = m->ev.stack_partial;
+	e->nstack = 0;
+	size_t at = 0;
+	for (uint32_t i = 0; e->has_stack && i < m->ev.nstack && i < 255; i++) {
+		const char *f = m->ev.stack[i] ? m->ev.stack[i] : "?";
+		size_t len = strnlen(f, 127);
+		if (at + len + 1 > sizeof e->stack) {
+			e->stack_partial = true;
+			break;
+		}
+		memcpy(e->stack + at, f, len);
+		e->stack[at + len] = 0;
+		at += len + 1;
+		e->nstack++;
+	}
 	if (m->follow) {
 		mon_tail_print(m, e);
 		fflush(m->out);
@@ -535,6 +551,52 @@ static void mon_tail_print(struct mon *m, const struct mon_tail *e)
 		e->applied ? ", applied" : "");
 }
 
+/* `bt [SEQ]`: the call path of the last decision, or of decision #SEQ
+ * while the tail still holds it. */
+static void mon_cmd_bt(struct mon *m, const char *arg)
+{
+	const struct mon_tail *e = NULL;
+	uint64_t seq = 0;
+	if (arg) {
+		char *end;
+		seq = strtoull(arg[0] == '#' ? arg + 1 : arg, &end, 10);
+		if (*end || !seq) {
+			fprintf(m->out, "bt: usage: bt [SEQ], SEQ a decision's number "
+				"as tail shows it\n");
+			return;
+		}
+	}
+	uint64_t first = m->ntail > MON_TAIL ? m->ntail - MON_TAIL : 0;
+	for (uint64_t i = m->ntail; i-- > first && !e;)
+		if (!seq || m->tail[i % MON_TAIL].seq == seq)
+			e = &m->tail[i % MON_TAIL];
+	if (!e) {
+		if (seq)
+			fprintf(m->out, "bt: no decision #%" PRIu64 " among the last "
+				"%d\n", seq, MON_TAIL);
+		else
+			fprintf(m->out, "bt: no decisions yet\n");
+		return;
+	}
+	fprintf(m->out, "#%" PRIu64 " %s", e->seq, e->event);
+	if (e->path[0])
+		fprintf(m->out, " %s", e->path);
+	if (e->pid >= 0)
+		fprintf(m->out, " pid %" PRId64 " %s", e->pid, e->comm);
+	fprintf(m->out, " -> %s\n", vsp_verdict_name(e->verdict));
+	if (!e->has_stack || !e->nstack) {
+		fprintf(m->out, "  (no call path: %s)\n", e->has_stack ?
+			"the unwinder named no frame" :
+			"not a kernel event, or no symbols to unwind with");
+		return;
+	}
+	const char *f = e->stack;
+	for (unsigned i = 0; i < e->nstack; i++, f += strlen(f) + 1)
+		fprintf(m->out, "  %2u %s\n", i, f);
+	if (e->stack_partial)
+		fprintf(m->out, "  .. (the unwinder stopped here)\n");
+}
+
 /* `tail [-f] [N]`: the last N decisions; with -f each later one as it is
  * made, until Ctrl-C (or, from a pipe, the next command line). */
 static void mon_cmd_tail(struct mon *m, char **w, int nw)
@@ -908,6 +970,9 @@ static int mon_cmd(struct mon *m, char *line)
 		break;
 	case VSP_REPL_TAIL:
 		mon_cmd_tail(m, w, n);
+		break;
+	case VSP_REPL_BT:
+		mon_cmd_bt(m, n > 1 ? w[1] : NULL);
 		break;
 	case VSP_REPL_QUIT:
 		rc = 1;

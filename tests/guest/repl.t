@@ -115,6 +115,11 @@ echo rules >&9
 ok "rules: with hits" wait_for "$T/r.out" "^   0  no-shadow .* hits [1-9]"
 echo "tail 3" >&9
 ok "tail: recent decisions" wait_for "$T/r.out" "openat /etc/shadow .*-> deny 13 (rule no-shadow, applied)"
+echo bt >&9
+ok "bt: the last decision's call path, from the trapped handler" wait_for "$T/r.out" "^   0 __x64_sys_openat$"
+ok "bt: then the syscall entry that called it" wait_for "$T/r.out" "^   1 do_syscall_64$"
+echo "bt 99999999" >&9
+ok "bt: a decision the tail no longer holds" wait_for "$T/r.out" "^bt: no decision #99999999 among the last 64$"
 echo reload >&9
 ok "reload: the files compiled again, the traps kept" wait_for "$T/r.out" "^reloaded 1 file$"
 echo "tail -f 1" >&9
