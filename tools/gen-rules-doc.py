@@ -151,9 +151,9 @@ def parse_pack(path):
                 if w in ("proc.exe", "proc.parent.exe") or \
                         (w == ")" and words[k - 1] in ("proc.exe", "proc.parent.exe")):
                     rest = words[k + 1:k + 4]
-                    name = rest[2] if rest[:2] == ["not", "in"] else rest[1] if rest[:1] == ["in"] else None
-                    if name and re.match(r"[a-z_]+$", name):
-                        rule["lists"].append(name)
+                    lst = rest[2] if rest[:2] == ["not", "in"] else rest[1] if rest[:1] == ["in"] else None
+                    if lst and re.match(r"[a-z_]+$", lst):
+                        rule["lists"].append(lst)
             rule["lists"] = sorted(set(rule["lists"]))
             rules.append(rule)
             continue
@@ -307,7 +307,36 @@ def render(packs, cases):
                 cell(tech), attack, r["name"], ", ".join("`%s`" % e for e in r["events"]),
                 outcome(r), cell(variants), mat, cell(fp), lists))
         w("")
+    w("## What the packs do not cover yet")
+    w("")
+    for line in GAPS:
+        w("- " + line)
+    w("")
     return "\n".join(out) + "\n"
+
+
+GAPS = [
+    "A bind mount whose source is reached through a symlink: `security_sb_mount` runs "
+    "before the kernel resolves a bind source, so `file.path` at `file mount` is the "
+    "string the caller passed; `mount-bind-unresolved` refuses relative and dotted "
+    "sources, a symlinked one passes.",
+    "`LD_PRELOAD` in the environment: no field carries the environment; "
+    "`exec-map-writable` stops the library being mapped from a writable directory, "
+    "not one preloaded from elsewhere.",
+    "A reverse shell is recognised at the shell's exec by its parent program "
+    "(`shell-from-program`), not by its standard input being a socket: a shell started "
+    "by a listed program (an interpreter, a job runner) passes.",
+    "Opens with `O_CREAT` are decided after the kernel created the file: a denied "
+    "drop-in (`/etc/sudoers.d/x`) or set-user-ID file is left empty.",
+    "Writes to kernel memory (`kernel-memory.vsp`: sys_call_table, modprobe_path, "
+    "core_pattern) need memory-write events, which the gdb backend refuses; the IDT is "
+    "not covered.",
+    "Xen hypercall abuse (`mmu_update`, `grant_table_op` off their learned paths) "
+    "needs a learned profile per guest: see examples/xen-mmu.vsp; no pack ships one.",
+    "File rules skip kernel threads (an empty `proc.exe`), which the kernel's own "
+    "initramfs unpacking needs; exec rules do not, so a usermode helper pointed at "
+    "/tmp is still refused.",
+]
 
 
 def main():

@@ -43,6 +43,8 @@ usage: rig.sh COMMAND [ARGS]
       --qmp PATH        also a QMP socket at PATH (unix, server)
       --running         a GDB stub, but the guest starts at once (no -S)
       --timeout S       kill QEMU after S seconds (default 120)
+      --add DIR         also unpack DIR's tree into the guest's root, for
+                        this boot only (files of the pack tests)
   result LOG N          print what command N printed (its VSP lines)
   status LOG N          print command N's exit status, or nothing
   clean                 remove the cache
@@ -123,6 +125,24 @@ progs_build() {
 	done
 }
 
+# The reproductions and benign programs of the pack tests: built apart
+# from progs/, so the base initramfs (shared by every test) stays as it
+# is; the tests put them in the guest with `boot --add`.
+packs_build() {
+	mkdir -p "$CACHE/packs"
+	local src out
+	for src in "$HERE"/attacks/*.c "$HERE"/benign/*.c; do
+		[ -e "$src" ] || continue
+		out=$CACHE/packs/$(basename "$src" .c)
+		if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
+			say "compiling $(basename "$src") (static)"
+			$CC_STATIC -static -O2 -Wall -Wextra -o "$out.tmp" "$src" ||
+				die "cannot build $src"
+			mv "$out.tmp" "$out"
+		fi
+	done
+}
+
 init_script() {
 	cat <<'EOF'
 #!/bin/sh
@@ -188,6 +208,7 @@ cmd_build() {
 	kernel_fetch
 	vmlinux_extract
 	progs_build
+	packs_build
 	initrd_build
 	exec 9>&-	# QEMU must not inherit the lock
 }
@@ -229,11 +250,19 @@ overlay_initrd() {
 			printf 'vsp_run %q\n' "$c"
 		done
 	} >"$dir/run.sh"
-	(cd "$dir" && echo run.sh | cpio -o -H newc --quiet | gzip -1) >"$dir/o.gz"
+	if [ -n "${BOOT_ADD:-}" ]; then
+		mkdir "$dir/root"
+		cp -a "$BOOT_ADD/." "$dir/root/"
+		cp "$dir/run.sh" "$dir/root/run.sh"
+		(cd "$dir/root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$dir/o.gz"
+	else
+		(cd "$dir" && echo run.sh | cpio -o -H newc --quiet | gzip -1) >"$dir/o.gz"
+	fi
 	cat "$CACHE/initrd.gz" "$dir/o.gz" >"$out"
 	rm -rf "$dir"
 }
 
+BOOT_ADD=
 cmd_boot() {
 	local port="" log="" kaslr=0 bg=0 stub=1 timeout=120 pidfile="" smp=1 running=0 qmp=
 	while [ $# -gt 0 ]; do
@@ -248,6 +277,7 @@ cmd_boot() {
 		--qmp) qmp=$2; shift 2 ;;
 		--timeout) timeout=$2; shift 2 ;;
 		--pidfile) pidfile=$2; shift 2 ;;
+		--add) BOOT_ADD=$2; shift 2 ;;
 		--) shift; break ;;
 		-*) die "boot: unknown option $1" ;;
 		*) break ;;
@@ -342,6 +372,7 @@ cmd_paths() {
 	echo "INITRD=$CACHE/initrd.gz"
 	echo "SYSTEM_MAP=$CACHE/System.map"
 	echo "RELEASE=$(cat "$CACHE/release" 2>/dev/null || true)"
+	echo "PACKS_BIN=$CACHE/packs"
 }
 
 # Console parsing helpers for tests: what command N printed.
