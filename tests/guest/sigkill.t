@@ -69,7 +69,7 @@ sleep 1
 guard=$(cat "/proc/$vpid/task/$vpid/children" 2>/dev/null | awk "{ print \$1 }")
 kill -KILL "$vpid"
 wait "$vpid" 2>/dev/null
-for i in $(seq 100); do gone && break; sleep 0.1; done
+for i in $(seq 300); do gone && break; sleep 0.1; done
 ok "pause: the guard ended once it had done its work" gone
 ok "pause: QEMU says the guest is paused" eq "$(qmp_status "$T/p.qmp")" paused
 sleep 2
