@@ -28,12 +28,12 @@ static const struct mon_site *const mon_sites[VSP_EV_KIND_COUNT] = {
 	[VSP_EV_FILE] = &mon_site_file,
 	[VSP_EV_NET] = &mon_site_net,
 	[VSP_EV_TASK] = &mon_site_task,
+	[VSP_EV_USER] = &mon_site_user,
 };
 
 /* Why a kind without a site has none; a kind in neither table gets the
  * generic reason. */
 static const char *const mon_no_site[VSP_EV_KIND_COUNT] = {
-	[VSP_EV_USER] = "traps inside guest processes are not implemented yet",
 	[VSP_EV_WRITE] = "writes to kernel data need write watchpoints, which "
 		"the monitor does not place yet",
 };
@@ -282,7 +282,10 @@ static void mon_apply(struct mon *m, struct mon_trap *t,
 			s->apply.allow(m, t, a);
 		break;
 	case VSP_V_DENY:
-		s->apply.ret(m, t, -d->value, a);
+		if (s->apply.deny)
+			s->apply.deny(m, t, d->value, a);
+		else
+			s->apply.ret(m, t, -d->value, a);
 		break;
 	case VSP_V_RETURN:
 		s->apply.ret(m, t, d->value, a);

@@ -785,7 +785,7 @@ const struct vsp_backend_ops vsp_be_gdb_ops = {
 		.kinds = VSP_BE_KIND(SYSCALL) | VSP_BE_KIND(KERNEL) |
 			 VSP_BE_KIND(HYPERCALL) | VSP_BE_KIND(WRITE) |
 			 VSP_BE_KIND(FILE) | VSP_BE_KIND(NET) |
-			 VSP_BE_KIND(TASK),
+			 VSP_BE_KIND(TASK) | VSP_BE_KIND(USER),
 		.watchpoints = true,
 		.single_step = true,
 		.guard = true,

@@ -230,6 +230,27 @@ static int lx_mm_init(struct vsp_linux *lx, const struct btf *btf)
 	return 0;
 }
 
+/* The page cache: file.f_mapping, its xarray of pages, and struct page's
+ * size and index (a large folio's first index). */
+static int lx_pcache_init(struct vsp_linux *lx, const struct btf *btf)
+{
+	uint32_t ipages, xhead;
+	int id = btf__find_by_name_kind(btf, "page", BTF_KIND_STRUCT);
+
+	if (id < 0 ||
+	    vsp_linux_btf_offset(btf, "mm_struct", "pgd", &lx->mm_pgd, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "file", "f_mapping", &lx->file_mapping, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "address_space", "i_pages", &ipages, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "xarray", "xa_head", &xhead, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "xa_node", "shift", &lx->xa_shift, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "xa_node", "slots", &lx->xa_slots, NULL, 0) ||
+	    vsp_linux_btf_offset(btf, "page", "index", &lx->page_index, NULL, 0))
+		return -1;
+	lx->as_xa_head = ipages + xhead;
+	lx->page_size = btf__type_by_id(btf, (uint32_t)id)->size;
+	return lx->page_size ? 0 : -1;
+}
+
 /* The offsets from parsed BTF; `btf_path` names it in messages.  Takes
  * btf (frees it). */
 static int lx_init_btf(struct vsp_linux *lx, struct btf *btf,
@@ -258,6 +279,7 @@ static int lx_init_btf(struct vsp_linux *lx, struct btf *btf,
 				   NULL, 0) == 0 &&
 			 vsp_linux_btf_offset(btf, "mm_struct", "exe_file", &lx->mm_exe_file,
 				   NULL, 0) == 0;
+	lx->have_pcache = lx->have_mm && lx_pcache_init(lx, btf) == 0;
 	if (lx_find_current(lx, btf, syms) < 0) {
 		vsp_errf(err, errlen,
 			 "%s: cannot locate the per-CPU current task pointer "

@@ -52,6 +52,15 @@ struct vsp_linux {
 	bool have_tasks;
 	uint32_t task_tasks;		/* task_struct.tasks (a list_head) */
 	uint32_t mm_exe_file;		/* mm_struct.exe_file */
+	/* A mapped file's pages in the page cache, for reading a module's
+	 * ELF whatever the process touched (vmi/pcache.h), and a process's
+	 * page table root, to tell its traps by CR3: valid when have_pcache. */
+	bool have_pcache;
+	uint32_t mm_pgd;		/* mm_struct.pgd */
+	uint32_t file_mapping;		/* file.f_mapping */
+	uint32_t as_xa_head;		/* address_space.i_pages.xa_head */
+	uint32_t xa_shift, xa_slots;	/* xa_node.shift, xa_node.slots */
+	uint32_t page_size, page_index;	/* sizeof(struct page), page.index */
 };
 
 /*

@@ -74,6 +74,7 @@ enum mon_role {
 };
 
 struct mon_site;
+struct mon_user;
 
 struct mon_trap {
 	uint64_t addr;
@@ -94,6 +95,7 @@ struct mon_trap {
 	uint64_t verify_hit;	/* t->hits at the last tamper check */
 	bool tampered;		/* reported once */
 	uint32_t gen;		/* the policy load that wants it (event traps) */
+	uint8_t uhelp;		/* user events' kernel helpers (site_user.c) */
 };
 
 struct mon_str {
@@ -147,6 +149,7 @@ struct mon {
 	bool have_lxfs;
 	char lxfs_err[256];
 	struct vsp_hook_site *hs;	/* resolved fields; NULL without lxfs */
+	struct mon_user *user;	/* user-space function events (site_user.c) */
 	uint64_t task;		/* the event's current task, 0: unknown */
 	csh cs;
 	bool have_cs;
@@ -314,6 +317,10 @@ struct mon_site {
 		 * without running. */
 		void (*ret)(struct mon *m, struct mon_trap *t, int64_t value,
 			    struct mon_apply *a);
+		/* deny E where that is not returning -E (a user function
+		 * returns -1 and sets errno); NULL: ret with -E. */
+		void (*deny)(struct mon *m, struct mon_trap *t, int64_t err,
+			     struct mon_apply *a);
 		void (*kill)(struct mon *m, struct mon_trap *t,
 			     struct mon_apply *a);
 		/* NULL: the kind has no path to replace (allowed). */
@@ -330,7 +337,7 @@ struct mon_site {
 
 extern const struct mon_site mon_site_syscall, mon_site_kernel,
 	mon_site_hcall, mon_site_late, mon_site_file, mon_site_net,
-	mon_site_task;
+	mon_site_task, mon_site_user;
 
 /* The site of each event kind, NULL where the monitor has none. */
 const struct mon_site *mon_site_of(enum vsp_event_kind k);
@@ -409,6 +416,8 @@ int mon_fetch_none(void *ctx, struct vsp_event *ev, enum vsp_field f,
 
 /* vmi/site_syscall.c */
 int mon_load_args(struct mon *m);
+/* A NUL-terminated user-space string at addr into s, bounded: 0 or -1. */
+int mon_read_str(struct mon *m, uint64_t addr, struct mon_str *s);
 int mon_sys_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
 		  struct vsp_str *out);
 
@@ -424,6 +433,9 @@ int mon_on_getname(struct mon *m, struct mon_trap *t);
 int mon_on_getname_ret(struct mon *m, struct mon_trap *t);
 void mon_site_redirect(struct mon *m, struct mon_trap *t,
 		       const struct vsp_str *path, struct mon_apply *a);
+
+/* vmi/site_user.c: the user events' state goes with the monitor. */
+void mon_user_release(struct mon *m);
 
 /* vmi/session.c: commands are looked for at least this often. */
 #define MON_CTL_NS 100000000ull

@@ -373,6 +373,7 @@ static int mon_load_guest_info(struct mon *m)
 
 static void mon_release(struct mon *m)
 {
+	mon_user_release(m);
 	if (m->uw)
 		vsp_unwind_free(m->uw);
 	if (m->have_cs)

@@ -103,7 +103,7 @@ int mon_load_args(struct mon *m)
 /* Reads a NUL-terminated string of at most MON_STR_MAX bytes: small first
  * (most paths are short), never across a page in one request, so an
  * unmapped page ends the string instead of failing the whole read. */
-static int mon_read_str(struct mon *m, uint64_t addr, struct mon_str *s)
+int mon_read_str(struct mon *m, uint64_t addr, struct mon_str *s)
 {
 	s->len = 0;
 	s->state = 2;

@@ -18,8 +18,8 @@
 
 #include "base/errf.h"
 
-#define VMA_KERNEL 0xffff800000000000ull
-#define VMA_USER_TOP 0x0000800000000000ull
+#define VMA_KERNEL 0xff00000000000000ull	/* the kernel half, 5-level paging too */
+#define VMA_USER_TOP 0x0100000000000000ull	/* 5-level paging: 56 bits */
 #define VMA_NODE_BYTES 256
 
 enum { MT_DENSE, MT_LEAF_64, MT_RANGE_64, MT_ARANGE_64 };
@@ -187,7 +187,10 @@ int vsp_vma_walk(const struct vsp_linux *lx, vsp_gread_fn read, void *ctx,
 		if (e == 0)
 			continue;
 		if (lv->type != MT_LEAF_64) {
-			if (!vma_is_node(e))
+			/* Children are encoded nodes: the pointer, the type
+			 * in bits 3..6 and bit 2 (MAPLE_ENODE_NULL); only
+			 * the root also has bit 1.  vma_load checks the type. */
+			if (e < VMA_KERNEL || !(vma_is_node(e) || (e & 7) == 4))
 				return vsp_errf(err, errlen, "an inner maple slot "
 						 "holds no node");
 			if (++nodes > VSP_VMA_MAX_NODES)

@@ -15,6 +15,11 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${VSP_CACHE:-$HOME/.cache/vsp}/guest
 QEMU=${QEMU:-qemu-system-x86_64}
 CC_STATIC=${CC_STATIC:-gcc}
+CC_DYN=${CC_DYN:-gcc}
+# The host's dynamic loader and libc, copied into the guest for the
+# dynamically linked programs (progs-dyn/*.c): the same Debian as the
+# guest's busybox userland.
+DYN_LIBS=${DYN_LIBS:-"/lib64/ld-linux-x86-64.so.2 /lib/x86_64-linux-gnu/libc.so.6"}
 
 say() { echo "rig: $*" >&2; }
 die() { echo "rig: error: $*" >&2; exit 1; }
@@ -123,6 +128,17 @@ progs_build() {
 				die "cannot build $src"
 		fi
 	done
+	# Dynamically linked ones, against the host's libc (copied in below).
+	mkdir -p "$CACHE/progs-dyn"
+	for src in "$HERE"/progs-dyn/*.c; do
+		[ -e "$src" ] || continue
+		out=$CACHE/progs-dyn/$(basename "$src" .c)
+		if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
+			say "compiling $(basename "$src") (dynamic)"
+			$CC_DYN -O2 -Wall -Wextra -o "$out" "$src" ||
+				die "cannot build $src"
+		fi
+	done
 }
 
 # The reproductions and benign programs of the pack tests: built apart
@@ -173,7 +189,11 @@ EOF
 initrd_build() {
 	local stamp=$CACHE/initrd.stamp
 	local want
-	want=$( (init_script; ls -l --time-style=+%s "$CACHE"/progs/ /bin/busybox) | md5sum | cut -d' ' -f1)
+	# Rebuilt when the init script, a program, busybox or a library
+	# copied in changes (ls -L: the libraries' own files, not links).
+	# shellcheck disable=SC2086
+	want=$( (init_script; ls -l --time-style=+%s "$CACHE"/progs/ "$CACHE"/progs-dyn/ /bin/busybox
+		ls -lL --time-style=+%s $DYN_LIBS) | md5sum | cut -d' ' -f1)
 	if [ -s "$CACHE/initrd.gz" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
 		return 0
 	fi
@@ -184,8 +204,14 @@ initrd_build() {
 	cp /bin/busybox "$root/bin/busybox"
 	ln -s busybox "$root/bin/sh"
 	local p
-	for p in "$CACHE"/progs/*; do
-		cp "$p" "$root/bin/"
+	for p in "$CACHE"/progs/* "$CACHE"/progs-dyn/*; do
+		[ -e "$p" ] && cp "$p" "$root/bin/"
+	done
+	# At the paths the programs name (PT_INTERP) and ld.so searches.
+	local lib
+	for lib in $DYN_LIBS; do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
 	done
 	init_script >"$root/init"
 	chmod 755 "$root/init"

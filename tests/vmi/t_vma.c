@@ -66,9 +66,17 @@ static struct vsp_linux lx61 = {
 #define D_PROG (K + 0x4300)
 #define NAMES (K + 0x5000)
 
+/* The root as mte_mk_root makes it (bit 1), a child as mt_mk_node
+ * (bit 2, MAPLE_ENODE_NULL): a walk that wants bit 1 on children fails
+ * on every real tree deeper than its root. */
 static uint64_t enc(uint64_t node, unsigned type)
 {
 	return node | (uint64_t)type << 3 | 2;
+}
+
+static uint64_t child(uint64_t node, unsigned type)
+{
+	return node | (uint64_t)type << 3 | 4;
 }
 
 static void vma(int i, uint64_t start, uint64_t end, uint64_t pgoff,
@@ -96,8 +104,8 @@ static void build(void)
 	put(MM + 0x40 + 8, enc(ROOT, 3));
 	/* root: two leaves, split below libc */
 	put(ROOT + 8, 0x7effffffffffull);
-	put(ROOT + 80, enc(LEAF_A, 1));
-	put(ROOT + 88, enc(LEAF_B, 1));
+	put(ROOT + 80, child(LEAF_A, 1));
+	put(ROOT + 88, child(LEAF_B, 1));
 	kmem[ROOT + 240 - K] = 1;
 	/* leaf A: a gap, the program's two pages, a gap */
 	put(LEAF_A + 8, 0x3fffff);

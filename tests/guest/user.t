@@ -1,0 +1,71 @@
+#!/bin/bash
+# user.t: `on user "libc.so.6":system` live.  A dynamically linked guest
+# program (progs-dyn/vsp_system.c, with the host's libc in the guest)
+# calls system() in processes whose libc ASLR put at different places;
+# vsp finds each mapping from outside (the task list and VMAs at attach,
+# perf_event_mmap afterwards), resolves system() from libc's ELF in the
+# guest's page cache, and decides on the command by name: the hostile
+# call returns the policy's value without running, the benign one runs,
+# deny returns -1 with errno set in the thread's TLS.  A process's traps
+# go when its memory does; at detach every trap goes.
+. "$(dirname "$0")/lib.sh"
+guest_setup
+
+P=$POL/user-system.vsp
+
+# -- 1: attached from boot: every process maps libc after attach.
+guest_run a --stats "$P" -- \
+	'vsp_system "echo benign-one" "echo nc evil"' \
+	'vsp_system "echo nc two" "wget x" "echo benign-two"'
+r1=$(result a 1)
+r2=$(result a 2)
+ok "vsp attach exits 0" eq "$VSP_RC" 0
+ok "the benign command runs" grep -qx "VSP system echo benign-one = 0" <<<"$r1"
+ok "its output is there" grep -qx "benign-one" <(tr -d '\r' <"$T/a.log")
+ok "the hostile command returns the policy's value" grep -qx "VSP system echo nc evil = 42" <<<"$r1"
+ok "the hostile command did not run" hasnt a.log "nc evil"$'\r'
+ok "second process: hostile returns 42" grep -qx "VSP system echo nc two = 42" <<<"$r2"
+ok "deny EACCES: -1 with errno 13 from the thread's TLS" grep -qx "VSP system wget x = -1 errno 13" <<<"$r2"
+ok "second process: benign runs" grep -qx "VSP system echo benign-two = 0" <<<"$r2"
+b1=$(sed -n 's/^VSP pid [0-9]* system at //p' <<<"$r1")
+b2=$(sed -n 's/^VSP pid [0-9]* system at //p' <<<"$r2")
+ok "the two processes have libc at different places ($b1, $b2)" \
+	test -n "$b1" -a -n "$b2" -a "$b1" != "$b2"
+ok "a trap in each process, at its own address" \
+	bash -c "grep -q 'user trap libc.so.6:system at $b1 in pid' '$T/a.err' &&
+		 grep -q 'user trap libc.so.6:system at $b2 in pid' '$T/a.err'"
+ok "each process's traps go when it exits" test "$(grep -c 'user traps of pid .* gone' "$T/a.err")" -ge 2
+ok "the return is audited with the command and the process" \
+	grep -q '"rule":"no-netcat","verdict":"return","value":42,.*"msg":"system(echo nc evil) by vsp_system (pid' "$T/a.audit"
+ok "the deny is audited" grep -q '"rule":"no-wget","verdict":"deny","errno":13' "$T/a.audit"
+ev=$(awk '$1 == "events:" { print $2 }' "$T/a.err")
+ok "--stats: the 5 calls are events ($ev)" test "${ev:-0}" -ge 5
+grep -E "user trap|gone|per trap|traps hit" "$T/a.err" | sed 's/^/# /'
+
+# -- 2: a process that mapped libc before vsp attached; one started
+# after; detach takes every trap out of the guest.
+read -r qpid port < <("$RIG" boot --bg --running --timeout 460 --log "$T/b.log" \
+	'vsp_system -u 150 42 "echo nc early" "echo benign-early"' \
+	'vsp_system "echo nc after"' \
+	'echo VSP-DETACH-NOW; sleep 4; vsp_system "echo nc detached"')
+QPIDS+=("$qpid")
+for i in $(seq 1200); do grep -q "^VSP pid" "$T/b.log" 2>/dev/null && break; sleep 0.1; done
+timeout -s INT 400 "$VSP" attach --gdb "127.0.0.1:$port" --symbols "$SYSTEM_MAP" "$P" \
+	>"$T/b.audit" 2>"$T/b.err" &
+vpid=$!
+for i in $(seq 3600); do grep -q "^VSP-DETACH-NOW" "$T/b.log" 2>/dev/null && break; sleep 0.1; done
+kill -INT "$vpid" 2>/dev/null
+rc=0
+wait "$vpid" || rc=$?
+guest_wait "$qpid" 90
+ok "late attach: vsp exits 0 on SIGINT" eq "$rc" 0
+ok "the process mapped before attach is trapped" \
+	grep -Eq "VSP system echo nc early = 42 after [0-9]+$" <(result b 1)
+ok "... and its benign call runs" grep -qx "VSP system echo benign-early = 0" <(result b 1)
+ok "found through the task list at attach" grep -q "user trap libc.so.6:system at .* in pid" "$T/b.err"
+ok "a process started after attach is trapped" grep -qx "VSP system echo nc after = 42" <(result b 2)
+ok "detach: every trap removed" grep -q "detached; every trap removed" "$T/b.err"
+ok "after detach the call runs in the guest" grep -qx "VSP system echo nc detached = 0" <(result b 3)
+grep -E "user trap|gone|detach" "$T/b.err" | sed 's/^/# /'
+
+done_testing

@@ -1,0 +1,813 @@
+/*
+ * site_user.c: user-space function events, `on user "LIB":FUNC`.
+ *
+ * LIB is a module's file name ("libc.so.6", matched against the last
+ * component of the mapped file) or an absolute path (an executable or a
+ * library, matched against the file's path).  Where each process maps it
+ * is learnt from outside the guest:
+ *  - at attach, the task list (init_task.tasks) and each task's VMAs
+ *    (vmi/vma.h) give every executable mapping of the module;
+ *  - afterwards, a trap at perf_event_mmap(vma), which mmap_region and
+ *    mprotect call for every mapping made executable with the VMA
+ *    complete, gives each new one; a trap at exit_mmap(mm), which exit
+ *    and exec reach when a process's memory goes, removes its traps.
+ * FUNC is resolved once per mapped file from the module's own ELF, read
+ * through the file's pages in the guest's page cache (vmi/pcache.h,
+ * vmi/uelf.h): the result is a file offset, which each process's mapping
+ * places wherever ASLR put it.  One breakpoint per distinct address.
+ *
+ * A GDB stub's breakpoint is per virtual address, not per process: at a
+ * hit, the page table root (CR3) says which process runs, and only a
+ * process known to map the module there decides; another one (whose code
+ * at that address is something else) resumes silently.  A process vsp
+ * never saw map the module (the child of a fork copies its parent's map)
+ * is looked at once, at its first hit, through its current task.
+ *
+ * Flow control is emulated at the function's first instruction, before
+ * it runs: `return X` sets rax and returns to the caller (the return
+ * address popped from rsp); `deny E` returns -1 with the thread's errno
+ * set to E through its TLS (fs_base plus libc's errno offset, read from
+ * its __errno_location and GOT); `kill` sends the process SIGKILL by
+ * making it run kill(pid, SIGKILL) through a `syscall` instruction in the
+ * module's own _exit; `pause` as everywhere.  An allowed call runs its
+ * first instruction by a single step.
+ *
+ * Every table here is fixed-size and filled at traps of the mapping path,
+ * never at a decision; the guest's memory is read bounded (vmi/vma.h,
+ * vmi/pcache.h, vmi/uelf.h).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmi/mon.h"
+#include "vmi/pcache.h"
+#include "vmi/uelf.h"
+#include "vmi/vma.h"
+
+#define MU_EVS 16		/* user events of one policy */
+#define MU_FILES 8		/* mapped files resolved per event */
+#define MU_MAPS 256		/* (process, address) pairs known */
+#define MU_TASKS 4096		/* tasks walked at attach */
+#define MU_VM_EXEC 4ull
+#define MU_DYN_BIAS 0x100000000000ull	/* where an image is seen (pcache.h) */
+#define MU_CR3_MASK 0x000ffffffffff000ull
+#define MU_PTI_USER 0x1000ull	/* the user half's copy of the pgd */
+#define MU_KERNEL_HALF 0xff00000000000000ull	/* 5-level paging included */
+#define MU_NR_KILL 62
+#define MU_SIGKILL 9
+
+enum { MU_FUNC, MU_H_MMAP, MU_H_EXIT };
+
+struct mu_file {
+	uint64_t mapping;	/* the file's address_space */
+	bool ok;
+	uint64_t foff;		/* FUNC's file offset */
+	uint64_t kill_foff;	/* a `syscall` in _exit, or 0 */
+	uint64_t errno_fn;	/* __errno_location in the image, or 0 */
+	uint64_t img_fn;	/* FUNC in the image */
+	char err[160];
+};
+
+struct mu_ev {
+	const struct vsp_event_key *k;
+	const struct vsp_call *call;
+	struct mu_file f[MU_FILES];
+	unsigned nf;
+};
+
+/* One process's mapping of one event's function; ev NULL: the process
+ * has something else at the address (a negative answer, kept). */
+struct mu_map {
+	uint64_t mm, pgd, addr;
+	struct mu_ev *ev;
+	struct mu_file *file;
+	int64_t pid;
+	bool have_tpoff, tried_tpoff;
+	int64_t tpoff;
+};
+
+struct mon_user {
+	uint32_t gen;
+	struct vsp_pcache pc;
+	struct mu_ev ev[MU_EVS];
+	unsigned nev;
+	struct mu_map map[MU_MAPS];
+	unsigned nmap;
+	bool helpers;
+	uint64_t placed, removed, foreign;
+	struct mu_map *cur;	/* the map entry of the event being decided */
+};
+
+static const char *const mu_syms[] = { "perf_event_mmap", "exit_mmap",
+				       "page_offset_base", "vmemmap_base",
+				       "init_task" };
+
+static const char *user_lacks(const struct mon *m,
+			      const struct vsp_event_key *k, char *buf,
+			      size_t n)
+{
+	uint64_t a;
+
+	if (!k->lib || !k->lib[0]) {
+		snprintf(buf, n, "the event names no module");
+		return buf;
+	}
+	if (!m->syms)
+		return NULL;	/* asked again once the guest's are read */
+	for (size_t i = 0; i < sizeof mu_syms / sizeof mu_syms[0]; i++)
+		if (vsp_sym_addr(m->syms, mu_syms[i], &a) < 0) {
+			snprintf(buf, n, "the guest kernel's symbols have no %s "
+				 "(needed to follow processes' mappings)",
+				 mu_syms[i]);
+			return buf;
+		}
+	return NULL;
+}
+
+void mon_user_release(struct mon *m)
+{
+	free(m->user);
+	m->user = NULL;
+}
+
+/* ---- the mapped file: FUNC's place in it ---- */
+
+/* Resolves the event's function in the file at `mapping`, once. */
+static struct mu_file *mu_file(struct mon *m, struct mu_ev *ev,
+			       uint64_t mapping)
+{
+	struct mon_user *u = m->user;
+
+	for (unsigned i = 0; i < ev->nf; i++)
+		if (ev->f[i].mapping == mapping)
+			return &ev->f[i];
+	if (ev->nf == MU_FILES)
+		return NULL;
+	struct mu_file *f = &ev->f[ev->nf++];
+	memset(f, 0, sizeof *f);
+	f->mapping = mapping;
+
+	struct vsp_pcmod pm;
+	struct vsp_uelf e;
+	uint64_t fn, ex;
+	if (vsp_pcmod_open(&pm, &u->pc, mapping, MU_DYN_BIAS, f->err,
+			   sizeof f->err) < 0 ||
+	    vsp_uelf_open(&e, vsp_pcmod_read, &pm, pm.base, f->err,
+			  sizeof f->err) < 0 ||
+	    vsp_uelf_lookup(&e, vsp_pcmod_read, &pm, ev->k->name, &fn, f->err,
+			    sizeof f->err) < 0)
+		return f;
+	if (vsp_pcmod_foff(&pm, fn, &f->foff) < 0) {
+		snprintf(f->err, sizeof f->err, "%s lies outside the file",
+			 ev->k->name);
+		return f;
+	}
+	f->img_fn = fn;
+	f->ok = true;
+	/* For kill: a `syscall` instruction of the module's own _exit. */
+	uint8_t code[64];
+	char err[64];
+	if (vsp_uelf_lookup(&e, vsp_pcmod_read, &pm, "_exit", &ex, err,
+			    sizeof err) == 0 &&
+	    vsp_pcmod_read(&pm, ex, code, sizeof code) == (long)sizeof code)
+		for (size_t i = 0; i + 1 < sizeof code; i++)
+			if (code[i] == 0x0f && code[i + 1] == 0x05 &&
+			    vsp_pcmod_foff(&pm, ex + i, &f->kill_foff) == 0)
+				break;
+	if (vsp_uelf_lookup(&e, vsp_pcmod_read, &pm, "__errno_location", &ex,
+			    err, sizeof err) == 0)
+		f->errno_fn = ex;
+	return f;
+}
+
+/* ---- the table of processes' mappings ---- */
+
+static struct mu_map *mu_find(struct mon_user *u, uint64_t cr3, uint64_t addr)
+{
+	uint64_t pa = cr3 & MU_CR3_MASK;
+
+	for (unsigned i = 0; i < u->nmap; i++) {
+		struct mu_map *p = &u->map[i];
+		if (p->addr == addr && (p->pgd == pa || p->pgd + MU_PTI_USER == pa))
+			return p;
+	}
+	return NULL;
+}
+
+static bool mu_addr_used(const struct mon_user *u, uint64_t addr)
+{
+	for (unsigned i = 0; i < u->nmap; i++)
+		if (u->map[i].addr == addr && u->map[i].ev)
+			return true;
+	return false;
+}
+
+static uint64_t mu_pgd(struct mon *m, uint64_t mm)
+{
+	uint64_t pgd;
+
+	if (mon_gread(m, mm + m->lx.mm_pgd, &pgd, 8) != 8 ||
+	    pgd < m->user->pc.page_offset)
+		return 0;
+	return pgd - m->user->pc.page_offset;
+}
+
+/* A breakpoint at addr for ev in the process of mm (pid for messages). */
+static int mu_place(struct mon *m, struct mu_ev *ev, struct mu_file *f,
+		    uint64_t mm, uint64_t pgd, uint64_t addr, int64_t pid)
+{
+	struct mon_user *u = m->user;
+
+	for (unsigned i = 0; i < u->nmap; i++)
+		if (u->map[i].mm == mm && u->map[i].addr == addr) {
+			u->map[i].ev = ev;	/* known: a negative one corrected */
+			u->map[i].file = f;
+			return 0;
+		}
+	if (u->nmap == MU_MAPS) {
+		fprintf(stderr, "vsp attach: warning: more than %d process "
+			"mappings of user functions; %s at 0x%" PRIx64 " in pid %"
+			PRId64 " not trapped\n", MU_MAPS, ev ? ev->k->name : "?",
+			addr, pid);
+		return -ENOSPC;
+	}
+	struct mon_trap *t = mon_trap_at(m, addr);
+	if (!t && ev) {
+		t = mon_trap_new(m, addr, MON_T_EVENT);
+		if (!t) {
+			fprintf(stderr, "vsp attach: too many traps\n");
+			return -ENOSPC;
+		}
+		t->site = &mon_site_user;
+		t->key = ev->k;
+		t->name = ev->k->name;
+		t->call = ev->call;
+		t->path_arg = ev->call ? vsp_call_path_arg(ev->call) : -1;
+		t->gen = m->gen;
+		t->uhelp = MU_FUNC;
+		/* User code is another process's: never read it from here.
+		 * The first instruction is stepped. */
+		t->checked = true;
+		int rc = m->be.ops->trap_add(&m->be, addr);
+		if (rc < 0) {
+			t->role = MON_T_FREE;
+			fprintf(stderr, "vsp attach: cannot trap %s at 0x%" PRIx64
+				": %s\n", ev->k->name, addr,
+				vsp_backend_error(&m->be, rc));
+			return rc;
+		}
+		m->installed++;
+	} else if (t && (t->site != &mon_site_user || t->uhelp != MU_FUNC)) {
+		fprintf(stderr, "vsp attach: warning: user address 0x%" PRIx64
+			" holds another trap; %s not trapped there\n", addr,
+			ev ? ev->k->name : "?");
+		return 0;
+	}
+	struct mu_map *p = &u->map[u->nmap++];
+	memset(p, 0, sizeof *p);
+	p->mm = mm;
+	p->pgd = pgd;
+	p->addr = addr;
+	p->ev = ev;
+	p->file = f;
+	p->pid = pid;
+	if (ev) {
+		u->placed++;
+		mon_say(m, "user trap %s:%s at 0x%" PRIx64 " in pid %" PRId64
+			" (mm 0x%" PRIx64 ")", ev->k->lib, ev->k->name, addr, pid,
+			mm);
+	}
+	return 0;
+}
+
+/* Removes every entry of mm and the breakpoints nothing else uses. */
+static void mu_forget(struct mon *m, uint64_t mm)
+{
+	struct mon_user *u = m->user;
+	unsigned n = 0, j = 0;
+	int64_t pid = -1;
+
+	for (unsigned i = 0; i < u->nmap; i++) {
+		if (u->map[i].mm != mm) {
+			u->map[j++] = u->map[i];
+			continue;
+		}
+		if (u->map[i].ev) {
+			n++;
+			pid = u->map[i].pid;
+		}
+	}
+	u->nmap = j;
+	if (!n)
+		return;
+	/* The addresses the gone entries had, no longer used by any. */
+	for (size_t i = 0; i < m->ntraps; i++) {
+		struct mon_trap *t = &m->traps[i];
+		if (t->role != MON_T_EVENT || t->site != &mon_site_user ||
+		    t->uhelp != MU_FUNC || mu_addr_used(u, t->addr))
+			continue;
+		int rc = m->be.ops->trap_del(&m->be, t->addr);
+		if (rc < 0 && rc != -ENOENT)
+			fprintf(stderr, "vsp attach: cannot remove the trap at 0x%"
+				PRIx64 ": %s\n", t->addr,
+				vsp_backend_error(&m->be, rc));
+		t->role = MON_T_FREE;
+		u->removed++;
+	}
+	mon_say(m, "user traps of pid %" PRId64 " (mm 0x%" PRIx64 ") gone: "
+		"its memory is released; %u mapping%s known", pid, mm, j,
+		j == 1 ? "" : "s");
+}
+
+/* ---- a process's mappings ---- */
+
+struct mu_scan {
+	struct mon *m;
+	uint64_t mm, pgd;
+	int64_t pid;
+	int rc;
+};
+
+/* Does the file of this VMA have the name ev wants? */
+static bool mu_name_is(struct mon *m, const struct mu_ev *ev, uint64_t dentry)
+{
+	char name[VSP_VMA_MAX_PATH];
+	const char *lib = ev->k->lib;
+	bool path = lib[0] == '/';
+
+	if (vsp_vma_dentry_name(&m->lx, mon_gread, m, dentry, path, name,
+				sizeof name) < 0)
+		return false;
+
+	return strcmp(name, lib) == 0;
+}
+
+/* One executable file mapping [start, end) at page offset pgoff of file:
+ * a trap for each event whose module it is. */
+static int mu_vma(struct mon *m, uint64_t mm, uint64_t pgd, int64_t pid,
+		  uint64_t start, uint64_t end, uint64_t pgoff, uint64_t file)
+{
+	struct mon_user *u = m->user;
+	uint64_t dentry = 0, mapping = 0;
+
+	if (mon_gread(m, file + m->lx.file_dentry, &dentry, 8) != 8 ||
+	    mon_gread(m, file + m->lx.file_mapping, &mapping, 8) != 8 ||
+	    !dentry || !mapping || pgoff > (1ull << 40))
+		return 0;
+	for (unsigned i = 0; i < u->nev; i++) {
+		struct mu_ev *ev = &u->ev[i];
+		if (!mu_name_is(m, ev, dentry))
+			continue;
+		struct mu_file *f = mu_file(m, ev, mapping);
+		if (!f)
+			continue;
+		if (!f->ok) {
+			fprintf(stderr, "vsp attach: warning: pid %" PRId64 " maps "
+				"%s but %s cannot be found in it: %s\n", pid,
+				ev->k->lib, ev->k->name, f->err);
+			f->err[0] = 0;	/* said once */
+			continue;
+		}
+		uint64_t lo = pgoff * 4096;
+		if (f->foff < lo || f->foff - lo >= end - start)
+			continue;	/* another part of the file */
+		int rc = mu_place(m, ev, f, mm, pgd, start + (f->foff - lo), pid);
+		if (rc < 0 && rc != -ENOSPC)
+			return rc;
+	}
+	return 0;
+}
+
+static int mu_scan_vma(void *arg, const struct vsp_vma *v)
+{
+	struct mu_scan *s = arg;
+
+	if (!(v->flags & MU_VM_EXEC) || !v->file)
+		return 0;
+	s->rc = mu_vma(s->m, s->mm, s->pgd, s->pid, v->start, v->end, v->pgoff,
+		       v->file);
+	return s->rc < 0 ? 1 : 0;
+}
+
+/* Every executable mapping of task's mm; *mmp gets the mm (0: none). */
+static int mu_scan_task(struct mon *m, uint64_t task, uint64_t *mmp)
+{
+	struct vsp_proc pr;
+	struct mu_scan s = { .m = m };
+	char err[160];
+
+	*mmp = 0;
+	if (vsp_vma_task_mm(&m->lx, mon_gread, m, task, &s.mm) < 0 || !s.mm)
+		return 0;
+	*mmp = s.mm;
+	s.pgd = mu_pgd(m, s.mm);
+	if (!s.pgd)
+		return 0;
+	vsp_linux_proc(&m->lx, mon_gread, m, task, &pr);
+	s.pid = pr.pid;
+	if (vsp_vma_walk(&m->lx, mon_gread, m, s.mm, mu_scan_vma, &s, err,
+			 sizeof err) < 0)
+		fprintf(stderr, "vsp attach: warning: pid %" PRId64 "'s memory "
+			"map: %s\n", s.pid, err);
+	return s.rc < 0 ? s.rc : 0;
+}
+
+/* The processes that run now, from init_task along task_struct.tasks. */
+static int mu_scan_all(struct mon *m)
+{
+	uint64_t init, task, mm;
+
+	if (vsp_sym_addr(m->syms, "init_task", &init) < 0)
+		return 0;
+	task = init;
+	for (unsigned n = 0; n < MU_TASKS; n++) {
+		int rc = mu_scan_task(m, task, &mm);
+		if (rc < 0)
+			return rc;
+		uint64_t next;
+		if (vsp_linux_next_task(&m->lx, mon_gread, m, task, &next) < 0 ||
+		    next == init)
+			break;
+		task = next;
+	}
+	return 0;
+}
+
+/* ---- the kernel helpers: new mappings, released memory ---- */
+
+static int mu_helper(struct mon *m, const struct vsp_event_key *k,
+		     const char *sym, int role)
+{
+	uint64_t addr;
+
+	if (vsp_sym_addr(m->syms, sym, &addr) < 0)
+		return 1;
+	struct mon_trap *t = mon_trap_at(m, addr);
+	if (t)
+		return t->site == &mon_site_user && t->uhelp == role ? 0 : 1;
+	t = mon_trap_new(m, addr, MON_T_EVENT);
+	if (!t)
+		return -ENOSPC;
+	t->site = &mon_site_user;
+	t->key = k;
+	t->name = sym;
+	t->gen = m->gen;
+	t->uhelp = (uint8_t)role;
+	mon_trap_check(m, t);
+	int rc = m->be.ops->trap_add(&m->be, addr);
+	if (rc < 0) {
+		t->role = MON_T_FREE;
+		fprintf(stderr, "vsp attach: cannot trap %s at 0x%" PRIx64 ": %s\n",
+			sym, addr, vsp_backend_error(&m->be, rc));
+		return rc;
+	}
+	mon_say(m, "trap %s at 0x%" PRIx64 " (user mappings)", sym, addr);
+	return 0;
+}
+
+static int mu_init(struct mon *m, const struct vsp_event_key *k)
+{
+	uint64_t a;
+	const char *why = NULL;
+
+	if (!m->have_lx || !m->lx.have_mm || !m->lx.have_tasks ||
+	    !m->lx.have_pcache || !m->lx.have_current)
+		why = "the guest kernel's BTF does not give its processes' "
+		      "memory maps and page cache";
+	if (!why && !m->syms)
+		why = "no kernel symbols";
+	if (why) {
+		vsp_support_refuse(stderr, m->p, k, m->be.ops, why);
+		return 1;
+	}
+	if (!m->user) {
+		m->user = calloc(1, sizeof *m->user);
+		if (!m->user)
+			return -ENOMEM;
+		m->user->gen = m->gen;
+	}
+	struct mon_user *u = m->user;
+	if (!u->pc.lx) {
+		u->pc.lx = &m->lx;
+		u->pc.read = mon_gread;
+		u->pc.ctx = m;
+		if (vsp_sym_addr(m->syms, "page_offset_base", &a) < 0 ||
+		    mon_gread(m, a, &u->pc.page_offset, 8) != 8 ||
+		    vsp_sym_addr(m->syms, "vmemmap_base", &a) < 0 ||
+		    mon_gread(m, a, &u->pc.vmemmap, 8) != 8 ||
+		    u->pc.page_offset < MU_KERNEL_HALF ||
+		    u->pc.vmemmap < MU_KERNEL_HALF) {
+			u->pc.lx = NULL;
+			vsp_support_refuse(stderr, m->p, k, m->be.ops,
+					   "cannot read page_offset_base and "
+					   "vmemmap_base");
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int user_setup(struct mon *m, const struct vsp_event_key *k)
+{
+	if (m->dry)
+		return 0;
+	int rc = mu_init(m, k);
+	if (rc)
+		return rc;
+	struct mon_user *u = m->user;
+	if (u->nev == MU_EVS) {
+		vsp_support_refuse(stderr, m->p, k, m->be.ops,
+				   "too many user-space function events");
+		return 1;
+	}
+	struct mu_ev *ev = &u->ev[u->nev++];
+	memset(ev, 0, sizeof *ev);
+	ev->k = k;
+	ev->call = vsp_userfn_by_name(k->name);
+	if (!u->helpers) {
+		if ((rc = mu_helper(m, k, "perf_event_mmap", MU_H_MMAP)) != 0 ||
+		    (rc = mu_helper(m, k, "exit_mmap", MU_H_EXIT)) != 0) {
+			if (rc > 0)
+				vsp_support_refuse(stderr, m->p, k, m->be.ops,
+						   "cannot trap the kernel's mapping "
+						   "path (perf_event_mmap, exit_mmap)");
+			u->nev--;
+			return rc;
+		}
+		u->helpers = true;
+	}
+	/* The processes that mapped it before vsp came (the events placed
+	 * already are found placed). */
+	rc = mu_scan_all(m);
+	return rc < 0 ? rc : 0;
+}
+
+/* perf_event_mmap(vma): a mapping complete; ours if executable and of a
+ * module a rule names. */
+static int mu_on_mmap(struct mon *m, struct mon_trap *t)
+{
+	const struct vsp_linux *lx = &m->lx;
+	uint64_t vma = m->regs.rdi;
+	uint8_t blk[256];
+	uint32_t top = lx->vma_start;
+
+	const uint32_t offs[] = { lx->vma_end, lx->vma_mm, lx->vma_flags,
+				  lx->vma_pgoff, lx->vma_file };
+	for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++)
+		if (offs[i] > top)
+			top = offs[i];
+	if (top + 8 <= sizeof blk && vma >= MU_KERNEL_HALF &&
+	    mon_gread(m, vma, blk, top + 8) == (long)top + 8) {
+		uint64_t st, en, mm, fl, pg, file;
+		memcpy(&st, blk + lx->vma_start, 8);
+		memcpy(&en, blk + lx->vma_end, 8);
+		memcpy(&mm, blk + lx->vma_mm, 8);
+		memcpy(&fl, blk + lx->vma_flags, 8);
+		memcpy(&pg, blk + lx->vma_pgoff, 8);
+		memcpy(&file, blk + lx->vma_file, 8);
+		if ((fl & MU_VM_EXEC) && file && mm && st < en &&
+		    en <= MON_USER_TOP) {
+			uint64_t pgd = mu_pgd(m, mm);
+			/* The mapping process, for messages. */
+			m->proc_loaded = false;
+			m->task = 0;
+			m->ev.proc.pid = -1;
+			mon_load_proc(m);
+			int64_t pid = m->ev.proc.pid;
+			if (pgd) {
+				int rc = mu_vma(m, mm, pgd, pid, st, en, pg, file);
+				if (rc < 0 && rc != -ENOSPC)
+					return rc;
+			}
+		}
+	}
+	return mon_leave(m, t);
+}
+
+static int mu_on_exit(struct mon *m, struct mon_trap *t)
+{
+	mu_forget(m, m->regs.rdi);
+	return mon_leave(m, t);
+}
+
+/* A process at the address that vsp has not seen map anything: look at
+ * its map once, through the current task. */
+static struct mu_map *mu_learn(struct mon *m, struct mon_trap *t)
+{
+	struct mon_user *u = m->user;
+	uint64_t mm = 0;
+
+	m->proc_loaded = false;
+	m->task = 0;
+	m->ev.proc.pid = -1;
+	mon_load_proc(m);
+	if (m->task)
+		mu_scan_task(m, m->task, &mm);
+	struct mu_map *p = mu_find(u, m->regs.cr3, t->addr);
+	if (!p && mm) {
+		uint64_t pgd = mu_pgd(m, mm);
+		if (pgd && (m->regs.cr3 & MU_CR3_MASK) >= pgd &&
+		    (m->regs.cr3 & MU_CR3_MASK) <= pgd + MU_PTI_USER &&
+		    mu_place(m, NULL, NULL, mm, pgd, t->addr, m->ev.proc.pid) == 0)
+			p = mu_find(u, m->regs.cr3, t->addr);
+	}
+	return p;
+}
+
+/* ---- the event ---- */
+
+static int user_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
+		      struct vsp_str *out)
+{
+	struct mon *m = ctx;
+	int idx;
+
+	if (f >= VSP_F_RES_FIRST)
+		return mon_resolved_fetch(m, ev, f, out);
+	if (f == VSP_F_FUNC) {
+		out->ptr = m->cur->name;
+		out->len = (uint32_t)strlen(m->cur->name);
+		return 0;
+	}
+	if (f >= VSP_F_STR0 && f <= VSP_F_STR5)
+		idx = (int)(f - VSP_F_STR0);
+	else if (f == VSP_F_PATH)
+		idx = m->cur->path_arg;
+	else
+		return -1;
+	if (idx < 0 || idx > 5)
+		return -1;
+	struct mon_str *s = &m->str[idx];
+	if (s->state == 0) {
+		uint64_t t0 = mon_now_ns();
+		mon_read_str(m, (uint64_t)ev->args[idx], s);
+		m->fetch_ns += mon_now_ns() - t0;
+	}
+	out->ptr = s->buf;
+	out->len = s->len;
+	return s->state == 1 ? 0 : -1;
+}
+
+static bool user_fill(struct mon *m, struct mon_trap *t, int *rc)
+{
+	struct mon_user *u = m->user;
+
+	m->ev.kind = VSP_EV_KIND_COUNT;	/* no event, unless filled below */
+	if (!u) {
+		*rc = mon_leave(m, t);
+		return false;
+	}
+	if (t->uhelp == MU_H_MMAP || t->uhelp == MU_H_EXIT) {
+		*rc = t->uhelp == MU_H_MMAP ? mu_on_mmap(m, t) : mu_on_exit(m, t);
+		if (*rc >= 0)
+			*rc = MON_GO_ON;
+		return false;
+	}
+	struct mu_map *p = mu_find(u, m->regs.cr3, t->addr);
+	if (!p)
+		p = mu_learn(m, t);
+	if (!p || !p->ev) {
+		/* Another process's code at this address: not ours. */
+		u->foreign++;
+		*rc = mon_leave(m, t);
+		if (*rc >= 0)
+			*rc = MON_GO_ON;
+		return false;
+	}
+	u->cur = p;
+	t->key = p->ev->k;
+	t->name = p->ev->k->name;
+	t->call = p->ev->call;
+	t->path_arg = t->call ? vsp_call_path_arg(t->call) : -1;
+	const uint64_t r[6] = { m->regs.rdi, m->regs.rsi, m->regs.rdx,
+				m->regs.rcx, m->regs.r8, m->regs.r9 };
+	mon_code_begin(m, t, user_fetch);
+	m->ev.lib = t->key->lib;
+	for (int i = 0; i < 6; i++)
+		m->ev.args[i] = (int64_t)r[i];
+	m->args_loaded = true;
+	mon_event_proc(m, t->key);
+	return true;
+}
+
+static void user_ret(struct mon *m, struct mon_trap *t, int64_t value,
+		     struct mon_apply *a)
+{
+	(void)t;
+	mon_return(m, value, a);
+}
+
+/* The process's own memory where it has the page, the module's file
+ * where not (code it has not run yet): for __errno_location and its GOT
+ * entry, which only the process has relocated. */
+struct mu_rel {
+	struct mon *m;
+	struct vsp_pcmod pm;
+	uint64_t delta;		/* process address - image address */
+};
+
+static long mu_rel_read(void *ctx, uint64_t a, void *buf, size_t len)
+{
+	struct mu_rel *r = ctx;
+	long n = r->m->be.ops->read(&r->m->be, r->m->vcpu, a + r->delta, buf,
+				    len);
+	if (n == (long)len)
+		return n;
+	return vsp_pcmod_read(&r->pm, a, buf, len);
+}
+
+static bool mu_tpoff(struct mon *m, struct mu_map *p, int64_t *tpoff)
+{
+	if (p->tried_tpoff) {
+		*tpoff = p->tpoff;
+		return p->have_tpoff;
+	}
+	p->tried_tpoff = true;
+	if (!p->file || !p->file->errno_fn)
+		return false;
+	struct mu_rel r = { .m = m, .delta = p->addr - p->file->img_fn };
+	struct vsp_uelf e;
+	char err[160];
+	if (vsp_pcmod_open(&r.pm, &m->user->pc, p->file->mapping, MU_DYN_BIAS,
+			   err, sizeof err) < 0 ||
+	    vsp_uelf_open(&e, vsp_pcmod_read, &r.pm, r.pm.base, err,
+			  sizeof err) < 0 ||
+	    vsp_uelf_errno_tpoff(&e, mu_rel_read, &r, &p->tpoff, err,
+				 sizeof err) < 0) {
+		fprintf(stderr, "vsp attach: no errno for %s in pid %" PRId64
+			": %s\n", p->ev->k->lib, p->pid, err);
+		return false;
+	}
+	p->have_tpoff = true;
+	*tpoff = p->tpoff;
+	return true;
+}
+
+/* deny E: the function returns -1 with errno E, as libc's own failures. */
+static void user_deny(struct mon *m, struct mon_trap *t, int64_t err,
+		      struct mon_apply *a)
+{
+	struct mu_map *p = m->user ? m->user->cur : NULL;
+	int64_t tpoff;
+	int32_t e = (int32_t)err;
+
+	(void)t;
+	if (!p || !m->regs.fs_base || !mu_tpoff(m, p, &tpoff)) {
+		a->rc = -ENOSYS;
+		a->why = "no errno location in this process (its libc's "
+			 "__errno_location is not the code expected)";
+		return;
+	}
+	if (m->be.ops->write(&m->be, m->vcpu, m->regs.fs_base + (uint64_t)tpoff,
+			     &e, sizeof e) != (long)sizeof e) {
+		a->rc = -ENOSYS;
+		a->why = "the thread's errno is not writable";
+		return;
+	}
+	mon_return(m, -1, a);
+}
+
+/* kill: the process runs kill(its pid, SIGKILL) at a `syscall` of its
+ * module's _exit, and dies before it returns to user space. */
+static void user_kill(struct mon *m, struct mon_trap *t, struct mon_apply *a)
+{
+	struct mu_map *p = m->user ? m->user->cur : NULL;
+
+	(void)t;
+	mon_load_proc(m);
+	if (!p || !p->file || !p->file->kill_foff || m->ev.proc.pid <= 0) {
+		a->rc = -ENOSYS;
+		a->why = "no syscall instruction in the module to end the "
+			 "process with";
+		return;
+	}
+	m->regs.rax = MU_NR_KILL;
+	m->regs.rdi = (uint64_t)m->ev.proc.pid;
+	m->regs.rsi = MU_SIGKILL;
+	m->regs.rip = p->addr - p->file->foff + p->file->kill_foff;
+	int rc = m->be.ops->regs_set(&m->be, m->vcpu, &m->regs);
+	if (rc == 0) {
+		struct vsp_resume r = { .how = VSP_RESUME_CONTINUE };
+		rc = m->be.ops->resume(&m->be, m->vcpu, &r);
+	}
+	a->rc = rc;
+	a->applied = a->resumed = rc == 0;
+}
+
+const struct mon_site mon_site_user = {
+	.kind = VSP_EV_USER,
+	.label = "user function %s",
+	.kernel_code = true,	/* its helpers are kernel functions */
+	.lacks = user_lacks,
+	.setup = user_setup,
+	.fill = user_fill,
+	.apply = {
+		.ret = user_ret,
+		.deny = user_deny,
+		.kill = user_kill,
+		.leave = mon_leave,
+	},
+};
