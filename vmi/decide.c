@@ -422,6 +422,8 @@ int mon_on_trap(struct mon *m, const struct vsp_stop *st)
 	uint64_t dt = mon_now_ns() - t0;
 	m->rs.trap_ns += dt;
 	vsp_latency_add(&m->rs.trap_latency, dt);
+	if (t && t->site == &mon_site_user)
+		mon_user_account(m, t, m->be.round_trips - rt0, dt);
 	if (t && t->role == MON_T_EVENT &&
 	    (unsigned)m->ev.kind < VSP_EV_KIND_COUNT)
 		m->rs.kind_events[m->ev.kind]++;

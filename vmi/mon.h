@@ -434,8 +434,12 @@ int mon_on_getname_ret(struct mon *m, struct mon_trap *t);
 void mon_site_redirect(struct mon *m, struct mon_trap *t,
 		       const struct vsp_str *path, struct mon_apply *a);
 
-/* vmi/site_user.c: the user events' state goes with the monitor. */
+/* vmi/site_user.c: the user events' state goes with the monitor; each
+ * of its traps is counted (rt round trips, ns) for the statistics. */
 void mon_user_release(struct mon *m);
+void mon_user_account(struct mon *m, const struct mon_trap *t, uint64_t rt,
+		      uint64_t ns);
+void mon_user_stats(const struct mon *m, FILE *out);
 
 /* vmi/session.c: commands are looked for at least this often. */
 #define MON_CTL_NS 100000000ull

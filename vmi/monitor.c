@@ -490,6 +490,7 @@ void mon_run_stats(struct mon *m, FILE *out, bool json, uint64_t traps,
 			", from the cache %" PRIu64 " (%" PRIu64 " stale)\n",
 			m->hs->st.events, m->hs->st.skipped, m->hs->st.path_walks,
 			m->hs->st.cache_hits, m->hs->st.cache_stale);
+	mon_user_stats(m, out);
 	if (m->restarts)
 		fprintf(out, "calls restarted:    %" PRIu64
 			" (unreadable path while the late-decision slot was busy)\n",

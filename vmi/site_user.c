@@ -98,6 +98,8 @@ struct mon_user {
 	unsigned nmap;
 	bool helpers;
 	uint64_t placed, removed, foreign;
+	/* Per kind of trap: the function's own, and the mapping path's. */
+	uint64_t fn_hits, fn_rt, fn_ns, map_hits, map_rt, map_ns;
 	struct mu_map *cur;	/* the map entry of the event being decided */
 };
 
@@ -510,10 +512,35 @@ static int mu_init(struct mon *m, const struct vsp_event_key *k)
 	return 0;
 }
 
+/* A new policy (a session's load): what the old one placed goes, since
+ * its events' keys go with it; the new one's setup places its own. */
+static void mu_reset(struct mon *m)
+{
+	struct mon_user *u = m->user;
+
+	for (size_t i = 0; i < m->ntraps; i++) {
+		struct mon_trap *t = &m->traps[i];
+		if (t->role != MON_T_EVENT || t->site != &mon_site_user)
+			continue;
+		int rc = m->be.ops->trap_del(&m->be, t->addr);
+		if (rc < 0 && rc != -ENOENT)
+			fprintf(stderr, "vsp attach: cannot remove the trap at 0x%"
+				PRIx64 ": %s\n", t->addr,
+				vsp_backend_error(&m->be, rc));
+		t->role = MON_T_FREE;
+	}
+	u->nev = u->nmap = 0;
+	u->helpers = false;
+	u->cur = NULL;
+	u->gen = m->gen;
+}
+
 static int user_setup(struct mon *m, const struct vsp_event_key *k)
 {
 	if (m->dry)
 		return 0;
+	if (m->user && m->user->gen != m->gen)
+		mu_reset(m);
 	int rc = mu_init(m, k);
 	if (rc)
 		return rc;
@@ -795,6 +822,45 @@ static void user_kill(struct mon *m, struct mon_trap *t, struct mon_apply *a)
 	}
 	a->rc = rc;
 	a->applied = a->resumed = rc == 0;
+}
+
+void mon_user_account(struct mon *m, const struct mon_trap *t, uint64_t rt,
+		      uint64_t ns)
+{
+	struct mon_user *u = m->user;
+
+	if (!u)
+		return;
+	if (t->uhelp == MU_FUNC) {
+		u->fn_hits++;
+		u->fn_rt += rt;
+		u->fn_ns += ns;
+	} else {
+		u->map_hits++;
+		u->map_rt += rt;
+		u->map_ns += ns;
+	}
+}
+
+void mon_user_stats(const struct mon *m, FILE *out)
+{
+	const struct mon_user *u = m->user;
+
+	if (!u || !(u->fn_hits || u->map_hits))
+		return;
+	fprintf(out, "user calls:         %" PRIu64 " trapped", u->fn_hits);
+	if (u->fn_hits)
+		fprintf(out, ", %.2f round trips, %.2f ms each",
+			(double)u->fn_rt / (double)u->fn_hits,
+			(double)u->fn_ns / 1e6 / (double)u->fn_hits);
+	fprintf(out, " (%" PRIu64 " from processes with other code there); "
+		"mapping traps %" PRIu64, u->foreign, u->map_hits);
+	if (u->map_hits)
+		fprintf(out, ", %.2f round trips, %.2f ms each",
+			(double)u->map_rt / (double)u->map_hits,
+			(double)u->map_ns / 1e6 / (double)u->map_hits);
+	fprintf(out, "; placed %" PRIu64 ", removed %" PRIu64 "\n", u->placed,
+		u->removed);
 }
 
 const struct mon_site mon_site_user = {

@@ -10,6 +10,9 @@
 # route trapped at the kernel's open hook with file.path resolved and
 # matched (tests/guest/policies/hook-shadow.vsp), with the path cache and,
 # to show what a first open costs, without it (VSP_PATH_CACHE=0).
+# Then UN (default N/5) calls of a libc function trapped in a dynamically
+# linked process: allowed (its first instruction stepped) and returned at
+# the trap (`return 42`: nothing runs).
 # Columns: the loop's time
 # inside the guest, the whole run's wall time (boot to power off), traps
 # hit, round trips per trap, vsp's own handling time per trap, and the
@@ -30,15 +33,15 @@ echo '# no rules: nothing to trap' >"$T/empty.vsp"
 loop_ms() { tr -d '\r' <"$1" | awk '$1 == "VSP" && $2 == "loop" { print $(NF) }'; }
 
 run() {
-	local name=$1 policy=${2:-}
+	local name=$1 policy=${2:-} work=${3:-"vsp_loop $N /etc/hostname"}
 	local t0 t1
 	t0=$(date +%s%N)
 	if [ -z "$policy" ]; then
-		"$RIG" boot --no-stub --log "$T/$name.log" "vsp_loop $N /etc/hostname" >/dev/null
+		"$RIG" boot --no-stub --log "$T/$name.log" "$work" >/dev/null
 		: >"$T/$name.err"
 	else
 		local qpid port
-		read -r qpid port < <("$RIG" boot --bg --timeout 600 --log "$T/$name.log" "vsp_loop $N /etc/hostname")
+		read -r qpid port < <("$RIG" boot --bg --timeout 600 --log "$T/$name.log" "$work")
 		"$VSP" attach -q --stats --gdb "127.0.0.1:$port" --symbols "$SYSTEM_MAP" \
 			--audit /dev/null "$policy" 2>"$T/$name.err"
 		while kill -0 "$qpid" 2>/dev/null; do sleep 0.1; done
@@ -62,3 +65,15 @@ run "file open, file.path rule" "$HERE/policies/hook-shadow.vsp"
 grep '^hook events:' "$T/file open, file.path rule.err" | sed 's/^/#   /'
 VSP_PATH_CACHE=0 run "file open, no path cache" "$HERE/policies/hook-shadow.vsp"
 grep '^hook events:' "$T/file open, no path cache.err" | sed 's/^/#   /'
+
+# User-space functions (progs-dyn/vsp_uloop.c, dynamically linked): UN
+# calls of a libc function trapped at its entry in the process, wherever
+# ASLR put libc.  The "user calls:" line is the function traps alone (the
+# kernel's mapping-path traps are counted apart).
+UN=${UN:-$((N / 5))}
+printf '%-28s %9s %9s %7s %7s %9s %9s\n' "vsp_uloop $UN" "loop ms" "wall s" traps "rt/trap" "ms/trap" "engine"
+run "no monitor (user calls)" "" "vsp_uloop $UN getpid"
+run "getpid() allowed (stepped)" "$HERE/policies/user-loop.vsp" "vsp_uloop $UN getpid"
+grep '^user calls:' "$T/getpid() allowed (stepped).err" | sed 's/^/#   /'
+run "system() returned at entry" "$HERE/policies/user-loop.vsp" "vsp_uloop $UN system 'echo nc x'"
+grep '^user calls:' "$T/system() returned at entry.err" | sed 's/^/#   /'
