@@ -289,8 +289,14 @@ static void gbe_guard_main(struct gbe *s, int rfd,
 	bool done = false;
 	char why[160] = "";
 	/* vsp died: up to 10 s for the stub to take us (it accepts once it
-	 * has seen the old connection close). */
+	 * has seen the old connection close), 12 s in all: a stub that
+	 * accepts and never answers must not keep the guard for ever. */
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int tries = 0; tries < 50 && !done; tries++) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= 12)
+			break;
 		int fd = socket(sa->ss_family, SOCK_STREAM, 0);
 		if (fd < 0)
 			break;
@@ -669,20 +675,18 @@ static void gbe_detach(struct vsp_backend *be, bool stay_paused)
 	struct gbe *s = gbe_of(be);
 	if (!s)
 		return;
-	int fail = 0;	/* why the traps may still be in the stub */
 	if (s->g.fd >= 0) {
-		/* A loaded host can take seconds to answer the interrupt; a
-		 * signal during the wait (a second Ctrl-C) must not cut it. */
-		for (int tries = 0; s->running && tries < 3; tries++) {
+		/* 3 s for the interrupt's stop; a signal during the wait (a
+		 * second Ctrl-C) does not cut it. */
+		for (int tries = 0; s->running && tries < 2; tries++) {
 			struct vsp_gdb_stop gs;
 			s->interrupting = true;
 			int rc = vsp_gdb_interrupt(&s->g);
 			if (rc == 0)
 				rc = vsp_gdb_wait_stop(&s->g, &gs, 3000);
-			fail = rc;
 			if (rc == 0)
 				s->running = false;
-			else if (rc != -ETIMEDOUT && rc != -EINTR)
+			else if (rc != -EINTR)
 				break;
 		}
 		if (!s->running) {
@@ -693,8 +697,6 @@ static void gbe_detach(struct vsp_backend *be, bool stay_paused)
 				 * answer the rest either: do not wait for each. */
 				dead = rc == -ENOTCONN || rc == -ETIMEDOUT ||
 				       rc == -EPROTO || rc == -EMSGSIZE;
-				if (dead)
-					fail = rc;
 			}
 			s->ntraps = 0;
 			for (size_t i = s->nwatch; i-- > 0 && !dead;) {
@@ -702,8 +704,6 @@ static void gbe_detach(struct vsp_backend *be, bool stay_paused)
 							      s->watch_len[i]);
 				dead = rc == -ENOTCONN || rc == -ETIMEDOUT ||
 				       rc == -EPROTO || rc == -EMSGSIZE;
-				if (dead)
-					fail = rc;
 			}
 			s->nwatch = 0;
 			/* D lets the stub drop its own state and resume the
@@ -714,16 +714,6 @@ static void gbe_detach(struct vsp_backend *be, bool stay_paused)
 	}
 	gbe_sync(be);
 	vsp_gdb_release(&s->g);
-	/* Traps left in a stub that is there but would not stop or answer:
-	 * the guard connects once we are gone and detaches for us (QEMU then
-	 * drops every breakpoint and resumes), as after a crash.  A stub that
-	 * closed the link (the guest ended) needs nothing more. */
-	if (fail < 0 && fail != -ENOTCONN && s->guard_fd >= 0) {
-		fprintf(stderr, "vsp attach: the stub did not let vsp remove its "
-			"traps; the guard detaches for it\n");
-		close(s->guard_fd);
-		s->guard_fd = -1;
-	}
 	gbe_guard_stop(s);
 	free(s);
 	be->priv = NULL;

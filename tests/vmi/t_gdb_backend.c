@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vmi/backend.h"
@@ -412,45 +413,45 @@ int main(void)
 	   "guest exit is reported");
 	b2.ops->detach(&b2, false);
 
-	/* A stub that will not stop for the detach keeps its breakpoints:
-	 * the guard takes over once vsp has closed, and detaches. */
+	/* --on-monitor-death pause: vsp (a child here) dies with traps
+	 * placed; its guard takes the stub, removes each trap itself from
+	 * the list vsp kept it told of, and closes without D (the guest
+	 * stays paused); its last words reach vsp's audit. */
 	sim_start();
 	snprintf(target, sizeof target, "127.0.0.1:%u", sim.port);
-	struct vsp_backend b4 = { .ops = &vsp_be_gdb_ops };
-	ok(b4.ops->attach(&b4, target) == 0, "attach to a stub deaf to interrupts");
-	ok(b4.ops->resume(&b4, 0, &go) == 0, "the guest runs");
-	sim.deaf = true;
-	b4.ops->detach(&b4, false);
-	ok(sim.accepts == 2 && sim.detached, "the guard connected and sent D "
-	   "(the stub drops every breakpoint and resumes)");
-
-	/* --on-monitor-death pause: the guard takes the stub, removes each
-	 * trap itself from the list vsp kept it told of, and closes without
-	 * D (the guest stays paused); its last words reach vsp's audit. */
-	sim_start();
-	snprintf(target, sizeof target, "127.0.0.1:%u", sim.port);
-	struct vsp_backend b5 = { .ops = &vsp_be_gdb_ops };
 	int words[2];
 	ok(pipe(words) == 0, "a pipe for the guard's last words");
-	b5.guard.on_death = VSP_DEATH_PAUSE;
-	b5.guard.last_words = t_last_words;
-	b5.guard.ctx = &words[1];
-	b5.guard.keep[b5.guard.nkeep++] = words[1];
-	ok(b5.ops->attach(&b5, target) == 0, "attach, pausing on vsp's death");
-	ok(b5.ops->trap_add(&b5, 0xffffffff81000050ull) == 0 &&
-	   b5.ops->trap_add(&b5, 0xffffffff81000060ull) == 0 &&
-	   b5.ops->trap_del(&b5, 0xffffffff81000060ull) == 0 &&
-	   b5.ops->trap_add(&b5, 0xffffffff81000070ull) == 0 && sim.nbps == 2,
-	   "traps placed and one removed");
-	sim.deaf = true;
-	ok(b5.ops->resume(&b5, 0, &go) == 0, "the guest runs");
-	b5.ops->detach(&b5, false);
+	sim.deaf = true;	/* takes the guard's connection after vsp's */
+	pid_t vsp = fork();
+	if (vsp == 0) {
+		struct vsp_backend b5 = { .ops = &vsp_be_gdb_ops };
+		b5.guard.on_death = VSP_DEATH_PAUSE;
+		b5.guard.last_words = t_last_words;
+		b5.guard.ctx = &words[1];
+		b5.guard.keep[b5.guard.nkeep++] = words[1];
+		close(words[0]);
+		if (b5.ops->attach(&b5, target) != 0 ||
+		    b5.ops->trap_add(&b5, 0xffffffff81000050ull) != 0 ||
+		    b5.ops->trap_add(&b5, 0xffffffff81000060ull) != 0 ||
+		    b5.ops->trap_del(&b5, 0xffffffff81000060ull) != 0 ||
+		    b5.ops->trap_add(&b5, 0xffffffff81000070ull) != 0)
+			_exit(1);
+		_exit(0);	/* dies without a detach */
+	}
 	close(words[1]);
+	int wst = -1;
+	waitpid(vsp, &wst, 0);
+	ok(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "vsp placed three traps, "
+	   "removed one, and died");
+	char said[400] = "";
+	size_t got = 0;
+	ssize_t rd;
+	while (got < sizeof said - 1 &&
+	       (rd = read(words[0], said + got, sizeof said - 1 - got)) > 0)
+		got += (size_t)rd;
+	said[got] = 0;
 	ok(sim.accepts == 2 && sim.nbps == 0, "the guard removed both traps itself");
 	ok(!sim.detached, "and sent no D: the guest stays paused");
-	char said[400] = "";
-	ssize_t got = read(words[0], said, sizeof said - 1);
-	said[got > 0 ? got : 0] = 0;
 	ok(strstr(said, "removed every trap (2) and left the guest paused") != NULL,
 	   "its last words say so: %s", said);
 	close(words[0]);
