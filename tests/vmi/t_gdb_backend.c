@@ -422,6 +422,7 @@ int main(void)
 	int words[2];
 	ok(pipe(words) == 0, "a pipe for the guard's last words");
 	sim.deaf = true;	/* takes the guard's connection after vsp's */
+	fflush(NULL);	/* the child must not print our buffered lines again */
 	pid_t vsp = fork();
 	if (vsp == 0) {
 		struct vsp_backend b5 = { .ops = &vsp_be_gdb_ops };
