@@ -418,6 +418,8 @@ int mon_fetch_none(void *ctx, struct vsp_event *ev, enum vsp_field f,
 int mon_load_args(struct mon *m);
 /* A NUL-terminated user-space string at addr into s, bounded: 0 or -1. */
 int mon_read_str(struct mon *m, uint64_t addr, struct mon_str *s);
+int mon_args_fetch(struct mon *m, struct vsp_event *ev, enum vsp_field f,
+		   struct vsp_str *out, bool pt_regs);
 int mon_sys_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
 		  struct vsp_str *out);
 

@@ -141,12 +141,13 @@ int mon_read_str(struct mon *m, uint64_t addr, struct mon_str *s)
 	return s->state == 1 ? 0 : -1;
 }
 
-/* The strings of a syscall event (and a kernel function's name, where the
- * late path asks). */
-int mon_sys_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
-		  struct vsp_str *out)
+/* The string fields of an event whose arguments are ev->args: a pointer
+ * argument read as a guest string once, on first use, and the trapped
+ * function's name.  `pt_regs`: the arguments are a syscall's, loaded from
+ * its pt_regs on demand (and only a syscall event has them). */
+int mon_args_fetch(struct mon *m, struct vsp_event *ev, enum vsp_field f,
+		   struct vsp_str *out, bool pt_regs)
 {
-	struct mon *m = ctx;
 	int idx;
 	if (f >= VSP_F_RES_FIRST)
 		return mon_resolved_fetch(m, ev, f, out);
@@ -161,19 +162,27 @@ int mon_sys_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
 		idx = m->cur->path_arg;
 	else
 		return -1;
-	if (idx < 0 || idx > 5 || m->cur->key->kind != VSP_EV_SYSCALL)
+	if (idx < 0 || idx > 5)
 		return -1;
-	if (mon_load_args(m) < 0)
+	if (pt_regs && (m->cur->key->kind != VSP_EV_SYSCALL || mon_load_args(m) < 0))
 		return -1;
 	struct mon_str *s = &m->str[idx];
 	if (s->state == 0) {
 		uint64_t t0 = mon_now_ns();
-		mon_read_str(m, (uint64_t)m->ev.args[idx], s);
+		mon_read_str(m, (uint64_t)ev->args[idx], s);
 		m->fetch_ns += mon_now_ns() - t0;
 	}
 	out->ptr = s->buf;
 	out->len = s->len;
 	return s->state == 1 ? 0 : -1;
+}
+
+/* The strings of a syscall event (and a kernel function's name, where the
+ * late path asks). */
+int mon_sys_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
+		  struct vsp_str *out)
+{
+	return mon_args_fetch(ctx, ev, f, out, true);
 }
 
 static const char *sys_lacks(const struct mon *m,

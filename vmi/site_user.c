@@ -649,33 +649,7 @@ static struct mu_map *mu_learn(struct mon *m, struct mon_trap *t)
 static int user_fetch(void *ctx, struct vsp_event *ev, enum vsp_field f,
 		      struct vsp_str *out)
 {
-	struct mon *m = ctx;
-	int idx;
-
-	if (f >= VSP_F_RES_FIRST)
-		return mon_resolved_fetch(m, ev, f, out);
-	if (f == VSP_F_FUNC) {
-		out->ptr = m->cur->name;
-		out->len = (uint32_t)strlen(m->cur->name);
-		return 0;
-	}
-	if (f >= VSP_F_STR0 && f <= VSP_F_STR5)
-		idx = (int)(f - VSP_F_STR0);
-	else if (f == VSP_F_PATH)
-		idx = m->cur->path_arg;
-	else
-		return -1;
-	if (idx < 0 || idx > 5)
-		return -1;
-	struct mon_str *s = &m->str[idx];
-	if (s->state == 0) {
-		uint64_t t0 = mon_now_ns();
-		mon_read_str(m, (uint64_t)ev->args[idx], s);
-		m->fetch_ns += mon_now_ns() - t0;
-	}
-	out->ptr = s->buf;
-	out->len = s->len;
-	return s->state == 1 ? 0 : -1;
+	return mon_args_fetch(ctx, ev, f, out, false);
 }
 
 static bool user_fill(struct mon *m, struct mon_trap *t, int *rc)
