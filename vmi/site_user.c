@@ -311,12 +311,11 @@ static void mu_forget(struct mon *m, uint64_t mm)
 		if (t->role != MON_T_EVENT || t->site != &mon_site_user ||
 		    t->uhelp != MU_FUNC || mu_addr_used(u, t->addr))
 			continue;
-		int rc = m->be.ops->trap_del(&m->be, t->addr);
-		if (rc < 0 && rc != -ENOENT)
+		int rc = mon_helper_del(m, t);
+		if (rc < 0)
 			fprintf(stderr, "vsp attach: cannot remove the trap at 0x%"
 				PRIx64 ": %s\n", t->addr,
 				vsp_backend_error(&m->be, rc));
-		t->role = MON_T_FREE;
 		u->removed++;
 	}
 	mon_say(m, "user traps of pid %" PRId64 " (mm 0x%" PRIx64 ") gone: "
@@ -522,12 +521,11 @@ static void mu_reset(struct mon *m)
 		struct mon_trap *t = &m->traps[i];
 		if (t->role != MON_T_EVENT || t->site != &mon_site_user)
 			continue;
-		int rc = m->be.ops->trap_del(&m->be, t->addr);
-		if (rc < 0 && rc != -ENOENT)
+		int rc = mon_helper_del(m, t);
+		if (rc < 0)
 			fprintf(stderr, "vsp attach: cannot remove the trap at 0x%"
 				PRIx64 ": %s\n", t->addr,
 				vsp_backend_error(&m->be, rc));
-		t->role = MON_T_FREE;
 	}
 	u->nev = u->nmap = 0;
 	u->helpers = false;
