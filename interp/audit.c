@@ -180,10 +180,17 @@ static void put_event(struct vsp_jbuf *b, struct vsp_event *ev)
 		}
 	}
 	if (vsp_kind_has(ev->kind, VSP_FG_WRITE)) {
+		/* What was written where, over what (the trace's fields). */
 		vsp_jbuf_key(b, "addr", &first);
 		vsp_jbuf_uint(b, ev->addr);
+		vsp_jbuf_key(b, "offset", &first);
+		vsp_jbuf_uint(b, ev->offset);
+		vsp_jbuf_key(b, "len", &first);
+		vsp_jbuf_uint(b, ev->len);
 		vsp_jbuf_key(b, "value", &first);
 		vsp_jbuf_uint(b, ev->value);
+		vsp_jbuf_key(b, "old", &first);
+		vsp_jbuf_uint(b, ev->old);
 	}
 	if (ev->has_stack) {
 		vsp_jbuf_key(b, "stack", &first);

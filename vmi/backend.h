@@ -31,6 +31,9 @@ struct vsp_regs {
 	uint64_t rip, rflags;
 	uint64_t cr0, cr3, cr4;
 	uint64_t fs_base, gs_base, kernel_gs_base;
+	/* MSR_LSTAR, the syscall entry, where the backend shows it (Xen);
+	 * 0 where it does not (a GDB stub's register file has no MSRs). */
+	uint64_t lstar;
 };
 
 enum vsp_stop_kind {

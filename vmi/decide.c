@@ -29,14 +29,12 @@ static const struct mon_site *const mon_sites[VSP_EV_KIND_COUNT] = {
 	[VSP_EV_NET] = &mon_site_net,
 	[VSP_EV_TASK] = &mon_site_task,
 	[VSP_EV_USER] = &mon_site_user,
+	[VSP_EV_WRITE] = &mon_site_write,
 };
 
 /* Why a kind without a site has none; a kind in neither table gets the
  * generic reason. */
-static const char *const mon_no_site[VSP_EV_KIND_COUNT] = {
-	[VSP_EV_WRITE] = "writes to kernel data need write watchpoints, which "
-		"the monitor does not place yet",
-};
+static const char *const mon_no_site[VSP_EV_KIND_COUNT] = { NULL };
 
 const struct mon_site *mon_site_of(enum vsp_event_kind k)
 {
@@ -397,6 +395,7 @@ static int mon_on_event(struct mon *m, struct mon_trap *t)
 	int rc = m->be.ops->regs_get(&m->be, m->vcpu, &m->regs);
 	if (rc < 0)
 		return rc;
+	mon_integrity(m);
 	if (!t->site->fill(m, t, &rc))
 		return rc;
 	return mon_decide(m, t, t->site);

@@ -13,6 +13,7 @@ void vsp_integ_init(struct vsp_integ *g, const struct vsp_regs *r,
 	memset(g, 0, sizeof(*g));
 	g->cr0 = r->cr0 & VSP_CR0_WP;
 	g->cr4 = r->cr4 & (VSP_CR4_SMEP | VSP_CR4_SMAP);
+	g->lstar = r->lstar;
 	g->entry = entry;
 	if (entry)
 		g->have_code = vsp_gread_all(read, ctx, entry, g->code,
@@ -28,6 +29,16 @@ static void integ_say(char *msg, size_t n, size_t *at, const char *what)
 	}
 }
 
+static void integ_lstar(char *msg, size_t n, size_t *at, uint64_t was,
+			uint64_t now)
+{
+	char what[120];
+
+	snprintf(what, sizeof what, "MSR_LSTAR (the syscall entry) is 0x%llx, "
+		 "was 0x%llx", (unsigned long long)now, (unsigned long long)was);
+	integ_say(msg, n, at, what);
+}
+
 unsigned vsp_integ_check(struct vsp_integ *g, const struct vsp_regs *r,
 			 vsp_gread_fn read, void *ctx, char *msg, size_t n)
 {
@@ -41,10 +52,16 @@ unsigned vsp_integ_check(struct vsp_integ *g, const struct vsp_regs *r,
 		now |= VSP_INTEG_SMEP;
 	if ((r->cr4 & VSP_CR4_SMAP) != (g->cr4 & VSP_CR4_SMAP))
 		now |= VSP_INTEG_SMAP;
-	if (g->have_code &&
-	    vsp_gread_all(read, ctx, g->entry, code, sizeof(code)) == 0 &&
-	    memcmp(code, g->code, sizeof(code)) != 0)
-		now |= VSP_INTEG_ENTRY;
+	if (g->lstar && r->lstar != g->lstar)
+		now |= VSP_INTEG_LSTAR;
+	if (g->have_code && read) {
+		if (vsp_gread_all(read, ctx, g->entry, code, sizeof(code)) != 0)
+			now |= g->reported & VSP_INTEG_ENTRY;	/* not known now */
+		else if (memcmp(code, g->code, sizeof(code)) != 0)
+			now |= VSP_INTEG_ENTRY;
+	} else {
+		now |= g->reported & VSP_INTEG_ENTRY;
+	}
 	unsigned fresh = now & ~g->reported;
 	g->reported = now;	/* what changed back is forgotten */
 	if (msg && n)
@@ -60,6 +77,8 @@ unsigned vsp_integ_check(struct vsp_integ *g, const struct vsp_regs *r,
 	if (fresh & VSP_INTEG_SMAP)
 		integ_say(msg, n, &at, r->cr4 & VSP_CR4_SMAP ?
 			  "CR4.SMAP set" : "CR4.SMAP cleared");
+	if (fresh & VSP_INTEG_LSTAR)
+		integ_lstar(msg, n, &at, g->lstar, r->lstar);
 	if (fresh & VSP_INTEG_ENTRY)
 		integ_say(msg, n, &at, "the syscall entry code "
 			  "(entry_SYSCALL_64) changed");

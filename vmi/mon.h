@@ -30,6 +30,7 @@
 
 #include "interp/audit.h"
 #include "lang/catalog.h"
+#include "vmi/integrity.h"
 #include "vmi/kallsyms.h"
 #include "vmi/kaslr.h"
 #include "vmi/kverify.h"
@@ -40,6 +41,7 @@
 #include "vmi/support.h"
 #include "vmi/symbols.h"
 #include "vmi/unwind.h"
+#include "vmi/watch.h"
 #include "vmi/xen_hcall.h"
 
 #define MON_MAX_TRAPS 512
@@ -65,6 +67,12 @@
  * once per this many hits of it, and at least once per MON_VERIFY_NS. */
 #define MON_VERIFY_HITS 32
 #define MON_VERIFY_NS 1000000000ull
+/* Integrity (vmi/integrity.h): CR0 and CR4 come with every stop's
+ * registers and are compared at each; the syscall entry code is read
+ * again at most once per MON_INTEG_NS, and a quiet guest is stopped for
+ * a look once per MON_INTEG_IDLE_NS. */
+#define MON_INTEG_NS 1000000000ull
+#define MON_INTEG_IDLE_NS 5000000000ull
 
 enum mon_role {
 	MON_T_FREE,
@@ -240,6 +248,29 @@ struct mon {
 	bool lost_stop;
 	bool warned_learn;
 
+	/* Write events (vmi/site_write.c): the watched objects, a trap
+	 * record per object for the decide path, the hit being handled, and
+	 * the write the last decided hit began (its later bytes fold in). */
+	struct vsp_watchset ws;
+	struct mon_trap wtrap[VSP_WATCH_MAX_RANGES];
+	struct vsp_whit whit;
+	bool wdone;		/* a verdict put the old bytes back */
+	struct {
+		bool on, undo;
+		uint32_t range;
+		uint64_t stack, fn, offset, ns;
+	} wrun;
+	uint64_t watch_hits, watch_folded, watch_events, rt_in_watch, watch_ns;
+
+	/* CR0.WP, CR4.SMEP/SMAP and the syscall entry (mon_integrity). */
+	struct vsp_integ integ;
+	bool have_integ;	/* the baseline is taken */
+	uint64_t fn_entry, sym_system_state;
+	uint64_t integ_ns;	/* the entry code's last read */
+	uint64_t integ_stop_ns;	/* the last stop of any kind */
+	bool integ_asked;	/* a quiet guest was interrupted for a look */
+	uint64_t integ_alerts, integ_reads;
+
 	/* The interactive session (o->interactive). */
 	FILE *out;		/* answers */
 	uint32_t gen;		/* policy loads so far */
@@ -337,7 +368,13 @@ struct mon_site {
 
 extern const struct mon_site mon_site_syscall, mon_site_kernel,
 	mon_site_hcall, mon_site_late, mon_site_file, mon_site_net,
-	mon_site_task, mon_site_user;
+	mon_site_task, mon_site_user, mon_site_write;
+
+/* vmi/site_write.c: a watch stop (VSP_STOP_WATCH), as mon_on_trap. */
+int mon_on_watch(struct mon *m, const struct vsp_stop *st);
+/* Before a detach of a running guest: follows a denied write to its end.
+ * 0, MON_PAUSED (a rule paused the guest), or a negative code. */
+int mon_write_settle(struct mon *m);
 
 /* The site of each event kind, NULL where the monitor has none. */
 const struct mon_site *mon_site_of(enum vsp_event_kind k);
@@ -366,6 +403,12 @@ void mon_run_stats(struct mon *m, FILE *out, bool json, uint64_t traps,
 		   bool attach_time);
 
 /* vmi/traps.c */
+/* The baseline of mon_integrity, from a stopped vCPU's registers (m->regs)
+ * once the kernel has booted; before that, nothing. */
+void mon_integ_start(struct mon *m);
+/* CR0.WP, CR4.SMEP/SMAP and the syscall entry against the baseline, for
+ * the stop in m->regs: an alert (stderr and the audit log) on a change. */
+void mon_integrity(struct mon *m);
 struct mon_trap *mon_trap_new(struct mon *m, uint64_t addr, enum mon_role role);
 struct mon_trap *mon_trap_at(struct mon *m, uint64_t addr);
 void mon_trap_check(struct mon *m, struct mon_trap *t);

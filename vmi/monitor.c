@@ -491,6 +491,18 @@ void mon_run_stats(struct mon *m, FILE *out, bool json, uint64_t traps,
 			m->hs->st.events, m->hs->st.skipped, m->hs->st.path_walks,
 			m->hs->st.cache_hits, m->hs->st.cache_stale);
 	mon_user_stats(m, out);
+	if (m->watch_hits)
+		fprintf(out, "watch hits:         %" PRIu64 " (%" PRIu64 " bytes "
+			"folded into the write they continue)\n"
+			"per watch hit:      %.2f round trips, %.2f ms\n",
+			m->watch_hits, m->watch_folded,
+			(double)m->rt_in_watch / (double)m->watch_hits,
+			(double)m->watch_ns / 1e6 / (double)m->watch_hits);
+	if (m->have_integ)
+		fprintf(out, "integrity:          %" PRIu64 " checks, %" PRIu64
+			" reads of the entry code, %" PRIu64 " alert%s\n",
+			m->integ.checks, m->integ_reads, m->integ_alerts,
+			m->integ_alerts == 1 ? "" : "s");
 	if (m->restarts)
 		fprintf(out, "calls restarted:    %" PRIu64
 			" (unreadable path while the late-decision slot was busy)\n",
@@ -569,6 +581,10 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 			goto out_detach;
 		}
 		mon_syms_ready(m);
+		if (o->ops->regs_get(&m->be, 0, &m->regs) == 0) {
+			m->vcpu = 0;
+			mon_integ_start(m);
+		}
 		if (!o->symbols && mon_refusals(m, m->p, stderr) > 0) {
 			fprintf(stderr, "vsp attach: the policy names events this "
 				"guest cannot trap; nothing placed\n");
@@ -654,6 +670,12 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 			break;
 		if (st.kind == VSP_STOP_TIMEOUT) {
 			m->ctl_ns = 0;	/* the guest is quiet: look at once */
+			/* ... and at its integrity now and then. */
+			if (m->syms && !m->integ_asked && !m->paused &&
+			    mon_now_ns() - m->integ_stop_ns > MON_INTEG_IDLE_NS) {
+				m->integ_asked = true;
+				rc = o->ops->interrupt(&m->be);
+			}
 			continue;
 		}
 		if (st.kind == VSP_STOP_EXITED) {
@@ -662,8 +684,14 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 			status = VSP_MON_OK;
 			goto out_gone;
 		}
-		if (st.kind == VSP_STOP_TRAP) {
-			rc = mon_on_trap(m, &st);
+		if (st.kind == VSP_STOP_TRAP || st.kind == VSP_STOP_WATCH) {
+			/* A watch stop is an event when it was decided: not a
+			 * write of the same bytes, nor a later byte of a write. */
+			uint64_t w0 = m->watch_events;
+			rc = st.kind == VSP_STOP_TRAP ? mon_on_trap(m, &st) :
+			     mon_on_watch(m, &st);
+			unsigned seen = st.kind == VSP_STOP_TRAP ||
+					m->watch_events != w0;
 			if (rc == MON_PAUSED && o->interactive) {
 				/* The session goes on around the stopped guest. */
 				m->paused = m->rule_paused = true;
@@ -672,14 +700,14 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 					"resumes it\n");
 				fflush(m->out);
 				rc = 0;
-				events_seen++;
+				events_seen += seen;
 				continue;
 			}
 			if (rc == MON_PAUSED) {
 				stay_paused = true;
 				break;
 			}
-			events_seen++;
+			events_seen += seen;
 			if (m->lost_stop) {
 				/* --on-audit-error stop or pause. */
 				stay_paused = o->on_audit_error == VSP_ON_ERR_PAUSE;
@@ -687,8 +715,21 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 			}
 			continue;
 		}
-		/* A stop we did not ask for: let the guest go on. */
+		/* A stop we did not ask for (or the look at a quiet guest):
+		 * let the guest go on. */
+		if (st.kind == VSP_STOP_INTERRUPT && m->syms) {
+			m->vcpu = st.vcpu;
+			if (o->ops->regs_get(&m->be, st.vcpu, &m->regs) == 0)
+				mon_integrity(m);
+		}
 		rc = o->ops->resume(&m->be, st.vcpu, &go);
+	}
+	if (rc >= 0 && !stay_paused && !(o->interactive && m->paused)) {
+		int src = mon_write_settle(m);
+		if (src == MON_PAUSED)
+			stay_paused = true;
+		else if (src < 0)
+			rc = src;
 	}
 	if (rc < 0) {
 		fprintf(stderr, "vsp attach: lost the guest: %s\n", vsp_backend_error(&m->be, rc));
@@ -711,6 +752,9 @@ out_gone:
 	m->rd.active = false;
 	m->rd.late = false;
 out_detach:
+	/* The backend removes the watchpoints with the traps (the guest may
+	 * run now: no packets but the interrupt); here only the copies go. */
+	vsp_watch_release(&m->ws, NULL);
 	o->ops->detach(&m->be, stay_paused);
 	if (stay_paused)
 		fprintf(stderr, "vsp attach: detached; the guest stays paused\n");

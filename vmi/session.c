@@ -105,8 +105,9 @@ static int mon_stop_guest(struct mon *m)
 				continue;
 			if (st.kind == VSP_STOP_EXITED)
 				return -ENOTCONN;
-			if (st.kind == VSP_STOP_TRAP) {
-				rc = mon_on_trap(m, &st);
+			if (st.kind == VSP_STOP_TRAP || st.kind == VSP_STOP_WATCH) {
+				rc = st.kind == VSP_STOP_TRAP ? mon_on_trap(m, &st) :
+				     mon_on_watch(m, &st);
 				if (rc < 0)
 					return rc;
 				if (rc == MON_PAUSED) {
@@ -208,6 +209,9 @@ static int mon_policy_swap(struct mon *m, char *const *files, size_t n,
 	m->gen++;
 	m->kept = 0;
 	memset(m->hkey, 0, sizeof m->hkey);
+	/* Watched objects are placed again for the new policy's events. */
+	vsp_watch_release(&m->ws, &m->be);
+	m->wrun.on = false;
 	if (mon_setup_traps(m) != 0)
 		fprintf(out, "load: some traps could not be installed\n");
 	/* What the old policy trapped and the new one does not. */

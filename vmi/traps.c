@@ -20,6 +20,9 @@
 
 #include "vmi/mon.h"
 
+static void mon_alert_note(struct mon *m, const char *name, uint64_t addr,
+			   const char *msg);
+
 struct mon_trap *mon_trap_new(struct mon *m, uint64_t addr,
 			      enum mon_role role)
 {
@@ -249,19 +252,90 @@ static void mon_tampered(struct mon *m, struct mon_trap *t, const uint8_t *now)
 	    m->be.ops->trap_add(&m->be, t->addr) < 0)
 		fprintf(stderr, "vsp attach: alert: cannot re-arm the trap at %s\n",
 			sym);
+	mon_alert_note(m, fn ? fn : "", t->addr, msg);
+}
+
+/* No rule decided this: an alert record of its own. */
+static void mon_alert_note(struct mon *m, const char *name, uint64_t addr,
+			   const char *msg)
+{
 	if (!m->have_audit)
 		return;
-	/* No rule decided this: a record of its own. */
 	struct vsp_audit_note n = {
 		.seq = ++m->seq, .time_ns = mon_now_ns() - m->t_attach,
-		.addr = t->addr, .vm = m->o->vm ? m->o->vm : "guest0",
-		.kind = "kernel", .name = fn ? fn : "", .msg = msg,
+		.addr = addr, .vm = m->o->vm ? m->o->vm : "guest0",
+		.kind = "kernel", .name = name, .msg = msg,
 		.mode = m->mode,
 	};
 	uint64_t lost = m->audit.write_errors;
 	int rc = vsp_audit_note(&m->audit, &n);
 	if (rc < 0)
 		mon_lost(m, "audit", rc, m->audit.write_errors - lost);
+}
+
+/*
+ * The baseline is what the running kernel set up: a guest attached at
+ * power on (the paused QEMU of the tests) turns SMEP and SMAP on and
+ * patches its entry code while it boots, so until `system_state` says
+ * the boot is over (SYSTEM_FREEING_INITMEM or later: 2 and up on every
+ * kernel since 4.13) the baseline waits.  CR0.WP is set in every booted
+ * kernel: a baseline without it is itself a change.  One read of
+ * system_state and one of the entry code, once.
+ */
+void mon_integ_start(struct mon *m)
+{
+	if (m->have_integ || !m->syms)
+		return;
+	if (!m->sym_system_state &&
+	    vsp_sym_addr(m->syms, "system_state", &m->sym_system_state) < 0)
+		m->sym_system_state = 1;	/* none: take it now */
+	if (m->sym_system_state != 1) {
+		uint32_t state = 0;
+		if (m->be.ops->read(&m->be, m->vcpu, m->sym_system_state, &state,
+				    4) != 4 || state < 2)
+			return;
+	}
+	if (!m->fn_entry)
+		(void)vsp_sym_addr(m->syms, "entry_SYSCALL_64", &m->fn_entry);
+	struct vsp_regs r = m->regs;
+	r.cr0 |= VSP_CR0_WP;
+	vsp_integ_init(&m->integ, &r, mon_gread, m, m->fn_entry);
+	m->have_integ = true;
+	m->integ_ns = mon_now_ns();
+	mon_say(m, "integrity baseline: CR0.WP %s, CR4.SMEP %s, CR4.SMAP %s, "
+		"%s%s", m->regs.cr0 & VSP_CR0_WP ? "set" : "clear",
+		m->regs.cr4 & VSP_CR4_SMEP ? "set" : "clear",
+		m->regs.cr4 & VSP_CR4_SMAP ? "set" : "clear",
+		m->integ.lstar ? "MSR_LSTAR and " : "",
+		m->integ.have_code ? "entry_SYSCALL_64's code" :
+		"no syscall entry code");
+	/* Attached to a kernel that already runs without write protection. */
+	mon_integrity(m);
+}
+
+void mon_integrity(struct mon *m)
+{
+	uint64_t now = mon_now_ns();
+
+	m->integ_stop_ns = now;
+	m->integ_asked = false;
+	if (!m->have_integ) {
+		mon_integ_start(m);
+		return;
+	}
+	/* The code costs a round trip: not at every stop. */
+	bool code = now - m->integ_ns >= MON_INTEG_NS;
+	if (code) {
+		m->integ_ns = now;
+		m->integ_reads++;
+	}
+	char msg[300];
+	if (!vsp_integ_check(&m->integ, &m->regs, code ? mon_gread : NULL, m,
+			     msg, sizeof msg))
+		return;
+	fprintf(stderr, "vsp attach: alert: %s (vCPU %u)\n", msg, m->vcpu);
+	m->integ_alerts++;
+	mon_alert_note(m, "entry_SYSCALL_64", m->integ.entry, msg);
 }
 
 /* Reads the code under an emulated trap again when it is due. */

@@ -36,6 +36,7 @@ void xen_regs_from_event(const struct vm_event_regs_x86 *x,
 	r->cr0 = x->cr0; r->cr3 = x->cr3; r->cr4 = x->cr4;
 	r->fs_base = x->fs_base; r->gs_base = x->gs_base;
 	r->kernel_gs_base = x->shadow_gs;
+	r->lstar = x->msr_lstar;
 	c->cr0 = x->cr0; c->cr3 = x->cr3; c->cr4 = x->cr4;
 	c->efer = x->msr_efer;
 }
@@ -62,6 +63,7 @@ void xen_regs_from_hvm(const struct hvm_hw_cpu *h, struct vsp_regs *r,
 	r->cr0 = h->cr0; r->cr3 = h->cr3; r->cr4 = h->cr4;
 	r->fs_base = h->fs_base; r->gs_base = h->gs_base;
 	r->kernel_gs_base = h->shadow_gs;
+	r->lstar = h->msr_lstar;
 	c->cr0 = h->cr0; c->cr3 = h->cr3; c->cr4 = h->cr4;
 	c->efer = h->msr_efer;
 }

@@ -57,6 +57,30 @@ int main(void)
 	unreadable = true;
 	ok(vsp_integ_check(&g, &r, rd, NULL, msg, sizeof msg) == 0,
 	   "an unreadable entry is no change");
+	unreadable = false;
+	code[5] = 0x90 + 5;
+	vsp_integ_check(&g, &r, rd, NULL, msg, sizeof msg);
+	code[6] = 0xcc;
+	ok(vsp_integ_check(&g, &r, NULL, NULL, msg, sizeof msg) == 0,
+	   "without a read the entry code is not looked at");
+	ok(vsp_integ_check(&g, &r, rd, NULL, msg, sizeof msg) == VSP_INTEG_ENTRY,
+	   "the next check that reads it finds the change");
+	ok(vsp_integ_check(&g, &r, NULL, NULL, msg, sizeof msg) == 0 &&
+	   (g.reported & VSP_INTEG_ENTRY),
+	   "a check without the read keeps it reported, not forgotten");
+	code[6] = 0x90 + 6;
+	vsp_integ_check(&g, &r, rd, NULL, msg, sizeof msg);
+	struct vsp_regs rx = r;
+	rx.lstar = 0xffffffff81e00000ull;
+	struct vsp_integ gx;
+	vsp_integ_init(&gx, &rx, rd, NULL, ENTRY);
+	rx.lstar = 0xffffffffc0001000ull;
+	ok(vsp_integ_check(&gx, &rx, NULL, NULL, msg, sizeof msg) == VSP_INTEG_LSTAR &&
+	   strstr(msg, "MSR_LSTAR") && strstr(msg, "0xffffffffc0001000"),
+	   "MSR_LSTAR moved (a backend that shows it): %s", msg);
+	ok(vsp_integ_check(&g, &rx, NULL, NULL, msg, sizeof msg) == 0,
+	   "LSTAR is not compared where the backend did not show it at attach");
+	unreadable = true;
 	struct vsp_integ g2;
 	vsp_integ_init(&g2, &r, rd, NULL, ENTRY);
 	ok(!g2.have_code && vsp_integ_check(&g2, &r, rd, NULL, msg, sizeof msg) == 0,

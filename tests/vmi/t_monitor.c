@@ -55,6 +55,9 @@ static void quiet_end(int saved)
 #define K_BANNER 0xffffffff812e0000ull	/* linux_banner */
 #define K_STACK 0xffffc90000010000ull	/* 8 KiB kernel stack */
 #define K_RET 0xffffffff81002345ull	/* into do_syscall_64 */
+#define K_DATA 0xffffffff82000000ull	/* modprobe_path, then sys_call_table */
+#define K_SCT 0xffffffff82000100ull
+#define K_WRITER 0xffffffff81200300ull	/* a function that writes it */
 #define U_STR 0x7fff0000ull
 
 struct region {
@@ -89,6 +92,12 @@ static struct {
 	int nlog;
 	size_t wrote_len;
 	char wrote[64];
+	/* Watch stops: at stop i, `watch[i].on` makes it a write of byte
+	 * `val` at `at` before the stop; writes go to memory (write_mem). */
+	struct { bool on; uint64_t at; uint8_t val; } watch[64];
+	bool write_mem;
+	uint64_t wps[8][2];
+	int nwps, max_wps;	/* max_wps: a KVM-like stub's 4 of 8 bytes */
 } fk;
 
 static uint8_t *fk_region(uint64_t base, size_t len)
@@ -159,6 +168,11 @@ static long fk_write(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
 	fk.wrote_at = gva;
 	fk.wrote_len = len < sizeof fk.wrote ? len : sizeof fk.wrote;
 	memcpy(fk.wrote, buf, fk.wrote_len);
+	for (int i = 0; fk.write_mem && i < fk.nmem; i++) {
+		struct region *r = &fk.mem[i];
+		if (gva >= r->base && gva + len <= r->base + r->len)
+			memcpy(r->data + (gva - r->base), buf, len);
+	}
 	return (long)len;
 }
 
@@ -206,7 +220,39 @@ static int fk_wait(struct vsp_backend *be, struct vsp_stop *st, int timeout_ms)
 	fk.regs = fk.stops[fk.stop];
 	st->kind = VSP_STOP_TRAP;
 	st->addr = fk.regs.rip;
+	if (fk.watch[fk.stop].on) {
+		uint64_t at = fk.watch[fk.stop].at;
+		for (int i = 0; i < fk.nmem; i++)
+			if (at >= fk.mem[i].base && at < fk.mem[i].base + fk.mem[i].len)
+				fk.mem[i].data[at - fk.mem[i].base] = fk.watch[fk.stop].val;
+		st->kind = VSP_STOP_WATCH;
+		st->addr = at;
+	}
 	return 0;
+}
+
+static int fk_watch_add(struct vsp_backend *be, uint64_t addr, uint64_t len)
+{
+	(void)be;
+	if (fk.max_wps && (len > 8 || fk.nwps >= fk.max_wps))
+		return -ENOSPC;
+	if (fk.nwps >= 8)
+		return -ENOSPC;
+	fk.wps[fk.nwps][0] = addr;
+	fk.wps[fk.nwps++][1] = len;
+	return 0;
+}
+
+static int fk_watch_del(struct vsp_backend *be, uint64_t addr, uint64_t len)
+{
+	(void)be;
+	for (int i = 0; i < fk.nwps; i++)
+		if (fk.wps[i][0] == addr && fk.wps[i][1] == len) {
+			fk.wps[i][0] = fk.wps[--fk.nwps][0];
+			fk.wps[i][1] = fk.wps[fk.nwps][1];
+			return 0;
+		}
+	return -ENOENT;
 }
 
 static int fk_resume(struct vsp_backend *be, uint32_t vcpu,
@@ -311,6 +357,8 @@ static void setup_guest(void)
 		e[7] = 0xc1;
 		e[8] = 0xc3;
 	}
+	uint8_t *data = fk_region(K_DATA, 0x1000);
+	strcpy((char *)data, "/sbin/modprobe");
 	uint8_t *stack = fk_region(K_STACK, 0x2000);
 	put64(stack + 0x1e00, K_RET);
 	uint8_t *user = fk_region(U_STR, 0x1000);
@@ -355,7 +403,11 @@ static const char symbols_text[] =
 	"ffffffff81290000 T getname\n"
 	"ffffffff81290100 T putname\n"
 	"ffffffff812e0000 D linux_banner\n"
-	"ffffffff812f0000 T _etext\n";
+	"ffffffff812f0000 T _etext\n"
+	"ffffffff81200300 T proc_dostring\n"
+	"ffffffff82000000 D modprobe_path\n"
+	"ffffffff82000100 D hook_table\n"
+	"ffffffff82001000 D after_hook_table\n";
 
 static char *write_tmp(const char *dir, const char *name, const char *text)
 {
@@ -990,6 +1042,203 @@ static void refuse_run(const char *dir, const char *map)
 	free(pol);
 }
 
+/* A watch stop of a write of `val` at `at` by the writer on `stack`. */
+static struct vsp_regs *watch_stop(uint64_t at, uint8_t val, uint64_t stack)
+{
+	struct vsp_regs *r = syscall_stop(K_WRITER + 0x20, 0);
+	r->rsp = stack;
+	fk.watch[fk.nstops - 1].on = true;
+	fk.watch[fk.nstops - 1].at = at;
+	fk.watch[fk.nstops - 1].val = val;
+	return r;
+}
+
+/* Runs the policy `text` on the stops set up so far; stderr in err. */
+static int watch_run(const char *dir, const char *map, const char *text,
+		     FILE *audit, FILE *err)
+{
+	char *pol = write_tmp(dir, "w.vsp", text);
+	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET };
+	const char *files[1] = { pol };
+	struct vsp_policy *p = vsp_policy_load(files, 1, &lo, NULL);
+	ok(p != NULL, "write: the policy loads");
+	if (!p)
+		return -1;
+	struct vsp_backend_ops ops = fk_ops;
+	ops.caps.kinds |= VSP_BE_KIND(WRITE);
+	ops.caps.watchpoints = true;
+	ops.watch_add = fk_watch_add;
+	ops.watch_del = fk_watch_del;
+	struct vsp_monitor_opts mo = {
+		.ops = &ops, .target = "fake", .symbols = map,
+		.policy = p, .audit = audit, .quiet = true,
+	};
+	fflush(stderr);
+	int saved = dup(2);
+	dup2(fileno(err), 2);
+	int rc = vsp_monitor_run(&mo);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	vsp_policy_free(p);
+	unlink(pol);
+	free(pol);
+	return rc;
+}
+
+/*
+ * Writes to modprobe_path through watch stops: a string copied byte by
+ * byte is one write, denied at its first changed byte and put back byte
+ * by byte, with one record; another writer's write is an event of its
+ * own; a byte written with its old value is no event.
+ */
+static void write_run(const char *dir, const char *map)
+{
+	const uint64_t s1 = K_STACK + 0x1e00, s2 = K_STACK + 0x81e00;
+	fresh_guest();
+	fk.write_mem = true;
+	const char *evil = "/tmp/x";
+	for (int i = 0; evil[i]; i++)	/* '/' first: the old byte */
+		watch_stop(K_DATA + (uint64_t)i, (uint8_t)evil[i], s1);
+	watch_stop(K_DATA + 6, 0, s1);
+	watch_stop(K_DATA + 3, 'X', s2);	/* another task */
+	FILE *audit = tmpfile(), *err = tmpfile();
+	int rc = watch_run(dir, map, "rule \"mp\": on write modprobe_path\n"
+			   "  : deny, alert \"%{offset} %{len} %{value} %{old}\";\n",
+			   audit, err);
+	ok(rc == VSP_MON_OK, "write: the monitor ends with 0");
+	uint8_t *data = NULL;
+	for (int i = 0; i < fk.nmem; i++)
+		if (fk.mem[i].base == K_DATA)
+			data = fk.mem[i].data;
+	ok(data && strcmp((char *)data, "/sbin/modprobe") == 0,
+	   "write: every byte denied is put back: %s", data ? (char *)data : "?");
+	ok(count_lines(audit, "\"rule\":\"mp\",\"verdict\":\"deny\"") == 2,
+	   "write: two records, one per write, not per byte");
+	ok(count_lines(audit, "\"msg\":\"1 1 116 115\"") == 1,
+	   "write: the first write's record: offset 1, 't' over 's'");
+	ok(count_lines(audit, "\"msg\":\"3 1 88 105\"") == 1,
+	   "write: the other writer's, an event of its own");
+	ok(count_lines(audit, "\"offset\":1,\"len\":1,\"value\":116,\"old\":115") == 1,
+	   "write: the record's event has offset, len, value and old");
+	ok(fk.nwps == 1 && fk.wps[0][0] == K_DATA && fk.wps[0][1] == 0x100,
+	   "write: one watchpoint over the object, up to the next symbol");
+	fclose(audit);
+	fclose(err);
+
+	/* Allowed: the shadow follows, so the next write's old is exact. */
+	fresh_guest();
+	fk.write_mem = true;
+	watch_stop(K_DATA + 1, 'T', s1);
+	watch_stop(K_DATA + 1, 'U', s2);
+	audit = tmpfile();
+	err = tmpfile();
+	rc = watch_run(dir, map, "on write modprobe_path : log \"%{value} %{old}\";\n",
+		       audit, err);
+	ok(count_lines(audit, "\"msg\":\"84 115\"") == 1 &&
+	   count_lines(audit, "\"msg\":\"85 84\"") == 1,
+	   "write: allowed writes stand and old follows them");
+	fclose(audit);
+	fclose(err);
+
+	/* kill: the write undone, the record says why it was not applied. */
+	fresh_guest();
+	fk.write_mem = true;
+	watch_stop(K_DATA + 1, 'T', s1);
+	audit = tmpfile();
+	err = tmpfile();
+	rc = watch_run(dir, map, "on write modprobe_path : kill;\n", audit, err);
+	for (int i = 0; i < fk.nmem; i++)
+		if (fk.mem[i].base == K_DATA)
+			data = fk.mem[i].data;
+	ok(strcmp((char *)data, "/sbin/modprobe") == 0 &&
+	   count_lines(audit, "\"applied\":false") == 1 &&
+	   count_lines(audit, "is not killed; the write was undone") == 1,
+	   "write: kill undoes the write and says the writer lives");
+	fclose(audit);
+	fclose(err);
+
+	/* A table: each element written is its own event. */
+	fresh_guest();
+	fk.write_mem = true;
+	watch_stop(K_SCT + 8 * 2, 0x41, s1);
+	watch_stop(K_SCT + 8 * 3, 0x42, s1);
+	audit = tmpfile();
+	err = tmpfile();
+	rc = watch_run(dir, map, "on write hook_table[0..7] : deny, log \"%{offset} %{len}\";\n",
+		       audit, err);
+	ok(count_lines(audit, "\"msg\":\"16 8\"") == 1 &&
+	   count_lines(audit, "\"msg\":\"24 8\"") == 1,
+	   "write: table elements are events of their own, 8 bytes each");
+	fclose(audit);
+	fclose(err);
+
+	/* A KVM-like stub: 4 watchpoints of 8 bytes.  64 bytes need 8. */
+	fresh_guest();
+	fk.max_wps = 4;
+	audit = tmpfile();
+	err = tmpfile();
+	rc = watch_run(dir, map, "rule \"t\": on write hook_table[0..7] : deny;\n",
+		       audit, err);
+	ok(rc == VSP_MON_POLICY, "write: too few watchpoints: exit 1");
+	ok(count_lines(err, "w.vsp:1:") == 1 &&
+	   count_lines(err, "rule \"t\": write hook_table[0..7] cannot be "
+		       "trapped through the fake backend: it needs 8 write "
+		       "watchpoints of 8 bytes and the hypervisor took 4") == 1,
+	   "write: refused by rule and location, with both counts");
+	ok(fk.nwps == 0, "write: nothing left placed");
+	fclose(audit);
+	fclose(err);
+}
+
+/* CR0.WP cleared at a stop: one alert, on stderr and in the audit log,
+ * and the events still decided. */
+static void integrity_run(const char *dir, const char *map)
+{
+	static const char text[] = "rule \"p\": on syscall getpid : return 7;\n";
+	char *pol = write_tmp(dir, "i.vsp", text);
+	fresh_guest();
+	fk.regs.cr4 = 0x6f0 | (1u << 20) | (1u << 21);
+	syscall_stop(K_GETPID, 0)->cr4 = fk.regs.cr4;
+	syscall_stop(K_GETPID, 0)->cr0 &= ~(1ull << 16);
+	fk.stops[1].cr4 = fk.regs.cr4;
+	syscall_stop(K_GETPID, 0)->cr0 &= ~(1ull << 16);
+	fk.stops[2].cr4 = fk.regs.cr4;
+	syscall_stop(K_GETPID, 0)->cr4 = 0x6f0;
+	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET };
+	const char *files[1] = { pol };
+	struct vsp_policy *p = vsp_policy_load(files, 1, &lo, NULL);
+	FILE *audit = tmpfile(), *err = tmpfile();
+	struct vsp_monitor_opts mo = {
+		.ops = &fk_ops, .target = "fake", .symbols = map,
+		.policy = p, .audit = audit, .quiet = true, .stats = true,
+	};
+	fflush(stderr);
+	int saved = dup(2);
+	dup2(fileno(err), 2);
+	int rc = vsp_monitor_run(&mo);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	ok(rc == VSP_MON_OK, "integrity: the monitor ends with 0");
+	ok(count_lines(err, "alert: CR0.WP cleared") == 1,
+	   "integrity: CR0.WP cleared reported once on stderr");
+	ok(count_lines(err, "CR4.SMEP cleared; CR4.SMAP cleared") == 1,
+	   "integrity: SMEP and SMAP cleared reported");
+	ok(count_lines(audit, "\"severity\":\"alert\"") == 2 &&
+	   count_lines(audit, "CR0.WP cleared") == 1,
+	   "integrity: an alert record per change in the audit log");
+	ok(count_lines(audit, "\"rule\":\"p\",\"verdict\":\"return\"") == 4,
+	   "integrity: every event still decided");
+	ok(count_lines(err, "integrity:          5 checks, 0 reads") == 1,
+	   "integrity: stops within a second read no code (rate-limited)");
+	fclose(audit);
+	fclose(err);
+	vsp_policy_free(p);
+	unlink(pol);
+	free(pol);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/vsp-t-monitor.XXXXXX";
@@ -1080,6 +1329,8 @@ int main(void)
 	caps_run(dir, map);
 	xen_error_run(dir, map);
 	refuse_run(dir, map);
+	write_run(dir, map);
+	integrity_run(dir, map);
 	unlink(pol);
 	unlink(map);
 	rmdir(dir);
