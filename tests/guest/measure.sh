@@ -1,7 +1,7 @@
 #!/bin/bash
 # measure.sh: what interception costs on the bundled guest.
 #
-#   tests/guest/measure.sh [N]
+#   tests/guest/measure.sh [N [W]]
 # runs `vsp_loop N /etc/hostname` (N openat+close pairs, default 500) in the
 # guest four ways and prints one line each: no debugger at all; vsp
 # attached with a policy that traps nothing; every openat trapped and
@@ -16,7 +16,16 @@
 # Columns: the loop's time
 # inside the guest, the whole run's wall time (boot to power off), traps
 # hit, round trips per trap, vsp's own handling time per trap, and the
-# engine's share of that.
+# engine's share of that.  After each attached run, the integrity checks
+# (CR0/CR4 at every stop, free; the syscall entry code read at most once a
+# second: those reads are all the round trips it adds).
+#
+# Then writes to kernel data: W writes of /proc/sys/kernel/modprobe, each
+# changing one byte (/sbin/modprobX and back), watched by `on write
+# modprobe_path : log`.  The kernel copies the string byte by byte and the
+# watchpoint stops at every byte written, changed or not (15 per write);
+# one of them changes a byte and is the event.  Columns: the loop's time
+# inside the guest, watch hits, events, round trips and vsp's ms per hit.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -54,6 +63,7 @@ run() {
 	share=$(awk '/^engine share:/ { print $3 }' "$T/$name.err")
 	printf '%-28s %9s %9.2f %7s %7s %9s %9s\n' "$name" "$(loop_ms "$T/$name.log")" \
 		"$(echo "($t1 - $t0) / 1000000000" | bc -l)" "${hits:-0}" "${rt:--}" "${ms:--}" "${share:--}"
+	grep '^integrity:' "$T/$name.err" | sed 's/^/#   /' || true
 }
 
 printf '%-28s %9s %9s %7s %7s %9s %9s\n' "vsp_loop $N" "loop ms" "wall s" traps "rt/trap" "ms/trap" "engine"
@@ -77,3 +87,31 @@ run "getpid() allowed (stepped)" "$HERE/policies/user-loop.vsp" "vsp_uloop $UN g
 grep '^user calls:' "$T/getpid() allowed (stepped).err" | sed 's/^/#   /'
 run "system() returned at entry" "$HERE/policies/user-loop.vsp" "vsp_uloop $UN system 'echo nc x'"
 grep '^user calls:' "$T/system() returned at entry.err" | sed 's/^/#   /'
+W=${2:-20}
+echo 'on write modprobe_path : log;' >"$T/write.vsp"
+# busybox date has no %N: the loop's time from /proc/uptime.
+wcmd="i=0; s=\$(cut -d' ' -f1 /proc/uptime); while [ \$i -lt $W ]; do echo /sbin/modprobX >/proc/sys/kernel/modprobe; echo /sbin/modprobe >/proc/sys/kernel/modprobe; i=\$((i + 2)); done; e=\$(cut -d' ' -f1 /proc/uptime); echo VSP wloop \$(awk \"BEGIN { print (\$e - \$s) * 1000 }\")"
+wrun() {
+	local name=$1 policy=${2:-}
+	if [ -z "$policy" ]; then
+		"$RIG" boot --no-stub --log "$T/$name.log" "$wcmd" >/dev/null
+		: >"$T/$name.err"
+	else
+		local qpid port
+		read -r qpid port < <("$RIG" boot --bg --timeout 600 --log "$T/$name.log" "$wcmd")
+		"$VSP" attach -q --stats --gdb "127.0.0.1:$port" --symbols "$SYSTEM_MAP" \
+			--audit /dev/null "$policy" 2>"$T/$name.err"
+		while kill -0 "$qpid" 2>/dev/null; do sleep 0.1; done
+	fi
+	local ms hits ev rt per
+	ms=$(tr -d '\r' <"$T/$name.log" | awk '$1 == "VSP" && $2 == "wloop" { print $3 }')
+	hits=$(awk '/^watch hits:/ { print $3 }' "$T/$name.err")
+	ev=$(awk '/^events:/ { print $2 }' "$T/$name.err")
+	rt=$(awk '/^per watch hit:/ { print $4 }' "$T/$name.err")
+	per=$(awk '/^per watch hit:/ { print $7 }' "$T/$name.err")
+	printf '%-28s %9s %7s %7s %7s %9s\n' "$name" "${ms:--}" "${hits:-0}" "${ev:-0}" "${rt:--}" "${per:--}"
+	grep '^integrity:' "$T/$name.err" | sed 's/^/#   /' || true
+}
+printf '\n%-28s %9s %7s %7s %7s %9s\n' "$W writes of modprobe" "loop ms" hits events "rt/hit" "ms/hit"
+wrun "no monitor"
+wrun "modprobe_path watched, log" "$T/write.vsp"
