@@ -66,6 +66,14 @@ struct vsp_resume {
 	uint64_t addr;
 };
 
+/* One read of a batch (vsp_backend_ops.read_many). */
+struct vsp_read {
+	uint64_t gva;
+	void *buf;
+	size_t len;
+	long got;	/* as read() returns: bytes from the start, or < 0 */
+};
+
 struct vsp_backend;
 
 /*
@@ -133,6 +141,12 @@ struct vsp_backend_ops {
 	 * the guest's own bytes, never the monitor's trap instructions. */
 	long (*read)(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
 		     void *buf, size_t len);
+	/* The reads r[0..n) (n <= 16, each at most 1 KiB and within a page),
+	 * answered together in one round trip: each r[i].got as read()
+	 * returns.  Returns 0, or a negative code when the link failed.
+	 * NULL where reads cost no round trip (Xen maps guest memory). */
+	int (*read_many)(struct vsp_backend *be, uint32_t vcpu,
+			 struct vsp_read *r, size_t n);
 	long (*write)(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
 		      const void *buf, size_t len);
 	int (*regs_get)(struct vsp_backend *be, uint32_t vcpu,

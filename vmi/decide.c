@@ -54,6 +54,26 @@ const char *vsp_monitor_why_not(enum vsp_event_kind k)
 			 1ull << VSP_F_PPID | 1ull << VSP_F_COMM | \
 			 1ull << VSP_F_UID | 1ull << VSP_F_EUID | 1ull << VSP_F_GID)
 
+/* The event's current task alone: one read, for rules on resolved
+ * fields that do not name the process's own (pid, comm, uid, ...). */
+void mon_load_task(struct mon *m)
+{
+	if (m->task_loaded)
+		return;
+	m->task_loaded = true;
+	m->task = 0;
+	if (!m->have_lx)
+		return;
+	uint64_t base = vsp_linux_percpu_base(m->regs.gs_base,
+					      m->regs.kernel_gs_base);
+	uint64_t task;
+	bool was = m->win_on;
+	m->win_on = true;
+	if (base && vsp_linux_current(&m->lx, mon_gread, m, base, &task) == 0)
+		m->task = task;
+	m->win_on = was;
+}
+
 void mon_load_proc(struct mon *m)
 {
 	if (m->proc_loaded)
@@ -61,17 +81,13 @@ void mon_load_proc(struct mon *m)
 	m->proc_loaded = true;
 	if (!m->have_lx)
 		return;
-	uint64_t base = vsp_linux_percpu_base(m->regs.gs_base,
-					      m->regs.kernel_gs_base);
-	uint64_t task;
-	for (int i = 0; i < MON_NWIN; i++)
-		m->win[i].len = 0;
+	mon_load_task(m);
+	if (!m->task)
+		return;
+	bool was = m->win_on;
 	m->win_on = true;
-	if (base && vsp_linux_current(&m->lx, mon_gread, m, base, &task) == 0) {
-		m->task = task;
-		vsp_linux_proc(&m->lx, mon_gread, m, task, &m->ev.proc);
-	}
-	m->win_on = false;
+	vsp_linux_proc(&m->lx, mon_gread, m, m->task, &m->ev.proc);
+	m->win_on = was;
 }
 
 /*
@@ -91,13 +107,12 @@ void mon_event_begin(struct mon *m, struct mon_trap *t, vsp_fetch_fn fetch)
 	ev->fetch = fetch;
 	ev->fetch_ctx = m;
 	m->cur = t;
-	m->proc_loaded = false;
+	m->proc_loaded = m->task_loaded = false;
 	/* The resolved fields start unread: a hook event's objects come
 	 * from its argument registers; any event has the resolved process.
 	 * Windows kept from an earlier event would serve stale objects. */
 	m->task = 0;
-	for (int i = 0; i < MON_NWIN; i++)
-		m->win[i].len = 0;
+	mon_win_drop(m);
 	if (m->hs) {
 		const uint64_t r[6] = { m->regs.rdi, m->regs.rsi, m->regs.rdx,
 					m->regs.rcx, m->regs.r8, m->regs.r9 };

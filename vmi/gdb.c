@@ -642,6 +642,66 @@ long vsp_gdb_mem_read(struct vsp_gdb *g, uint64_t addr, void *buf, size_t len)
 	return (long)done;
 }
 
+size_t vsp_gdb_read_chunk(const struct vsp_gdb *g)
+{
+	return gdb_read_chunk(g);
+}
+
+int vsp_gdb_mem_read_many(struct vsp_gdb *g, struct vsp_gdb_read *r, size_t n)
+{
+	size_t chunk = gdb_read_chunk(g);
+	if (n > VSP_GDB_READ_MANY_MAX)
+		return gdb_fail(g, -EINVAL, "more than %d reads at once",
+				VSP_GDB_READ_MANY_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (r[i].len == 0 || r[i].len > chunk)
+			return gdb_fail(g, -EINVAL, "a read of %zu bytes in a batch",
+					r[i].len);
+	if (!g->noack) {
+		/* Each packet waits for its ack: nothing to gain. */
+		for (size_t i = 0; i < n; i++) {
+			long got = gdb_read_once(g, r[i].addr, r[i].buf, r[i].len);
+			if (got < 0 && got != -EIO)
+				return (int)got;
+			r[i].got = got;
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char req[48];
+		int len = snprintf(req, sizeof req, "m%" PRIx64 ",%zx", r[i].addr,
+				   r[i].len);
+		int rc = vsp_gdb_send(g, req, (size_t)len);
+		if (rc < 0)
+			return rc;
+	}
+	/* The stub answers in order; all replies share one deadline. */
+	int64_t deadline = gdb_now_ms() + g->timeout_ms;
+	for (size_t i = 0; i < n; i++) {
+		for (;;) {
+			int rc = gdb_recv_deadline(g, deadline, false);
+			if (rc < 0)
+				return rc;
+			if (!gdb_is_output(g->pkt, g->pkt_len))
+				break;
+			gdb_deliver_output(g);
+		}
+		if (g->pkt_len == 3 && g->pkt[0] == 'E' &&
+		    vsp_hexval((unsigned char)g->pkt[1]) >= 0 &&
+		    vsp_hexval((unsigned char)g->pkt[2]) >= 0) {
+			r[i].got = -EIO;
+			continue;
+		}
+		if (g->pkt_len == 0)
+			return gdb_fail(g, -EPROTO, "an empty reply to m");
+		r[i].got = gdb_unhex(g, g->pkt, g->pkt_len, r[i].buf, r[i].len);
+		if (r[i].got < 0)
+			return (int)r[i].got;	/* out of step: the rest is lost */
+	}
+	g->round_trips++;
+	return 0;
+}
+
 int vsp_gdb_mem_write(struct vsp_gdb *g, uint64_t addr, const void *buf,
 		      size_t len)
 {

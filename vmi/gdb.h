@@ -108,6 +108,21 @@ int vsp_gdb_select_thread(struct vsp_gdb *g, uint32_t thread);
  * the first unreadable page), -EFAULT when none could be read. */
 long vsp_gdb_mem_read(struct vsp_gdb *g, uint64_t addr, void *buf,
 		      size_t len);
+/* Several reads sent as m requests before the first reply is read, so
+ * they cost one round trip (in no-ack mode; with acks, one after
+ * another).  Each r[i].len must fit one reply packet; r[i].got is the
+ * bytes read or -EIO where the stub answered with an error.  Returns 0
+ * or a link error (the stub gone, out of step, or silent). */
+struct vsp_gdb_read {
+	uint64_t addr;
+	void *buf;
+	size_t len;
+	long got;
+};
+#define VSP_GDB_READ_MANY_MAX 16
+int vsp_gdb_mem_read_many(struct vsp_gdb *g, struct vsp_gdb_read *r, size_t n);
+/* The largest r[i].len vsp_gdb_mem_read_many takes. */
+size_t vsp_gdb_read_chunk(const struct vsp_gdb *g);
 /* M, chunked: returns 0 or an error (part may have been written). */
 int vsp_gdb_mem_write(struct vsp_gdb *g, uint64_t addr, const void *buf,
 		      size_t len);

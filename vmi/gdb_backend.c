@@ -488,6 +488,19 @@ static int gbe_select(struct gbe *s, uint32_t vcpu)
 	return 0;
 }
 
+/* A stub that keeps its breakpoints in guest memory (QEMU under KVM)
+ * shows its int3 in the n bytes read at gva: put the guest's byte back.
+ * Any other byte is the guest's own (TCG keeps breakpoints out of
+ * memory) or a write over the trap, which the monitor must see. */
+static void gbe_unpatch(const struct gbe *s, uint64_t gva, void *buf, long n)
+{
+	for (size_t i = 0; n > 0 && i < s->ntraps; i++)
+		if (s->saved_ok[i] && s->traps[i] >= gva &&
+		    s->traps[i] < gva + (uint64_t)n &&
+		    ((uint8_t *)buf)[s->traps[i] - gva] == 0xcc)
+			((uint8_t *)buf)[s->traps[i] - gva] = s->saved[i];
+}
+
 static long gbe_read(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
 		     void *buf, size_t len)
 {
@@ -497,16 +510,29 @@ static long gbe_read(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
 		return rc;
 	long n = len ? vsp_gdb_mem_read(&s->g, gva, buf, len) : 0;
 	gbe_sync(be);
-	/* A stub that keeps its breakpoints in guest memory (QEMU under
-	 * KVM) shows its int3 there: put the guest's byte back.  Any other
-	 * byte is the guest's own (TCG keeps breakpoints out of memory) or a
-	 * write over the trap, which the monitor must see to notice it. */
-	for (size_t i = 0; n > 0 && i < s->ntraps; i++)
-		if (s->saved_ok[i] && s->traps[i] >= gva &&
-		    s->traps[i] < gva + (uint64_t)n &&
-		    ((uint8_t *)buf)[s->traps[i] - gva] == 0xcc)
-			((uint8_t *)buf)[s->traps[i] - gva] = s->saved[i];
+	gbe_unpatch(s, gva, buf, n);
 	return n;
+}
+
+static int gbe_read_many(struct vsp_backend *be, uint32_t vcpu,
+			 struct vsp_read *r, size_t n)
+{
+	struct gbe *s = gbe_of(be);
+	struct vsp_gdb_read gr[VSP_GDB_READ_MANY_MAX];
+	int rc = gbe_select(s, vcpu);
+	if (rc < 0)
+		return rc;
+	if (n > VSP_GDB_READ_MANY_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		gr[i] = (struct vsp_gdb_read){ r[i].gva, r[i].buf, r[i].len, -EIO };
+	rc = vsp_gdb_mem_read_many(&s->g, gr, n);
+	gbe_sync(be);
+	for (size_t i = 0; i < n; i++) {
+		r[i].got = rc < 0 ? rc : gr[i].got;
+		gbe_unpatch(s, r[i].gva, r[i].buf, r[i].got);
+	}
+	return rc;
 }
 
 static long gbe_write(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
@@ -787,6 +813,7 @@ const struct vsp_backend_ops vsp_be_gdb_ops = {
 	.watch_add = gbe_watch_add,
 	.watch_del = gbe_watch_del,
 	.read = gbe_read,
+	.read_many = gbe_read_many,
 	.write = gbe_write,
 	.regs_get = gbe_regs_get,
 	.regs_set = gbe_regs_set,

@@ -114,7 +114,7 @@ struct mon_str {
 
 #define MON_NSEEN 8
 #define MON_WIN 1024
-#define MON_NWIN 4
+#define MON_NWIN 8
 
 struct mon_win {
 	uint64_t base;
@@ -159,6 +159,7 @@ struct mon {
 	struct vsp_hook_site *hs;	/* resolved fields; NULL without lxfs */
 	struct mon_user *user;	/* user-space function events (site_user.c) */
 	uint64_t task;		/* the event's current task, 0: unknown */
+	uint64_t ahead_task, ahead_fs;	/* the last file.path's (lsm_ahead) */
 	csh cs;
 	bool have_cs;
 	struct vsp_unwinder *uw;	/* call paths, when a rule reads them */
@@ -188,7 +189,7 @@ struct mon {
 	struct vsp_regs regs;
 	uint32_t vcpu;
 	struct mon_trap *cur;
-	bool args_loaded, proc_loaded;
+	bool args_loaded, proc_loaded, task_loaded;
 	bool win_on;		/* mon_gread serves from windows */
 	int win_next;
 	struct mon_win win[MON_NWIN];
@@ -386,6 +387,8 @@ uint64_t mon_now_ns(void);
 void mon_say(struct mon *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 long mon_gread(void *ctx, uint64_t gva, void *buf, size_t len);
+void mon_gread_ahead(struct mon *m, const uint64_t *gva, size_t n);
+void mon_win_drop(struct mon *m);
 /* Installs the traps of m->p; mon_refusals has passed it.  Returns how
  * many events the guest refused after all, or a negative code for errors
  * that end the attach. */
@@ -426,6 +429,7 @@ int mon_on_trap(struct mon *m, const struct vsp_stop *st);
 int mon_decide(struct mon *m, struct mon_trap *t, const struct mon_site *s);
 void mon_event_begin(struct mon *m, struct mon_trap *t, vsp_fetch_fn fetch);
 void mon_event_proc(struct mon *m, const struct vsp_event_key *k);
+void mon_load_task(struct mon *m);
 void mon_load_proc(struct mon *m);
 bool mon_writes_audit(const struct mon *m, const struct vsp_decision *d);
 bool mon_wants_stack(const struct mon *m, const struct vsp_event_key *k);

@@ -49,26 +49,51 @@ void mon_say(struct mon *m, const char *fmt, ...)
  * process context is read, small reads go through a few windows: the
  * fields of a task_struct lie close together, and each guest read is a
  * round trip that the stopped guest waits for. */
+/* Forgets every window: guest memory may have changed since. */
+void mon_win_drop(struct mon *m)
+{
+	for (int i = 0; i < MON_NWIN; i++)
+		m->win[i].len = 0;
+}
+
+static struct mon_win *mon_win_of(struct mon *m, uint64_t gva, size_t len)
+{
+	for (int i = 0; i < MON_NWIN; i++) {
+		struct mon_win *w = &m->win[i];
+		if (w->len && gva >= w->base && gva + len <= w->base + w->len)
+			return w;
+	}
+	return NULL;
+}
+
+/* The next window to fill, placed for gva: how much it asks for. */
+static struct mon_win *mon_win_place(struct mon *m, uint64_t gva, size_t len,
+				     size_t *want)
+{
+	struct mon_win *w = &m->win[m->win_next];
+	m->win_next = (m->win_next + 1) % MON_NWIN;
+	w->len = 0;
+	w->base = gva & ~(uint64_t)63;
+	*want = MON_WIN;
+	/* Stay in the page: the next one may be unmapped. */
+	size_t to_page = 4096 - (size_t)(w->base & 4095);
+	if (*want > to_page && gva + len <= w->base + to_page)
+		*want = to_page;
+	return w;
+}
+
 long mon_gread(void *ctx, uint64_t gva, void *buf, size_t len)
 {
 	struct mon *m = ctx;
 	if (!m->win_on || len > MON_WIN / 2)
 		return m->be.ops->read(&m->be, m->vcpu, gva, buf, len);
-	for (int i = 0; i < MON_NWIN; i++) {
-		struct mon_win *w = &m->win[i];
-		if (w->len && gva >= w->base && gva + len <= w->base + w->len) {
-			memcpy(buf, w->data + (gva - w->base), len);
-			return (long)len;
-		}
+	struct mon_win *w = mon_win_of(m, gva, len);
+	if (w) {
+		memcpy(buf, w->data + (gva - w->base), len);
+		return (long)len;
 	}
-	struct mon_win *w = &m->win[m->win_next];
-	m->win_next = (m->win_next + 1) % MON_NWIN;
-	w->base = gva & ~(uint64_t)63;
-	size_t want = MON_WIN;
-	/* Stay in the page: the next one may be unmapped. */
-	size_t to_page = 4096 - (size_t)(w->base & 4095);
-	if (want > to_page && gva + len <= w->base + to_page)
-		want = to_page;
+	size_t want;
+	w = mon_win_place(m, gva, len, &want);
 	long n = m->be.ops->read(&m->be, m->vcpu, w->base, w->data, want);
 	w->len = n > 0 ? (size_t)n : 0;
 	if (w->len && gva + len <= w->base + w->len) {
@@ -77,6 +102,40 @@ long mon_gread(void *ctx, uint64_t gva, void *buf, size_t len)
 	}
 	w->len = 0;
 	return m->be.ops->read(&m->be, m->vcpu, gva, buf, len);
+}
+
+/*
+ * Fills windows for the small reads at gva[0..n) (8 bytes each) that a
+ * site knows it will make, in one round trip where the backend batches
+ * reads: the objects of a hook event lie apart (the task, its fs, the
+ * file, the dentry) and each would otherwise be a round trip of its own.
+ * What cannot be batched is left for mon_gread to read when asked.
+ */
+void mon_gread_ahead(struct mon *m, const uint64_t *gva, size_t n)
+{
+	struct vsp_read r[MON_NWIN];
+	struct mon_win *fill[MON_NWIN];
+	size_t k = 0;
+
+	if (!m->be.ops->read_many)
+		return;
+	for (size_t i = 0; i < n && k < MON_NWIN; i++) {
+		if (gva[i] < 0xff00000000000000ull || mon_win_of(m, gva[i], 8))
+			continue;
+		bool dup = false;
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = gva[i] >= r[j].gva && gva[i] + 8 <= r[j].gva + r[j].len;
+		if (dup)
+			continue;
+		size_t want;
+		fill[k] = mon_win_place(m, gva[i], 8, &want);
+		r[k] = (struct vsp_read){ fill[k]->base, fill[k]->data, want, 0 };
+		k++;
+	}
+	if (k == 0 || m->be.ops->read_many(&m->be, m->vcpu, r, k) < 0)
+		return;
+	for (size_t j = 0; j < k; j++)
+		fill[j]->len = r[j].got > 0 ? (size_t)r[j].got : 0;
 }
 
 /*

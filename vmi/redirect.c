@@ -458,7 +458,9 @@ static int mon_on_late(struct mon *m, struct mon_trap *t)
 	}
 	m->cur = et;
 	m->args_loaded = true;
-	m->proc_loaded = false;
+	/* A later stop: what the windows hold may have changed. */
+	m->proc_loaded = m->task_loaded = false;
+	mon_win_drop(m);
 	for (int i = 0; i < 6; i++)
 		m->str[i].state = 0;
 	struct mon_str *ps = &m->str[et->path_arg];

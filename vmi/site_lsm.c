@@ -32,7 +32,7 @@ int mon_resolved_fetch(struct mon *m, struct vsp_event *ev, enum vsp_field f,
 	/* Kernel objects, read through the windows (their fields lie close
 	 * together), timed as guest reads. */
 	uint64_t t0 = mon_now_ns();
-	mon_load_proc(m);
+	mon_load_task(m);
 	m->hs->task = m->task;
 	m->win_on = true;
 	int rc = vsp_hook_site_fetch(m->hs, ev, f, out);
@@ -120,6 +120,51 @@ static int lsm_setup(struct mon *m, const struct vsp_event_key *k)
 	return 0;
 }
 
+/*
+ * The reads a file.path costs, sent ahead in batches (mon_gread_ahead):
+ * the current task, the file's path and the rename and mount counts;
+ * then the dentry's parent and the task's fs; then the fs's root.  Three
+ * steps, because each needs the one before; two when the task and its
+ * fs are the last event's (a process opening files in a row), for the
+ * first step reads where that task's fs and that fs's root are now, and
+ * what is read at this stop is this stop's.  The decision then reads the
+ * same addresses from the windows, as it would without this.
+ */
+static void lsm_ahead(struct mon *m)
+{
+	const struct vsp_lxfs *fs = &m->lxfs;
+	struct vsp_hook_site *hs = m->hs;
+	uint64_t base = vsp_linux_percpu_base(m->regs.gs_base,
+					      m->regs.kernel_gs_base);
+	uint64_t file = hs->a[0], f = 0;
+	struct vsp_lxpath path;
+
+	if (!m->have_lx || !m->lx.have_current || !base)
+		return;
+	if (hs->args != VSP_HA_FILE && hs->args != VSP_HA_MMAP &&
+	    hs->args != VSP_HA_READ_FILE)
+		return;
+	const uint64_t first[5] = {
+		base + m->lx.current_off, file + fs->file_path, fs->rename_lock,
+		m->ahead_task ? m->ahead_task + fs->task_fs : 0,
+		m->ahead_fs ? m->ahead_fs + fs->fs_root : 0,
+	};
+	mon_gread_ahead(m, first, 5);
+	mon_load_task(m);
+	m->win_on = true;
+	if (m->task &&
+	    vsp_lxfs_read_path(fs, mon_gread, m, file + fs->file_path, &path) == 0) {
+		const uint64_t second[2] = { path.dentry + fs->d_parent,
+					     m->task + fs->task_fs };
+		mon_gread_ahead(m, second, 2);
+		if (vsp_gread_all(mon_gread, m, m->task + fs->task_fs, &f, 8) == 0)
+			mon_gread_ahead(m, &(uint64_t){ f + fs->fs_root }, 1);
+	}
+	m->win_on = false;
+	m->ahead_task = m->task;
+	m->ahead_fs = f;
+}
+
 static bool lsm_fill(struct mon *m, struct mon_trap *t, int *rc)
 {
 	const uint64_t r[6] = { m->regs.rdi, m->regs.rsi, m->regs.rdx,
@@ -139,6 +184,8 @@ static bool lsm_fill(struct mon *m, struct mon_trap *t, int *rc)
 			*rc = MON_GO_ON;
 		return false;
 	}
+	if (t->key->reads & VSP_FBIT(VSP_F_FILE_PATH))
+		lsm_ahead(m);
 	mon_code_end(m, t);
 	return true;
 }

@@ -597,8 +597,8 @@ static int mu_on_mmap(struct mon *m, struct mon_trap *t)
 		    en <= MON_USER_TOP) {
 			uint64_t pgd = mu_pgd(m, mm);
 			/* The mapping process, for messages. */
-			m->proc_loaded = false;
-			m->task = 0;
+			m->proc_loaded = m->task_loaded = false;
+			mon_win_drop(m);
 			m->ev.proc.pid = -1;
 			mon_load_proc(m);
 			int64_t pid = m->ev.proc.pid;
@@ -625,8 +625,8 @@ static struct mu_map *mu_learn(struct mon *m, struct mon_trap *t)
 	struct mon_user *u = m->user;
 	uint64_t mm = 0;
 
-	m->proc_loaded = false;
-	m->task = 0;
+	m->proc_loaded = m->task_loaded = false;
+	mon_win_drop(m);
 	m->ev.proc.pid = -1;
 	mon_load_proc(m);
 	if (m->task)

@@ -248,6 +248,15 @@ static void fz_backend(const uint8_t *ops, size_t nops, const uint8_t *data,
 				o->resume(&be, vcpu, &how);
 				break;
 			case 9: o->interrupt(&be); break;
+			case 10: {
+				struct vsp_read rs[3] = {
+					{ addr, fz_buf, len < 64 ? len : 64, 0 },
+					{ fz_addrs[0], fz_buf + 64, 8, 0 },
+					{ fz_addrs[1], fz_buf + 72, 16, 0 },
+				};
+				o->read_many(&be, vcpu, rs, 1 + (size_t)(op >> 6) % 3);
+				break;
+			}
 			default:
 				o->regs_get(&be, vcpu, &r);
 				o->wait(&be, &st, 20);

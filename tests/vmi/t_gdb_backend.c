@@ -340,6 +340,19 @@ int main(void)
 	ok(sim.mem[0x100] == 0xcc, "the stub put int3 there");
 	ok(be.ops->read(&be, 0, 0x10f8, buf, 16) == 16 &&
 	   buf[8] == (uint8_t)(0x100 * 7), "reads show the guest's byte, not the trap");
+	uint8_t rb1[16], rb2[16], rb3[16];
+	struct vsp_read rs[3] = { { 0x1000, rb1, 16, 0 }, { 0x5000, rb2, 16, 0 },
+				  { 0x10f8, rb3, 16, 0 } };
+	rt = be.round_trips;
+	ok(be.ops->read_many(&be, 0, rs, 3) == 0 && be.round_trips == rt + 1,
+	   "read_many: three reads, one round trip");
+	ok(rs[0].got == 16 && rb1[1] == 7 && rs[1].got == -EIO,
+	   "each read answered in order; the unmapped one fails alone");
+	ok(rs[2].got == 16 && rb3[8] == (uint8_t)(0x100 * 7),
+	   "batched reads show the guest's byte, not the trap");
+	struct vsp_read big = { 0x1000, buf, sizeof buf, 0 };
+	ok(be.ops->read_many(&be, 0, &big, 1) == -EINVAL,
+	   "a read larger than a packet is refused, not cut");
 	/* The guest (or another debugger) writes over the trap: reads must
 	 * show the new byte, so the monitor can notice. */
 	sim.mem[0x100] = 0x90;
