@@ -364,7 +364,8 @@ int vsp_gdb_recv(struct vsp_gdb *g, int timeout_ms)
 
 /* --------------------------------------------------------------- output */
 
-int vsp_gdb_send(struct vsp_gdb *g, const char *payload, size_t len)
+/* Frames payload into g->out; returns the frame's length or < 0. */
+static long gdb_frame(struct vsp_gdb *g, const char *payload, size_t len)
 {
 	if (!g->out)
 		return gdb_fail(g, -ENOMEM, "client not initialised");
@@ -391,10 +392,18 @@ int vsp_gdb_send(struct vsp_gdb *g, const char *payload, size_t len)
 	g->out[n++] = '#';
 	g->out[n++] = gdb_hexdig[(sum >> 4) & 0xf];
 	g->out[n++] = gdb_hexdig[sum & 0xf];
-
 	if (g->debug)
 		fprintf(stderr, "gdb -> %.*s%s\n", (int)(len > 200 ? 200 : len),
 			payload, len > 200 ? "..." : "");
+	return (long)n;
+}
+
+int vsp_gdb_send(struct vsp_gdb *g, const char *payload, size_t len)
+{
+	long framed = gdb_frame(g, payload, len);
+	if (framed < 0)
+		return (int)framed;
+	size_t n = (size_t)framed;
 	for (int tries = 0;; tries++) {
 		int rc = gdb_write_all(g, g->out, n);
 		if (rc < 0)
@@ -657,21 +666,15 @@ int vsp_gdb_mem_read_many(struct vsp_gdb *g, struct vsp_gdb_read *r, size_t n)
 		if (r[i].len == 0 || r[i].len > chunk)
 			return gdb_fail(g, -EINVAL, "a read of %zu bytes in a batch",
 					r[i].len);
-	if (!g->noack) {
-		/* Each packet waits for its ack: nothing to gain. */
-		for (size_t i = 0; i < n; i++) {
-			long got = gdb_read_once(g, r[i].addr, r[i].buf, r[i].len);
-			if (got < 0 && got != -EIO)
-				return (int)got;
-			r[i].got = got;
-		}
-		return 0;
-	}
+	/* Sent without waiting for acks: the stub acks each packet as it
+	 * takes it, before its reply, and the reader skips acks. */
 	for (size_t i = 0; i < n; i++) {
 		char req[48];
 		int len = snprintf(req, sizeof req, "m%" PRIx64 ",%zx", r[i].addr,
 				   r[i].len);
-		int rc = vsp_gdb_send(g, req, (size_t)len);
+		long framed = gdb_frame(g, req, (size_t)len);
+		int rc = framed < 0 ? (int)framed :
+			 gdb_write_all(g, g->out, (size_t)framed);
 		if (rc < 0)
 			return rc;
 	}

@@ -109,8 +109,7 @@ int vsp_gdb_select_thread(struct vsp_gdb *g, uint32_t thread);
 long vsp_gdb_mem_read(struct vsp_gdb *g, uint64_t addr, void *buf,
 		      size_t len);
 /* Several reads sent as m requests before the first reply is read, so
- * they cost one round trip (in no-ack mode; with acks, one after
- * another).  Each r[i].len must fit one reply packet; r[i].got is the
+ * they cost one round trip.  Each r[i].len must fit one reply packet; r[i].got is the
  * bytes read or -EIO where the stub answered with an error.  Returns 0
  * or a link error (the stub gone, out of step, or silent). */
 struct vsp_gdb_read {

@@ -44,6 +44,7 @@ struct sim {
 	int last_G_len;
 	bool noack, detached, got_hg;
 	bool deaf;	/* ignores interrupts, then takes a second client */
+	bool acks;	/* offers no QStartNoAckMode: every packet acked */
 	int accepts;
 	char in[70000];
 };
@@ -154,7 +155,8 @@ again:
 		char *p = sim.in;
 		unsigned long long a, l;
 		if (strncmp(p, "qSupported", 10) == 0) {
-			sim_send("PacketSize=200;QStartNoAckMode+");
+			sim_send(sim.acks ? "PacketSize=200" :
+				 "PacketSize=200;QStartNoAckMode+");
 		} else if (strcmp(p, "QStartNoAckMode") == 0) {
 			sim_send("OK");
 			sim.noack = true;
@@ -425,6 +427,19 @@ int main(void)
 	   b2.ops->wait(&b2, &st, 2000) == 0 && st.kind == VSP_STOP_EXITED,
 	   "guest exit is reported");
 	b2.ops->detach(&b2, false);
+
+	/* A stub that keeps acking: batched reads still share one wait. */
+	sim_start();
+	sim.acks = true;
+	snprintf(target, sizeof target, "127.0.0.1:%u", sim.port);
+	struct vsp_backend b6 = { .ops = &vsp_be_gdb_ops };
+	ok(b6.ops->attach(&b6, target) == 0 && !sim.noack, "attach, acks on");
+	rs[0].got = rs[1].got = rs[2].got = 0;
+	rt = b6.round_trips;
+	ok(b6.ops->read_many(&b6, 0, rs, 3) == 0 && b6.round_trips == rt + 1 &&
+	   rs[0].got == 16 && rs[1].got == -EIO && rs[2].got == 16 &&
+	   rb1[1] == 7, "read_many with acks: the same answers, one round trip");
+	b6.ops->detach(&b6, false);
 
 	/* --on-monitor-death pause: vsp (a child here) dies with traps
 	 * placed; its guard takes the stub, removes each trap itself from
