@@ -696,25 +696,61 @@ static int gbe_interrupt(struct vsp_backend *be)
 	return vsp_gdb_interrupt(&s->g);
 }
 
+static int64_t gbe_now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 static void gbe_detach(struct vsp_backend *be, bool stay_paused)
 {
 	struct gbe *s = gbe_of(be);
 	if (!s)
 		return;
 	if (s->g.fd >= 0) {
-		/* 3 s for the interrupt's stop; a signal during the wait (a
-		 * second Ctrl-C) does not cut it. */
+		/* 3 s for the interrupt's stop, then, if the stub is still
+		 * connected and traps are placed, one more interrupt and 10 s:
+		 * a loaded host can take longer than 3 s to stop a TCG guest,
+		 * and traps left behind stay in QEMU.  A stub that hung up
+		 * fails the wait at once, so only a live but silent one costs
+		 * the full time.  A signal (a second Ctrl-C) does not cut a
+		 * wait short. */
+		static const int wait_ms[] = { 3000, 10000 };
 		for (int tries = 0; s->running && tries < 2; tries++) {
 			struct vsp_gdb_stop gs;
+			if (tries == 1) {
+				if (s->ntraps + s->nwatch == 0)
+					break;
+				fprintf(stderr, "vsp: the guest has not stopped 3 s "
+					"after the interrupt; waiting up to 10 s more "
+					"to remove %zu trap%s\n", s->ntraps + s->nwatch,
+					s->ntraps + s->nwatch == 1 ? "" : "s");
+			}
 			s->interrupting = true;
 			int rc = vsp_gdb_interrupt(&s->g);
-			if (rc == 0)
-				rc = vsp_gdb_wait_stop(&s->g, &gs, 3000);
-			if (rc == 0)
+			int64_t end = gbe_now_ms() + wait_ms[tries];
+			while (rc == 0 || rc == -EINTR) {
+				int64_t left = end - gbe_now_ms();
+				if (left <= 0) {
+					rc = -ETIMEDOUT;
+					break;
+				}
+				rc = vsp_gdb_wait_stop(&s->g, &gs, (int)left);
+				if (rc == 0)
+					break;
+			}
+			if (rc == 0) {
 				s->running = false;
-			else if (rc != -EINTR)
-				break;
+			} else if (rc != -ETIMEDOUT) {
+				break;	/* the stub is gone or out of step */
+			}
 		}
+		if (s->running && s->ntraps + s->nwatch > 0)
+			fprintf(stderr, "vsp: the stub did not stop the guest; "
+				"%zu trap%s left in place until a GDB client "
+				"detaches\n", s->ntraps + s->nwatch,
+				s->ntraps + s->nwatch == 1 ? "" : "s");
 		if (!s->running) {
 			bool dead = false;
 			for (size_t i = s->ntraps; i-- > 0 && !dead;) {

@@ -45,6 +45,8 @@ struct sim {
 	bool noack, detached, got_hg;
 	bool deaf;	/* ignores interrupts, then takes a second client */
 	bool acks;	/* offers no QStartNoAckMode: every packet acked */
+	int slow_ms;	/* answers an interrupt only after this long */
+	bool halted;	/* stopped by an interrupt: another one is ignored */
 	int accepts;
 	char in[70000];
 };
@@ -148,8 +150,16 @@ again:
 		if (n == -1)
 			break;
 		if (n == -2) {
-			if (!sim.deaf)
+			/* QEMU stops a running guest on the byte and
+			 * ignores it once the guest stands still. */
+			if (sim.halted)
+				continue;
+			if (sim.slow_ms)
+				usleep((useconds_t)sim.slow_ms * 1000);
+			if (!sim.deaf) {
 				sim_send("T02thread:01;");
+				sim.halted = true;
+			}
 			continue;
 		}
 		char *p = sim.in;
@@ -233,9 +243,10 @@ again:
 				}
 			sim_send("OK");
 		} else if (p[0] == 'c') {
+			sim.halted = false;
 			if (p[1] && sscanf(p + 1, "%llx", &a) == 1)
 				sim_put64(128, a);
-			if (!sim.deaf)
+			if (!sim.deaf && !sim.slow_ms)
 				sim_stop_at_bp();
 		} else if (p[0] == 's') {
 			sim_put64(128, sim_get64(128) + 1);
@@ -440,6 +451,20 @@ int main(void)
 	   rs[0].got == 16 && rs[1].got == -EIO && rs[2].got == 16 &&
 	   rb1[1] == 7, "read_many with acks: the same answers, one round trip");
 	b6.ops->detach(&b6, false);
+	/* A loaded host stops the guest late: detach still waits for the
+	 * stop and removes its traps. */
+	sim_start();
+	snprintf(target, sizeof target, "127.0.0.1:%u", sim.port);
+	struct vsp_backend b4 = { .ops = &vsp_be_gdb_ops };
+	ok(b4.ops->attach(&b4, target) == 0 &&
+	   b4.ops->trap_add(&b4, 0xffffffff81000040ull) == 0, "attach, a trap");
+	sim.slow_ms = 4000;	/* and the trap is not reached */
+	ok(b4.ops->resume(&b4, 0, &go) == 0 && sim.nbps == 1, "the guest runs");
+	b4.ops->detach(&b4, false);
+	sim.slow_ms = 0;
+	usleep(100 * 1000);
+	ok(sim.nbps == 0 && sim.detached,
+	   "an interrupt answered after 4 s: the trap is removed, D sent");
 
 	/* --on-monitor-death pause: vsp (a child here) dies with traps
 	 * placed; its guard takes the stub, removes each trap itself from
