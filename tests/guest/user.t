@@ -59,6 +59,9 @@ rc=0
 wait "$vpid" || rc=$?
 guest_wait "$qpid" 90
 ok "late attach: vsp exits 0 on SIGINT" eq "$rc" 0
+# What vsp said last, when it did not: the failure was seen once beside
+# two suites and never alone.
+[ "$rc" = 0 ] || { echo "# exit status $rc"; tail -n 15 "$T/b.err" | sed 's/^/# vsp: /'; }
 ok "the process mapped before attach is trapped" \
 	grep -Eq "VSP system echo nc early = 42 after [0-9]+$" <(result b 1)
 ok "... and its benign call runs" grep -qx "VSP system echo benign-early = 0" <(result b 1)
