@@ -454,6 +454,14 @@ static void gdb_deliver_output(struct vsp_gdb *g)
 		g->on_output(g->output_ctx, text, m);
 }
 
+/* The reply in g->pkt is the stub's error, Exx. */
+static bool gdb_is_error(const struct vsp_gdb *g)
+{
+	return g->pkt_len == 3 && g->pkt[0] == 'E' &&
+	       vsp_hexval((unsigned char)g->pkt[1]) >= 0 &&
+	       vsp_hexval((unsigned char)g->pkt[2]) >= 0;
+}
+
 int vsp_gdb_request(struct vsp_gdb *g, const char *payload)
 {
 	int rc = vsp_gdb_send(g, payload, strlen(payload));
@@ -471,9 +479,7 @@ int vsp_gdb_request(struct vsp_gdb *g, const char *payload)
 	g->round_trips++;
 	if (g->pkt_len == 0)
 		return gdb_fail(g, -ENOTSUP, "'%.20s' not supported by the stub", payload);
-	if (g->pkt[0] == 'E' && g->pkt_len == 3 &&
-	    vsp_hexval((unsigned char)g->pkt[1]) >= 0 &&
-	    vsp_hexval((unsigned char)g->pkt[2]) >= 0)
+	if (gdb_is_error(g))
 		return gdb_fail(g, -EIO, "'%.20s': stub error %s", payload, g->pkt);
 	return 0;
 }
@@ -689,9 +695,7 @@ int vsp_gdb_mem_read_many(struct vsp_gdb *g, struct vsp_gdb_read *r, size_t n)
 				break;
 			gdb_deliver_output(g);
 		}
-		if (g->pkt_len == 3 && g->pkt[0] == 'E' &&
-		    vsp_hexval((unsigned char)g->pkt[1]) >= 0 &&
-		    vsp_hexval((unsigned char)g->pkt[2]) >= 0) {
+		if (gdb_is_error(g)) {
 			r[i].got = -EIO;
 			continue;
 		}

@@ -370,12 +370,20 @@ static int lx_read_u32(vsp_gread_fn read, void *ctx, uint64_t gva,
 	return 0;
 }
 
+uint64_t vsp_linux_current_slot(const struct vsp_linux *lx, uint64_t percpu_base)
+{
+	if (!lx->have_current || percpu_base < LX_KERNEL_HALF)
+		return 0;
+	return percpu_base + lx->current_off;
+}
+
 int vsp_linux_current(const struct vsp_linux *lx, vsp_gread_fn read,
 		      void *ctx, uint64_t percpu_base, uint64_t *task)
 {
-	if (!lx->have_current || percpu_base < LX_KERNEL_HALF)
+	uint64_t slot = vsp_linux_current_slot(lx, percpu_base);
+	if (!slot)
 		return -1;
-	return lx_read_ptr(read, ctx, percpu_base + lx->current_off, task);
+	return lx_read_ptr(read, ctx, slot, task);
 }
 
 int vsp_linux_proc(const struct vsp_linux *lx, vsp_gread_fn read, void *ctx,

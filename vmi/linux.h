@@ -99,6 +99,9 @@ int vsp_linux_btf_offset(const struct btf *btf, const char *sname,
  */
 uint64_t vsp_linux_percpu_base(uint64_t gs_base, uint64_t kernel_gs_base);
 
+/* Where the CPU with that per-CPU base keeps its current task's address;
+ * 0 when this kernel's layout or the base gives none. */
+uint64_t vsp_linux_current_slot(const struct vsp_linux *lx, uint64_t percpu_base);
 /* The current task_struct address of the CPU with that per-CPU base: 0 or
  * -1 (unreadable, or not a kernel pointer). */
 int vsp_linux_current(const struct vsp_linux *lx, vsp_gread_fn read,

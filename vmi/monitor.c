@@ -45,10 +45,6 @@ void mon_say(struct mon *m, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Guest reads for vmi/linux.c, vmi/kaslr.c and vmi/unwind.c.  While the
- * process context is read, small reads go through a few windows: the
- * fields of a task_struct lie close together, and each guest read is a
- * round trip that the stopped guest waits for. */
 /* Forgets every window: guest memory may have changed since. */
 void mon_win_drop(struct mon *m)
 {
@@ -82,6 +78,10 @@ static struct mon_win *mon_win_place(struct mon *m, uint64_t gva, size_t len,
 	return w;
 }
 
+/* Guest reads for vmi/linux.c, vmi/kaslr.c and vmi/unwind.c.  While the
+ * process context is read, small reads go through a few windows: the
+ * fields of a task_struct lie close together, and each guest read is a
+ * round trip that the stopped guest waits for. */
 long mon_gread(void *ctx, uint64_t gva, void *buf, size_t len)
 {
 	struct mon *m = ctx;

@@ -134,18 +134,19 @@ static void lsm_ahead(struct mon *m)
 {
 	const struct vsp_lxfs *fs = &m->lxfs;
 	struct vsp_hook_site *hs = m->hs;
-	uint64_t base = vsp_linux_percpu_base(m->regs.gs_base,
-					      m->regs.kernel_gs_base);
+	uint64_t slot = m->have_lx ? vsp_linux_current_slot(&m->lx,
+			vsp_linux_percpu_base(m->regs.gs_base,
+					      m->regs.kernel_gs_base)) : 0;
 	uint64_t file = hs->a[0], f = 0;
 	struct vsp_lxpath path;
 
-	if (!m->have_lx || !m->lx.have_current || !base)
+	if (!slot)
 		return;
 	if (hs->args != VSP_HA_FILE && hs->args != VSP_HA_MMAP &&
 	    hs->args != VSP_HA_READ_FILE)
 		return;
 	const uint64_t first[5] = {
-		base + m->lx.current_off, file + fs->file_path, fs->rename_lock,
+		slot, file + fs->file_path, fs->rename_lock,
 		m->ahead_task ? m->ahead_task + fs->task_fs : 0,
 		m->ahead_fs ? m->ahead_fs + fs->fs_root : 0,
 	};
