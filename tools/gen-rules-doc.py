@@ -123,7 +123,8 @@ def parse_pack(path):
             while words[j] not in ("when", "must", ":"):
                 ev.append(words[j])
                 j += 1
-            rule["events"] = [e.strip() for e in " ".join(ev).replace(" ,", ",").split(",")]
+            rule["events"] = [re.sub(r" ?\[ ?(\d+) \. \. (\d+) ?\]", r"[\1..\2]", e.strip())
+                              for e in " ".join(ev).replace(" ,", ",").split(",")]
             # actions: after the last top-level ':'
             depth = 0
             last = None
@@ -328,9 +329,11 @@ GAPS = [
     "by a listed program (an interpreter, a job runner) passes.",
     "Opens with `O_CREAT` are decided after the kernel created the file: a denied "
     "drop-in (`/etc/sudoers.d/x`) or set-user-ID file is left empty.",
-    "Writes to kernel memory (`kernel-memory.vsp`: sys_call_table, modprobe_path, "
-    "core_pattern) need memory-write events, which the gdb backend refuses; the IDT is "
-    "not covered.",
+    "Writes to kernel memory (`kernel-memory.vsp`) are watched at the objects' kernel "
+    "addresses: a write through another mapping of the same page (an alias the writer "
+    "maps itself) is not seen. The Xen backend has no write watchpoints and refuses "
+    "the pack. `idt-write` lets through the kernel's own writes from `start_kernel` "
+    "while it boots.",
     "Xen hypercall abuse (`mmu_update`, `grant_table_op` off their learned paths) "
     "needs a learned profile per guest: see examples/xen-mmu.vsp; no pack ships one.",
     "File rules skip kernel threads (an empty `proc.exe`), which the kernel's own "

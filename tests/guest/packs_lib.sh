@@ -21,15 +21,20 @@
 # the operation done), and its records hold exactly one of the rule's,
 # with the verdict the case expects (deny or kill for blocked, an alert
 # without a verdict for alerted).
+#
+# PACKS_PRE, when set, is a guest command run once before the cases (its
+# output is checked by the caller with `result p 1`); PACKS_POLICIES are
+# policies loaded after the marker's and before the packs (exceptions of
+# the test's own).
 
 PACKS_DIR=$(cd "$GUEST_DIR/../../stdlib-policies" && pwd)
 ATTACKS_DIR=$GUEST_DIR/attacks
-# Every pack the gdb backend can enforce (kernel-memory needs memory-write
-# events).
+# Every pack the gdb backend can enforce (xen-hypercalls needs a Xen
+# guest's hypercalls).
 packs_all() {
 	local f
 	for f in "$PACKS_DIR"/*.vsp; do
-		[ "$(basename "$f")" = kernel-memory.vsp ] && continue
+		[ "$(basename "$f")" = xen-hypercalls.vsp ] && continue
 		echo "$f"
 	done
 }
@@ -67,6 +72,14 @@ packs_stage() {
 	# shell renamed to look like a system tool
 	cp "$PACKS_BIN/vsp_attack" "$r/usr/sbin/nginx"
 	cp "$PACKS_BIN/vsp_attack" "$r/usr/bin/updatedb"
+	# the kernel-memory cases' write primitive and its loader
+	# (attacks/kmod/vsp_kwrite.c; policies/packs-kmod.vsp lets only
+	# this loader load it)
+	cp "$PACKS_BIN/vsp_attack" "$r/bin/vsp_kload"
+	if [ -s "$PACKS_BIN/vsp_kwrite.ko" ]; then
+		mkdir -p "$r/lib/vsp"
+		cp "$PACKS_BIN/vsp_kwrite.ko" "$r/lib/vsp/vsp_kwrite.ko"
+	fi
 	for i in usr/sbin/sshd usr/bin/su usr/bin/login usr/sbin/cron usr/sbin/logrotate \
 		usr/bin/dpkg usr/bin/crontab; do
 		cp "$PACKS_BIN/vsp_daemon" "$r/$i"
@@ -82,8 +95,12 @@ case_field() { sed -n "s/^$2: *//p" "$1" | head -1; }
 # packs_cases PACK: boot once, run every variant of the pack's cases,
 # check each.  Leaves TAP lines.
 packs_cases() {
-	local pack=$1 c name cmd want n=0
+	local pack=$1 c name cmd want n=0 pre=0
 	local -a cmds=() vcase=() vname=() vwant=()
+	if [ -n "${PACKS_PRE:-}" ]; then
+		cmds+=("$PACKS_PRE")
+		pre=1
+	fi
 	for c in "$ATTACKS_DIR"/*.case; do
 		[ "$(case_field "$c" pack)" = "$pack" ] || continue
 		while IFS= read -r line; do
@@ -107,7 +124,9 @@ packs_cases() {
 	fi
 	packs_stage "$T/root" "$n"
 	# shellcheck disable=SC2046
-	GUEST_BOOT_OPTS="--add $T/root" guest_run p "$POL/packs-mark.vsp" $(packs_all) -- "${cmds[@]}"
+	# shellcheck disable=SC2086
+	GUEST_BOOT_OPTS="--add $T/root" guest_run p "$POL/packs-mark.vsp" ${PACKS_POLICIES:-} \
+		$(packs_all) -- "${cmds[@]}"
 	ok "$pack: vsp attach with every pack exits 0" eq "$VSP_RC" 0
 	[ "$VSP_RC" = 0 ] || sed 's/^/# /' "$T/p.err" | tail -5 >&2
 	ok "$pack: the guest ran every case" has p.log VSP-DONE
@@ -116,7 +135,7 @@ packs_cases() {
 		c=${vcase[$((i - 1))]}
 		rule=$(case_field "$c" rule)
 		expect=$(case_field "$c" expect)
-		out=$(result p "$i")
+		out=$(result p $((i + pre)))
 		ok "$(basename "$c" .case) / ${vname[$((i - 1))]}: the guest sees ${vwant[$((i - 1))]}" \
 			grep -Eq -- "${vwant[$((i - 1))]}" <<<"$out"
 		# the records between marker i and the next one

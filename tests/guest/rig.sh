@@ -159,6 +159,39 @@ packs_build() {
 	done
 }
 
+# The kernel-memory reproductions' write primitive (attacks/kmod/), a
+# module for the cached kernel: built against Debian's headers for its
+# release (linux-headers-RELEASE, installed here when missing).  Without
+# them it is not built and the tests that need it say so.
+kmod_build() {
+	local rel src=$HERE/attacks/kmod out=$CACHE/packs/vsp_kwrite.ko
+	rel=$(cat "$CACHE/release" 2>/dev/null) || return 0
+	if [ -s "$out" ] && [ ! "$src/vsp_kwrite.c" -nt "$out" ] &&
+		[ "$(cat "$out.release" 2>/dev/null)" = "$rel" ]; then
+		return 0
+	fi
+	local kb=/usr/src/linux-headers-$rel
+	if [ ! -d "$kb" ]; then
+		local sudo=""
+		[ "$(id -u)" = 0 ] || sudo=sudo
+		say "installing linux-headers-$rel (for attacks/kmod, once)"
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "linux-headers-$rel" \
+			>/dev/null 2>&1 || { say "linux-headers-$rel not installed: no vsp_kwrite.ko"; return 0; }
+	fi
+	local d
+	d=$(mktemp -d)
+	cp "$src/vsp_kwrite.c" "$src/Kbuild" "$d/"
+	say "compiling vsp_kwrite.ko for $rel"
+	if make -s -C "$kb" M="$d" modules >"$d/log" 2>&1 && [ -s "$d/vsp_kwrite.ko" ]; then
+		cp "$d/vsp_kwrite.ko" "$out.tmp"
+		mv "$out.tmp" "$out"
+		echo "$rel" >"$out.release"
+	else
+		say "vsp_kwrite.ko did not build: $(tail -3 "$d/log" | tr '\n' ' ')"
+	fi
+	rm -rf "$d"
+}
+
 init_script() {
 	cat <<'EOF'
 #!/bin/sh
@@ -235,6 +268,7 @@ cmd_build() {
 	vmlinux_extract
 	progs_build
 	packs_build
+	kmod_build
 	initrd_build
 	exec 9>&-	# QEMU must not inherit the lock
 }

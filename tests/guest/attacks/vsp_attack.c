@@ -9,8 +9,10 @@
  * errno=NAME" (or what ran) so the test can see what the guest saw.  With
  * -u the program first drops to UID (and the same gid), as an unprivileged
  * attacker would be.  Nothing here changes the guest beyond its test
- * files: modules and kexec images are garbage the kernel refuses anyway,
- * ptrace targets are the program's own child.
+ * files: modules and kexec images are garbage the kernel refuses anyway
+ * (but `kload`, which loads the test's own write primitive,
+ * kmod/vsp_kwrite.c, whose writes undo themselves), ptrace targets are
+ * the program's own child.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -234,6 +236,57 @@ static int setuid_bit(const char *how, const char *path)
 	return report(how, rc);
 }
 
+/* The kernel address of SYM, from /proc/kallsyms (root sees them). */
+static unsigned long ksym(const char *sym)
+{
+	char line[256], name[128], type;
+	unsigned long a;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx %c %127s", &a, &type, name) == 3 &&
+		    !strcmp(name, sym)) {
+			fclose(f);
+			return a;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+/* An attacker's kernel write of LEN bytes at SYM + OFF, through the
+ * primitive of kmod/vsp_kwrite.c (loaded by `kload`): prints "VSP kwrite
+ * SYM+OFF undone" when the bytes hold their old value right after the
+ * store, "stood" when the write stood (the module then puts them back). */
+static int kwrite(const char *sym, const char *off, const char *len)
+{
+	char req[64], got[16] = "";
+	unsigned long a = ksym(sym);
+	int fd;
+	ssize_t n;
+
+	if (!a) {
+		printf("VSP kwrite %s: no such symbol\n", sym);
+		return 1;
+	}
+	fd = open("/proc/vsp_kwrite", O_RDWR);
+	if (fd < 0)
+		return report("kwrite-open", -1);
+	n = snprintf(req, sizeof(req), "%lx %s", a + strtoul(off, NULL, 0), len);
+	if (write(fd, req, (size_t)n) != n) {
+		close(fd);
+		return report("kwrite", -1);
+	}
+	n = pread(fd, got, sizeof(got) - 1, 0);
+	close(fd);
+	got[n > 0 ? n : 0] = '\0';
+	got[strcspn(got, "\n")] = '\0';
+	printf("VSP kwrite %s+%s %s\n", sym, off, got);
+	return strcmp(got, "undone") == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *t;
@@ -285,6 +338,12 @@ int main(int argc, char **argv)
 		int fd = open(argv[2], O_RDONLY);
 		return report(t, syscall(SYS_finit_module, fd, "", 0));
 	}
+	if (!strcmp(t, "kload") && argc > 2) {
+		int fd = open(argv[2], O_RDONLY);
+		return report(t, syscall(SYS_finit_module, fd, "", 0));
+	}
+	if (!strcmp(t, "kwrite") && argc > 4)
+		return kwrite(argv[2], argv[3], argv[4]);
 	if (!strcmp(t, "delete-module") && argc > 2)
 		return report(t, syscall(SYS_delete_module, argv[2], O_NONBLOCK));
 	if (!strcmp(t, "kexec"))
