@@ -163,6 +163,10 @@ struct mon {
 	csh cs;
 	bool have_cs;
 	struct vsp_unwinder *uw;	/* call paths, when a rule reads them */
+	/* Set once the unwinder was asked for: without one, rules that read
+	 * the call path are refused (mon_refusals), saying why. */
+	bool uw_tried;
+	char uw_err[200];
 	struct vsp_callpath cp;
 
 	/* Hypercalls (a Xen guest): where it enters Xen, and which event key

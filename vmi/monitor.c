@@ -156,12 +156,75 @@ int mon_refusals(const struct mon *m, const struct vsp_policy *p, FILE *out)
 		const char *why = vsp_support_why(m->be.ops, k);
 		if (!why && s && s->lacks)
 			why = s->lacks(m, k, buf, sizeof buf);
+		if (!why && m->uw_tried && !m->uw &&
+		    (k->reads & VSP_FBIT(VSP_F_STACK))) {
+			snprintf(buf, sizeof buf, "its rules read the call path "
+				 "(must arise from) and no call paths can be "
+				 "rebuilt here: %.90s", m->uw_err);
+			why = buf;
+		}
 		if (why) {
 			vsp_support_refuse(out, p, k, m->be.ops, why);
 			n++;
 		}
 	}
 	return n;
+}
+
+/* Whether the policy or the mode asks for call paths at all. */
+static bool mon_policy_wants_paths(const struct mon *m)
+{
+	if (m->mode == VSP_MODE_LEARN || m->o->record || m->o->interactive)
+		return true;
+	for (uint32_t i = 0; i < vsp_policy_nevents(m->p); i++)
+		if (vsp_policy_event(m->p, i)->reads & VSP_FBIT(VSP_F_STACK))
+			return true;
+	return false;
+}
+
+/*
+ * The unwinder, once the symbols carry the slide.  Its ORC tables come
+ * from the vmlinux when one was given, else from the running kernel's
+ * memory, read once here (a few MiB: only when something asks for call
+ * paths).  Tables the guest named but that do not hold up are refused
+ * when rules need the paths: a call path from a tampered table is no
+ * path.  Without any unwinder, mon_refusals refuses the rules that read
+ * paths.  0, or -EPERM with the message printed.
+ */
+static int mon_unwinder(struct mon *m)
+{
+	struct vsp_unwind_opts uo;
+	memset(&uo, 0, sizeof uo);
+	m->uw_tried = true;
+	m->uw = vsp_unwind_new(m->syms, m->img, &uo, m->uw_err, sizeof m->uw_err);
+	if (!m->uw || m->img || !mon_policy_wants_paths(m))
+		return 0;
+	struct vsp_unwind_orc_stats os;
+	char err[200];
+	uint64_t rt0 = m->be.round_trips;
+	int rc = vsp_unwind_orc_from_guest(m->uw, mon_gread, m, &os, err,
+					   sizeof err);
+	if (rc == 0) {
+		mon_say(m, "call paths by the guest's own ORC tables (%u entries, %"
+			PRIu64 " KiB, %" PRIu64 " round trips, %.0f ms)", os.entries,
+			os.bytes >> 10, m->be.round_trips - rt0, (double)os.ns / 1e6);
+		return 0;
+	}
+	if (rc > 0) {
+		mon_say(m, "call paths by instruction analysis: %s", err);
+		return 0;
+	}
+	for (uint32_t i = 0; i < vsp_policy_nevents(m->p); i++) {
+		if (vsp_policy_event(m->p, i)->reads & VSP_FBIT(VSP_F_STACK)) {
+			fprintf(stderr, "vsp attach: refusing: the guest's ORC "
+				"tables do not hold up (%s), and the policy's "
+				"rules read call paths; no trap placed\n", err);
+			return -EPERM;
+		}
+	}
+	mon_say(m, "call paths by instruction analysis: the guest's ORC tables "
+		"do not hold up: %s", err);
+	return 0;
 }
 
 int mon_setup_traps(struct mon *m)
@@ -644,18 +707,20 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 			m->vcpu = 0;
 			mon_integ_start(m);
 		}
-		if (!o->symbols && mon_refusals(m, m->p, stderr) > 0) {
-			fprintf(stderr, "vsp attach: the policy names events this "
-				"guest cannot trap; nothing placed\n");
-			status = VSP_MON_POLICY;
+		if (mon_unwinder(m) < 0) {
+			status = VSP_MON_LOST;
 			goto out_detach;
 		}
-		struct vsp_unwind_opts uo;
-		char err[160];
-		memset(&uo, 0, sizeof uo);
-		m->uw = vsp_unwind_new(m->syms, m->img, &uo, err, sizeof err);
-		if (!m->uw)
-			fprintf(stderr, "vsp attach: warning: no call paths: %s\n", err);
+	} else {
+		m->uw_tried = true;
+		snprintf(m->uw_err, sizeof m->uw_err, "no kernel symbols");
+	}
+	/* Again now that the guest's symbols and unwinder are known. */
+	if ((!o->symbols || !m->uw) && mon_refusals(m, m->p, stderr) > 0) {
+		fprintf(stderr, "vsp attach: the policy names events this "
+			"guest cannot trap; nothing placed\n");
+		status = VSP_MON_POLICY;
+		goto out_detach;
 	}
 	rc = mon_setup_traps(m);
 	if (rc != 0) {

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/errf.h"
 #include "vmi/unwind_priv.h"
@@ -95,10 +96,34 @@ static int uw_orc_find(const struct vsp_unwinder *u, uint64_t ip,
 	return 0;
 }
 
+/* Which of the two layouts: the type an ordinary call frame has in each
+ * dominates a sample of the entries. */
+static void uw_orc_layout(struct vsp_unwinder *u)
+{
+	size_t votes_old = 0, votes_new = 0;
+
+	for (size_t i = 0; i < u->norc; i += 1 + u->norc / 4096) {
+		uint16_t fl;
+
+		memcpy(&fl, u->orc + 6 * i + 4, 2);
+		votes_old += ((fl >> 8) & 7) == 0;
+		votes_new += ((fl >> 8) & 7) == 2;
+	}
+	u->orc_new_layout = votes_new > votes_old;
+}
+
+static uint64_t uw_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static int uw_orc_setup(struct vsp_unwinder *u)
 {
 	const void *ipd, *od;
-	size_t ipn, on, votes_old = 0, votes_new = 0;
+	size_t ipn, on;
 
 	if (vsp_kimg_section(u->img, ".orc_unwind_ip", &u->orc_ip_addr, &ipd,
 			     &ipn) < 0 ||
@@ -108,14 +133,129 @@ static int uw_orc_setup(struct vsp_unwinder *u)
 	u->orc_ip = ipd;
 	u->orc = od;
 	u->norc = ipn / 4;
-	for (size_t i = 0; i < u->norc; i += 1 + u->norc / 4096) {
-		uint16_t fl;
+	uw_orc_layout(u);
+	return 0;
+}
 
-		memcpy(&fl, u->orc + 6 * i + 4, 2);
-		votes_old += ((fl >> 8) & 7) == 0;
-		votes_new += ((fl >> 8) & 7) == 2;
+/*
+ * Takes tables copied from guest memory: `buf` holds n 4-byte ip entries
+ * followed by n 6-byte ORC entries (the unwinder owns it from now on),
+ * the ip table lay at link-time address ip_addr.  The guest could have
+ * written anything there, so every ip must lie in the kernel image
+ * [lo, hi) and the ips must not go down: the lookup's binary search is
+ * only right on a sorted table.  Equal ips are the kernel's own (a
+ * section's terminator before the next function); like the kernel, the
+ * lookup takes the last of them.
+ */
+static int uw_orc_adopt(struct vsp_unwinder *u, unsigned char *buf, size_t n,
+			uint64_t ip_addr, uint64_t lo, uint64_t hi, char *err,
+			size_t errlen)
+{
+	uint64_t prev = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int32_t rel;
+		uint64_t ip;
+
+		memcpy(&rel, buf + 4 * i, 4);
+		ip = ip_addr + 4 * i + (uint64_t)(int64_t)rel;
+		if (ip < lo || ip >= hi)
+			return vsp_errf(err, errlen, "ORC: entry %zu of %zu is for "
+					"0x%" PRIx64 ", outside the kernel image "
+					"(0x%" PRIx64 "-0x%" PRIx64 ")", i, n, ip,
+					lo, hi);
+		if (i && ip < prev)
+			return vsp_errf(err, errlen, "ORC: entry %zu (0x%" PRIx64
+					") is below entry %zu (0x%" PRIx64 "): the "
+					"table is not sorted", i, ip, i - 1, prev);
+		prev = ip;
 	}
-	u->orc_new_layout = votes_new > votes_old;
+	u->orc_ip = (const int32_t *)(void *)buf;
+	u->orc = buf + 4 * n;
+	u->orc_ip_addr = ip_addr;
+	u->norc = n;
+	u->orc_own = buf;
+	uw_orc_layout(u);
+	u->src = VSP_UNWIND_ORC;
+	return 0;
+}
+
+int vsp_unwind_orc_from_guest(struct vsp_unwinder *u, vsp_gread_fn read,
+			      void *ctx, struct vsp_unwind_orc_stats *st,
+			      char *err, size_t errlen)
+{
+	static const char *const names[4] = {
+		"__start_orc_unwind_ip", "__stop_orc_unwind_ip",
+		"__start_orc_unwind", "__stop_orc_unwind" };
+	uint64_t a[4], lo = VSP_KASLR_LO, hi = VSP_KASLR_HI, v;
+	int64_t slide = vsp_sym_slide(u->syms);
+	int have = 0;
+	struct vsp_unwind_orc_stats local;
+
+	if (!st)
+		st = &local;
+	memset(st, 0, sizeof(*st));
+	if (u->opts.src == VSP_UNWIND_INSN || u->orc_own || u->norc)
+		return 1;
+	for (int i = 0; i < 4; i++)
+		have += vsp_sym_addr(u->syms, names[i], &a[i]) == 0;
+	if (!have) {
+		vsp_errf(err, errlen, "ORC: the kernel has no __start_orc_unwind_ip "
+			 "(built without the ORC unwinder)");
+		return 1;
+	}
+	if (have < 4)
+		return vsp_errf(err, errlen, "ORC: the kernel names only %d of "
+				"__start/__stop_orc_unwind_ip and "
+				"__start/__stop_orc_unwind", have);
+	/* The image's bounds, when the symbols say them: ips and tables
+	 * must lie inside. */
+	if (vsp_sym_addr(u->syms, "_text", &v) == 0)
+		lo = v;
+	if (vsp_sym_addr(u->syms, "_end", &v) == 0 && v > lo)
+		hi = v;
+	size_t ipn = a[1] - a[0], on = a[3] - a[2];
+	if (a[1] < a[0] || a[3] < a[2] || a[0] < lo || a[1] > hi ||
+	    a[2] < lo || a[3] > hi)
+		return vsp_errf(err, errlen, "ORC: __start_orc_unwind_ip..__stop_"
+				"orc_unwind_ip (0x%" PRIx64 "..0x%" PRIx64 ") and "
+				"__start_orc_unwind..__stop_orc_unwind (0x%" PRIx64
+				"..0x%" PRIx64 ") are no ranges in the kernel image",
+				a[0], a[1], a[2], a[3]);
+	if (!ipn || ipn % 4 || on % 6 || ipn / 4 != on / 6)
+		return vsp_errf(err, errlen, "ORC: the ip table (%zu bytes) and the "
+				"ORC table (%zu bytes) do not hold one 4-byte and "
+				"one 6-byte entry each for the same count", ipn, on);
+	if (ipn / 4 > VSP_UNWIND_ORC_MAX)
+		return vsp_errf(err, errlen, "ORC: %zu entries, more than the %u "
+				"allowed", ipn / 4, VSP_UNWIND_ORC_MAX);
+	if (a[0] < a[3] && a[2] < a[1])
+		return vsp_errf(err, errlen, "ORC: the ip table (0x%" PRIx64
+				"..0x%" PRIx64 ") and the ORC table (0x%" PRIx64
+				"..0x%" PRIx64 ") overlap", a[0], a[1], a[2], a[3]);
+	size_t n = ipn / 4;
+	unsigned char *buf = malloc(10 * n);
+	uint64_t t0 = uw_now_ns();
+
+	if (!buf)
+		return vsp_errf(err, errlen, "ORC: out of memory");
+	if (vsp_gread_all(read, ctx, a[0], buf, ipn) < 0 ||
+	    vsp_gread_all(read, ctx, a[2], buf + ipn, on) < 0) {
+		free(buf);
+		return vsp_errf(err, errlen, "ORC: guest memory at 0x%" PRIx64
+				" (%zu bytes) or 0x%" PRIx64 " (%zu bytes) not "
+				"readable", a[0], ipn, a[2], on);
+	}
+	st->bytes = ipn + on;
+	st->ns = uw_now_ns() - t0;
+	st->entries = (uint32_t)n;
+	/* Read at the run-time address, the entries give run-time ips;
+	 * the lookup works in link-time ones, like the image's tables. */
+	if (uw_orc_adopt(u, buf, n, a[0] - (uint64_t)slide, lo - (uint64_t)slide,
+			 hi - (uint64_t)slide, err, errlen) < 0) {
+		free(buf);
+		return -1;
+	}
 	return 0;
 }
 
@@ -678,6 +818,7 @@ void vsp_unwind_free(struct vsp_unwinder *u)
 		cs_free(u->insn, 1);
 	if (u->cs)
 		cs_close(&u->cs);
+	free(u->orc_own);
 	free(u->jl);
 	free(u->edges);
 	free(u->cache);

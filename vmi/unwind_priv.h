@@ -76,9 +76,10 @@ struct vsp_unwinder {
 	/* ORC tables, link-time, borrowed from the image mapping. */
 	const int32_t *orc_ip;
 	const unsigned char *orc;
-	uint64_t orc_ip_addr;
+	uint64_t orc_ip_addr;	/* link-time address of orc_ip[0] */
 	size_t norc;
 	bool orc_new_layout;
+	void *orc_own;		/* tables copied from guest memory, or NULL */
 
 	/* Analysis scratch, valid for the function in scratch_start. */
 	uint8_t *code;

@@ -9,8 +9,12 @@
  * addresses without a call before them, tiny step bounds) must give
  * partial paths quickly.  When the guest rig's vmlinux is cached, the same
  * analysis is compared with the kernel's own ORC tables over thousands of
- * real functions, and a real call chain is unwound by both sources.
+ * real functions, and a real call chain is unwound by both sources; the
+ * tables are also read as a KASLR guest holds them (slid, through the read
+ * callback, no image), must give the image's depths, and every corruption
+ * a hostile guest can make of them or of their symbols must be an error.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -542,9 +546,260 @@ static uint64_t find_call(const struct vsp_kimg *img, uint64_t in,
 	return 0;
 }
 
+/*
+ * The ORC tables as a KASLR guest holds them: the image's bytes at the
+ * slid address, with an overlay (a copy of both tables, from
+ * __start_orc_unwind_ip on) the hostile cases change, and an address from
+ * which the overlay reads short.
+ */
+struct gorc {
+	struct kmem km;
+	uint64_t at;		/* run-time address of ovl[0] */
+	uint8_t *ovl;
+	size_t len;
+	uint64_t cut;		/* unreadable from here on (0: never) */
+	uint64_t reads;
+};
+
+static long gorc_read(void *ctx, uint64_t gva, void *buf, size_t len)
+{
+	struct gorc *g = ctx;
+	size_t n = 0;
+
+	g->reads++;
+	if (gva >= g->at && gva - g->at < g->len) {
+		n = g->len - (size_t)(gva - g->at);
+		n = n < len ? n : len;
+		if (g->cut && gva + n > g->cut)
+			n = gva >= g->cut ? 0 : (size_t)(g->cut - gva);
+		memcpy(buf, g->ovl + (gva - g->at), n);
+		return n ? (long)n : -14;
+	}
+	return kmem_read(&g->km, gva, buf, len);
+}
+
+/* A symbol table naming only the image's bounds and the four table
+ * symbols, at link-time addresses moved by the d[] deltas. */
+static struct vsp_symtab *gorc_syms(const uint64_t *a, const int64_t *d,
+				    uint64_t text, uint64_t end, int64_t slide)
+{
+	static const char *const nm[4] = {
+		"__start_orc_unwind_ip", "__stop_orc_unwind_ip",
+		"__start_orc_unwind", "__stop_orc_unwind" };
+	char map[1024], err[256];
+	size_t at = 0;
+	struct vsp_symtab *t;
+
+	at += (size_t)snprintf(map + at, sizeof(map) - at, "%016llx T _text\n",
+			       (unsigned long long)text);
+	for (int i = 0; i < 4; i++)
+		if (d[i] != INT64_MIN)
+			at += (size_t)snprintf(map + at, sizeof(map) - at,
+					       "%016llx R %s\n",
+					       (unsigned long long)(a[i] + (uint64_t)d[i]),
+					       nm[i]);
+	at += (size_t)snprintf(map + at, sizeof(map) - at, "%016llx B _end\n",
+			       (unsigned long long)end);
+	t = vsp_sym_load_mem(map, at, "orc.map", err, sizeof(err));
+	if (t)
+		vsp_sym_set_slide(t, slide);
+	return t;
+}
+
+/* Sets ip entry i of the overlay to mean link-time address ip. */
+static void gorc_set_ip(struct gorc *g, uint64_t ip_link_at, size_t i,
+			uint64_t ip)
+{
+	int32_t rel = (int32_t)(ip - (ip_link_at + 4 * i));
+
+	memcpy(g->ovl + 4 * i, &rel, 4);
+}
+
+static uint64_t gorc_ip(const struct gorc *g, uint64_t ip_link_at, size_t i)
+{
+	int32_t rel;
+
+	memcpy(&rel, g->ovl + 4 * i, 4);
+	return ip_link_at + 4 * i + (uint64_t)(int64_t)rel;
+}
+
+/*
+ * ORC from guest memory (no vmlinux): the tables read through the read
+ * callback at the slid address give the very depths the image's tables
+ * give, and every way a hostile guest can break them is an error, with
+ * the unwinder left working by instruction analysis.
+ */
+static void test_orc_from_guest(struct vsp_symtab *t,
+				const struct vsp_kimg *img,
+				const struct vsp_unwinder *uo)
+{
+	const int64_t slide = 0x2e00000;
+	uint64_t a[4], text, end;
+	char err[256];
+	struct vsp_unwinder *u;
+	struct vsp_unwind_orc_stats st;
+	struct gorc g = { { img, slide }, 0, NULL, 0, 0, 0 };
+	size_t checked = 0, same = 0, n;
+	int rc;
+
+	if (vsp_sym_addr(t, "__start_orc_unwind_ip", &a[0]) ||
+	    vsp_sym_addr(t, "__stop_orc_unwind_ip", &a[1]) ||
+	    vsp_sym_addr(t, "__start_orc_unwind", &a[2]) ||
+	    vsp_sym_addr(t, "__stop_orc_unwind", &a[3]) ||
+	    vsp_sym_addr(t, "_text", &text) || vsp_sym_addr(t, "_end", &end)) {
+		skip("the cached kernel names no ORC tables");
+		return;
+	}
+	n = (size_t)(a[1] - a[0]) / 4;
+	g.at = a[0] + (uint64_t)slide;
+	g.len = (size_t)(a[3] - a[0]);
+	g.ovl = malloc(g.len);
+	if (!g.ovl || vsp_kimg_read(img, a[0], g.ovl, g.len) != g.len) {
+		skip("the ORC sections are not in the image's segments");
+		free(g.ovl);
+		return;
+	}
+
+	/* The real tables, slid. */
+	vsp_sym_set_slide(t, slide);
+	u = vsp_unwind_new(t, NULL, NULL, err, sizeof(err));
+	rc = u ? vsp_unwind_orc_from_guest(u, gorc_read, &g, &st, err,
+					   sizeof(err)) : -2;
+	ok(rc == 0 && vsp_unwind_source(u) == VSP_UNWIND_ORC &&
+	   st.entries == n && st.bytes == g.len,
+	   "ORC from guest memory: %u entries, %llu bytes in %llu reads %s",
+	   st.entries, (unsigned long long)st.bytes,
+	   (unsigned long long)g.reads, rc ? err : "");
+	/* Depths at a spread of run-time addresses agree with the image's
+	 * tables (uo, link-time symbols made slid for the comparison). */
+	for (size_t i = 0; rc == 0 && i < n; i += 97) {
+		uint64_t ip = gorc_ip(&g, a[0], i) + (uint64_t)slide;
+		int32_t d1 = 0, d2 = 0;
+		int r1 = vsp_unwind_orc_depth(uo, ip, &d1);
+		int r2 = vsp_unwind_orc_depth(u, ip, &d2);
+
+		checked++;
+		same += r1 == r2 && (r1 < 0 || d1 == d2);
+	}
+	ok(checked > 1000 && same == checked,
+	   "memory and image tables give the same depth at %zu of %zu "
+	   "addresses", same, checked);
+	ok(vsp_unwind_orc_from_guest(u, gorc_read, &g, NULL, err,
+				     sizeof(err)) == 1,
+	   "a second read is refused: the tables are in place");
+	vsp_unwind_free(u);
+	u = vsp_unwind_new(t, NULL, &(struct vsp_unwind_opts){
+				   .src = VSP_UNWIND_INSN }, err, sizeof(err));
+	ok(u && vsp_unwind_orc_from_guest(u, gorc_read, &g, NULL, err,
+					  sizeof(err)) == 1 &&
+	   vsp_unwind_source(u) == VSP_UNWIND_INSN,
+	   "an instruction-analysis unwinder reads no tables");
+	vsp_unwind_free(u);
+	vsp_sym_set_slide(t, 0);
+
+	/* Hostile tables and symbols. */
+	{
+		static const struct {
+			const char *what, *want;
+			int64_t d[4];
+		} cases[] = {
+			{ "no ORC symbols at all", "without the ORC",
+			  { INT64_MIN, INT64_MIN, INT64_MIN, INT64_MIN } },
+			{ "one symbol missing", "names only 3",
+			  { 0, 0, 0, INT64_MIN } },
+			{ "ip table not a multiple of 4", "do not hold",
+			  { 0, -2, 0, 0 } },
+			{ "ORC table one entry short", "do not hold",
+			  { 0, 0, 0, -6 } },
+			{ "ip table one entry short", "do not hold",
+			  { 0, -4, 0, 0 } },
+			{ "start after stop", "no ranges",
+			  { 8, -(int64_t)0x8000000, 0, 0 } },
+			/* The ORC table moved down into the ip table, its
+			 * size kept: the counts agree, the ranges overlap. */
+			{ "tables overlapping", "overlap",
+			  { 0, 0, -0x6000, -0x6000 } },
+			{ "a range outside the image", "no ranges",
+			  { 0, 0, 0, 0x40000000 } },
+		};
+
+		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+			int64_t d[4];
+			struct vsp_symtab *gs;
+
+			memcpy(d, cases[c].d, sizeof(d));
+			gs = gorc_syms(a, d, text, end, slide);
+			u = gs ? vsp_unwind_new(gs, NULL, NULL, err, sizeof(err))
+			       : NULL;
+			err[0] = 0;
+			g.reads = 0;
+			rc = u ? vsp_unwind_orc_from_guest(u, gorc_read, &g, NULL,
+							   err, sizeof(err)) : -2;
+			ok(rc == (c == 0 ? 1 : -1) && strstr(err, cases[c].want) &&
+			   vsp_unwind_source(u) == VSP_UNWIND_INSN &&
+			   g.reads == 0,
+			   "%s: %s, nothing read (%s)", cases[c].what,
+			   c ? "an error" : "no tables", err);
+			vsp_unwind_free(u);
+			vsp_sym_free(gs);
+		}
+	}
+	{
+		static const int64_t d0[4] = { 0, 0, 0, 0 };
+		struct vsp_symtab *gs = gorc_syms(a, d0, text, end, slide);
+		uint8_t *orig = malloc(g.len);
+		struct {
+			const char *what, *want;
+		} cases[] = {
+			{ "two entries swapped", "not sorted" },
+			{ "an ip far below the image", "outside the kernel image" },
+			{ "an ip past _end", "outside the kernel image" },
+			{ "the ORC table unreadable half-way", "not readable" },
+			{ "the ip table unreadable at its start", "not readable" },
+		};
+		size_t mid = n / 2;
+
+		memcpy(orig, g.ovl, g.len);
+		while (mid + 1 < n && gorc_ip(&g, a[0], mid) ==
+				      gorc_ip(&g, a[0], mid + 1))
+			mid++;
+		for (size_t c = 0; gs && c < sizeof(cases) / sizeof(cases[0]); c++) {
+			uint64_t x = gorc_ip(&g, a[0], mid),
+				 y = gorc_ip(&g, a[0], mid + 1);
+
+			memcpy(g.ovl, orig, g.len);
+			g.cut = 0;
+			if (c == 0) {
+				gorc_set_ip(&g, a[0], mid, y);
+				gorc_set_ip(&g, a[0], mid + 1, x);
+			} else if (c == 1)
+				gorc_set_ip(&g, a[0], mid, a[0] - 0x7f000000);
+			else if (c == 2)
+				gorc_set_ip(&g, a[0], n - 1, end + 16);
+			else if (c == 3)
+				g.cut = g.at + (a[2] - a[0]) + (a[3] - a[2]) / 2;
+			else
+				g.cut = g.at;
+			u = vsp_unwind_new(gs, NULL, NULL, err, sizeof(err));
+			err[0] = 0;
+			rc = u ? vsp_unwind_orc_from_guest(u, gorc_read, &g, NULL,
+							   err, sizeof(err)) : -2;
+			ok(rc == -1 && strstr(err, cases[c].want) &&
+			   vsp_unwind_source(u) == VSP_UNWIND_INSN,
+			   "%s: an error (%s)", cases[c].what, err);
+			vsp_unwind_free(u);
+		}
+		g.cut = 0;
+		memcpy(g.ovl, orig, g.len);
+		free(orig);
+		vsp_sym_free(gs);
+	}
+	free(g.ovl);
+}
+
 static void test_real(void)
 {
-	char p1[1024], p2[1024], err[256];
+	char p1[1024], p2[1024], err[256] = "";
 	struct vsp_symtab *t;
 	struct vsp_kimg *img;
 	struct vsp_unwinder *uo, *ui;
@@ -566,6 +821,8 @@ static void test_real(void)
 	uo = vsp_unwind_new(t, img, &o, err, sizeof(err));
 	ok(uo && vsp_unwind_source(uo) == VSP_UNWIND_ORC, "ORC tables found %s",
 	   err);
+	if (uo)
+		test_orc_from_guest(t, img, uo);
 	o.src = VSP_UNWIND_INSN;
 	ui = vsp_unwind_new(t, img, &o, err, sizeof(err));
 	if (!uo || !ui)
@@ -668,6 +925,20 @@ static void test_real(void)
 		   !strcmp(cp.names[3], "entry_SYSCALL_64_after_hwframe"),
 		   "real chain by ORC, slid, through two tail jumps: %s",
 		   path(&cp));
+		vsp_unwind_free(u2);
+		/* No image at all: tables and code from guest memory. */
+		u2 = vsp_unwind_new(t, NULL, NULL, err, sizeof(err));
+		if (u2 && vsp_unwind_orc_from_guest(u2, kmem_read, &km, NULL, err,
+						    sizeof(err)) == 0)
+			vsp_unwind(u2, &r, kmem_read, &km, &cp);
+		else
+			cp.n = 0;
+		ok(cp.n == 4 && !cp.partial &&
+		   !strcmp(cp.names[1], "__sys_setuid") &&
+		   !strcmp(cp.names[2], "do_syscall_64") &&
+		   !strcmp(cp.names[3], "entry_SYSCALL_64_after_hwframe"),
+		   "the same chain by the guest's own ORC tables, no image: %s",
+		   cp.n ? path(&cp) : err);
 		vsp_unwind_free(u2);
 		u2 = vsp_unwind_new(t, img, &(struct vsp_unwind_opts){
 					    .src = VSP_UNWIND_INSN }, err,
