@@ -2,16 +2,17 @@
 # callpath.t: vsp's call paths at traps on five kernel functions, held
 # against the kernel's own stack traces for the same calls (ftrace's
 # func_stack_trace), over at least 200 traps; every unwinding source is
-# measured: ORC, instruction analysis of vmlinux's code, and instruction
-# analysis of code read from guest memory (a System.map and no vmlinux).
+# measured: ORC, instruction analysis of vmlinux's code, instruction
+# analysis of code read from guest memory (a System.map and no vmlinux),
+# and ORC by the tables read from guest memory (no vmlinux at all).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/callpath_lib.sh"
 guest_setup
 
 ok "the probe builds against libvsp.a" callpath_build_probe
 callpath_run acc -- 'cred_walk 30'
-read -r hits matched oe ie fa ft op ip me < <(callpath_compare acc 2>"$T/acc.diff")
-echo "# hits=$hits matched=$matched orc_exact=$oe insn_exact=$ie mem_exact=$me frames=$fa/$ft orc_partial=$op insn_partial=$ip"
+read -r hits matched oe ie fa ft op ip me mo ms < <(callpath_compare acc 2>"$T/acc.diff")
+echo "# hits=$hits matched=$matched orc_exact=$oe insn_exact=$ie mem_exact=$me morc_exact=$mo morc_as_orc=$ms frames=$fa/$ft orc_partial=$op insn_partial=$ip"
 sed -n 's/^DONE /# probe: /p' "$T/acc.probe"
 head -5 "$T/acc.diff" >&2
 
@@ -26,6 +27,8 @@ ok "instruction-analysis paths equal the kernel's (>= 95%)" \
 	test $((${ie:-0} * 100)) -ge $((${matched:-1} * 95))
 ok "instruction analysis from guest memory alone (>= 95%)" \
 	test $((${me:-0} * 100)) -ge $((${matched:-1} * 95))
+ok "ORC tables from guest memory give the vmlinux tables' paths at every trap" \
+	eq "${ms:-x}" "${hits:-y}"
 ok "frame agreement (ORC) >= 99%" test $((${fa:-0} * 100)) -ge $((${ft:-1} * 99))
 ok "no partial ORC path" test "${op:-1}" = 0
 ok "setuid reaches commit_creds through __sys_setuid (tail jumps allowed)" \

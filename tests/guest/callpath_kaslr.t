@@ -2,7 +2,8 @@
 # callpath_kaslr.t: KASLR on, two boots.  The probe finds each boot's
 # slide by itself from the paused rip (checked against the guest's own
 # /proc/kallsyms), and the call paths it then rebuilds still match the
-# kernel's stack traces.
+# kernel's stack traces -- also by the ORC tables read from the slid
+# guest memory with no vmlinux, which must give the vmlinux tables' paths.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/callpath_lib.sh"
 guest_setup
@@ -20,11 +21,15 @@ for b in 1 2; do
 	slides+=("$want")
 	ok "boot $b: the guest really is randomised" test "$want" != 0
 	ok "boot $b: the probe's slide is the guest's" eq "${found:-none}" "$want"
-	read -r hits matched oe ie fa ft op ip < <(callpath_compare "k$b" 2>/dev/null)
-	echo "# boot $b: hits=$hits matched=$matched orc_exact=$oe insn_exact=$ie"
+	read -r hits matched oe ie fa ft op ip me mo ms < <(callpath_compare "k$b" 2>/dev/null)
+	echo "# boot $b: hits=$hits matched=$matched orc_exact=$oe insn_exact=$ie morc_exact=$mo morc_as_orc=$ms"
 	ok "boot $b: traps hit at the slid addresses" test "${hits:-0}" -ge 10
 	ok "boot $b: ORC paths equal the kernel's" eq "${oe:-x}" "${matched:-y}"
 	ok "boot $b: instruction-analysis paths equal the kernel's" eq "${ie:-x}" "${matched:-y}"
+	ok "boot $b: ORC tables read from guest memory: paths equal the kernel's" \
+		eq "${mo:-x}" "${matched:-y}"
+	ok "boot $b: ... and the vmlinux tables' paths at every trap" eq "${ms:-x}" "${hits:-y}"
+	ok "boot $b: all the tables read" grep -Eq "^ORCMEM entries [0-9]{5,} " "$T/k$b.probe"
 done
 if [ "${slides[0]}" = "${slides[1]}" ]; then
 	echo "ok $((++t_n)) # SKIP both boots drew the same slide (${slides[0]})"

@@ -63,6 +63,8 @@ callpath_run() {
 # callpath_compare NAME: pairs probe hits with trace entries; prints
 #   hits matched orc_exact insn_exact frames_agree frames_total
 #   orc_partial insn_partial mem_exact (insn from guest memory)
+#   morc_exact morc_as_orc (ORC tables from guest memory, no vmlinux:
+#   paths equal to the kernel's, and to those by the vmlinux's tables)
 callpath_compare() {
 	tr -d '\r' <"$T/$1.log" |
 	sed -n '/^VSP-TRACE-BEGIN/,/^VSP-TRACE-END/p' |
@@ -102,8 +104,9 @@ callpath_compare() {
 		FNR == NR { tf[++nt] = $2; tp[nt] = $3; tpath[nt] = $4; pids[$3] = 1; next }
 		$1 == "HIT" && ($4 in pids) {
 			hits++
-			orc = ""; insn = ""; mem = ""
+			orc = ""; insn = ""; mem = ""; morc = ""
 			for (i = 6; i <= NF; i++) {
+				if ($i ~ /^morc=/) morc = substr($i, 6)
 				if ($i ~ /^orc=/) orc = substr($i, 5)
 				if ($i ~ /^insn=/) insn = substr($i, 6)
 				if ($i ~ /^mem=/) mem = substr($i, 5)
@@ -121,11 +124,14 @@ callpath_compare() {
 			else print "# insn differs: " insn " vs " tpath[j] > "/dev/stderr"
 			if (mem == tpath[j]) me++
 			else print "# mem differs: " mem " vs " tpath[j] > "/dev/stderr"
+			if (morc == tpath[j]) mo++
+			else print "# morc differs: " morc " vs " tpath[j] > "/dev/stderr"
+			if (morc == orc) ms++
 			no = split(orc, x, "<"); nk = split(tpath[j], y, "<")
 			m = no > nk ? no : nk
 			ft += m
 			for (k = 1; k <= m; k++) if (k <= no && k <= nk && x[k] == y[k]) fa++
 		}
-		END { printf "%d %d %d %d %d %d %d %d %d\n", hits, matched, oe, ie, fa, ft, op, ip, me }
+		END { printf "%d %d %d %d %d %d %d %d %d %d %d\n", hits, matched, oe, ie, fa, ft, op, ip, me, mo, ms }
 	' "$T/$1.truth" "$T/$1.probe"
 }

@@ -10,13 +10,18 @@
  * truth the test compares with.  At each trap it reads the process context
  * (vmi/linux.h) and unwinds three times (vmi/unwind.h): by ORC, by
  * instruction analysis of the vmlinux code, and by instruction analysis of
- * the code read from guest memory (what vsp does with a System.map only).  Before installing traps it lets the guest boot, waits
+ * the code read from guest memory (what vsp does with a System.map only),
+ * and by the ORC tables read from guest memory with no vmlinux at all
+ * (what `vsp attach --gdb` does with nothing else).  Before installing
+ * traps it lets the guest boot, waits
  * for a marker line in the guest's console log, stops it and finds the
  * KASLR slide (vmi/kaslr.h) from the paused rip.
  *
  * Output, one record a line:
  *   SLIDE 0x...  method M  reads R
+ *   ORCMEM entries N bytes B
  *   HIT n FUNC PID COMM orc=PATH insn=PATH mem=PATH ppid=P uid=U euid=E
+ *       morc=PATH
  *       [orc-partial] [insn-partial]
  *   DONE hits H skipped S  unwind_us_median U  reads_per_unwind X
  * PATH is "a<b<c" (innermost first); partial paths end in "<...".
@@ -46,7 +51,7 @@ struct probe {
 	struct vsp_symtab *syms;
 	struct vsp_kimg *img;
 	struct vsp_linux lx;
-	struct vsp_unwinder *orc, *insn, *mem;
+	struct vsp_unwinder *orc, *insn, *mem, *morc;
 	uint64_t addr[PROBE_MAX_FUNCS];
 	const char *name[PROBE_MAX_FUNCS];
 	size_t nfuncs;
@@ -205,6 +210,17 @@ int main(int argc, char **argv)
 			fprintf(stderr, "probe: %s\n", err);
 			goto out;
 		}
+		/* No vmlinux: the guest's own ORC tables and code. */
+		struct vsp_unwind_orc_stats os;
+		p.morc = vsp_unwind_new(p.syms, NULL, NULL, err, sizeof(err));
+		if (!p.morc || vsp_unwind_orc_from_guest(p.morc, probe_read, &p,
+							 &os, err,
+							 sizeof(err)) != 0) {
+			fprintf(stderr, "probe: ORC from guest memory: %s\n", err);
+			goto out;
+		}
+		printf("ORCMEM entries %u bytes %" PRIu64 "\n", os.entries,
+		       os.bytes);
 	}
 	for (char *s = strdup(funcs), *tok = strtok(s, ","); tok &&
 	     p.nfuncs < PROBE_MAX_FUNCS; tok = strtok(NULL, ",")) {
@@ -228,8 +244,8 @@ int main(int argc, char **argv)
 		size_t f;
 		uint64_t task, t0;
 		struct vsp_proc pr = { 0 };
-		struct vsp_callpath a, b, c;
-		char pa[2048], pb[2048], pc[2048];
+		struct vsp_callpath a, b, c, d;
+		char pa[2048], pb[2048], pc[2048], pd[2048];
 
 		if (p.be.ops->resume(&p.be, p.vcpu, &go) < 0)
 			break;
@@ -265,14 +281,16 @@ int main(int argc, char **argv)
 				p.us[nhits] = now_us() - t0;
 			vsp_unwind(p.insn, &r, probe_read, &p, &b);
 			vsp_unwind(p.mem, &r, probe_read, &p, &c);
+			vsp_unwind(p.morc, &r, probe_read, &p, &d);
 			fmt_path(&a, pa, sizeof(pa));
 			fmt_path(&b, pb, sizeof(pb));
 			fmt_path(&c, pc, sizeof(pc));
+			fmt_path(&d, pd, sizeof(pd));
 			printf("HIT %d %s %" PRId64 " %s orc=%s insn=%s mem=%s ppid=%"
-			       PRId64 " uid=%" PRId64 " euid=%" PRId64 "%s%s\n",
+			       PRId64 " uid=%" PRId64 " euid=%" PRId64 " morc=%s%s%s\n",
 			       nhits, p.name[f], pr.pid,
 			       pr.comm[0] ? pr.comm : "?", pa, pb, pc, pr.ppid,
-			       pr.uid, pr.euid, a.partial ? " orc-partial" : "",
+			       pr.uid, pr.euid, pd, a.partial ? " orc-partial" : "",
 			       b.partial ? " insn-partial" : "");
 			nhits++;
 		}
@@ -318,6 +336,7 @@ done:
 	}
 out:
 	p.be.ops->detach(&p.be, false);
+	vsp_unwind_free(p.morc);
 	vsp_unwind_free(p.mem);
 	vsp_unwind_free(p.insn);
 	vsp_unwind_free(p.orc);
