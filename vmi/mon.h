@@ -166,6 +166,7 @@ struct mon {
 	/* Set once the unwinder was asked for: without one, rules that read
 	 * the call path are refused (mon_refusals), saying why. */
 	bool uw_tried;
+	bool uw_bad;		/* the guest's ORC tables did not hold up */
 	char uw_err[200];
 	struct vsp_callpath cp;
 

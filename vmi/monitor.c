@@ -156,7 +156,7 @@ int mon_refusals(const struct mon *m, const struct vsp_policy *p, FILE *out)
 		const char *why = vsp_support_why(m->be.ops, k);
 		if (!why && s && s->lacks)
 			why = s->lacks(m, k, buf, sizeof buf);
-		if (!why && m->uw_tried && !m->uw &&
+		if (!why && m->uw_tried && (!m->uw || m->uw_bad) &&
 		    (k->reads & VSP_FBIT(VSP_F_STACK))) {
 			snprintf(buf, sizeof buf, "its rules read the call path "
 				 "(must arise from) and no call paths can be "
@@ -171,25 +171,31 @@ int mon_refusals(const struct mon *m, const struct vsp_policy *p, FILE *out)
 	return n;
 }
 
-/* Whether the policy or the mode asks for call paths at all. */
-static bool mon_policy_wants_paths(const struct mon *m)
+/* Whether a rule of the policy reads the call path. */
+static bool mon_policy_reads_paths(const struct mon *m)
 {
-	if (m->mode == VSP_MODE_LEARN || m->o->record || m->o->interactive)
-		return true;
 	for (uint32_t i = 0; i < vsp_policy_nevents(m->p); i++)
 		if (vsp_policy_event(m->p, i)->reads & VSP_FBIT(VSP_F_STACK))
 			return true;
 	return false;
 }
 
+/* Whether the policy or the mode asks for call paths at all. */
+static bool mon_policy_wants_paths(const struct mon *m)
+{
+	return m->mode == VSP_MODE_LEARN || m->o->record || m->o->interactive ||
+	       mon_policy_reads_paths(m);
+}
+
 /*
  * The unwinder, once the symbols carry the slide.  Its ORC tables come
  * from the vmlinux when one was given, else from the running kernel's
  * memory, read once here (a few MiB: only when something asks for call
- * paths).  Tables the guest named but that do not hold up are refused
- * when rules need the paths: a call path from a tampered table is no
- * path.  Without any unwinder, mon_refusals refuses the rules that read
- * paths.  0, or -EPERM with the message printed.
+ * paths).  Tables the guest named but that do not hold up refuse the
+ * attach when rules read the paths, each such rule named (exit 3, as
+ * for other kernel data that does not match): a path from a tampered
+ * table is no path.  Without any unwinder, mon_refusals refuses the rules
+ * that read paths (exit 1).  0, or -EPERM with the message printed.
  */
 static int mon_unwinder(struct mon *m)
 {
@@ -214,13 +220,18 @@ static int mon_unwinder(struct mon *m)
 		mon_say(m, "call paths by instruction analysis: %s", err);
 		return 0;
 	}
-	for (uint32_t i = 0; i < vsp_policy_nevents(m->p); i++) {
-		if (vsp_policy_event(m->p, i)->reads & VSP_FBIT(VSP_F_STACK)) {
-			fprintf(stderr, "vsp attach: refusing: the guest's ORC "
-				"tables do not hold up (%s), and the policy's "
-				"rules read call paths; no trap placed\n", err);
-			return -EPERM;
-		}
+	if (mon_policy_reads_paths(m)) {
+		/* Each rule that reads paths, by its location, as
+		 * mon_refusals refuses; the attach ends as on other kernel
+		 * data that does not hold up. */
+		snprintf(m->uw_err, sizeof m->uw_err, "the guest's ORC tables "
+			 "do not hold up");
+		m->uw_bad = true;
+		mon_refusals(m, m->p, stderr);
+		fprintf(stderr, "vsp attach: refusing: the guest's ORC tables do "
+			"not hold up (%s) and the policy's rules read call paths; "
+			"no trap placed\n", err);
+		return -EPERM;
 	}
 	mon_say(m, "call paths by instruction analysis: the guest's ORC tables "
 		"do not hold up: %s", err);

@@ -6,7 +6,9 @@
  * stack with pt_regs and return addresses, user strings and a Xen
  * hypercall page.  It hands the monitor a fixed list of stops and records
  * what the monitor did at each: registers written, how it resumed.  So the
- * verdicts' mechanics are pinned where CI needs no guest: deny and return
+ * verdicts' mechanics are pinned where CI needs no guest (and, with ORC
+ * tables in its memory, what the monitor does with sound and unsorted
+ * ones when no vmlinux is given): deny and return
  * emulate the handler's return in one register write, an allowed call
  * resumes past the NOP, a hypercall is denied or let into Xen with its
  * `mov` emulated, only the named events are trapped, and every trap is
@@ -1042,6 +1044,108 @@ static void refuse_run(const char *dir, const char *map)
 	free(pol);
 }
 
+/*
+ * No vmlinux: the ORC tables come from guest memory (K_ORC, named by the
+ * symbol file).  Tables that hold up give call paths by ORC; tables the
+ * guest has made unsorted refuse a policy whose rules read call paths --
+ * every such rule named by its location, exit 3, no trap placed -- and do
+ * not stand in the way of a policy that reads none.
+ */
+#define K_ORC 0xffffffff812f8000ull
+
+static int orc_attach(const char *dir, const char *map, const char *name,
+		      const char *text, bool swap, FILE *err, int *traps)
+{
+	char *pol = write_tmp(dir, name, text);
+	fresh_guest();
+	for (int i = 0; i < 3; i++)
+		syscall_stop(K_OPENAT, U_STR + 0x100);
+	/* Four entries: ips (relative to their own slot), then ORC
+	 * entries (sp_off 8 from rsp, a call frame). */
+	static const uint64_t ips[4] = { K_TEXT, 0xffffffff81002000ull, K_OPENAT,
+					 K_GETPID };
+	uint8_t *t = fk.text + (K_ORC - K_TEXT);
+	for (int i = 0; i < 4; i++) {
+		int j = swap && i >= 1 && i <= 2 ? 3 - i : i;
+		int32_t rel = (int32_t)(ips[j] - (K_ORC + 4 * (uint64_t)i));
+		memcpy(t + 4 * i, &rel, 4);
+		static const uint8_t e[6] = { 8, 0, 0, 0, 0x02, 0x02 };
+		memcpy(t + 16 + 6 * i, e, 6);
+	}
+	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET };
+	const char *files[1] = { pol };
+	struct vsp_policy *p = vsp_policy_load(files, 1, &lo, NULL);
+	int rc = -1;
+	if (p) {
+		struct vsp_monitor_opts mo = {
+			.ops = &fk_ops, .target = "fake", .symbols = map,
+			.policy = p,
+		};
+		fflush(stderr);
+		int saved = dup(2);
+		dup2(fileno(err), 2);
+		rc = vsp_monitor_run(&mo);
+		fflush(stderr);
+		dup2(saved, 2);
+		close(saved);
+		vsp_policy_free(p);
+	}
+	*traps = fk.max_traps;
+	unlink(pol);
+	free(pol);
+	return rc;
+}
+
+static void orc_run(const char *dir)
+{
+	char text[sizeof symbols_text + 512];
+	snprintf(text, sizeof text, "%s"
+		 "ffffffff812f8000 R __start_orc_unwind_ip\n"
+		 "ffffffff812f8010 R __stop_orc_unwind_ip\n"
+		 "ffffffff812f8010 R __start_orc_unwind\n"
+		 "ffffffff812f8028 R __stop_orc_unwind\n", symbols_text);
+	char *map = write_tmp(dir, "orc.map", text);
+	static const char paths[] =
+		"rule \"ok\": on syscall getpid : allow;\n"
+		"rule \"paths\": on syscall openat\n"
+		"  must arise from \"do_syscall_64 <- *\" : deny EPERM;\n";
+	static const char plain[] = "rule \"g\": on syscall getpid : deny EPERM;\n";
+	int traps;
+	FILE *err = tmpfile();
+	int rc = orc_attach(dir, map, "orc1.vsp", paths, false, err, &traps);
+	ok(rc == VSP_MON_OK && traps > 0 &&
+	   count_lines(err, "call paths by the guest's own ORC tables (4 entries") == 1,
+	   "ORC from guest memory: the tables that hold up are used");
+	fclose(err);
+
+	err = tmpfile();
+	rc = orc_attach(dir, map, "orc2.vsp", paths, true, err, &traps);
+	ok(rc == VSP_MON_LOST, "unsorted ORC tables, call-path rules: exit 3");
+	ok(traps == 0, "unsorted ORC tables: no trap placed");
+	ok(count_lines(err, "orc2.vsp:2:") == 1 &&
+	   count_lines(err, "rule \"paths\": syscall openat cannot be trapped") == 1 &&
+	   count_lines(err, "read the call path (must arise from) and no call "
+		       "paths can be rebuilt here: the guest's ORC tables do not "
+		       "hold up") == 1,
+	   "unsorted ORC tables: the rule reading paths named by its location");
+	ok(count_lines(err, "orc2.vsp:1:") == 0,
+	   "unsorted ORC tables: the rule reading no path is not named");
+	ok(count_lines(err, "refusing: the guest's ORC tables do not hold up "
+		       "(ORC: entry 2 (0xffffffff81002000) is below entry 1") == 1,
+	   "unsorted ORC tables: the message says what is wrong");
+	fclose(err);
+
+	err = tmpfile();
+	rc = orc_attach(dir, map, "orc3.vsp", plain, true, err, &traps);
+	ok(rc == VSP_MON_OK && traps > 0 &&
+	   count_lines(err, "call paths by") == 0,
+	   "unsorted ORC tables, no rule reads paths: attached, tables not read");
+	fclose(err);
+	unlink(map);
+	free(map);
+}
+
+
 /* A watch stop of a write of `val` at `at` by the writer on `stack`. */
 static struct vsp_regs *watch_stop(uint64_t at, uint8_t val, uint64_t stack)
 {
@@ -1329,6 +1433,7 @@ int main(void)
 	caps_run(dir, map);
 	xen_error_run(dir, map);
 	refuse_run(dir, map);
+	orc_run(dir);
 	write_run(dir, map);
 	integrity_run(dir, map);
 	unlink(pol);
