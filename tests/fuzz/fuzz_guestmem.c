@@ -5,7 +5,9 @@
  * code the unwinder walks (vmi/unwind.h, and the hypercall call path of
  * vmi/xen_hcall.h), the per-CPU area, task and cred structures behind
  * proc.* fields (vmi/linux.h), the bytes the KASLR probe compares
- * (vmi/kaslr.h) and the page tables a Xen monitor walks (vmi/xen_pt.h).
+ * (vmi/kaslr.h), the page tables a Xen monitor walks (vmi/xen_pt.h) and,
+ * attaching without a vmlinux, the kernel's ORC tables (copied once, then
+ * used by every unwind).
  * A hostile guest can put anything there and unmap any page mid-walk.
  *
  * The input is a small guest: registers, three regions (kernel text at its
@@ -15,7 +17,9 @@
  * callback serves the regions, stops short at a hole, and counts reads so
  * that a walk which does not stay bounded is reported.
  *
- * Invariants: every call returns; a call path has at most the frames
+ * Invariants: every call returns; ORC tables are taken only with as many
+ * entries as their symbols name, in at most two reads, and refused with a
+ * message otherwise; a call path has at most the frames
  * asked for, every name is a string, the stack pointer grows from frame to
  * frame, and a path is complete exactly when it ended at entry code.
  *
@@ -167,11 +171,41 @@ static void fz_check_path(const struct vsp_callpath *cp, uint32_t n,
 	}
 }
 
+/*
+ * ORC tables from guest memory (opt bit 64): the symbols that bound them
+ * are placed by the data region's last four bytes -- anywhere in the upper
+ * text region, a size in entries, ranges that may be misaligned, short,
+ * overlapping or disagree on the count -- and the tables' bytes are the
+ * text's.  A fresh symbol table per input.
+ */
+static struct vsp_symtab *fz_orc_syms(const struct fz_guest *g)
+{
+	const uint8_t *c = g->data + FZ_DATA_LEN - 4;
+	uint64_t ip = FZ_TEXT + 0x800 + (uint64_t)(c[0] & 0x7f) * 8 + (c[2] & 3);
+	uint64_t ip_end = ip + (uint64_t)c[1] * 4 + (c[2] >> 2 & 3);
+	uint64_t orc = ip_end + (c[2] & 0x10 ? 4 : 0) - (c[2] & 0x20 ? 16 : 0);
+	uint64_t orc_end = orc + (uint64_t)c[1] * 6 + (c[2] & 0x40 ? 6 : 0);
+	char map[sizeof(fz_sysmap) + 256], err[256];
+	int n = snprintf(map, sizeof(map), "%s%s"
+			 "%016llx R __start_orc_unwind_ip\n"
+			 "%016llx R __stop_orc_unwind_ip\n"
+			 "%016llx R __start_orc_unwind\n"
+			 "%s%016llx R __stop_orc_unwind\n", fz_sysmap,
+			 c[3] & 1 ? "ffffffff81000000 T _text\n" : "",
+			 (unsigned long long)ip, (unsigned long long)ip_end,
+			 (unsigned long long)orc,
+			 c[3] & 2 ? "ffffffff81001000 B _end\n" : "",
+			 (unsigned long long)orc_end);
+
+	return vsp_sym_load_mem(map, (size_t)n, "fuzz-orc.map", err, sizeof(err));
+}
+
 static void fz_unwind(struct fz_guest *g, const struct vsp_regs *r,
 		      uint8_t opt)
 {
+	struct vsp_symtab *syms = opt & 64 ? fz_orc_syms(g) : fz_syms;
 	struct vsp_unwind_opts uo = {
-		.src = VSP_UNWIND_INSN,
+		.src = opt & 64 ? VSP_UNWIND_AUTO : VSP_UNWIND_INSN,
 		.max_frames = (opt & 3) == 3 ? 3 : 0,
 		.max_steps = opt & 4 ? 300 : 0,
 		.cache_funcs = opt & 8 ? 1 : 16,
@@ -179,7 +213,9 @@ static void fz_unwind(struct fz_guest *g, const struct vsp_regs *r,
 		.strict_callee = opt & 32,
 	};
 	char err[256];
-	struct vsp_unwinder *u = vsp_unwind_new(fz_syms, NULL, &uo, err,
+	if (!syms)
+		FZ_FAIL("ORC symbol table did not load");
+	struct vsp_unwinder *u = vsp_unwind_new(syms, NULL, &uo, err,
 						sizeof(err));
 	static struct vsp_callpath cp;
 	static struct vsp_xhc_path xp;
@@ -187,6 +223,31 @@ static void fz_unwind(struct fz_guest *g, const struct vsp_regs *r,
 
 	if (!u)
 		FZ_FAIL("unwinder: %s", err);
+	if (opt & 64) {
+		struct vsp_unwind_orc_stats os;
+		uint64_t before = g->reads;
+		int rc = vsp_unwind_orc_from_guest(u, fz_read, g, &os, err,
+						   sizeof(err));
+
+		if (rc < -1 || rc > 1)
+			FZ_FAIL("ORC from guest memory returned %d", rc);
+		if ((rc == 0) != (vsp_unwind_source(u) == VSP_UNWIND_ORC))
+			FZ_FAIL("ORC read %d but source %d", rc,
+				(int)vsp_unwind_source(u));
+		if (rc == 0 && os.entries != g->data[FZ_DATA_LEN - 3])
+			FZ_FAIL("%u ORC entries, %u named", os.entries,
+				g->data[FZ_DATA_LEN - 3]);
+		if (rc != 0 && !err[0])
+			FZ_FAIL("ORC refused without a message");
+		if (g->reads - before > 2)
+			FZ_FAIL("ORC tables read in %llu reads",
+				(unsigned long long)(g->reads - before));
+		if (getenv("FZ_VERBOSE"))
+			fprintf(stderr, "orc: %d %s\n", rc, rc ? err : "");
+		int32_t d;
+		vsp_unwind_orc_depth(u, r->rip, &d);
+		vsp_unwind_orc_depth(u, FZ_TEXT + (r->rbx & 0xfff), &d);
+	}
 	uint32_t n = vsp_unwind(u, r, fz_read, g, &cp);
 	fz_check_path(&cp, n, maxf);
 	if (getenv("FZ_VERBOSE")) {
@@ -220,6 +281,8 @@ static void fz_unwind(struct fz_guest *g, const struct vsp_regs *r,
 	struct vsp_unwind_stats st;
 	vsp_unwind_stats(u, &st);
 	vsp_unwind_free(u);
+	if (syms != fz_syms)
+		vsp_sym_free(syms);
 }
 
 static void fz_linux(struct fz_guest *g, uint8_t opt)

@@ -134,13 +134,23 @@ put(data, 0x400 + 0x14, struct.pack('<I', 0))
 for lvl in range(4):
     put(data, 0x600 + lvl * 8, q(0x1000 * (lvl + 1) | 0x63 | (0x80 if lvl == 2 else 0)))
 
-def guest(name, rip, rsp, stack_words, opt=0, opt2=0, holes=(0, 0, 0)):
+def guest(name, rip, rsp, stack_words, opt=0, opt2=0, holes=(0, 0, 0), orc=None):
     st = bytearray(2048)
     for i, w in enumerate(stack_words):
         put(st, rsp + 8 * i, q(w))
     head = struct.pack('<HHHBB', rip, rsp, rsp + 0x40, opt, opt2) + struct.pack('<3I', *holes)
+    d, t = bytearray(data), bytearray(text)
+    if orc:                     # (c0, c2, entries): ORC tables in the text
+        c0, c2, ents = orc
+        put(d, 2048 - 4, bytes([c0, len(ents), c2, 3]))
+        at = 0x800 + c0 * 8 + (c2 & 3)
+        for i, (ip, _) in enumerate(ents):
+            put(t, at + 4 * i, struct.pack('<i', (TEXT + ip) - (TEXT + at + 4 * i)))
+        at += 4 * len(ents) + (c2 >> 2 & 3) + (4 if c2 & 0x10 else 0) - (16 if c2 & 0x20 else 0)
+        for i, (_, e) in enumerate(ents):
+            put(t, at + 6 * i, e)
     with open(os.path.join(here, 'corpus/guestmem', name), 'wb') as f:
-        f.write(head + bytes(st) + bytes(data) + bytes(text))
+        f.write(head + bytes(st) + bytes(d) + bytes(t))
 
 os.makedirs(os.path.join(here, 'corpus/guestmem'), exist_ok=True)
 ret_do_syscall = TEXT + 0x00f            # after the call in do_syscall_64
@@ -154,6 +164,22 @@ guest('holes', 0x400, 0x700, [ret_do_syscall, STACK + 0x7f0, ret_entry], opt=0x1
       holes=(0x00f00000, 0x00008000, 0x00000100))
 guest('loop', 0x600, 0x500, [ret_openat] * 40, opt=0x07)
 guest('hypercall', 0xb20, 0x700, [TEXT + 0xa8b, STACK + 0x7f0, ret_entry], opt2=0x01)
+# ORC tables in guest memory (6.4+ layout: sp_reg 5 = rsp, type 2 = call;
+# bp_reg 1 = saved at the previous rsp + bp_off), at 0xbc0 in the text.
+def orc_e(sp, bp_reg=0, bp=0):
+    return struct.pack('<hhH', sp, bp, 5 | bp_reg << 4 | 2 << 8)
+ORC = [(0x000, orc_e(8)), (0x006, orc_e(16, 1, -16)), (0x200, orc_e(8)),
+       (0x400, orc_e(8)), (0x406, orc_e(16)), (0x600, orc_e(8)), (0xd00, orc_e(8))]
+guest('orc-openat-entry', 0x400, 0x700, [ret_do_syscall, STACK + 0x7f0, ret_entry],
+      opt=0x40, orc=(0x78, 0, ORC))
+guest('orc-unsorted', 0x400, 0x700, [ret_do_syscall, STACK + 0x7f0, ret_entry],
+      opt=0x40, orc=(0x78, 0, [ORC[0], ORC[3], ORC[2], ORC[1]] + ORC[4:]))
+guest('orc-count', 0x400, 0x700, [ret_do_syscall, STACK + 0x7f0, ret_entry],
+      opt=0x40, orc=(0x78, 0x40, ORC))
+guest('orc-overlap', 0x400, 0x700, [ret_do_syscall, STACK + 0x7f0, ret_entry],
+      opt=0x40, orc=(0x78, 0x20, ORC))
+guest('orc-misaligned', 0x400, 0x700, [ret_do_syscall, STACK + 0x7f0, ret_entry],
+      opt=0x40, orc=(0x78, 0x06, ORC))
 
 # ---- scripted stops for fuzz_monitor.c (corpus/monitor/) ----
 M_STACK, M_USER = 0xffffc90000010000, 0x7fff0000

@@ -1069,7 +1069,7 @@ static int orc_attach(const char *dir, const char *map, const char *name,
 		int j = swap && i >= 1 && i <= 2 ? 3 - i : i;
 		int32_t rel = (int32_t)(ips[j] - (K_ORC + 4 * (uint64_t)i));
 		memcpy(t + 4 * i, &rel, 4);
-		static const uint8_t e[6] = { 8, 0, 0, 0, 0x02, 0x02 };
+		static const uint8_t e[6] = { 8, 0, 0, 0, 0x05, 0x02 };
 		memcpy(t + 16 + 6 * i, e, 6);
 	}
 	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET };
