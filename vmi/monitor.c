@@ -190,12 +190,14 @@ static bool mon_policy_wants_paths(const struct mon *m)
 /*
  * The unwinder, once the symbols carry the slide.  Its ORC tables come
  * from the vmlinux when one was given, else from the running kernel's
- * memory, read once here (a few MiB: only when something asks for call
- * paths).  Tables the guest named but that do not hold up refuse the
- * attach when rules read the paths, each such rule named (exit 3, as
- * for other kernel data that does not match): a path from a tampered
- * table is no path.  Without any unwinder, mon_refusals refuses the rules
- * that read paths (exit 1).  0, or -EPERM with the message printed.
+ * memory, and so are the tail jumps between functions (from the kernel
+ * text), each read once here (some MiB: only when something asks for call
+ * paths).  Tables the guest named but that do not hold up, or text that
+ * cannot be read, refuse the attach when rules read the paths, each such
+ * rule named (exit 3, as for other kernel data that does not match): a
+ * path from a tampered table is no path.  Without any unwinder,
+ * mon_refusals refuses the rules that read paths (exit 1).  0, or -EPERM
+ * with the message printed.
  */
 static int mon_unwinder(struct mon *m)
 {
@@ -210,31 +212,43 @@ static int mon_unwinder(struct mon *m)
 	uint64_t rt0 = m->be.round_trips;
 	int rc = vsp_unwind_orc_from_guest(m->uw, mon_gread, m, &os, err,
 					   sizeof err);
-	if (rc == 0) {
+	if (rc == 0)
 		mon_say(m, "call paths by the guest's own ORC tables (%u entries, %"
 			PRIu64 " KiB, %" PRIu64 " round trips, %.0f ms)", os.entries,
 			os.bytes >> 10, m->be.round_trips - rt0, (double)os.ns / 1e6);
-		return 0;
-	}
-	if (rc > 0) {
+	else if (rc > 0)
 		mon_say(m, "call paths by instruction analysis: %s", err);
-		return 0;
+	const char *what = "the guest's ORC tables do not hold up";
+	if (rc == 0 || rc > 0) {
+		what = "the guest's kernel text, for the tail jumps, cannot be read";
+		/* The tail jumps a return address's call may reach the
+		 * callee through, from the kernel's text as it runs. */
+		rt0 = m->be.round_trips;
+		rc = vsp_unwind_tails_from_guest(m->uw, mon_gread, m, &os, err,
+						 sizeof err);
+		if (rc == 0)
+			mon_say(m, "tail jumps from the guest's kernel text (%u, %"
+				PRIu64 " KiB, %" PRIu64 " round trips, %.0f ms)",
+				os.entries, os.bytes >> 10, m->be.round_trips - rt0,
+				(double)os.ns / 1e6);
+		if (rc >= 0)
+			return 0;
 	}
 	if (mon_policy_reads_paths(m)) {
 		/* Each rule that reads paths, by its location, as
 		 * mon_refusals refuses; the attach ends as on other kernel
 		 * data that does not hold up. */
-		snprintf(m->uw_err, sizeof m->uw_err, "the guest's ORC tables "
-			 "do not hold up");
+		snprintf(m->uw_err, sizeof m->uw_err, "%s", what);
 		m->uw_bad = true;
 		mon_refusals(m, m->p, stderr);
-		fprintf(stderr, "vsp attach: refusing: the guest's ORC tables do "
-			"not hold up (%s) and the policy's rules read call paths; "
-			"no trap placed\n", err);
+		fprintf(stderr, "vsp attach: refusing: %s (%s) and the policy's "
+			"rules read call paths; no trap placed\n", what, err);
 		return -EPERM;
 	}
-	mon_say(m, "call paths by instruction analysis: the guest's ORC tables "
-		"do not hold up: %s", err);
+	vsp_unwind_free(m->uw);
+	m->uw = NULL;
+	snprintf(m->uw_err, sizeof m->uw_err, "%s", what);
+	mon_say(m, "no call paths: %s (%s)", what, err);
 	return 0;
 }
 

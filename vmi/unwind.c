@@ -259,6 +259,53 @@ int vsp_unwind_orc_from_guest(struct vsp_unwinder *u, vsp_gread_fn read,
 	return 0;
 }
 
+static int uw_tail_index(struct vsp_unwinder *u, const uint8_t *text,
+			 uint64_t text_lo, size_t text_len);
+
+int vsp_unwind_tails_from_guest(struct vsp_unwinder *u, vsp_gread_fn read,
+				void *ctx, struct vsp_unwind_orc_stats *st,
+				char *err, size_t errlen)
+{
+	uint64_t lo, hi, slide = (uint64_t)vsp_sym_slide(u->syms);
+	struct vsp_unwind_orc_stats local;
+
+	if (!st)
+		st = &local;
+	memset(st, 0, sizeof(*st));
+	if (u->img || u->edges || u->opts.no_call_check || u->opts.strict_callee)
+		return 1;
+	if (vsp_sym_text_range(u->syms, &lo, &hi) < 0 || hi <= lo ||
+	    lo < VSP_KASLR_LO || hi > VSP_KASLR_HI)
+		return vsp_errf(err, errlen, "kernel text: no _text.._etext range "
+				"in the symbols");
+	if (hi - lo > VSP_UNWIND_TEXT_MAX)
+		return vsp_errf(err, errlen, "kernel text: %" PRIu64 " bytes, more "
+				"than the %u allowed", hi - lo, VSP_UNWIND_TEXT_MAX);
+	size_t len = (size_t)(hi - lo);
+	uint8_t *text = malloc(len);
+	uint64_t t0 = uw_now_ns();
+
+	if (!text)
+		return vsp_errf(err, errlen, "kernel text: out of memory");
+	if (vsp_gread_all(read, ctx, lo, text, len) < 0) {
+		free(text);
+		return vsp_errf(err, errlen, "kernel text at 0x%" PRIx64 " (%zu "
+				"bytes) not readable", lo, len);
+	}
+	st->bytes = len;
+	int rc = uw_tail_index(u, text, lo - slide, len);
+	free(text);
+	if (rc < 0) {
+		free(u->edges);
+		u->edges = NULL;
+		u->nedges = 0;
+		return vsp_errf(err, errlen, "kernel text: out of memory");
+	}
+	st->ns = uw_now_ns() - t0;
+	st->entries = (uint32_t)u->nedges;
+	return 0;
+}
+
 int vsp_unwind_orc_depth(const struct vsp_unwinder *u, uint64_t ip,
 			 int32_t *depth)
 {
@@ -333,7 +380,24 @@ static int uw_edge_cmp(const void *a, const void *b)
  * little more lenient; it costs a few milliseconds where a full disassembly
  * of the kernel costs most of a second.  Built once, with the image.
  */
-static int uw_tail_index(struct vsp_unwinder *u)
+/* A function's bytes for the scan: from the image, or from the copy of
+ * the running kernel's text (link-time addresses both). */
+static size_t uw_tail_code(const struct vsp_unwinder *u, const uint8_t *text,
+			   uint64_t text_lo, size_t text_len, uint64_t addr,
+			   void *buf, size_t len)
+{
+	if (!text)
+		return vsp_kimg_read(u->img, addr, buf, len);
+	if (addr < text_lo || addr - text_lo >= text_len)
+		return 0;
+	if (len > text_len - (size_t)(addr - text_lo))
+		len = text_len - (size_t)(addr - text_lo);
+	memcpy(buf, text + (addr - text_lo), len);
+	return len;
+}
+
+static int uw_tail_index(struct vsp_unwinder *u, const uint8_t *text,
+			 uint64_t text_lo, size_t text_len)
 {
 	size_t n = vsp_sym_count(u->syms), cap = 4096;
 	uint8_t *buf = malloc(UW_FN_MAX + 8);
@@ -350,7 +414,8 @@ static int uw_tail_index(struct vsp_unwinder *u)
 		if (!vsp_sym_is_text(f) || f->module || !f->size ||
 		    f->size > UW_FN_MAX)
 			continue;
-		len = vsp_kimg_read(u->img, f->addr, buf, f->size);
+		len = uw_tail_code(u, text, text_lo, text_len, f->addr, buf,
+				   f->size);
 		for (size_t k = 0; k + 5 <= len; k++) {
 			size_t at;
 			int32_t rel;
@@ -800,7 +865,7 @@ struct vsp_unwinder *vsp_unwind_new(const struct vsp_symtab *syms,
 	if (img)
 		uw_jl_setup(u);
 	if (img && !u->opts.no_call_check && !u->opts.strict_callee &&
-	    uw_tail_index(u) < 0) {
+	    uw_tail_index(u, NULL, 0, 0) < 0) {
 		vsp_errf(err, errlen, "out of memory");
 		goto fail;
 	}

@@ -151,6 +151,23 @@ int vsp_unwind_orc_from_guest(struct vsp_unwinder *u, vsp_gread_fn read,
 			      void *ctx, struct vsp_unwind_orc_stats *st,
 			      char *err, size_t errlen);
 
+/* Core kernel text larger than this is refused (6.1: 14 MiB). */
+#define VSP_UNWIND_TEXT_MAX (64u << 20)
+
+/*
+ * The index of tail jumps between functions, without an image: copies
+ * the running kernel's text (_text.._etext) once, scans it as the image
+ * would be scanned (jmp/jcc rel32 to another function's start) and frees
+ * the copy.  Without it a return address whose call reaches the callee
+ * through two tail jumps (do_syscall_64 -> x64_sys_call -> __x64_sys_X ->
+ * __sys_X on 6.1) is only accepted by chance.  st->entries: edges found.
+ * 0; 1 when not needed (an image, or call checks off); -1 with a message
+ * (the unwinder unchanged).
+ */
+int vsp_unwind_tails_from_guest(struct vsp_unwinder *u, vsp_gread_fn read,
+				void *ctx, struct vsp_unwind_orc_stats *st,
+				char *err, size_t errlen);
+
 /* The source actually in use (ORC or INSN). */
 enum vsp_unwind_src vsp_unwind_source(const struct vsp_unwinder *u);
 

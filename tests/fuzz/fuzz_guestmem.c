@@ -244,6 +244,13 @@ static void fz_unwind(struct fz_guest *g, const struct vsp_regs *r,
 				(unsigned long long)(g->reads - before));
 		if (getenv("FZ_VERBOSE"))
 			fprintf(stderr, "orc: %d %s\n", rc, rc ? err : "");
+		/* The tail jumps, from the text as the guest holds it. */
+		before = g->reads;
+		rc = vsp_unwind_tails_from_guest(u, fz_read, g, &os, err,
+						 sizeof(err));
+		if (rc < -1 || rc > 1 || g->reads - before > 1)
+			FZ_FAIL("tail jumps: %d after %llu reads", rc,
+				(unsigned long long)(g->reads - before));
 		int32_t d;
 		vsp_unwind_orc_depth(u, r->rip, &d);
 		vsp_unwind_orc_depth(u, FZ_TEXT + (r->rbx & 0xfff), &d);

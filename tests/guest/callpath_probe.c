@@ -20,6 +20,7 @@
  * Output, one record a line:
  *   SLIDE 0x...  method M  reads R
  *   ORCMEM entries N bytes B
+ *   TAILMEM edges N bytes B
  *   HIT n FUNC PID COMM orc=PATH insn=PATH mem=PATH ppid=P uid=U euid=E
  *       morc=PATH
  *       [orc-partial] [insn-partial]
@@ -220,6 +221,18 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		printf("ORCMEM entries %u bytes %" PRIu64 "\n", os.entries,
+		       os.bytes);
+		/* ... and the tail jumps from the guest's text, as vsp
+		 * attach reads them without a vmlinux. */
+		if (vsp_unwind_tails_from_guest(p.morc, probe_read, &p, &os, err,
+						sizeof(err)) != 0 ||
+		    vsp_unwind_tails_from_guest(p.mem, probe_read, &p, &os, err,
+						sizeof(err)) != 0) {
+			fprintf(stderr, "probe: tail jumps from guest memory: %s\n",
+				err);
+			goto out;
+		}
+		printf("TAILMEM edges %u bytes %" PRIu64 "\n", os.entries,
 		       os.bytes);
 	}
 	for (char *s = strdup(funcs), *tok = strtok(s, ","); tok &&
