@@ -180,11 +180,12 @@ static bool mon_policy_reads_paths(const struct mon *m)
 	return false;
 }
 
-/* Whether the policy or the mode asks for call paths at all. */
+/* Whether the policy or the mode asks for call paths at all.  A session
+ * or a service may load rules that read them later: then too. */
 static bool mon_policy_wants_paths(const struct mon *m)
 {
 	return m->mode == VSP_MODE_LEARN || m->o->record || m->o->interactive ||
-	       mon_policy_reads_paths(m);
+	       m->o->hooks || mon_policy_reads_paths(m);
 }
 
 /*
