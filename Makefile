@@ -35,7 +35,8 @@ DEB_PKGS := build-essential flex bison pkg-config libcapstone-dev libffi-dev \
             liblz4-dev libzstd-dev libsystemd-dev systemd \
             python3-prometheus-client \
             meson ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev \
-            libedit-dev tmux
+            libedit-dev tmux libvirt-dev libvirt-daemon \
+            libvirt-daemon-driver-qemu libvirt-clients
 
 XEN_PKGS := xencontrol xenevtchn xenforeignmemory xenstore
 
@@ -68,6 +69,12 @@ endif
 ifeq ($(HAVE_SYSTEMD),1)
 CFLAGS += -DVSP_HAVE_SYSTEMD=1 $(SYSTEMD_CFLAGS)
 LDLIBS += $(SYSTEMD_LIBS)
+endif
+
+# vsp attach --libvirt DOMAIN, when libvirt-dev is installed.
+ifeq ($(HAVE_LIBVIRT),1)
+CFLAGS += -DVSP_HAVE_LIBVIRT=1 $(LIBVIRT_CFLAGS)
+LDLIBS += $(LIBVIRT_LIBS)
 endif
 
 # Line editing, history and completion in `vsp repl`, when libedit-dev is
@@ -166,7 +173,7 @@ $(BUILD)/tests/fuzz/%.fuzz: tests/fuzz/%.c $(BUILD)/libvsp.a
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 # Whether the Xen backend is in follows the configuration.
-$(filter $(BUILD)/vmi/xen%.o,$(LIB_OBJ)): $(CONFIG)
+$(filter $(BUILD)/vmi/xen%.o $(BUILD)/vmi/libvirt.o,$(LIB_OBJ)): $(CONFIG)
 
 $(CONFIG): Makefile
 	@$(MAKE) --no-print-directory deps
@@ -182,6 +189,11 @@ $(CONFIG): Makefile
 	     echo "SYSTEMD_CFLAGS := $$(pkg-config --cflags libsystemd)"; \
 	     echo "SYSTEMD_LIBS := $$(pkg-config --libs libsystemd)"; \
 	   else echo "HAVE_SYSTEMD :="; fi; \
+	   if pkg-config --exists libvirt libvirt-qemu; then \
+	     echo "HAVE_LIBVIRT := 1"; \
+	     echo "LIBVIRT_CFLAGS := $$(pkg-config --cflags libvirt libvirt-qemu)"; \
+	     echo "LIBVIRT_LIBS := $$(pkg-config --libs libvirt libvirt-qemu)"; \
+	   else echo "HAVE_LIBVIRT :="; fi; \
 	   if pkg-config --exists libedit; then \
 	     echo "HAVE_EDIT := 1"; \
 	     echo "EDIT_CFLAGS := $$(pkg-config --cflags libedit)"; \

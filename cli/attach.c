@@ -29,12 +29,13 @@
 #include "cli/lineedit.h"
 #include "cli/service.h"
 #include "vmi/monitor.h"
+#include "vmi/libvirt.h"
 #include "vmi/qmp.h"
 #include "vmi/support.h"
 
 static const char attach_help[] =
-	"usage: vsp attach (--gdb HOST:PORT | --qmp SOCKET | --xen DOMAIN |\n"
-	"                   --config FILE)\n"
+	"usage: vsp attach (--gdb HOST:PORT | --qmp SOCKET | --libvirt DOMAIN |\n"
+	"                   --xen DOMAIN | --config FILE) [--libvirt-uri URI]\n"
 	"                  [--symbols FILE | --profile FILE]\n"
 	"                  [--vmlinux FILE] [--mode M] [--audit WHERE]\n"
 	"                  [--audit-format vsp|falco]\n"
@@ -57,6 +58,10 @@ static const char attach_help[] =
 	"      --qmp SOCKET       a running QEMU's QMP socket: vsp starts its GDB\n"
 	"                         stub on a free loopback port (gdbserver), attaches\n"
 	"                         to it, and closes it again on detach\n"
+	"      --libvirt DOMAIN   a running libvirt QEMU domain, by name: the same\n"
+	"                         as --qmp, through libvirt's QEMU monitor command\n"
+	"      --libvirt-uri URI  the libvirt connection (default:\n"
+	"                         $LIBVIRT_DEFAULT_URI, else qemu:///system)\n"
 	"  -x, --xen DOMAIN       a Xen domain, by name or id (vm_event)\n"
 	"  -S, --symbols FILE     the guest kernel's System.map or a kallsyms dump\n"
 	"                         (default: the running kernel's own kallsyms,\n"
@@ -129,11 +134,12 @@ enum {
 	OPT_ON_MONITOR_DEATH,
 	OPT_FAIL_CLOSED, OPT_FAIL_OPEN, OPT_INTERACTIVE, OPT_AUDIT_FORMAT,
 	OPT_AUDIT_APPEND, OPT_METRICS, OPT_METRICS_FILE, OPT_METRICS_INTERVAL, OPT_QMP,
+	OPT_LIBVIRT, OPT_LIBVIRT_URI,
 	OPT_HISTORY
 };
 
 struct attach_args {
-	const char *gdb, *xen, *qmp, *audit, *record;
+	const char *gdb, *xen, *qmp, *libvirt, *libvirt_uri, *audit, *record;
 	struct vsp_monitor_opts mo;
 	struct vsp_load_opts lo;
 	bool audit_given, audit_append;
@@ -208,6 +214,8 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 		{ "gdb", required_argument, NULL, 'g' },
 		{ "xen", required_argument, NULL, 'x' },
 		{ "qmp", required_argument, NULL, OPT_QMP },
+		{ "libvirt", required_argument, NULL, OPT_LIBVIRT },
+		{ "libvirt-uri", required_argument, NULL, OPT_LIBVIRT_URI },
 		{ "symbols", required_argument, NULL, 'S' },
 		{ "profile", required_argument, NULL, 'P' },
 		{ "vmlinux", required_argument, NULL, OPT_VMLINUX },
@@ -253,6 +261,12 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 			break;
 		case OPT_QMP:
 			aa->qmp = optarg;
+			break;
+		case OPT_LIBVIRT:
+			aa->libvirt = optarg;
+			break;
+		case OPT_LIBVIRT_URI:
+			aa->libvirt_uri = optarg;
 			break;
 		case 'S':
 		case 'P':
@@ -398,9 +412,9 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 			return 2;
 		}
 	}
-	if (!!aa->gdb + !!aa->xen + !!aa->qmp != 1) {
+	if (!!aa->gdb + !!aa->xen + !!aa->qmp + !!aa->libvirt != 1) {
 		fprintf(stderr, "vsp attach: give exactly one of --gdb HOST:PORT, "
-			"--qmp SOCKET and --xen DOMAIN\n");
+			"--qmp SOCKET, --libvirt DOMAIN and --xen DOMAIN\n");
 		return 2;
 	}
 	if (aa->gdb) {
@@ -526,7 +540,7 @@ static int vsp_attach_run(int argc, char **argv)
 	/* Nothing the policy names goes unenforced: refuse before attaching
 	 * what this backend can never trap (vmi/support.h). */
 	/* --qmp starts a GDB stub: the gdb backend attaches to it. */
-	const char *bname = aa.gdb || aa.qmp ? "gdb" : "xen";
+	const char *bname = aa.gdb || aa.qmp || aa.libvirt ? "gdb" : "xen";
 	const struct vsp_backend_ops *ops = vsp_backend_find(bname);
 	if (aa.death_given && aa.mo.on_death == VSP_DEATH_PAUSE && !ops->caps.guard) {
 		fprintf(stderr, "vsp attach: --on-monitor-death pause: the %s "
@@ -609,8 +623,32 @@ static int vsp_attach_run(int argc, char **argv)
 				aa.qmp, qmp.target);
 		aa.gdb = qmp.target;
 	}
+	struct vsp_libvirt lv = { 0 };
+	if (aa.libvirt) {
+		char err[600];
+		if (vsp_libvirt_open_stub(&lv, aa.libvirt_uri, aa.libvirt, err,
+					  sizeof err) < 0) {
+			fprintf(stderr, "vsp attach: %s\n", err);
+			status = 3;
+			goto out_service;
+		}
+		if (!aa.mo.quiet)
+			fprintf(stderr, "vsp attach: GDB stub started through libvirt "
+				"domain %s on %s\n", aa.libvirt, lv.target);
+		aa.gdb = lv.target;
+	}
 	aa.mo.target = aa.gdb ? aa.gdb : aa.xen;
 	status = vsp_monitor_run(&aa.mo);
+	if (aa.libvirt) {
+		char err[600];
+		if (vsp_libvirt_close_stub(&lv, err, sizeof err) < 0) {
+			fprintf(stderr, "vsp attach: %s\n", err);
+			if (!status)
+				status = 3;
+		} else if (!aa.mo.quiet) {
+			fprintf(stderr, "vsp attach: GDB stub closed\n");
+		}
+	}
 	if (aa.qmp) {
 		char err[300];
 		if (vsp_qmp_close_stub(&qmp, err, sizeof err) < 0) {

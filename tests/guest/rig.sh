@@ -50,6 +50,10 @@ usage: rig.sh COMMAND [ARGS]
       --timeout S       kill QEMU after S seconds (default 120)
       --add DIR         also unpack DIR's tree into the guest's root, for
                         this boot only (files of the pack tests)
+  initrd OUT CMD...     write the initramfs that boot would use for CMD...
+                        (the base one and /run.sh) to OUT, and print the
+                        kernel command line to go with it, for guests
+                        started by something else (libvirt)
   result LOG N          print what command N printed (its VSP lines)
   status LOG N          print command N's exit status, or nothing
   clean                 remove the cache
@@ -453,6 +457,8 @@ symbols) shift; cmd_symbols "$@" ;;
 paths) shift; cmd_paths ;;
 port) free_port ;;
 boot) shift; cmd_boot "$@" ;;
+initrd) shift; cmd_build; overlay_initrd "$@"
+	echo "console=ttyS0 quiet panic=-1 loglevel=3 no_timer_check" ;;
 result) shift; cmd_result "$@" ;;
 status) shift; cmd_status "$@" ;;
 clean) rm -rf "$CACHE" ;;
