@@ -30,6 +30,9 @@ static const struct cfg_key {
 } cfg_keys[] = {
 	{ "gdb", CFG_VALUE },
 	{ "xen", CFG_VALUE },
+	{ "qmp", CFG_PATH },
+	{ "libvirt", CFG_VALUE },
+	{ "libvirt-uri", CFG_VALUE },
 	{ "symbols", CFG_PATH },
 	{ "vmlinux", CFG_PATH },
 	{ "policy", CFG_POLICY },
@@ -49,10 +52,6 @@ static const struct cfg_key {
 	{ "metrics-file", CFG_PATH },
 	{ "metrics-interval", CFG_VALUE },
 };
-
-/* Ways to reach a guest that this vsp does not have yet: named, so a
- * file written for a newer vsp fails with a reason. */
-static const char *const cfg_later[] = { "qmp", "libvirt" };
 
 static int cfg_push(struct vsp_cli_config *c, char *s)
 {
@@ -127,13 +126,6 @@ static int cfg_line(struct vsp_cli_config *c, const char *file, int lineno,
 	}
 	*eq = 0;
 	char *key = trim(s), *val = trim(eq + 1);
-	for (size_t i = 0; i < sizeof(cfg_later) / sizeof(cfg_later[0]); i++)
-		if (strcmp(key, cfg_later[i]) == 0) {
-			fprintf(stderr, "%s:%d: error: '%s': this vsp cannot reach "
-				"a guest that way (use gdb = HOST:PORT or xen = "
-				"DOMAIN)\n", file, lineno, key);
-			return 2;
-		}
 	const struct cfg_key *k = NULL;
 	for (size_t i = 0; i < sizeof(cfg_keys) / sizeof(cfg_keys[0]); i++)
 		if (strcmp(key, cfg_keys[i].key) == 0)

@@ -32,9 +32,17 @@ like "$(cat "$T/err")" "g.conf:1: error: 'pin-paths' is yes or no" "a yes/no key
 conf 'mode ='
 run --config "$T/etc/g.conf"
 like "$(cat "$T/err")" "g.conf:1: error: 'mode' needs a value" "a key without a value"
-conf 'qmp = /run/qemu.sock'
+conf 'qmp = qemu.sock' 'policy = p.vsp'
 run --config "$T/etc/g.conf"
-like "$(cat "$T/err")" "g.conf:1: error: 'qmp': this vsp cannot reach a guest that way" "a way to reach the guest this vsp lacks: named"
+is "$rc" 3 "qmp = SOCKET: parsed, then the attach fails (no QEMU there): 3"
+like "$(cat "$T/err")" "QMP $T/etc/qemu.sock" "  ... the socket relative to the file's folder"
+conf 'libvirt = web0' 'libvirt-uri = test:///default' 'policy = p.vsp'
+run --config "$T/etc/g.conf"
+is "$rc" 3 "libvirt = DOMAIN: parsed, then the attach fails (no such domain): 3"
+like "$(cat "$T/err")" "libvirt" "  ... through libvirt, with the file's URI"
+conf 'gdb = 127.0.0.1:1' 'qmp = qemu.sock' 'policy = p.vsp'
+run --config "$T/etc/g.conf"
+is "$rc" 2 "two ways to reach the guest in one file: 2"
 conf 'gdb = 127.0.0.1:1' 'policy = p.vsp' 'mode = sideways'
 run --config "$T/etc/g.conf"
 is "$rc" 2 "a bad value: the option's own check (2)"
