@@ -9,8 +9,8 @@
 #   make install    PREFIX=/usr/local DESTDIR= (binary, packs, man page,
 #                   vsp@.service in UNITDIR, reading SYSCONFDIR/vsp/guests/)
 #
-# Sources are found by wildcard: a new file in base/, lang/, interp/,
-# fastpath/ or vmi/ joins libvsp; tests/<stage>/t_*.c each become one TAP
+# Sources are found by wildcard: a new file in base/, fastpath/, interp/,
+# lang/, engine/ or vmi/ joins libvsp; tests/<stage>/t_*.c each become one TAP
 # program.
 
 PREFIX  ?= /usr/local
@@ -100,7 +100,7 @@ ifneq ($(wildcard lang/parser.y),)
 GEN_C   := $(BUILD)/lang/parser.c $(BUILD)/lang/lexer.c
 GEN_H   := $(BUILD)/lang/parser.h $(BUILD)/lang/lexer.h
 endif
-LIB_SRC := $(sort $(wildcard base/*.c lang/*.c interp/*.c fastpath/*.c vmi/*.c))
+LIB_SRC := $(sort $(wildcard base/*.c fastpath/*.c interp/*.c lang/*.c engine/*.c vmi/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN_C:%.c=%.o)
 CLI_SRC := $(sort $(wildcard cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -241,7 +241,7 @@ guest: all
 	tests/guest/rig.sh symbols
 
 bench: deps all
-	$(MAKE) -C fastpath/bench run
+	$(MAKE) -C bench run
 
 # Builds the targets with clang into $(FUZZ_BUILD)/ and runs each for
 # FUZZ_SECONDS on its corpus (tests/fuzz/README.md).

@@ -6,7 +6,7 @@
  * stage reads these lists instead of spelling the names again.  The
  * parser reads event kinds and their names from here, the checker which
  * verdicts and which fields (by group, see VSP_FIELD_LIST in
- * interp/event.h) each kind has, the engine, the audit writer and the
+ * base/event.h) each kind has, the engine, the audit writer and the
  * trace reader and writer the names.  Adding an event kind is one line in
  * VSP_EVENT_KIND_LIST plus the code that traps it (docs/hacking.md).
  */
@@ -97,7 +97,7 @@ enum vsp_field_group {
 		     VSP_VV(KILL) | VSP_VV(PAUSE))
 /* Hook events (language 1.1): the hook returns -E, or the task dies; no
  * return value and no redirect.  Their own fields come by the hook
- * (lang/catalog_hooks.c, lang/fields.c). */
+ * (base/catalog_hooks.c, lang/fields.c). */
 #define VSP_VV_HOOK (VSP_VV(ALLOW) | VSP_VV(DENY) | VSP_VV(KILL) | VSP_VV(PAUSE))
 #define VSP_FG_FUNC_ARGS (VSP_FG(COMMON) | VSP_FG(ARGS) | VSP_FG(ARG5) | \
 			  VSP_FG(FUNC))

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
-#include "interp/engine.h"
+#include "engine/engine.h"
 #include "interp/extern.h"
 #include "interp/sink.h"
 

@@ -17,8 +17,8 @@
 
 #include "base/kinds.h"
 #include "base/repl.h"
-#include "interp/engine.h"
-#include "lang/catalog.h"
+#include "engine/engine.h"
+#include "base/catalog.h"
 #include "lang/diag.h"
 #include "lang/fields.h"
 #include "lang/front.h"

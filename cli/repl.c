@@ -22,7 +22,7 @@
 #include "cli/commands.h"
 #include "cli/complete.h"
 #include "cli/lineedit.h"
-#include "interp/audit.h"
+#include "engine/audit.h"
 #include "interp/json.h"
 #include "vmi/trace.h"
 

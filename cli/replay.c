@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "interp/audit.h"
+#include "engine/audit.h"
 #include "vmi/trace.h"
 
 static const char replay_help[] =

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "interp/audit.h"
+#include "engine/audit.h"
 #include "vmi/monitor.h"
 
 struct vsp_service_opts {

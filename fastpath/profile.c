@@ -3,7 +3,7 @@
  * "F"` names and `--mode learn` writes (fastpath/match.h).
  *
  * The compiler (lang/compile.c) turns its lines into a path set; learn mode
- * (interp/policy.c) reads it back before it rewrites it.  Both go through
+ * (engine/policy.c) reads it back before it rewrites it.  Both go through
  * here so a file is judged one way: a line too long, a NUL byte, a file
  * that is not a regular file are errors with the line they are on, never a
  * pattern cut in two (a cut-off `**` would allow every call path) nor an

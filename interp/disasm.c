@@ -29,7 +29,7 @@
 
 #include "fastpath/match.h"
 #include "interp/program.h"
-#include "lang/catalog.h"
+#include "base/catalog.h"
 
 static const char *const field_names[VSP_F_COUNT] = {
 #define VSP_FN_ROW(id, name, type, group) [VSP_F_##id] = name,

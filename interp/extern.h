@@ -45,7 +45,7 @@
 #define VSP_EXT_START_MS 2000
 
 /* struct vsp_ext_opts, the options of extern functions, is in
- * interp/engine.h, part of the load options. */
+ * engine/engine.h, part of the load options. */
 
 /*
  * The file that library `lib` (as written in a policy whose file lies in

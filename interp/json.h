@@ -34,7 +34,7 @@ void vsp_jbuf_bytes(struct vsp_jbuf *b, const char *s, size_t n);
 bool vsp_utf8_valid(const char *s, size_t n);
 
 /*
- * The resolved fields of language 1.1 (interp/event.h) as objects named
+ * The resolved fields of language 1.1 (base/event.h) as objects named
  * like their prefix (interfaces.md 1.1): "file":{"path":..,"ino":..},
  * "sock":{..}, "target":{..}, "exec":{..}, ..., and "flags" at the top;
  * `proc` writes, inside the caller's "proc" object, "exe", "cwd",

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "interp/event.h"
+#include "base/event.h"
 
 /* Writes field f's value (already fetched and readable); a string that
  * is not UTF-8 as {"hex":..} when `bytes`. */

@@ -7,7 +7,7 @@
  * vsp_prog per event a rule names plus one default program for every other
  * event.  The verifier proves a program safe and states its worst-case
  * step count; the interpreter runs only verified programs; the engine
- * (interp/policy.c) wraps all of it behind interp/engine.h.
+ * (engine/policy.c) wraps all of it behind engine/engine.h.
  *
  * The verifier takes raw programs too (tests, fuzzing): an image need not
  * come from the compiler, and anything the verifier accepts the
@@ -23,8 +23,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "interp/bytecode.h"
-#include "interp/engine.h"
+#include "base/rules.h"
 
 struct vsp_iset;
 struct vsp_sset;

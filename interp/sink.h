@@ -1,7 +1,7 @@
 /*
  * sink.h: where audit records go, and in which shape.
  *
- * interp/audit.c builds each record whole (JSON, in vsp's own shape or in
+ * engine/audit.c builds each record whole (JSON, in vsp's own shape or in
  * Falco's alert shape) and hands it here with the few facts a structured
  * sink files it under.  A sink is one of
  *

@@ -3,7 +3,7 @@
  *
  * vsp_vm_run() executes one verified program (interp/program.h) on one
  * event and writes the decision.  It is the only code on the decision path
- * besides the dispatch and cache lookups of interp/policy.c, so it
+ * besides the dispatch and cache lookups of engine/policy.c, so it
  * allocates nothing, takes no locks and does no checks the verifier has
  * already made (operand ranges, stack depth and types, jump targets).
  *

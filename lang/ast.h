@@ -18,8 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "interp/event.h"
-#include "interp/engine.h"
+#include "base/event.h"
+#include "base/rules.h"
 
 /* A source range; `file` is interned by the unit and outlives the tree. */
 struct vsp_loc {

@@ -5,7 +5,7 @@
  * with imports inlined) and the compiler (lang/compile.c, which trusts what
  * is settled here).  It resolves every name (declarations, fields per event
  * through lang/fields.c, symbolic constants and events through the catalog
- * in lang/catalog.h), gives every expression its type, folds consts and
+ * in base/catalog.h), gives every expression its type, folds consts and
  * list items, splits call-path patterns into frames, and checks actions.
  * Errors are queued and checking goes on; an expression whose type is
  * VSP_T_ERROR has been reported already, so nothing above it complains
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fastpath/match.h"
-#include "lang/catalog.h"
+#include "base/catalog.h"
 #include "lang/fields.h"
 #include "lang/front.h"
 

@@ -4,7 +4,7 @@
  * The last stage of lang/: it takes the unit that lang/front.h produced and
  * vsp_check() accepted, and emits one program per event the rules name
  * (plus a default program for every other event) into a struct vsp_image
- * (interp/program.h).  The engine (interp/policy.c) then verifies each
+ * (interp/program.h).  The engine (engine/policy.c) then verifies each
  * program and builds the dispatch tables.  Errors only the compiler can
  * see (a profile file that cannot be parsed, limits of the machine) go to
  * the same diagnostics as the checker's.

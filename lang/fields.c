@@ -1,15 +1,15 @@
 /*
  * fields.c: which fields each event offers, and what a name means there.
  *
- * Which event kinds carry each field of interp/event.h is stated once:
+ * Which event kinds carry each field of base/event.h is stated once:
  * each field names its group there, each kind lists its groups in
  * base/kinds.h (language reference §6).  Named arguments come from the
- * catalog entry of the syscall, hypercall or user function (lang/catalog.h).  The checker
+ * catalog entry of the syscall, hypercall or user function (base/catalog.h).  The checker
  * (lang/check.c) asks whether a name exists for every event a rule names;
  * the compiler (lang/compile.c) asks, per event, which field id to load.
  */
 #include <string.h>
-#include "lang/catalog.h"
+#include "base/catalog.h"
 #include "lang/fields.h"
 
 static const struct {

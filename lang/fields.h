@@ -1,7 +1,7 @@
 /*
  * fields.h: which fields an event has, and what a field name means there.
  *
- * One table (lang/fields.c) says which of the fields in interp/event.h each
+ * One table (lang/fields.c) says which of the fields in base/event.h each
  * event kind offers; named arguments come from the catalog entry of the
  * event.  The checker asks it whether a name exists for every event a rule
  * names; the compiler asks it, per event, which field id to load.

@@ -109,7 +109,7 @@ int vsp_parse_buffer(struct vsp_parse *ps, const char *text, size_t len);
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "lang/catalog.h"
+#include "base/catalog.h"
 #define YYSTYPE VSP_YYSTYPE
 #define YYLTYPE VSP_YYLTYPE
 #include "lang/lexer.h"

@@ -1,13 +1,13 @@
 #!/bin/sh
 # gen-catalog.sh: remakes the generated event catalogs of the language.
 #
-#   tools/gen-catalog.sh [OUTDIR]        (default: lang/)
+#   tools/gen-catalog.sh [OUTDIR]        (default: base/)
 #
 # The language names guest events and constants by their x86-64 Linux and
 # Xen names; the sources of truth are the installed kernel and Xen headers.
 # This script reads them and writes
 #   catalog_syscalls.c    syscall numbers (<asm/unistd_64.h>) joined with the
-#                         prototypes of lang/syscall-protos.txt, and the
+#                         prototypes of base/syscall-protos.txt, and the
 #                         symbolic constants (errno, O_*, AT_*, PROT_*, MAP_*,
 #                         CLONE_*) evaluated from the uapi headers;
 #   catalog_hypercalls.c  hypercall numbers (<xen/xen.h>) joined with the
@@ -19,9 +19,9 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:-$top/lang}
+out=${1:-$top/base}
 inc=${VSP_INCLUDE:-/usr/include}
-protos=$top/lang/syscall-protos.txt
+protos=$top/base/syscall-protos.txt
 
 unistd=$inc/x86_64-linux-gnu/asm/unistd_64.h
 [ -r "$unistd" ] || unistd=$inc/asm/unistd_64.h
@@ -154,11 +154,11 @@ cat <<'EOF'
  * catalog_syscalls.c: the x86-64 Linux tables of the language (generated).
  *
  * Made by tools/gen-catalog.sh from <asm/unistd_64.h>, the prototypes in
- * lang/syscall-protos.txt and the uapi headers that define errno, O_*,
+ * base/syscall-protos.txt and the uapi headers that define errno, O_*,
  * AT_*, PROT_*, MAP_* and CLONE_*.  Do not edit: change the script or the
- * prototypes and rerun it.  lang/catalog.c searches these tables.
+ * prototypes and rerun it.  base/catalog.c searches these tables.
  */
-#include "lang/catalog.h"
+#include "base/catalog.h"
 
 const struct vsp_call vsp_syscalls[] = {
 EOF
@@ -243,7 +243,7 @@ cat <<'EOF'
  * Xen's public headers.  Do not edit: change the script and rerun it.
  * Hypercalls without a known prototype have arg0..arg4.
  */
-#include "lang/catalog.h"
+#include "base/catalog.h"
 
 const struct vsp_call vsp_hypercalls[] = {
 EOF

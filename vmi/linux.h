@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "interp/event.h"
+#include "base/event.h"
 #include "vmi/kaslr.h"
 #include "vmi/symbols.h"
 

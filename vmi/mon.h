@@ -28,8 +28,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "interp/audit.h"
-#include "lang/catalog.h"
+#include "engine/audit.h"
+#include "base/catalog.h"
 #include "vmi/integrity.h"
 #include "vmi/kallsyms.h"
 #include "vmi/kaslr.h"

@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "interp/engine.h"
+#include "engine/engine.h"
 #include "interp/sink.h"
 #include "vmi/backend.h"
 

@@ -2,7 +2,7 @@
  * site_hook.h: the hook-event site of the monitor (language 1.1).
  *
  * A hook event traps a kernel decision point named in the hook catalog
- * (lang/catalog_hooks.c): an LSM hook such as security_file_open.  At the
+ * (base/catalog_hooks.c): an LSM hook such as security_file_open.  At the
  * trap the monitor hands this site the argument registers and the current
  * task; the site answers the engine's fetches of resolved fields
  * (file.*, sock.*, target.*, exec.*, ..., and proc.exe, proc.cwd, ... on
@@ -22,8 +22,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "interp/event.h"
-#include "lang/catalog.h"
+#include "base/event.h"
+#include "base/catalog.h"
 #include "vmi/linux.h"
 #include "vmi/linux_fs.h"
 

@@ -4,7 +4,7 @@
  * (vmi/mon.h).
  *
  * A hook event traps each kernel function its catalog entry names
- * (lang/catalog_hooks.c: security_file_open, security_bprm_check, ...),
+ * (base/catalog_hooks.c: security_file_open, security_bprm_check, ...),
  * checked against the guest's symbols.  At the trap the argument
  * registers point at the objects the kernel resolved; vmi/site_hook.c
  * reads them through BTF when a rule asks (m->hs).

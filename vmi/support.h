@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "interp/engine.h"
+#include "engine/engine.h"
 #include "vmi/backend.h"
 
 /*

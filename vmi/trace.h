@@ -12,8 +12,8 @@
 #define VSP_TRACE_H
 
 #include <stdio.h>
-#include "interp/event.h"
-#include "lang/catalog.h"
+#include "base/event.h"
+#include "base/catalog.h"
 #include "interp/json.h"
 
 #define VSP_TRACE_MAX_LINE (1u << 20)	/* longer lines are malformed */

@@ -46,7 +46,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "interp/event.h"
+#include "base/event.h"
 #include "vmi/backend.h"
 #include "vmi/kaslr.h"
 #include "vmi/symbols.h"

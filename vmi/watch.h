@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "interp/engine.h"
+#include "engine/engine.h"
 #include "vmi/backend.h"
 
 #define VSP_WATCH_MAX_BYTES 65536	/* one object's watched bytes */

@@ -6,7 +6,7 @@
  * parameters of Xen's handlers (xen/include/public/xen.h and the headers
  * it names for each operation; x86-64 guest ABI).  It carries only what the
  * language catalog does not: how wide each argument is when Xen reads it.
- * Parameter names are the catalog's business (lang/catalog.h); a test
+ * Parameter names are the catalog's business (base/catalog.h); a test
  * checks that both tables agree on which hypercalls exist and how many
  * arguments each takes.
  */
@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lang/catalog.h"
+#include "base/catalog.h"
 
 #define P VSP_XHC_PTR
 #define UL VSP_XHC_ULONG

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "interp/event.h"
+#include "base/event.h"
 #include "vmi/backend.h"
 #include "vmi/kaslr.h"
 #include "vmi/symbols.h"

@@ -1,11 +1,11 @@
 /*
  * t_kinds.c: the ground-floor tables of base/kinds.h read back, and the
- * field list of interp/event.h checked against them.
+ * field list of base/event.h checked against them.
  */
 #include <string.h>
 
 #include "base/kinds.h"
-#include "interp/event.h"
+#include "base/event.h"
 #include "tests/tap.h"
 
 static const enum vsp_field_group field_group[VSP_F_COUNT] = {

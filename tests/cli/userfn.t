@@ -1,5 +1,5 @@
 #!/bin/sh
-# User-space function events by argument name (lang/catalog_user.c): the
+# User-space function events by argument name (base/catalog_user.c): the
 # checker knows each function's arguments, string arguments come from the
 # trace's "strings" as a live monitor reads them from the process, and a
 # replay decides on them.

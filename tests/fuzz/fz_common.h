@@ -20,8 +20,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "interp/audit.h"
-#include "interp/engine.h"
+#include "engine/audit.h"
+#include "engine/engine.h"
 #include "interp/program.h"
 
 #define FZ_FAIL(...)                                                    \

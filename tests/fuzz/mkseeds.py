@@ -13,7 +13,7 @@ ops = re.findall(r'^\s*OP\((\w+),', src, re.M)
 OP = {n: i for i, n in enumerate(ops)}
 DEFAULT = (1 << 24) - 1
 F = {n: i for i, n in enumerate(re.findall(r'X\((\w+),', open(
-    os.path.join(here, '../../interp/event.h')).read()))}
+    os.path.join(here, '../../base/event.h')).read()))}
 
 def ins(op, a=0, b=0):
     return struct.pack('<Q', OP[op] | ((a & DEFAULT) << 8) | ((b & 0xffffffff) << 32))

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "interp/engine.h"
+#include "engine/engine.h"
 #include "tests/tap.h"
 
 #if !defined(__has_feature)

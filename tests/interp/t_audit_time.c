@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "interp/audit.h"
+#include "engine/audit.h"
 #include "tests/tap.h"
 
 static int agree(uint64_t ns)

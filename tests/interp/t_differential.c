@@ -21,8 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "interp/engine.h"
-#include "lang/catalog.h"
+#include "engine/engine.h"
+#include "base/catalog.h"
 #include "lang/fields.h"
 #include "lang/front.h"
 #include "tests/tap.h"

@@ -1,5 +1,5 @@
 /*
- * t_engine.c: the engine API around decisions (interp/engine.h).
+ * t_engine.c: the engine API around decisions (engine/engine.h).
  *
  * Learn mode end to end (decide, learn, save: sorted, unique, merged with
  * the file's lines and comments, written through a temp file; the saved
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "interp/engine.h"
+#include "engine/engine.h"
 #include "tests/tap.h"
 
 static char dir[] = "/tmp/vsp-engine-XXXXXX";

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/engine.h"
 #include "interp/extern.h"
 #include "interp/program.h"
 #include "tests/tap.h"

@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "interp/engine.h"
-#include "lang/catalog.h"
+#include "engine/engine.h"
+#include "base/catalog.h"
 #include "tests/tap.h"
 
 #define MAXTOK 64

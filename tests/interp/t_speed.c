@@ -31,7 +31,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "interp/engine.h"
+#include "engine/engine.h"
 #include "interp/program.h"
 #include "lang/compile.h"
 #include "lang/front.h"

@@ -6,7 +6,7 @@
  * rules, and reruns tools/gen-catalog.sh to prove the committed tables are
  * what the generator makes from the installed headers.
  */
-#include "lang/catalog.h"
+#include "base/catalog.h"
 #include "tests/tap.h"
 
 #include <errno.h>
@@ -258,7 +258,7 @@ static int same_file(const char *a, const char *b)
 static void test_generator(void)
 {
 	if (access("tools/gen-catalog.sh", R_OK) != 0 ||
-	    access("lang/syscall-protos.txt", R_OK) != 0) {
+	    access("base/syscall-protos.txt", R_OK) != 0) {
 		skip("not run from the source tree");
 		return;
 	}
@@ -276,7 +276,7 @@ static void test_generator(void)
 	static const char *const files[] = { "catalog_syscalls.c", "catalog_hypercalls.c" };
 	for (int i = 0; i < 2; i++) {
 		snprintf(a, sizeof a, "%s/%s", dir, files[i]);
-		snprintf(b, sizeof b, "lang/%s", files[i]);
+		snprintf(b, sizeof b, "base/%s", files[i]);
 		ok(same_file(a, b), "regenerated %s is identical", files[i]);
 		unlink(a);
 	}

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "lang/catalog.h"
+#include "base/catalog.h"
 #include "lang/fields.h"
 #include "lang/front.h"
 #include "tests/tap.h"

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "interp/engine.h"
+#include "engine/engine.h"
 #include "vmi/backend.h"
 #include "vmi/monitor.h"
 #include "vmi/xen.h"

@@ -11,7 +11,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "lang/catalog.h"
+#include "base/catalog.h"
 #include "tests/tap.h"
 #include "vmi/trace.h"
 

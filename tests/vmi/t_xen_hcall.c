@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "tests/tap.h"
-#include "lang/catalog.h"
+#include "base/catalog.h"
 #include "vmi/xen_hcall.h"
 
 /* Registers whose high halves hold garbage Xen must not see. */

@@ -1,12 +1,12 @@
 /*
- * policy.c: the engine of interp/engine.h.
+ * policy.c: the engine of engine/engine.h.
  *
  * Loading runs the whole pipeline once: lang/ parses and checks the files
  * (lang/front.h) and compiles them (lang/compile.h), interp/verify.c
  * proves every program, and this file picks the fast path for each one
  * while it is still load time:
  *
- *   - fastpath/dispatch.c maps events to programs in one lookup;
+ *   - engine/dispatch.c maps events to programs in one lookup;
  *   - a program that reads no field of the event decides the same for
  *     every event: it runs once here and its decision becomes a table
  *     entry (a "constant verdict"), so the interpreter never runs for it;
@@ -41,9 +41,9 @@
 #include <unistd.h>
 
 #include "fastpath/cache.h"
-#include "fastpath/dispatch.h"
+#include "engine/dispatch.h"
 #include "fastpath/match.h"
-#include "interp/engine.h"
+#include "engine/engine.h"
 #include "interp/program.h"
 #include "lang/compile.h"
 #include "lang/fields.h"

@@ -2,7 +2,7 @@
  * peers.c: the benchmark's rules in C, classic BPF (via libseccomp and
  * libpcap) and Lua 5.4.  See peers.h.
  */
-#include "fastpath/bench/peers.h"
+#include "bench/peers.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -30,12 +30,12 @@
  *
  *   vsp-bench [--events N] [--rounds R] [--trace FILE] [--trace-policy FILE]
  */
-#include "fastpath/bench/astwalk.h"
-#include "fastpath/bench/peers.h"
+#include "bench/astwalk.h"
+#include "bench/peers.h"
 #include "fastpath/cache.h"
 #include "fastpath/match.h"
-#include "interp/engine.h"
-#include "lang/catalog.h"
+#include "engine/engine.h"
+#include "base/catalog.h"
 #include "vmi/trace.h"
 
 #include <errno.h>

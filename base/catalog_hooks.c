@@ -14,7 +14,7 @@
  * This is data: the monitor (vmi/site_hook.c) reads `at[]` and `fields`
  * and checks every function against the guest's symbols at attach.
  */
-#include "lang/catalog.h"
+#include "base/catalog.h"
 
 #include <string.h>
 

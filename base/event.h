@@ -71,7 +71,7 @@
  * ev->rint[] and answers the fetch with the empty string.  The integers
  * come first, so that VSP_F_RINT_FIRST..VSP_F_RINT_LAST index ev->rint.
  * The resolved process is COMMON (every kind has it); the hook fields
- * are HAND: lang/fields.c gives them by the hook (lang/catalog_hooks.c).
+ * are HAND: lang/fields.c gives them by the hook (base/catalog_hooks.c).
  */
 #define VSP_RESOLVED_LIST(X)                                 \
 	X(FILE_INO, "file.ino", INT, HAND)                         \

@@ -2,11 +2,11 @@
  * catalog.h: what the language knows about guest events, as data.
  *
  * The syscall table (x86-64 Linux) is generated from the installed
- * <asm/unistd_64.h> joined with a table of prototypes (lang/syscall-protos.txt);
+ * <asm/unistd_64.h> joined with a table of prototypes (base/syscall-protos.txt);
  * syscalls without a prototype get arg0..arg5.  The hypercall table comes
  * from Xen's public headers.  Symbolic constants (errno names, O_*, AT_*,
  * PROT_*, MAP_*, CLONE_*) carry x86-64 Linux values.  The generated tables
- * live in lang/catalog_*.c; tools/gen-catalog.sh remakes them.
+ * live in base/catalog_*.c; tools/gen-catalog.sh remakes them.
  */
 #ifndef VSP_CATALOG_H
 #define VSP_CATALOG_H
@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "interp/event.h"
+#include "base/event.h"
 
 enum vsp_arg_type {
 	VSP_ARG_INT,		/* an integer or a pointer not read as a string */
@@ -42,7 +42,7 @@ extern const struct vsp_call vsp_syscalls[];
 extern const size_t vsp_nsyscalls;
 extern const struct vsp_call vsp_hypercalls[];
 extern const size_t vsp_nhypercalls;
-/* User-space functions by C name (lang/catalog_user.c): whichever module
+/* User-space functions by C name (base/catalog_user.c): whichever module
  * defines system() (libc.so.6, a static program) has its prototype. */
 extern const struct vsp_call vsp_userfns[];
 extern const size_t vsp_nuserfns;
@@ -61,7 +61,7 @@ int vsp_call_path_arg(const struct vsp_call *c);
  * Hook events (language 1.1 section 7.1), as data: each names the kernel
  * function it traps (an LSM hook every route to the object passes), how
  * that function's arguments give the event's objects, and which groups of
- * resolved fields the event offers.  The table is lang/catalog_hooks.c;
+ * resolved fields the event offers.  The table is base/catalog_hooks.c;
  * the monitor checks each function against the guest's symbols at attach.
  */
 enum vsp_hook_field_group {

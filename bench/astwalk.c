@@ -9,7 +9,7 @@
  * only state kept between events is the memo of which field a name means
  * for which event, filled on first use.
  */
-#include "fastpath/bench/astwalk.h"
+#include "bench/astwalk.h"
 
 #include <stdint.h>
 #include <stdio.h>

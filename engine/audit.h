@@ -21,7 +21,7 @@
 #define VSP_AUDIT_H
 
 #include <stdio.h>
-#include "interp/engine.h"
+#include "engine/engine.h"
 #include "interp/json.h"
 #include "interp/sink.h"
 

@@ -1,14 +1,14 @@
 /*
  * audit.c: audit records and statistics (see audit.h).
  */
-#include "interp/audit.h"
+#include "engine/audit.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
 
-#include "lang/catalog.h"
+#include "base/catalog.h"
 
 void vsp_audit_init(struct vsp_audit *a, FILE *out, struct vsp_policy *p)
 {

@@ -12,7 +12,7 @@
 #define VSP_BENCH_ASTWALK_H
 
 #include <stdbool.h>
-#include "interp/event.h"
+#include "base/event.h"
 
 struct astwalk;
 

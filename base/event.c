@@ -5,7 +5,7 @@
  * decision, through the same callback and memo the interpreter uses, so a
  * field is read from the guest at most once per event whoever asks first.
  */
-#include "interp/event.h"
+#include "base/event.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /*
  * dispatch.h: from an event to its program in one lookup.
  *
- * Built once when a policy loads (interp/policy.c), from the event keys
+ * Built once when a policy loads (engine/policy.c), from the event keys
  * of the compiled programs (interp/program.h): syscalls and hypercalls are
  * plain arrays indexed by number, kernel, user and write events an
  * open-addressing hash on the name (and the library, for user events).

@@ -5,7 +5,7 @@
  * Xen's public headers.  Do not edit: change the script and rerun it.
  * Hypercalls without a known prototype have arg0..arg4.
  */
-#include "lang/catalog.h"
+#include "base/catalog.h"
 
 const struct vsp_call vsp_hypercalls[] = {
 	{ "set_trap_table", 0, 1, true, { { "traps", VSP_ARG_INT } } },

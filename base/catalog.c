@@ -2,12 +2,12 @@
  * catalog.c: look-ups over the generated event catalogs.
  *
  * The tables themselves are data generated from the kernel and Xen headers
- * (lang/catalog_syscalls.c, lang/catalog_hypercalls.c).  The checker uses
+ * (base/catalog_syscalls.c, base/catalog_hypercalls.c).  The checker uses
  * these functions to resolve event and constant names and, when a name is
  * unknown, to suggest the nearest one.  None of this runs on the decision
  * path: the compiler turns every name into a number before a policy loads.
  */
-#include "lang/catalog.h"
+#include "base/catalog.h"
 
 #include <string.h>
 

@@ -10,7 +10,7 @@
  * count is the next argument.  `nr` is the row's index.  A function not
  * listed has arg0..arg5 only.
  */
-#include "lang/catalog.h"
+#include "base/catalog.h"
 
 #define I(n) { n, VSP_ARG_INT }
 #define S(n) { n, VSP_ARG_STR }

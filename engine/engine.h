@@ -2,8 +2,9 @@
  * engine.h: the engine as the command line and the backends use it.
  *
  * Load turns .vsp files into a verified, ready-to-run policy (lang/ parses,
- * checks and compiles; interp/ verifies; fastpath/ builds dispatch tables,
- * matchers and the decision cache).  Decide runs one event through it.
+ * checks and compiles, building the matchers of fastpath/; interp/
+ * verifies; engine/ adds the dispatch tables and the decision cache).
+ * Decide runs one event through it.
  * Everything else here is read-only introspection for audit records,
  * statistics, trap installation and disassembly.
  *
@@ -14,7 +15,8 @@
 #define VSP_ENGINE_H
 
 #include <stdio.h>
-#include "interp/event.h"
+#include "base/event.h"
+#include "base/rules.h"
 
 struct vsp_policy;
 
@@ -36,15 +38,6 @@ enum vsp_fail_policy {
 const char *vsp_fail_policy_name(enum vsp_fail_policy f);
 /* Parses "rules", "default", "closed", "open"; -1 when none. */
 int vsp_fail_policy_parse(const char *s, enum vsp_fail_policy *out);
-
-/* Extern functions (interp/extern.h): where their libraries may lie and
- * how they run. */
-struct vsp_ext_opts {
-	const char *const *dirs;	/* allowed directories; none: the default */
-	size_t ndirs;
-	bool isolate;			/* run the extensions in a child process */
-	uint32_t timeout_ms;		/* isolated: budget per call; 0: 100 ms */
-};
 
 struct vsp_load_opts {
 	enum vsp_mode mode;	/* VSP_MODE_UNSET: the files' mode, else enforce */
@@ -87,32 +80,10 @@ void vsp_decide(struct vsp_policy *p, struct vsp_event *ev,
 
 enum vsp_mode vsp_policy_mode(const struct vsp_policy *p);
 
-/* Rules, for audit records and statistics. */
-enum vsp_priority {
-	VSP_PRIO_NONE, VSP_PRIO_LOW, VSP_PRIO_MEDIUM, VSP_PRIO_HIGH,
-	VSP_PRIO_CRITICAL
-};
-
-struct vsp_rule_info {
-	const char *name;	/* the rule's name, or "file:line" */
-	bool named;
-	const char *file;
-	int line;
-	enum vsp_priority priority;
-	const char *const *tags;
-	uint32_t ntags;
-	const char *profile;	/* must arise from profile: the file, else NULL */
-};
-
+/* Rules, for audit records and statistics (struct vsp_rule_info). */
 uint32_t vsp_policy_nrules(const struct vsp_policy *p);
 const struct vsp_rule_info *vsp_policy_rule(const struct vsp_policy *p,
 					    uint32_t rule);
-
-struct vsp_effect_info {
-	enum vsp_effect_kind kind;
-	const char *text;	/* message template or counter name; may be NULL */
-	uint32_t rule;
-};
 
 const struct vsp_effect_info *vsp_policy_effect(const struct vsp_policy *p,
 						uint32_t effect);
@@ -125,23 +96,8 @@ const struct vsp_effect_info *vsp_policy_effect(const struct vsp_policy *p,
 size_t vsp_policy_format(const struct vsp_policy *p, uint32_t effect,
 			 struct vsp_event *ev, char *buf, size_t size);
 
-/* The events a policy names, so a backend installs traps for those only. */
-struct vsp_event_key {
-	enum vsp_event_kind kind;
-	uint32_t nr;		/* syscall, hypercall */
-	const char *name;	/* syscall, hypercall, function or symbol */
-	const char *lib;	/* user events */
-	int64_t lo, hi;		/* write events: index range, or -1 */
-	vsp_fmask reads;	/* bit VSP_FBIT(f): fields the rules read */
-	uint32_t max_steps;	/* worst case, as the verifier states it */
-	/* Where the policy first names the event, for messages that refuse
-	 * it: the file (the policy's own copy), line, column, and the index
-	 * of that rule (vsp_policy_rule).  file is NULL for the default. */
-	const char *file;
-	int line, col;
-	uint32_t rule;
-};
-
+/* The events a policy names (struct vsp_event_key), so a backend installs
+ * traps for those only. */
 uint32_t vsp_policy_nevents(const struct vsp_policy *p);
 /* Whether some rule names the event, i.e. a live monitor traps it; the
  * default verdict alone decides any other event, and only in replay. */

@@ -1,5 +1,5 @@
 /*
- * dispatch.c: the event-to-program tables of fastpath/dispatch.h.
+ * dispatch.c: the event-to-program tables of engine/dispatch.h.
  *
  * Syscall and hypercall numbers are small and dense (a few hundred), so
  * arrays sized to the largest number any rule names cost one bounds check
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fastpath/dispatch.h"
+#include "engine/dispatch.h"
 
 static const char *lib_base(const char *lib)
 {

@@ -2,11 +2,11 @@
  * catalog_syscalls.c: the x86-64 Linux tables of the language (generated).
  *
  * Made by tools/gen-catalog.sh from <asm/unistd_64.h>, the prototypes in
- * lang/syscall-protos.txt and the uapi headers that define errno, O_*,
+ * base/syscall-protos.txt and the uapi headers that define errno, O_*,
  * AT_*, PROT_*, MAP_* and CLONE_*.  Do not edit: change the script or the
- * prototypes and rerun it.  lang/catalog.c searches these tables.
+ * prototypes and rerun it.  base/catalog.c searches these tables.
  */
-#include "lang/catalog.h"
+#include "base/catalog.h"
 
 const struct vsp_call vsp_syscalls[] = {
 	{ "read", 0, 3, true, { { "fd", VSP_ARG_INT }, { "buf", VSP_ARG_INT }, { "count", VSP_ARG_INT } } },
