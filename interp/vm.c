@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "fastpath/match.h"
+#include "interp/arith.h"
 #include "interp/extern.h"
 #include "interp/program.h"
 
@@ -266,6 +267,16 @@ static bool arises(const struct vsp_pathset *ps, const struct vsp_event *ev)
 #define TOP (sp[-1])
 #define NXT (sp[-2])
 #define PUSH_INT(v) (sp->i = (v), sp->p = NULL, sp->len = 0, sp++)
+/* NXT op TOP into NXT (interp/arith.h); an operation without a value
+ * (x / 0, a shift count outside 0..63) gives 0 and flags the decision. */
+#define VM_ARITH(op)                                             \
+	do {                                                     \
+		if (!vsp_arith(VSP_OPC_##op, NXT.i, TOP.i, &NXT.i)) { \
+			NXT.i = 0;                               \
+			out->flagged = true;                     \
+		}                                                \
+		sp--;                                            \
+	} while (0)
 
 void vsp_vm_run(const struct vsp_image *im, const struct vsp_prog *pr,
 		struct vsp_vm_scratch *sc, struct vsp_event *ev,
@@ -351,93 +362,51 @@ void vsp_vm_run(const struct vsp_image *im, const struct vsp_prog *pr,
 			vmbreak;
 		}
 		vmcase(NEG) {
-			TOP.i = (int64_t)(0 - (uint64_t)TOP.i);
+			vsp_arith(VSP_OPC_NEG, TOP.i, 0, &TOP.i);
 			vmbreak;
 		}
 		vmcase(BNOT) {
-			TOP.i = ~TOP.i;
+			vsp_arith(VSP_OPC_BNOT, TOP.i, 0, &TOP.i);
 			vmbreak;
 		}
 		vmcase(ADD) {
-			NXT.i = (int64_t)((uint64_t)NXT.i + (uint64_t)TOP.i);
-			sp--;
+			VM_ARITH(ADD);
 			vmbreak;
 		}
 		vmcase(SUB) {
-			NXT.i = (int64_t)((uint64_t)NXT.i - (uint64_t)TOP.i);
-			sp--;
+			VM_ARITH(SUB);
 			vmbreak;
 		}
 		vmcase(MUL) {
-			NXT.i = (int64_t)((uint64_t)NXT.i * (uint64_t)TOP.i);
-			sp--;
+			VM_ARITH(MUL);
 			vmbreak;
 		}
 		vmcase(DIV) {
-			int64_t a = NXT.i, b = TOP.i;
-
-			if (b == 0) {
-				NXT.i = 0;
-				out->flagged = true;
-			} else if (b == -1) {
-				NXT.i = (int64_t)(0 - (uint64_t)a);
-			} else {
-				NXT.i = a / b;
-			}
-			sp--;
+			VM_ARITH(DIV);
 			vmbreak;
 		}
 		vmcase(MOD) {
-			int64_t a = NXT.i, b = TOP.i;
-
-			if (b == 0) {
-				NXT.i = 0;
-				out->flagged = true;
-			} else if (b == -1) {
-				NXT.i = 0;
-			} else {
-				NXT.i = a % b;
-			}
-			sp--;
+			VM_ARITH(MOD);
 			vmbreak;
 		}
 		vmcase(BAND) {
-			NXT.i &= TOP.i;
-			sp--;
+			VM_ARITH(BAND);
 			vmbreak;
 		}
 		vmcase(BOR) {
-			NXT.i |= TOP.i;
-			sp--;
+			VM_ARITH(BOR);
 			vmbreak;
 		}
 		vmcase(BXOR) {
-			NXT.i ^= TOP.i;
-			sp--;
+			VM_ARITH(BXOR);
 			vmbreak;
 		}
 		vmcase(SHL) {
-			int64_t b = TOP.i;
-
-			if (b < 0 || b > 63) {
-				NXT.i = 0;
-				out->flagged = true;
-			} else {
-				NXT.i = (int64_t)((uint64_t)NXT.i << b);
-			}
-			sp--;
+			VM_ARITH(SHL);
 			vmbreak;
 		}
 		vmcase(SHR) {
-			int64_t a = NXT.i, b = TOP.i;
-
-			if (b < 0 || b > 63) {
-				NXT.i = 0;
-				out->flagged = true;
-			} else {
-				NXT.i = a < 0 ? ~(~a >> b) : a >> b;
-			}
-			sp--;
+			VM_ARITH(SHR);
 			vmbreak;
 		}
 		vmcase(CMP) {

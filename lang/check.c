@@ -17,6 +17,7 @@
 #include "fastpath/match.h"
 #include "base/catalog.h"
 #include "lang/fields.h"
+#include "lang/fold.h"
 #include "lang/front.h"
 
 /* Deeper recursion (through macros) is refused: a hostile policy must not
@@ -323,43 +324,6 @@ static bool chk_mem_has(const char *h, uint32_t hl, const char *n, uint32_t nl)
 	return false;
 }
 
-/* Integer arithmetic wraps (two's complement) as it does at run time. */
-static bool chk_fold_int(enum vsp_op op, int64_t a, int64_t b, int64_t *out)
-{
-	uint64_t ua = (uint64_t)a, ub = (uint64_t)b;
-
-	switch (op) {
-	case VSP_OP_BOR: *out = (int64_t)(ua | ub); return true;
-	case VSP_OP_BXOR: *out = (int64_t)(ua ^ ub); return true;
-	case VSP_OP_BAND: *out = (int64_t)(ua & ub); return true;
-	case VSP_OP_SHL:
-		if (b < 0 || b > 63)
-			return false;
-		*out = (int64_t)(ua << b);
-		return true;
-	case VSP_OP_SHR:	/* arithmetic shift, as for signed values */
-		if (b < 0 || b > 63)
-			return false;
-		*out = a < 0 ? (int64_t)~(~ua >> b) : (int64_t)(ua >> b);
-		return true;
-	case VSP_OP_ADD: *out = (int64_t)(ua + ub); return true;
-	case VSP_OP_SUB: *out = (int64_t)(ua - ub); return true;
-	case VSP_OP_MUL: *out = (int64_t)(ua * ub); return true;
-	case VSP_OP_DIV:
-		if (b == 0)
-			return false;
-		*out = (a == INT64_MIN && b == -1) ? INT64_MIN : a / b;
-		return true;
-	case VSP_OP_MOD:
-		if (b == 0)
-			return false;
-		*out = (a == INT64_MIN && b == -1) ? 0 : a % b;
-		return true;
-	default:
-		return false;
-	}
-}
-
 static bool chk_fold_binary(struct chk *c, const struct vsp_expr *e,
 			    struct chk_val *v, unsigned depth)
 {
@@ -404,7 +368,7 @@ static bool chk_fold_binary(struct chk *c, const struct vsp_expr *e,
 		return a.type == VSP_T_STRING;
 	default:
 		v->type = VSP_T_INT;
-		return a.type == VSP_T_INT && chk_fold_int(op, a.i, b.i, &v->i);
+		return a.type == VSP_T_INT && vsp_fold_int(op, a.i, b.i, &v->i);
 	}
 }
 
@@ -434,15 +398,12 @@ static bool chk_fold(struct chk *c, const struct vsp_expr *e,
 	case VSP_E_UNARY:
 		if (!chk_fold(c, e->u.op.a, v, depth + 1))
 			return false;
-		if (e->u.op.op == VSP_OP_NOT && v->type == VSP_T_BOOL)
+		if (e->u.op.op == VSP_OP_NOT && v->type == VSP_T_BOOL) {
 			v->b = !v->b;
-		else if (e->u.op.op == VSP_OP_NEG && v->type == VSP_T_INT)
-			v->i = (int64_t)(0 - (uint64_t)v->i);
-		else if (e->u.op.op == VSP_OP_BNOT && v->type == VSP_T_INT)
-			v->i = ~v->i;
-		else
-			return false;
-		return true;
+			return true;
+		}
+		return v->type == VSP_T_INT &&
+		       vsp_fold_int(e->u.op.op, v->i, 0, &v->i);
 	case VSP_E_BINARY:
 		return chk_fold_binary(c, e, v, depth);
 	case VSP_E_CALL:

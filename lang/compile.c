@@ -44,6 +44,7 @@
 #include "fastpath/match.h"
 #include "lang/compile.h"
 #include "lang/fields.h"
+#include "lang/fold.h"
 
 struct plist {
 	uint32_t *v;
@@ -547,36 +548,10 @@ static bool fold_binary(struct cc *c, const struct vsp_expr *e, struct kval *k)
 	default:
 		break;
 	}
+	/* x / 0 and out-of-range shifts are left to run time, so the event
+	 * is flagged. */
 	k->t = VSP_T_INT;
-	switch (op) {
-	case VSP_OP_BOR: k->i = a.i | b.i; return true;
-	case VSP_OP_BXOR: k->i = a.i ^ b.i; return true;
-	case VSP_OP_BAND: k->i = a.i & b.i; return true;
-	case VSP_OP_ADD: k->i = (int64_t)((uint64_t)a.i + (uint64_t)b.i); return true;
-	case VSP_OP_SUB: k->i = (int64_t)((uint64_t)a.i - (uint64_t)b.i); return true;
-	case VSP_OP_MUL: k->i = (int64_t)((uint64_t)a.i * (uint64_t)b.i); return true;
-	case VSP_OP_DIV:
-	case VSP_OP_MOD:
-		/* Leave x / 0 to run time so the event is flagged. */
-		if (b.i == 0)
-			return false;
-		if (b.i == -1)
-			k->i = op == VSP_OP_DIV ? (int64_t)(0 - (uint64_t)a.i) : 0;
-		else
-			k->i = op == VSP_OP_DIV ? a.i / b.i : a.i % b.i;
-		return true;
-	case VSP_OP_SHL:
-	case VSP_OP_SHR:
-		if (b.i < 0 || b.i > 63)
-			return false;
-		if (op == VSP_OP_SHL)
-			k->i = (int64_t)((uint64_t)a.i << b.i);
-		else
-			k->i = a.i < 0 ? ~(~a.i >> b.i) : a.i >> b.i;
-		return true;
-	default:
-		return false;
-	}
+	return vsp_fold_int(op, a.i, b.i, &k->i);
 }
 
 static bool fold(struct cc *c, const struct vsp_expr *e, struct kval *k)
@@ -603,15 +578,11 @@ static bool fold(struct cc *c, const struct vsp_expr *e, struct kval *k)
 	case VSP_E_UNARY:
 		if (!fold(c, e->u.op.a, k))
 			return false;
-		if (e->u.op.op == VSP_OP_NOT)
+		if (e->u.op.op == VSP_OP_NOT) {
 			k->i = !k->i;
-		else if (e->u.op.op == VSP_OP_NEG)
-			k->i = (int64_t)(0 - (uint64_t)k->i);
-		else if (e->u.op.op == VSP_OP_BNOT)
-			k->i = ~k->i;
-		else
-			return false;
-		return true;
+			return true;
+		}
+		return vsp_fold_int(e->u.op.op, k->i, 0, &k->i);
 	case VSP_E_BINARY:
 		return fold_binary(c, e, k);
 	default:
@@ -919,26 +890,6 @@ static void matches_value(struct cc *c, const struct vsp_expr *e)
 	emit(c, VSP_OPC_MATCH, im->nmatchers++, 0);
 }
 
-static unsigned binop(enum vsp_op op)
-{
-	switch (op) {
-	case VSP_OP_BOR: return VSP_OPC_BOR;
-	case VSP_OP_BXOR: return VSP_OPC_BXOR;
-	case VSP_OP_BAND: return VSP_OPC_BAND;
-	case VSP_OP_SHL: return VSP_OPC_SHL;
-	case VSP_OP_SHR: return VSP_OPC_SHR;
-	case VSP_OP_ADD: return VSP_OPC_ADD;
-	case VSP_OP_SUB: return VSP_OPC_SUB;
-	case VSP_OP_MUL: return VSP_OPC_MUL;
-	case VSP_OP_DIV: return VSP_OPC_DIV;
-	case VSP_OP_MOD: return VSP_OPC_MOD;
-	case VSP_OP_STARTSWITH: return VSP_OPC_PREFIX;
-	case VSP_OP_ENDSWITH: return VSP_OPC_SUFFIX;
-	case VSP_OP_CONTAINS: return VSP_OPC_CONTAINS;
-	default: return VSP_OPC_COUNT;
-	}
-}
-
 static int cmpkind(enum vsp_op op)
 {
 	switch (op) {
@@ -1054,7 +1005,7 @@ static void value(struct cc *c, const struct vsp_expr *e)
 		}
 		value(c, e->u.op.a);
 		c->loc = &e->loc;
-		emit(c, e->u.op.op == VSP_OP_NEG ? VSP_OPC_NEG : VSP_OPC_BNOT, 0, 0);
+		emit(c, vsp_op_opcode(e->u.op.op), 0, 0);
 		break;
 	case VSP_E_BINARY: {
 		enum vsp_op op = e->u.op.op;
@@ -1074,11 +1025,11 @@ static void value(struct cc *c, const struct vsp_expr *e)
 			c->loc = &e->loc;
 			emit(c, is_string(e->u.op.a) ? VSP_OPC_SCMP : VSP_OPC_CMP, 0,
 			     (uint32_t)ck);
-		} else if (binop(op) != VSP_OPC_COUNT) {
+		} else if (vsp_op_opcode(op) != VSP_OPC_COUNT) {
 			value(c, e->u.op.a);
 			value(c, e->u.op.b);
 			c->loc = &e->loc;
-			emit(c, binop(op), 0, 0);
+			emit(c, vsp_op_opcode(op), 0, 0);
 		} else {
 			cerror(c, &e->loc, "operator not supported here");
 		}
