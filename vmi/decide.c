@@ -420,6 +420,8 @@ int mon_on_trap(struct mon *m, const struct vsp_stop *st)
 {
 	struct mon_trap *t = mon_trap_at(m, st->addr);
 	uint64_t t0 = mon_now_ns(), rt0 = m->rt_wait;
+	uint64_t walks0 = m->hs ? m->hs->st.path_walks : 0;
+	uint64_t hits0 = m->hs ? m->hs->st.cache_hits : 0;
 	int rc;
 	m->vcpu = st->vcpu;
 	if (!t)
@@ -438,6 +440,15 @@ int mon_on_trap(struct mon *m, const struct vsp_stop *st)
 	vsp_latency_add(&m->rs.trap_latency, dt);
 	if (t && t->site == &mon_site_user)
 		mon_user_account(m, t, m->be.round_trips - rt0, dt);
+	if (t && t->role == MON_T_EVENT && m->hs) {
+		if (m->hs->st.path_walks != walks0) {
+			m->hook_walked.n++;
+			m->hook_walked.rt += m->be.round_trips - rt0;
+		} else if (m->hs->st.cache_hits != hits0) {
+			m->hook_cached.n++;
+			m->hook_cached.rt += m->be.round_trips - rt0;
+		}
+	}
 	if (t && t->role == MON_T_EVENT &&
 	    (unsigned)m->ev.kind < VSP_EV_KIND_COUNT)
 		m->rs.kind_events[m->ev.kind]++;

@@ -267,6 +267,11 @@ struct mon {
 		uint64_t stack, fn, offset, ns;
 	} wrun;
 	uint64_t watch_hits, watch_folded, watch_events, rt_in_watch, watch_ns;
+	/* Hook events by where file.path came from: every path from the
+	 * path cache, or at least one walked (mon_on_trap). */
+	struct {
+		uint64_t n, rt;
+	} hook_cached, hook_walked;
 
 	/* CR0.WP, CR4.SMEP/SMAP and the syscall entry (mon_integrity). */
 	struct vsp_integ integ;

@@ -638,6 +638,16 @@ void mon_run_stats(struct mon *m, FILE *out, bool json, uint64_t traps,
 			", from the cache %" PRIu64 " (%" PRIu64 " stale)\n",
 			m->hs->st.events, m->hs->st.skipped, m->hs->st.path_walks,
 			m->hs->st.cache_hits, m->hs->st.cache_stale);
+	if (m->hook_cached.n || m->hook_walked.n)
+		fprintf(out, "per hook event:     %.2f round trips with every path "
+			"from the cache (%" PRIu64 "), %.2f with a path walked (%"
+			PRIu64 ")\n",
+			m->hook_cached.n ? (double)m->hook_cached.rt /
+					   (double)m->hook_cached.n : 0.0,
+			m->hook_cached.n,
+			m->hook_walked.n ? (double)m->hook_walked.rt /
+					   (double)m->hook_walked.n : 0.0,
+			m->hook_walked.n);
 	mon_user_stats(m, out);
 	if (m->watch_hits)
 		fprintf(out, "watch hits:         %" PRIu64 " (%" PRIu64 " bytes "

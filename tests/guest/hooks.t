@@ -85,6 +85,11 @@ ok "file.name, file.type" grep -qF "name=decoy type=file" <<<"$probe"
 # --- statistics and the replay.
 ok "stats: hook events counted" grep -q '^hook events:' "$T/enf.err"
 ok "stats: paths came from the cache" grep -Eq 'from the cache [1-9]' "$T/enf.err"
+# Round trips per hook event, split by where its paths came from (the
+# cache or a walk); tests/guest/measure.sh compares the two on one rule.
+ph=$(grep '^per hook event:' "$T/enf.err")
+ok "stats: round trips per hook event, cached and walked ($ph)" \
+	grep -Eq '^per hook event: +[0-9.]+ round trips with every path from the cache \([1-9][0-9]*\), [0-9.]+ with a path walked \([1-9][0-9]*\)$' <<<"$ph"
 rc=0
 "$VSP" replay "$POL/hooks.vsp" --trace "$T/enf.trace" >"$T/replay.audit" 2>"$T/replay.err" || rc=$?
 ok "the recorded trace replays" eq "$rc" 0

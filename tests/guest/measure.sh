@@ -72,9 +72,9 @@ run "attached, no rules" "$T/empty.vsp"
 run "openat trapped, allow" "$HERE/policies/opens.vsp"
 run "openat trapped, path rule" "$HERE/policies/shadow.vsp"
 run "file open, file.path rule" "$HERE/policies/hook-shadow.vsp"
-grep '^hook events:' "$T/file open, file.path rule.err" | sed 's/^/#   /'
+grep -E '^(hook events|per hook event):' "$T/file open, file.path rule.err" | sed 's/^/#   /'
 VSP_PATH_CACHE=0 run "file open, no path cache" "$HERE/policies/hook-shadow.vsp"
-grep '^hook events:' "$T/file open, no path cache.err" | sed 's/^/#   /'
+grep -E '^(hook events|per hook event):' "$T/file open, no path cache.err" | sed 's/^/#   /'
 
 # User-space functions (progs-dyn/vsp_uloop.c, dynamically linked): UN
 # calls of a libc function trapped at its entry in the process, wherever
