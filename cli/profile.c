@@ -3,7 +3,9 @@
  *
  * Writes the kernel's symbol table as a profile (vmi/kallsyms.h,
  * vsp_ksyms_write) that `vsp attach --profile` reads, so an attach need
- * not decode the running kernel again.  From a kernel image file (a
+ * not decode the running kernel again; after the symbols, the kernel's
+ * BTF, ORC tables and tail jumps (vmi/kprofile.h), so it need not copy
+ * those either.  From a kernel image file (a
  * bzImage such as /boot/vmlinuz-X, or a vmlinux) nothing is booted: the
  * payload is decompressed (vmi/kimage.h) and the tables decoded from its
  * .rodata.  From a live guest the tables are copied from guest memory
@@ -23,6 +25,7 @@
 #include "vmi/gdb.h"
 #include "vmi/kallsyms.h"
 #include "vmi/kimage.h"
+#include "vmi/kprofile.h"
 
 static const char profile_help[] =
 	"usage: vsp profile (--gdb HOST:PORT | IMAGE) [-o FILE] [--stats]\n\n"
@@ -30,9 +33,13 @@ static const char profile_help[] =
 	"--profile': from a kernel image file (bzImage payloads compressed\n"
 	"with gzip, bzip2, LZMA, XZ, LZ4 or zstd, or a vmlinux ELF) without\n"
 	"booting it, or from a running guest through its GDB stub.  The\n"
-	"symbols come from the kernel's own compressed kallsyms tables.\n\n"
+	"symbols come from the kernel's own compressed kallsyms tables; its\n"
+	"BTF, ORC tables and the tail jumps of its text follow them, so that\n"
+	"an attach copies none of it from the guest.\n\n"
 	"  -g, --gdb HOST:PORT    read a running guest through its GDB stub\n"
 	"  -o, --output FILE      where the profile goes (default -, stdout)\n"
+	"      --symbols-only     the symbols alone (an attach then copies the\n"
+	"                         rest from the guest when it needs it)\n"
 	"  -s, --stats            print the time taken and the guest reads\n"
 	"  -h, --help             show this help\n\n"
 	"Exit status: 0 written, 2 usage or I/O error, 3 no symbol table found\n"
@@ -72,8 +79,36 @@ static int pf_wait_kernel(struct pf_guest *g, struct vsp_regs *r)
 	return -1;
 }
 
+/* The BTF, ORC tables and tail jumps, through `read`, into kp; a note on
+ * what the kernel lacks, and with --stats what it took. */
+static int pf_sections(struct vsp_kprof *kp, const struct vsp_symtab *t,
+		       vsp_gread_fn read, void *ctx, const char *what,
+		       bool stats, uint64_t rt0, const uint64_t *rt)
+{
+	char note[300], err[256];
+	struct vsp_kprof_stats ks;
+	if (vsp_kprof_collect(kp, t, read, ctx, &ks, note, sizeof note, err,
+			      sizeof err) < 0) {
+		fprintf(stderr, "vsp profile: %s: %s\n", what, err);
+		return -1;
+	}
+	if (note[0])
+		fprintf(stderr, "vsp profile: %s: %s\n", what, note);
+	if (stats) {
+		fprintf(stderr, "vsp profile: BTF %zu KiB, ORC %zu entries, %u tail "
+			"jumps; %" PRIu64 " KiB copied in %.0f ms", kp->sec[
+			VSP_KPROF_BTF].size >> 10, kp->sec[VSP_KPROF_ORC_IP].size /
+			4, ks.tails, ks.bytes >> 10, (double)ks.ns / 1e6);
+		if (rt)
+			fprintf(stderr, " and %" PRIu64 " round trips", *rt - rt0);
+		fputc('\n', stderr);
+	}
+	return 0;
+}
+
 static struct vsp_symtab *pf_from_gdb(const char *target, char *banner,
-				      size_t bsize, bool stats)
+				      size_t bsize, bool stats,
+				      struct vsp_kprof *kp)
 {
 	struct pf_guest g;
 	char err[256];
@@ -112,13 +147,19 @@ static struct vsp_symtab *pf_from_gdb(const char *target, char *banner,
 			" round trips; %.0f ms in all\n", ks.loc.nsyms,
 			(uint64_t)ks.slide, ks.bytes >> 10, ks.rodata,
 			g.be.round_trips, (double)(vsp_cli_now_ns() - t0) / 1e6);
+	if (kp && pf_sections(kp, t, pf_read, &g, target, stats,
+			      g.be.round_trips, &g.be.round_trips) < 0) {
+		vsp_sym_free(t);
+		t = NULL;
+	}
 out:
 	g.be.ops->detach(&g.be, false);
 	return t;
 }
 
 static struct vsp_symtab *pf_from_file(const char *path, char *banner,
-				       size_t bsize, bool stats)
+				       size_t bsize, bool stats,
+				       struct vsp_kprof *kp)
 {
 	char err[256];
 	uint8_t *elf;
@@ -157,6 +198,12 @@ static struct vsp_symtab *pf_from_file(const char *path, char *banner,
 			"%zu MiB in %.0f ms, symbols decoded in %.0f ms\n",
 			loc.nsyms, how, len >> 20, (double)(t1 - t0) / 1e6,
 			(double)(vsp_cli_now_ns() - t1) / 1e6);
+	struct vsp_kimage_buf kb = { elf, len };
+	if (kp && pf_sections(kp, t, vsp_kimage_gread, &kb, path, stats, 0,
+			      NULL) < 0) {
+		vsp_sym_free(t);
+		t = NULL;
+	}
 out:
 	free(elf);
 	return t;
@@ -168,11 +215,12 @@ int vsp_cmd_profile(int argc, char **argv)
 		{ "gdb", required_argument, NULL, 'g' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "symbols-only", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *gdb = NULL, *output = "-";
-	bool stats = false;
+	bool stats = false, symbols_only = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "g:o:sh", opts, NULL)) != -1) {
@@ -185,6 +233,9 @@ int vsp_cmd_profile(int argc, char **argv)
 			break;
 		case 's':
 			stats = true;
+			break;
+		case 'S':
+			symbols_only = true;
 			break;
 		case 'h':
 			fputs(profile_help, stdout);
@@ -202,9 +253,12 @@ int vsp_cmd_profile(int argc, char **argv)
 	if (!gdb && vsp_cli_readable(argv + optind, 1))
 		return 2;
 	char banner[256], source[300];
-	struct vsp_symtab *t = gdb ? pf_from_gdb(gdb, banner, sizeof banner, stats)
+	struct vsp_kprof kp = { 0 };
+	struct vsp_kprof *kpp = symbols_only ? NULL : &kp;
+	struct vsp_symtab *t = gdb ? pf_from_gdb(gdb, banner, sizeof banner, stats,
+						 kpp)
 				   : pf_from_file(argv[optind], banner, sizeof banner,
-						  stats);
+						  stats, kpp);
 	if (!t)
 		return 3;
 	snprintf(source, sizeof source, "%s%s", gdb ? "gdb " : "",
@@ -215,6 +269,7 @@ int vsp_cmd_profile(int argc, char **argv)
 		status = 2;
 	} else {
 		if (vsp_ksyms_write(out, t, banner, source) < 0 ||
+		    vsp_kprof_write(out, &kp) < 0 ||
 		    (out != stdout ? fclose(out) : fflush(out)) != 0) {
 			fprintf(stderr, "vsp profile: writing %s: %s\n", output,
 				strerror(errno));
@@ -222,5 +277,6 @@ int vsp_cmd_profile(int argc, char **argv)
 		}
 	}
 	vsp_sym_free(t);
+	vsp_kprof_free(&kp);
 	return status;
 }

@@ -334,3 +334,35 @@ int vsp_kimage_section(const uint8_t *b, size_t n, const char *name,
 	}
 	return -1;
 }
+
+long vsp_kimage_read(const uint8_t *b, size_t n, uint64_t addr, void *buf,
+		     size_t len)
+{
+	if (!ki_is_elf(b, n))
+		return -1;
+	Elf64_Ehdr eh;
+	memcpy(&eh, b, sizeof eh);
+	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > n ||
+	    (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > n - eh.e_phoff)
+		return -1;
+	for (size_t i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		memcpy(&ph, b + eh.e_phoff + i * sizeof ph, sizeof ph);
+		if (ph.p_type != PT_LOAD || addr < ph.p_vaddr ||
+		    addr - ph.p_vaddr >= ph.p_filesz ||
+		    len > ph.p_filesz - (addr - ph.p_vaddr))
+			continue;
+		uint64_t off = ph.p_offset + (addr - ph.p_vaddr);
+		if (ph.p_offset > n || off > n || len > n - off)
+			return -1;
+		memcpy(buf, b + off, len);
+		return (long)len;
+	}
+	return -1;
+}
+
+long vsp_kimage_gread(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	const struct vsp_kimage_buf *k = ctx;
+	return vsp_kimage_read(k->elf, k->len, addr, buf, len);
+}

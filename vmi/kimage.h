@@ -29,4 +29,17 @@ int vsp_kimage_unpack(const uint8_t *in, size_t inlen, uint8_t **out,
 int vsp_kimage_section(const uint8_t *elf, size_t len, const char *name,
 		       uint64_t *addr, const uint8_t **data, size_t *size);
 
+/* Copies `len` bytes at link-time address `addr` of an ELF64 image, from
+ * its loaded segments (PT_LOAD, file bytes only).  len, or -1 when part of
+ * the range is in no segment.  A vsp_gread_fn over a struct vsp_kimage_buf
+ * is vsp_kimage_gread. */
+long vsp_kimage_read(const uint8_t *elf, size_t elflen, uint64_t addr,
+		     void *buf, size_t len);
+
+struct vsp_kimage_buf {
+	const uint8_t *elf;
+	size_t len;
+};
+long vsp_kimage_gread(void *ctx, uint64_t addr, void *buf, size_t len);
+
 #endif

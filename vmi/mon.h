@@ -33,6 +33,7 @@
 #include "vmi/integrity.h"
 #include "vmi/kallsyms.h"
 #include "vmi/kaslr.h"
+#include "vmi/kprofile.h"
 #include "vmi/kverify.h"
 #include "vmi/linux.h"
 #include "vmi/linux_fs.h"
@@ -145,6 +146,7 @@ struct mon {
 	struct vsp_backend be;
 	bool attached;
 	struct vsp_symtab *syms;
+	struct vsp_kprof kprof;	/* what the profile carries beside syms */
 	struct vsp_symtab *ksyms;	/* the running kernel's own, or NULL */
 	struct vsp_kimg *img;
 	/* The pass before the first trap: sites are checked, not trapped. */
@@ -505,8 +507,10 @@ void mon_user_stats(const struct mon *m, FILE *out);
 int mon_ctl(struct mon *m, int timeout_ms);
 /* Takes the command line's policy files into the session; frees them. */
 int mon_session_init(struct mon *m);
-/* Process context from the running kernel's own BTF, once (stopped). */
-void mon_guest_btf(struct mon *m);
+/* Process context from the running kernel's own BTF, once (stopped): the
+ * profile's when it carries it and windows of it match the guest's.  0,
+ * or -EPERM (said) when the profile's is another kernel's. */
+int mon_guest_btf(struct mon *m);
 void mon_session_release(struct mon *m);
 void mon_prompt(struct mon *m);
 void mon_tail_add(struct mon *m, const struct mon_trap *t,

@@ -200,6 +200,21 @@ static bool mon_policy_wants_paths(const struct mon *m)
  * mon_refusals refuses the rules that read paths (exit 1).  0, or -EPERM
  * with the message printed.
  */
+/* Compares the profile's section `id` with the running kernel: 0, or
+ * -EPERM (said) when it is another kernel's. */
+static int mon_kprof_check(struct mon *m, enum vsp_kprof_id id)
+{
+	char err[256];
+	unsigned reads;
+	if (vsp_kprof_verify(&m->kprof, id, vsp_sym_slide(m->syms), mon_gread, m,
+			     &reads, err, sizeof err) < 0) {
+		fprintf(stderr, "vsp attach: refusing: %s (%s); nothing placed\n",
+			err, m->o->symbols);
+		return -EPERM;
+	}
+	return 0;
+}
+
 static int mon_unwinder(struct mon *m)
 {
 	struct vsp_unwind_opts uo;
@@ -211,27 +226,51 @@ static int mon_unwinder(struct mon *m)
 	struct vsp_unwind_orc_stats os;
 	char err[200];
 	uint64_t rt0 = m->be.round_trips;
-	int rc = vsp_unwind_orc_from_guest(m->uw, mon_gread, m, &os, err,
-					   sizeof err);
+	const struct vsp_kprof *kp = &m->kprof;
+	struct vsp_kprof_reader kr = { kp, vsp_sym_slide(m->syms) };
+	bool orc_prof = kp->sec[VSP_KPROF_ORC].data != NULL;
+	int rc;
+	/* The profile's tables, once windows of them match the guest's. */
+	if (orc_prof && ((rc = mon_kprof_check(m, VSP_KPROF_ORC_IP)) < 0 ||
+			 (rc = mon_kprof_check(m, VSP_KPROF_ORC)) < 0))
+		return rc;
+	rc = orc_prof ? vsp_unwind_orc_from_guest(m->uw, vsp_kprof_read, &kr, &os,
+						  err, sizeof err)
+		      : vsp_unwind_orc_from_guest(m->uw, mon_gread, m, &os, err,
+						  sizeof err);
 	if (rc == 0)
-		mon_say(m, "call paths by the guest's own ORC tables (%u entries, %"
-			PRIu64 " KiB, %" PRIu64 " round trips, %.0f ms)", os.entries,
+		mon_say(m, "call paths by %s ORC tables (%u entries, %" PRIu64
+			" KiB, %" PRIu64 " round trips, %.0f ms)", orc_prof ?
+			"the profile's" : "the guest's own", os.entries,
 			os.bytes >> 10, m->be.round_trips - rt0, (double)os.ns / 1e6);
 	else if (rc > 0)
 		mon_say(m, "call paths by instruction analysis: %s", err);
-	const char *what = "the guest's ORC tables do not hold up";
+	const char *what = orc_prof ? "the profile's ORC tables do not hold up"
+				    : "the guest's ORC tables do not hold up";
 	if (rc == 0 || rc > 0) {
-		what = "the guest's kernel text, for the tail jumps, cannot be read";
 		/* The tail jumps a return address's call may reach the
-		 * callee through, from the kernel's text as it runs. */
+		 * callee through: the profile's, or from the kernel's text
+		 * as it runs. */
 		rt0 = m->be.round_trips;
-		rc = vsp_unwind_tails_from_guest(m->uw, mon_gread, m, &os, err,
-						 sizeof err);
-		if (rc == 0)
-			mon_say(m, "tail jumps from the guest's kernel text (%u, %"
-				PRIu64 " KiB, %" PRIu64 " round trips, %.0f ms)",
-				os.entries, os.bytes >> 10, m->be.round_trips - rt0,
-				(double)os.ns / 1e6);
+		if (kp->sec[VSP_KPROF_TAILS].data) {
+			what = "the profile's tail jumps do not hold up";
+			rc = vsp_unwind_tails_adopt(m->uw, kp->sec[VSP_KPROF_TAILS].data,
+						    kp->sec[VSP_KPROF_TAILS].size,
+						    err, sizeof err);
+			if (rc == 0)
+				mon_say(m, "tail jumps from the profile (%zu)",
+					kp->sec[VSP_KPROF_TAILS].size / 16);
+		} else {
+			what = "the guest's kernel text, for the tail jumps, "
+			       "cannot be read";
+			rc = vsp_unwind_tails_from_guest(m->uw, mon_gread, m, &os,
+							 err, sizeof err);
+			if (rc == 0)
+				mon_say(m, "tail jumps from the guest's kernel text "
+					"(%u, %" PRIu64 " KiB, %" PRIu64 " round "
+					"trips, %.0f ms)", os.entries, os.bytes >> 10,
+					m->be.round_trips - rt0, (double)os.ns / 1e6);
+		}
 		if (rc >= 0)
 			return 0;
 	}
@@ -418,32 +457,48 @@ static int mon_verify_sites(struct mon *m)
 }
 
 /* Process context without a vmlinux: the running kernel's own BTF. */
-void mon_guest_btf(struct mon *m)
+int mon_guest_btf(struct mon *m)
 {
 	if (m->have_lx)
-		return;
+		return 0;
 	char err[256];
 	uint8_t *btf;
 	size_t n;
 	uint64_t rt0 = m->be.round_trips, t0 = mon_now_ns();
-	if (vsp_ksyms_read_btf(mon_gread, m, m->syms, &btf, &n, err, sizeof err) < 0) {
-		fprintf(stderr, "vsp attach: warning: no process context: %s\n", err);
-		return;
+	const char *from = "the guest's .BTF", *say = "the guest's own BTF";
+	int rc;
+	if (m->kprof.sec[VSP_KPROF_BTF].data) {
+		/* The profile's, once windows of it match the guest's. */
+		if ((rc = mon_kprof_check(m, VSP_KPROF_BTF)) < 0)
+			return rc;
+		struct vsp_kprof_reader kr = { &m->kprof, vsp_sym_slide(m->syms) };
+		rc = vsp_ksyms_read_btf(vsp_kprof_read, &kr, m->syms, &btf, &n,
+					err, sizeof err);
+		from = "the profile's .BTF";
+		say = "the profile's BTF";
+	} else {
+		rc = vsp_ksyms_read_btf(mon_gread, m, m->syms, &btf, &n, err,
+					sizeof err);
 	}
-	if (vsp_linux_init_mem(&m->lx, btf, n, "the guest's .BTF", m->syms, err,
+	if (rc < 0) {
+		fprintf(stderr, "vsp attach: warning: no process context: %s\n", err);
+		return 0;
+	}
+	if (vsp_linux_init_mem(&m->lx, btf, n, from, m->syms, err,
 			       sizeof err) == 0) {
 		m->have_lx = true;
-		mon_say(m, "process context from the guest's own BTF (%zu KiB, %"
-			PRIu64 " round trips, %.0f ms)", n >> 10,
+		mon_say(m, "process context from %s (%zu KiB, %" PRIu64 " round "
+			"trips, %.0f ms)", say, n >> 10,
 			m->be.round_trips - rt0, (double)(mon_now_ns() - t0) / 1e6);
 		/* ... and the kernel objects of hook events. */
-		m->have_lxfs = vsp_lxfs_init_mem(&m->lxfs, btf, n,
-						 "the guest's .BTF", m->lxfs_err,
+		m->have_lxfs = vsp_lxfs_init_mem(&m->lxfs, btf, n, from,
+						 m->lxfs_err,
 						 sizeof m->lxfs_err) == 0;
 	} else {
 		fprintf(stderr, "vsp attach: warning: no process context: %s\n", err);
 	}
 	free(btf);
+	return 0;
 }
 
 /* Whether the policy traps kernel code (and so needs symbols). */
@@ -484,6 +539,12 @@ static int mon_load_guest_info(struct mon *m)
 	if (o->symbols) {
 		m->syms = vsp_sym_load(o->symbols, err, sizeof err);
 		if (!m->syms) {
+			fprintf(stderr, "vsp attach: %s\n", err);
+			return -1;
+		}
+		/* A profile's BTF, ORC tables and tail jumps, when it has
+		 * them: used instead of copying them from the guest. */
+		if (vsp_kprof_load(o->symbols, &m->kprof, err, sizeof err) < 0) {
 			fprintf(stderr, "vsp attach: %s\n", err);
 			return -1;
 		}
@@ -532,6 +593,7 @@ static void mon_release(struct mon *m)
 		vsp_sym_free(m->ksyms);
 	if (m->syms)
 		vsp_sym_free(m->syms);
+	vsp_kprof_free(&m->kprof);
 	if (m->hs) {
 		vsp_hook_site_release(m->hs);
 		free(m->hs);
@@ -727,10 +789,10 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 		rc = mon_find_slide(m);
 		/* The guest's own BTF first when there is no vmlinux: the
 		 * sites of hook events need its kernel objects. */
-		if (rc == 0) {
-			mon_guest_btf(m);
+		if (rc == 0)
+			rc = mon_guest_btf(m);
+		if (rc == 0)
 			rc = mon_verify_sites(m);
-		}
 		if (rc < 0) {
 			if (rc != -EINTR && rc != -EPERM)
 				fprintf(stderr, "vsp attach: the guest kernel did not "

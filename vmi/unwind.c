@@ -306,6 +306,66 @@ int vsp_unwind_tails_from_guest(struct vsp_unwinder *u, vsp_gread_fn read,
 	return 0;
 }
 
+static int uw_edge_cmp(const void *a, const void *b);
+
+int vsp_unwind_tails_export(const struct vsp_unwinder *u, uint8_t **data,
+			    size_t *size)
+{
+	*data = NULL;
+	*size = 0;
+	if (!u->nedges)
+		return 0;
+	*data = malloc(u->nedges * 16);
+	if (!*data)
+		return -1;
+	for (size_t i = 0; i < u->nedges; i++) {
+		memcpy(*data + 16 * i, &u->edges[i].to, 8);
+		memcpy(*data + 16 * i + 8, &u->edges[i].from, 8);
+	}
+	*size = u->nedges * 16;
+	return 0;
+}
+
+/* Whether `a` (link-time) starts a core kernel function. */
+static bool uw_fn_start(const struct vsp_unwinder *u, uint64_t a)
+{
+	const struct vsp_sym *f =
+		vsp_sym_find(u->syms, a + (uint64_t)vsp_sym_slide(u->syms));
+	return f && f->addr == a && !f->module && vsp_sym_is_text(f);
+}
+
+int vsp_unwind_tails_adopt(struct vsp_unwinder *u, const uint8_t *data,
+			   size_t size, char *err, size_t errlen)
+{
+	if (u->img || u->edges || u->opts.no_call_check || u->opts.strict_callee)
+		return 1;
+	size_t n = size / 16;
+	if (size % 16 || n > 16 * vsp_sym_count(u->syms) + 16)
+		return vsp_errf(err, errlen, "tail jumps: %zu bytes are no list "
+				"of (to, from) pairs for %zu symbols", size,
+				vsp_sym_count(u->syms));
+	struct uw_edge *e = malloc((n ? n : 1) * sizeof(*e));
+	if (!e)
+		return vsp_errf(err, errlen, "tail jumps: out of memory");
+	for (size_t i = 0; i < n; i++) {
+		memcpy(&e[i].to, data + 16 * i, 8);
+		memcpy(&e[i].from, data + 16 * i + 8, 8);
+		if (!uw_fn_start(u, e[i].to) || !uw_fn_start(u, e[i].from) ||
+		    e[i].to == e[i].from) {
+			uint64_t to = e[i].to, from = e[i].from;
+			free(e);
+			return vsp_errf(err, errlen, "tail jumps: pair %zu (0x%"
+					PRIx64 " from 0x%" PRIx64 ") does not "
+					"join two function starts of the "
+					"symbols", i, to, from);
+		}
+	}
+	qsort(e, n, sizeof(*e), uw_edge_cmp);
+	u->edges = e;
+	u->nedges = n;
+	return 0;
+}
+
 int vsp_unwind_orc_depth(const struct vsp_unwinder *u, uint64_t ip,
 			 int32_t *depth)
 {

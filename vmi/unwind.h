@@ -168,6 +168,23 @@ int vsp_unwind_tails_from_guest(struct vsp_unwinder *u, vsp_gread_fn read,
 				void *ctx, struct vsp_unwind_orc_stats *st,
 				char *err, size_t errlen);
 
+/*
+ * The index of tail jumps as a profile keeps it: link-time (to, from)
+ * address pairs, 16 bytes each, in a malloc'd buffer (*size 0 and *data
+ * NULL when there is no index).  0, or -1 out of memory.
+ */
+int vsp_unwind_tails_export(const struct vsp_unwinder *u, uint8_t **data,
+			    size_t *size);
+
+/*
+ * Takes such pairs (from a profile) as the index instead of reading the
+ * text: each must join the starts of two kernel functions of the symbols.
+ * 0; 1 when not needed (as vsp_unwind_tails_from_guest); -1 with a
+ * message (a pair that does not hold up: the unwinder unchanged).
+ */
+int vsp_unwind_tails_adopt(struct vsp_unwinder *u, const uint8_t *data,
+			   size_t size, char *err, size_t errlen);
+
 /* The source actually in use (ORC or INSN). */
 enum vsp_unwind_src vsp_unwind_source(const struct vsp_unwinder *u);
 

@@ -13,13 +13,20 @@
  * are the .rodata of a guest whose text is one mapped 2 MiB page below,
  * found and copied through a read callback that counts its calls.  Mode 2:
  * the bytes are a kernel image file (bzImage or ELF) to unpack and search
- * for .rodata.  Invariants: every call returns; a table comes back only
- * with every name a non-empty word and every non-per-CPU address in the
- * kernel half; reads stay bounded.
+ * for .rodata, and read at the link-time addresses of its segments.
+ * Mode 3: the bytes are the text of a profile whose sections (the BTF,
+ * ORC tables and tail jumps, vmi/kprofile.h) are loaded, served back and
+ * taken as tail jumps over a small symbol table.  Invariants: every call
+ * returns; a table comes back only with every name a non-empty word and
+ * every non-per-CPU address in the kernel half; reads stay bounded; a
+ * section loads only at the size it states, is served only inside it, and
+ * tail jumps are taken only between function starts.
  */
 #include "fz_common.h"
 #include "vmi/kallsyms.h"
 #include "vmi/kimage.h"
+#include "vmi/kprofile.h"
+#include "vmi/unwind.h"
 
 #define FZ_RO 0xffffffff82000000ull
 #define FZ_TEXT 0xffffffff81e00000ull
@@ -62,12 +69,69 @@ static void fz_check(const struct vsp_symtab *t)
 	}
 }
 
+/* Functions at 0x...000, 0x...040 and _etext, a variable between: the
+ * tail jumps' only function starts. */
+static const char fz_map[] =
+	"ffffffff81000000 T _text\n"
+	"ffffffff81000000 T fz_a\n"
+	"ffffffff81000040 T fz_b\n"
+	"ffffffff81000080 D fz_var\n"
+	"ffffffff81000100 T _etext\n";
+
+static void fz_kprof(const uint8_t *b, size_t n)
+{
+	char err[256];
+	struct vsp_kprof p;
+	if (vsp_kprof_load_mem((const char *)b, n, "fuzz", &p, err, sizeof err) < 0)
+		return;
+	for (int i = 0; i < VSP_KPROF_NSEC; i++) {
+		const struct vsp_kprof_sec *s = &p.sec[i];
+		if (!s->data)
+			continue;
+		if (!s->size || s->size > VSP_KPROF_SEC_MAX)
+			FZ_FAIL("kprofile: section %d of %zu bytes", i, s->size);
+		if (i == VSP_KPROF_TAILS)
+			continue;
+		/* Served at its last byte, refused one past it. */
+		struct vsp_kprof_reader r = { &p, 0x1000 };
+		uint8_t c;
+		uint64_t end = s->addr + s->size + 0x1000;
+		if (vsp_kprof_read(&r, end - 1, &c, 1) != 1 ||
+		    c != s->data[s->size - 1])
+			FZ_FAIL("kprofile: section %d not served at its end", i);
+	}
+	struct vsp_symtab *t = vsp_sym_load_mem(fz_map, sizeof fz_map - 1, "fz",
+						err, sizeof err);
+	struct vsp_unwind_opts uo;
+	memset(&uo, 0, sizeof uo);
+	struct vsp_unwinder *u = t ? vsp_unwind_new(t, NULL, &uo, err, sizeof err)
+				   : NULL;
+	const struct vsp_kprof_sec *ts = &p.sec[VSP_KPROF_TAILS];
+	if (u && ts->data &&
+	    vsp_unwind_tails_adopt(u, ts->data, ts->size, err, sizeof err) == 0) {
+		for (size_t i = 0; i + 16 <= ts->size; i += 16) {
+			uint64_t a[2];
+			memcpy(a, ts->data + i, 16);
+			for (int k = 0; k < 2; k++)
+				if (a[k] != 0xffffffff81000000ull &&
+				    a[k] != 0xffffffff81000040ull &&
+				    a[k] != 0xffffffff81000100ull)
+					FZ_FAIL("kprofile: tail jump at 0x%llx taken",
+						(unsigned long long)a[k]);
+		}
+	}
+	if (u)
+		vsp_unwind_free(u);
+	vsp_sym_free(t);
+	vsp_kprof_free(&p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[256];
 	if (size < 1)
 		return 0;
-	uint8_t mode = data[0] % 3;
+	uint8_t mode = data[0] % 4;
 	const uint8_t *b = data + 1;
 	size_t n = size - 1;
 	struct vsp_symtab *t = NULL;
@@ -84,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					 sizeof err);
 		if (t && st.text != FZ_TEXT)
 			FZ_FAIL("kallsyms: _text at 0x%llx", (unsigned long long)st.text);
-	} else {
+	} else if (mode == 2) {
 		uint8_t *elf;
 		size_t len;
 		const char *how;
@@ -97,8 +161,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					FZ_FAIL("kimage: section outside the image");
 				t = vsp_ksyms_decode(rd, rs, ra, NULL, err, sizeof err);
 			}
+			uint8_t w[64];
+			long k = vsp_kimage_read(elf, len, FZ_TEXT, w, sizeof w);
+			if (k >= 0 && k != (long)sizeof w)
+				FZ_FAIL("kimage: read %ld of %zu bytes", k, sizeof w);
 			free(elf);
 		}
+	} else {
+		fz_kprof(b, n);
 	}
 	fz_check(t);
 	vsp_sym_free(t);

@@ -5,7 +5,7 @@
 # format: 10 pool-size bytes (0xff: the whole pool), the event kind, the
 # instruction count, the instructions, then bytes for the events.  Opcode
 # numbers are read from interp/opcodes.h, so the seeds follow the list.
-import os, re, struct, sys
+import base64, os, re, struct, sys, zlib
 
 here = os.path.dirname(os.path.abspath(__file__))
 src = open(os.path.join(here, '../../interp/opcodes.h')).read()
@@ -336,6 +336,22 @@ for name, data in (('table-6.1', b'\0' + ksyms_table(300)),
                    ('bzimage-none', b'\x02' + bytes(0x202) + b'HdrS' + bytes(0x60))):
     with open(os.path.join(here, 'corpus/kallsyms', name), 'wb') as f:
         f.write(data)
+# Mode 3: a profile's sections (vmi/kprofile.h), deflated and base64'd.
+def kprof_sec(name, addr, data):
+    z = zlib.compress(data)
+    b = base64.b64encode(z).decode()
+    lines = ['#=' + b[i:i + 76] for i in range(0, len(b), 76)]
+    return '# section %s 0x%x %d zlib %d\n' % (name, addr, len(data), len(z)) + \
+        '\n'.join(lines) + '\n'
+kp = ('# vsp profile 1\nffffffff81000000 T fz_a\n' +
+      kprof_sec('btf', 0xffffffff82000000, b'\x9f\xeb\x01\x00' + bytes(60)) +
+      kprof_sec('orc_unwind_ip', 0xffffffff82100000, bytes(16)) +
+      kprof_sec('orc_unwind', 0xffffffff82100010, bytes(24)) +
+      kprof_sec('tails', 0, struct.pack('<QQ', 0xffffffff81000040, 0xffffffff81000000)))
+for name, data in (('profile-sections', kp),
+                   ('profile-tails-bad', kprof_sec('tails', 0, struct.pack('<QQ', 0xffffffff81000080, 0xffffffff81000000)))):
+    with open(os.path.join(here, 'corpus/kallsyms', name), 'wb') as f:
+        f.write(b'\x03' + data.encode())
 # A policy of 4,150 macros each using the one before (62 KB, under the
 # fuzzer's -max_len): once wrote past the checker's stack of open macros.
 def macro_chain(n):

@@ -6,7 +6,9 @@
 # Then the same with nothing but the stub on a KASLR guest: symbols, BTF
 # and the ORC tables from guest memory; learning there must give the very
 # profile learned with the vmlinux's tables, and enforcing it must let the
-# same flows run and deny the same call.
+# same flows run and deny the same call.  Last, a profile of the kernel
+# image carrying the BTF, ORC tables and tail jumps stands in for all of
+# them, and one whose BTF is another kernel's is refused.
 . "$(dirname "$0")/lib.sh"
 guest_setup
 
@@ -74,4 +76,63 @@ ok "stub only, enforce: the unlearned path is denied (EPERM)" \
 ok "stub only, enforce: exactly one denial" eq "$(grep -c '"verdict":"deny"' "$T/menforce.audit")" 1
 ok "stub only, enforce: its path is the setreuid one" \
 	grep -q '"stack":\["commit_creds","__sys_setreuid","do_syscall_64","entry_SYSCALL_64_after_hwframe"\]' "$T/menforce.audit"
+
+# 4. A profile of the kernel image (`vsp profile VMLINUZ`) carries the BTF,
+# the ORC tables and the tail jumps: an attach with it copies none of them
+# from the guest, enforces the same, and starts in fewer round trips.
+"$VSP" profile -o "$T/k.profile" "$VMLINUZ" 2>"$T/prof.err"
+ok "vsp profile of the vmlinuz carries the BTF, ORC tables and tail jumps" \
+	test "$(grep -c '^# section \(btf\|orc_unwind_ip\|orc_unwind\|tails\) ' "$T/k.profile")" -eq 4
+kaslr_run penforce --stats --profile "$T/k.profile" "$T/cred.vsp" -- 'cred_walk 2' 'cred_sneak'
+ok "profile, enforce: vsp attach exits 0" eq "$VSP_RC" 0
+ok "profile: process context from the profile's BTF" \
+	grep -q "process context from the profile's BTF" "$T/penforce.err"
+ok "profile: call paths by the profile's ORC tables" \
+	grep -Eq "call paths by the profile's ORC tables \([0-9]{5,} entries" "$T/penforce.err"
+ok "profile: tail jumps from the profile" grep -Eq "tail jumps from the profile \([0-9]{4,}\)" "$T/penforce.err"
+ok "profile: nothing of the text copied" bash -c "! grep -q \"tail jumps from the guest's kernel text\" '$T/penforce.err'"
+ok "profile, enforce: learned flows still run" grep -q "VSP cred_walk 2 ok" "$T/penforce.log"
+ok "profile, enforce: the unlearned path is denied (EPERM)" \
+	grep -q "VSP cred_sneak setreuid=-1 errno=1" "$T/penforce.log"
+ok "profile, enforce: its path is the setreuid one" \
+	grep -q '"stack":\["commit_creds","__sys_setreuid","do_syscall_64","entry_SYSCALL_64_after_hwframe"\]' "$T/penforce.audit"
+rt_of() { sed -n 's/^attach: .* ms and \([0-9]*\) round trips.*/\1/p' "$T/$1.err"; }
+ok "profile: fewer round trips to the first trap ($(rt_of penforce) against $(rt_of menforce) copying from the guest)" \
+	test "$(rt_of penforce)" -lt "$(rt_of menforce)"
+grep -E "profile's|tail jumps|^attach:" "$T/penforce.err" | sed 's/^/# /'
+
+# 5. A profile whose BTF is not the running kernel's (a byte changed in
+# the first window the attach compares, re-encoded): refused, exit 3,
+# nothing placed, the guest runs on.
+python3 - "$T/k.profile" "$T/other.profile" <<'PY'
+import base64, sys, zlib
+out, sec, data, hdr = [], None, [], None
+def flush():
+    global sec, data
+    if sec is None:
+        return
+    raw = bytearray(zlib.decompress(base64.b64decode("".join(data))))
+    if sec[2] == "btf":
+        raw[0x20] ^= 0xff
+    z = base64.b64encode(zlib.compress(bytes(raw))).decode()
+    out.append("# section %s %s %d zlib %d\n" % (sec[2], sec[3], len(raw), len(base64.b64decode(z))))
+    out.extend("#=%s\n" % z[i:i + 76] for i in range(0, len(z), 76))
+    sec, data = None, []
+for line in open(sys.argv[1]):
+    if line.startswith("#="):
+        data.append(line[2:].strip())
+        continue
+    flush()
+    if line.startswith("# section "):
+        sec = line.split()
+    else:
+        out.append(line)
+flush()
+open(sys.argv[2], "w").writelines(out)
+PY
+kaslr_run pother --profile "$T/other.profile" "$T/cred.vsp" -- 'cred_sneak'
+ok "another kernel's BTF in the profile: exit 3" eq "$VSP_RC" 3
+ok "  ... the message names the BTF" grep -q "refusing: the profile's BTF is not the running kernel's" "$T/pother.err"
+ok "  ... no trap placed" bash -c "! grep -q '^vsp attach: trap ' '$T/pother.err'"
+ok "  ... the guest ran on untouched" grep -q "VSP cred_sneak setreuid=0" "$T/pother.log"
 done_testing

@@ -3,7 +3,8 @@
 # `vsp attach --gdb` with no --symbols decodes the running kernel's own
 # kallsyms from guest memory and enforces; `vsp profile --gdb` writes the
 # same table, which must agree with the guest's own /proc/kallsyms (every
-# symbol: name, type, address) and with `vsp profile` of the kernel image;
+# symbol: name, type, address) and with `vsp profile` of the kernel image
+# (the BTF and ORC tables the profiles carry too);
 # symbols that do not match the running kernel (a System.map of another
 # build, kernel text changed at a trapped function) are refused with exit
 # 3, no trap placed, and the guest runs on untouched.
@@ -72,6 +73,48 @@ ok "text and data symbols all there" test "$(grep -c ' [TtDdBbRr] ' "$T/kallsyms
 "$VSP" profile -o "$T/image.profile" "$VMLINUZ" 2>/dev/null
 ok "vsp profile of the vmlinuz gives the same symbols" \
 	cmp <(grep -v '^#' "$T/image.profile") <(grep -v '^#' "$T/live.profile")
+# The sections after the symbols: the BTF and ORC tables the guest runs
+# with are the image's, byte for byte.  The tail jumps scanned from the
+# running text are the image's but for the returns: in the image every
+# `ret` is a `jmp __x86_return_thunk`, which boot patches back into `ret`.
+python3 - "$T/image.profile" "$T/live.profile" >"$T/sections" <<'EOF'
+import base64, struct, sys, zlib
+def sections(path):
+    out, name, data, syms = {}, None, [], {}
+    for line in list(open(path)) + ["#end\n"]:
+        if line.startswith("#="):
+            data.append(line[2:].strip())
+            continue
+        if name:
+            out[name] = zlib.decompress(base64.b64decode("".join(data)))
+            name, data = None, []
+        if line.startswith("# section "):
+            name = line.split()[2]
+        elif not line.startswith("#"):
+            f = line.split()
+            syms.setdefault(int(f[0], 16), f[2])
+    return out, syms
+(img, isyms), (live, lsyms) = sections(sys.argv[1]), sections(sys.argv[2])
+for n in ("btf", "orc_unwind_ip", "orc_unwind"):
+    a, b = img.get(n), live.get(n)
+    print(n, len(a or b""), len(b or b""), "same" if a == b else "differ")
+def jumps(t, syms):
+    return {(syms.get(to), syms.get(fr)) for to, fr in
+            (struct.unpack("<QQ", t[i:i + 16]) for i in range(0, len(t), 16))
+            if syms.get(to) != "__x86_return_thunk"}
+i, l = jumps(img.get("tails", b""), isyms), jumps(live.get("tails", b""), lsyms)
+print("tails", len(i), len(l), len(i & l))
+chain = {("__x64_sys_setuid", "x64_sys_call"), ("__sys_setuid", "__x64_sys_setuid")}
+print("chain", int(chain <= i), int(chain <= l))
+EOF
+sed 's/^/# section: /' "$T/sections"
+for s in btf orc_unwind_ip orc_unwind; do
+	ok "the live profile's $s is the image's" grep -Eq "^$s [1-9][0-9]* [0-9]+ same$" "$T/sections"
+done
+ok "the tail jumps but the returns: the same in both, give or take 1%" \
+	awk '$1 == "tails" { exit !($2 > 10000 && ($2 - $4) * 100 <= $2 && ($3 - $4) * 100 <= $3) }' "$T/sections"
+ok "both hold setuid's chain (x64_sys_call -> __x64_sys_setuid -> __sys_setuid)" \
+	grep -qx "chain 1 1" "$T/sections"
 
 # -- 3: a System.map of another build (symbols moved by 0x40 from the
 # middle of the text on) is refused; the guest runs on unguarded.

@@ -1,0 +1,477 @@
+/*
+ * kprofile.c: the BTF, ORC tables and tail jumps a profile carries.
+ *
+ * See kprofile.h for the format.  Collection reads through the same
+ * readers an attach uses (vsp_ksyms_read_btf, vsp_unwind_orc_from_guest,
+ * vsp_unwind_tails_from_guest), so a profile holds exactly what an attach
+ * would have copied, checked the same way.  Loading is strict: a header
+ * of an unknown section, a size over the bound, a character outside
+ * base64, a stream that does not inflate to the size stated, or a section
+ * given twice stops the load with the line, and nothing of the file is
+ * used.
+ */
+#include "vmi/kprofile.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "base/errf.h"
+#include "vmi/kallsyms.h"
+#include "vmi/unwind.h"
+
+#define KP_LINE 76	/* base64 characters on a '#=' line */
+#define KP_WINDOW 64	/* bytes compared per window */
+#define KP_WINDOWS 8
+
+static const char *const kp_names[VSP_KPROF_NSEC] = {
+	[VSP_KPROF_BTF] = "btf",
+	[VSP_KPROF_ORC_IP] = "orc_unwind_ip",
+	[VSP_KPROF_ORC] = "orc_unwind",
+	[VSP_KPROF_TAILS] = "tails",
+};
+
+/* For messages. */
+static const char *const kp_titles[VSP_KPROF_NSEC] = {
+	[VSP_KPROF_BTF] = "BTF",
+	[VSP_KPROF_ORC_IP] = "ORC ip table",
+	[VSP_KPROF_ORC] = "ORC table",
+	[VSP_KPROF_TAILS] = "tail jumps",
+};
+
+const char *vsp_kprof_name(enum vsp_kprof_id id)
+{
+	return (unsigned)id < VSP_KPROF_NSEC ? kp_names[id] : "?";
+}
+
+void vsp_kprof_free(struct vsp_kprof *p)
+{
+	for (int i = 0; i < VSP_KPROF_NSEC; i++)
+		free(p->sec[i].data);
+	memset(p, 0, sizeof *p);
+}
+
+static uint64_t kp_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------ collect */
+
+/* Copies [lo, hi) of the kernel (run-time addresses) into a section. */
+static int kp_copy(struct vsp_kprof_sec *s, vsp_gread_fn read, void *ctx,
+		   uint64_t lo, uint64_t hi, int64_t slide, const char *what,
+		   char *err, size_t errlen)
+{
+	if (hi <= lo || hi - lo > VSP_KPROF_SEC_MAX)
+		return vsp_errf(err, errlen, "%s: 0x%" PRIx64 "..0x%" PRIx64
+				" is no range to copy", what, lo, hi);
+	s->size = (size_t)(hi - lo);
+	s->data = malloc(s->size);
+	if (!s->data)
+		return vsp_errf(err, errlen, "%s: out of memory", what);
+	if (vsp_gread_all(read, ctx, lo, s->data, s->size) < 0) {
+		free(s->data);
+		s->data = NULL;
+		return vsp_errf(err, errlen, "%s: kernel memory at 0x%" PRIx64
+				" (%zu bytes) not readable", what, lo, s->size);
+	}
+	s->addr = lo - (uint64_t)slide;
+	return 0;
+}
+
+static void kp_note(char *note, size_t notelen, const char *what)
+{
+	size_t n = strlen(note);
+	if (n < notelen)
+		snprintf(note + n, notelen - n, "%s%s", n ? "; " : "", what);
+}
+
+int vsp_kprof_collect(struct vsp_kprof *p, const struct vsp_symtab *syms,
+		      vsp_gread_fn read, void *ctx, struct vsp_kprof_stats *st,
+		      char *note, size_t notelen, char *err, size_t errlen)
+{
+	int64_t slide = vsp_sym_slide(syms);
+	uint64_t t0 = kp_now_ns(), a[4];
+	char why[200];
+
+	memset(p, 0, sizeof *p);
+	memset(st, 0, sizeof *st);
+	if (notelen)
+		note[0] = 0;
+	uint8_t *btf;
+	size_t n;
+	if (vsp_ksyms_read_btf(read, ctx, syms, &btf, &n, why, sizeof why) == 0) {
+		uint64_t lo;
+		vsp_sym_addr(syms, "__start_BTF", &lo);
+		p->sec[VSP_KPROF_BTF] = (struct vsp_kprof_sec){
+			lo - (uint64_t)slide, n, btf };
+		st->bytes += n;
+	} else if (vsp_sym_addr(syms, "__start_BTF", &a[0]) < 0) {
+		kp_note(note, notelen, "no BTF (the kernel has no __start_BTF)");
+	} else {
+		vsp_kprof_free(p);
+		return vsp_errf(err, errlen, "%s", why);
+	}
+
+	static const char *const orc[4] = {
+		"__start_orc_unwind_ip", "__stop_orc_unwind_ip",
+		"__start_orc_unwind", "__stop_orc_unwind" };
+	int have = 0;
+	for (int i = 0; i < 4; i++)
+		have += vsp_sym_addr(syms, orc[i], &a[i]) == 0;
+	if (have == 4) {
+		if (kp_copy(&p->sec[VSP_KPROF_ORC_IP], read, ctx, a[0], a[1],
+			    slide, "ORC", err, errlen) < 0 ||
+		    kp_copy(&p->sec[VSP_KPROF_ORC], read, ctx, a[2], a[3], slide,
+			    "ORC", err, errlen) < 0) {
+			vsp_kprof_free(p);
+			return -1;
+		}
+		st->bytes += (a[1] - a[0]) + (a[3] - a[2]);
+	} else {
+		kp_note(note, notelen, "no ORC tables (the kernel names no "
+			"__start_orc_unwind_ip)");
+	}
+
+	/* What an attach would do with them, on the copies: the ORC tables
+	 * checked, and the tail jumps scanned from the text. */
+	struct vsp_unwind_opts uo;
+	memset(&uo, 0, sizeof uo);
+	struct vsp_unwinder *u = vsp_unwind_new(syms, NULL, &uo, why, sizeof why);
+	if (!u) {
+		vsp_kprof_free(p);
+		return vsp_errf(err, errlen, "unwinder: %s", why);
+	}
+	struct vsp_kprof_reader kr = { p, slide };
+	struct vsp_unwind_orc_stats os;
+	int rc = 0;
+	if (p->sec[VSP_KPROF_ORC].data &&
+	    vsp_unwind_orc_from_guest(u, vsp_kprof_read, &kr, &os, why,
+				      sizeof why) < 0)
+		rc = vsp_errf(err, errlen, "%s", why);
+	if (rc == 0) {
+		rc = vsp_unwind_tails_from_guest(u, read, ctx, &os, why, sizeof why);
+		if (rc < 0)
+			vsp_errf(err, errlen, "%s", why);
+		else if (rc == 0)
+			st->bytes += os.bytes;
+	}
+	if (rc >= 0) {
+		struct vsp_kprof_sec *s = &p->sec[VSP_KPROF_TAILS];
+		rc = vsp_unwind_tails_export(u, &s->data, &s->size);
+		if (rc < 0)
+			vsp_errf(err, errlen, "tail jumps: out of memory");
+		st->tails = (uint32_t)(s->size / 16);
+	}
+	vsp_unwind_free(u);
+	if (rc < 0) {
+		vsp_kprof_free(p);
+		return -1;
+	}
+	st->ns = kp_now_ns() - t0;
+	return 0;
+}
+
+/* -------------------------------------------------------------- write */
+
+static const char kp_b64[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int kp_write_sec(FILE *out, enum vsp_kprof_id id,
+			const struct vsp_kprof_sec *s)
+{
+	uLongf zn = compressBound((uLong)s->size);
+	uint8_t *z = malloc(zn);
+	if (!z)
+		return -1;
+	if (compress2(z, &zn, s->data, (uLong)s->size, 6) != Z_OK) {
+		free(z);
+		return -1;
+	}
+	fprintf(out, "# section %s 0x%" PRIx64 " %zu zlib %lu\n",
+		kp_names[id], s->addr, s->size, (unsigned long)zn);
+	char line[KP_LINE + 4];
+	size_t col = 0;
+	for (size_t i = 0; i < zn; i += 3) {
+		uint32_t v = (uint32_t)z[i] << 16;
+		size_t k = zn - i;
+		if (k > 1)
+			v |= (uint32_t)z[i + 1] << 8;
+		if (k > 2)
+			v |= z[i + 2];
+		line[col++] = kp_b64[v >> 18 & 63];
+		line[col++] = kp_b64[v >> 12 & 63];
+		line[col++] = k > 1 ? kp_b64[v >> 6 & 63] : '=';
+		line[col++] = k > 2 ? kp_b64[v & 63] : '=';
+		if (col == KP_LINE || i + 3 >= zn) {
+			fprintf(out, "#=%.*s\n", (int)col, line);
+			col = 0;
+		}
+	}
+	free(z);
+	return 0;
+}
+
+int vsp_kprof_write(FILE *out, const struct vsp_kprof *p)
+{
+	for (int i = 0; i < VSP_KPROF_NSEC; i++)
+		if (p->sec[i].data && kp_write_sec(out, i, &p->sec[i]) < 0)
+			return -1;
+	return ferror(out) ? -1 : 0;
+}
+
+/* --------------------------------------------------------------- load */
+
+static int kp_b64val(int c)
+{
+	const char *q = c ? strchr(kp_b64, c) : NULL;
+	return q ? (int)(q - kp_b64) : -1;
+}
+
+/* One section: its header at `hdr` (after "# section "), its '#=' lines
+ * from *pos on.  0, or -1 with a message. */
+static int kp_load_sec(struct vsp_kprof *p, const char *text, size_t len,
+		       size_t *pos, int *lineno, const char *hdr, size_t hlen,
+		       const char *name, char *err, size_t errlen)
+{
+	char h[160], sname[32], method[16];
+	uint64_t addr;
+	size_t size, zsize;
+	int line = *lineno;
+
+	if (hlen >= sizeof h)
+		return vsp_errf(err, errlen, "%s:%d: a section header too long",
+				name, line);
+	memcpy(h, hdr, hlen);
+	h[hlen] = 0;
+	int used = 0;
+	if (sscanf(h, "%31s %" SCNx64 " %zu %15s %zu%n", sname, &addr, &size,
+		   method, &zsize, &used) != 5 || h[used] != 0)
+		return vsp_errf(err, errlen, "%s:%d: want '# section NAME ADDR "
+				"SIZE zlib ZSIZE', not '# section %s'", name,
+				line, h);
+	int id = -1;
+	for (int i = 0; i < VSP_KPROF_NSEC; i++)
+		if (strcmp(sname, kp_names[i]) == 0)
+			id = i;
+	if (id < 0)
+		return vsp_errf(err, errlen, "%s:%d: unknown section '%s' (this "
+				"vsp knows btf, orc_unwind_ip, orc_unwind and "
+				"tails)", name, line, sname);
+	if (p->sec[id].data)
+		return vsp_errf(err, errlen, "%s:%d: section '%s' given twice",
+				name, line, sname);
+	if (strcmp(method, "zlib") != 0)
+		return vsp_errf(err, errlen, "%s:%d: section '%s': unknown "
+				"encoding '%s' (want zlib)", name, line, sname,
+				method);
+	if (addr + size < addr)
+		return vsp_errf(err, errlen, "%s:%d: section '%s' runs past the "
+				"end of the address space", name, line, sname);
+	if (!size || size > VSP_KPROF_SEC_MAX || !zsize ||
+	    zsize > VSP_KPROF_SEC_MAX)
+		return vsp_errf(err, errlen, "%s:%d: section '%s': %zu bytes "
+				"(%zu deflated), not between 1 and %u", name,
+				line, sname, size, zsize, VSP_KPROF_SEC_MAX);
+	uint8_t *z = malloc(zsize + 3);
+	if (!z)
+		return vsp_errf(err, errlen, "%s: out of memory", name);
+	size_t zn = 0, i = *pos;
+	uint32_t acc = 0;
+	int bits = 0, pad = 0;
+	while (i + 1 < len && text[i] == '#' && text[i + 1] == '=') {
+		line++;
+		i += 2;
+		for (; i < len && text[i] != '\n'; i++) {
+			int c = (unsigned char)text[i];
+			if (c == '\r')
+				continue;
+			if (c == '=') {
+				pad++;
+				continue;
+			}
+			int v = kp_b64val(c);
+			if (v < 0 || pad) {
+				free(z);
+				return vsp_errf(err, errlen, "%s:%d: section '%s': "
+						"'%c' in base64", name, line,
+						sname, c);
+			}
+			acc = acc << 6 | (uint32_t)v;
+			bits += 6;
+			if (bits >= 8) {
+				bits -= 8;
+				if (zn == zsize + 3) {
+					free(z);
+					return vsp_errf(err, errlen, "%s:%d: section "
+							"'%s': more than the %zu "
+							"bytes stated", name, line,
+							sname, zsize);
+				}
+				z[zn++] = (uint8_t)(acc >> bits);
+			}
+		}
+		if (i < len)
+			i++;
+	}
+	*pos = i;
+	*lineno = line;
+	if (zn != zsize) {
+		free(z);
+		return vsp_errf(err, errlen, "%s:%d: section '%s': %zu bytes "
+				"encoded, %zu stated", name, line, sname, zn, zsize);
+	}
+	uint8_t *d = malloc(size);
+	uLongf dn = (uLongf)size;
+	int zr = d ? uncompress(d, &dn, z, (uLong)zn) : Z_MEM_ERROR;
+	free(z);
+	if (zr != Z_OK || dn != size) {
+		free(d);
+		return vsp_errf(err, errlen, "%s:%d: section '%s' does not inflate "
+				"to the %zu bytes stated (%s)", name, line, sname,
+				size, zr == Z_OK ? "fewer" : zr == Z_BUF_ERROR ?
+				"more" : "corrupt");
+	}
+	p->sec[id] = (struct vsp_kprof_sec){ id == VSP_KPROF_TAILS ? 0 : addr,
+					      size, d };
+	return 0;
+}
+
+int vsp_kprof_load_mem(const char *text, size_t len, const char *name,
+		       struct vsp_kprof *p, char *err, size_t errlen)
+{
+	static const char tag[] = "# section ";
+	size_t i = 0;
+	int lineno = 0;
+
+	memset(p, 0, sizeof *p);
+	while (i < len) {
+		size_t e = i;
+		while (e < len && text[e] != '\n')
+			e++;
+		lineno++;
+		size_t next = e < len ? e + 1 : e;
+		if (e - i > sizeof tag - 1 && memcmp(text + i, tag, sizeof tag - 1) == 0) {
+			size_t h = i + sizeof tag - 1, hl = e - h;
+			if (hl && text[h + hl - 1] == '\r')
+				hl--;
+			if (kp_load_sec(p, text, len, &next, &lineno, text + h, hl,
+					name, err, errlen) < 0) {
+				vsp_kprof_free(p);
+				return -1;
+			}
+		}
+		i = next;
+	}
+	for (int a = 0; a < VSP_KPROF_TAILS; a++)
+		for (int b = a + 1; b < VSP_KPROF_TAILS; b++) {
+			const struct vsp_kprof_sec *x = &p->sec[a], *y = &p->sec[b];
+			if (x->data && y->data && x->addr < y->addr + y->size &&
+			    y->addr < x->addr + x->size) {
+				vsp_kprof_free(p);
+				return vsp_errf(err, errlen, "%s: sections %s and %s "
+						"overlap", name, kp_names[a],
+						kp_names[b]);
+			}
+		}
+	if (p->sec[VSP_KPROF_TAILS].size % 16 ||
+	    !p->sec[VSP_KPROF_ORC_IP].data != !p->sec[VSP_KPROF_ORC].data) {
+		vsp_kprof_free(p);
+		return vsp_errf(err, errlen, "%s: %s", name,
+				p->sec[VSP_KPROF_TAILS].size % 16 ?
+				"the tail jumps are no whole (to, from) pairs" :
+				"one ORC table without the other");
+	}
+	return 0;
+}
+
+int vsp_kprof_load(const char *path, struct vsp_kprof *p, char *err,
+		   size_t errlen)
+{
+	memset(p, 0, sizeof *p);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return vsp_errf(err, errlen, "%s: %s", path, strerror(errno));
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int rc = 0;
+	for (;;) {
+		if (len == cap) {
+			if (cap >= 4 * (size_t)VSP_KPROF_SEC_MAX) {
+				rc = vsp_errf(err, errlen, "%s: file too large", path);
+				break;
+			}
+			cap = cap ? cap * 2 : 1 << 20;
+			char *nb = realloc(buf, cap);
+			if (!nb) {
+				rc = vsp_errf(err, errlen, "%s: out of memory", path);
+				break;
+			}
+			buf = nb;
+		}
+		size_t n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (rc == 0 && ferror(f))
+		rc = vsp_errf(err, errlen, "%s: read error", path);
+	fclose(f);
+	if (rc == 0)
+		rc = vsp_kprof_load_mem(buf, len, path, p, err, errlen);
+	free(buf);
+	return rc;
+}
+
+/* -------------------------------------------------------------- serve */
+
+long vsp_kprof_read(void *ctx, uint64_t gva, void *buf, size_t len)
+{
+	const struct vsp_kprof_reader *r = ctx;
+	uint64_t a = gva - (uint64_t)r->slide;
+	for (int i = 0; i < VSP_KPROF_TAILS; i++) {
+		const struct vsp_kprof_sec *s = &r->p->sec[i];
+		if (s->data && a >= s->addr && a - s->addr <= s->size &&
+		    len <= s->size - (a - s->addr)) {
+			memcpy(buf, s->data + (a - s->addr), len);
+			return (long)len;
+		}
+	}
+	return -EFAULT;
+}
+
+int vsp_kprof_verify(const struct vsp_kprof *p, enum vsp_kprof_id id,
+		     int64_t slide, vsp_gread_fn read, void *ctx,
+		     unsigned *reads, char *err, size_t errlen)
+{
+	const struct vsp_kprof_sec *s = &p->sec[id];
+	uint8_t g[KP_WINDOW];
+	unsigned n = 0;
+	int rc = 0;
+
+	for (int w = 0; id != VSP_KPROF_TAILS && s->data && w < KP_WINDOWS && rc == 0; w++) {
+		size_t len = s->size < KP_WINDOW ? s->size : KP_WINDOW;
+		size_t off = (s->size - len) / (KP_WINDOWS - 1) * (size_t)w;
+		if (w == KP_WINDOWS - 1)
+			off = s->size - len;
+		uint64_t at = s->addr + off + (uint64_t)slide;
+		n++;
+		if (vsp_gread_all(read, ctx, at, g, len) < 0)
+			rc = vsp_errf(err, errlen, "the profile's %s: the running "
+				      "kernel's memory at 0x%" PRIx64 " is not "
+				      "readable", kp_titles[id], at);
+		else if (memcmp(g, s->data + off, len) != 0)
+			rc = vsp_errf(err, errlen, "the profile's %s is not the "
+				      "running kernel's (they differ at 0x%" PRIx64
+				      ")", kp_titles[id], at);
+	}
+	if (reads)
+		*reads = n;
+	return rc;
+}

@@ -1,0 +1,121 @@
+/*
+ * kprofile.h: the kernel data a profile carries beside its symbols.
+ *
+ * Without a vmlinux an attach copies from the running kernel what the
+ * monitor needs besides names: its .BTF (process context and the kernel
+ * objects of hook events, 4 MiB on Debian 6.1), its ORC tables (call
+ * paths, 3.7 MiB) and its text (14 MiB, scanned once for the tail jumps
+ * between functions).  `vsp profile` copies them once instead -- from
+ * the kernel image file or the live guest -- and writes them into the
+ * profile after the symbols, so a later attach reads none of it from the
+ * guest.  All of it is link-time data: the same on every boot of that
+ * kernel, whatever the KASLR slide.
+ *
+ * In the file each section is a header line and its bytes, deflated
+ * (zlib) and base64-encoded on '#=' lines of 76 characters:
+ *
+ *   # section btf 0xffffffff82438070 4120215 zlib 1022338
+ *   #=n58BABgAAAAAAAAA...
+ *
+ * Every line starts with '#', so a profile stays a System.map to what
+ * reads one (vmi/symbols.c skips them).  The tail jumps are link-time
+ * (to, from) address pairs, 16 bytes each.  Loading checks every header,
+ * size and code and refuses a section that does not decode to the size it
+ * states; what the bytes say is checked again where they are used (the
+ * BTF parser, the ORC table checks, each tail jump against the symbols).
+ * Before any of it is used an attach compares windows of each section
+ * with the running kernel's memory (vsp_kprof_verify): a profile of
+ * another build stops the attach.
+ */
+#ifndef VSP_KPROFILE_H
+#define VSP_KPROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vmi/kaslr.h"
+#include "vmi/symbols.h"
+
+enum vsp_kprof_id {
+	VSP_KPROF_BTF,		/* __start_BTF..__stop_BTF */
+	VSP_KPROF_ORC_IP,	/* __start_orc_unwind_ip..__stop_orc_unwind_ip */
+	VSP_KPROF_ORC,		/* __start_orc_unwind..__stop_orc_unwind */
+	VSP_KPROF_TAILS,	/* (to, from) pairs; addr 0 */
+	VSP_KPROF_NSEC
+};
+
+/* A section larger than this, in the file or decoded, is refused. */
+#define VSP_KPROF_SEC_MAX (64u << 20)
+
+struct vsp_kprof_sec {
+	uint64_t addr;		/* link-time; 0 for the tail jumps */
+	size_t size;
+	uint8_t *data;		/* NULL: the profile does not carry it */
+};
+
+struct vsp_kprof {
+	struct vsp_kprof_sec sec[VSP_KPROF_NSEC];
+};
+
+/* "btf", "orc_unwind_ip", "orc_unwind", "tails". */
+const char *vsp_kprof_name(enum vsp_kprof_id id);
+
+void vsp_kprof_free(struct vsp_kprof *p);
+
+/* How much of the kernel the collection copied, for --stats. */
+struct vsp_kprof_stats {
+	uint64_t bytes, ns;
+	uint32_t tails;
+};
+
+/*
+ * Fills `p` from the kernel that `read` reads (the live guest at run-time
+ * addresses, or an image file's bytes with a slide-0 table) using the
+ * addresses `syms` gives: the BTF, the ORC tables (checked as an attach
+ * would check them) and the tail jumps scanned from its text.  A part the
+ * kernel does not have (no ORC, no BTF) is left out and said in `note`;
+ * 0, or -1 with a message when a part it has cannot be read.
+ */
+int vsp_kprof_collect(struct vsp_kprof *p, const struct vsp_symtab *syms,
+		      vsp_gread_fn read, void *ctx, struct vsp_kprof_stats *st,
+		      char *note, size_t notelen, char *err, size_t errlen);
+
+/* Appends the sections `p` holds to a profile.  0, or -1 on an error. */
+int vsp_kprof_write(FILE *out, const struct vsp_kprof *p);
+
+/*
+ * Reads the sections of the profile (or System.map) at `path`: 0 with the
+ * sections found (none is no error), or -1 with "FILE:LINE: ..." when a
+ * section is malformed (`p` then empty).
+ */
+int vsp_kprof_load(const char *path, struct vsp_kprof *p, char *err,
+		   size_t errlen);
+
+/* The same from text in memory; `name` is used in messages only. */
+int vsp_kprof_load_mem(const char *text, size_t len, const char *name,
+		       struct vsp_kprof *p, char *err, size_t errlen);
+
+/*
+ * A guest reader over the profile's sections: serves a read at run-time
+ * address `gva` that lies inside one of them (at gva - slide), and fails
+ * any other.  For vsp_ksyms_read_btf and vsp_unwind_orc_from_guest.
+ */
+struct vsp_kprof_reader {
+	const struct vsp_kprof *p;
+	int64_t slide;
+};
+long vsp_kprof_read(void *ctx, uint64_t gva, void *buf, size_t len);
+
+/*
+ * Compares windows of section `id` (its first and last 64 bytes and six
+ * between) with the running kernel's memory through `read` at the
+ * section's address plus `slide`.  0 when they agree; -1 with a message
+ * naming the first address that differs or could not be read.  *reads
+ * (may be NULL) gets the number of reads made.
+ */
+int vsp_kprof_verify(const struct vsp_kprof *p, enum vsp_kprof_id id,
+		     int64_t slide, vsp_gread_fn read, void *ctx,
+		     unsigned *reads, char *err, size_t errlen);
+
+#endif
