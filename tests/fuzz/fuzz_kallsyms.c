@@ -100,14 +100,18 @@ static void fz_kprof(const uint8_t *b, size_t n)
 		    c != s->data[s->size - 1])
 			FZ_FAIL("kprofile: section %d not served at its end", i);
 	}
+	const struct vsp_kprof_sec *ts = &p.sec[VSP_KPROF_TAILS];
+	if (!ts->data) {
+		vsp_kprof_free(&p);
+		return;
+	}
 	struct vsp_symtab *t = vsp_sym_load_mem(fz_map, sizeof fz_map - 1, "fz",
 						err, sizeof err);
 	struct vsp_unwind_opts uo;
 	memset(&uo, 0, sizeof uo);
 	struct vsp_unwinder *u = t ? vsp_unwind_new(t, NULL, &uo, err, sizeof err)
 				   : NULL;
-	const struct vsp_kprof_sec *ts = &p.sec[VSP_KPROF_TAILS];
-	if (u && ts->data &&
+	if (u &&
 	    vsp_unwind_tails_adopt(u, ts->data, ts->size, err, sizeof err) == 0) {
 		for (size_t i = 0; i + 16 <= ts->size; i += 16) {
 			uint64_t a[2];
