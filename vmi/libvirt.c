@@ -3,13 +3,11 @@
  */
 #include "vmi/libvirt.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
+
+#include "vmi/qmp.h"
 
 #ifdef VSP_HAVE_LIBVIRT
 #include <libvirt/libvirt.h>
@@ -21,24 +19,6 @@ static void lv_silent(void *ud, virErrorPtr e)
 {
 	(void)ud;
 	(void)e;
-}
-
-static int lv_free_port(void)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	if (s < 0)
-		return -1;
-	struct sockaddr_in a;
-	memset(&a, 0, sizeof a);
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t al = sizeof a;
-	int port = -1;
-	if (bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
-	    getsockname(s, (struct sockaddr *)&a, &al) == 0)
-		port = ntohs(a.sin_port);
-	close(s);
-	return port;
 }
 
 int vsp_libvirt_open_stub(struct vsp_libvirt *l, const char *uri,
@@ -82,7 +62,7 @@ int vsp_libvirt_open_stub(struct vsp_libvirt *l, const char *uri,
 			 active < 0 ? virGetLastErrorMessage() : "");
 		goto fail;
 	}
-	int port = lv_free_port();
+	int port = vsp_qmp_free_port();
 	if (port <= 0) {
 		snprintf(err, errlen, "no free loopback port");
 		goto fail;

@@ -145,8 +145,7 @@ static int qmp_cmd(int fd, const char *execute, const char *args,
 	return strstr(reply, "\"error\"") ? -2 : 0;
 }
 
-/* A loopback port nobody listens on now. */
-static int qmp_free_port(void)
+int vsp_qmp_free_port(void)
 {
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 	if (s < 0)
@@ -194,7 +193,7 @@ int vsp_qmp_open_stub(struct vsp_qmp *q, const char *path, char *err,
 			line);
 		goto fail;
 	}
-	int port = qmp_free_port();
+	int port = vsp_qmp_free_port();
 	if (port <= 0) {
 		qmp_err(err, errlen, "no free loopback port: %s", strerror(errno));
 		goto fail;

@@ -29,4 +29,8 @@ int vsp_qmp_open_stub(struct vsp_qmp *q, const char *path, char *err,
  * -1 with a message (the connection is closed either way). */
 int vsp_qmp_close_stub(struct vsp_qmp *q, char *err, size_t errlen);
 
+/* A loopback TCP port nobody listens on now (for the stub to open), or
+ * -1.  Also what vmi/libvirt.c asks libvirt's monitor to open. */
+int vsp_qmp_free_port(void);
+
 #endif

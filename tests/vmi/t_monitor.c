@@ -411,6 +411,19 @@ static const char symbols_text[] =
 	"ffffffff82000100 D hook_table\n"
 	"ffffffff82001000 D after_hook_table\n";
 
+/* Runs the monitor with its standard error into `err`. */
+static int run_into(const struct vsp_monitor_opts *mo, FILE *err)
+{
+	fflush(stderr);
+	int saved = dup(2);
+	dup2(fileno(err), 2);
+	int rc = vsp_monitor_run(mo);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	return rc;
+}
+
 static char *write_tmp(const char *dir, const char *name, const char *text)
 {
 	char *path = malloc(strlen(dir) + strlen(name) + 2);
@@ -1019,13 +1032,7 @@ static void refuse_run(const char *dir, const char *map)
 	};
 	fk_nattach = 0;
 	FILE *err = tmpfile();
-	fflush(stderr);
-	int saved = dup(2);
-	dup2(fileno(err), 2);
-	int rc = vsp_monitor_run(&mo);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
+	int rc = run_into(&mo, err);
 	ok(rc == VSP_MON_POLICY, "refuse: exit status 1");
 	ok(fk_nattach == 0 && fk.max_traps == 0,
 	   "refuse: never attached, no trap placed");
@@ -1081,13 +1088,7 @@ static int orc_attach(const char *dir, const char *map, const char *name,
 			.ops = &fk_ops, .target = "fake", .symbols = map,
 			.policy = p,
 		};
-		fflush(stderr);
-		int saved = dup(2);
-		dup2(fileno(err), 2);
-		rc = vsp_monitor_run(&mo);
-		fflush(stderr);
-		dup2(saved, 2);
-		close(saved);
+		rc = run_into(&mo, err);
 		vsp_policy_free(p);
 	}
 	*traps = fk.max_traps;
@@ -1177,13 +1178,7 @@ static int watch_run(const char *dir, const char *map, const char *text,
 		.ops = &ops, .target = "fake", .symbols = map,
 		.policy = p, .audit = audit, .quiet = true,
 	};
-	fflush(stderr);
-	int saved = dup(2);
-	dup2(fileno(err), 2);
-	int rc = vsp_monitor_run(&mo);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
+	int rc = run_into(&mo, err);
 	vsp_policy_free(p);
 	unlink(pol);
 	free(pol);
@@ -1317,13 +1312,7 @@ static void integrity_run(const char *dir, const char *map)
 		.ops = &fk_ops, .target = "fake", .symbols = map,
 		.policy = p, .audit = audit, .quiet = true, .stats = true,
 	};
-	fflush(stderr);
-	int saved = dup(2);
-	dup2(fileno(err), 2);
-	int rc = vsp_monitor_run(&mo);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
+	int rc = run_into(&mo, err);
 	ok(rc == VSP_MON_OK, "integrity: the monitor ends with 0");
 	ok(count_lines(err, "alert: CR0.WP cleared") == 1,
 	   "integrity: CR0.WP cleared reported once on stderr");
