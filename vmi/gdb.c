@@ -544,6 +544,18 @@ int vsp_gdb_handshake(struct vsp_gdb *g, struct vsp_gdb_stop *stop)
 		return gdb_fail(g, rc, "'?': unexpected reply '%.20s'", g->pkt);
 	if ((stop ? stop : &tmp)->thread)
 		g->cur_thread = (stop ? stop : &tmp)->thread;
+	/* Whether a step can leave the other vCPUs stopped.  A stub without
+	 * vCont answers empty: `s` it is. */
+	rc = vsp_gdb_request(g, "vCont?");
+	if (rc == 0 && strncmp(g->pkt, "vCont", 5) == 0) {
+		char *save = NULL;
+		for (char *f = strtok_r(g->pkt + 5, ";", &save); f;
+		     f = strtok_r(NULL, ";", &save))
+			if (strcmp(f, "s") == 0)
+				g->vcont_step = true;
+	} else if (rc < 0 && rc != -ENOTSUP && rc != -EIO) {
+		return rc;
+	}
 	return 0;
 }
 
@@ -786,6 +798,15 @@ int vsp_gdb_continue(struct vsp_gdb *g, bool at, uint64_t addr)
 int vsp_gdb_step(struct vsp_gdb *g, bool at, uint64_t addr)
 {
 	return gdb_resume(g, 's', at, addr);
+}
+
+int vsp_gdb_step_thread(struct vsp_gdb *g, uint32_t thread)
+{
+	if (!g->vcont_step || !thread)
+		return gdb_resume(g, 's', false, 0);
+	char req[32];
+	snprintf(req, sizeof req, "vCont;s:%" PRIx32, thread);
+	return vsp_gdb_send(g, req, strlen(req));
 }
 
 int vsp_gdb_interrupt(struct vsp_gdb *g)

@@ -50,6 +50,7 @@ struct vsp_gdb {
 
 	uint64_t round_trips;	/* requests answered, stops waited for */
 	uint32_t cur_thread;	/* thread id of the last stop (1-based) */
+	bool vcont_step;	/* vCont;s:T steps one thread, the others stay */
 
 	/* Console output ('O' packets) while the target runs; may be NULL. */
 	void (*on_output)(void *ctx, const char *text, size_t len);
@@ -84,8 +85,8 @@ int vsp_gdb_connect(struct vsp_gdb *g, const char *hostport, int timeout_ms);
 /* Takes over an already connected descriptor (tests use a socketpair). */
 void vsp_gdb_attach_fd(struct vsp_gdb *g, int fd);
 
-/* qSupported (PacketSize, QStartNoAckMode) then `?`; fills *stop with the
- * stub's idea of why the target is stopped. */
+/* qSupported (PacketSize, QStartNoAckMode), `?` (fills *stop with the
+ * stub's idea of why the target is stopped), then `vCont?`. */
 int vsp_gdb_handshake(struct vsp_gdb *g, struct vsp_gdb_stop *stop);
 
 /* Low level: one framed packet out (waiting for its ack unless noack). */
@@ -138,6 +139,10 @@ int vsp_gdb_watch_remove(struct vsp_gdb *g, uint64_t addr, uint64_t len);
 /* c / c ADDR and s / s ADDR: no reply until the target stops. */
 int vsp_gdb_continue(struct vsp_gdb *g, bool at, uint64_t addr);
 int vsp_gdb_step(struct vsp_gdb *g, bool at, uint64_t addr);
+/* Steps thread `thread` alone (vCont;s:T) when the stub has vCont: the
+ * other vCPUs stay stopped, so none runs past a trap removed for the step
+ * (QEMU's `s` resumes them all).  Without vCont, or thread 0, `s`. */
+int vsp_gdb_step_thread(struct vsp_gdb *g, uint32_t thread);
 /* Sends the interrupt byte (0x03); a stop reply follows. */
 int vsp_gdb_interrupt(struct vsp_gdb *g);
 

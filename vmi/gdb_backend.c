@@ -665,7 +665,8 @@ static int gbe_resume(struct vsp_backend *be, uint32_t vcpu,
 {
 	struct gbe *s = gbe_of(be);
 	int rc = 0;
-	(void)vcpu;	/* a GDB stub resumes every vCPU together */
+	/* A GDB stub resumes every vCPU together; a step, where the stub
+	 * can, runs the stopped one alone. */
 	switch (how->how) {
 	case VSP_RESUME_STAY:
 		return 0;
@@ -676,7 +677,7 @@ static int gbe_resume(struct vsp_backend *be, uint32_t vcpu,
 		rc = vsp_gdb_continue(&s->g, true, how->addr);
 		break;
 	case VSP_RESUME_STEP:
-		rc = vsp_gdb_step(&s->g, false, 0);
+		rc = vsp_gdb_step_thread(&s->g, vcpu + 1);
 		s->stepping = rc == 0;
 		break;
 	}

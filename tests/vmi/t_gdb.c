@@ -228,14 +228,19 @@ static void test_handshake(void)
 	raw(&f, "+", 1);
 	pkt(&f, "OK");
 	pkt(&f, "T05thread:02;");
+	pkt(&f, "vCont;c;C;s;S");
 	ok(vsp_gdb_handshake(&f.g, &st) == 0, "handshake");
+	ok(f.g.vcont_step, "vCont;s offered: steps run one vCPU");
 	ok(f.g.pkt_max == 0x200, "PacketSize taken (hex)");
 	ok(f.g.noack, "no-ack mode agreed");
 	ok(st.kind == VSP_GDB_STOP_SIGNAL && st.sig == 5 && st.thread == 2,
 	   "initial stop: SIGTRAP in thread 2");
 	sent(&f, buf, sizeof buf);
-	ok(strstr(buf, "$QStartNoAckMode#b0+$?#3f") != NULL,
-	   "QStartNoAckMode acked, then '?' without acks");
+	ok(strstr(buf, "$QStartNoAckMode#b0+$?#3f$vCont?#49") != NULL,
+	   "QStartNoAckMode acked, then '?' and 'vCont?' without acks");
+	ok(vsp_gdb_step_thread(&f.g, 2) == 0, "a step of thread 2 sent");
+	sent(&f, buf, sizeof buf);
+	ok(strstr(buf, "$vCont;s:2#") != NULL, "  ... as vCont;s:2, the others stopped");
 	fake_close(&f);
 
 	/* QEMU stops a running guest on connect and says so first. */
@@ -243,15 +248,22 @@ static void test_handshake(void)
 	pkt(&f, "T02thread:01;");
 	pkt(&f, "PacketSize=800");
 	pkt(&f, "T05thread:01;");
+	pkt(&f, "vCont;c;C");
 	ok(vsp_gdb_handshake(&f.g, &st) == 0 && f.g.pkt_max == 0x800 &&
 	   st.sig == 5, "a stop reported before the qSupported answer is skipped");
+	ok(!f.g.vcont_step, "vCont without s: no one-vCPU steps");
 	fake_close(&f);
 
 	fake_open(&f, true);
 	pkt(&f, "PacketSize=zz");
 	pkt(&f, "S05");
+	pkt(&f, "");
 	ok(vsp_gdb_handshake(&f.g, &st) == 0 && f.g.pkt_max == 1024,
 	   "a bad PacketSize keeps the default");
+	ok(!f.g.vcont_step && vsp_gdb_step_thread(&f.g, 1) == 0,
+	   "a stub without vCont: steps are 's'");
+	sent(&f, buf, sizeof buf);
+	ok(strstr(buf, "$s#73") != NULL, "  ... sent as 's'");
 	fake_close(&f);
 }
 
