@@ -26,7 +26,14 @@
 # watchpoint stops at every byte written, changed or not (15 per write);
 # one of them changes a byte and is the event.  Columns: the loop's time
 # inside the guest, watch hits, events, round trips and vsp's ms per hit.
-set -euo pipefail
+#
+# Last, attaching: on a KASLR guest, a policy whose rule reads call paths
+# (so the monitor needs the kernel's symbols, BTF, ORC tables and tail
+# jumps), from the bare stub to the traps placed, with nothing but the
+# stub, with a profile of the symbols alone, and with a profile carrying
+# the rest too (`vsp profile VMLINUZ`); and the time `vsp profile` takes
+# on the kernel image.  Columns: the attach's time and round trips, as
+# `--stats` prints them.
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
@@ -115,3 +122,31 @@ wrun() {
 printf '\n%-28s %9s %7s %7s %7s %9s\n' "$W writes of modprobe" "loop ms" hits events "rt/hit" "ms/hit"
 wrun "no monitor"
 wrun "modprobe_path watched, log" "$T/write.vsp"
+
+# Attaching.
+cat >"$T/cred.vsp" <<'POL'
+on kernel commit_creds when proc.comm startswith "cred_"
+must arise from profile "cred.paths" : deny EPERM;
+POL
+: >"$T/cred.paths"
+t0=$(date +%s%N)
+"$VSP" profile -o "$T/full.profile" "$VMLINUZ"
+t1=$(date +%s%N)
+"$VSP" profile --symbols-only -o "$T/syms.profile" "$VMLINUZ"
+arun() {
+	local name=$1 qpid port
+	shift
+	read -r qpid port < <("$RIG" boot --bg --kaslr --timeout 600 --log "$T/$name.log" 'cred_walk 1')
+	(cd "$T" && "$VSP" attach -q --stats --gdb "127.0.0.1:$port" "$@" \
+		--audit /dev/null cred.vsp 2>"$T/$name.err")
+	while kill -0 "$qpid" 2>/dev/null; do sleep 0.1; done
+	local ms rt
+	ms=$(awk '/^attach:/ { print $2 }' "$T/$name.err")
+	rt=$(awk '/^attach:/ { print $5 }' "$T/$name.err")
+	printf '%-40s %9s %9s\n' "$name" "${ms:--}" "${rt:--}"
+}
+printf '\n%-40s %9s %9s\n' "attach, call-path rule, KASLR" "ms" "rt"
+arun "the stub alone"
+arun "--profile, symbols only" --profile "$T/syms.profile"
+arun "--profile with BTF, ORC, tail jumps" --profile "$T/full.profile"
+printf '%-40s %9d\n' "vsp profile VMLINUZ (ms)" $(((t1 - t0) / 1000000))
