@@ -19,7 +19,12 @@ for b in 1 2; do
 	echo "# boot $b: commit_creds at ${run:-?}, slide $want, probe found ${found:-none}" \
 		"($(awk '$1 == "SLIDE" { print "method " $4 ", " $6 " reads" }' "$T/k$b.probe"))"
 	slides+=("$want")
-	ok "boot $b: the guest really is randomised" test "$want" != 0
+	# KASLR may draw the link-time slot itself (one slot of ~500).
+	if [ "$want" = 0 ]; then
+		echo "ok $((++t_n)) # SKIP boot $b: KASLR drew slide 0 this time"
+	else
+		ok "boot $b: the guest really is randomised" test "$want" != 0
+	fi
 	ok "boot $b: the probe's slide is the guest's" eq "${found:-none}" "$want"
 	read -r hits matched oe ie fa ft op ip me mo ms < <(callpath_compare "k$b" 2>/dev/null)
 	echo "# boot $b: hits=$hits matched=$matched orc_exact=$oe insn_exact=$ie morc_exact=$mo morc_as_orc=$ms"
