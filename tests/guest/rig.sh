@@ -31,6 +31,9 @@ usage: rig.sh COMMAND [ARGS]
   build                 fetch the kernel (once), extract vmlinux, build the
                         workload programs and the base initramfs
   symbols               boot once and save /proc/kallsyms as System.map
+  kernel FLAVOUR        fetch (once) the vmlinuz of another Debian kernel
+                        flavour (amd64, rt-amd64: the package
+                        linux-image-FLAVOUR depends on) and print its path
   paths                 print the cached files as NAME=PATH lines
   port                  print a free loopback TCP port
   boot [OPTIONS] [--] CMD...
@@ -40,6 +43,8 @@ usage: rig.sh COMMAND [ARGS]
       --port P          GDB stub port (default: a free one, printed)
       --log FILE        serial console log (default: stdout)
       --kaslr           leave KASLR on (default: nokaslr)
+      --kernel FILE     boot this vmlinuz instead of the cloud kernel
+                        (see `kernel`); the same initramfs
       --smp N           vCPUs (default 1)
       --bg              start QEMU in the background; print "PID PORT"
                         (QEMU's pid) once the stub listens
@@ -99,6 +104,42 @@ kernel_fetch() {
 	basename "$vmlinuz" | sed 's/^vmlinuz-//' >"$CACHE/release"
 	rm -rf "$kdir/x" "$deb"
 	mv "$CACHE/vmlinuz.tmp" "$CACHE/vmlinuz"
+}
+
+# Another flavour's kernel, for the tests that run vsp on more than one
+# Debian kernel build: $CACHE/kernels/FLAVOUR/vmlinuz and its release.
+cmd_kernel() {
+	local flavour=${1:-}
+	case $flavour in
+	amd64 | rt-amd64 | cloud-amd64) ;;
+	*) die "kernel: want amd64, rt-amd64 or cloud-amd64, not '$flavour'" ;;
+	esac
+	local kdir=$CACHE/kernels/$flavour
+	mkdir -p "$kdir"
+	exec 7>"$kdir/.lock"
+	flock 7
+	if [ ! -s "$kdir/vmlinuz" ]; then
+		local pkg
+		pkg=$(apt-cache depends "linux-image-$flavour" 2>/dev/null |
+			awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+		[ -n "$pkg" ] || die "apt-cache does not name a kernel for linux-image-$flavour (run apt-get update?)"
+		say "downloading $pkg (about 70 MB, once) into $kdir"
+		rm -rf "$kdir/dl"
+		mkdir -p "$kdir/dl"
+		(cd "$kdir/dl" && apt-get download "$pkg" >/dev/null 2>&1) ||
+			die "apt-get download $pkg failed"
+		say "unpacking $pkg"
+		dpkg -x "$kdir"/dl/*.deb "$kdir/dl/x"
+		local vmlinuz
+		vmlinuz=$(ls "$kdir"/dl/x/boot/vmlinuz-* | head -1)
+		[ -s "$vmlinuz" ] || die "no vmlinuz in $pkg"
+		basename "$vmlinuz" | sed 's/^vmlinuz-//' >"$kdir/release"
+		cp "$vmlinuz" "$kdir/vmlinuz.tmp"
+		mv "$kdir/vmlinuz.tmp" "$kdir/vmlinuz"
+		rm -rf "$kdir/dl"
+	fi
+	exec 7>&-
+	echo "$kdir/vmlinuz"
 }
 
 # vmlinuz carries an LZ4 (legacy frame) compressed ELF; the call-path code
@@ -329,11 +370,13 @@ overlay_initrd() {
 BOOT_ADD=
 cmd_boot() {
 	local port="" log="" kaslr=0 bg=0 stub=1 timeout=120 pidfile="" smp=1 running=0 qmp=
+	local kernel=$CACHE/vmlinuz
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--port) port=$2; shift 2 ;;
 		--log) log=$2; shift 2 ;;
 		--kaslr) kaslr=1; shift ;;
+		--kernel) kernel=$2; shift 2 ;;
 		--smp) smp=$2; shift 2 ;;
 		--bg) bg=1; shift ;;
 		--no-stub) stub=0; shift ;;
@@ -365,7 +408,7 @@ cmd_boot() {
 	fi
 	local args=(-accel tcg -cpu max -m 512 -smp "$smp" -nographic -no-reboot
 		-monitor none -serial "$serial"
-		-kernel "$CACHE/vmlinuz" -initrd "$initrd" -append "$append")
+		-kernel "$kernel" -initrd "$initrd" -append "$append")
 	if [ $stub = 1 ]; then
 		args+=(-chardev "socket,id=g0,host=127.0.0.1,port=$port,server=on,wait=off,nodelay=on"
 			-gdb chardev:g0)
@@ -454,6 +497,7 @@ cmd_status() {
 case ${1:-} in
 build) shift; cmd_build "$@" ;;
 symbols) shift; cmd_symbols "$@" ;;
+kernel) shift; cmd_kernel "$@" ;;
 paths) shift; cmd_paths ;;
 port) free_port ;;
 boot) shift; cmd_boot "$@" ;;
