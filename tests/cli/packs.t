@@ -2,6 +2,9 @@
 # packs.t: the rule packs in stdlib-policies/, imported by name.
 #   - every pack loads for the gdb backend, alone and all together; the
 #     memory-write events of kernel-memory are refused for xen;
+#   - xen-hypercalls is clean for xen, refused at attach on a kernel
+#     without Xen's hypercall entry, alerts on calls off its profiles'
+#     paths in a replayed trace and learns a guest's paths into a copy;
 #   - `import "NAME";` finds a pack through --policy-path, VSP_POLICY_PATH,
 #     the installed share/vsp/stdlib-policies beside the binary, and the
 #     source tree; a name found nowhere names the places searched; a path
@@ -24,11 +27,57 @@ like "$(cat out)" 'syscall-table-write.*cannot be trapped through the xen backen
 	"kernel-memory: names the write events xen cannot trap"
 
 printf 'import "%s";\n' containers credentials defense-evasion exec-hygiene \
-	kernel-integrity kernel-memory network persistence > all.vsp
+	kernel-integrity kernel-memory network persistence xen-hypercalls > all.vsp
 "$VSP" disasm all.vsp > dis 2> err
 is "$?" 0 "all packs imported by name load together"
 ok '[ ! -s err ]' "... without diagnostics"
 like "$(cat dis)" 'event file open:' "... and trap file open"
+
+# xen-hypercalls: for Xen guests.  Clean for the xen backend; a kernel
+# without Xen's hypercall entry is refused at attach, by rule and line,
+# before connecting; by name, its profiles are read beside the pack.
+"$VSP" check --backend xen "$PK/xen-hypercalls.vsp" > out 2>&1
+is "$?" 0 "xen-hypercalls: clean for the xen backend"
+ok '[ ! -s out ]' "xen-hypercalls: no warnings (its profiles are found)"
+printf 'ffffffff81000000 T _stext\nffffffff81200000 T __x64_sys_openat\n' > nox.map
+printf 'import "xen-hypercalls";\n' > xh.vsp
+"$VSP" attach --gdb 127.0.0.1:1 --symbols nox.map xh.vsp > out 2> err
+is "$?" 1 "xen-hypercalls on a kernel without Xen's hypercall entry: attach refuses"
+like "$(cat err)" 'xen-hypercalls\.vsp:[0-9]+:[0-9]+: error: rule "mmu-update-path": hypercall mmu_update cannot be trapped through the gdb backend: the guest kernel has neither hypercall_page nor xen_hypercall_intel/_amd' \
+	"... naming the rule and the reason"
+ok '[ ! -s out ]' "... and writes no record"
+printf 'ffffffff81000000 T _stext\nffffffff81001000 T xen_hypercall_intel\nffffffff81001040 T xen_hypercall_amd\n' > xen.map
+"$VSP" attach --gdb 127.0.0.1:1 --symbols xen.map xh.vsp > out 2> err
+is "$?" 3 "xen-hypercalls on a Xen guest kernel: on to connect (nothing listens: 3)"
+# The kernel's own routes pass; a call from code of its own alerts, even
+# through the multicall flush; learn mode adds the guest's paths.
+cat > xh.jsonl <<'J'
+{"seq":1,"kind":"hypercall","name":"mmu_update","nr":1,"args":[4096,1,0,32752,0],"proc":{"pid":9,"comm":"bash"},"stack":["mmu_update","xen_mc_flush","xen_set_pte","__handle_mm_fault","handle_mm_fault","exc_page_fault"]}
+{"seq":2,"kind":"hypercall","name":"mmu_update","nr":1,"args":[4096,4,0,32752,0],"proc":{"pid":10,"comm":"insmod"},"stack":["mmu_update","xen_mc_flush","rootkit_hide_pages","do_one_initcall","do_init_module"]}
+{"seq":3,"kind":"hypercall","name":"mmu_update","nr":1,"args":[4096,1,0,3,0],"proc":{"pid":11,"comm":"insmod"},"stack":["mmu_update","map_foreign_frame","do_one_initcall"]}
+{"seq":4,"kind":"hypercall","name":"grant_table_op","nr":20,"args":[0,8192,2],"proc":{"pid":12,"comm":"blkback"},"stack":["grant_table_op","gnttab_map_refs","xen_blkbk_map","dispatch_rw_block_io"]}
+{"seq":5,"kind":"hypercall","name":"grant_table_op","nr":20,"args":[0,8192,1],"proc":{"pid":13,"comm":"insmod"},"stack":["grant_table_op","steal_grant","do_one_initcall"]}
+{"seq":6,"kind":"hypercall","name":"grant_table_op","nr":20,"args":[1,8192,1],"proc":{"pid":14,"comm":"xenwatch"},"stack":["grant_table_op","xenbus_unmap_ring","xenbus_unmap_ring_pv","xenbus_unmap_ring_vfree"]}
+J
+"$VSP" replay xh.vsp --trace xh.jsonl > a 2> err
+is "$?" 0 "xen-hypercalls: the trace replays"
+ok '[ ! -s err ]' "... without diagnostics"
+is "$(grep -c . a)" 3 "three records: the calls off the kernel's paths"
+like "$(grep '"seq":2,' a)" '"rule":"mmu-update-path","verdict":null,"severity":"alert"' "mmu_update through the multicall flush from a module's function: alert"
+like "$(grep '"seq":3,' a)" '"rule":"mmu-update-path".*"msg":"mmu_update of 1 entries \(domain 3\) from an unlearned path"' "mmu_update of another domain's frame from a module: alert"
+like "$(grep '"seq":5,' a)" '"rule":"grant-table-path","verdict":null,"severity":"alert"' "grant_table_op from a module: alert"
+mkdir -p learn
+cp "$PK"/xen-hypercalls.vsp "$PK"/xen-hypercalls-*.paths learn/
+"$VSP" replay --policy-path learn xh.vsp --trace xh.jsonl --mode learn > a 2> err
+is "$?" 0 "xen-hypercalls: learn mode on a copy of the pack"
+ok 'grep -qx "map_foreign_frame <- do_one_initcall" learn/xen-hypercalls-mmu.paths' \
+	"... adds the guest's mmu_update path to the copy's profile"
+ok 'grep -qx "xen_mc_flush <- xen_\*" learn/xen-hypercalls-mmu.paths' "... keeping the shipped patterns"
+ok 'grep -qx "steal_grant <- do_one_initcall" learn/xen-hypercalls-grant.paths' \
+	"... and the grant_table_op path to the grant profile"
+ok "! grep -q map_foreign_frame \"\$PK/xen-hypercalls-mmu.paths\"" "... and leaves the shipped profile alone"
+"$VSP" replay --policy-path learn xh.vsp --trace xh.jsonl > a 2> err
+is "$(grep -c . a)" 0 "after learning, the same trace raises nothing"
 
 # the search path
 mkdir -p mine other
