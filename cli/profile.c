@@ -87,6 +87,7 @@ static int pf_sections(struct vsp_kprof *kp, const struct vsp_symtab *t,
 {
 	char note[300], err[256];
 	struct vsp_kprof_stats ks;
+	uint64_t t0 = vsp_cli_now_ns();
 	if (vsp_kprof_collect(kp, t, read, ctx, &ks, note, sizeof note, err,
 			      sizeof err) < 0) {
 		fprintf(stderr, "vsp profile: %s: %s\n", what, err);
@@ -98,7 +99,7 @@ static int pf_sections(struct vsp_kprof *kp, const struct vsp_symtab *t,
 		fprintf(stderr, "vsp profile: BTF %zu KiB, ORC %zu entries, %u tail "
 			"jumps; %" PRIu64 " KiB copied in %.0f ms", kp->sec[
 			VSP_KPROF_BTF].size >> 10, kp->sec[VSP_KPROF_ORC_IP].size /
-			4, ks.tails, ks.bytes >> 10, (double)ks.ns / 1e6);
+			4, ks.tails, ks.bytes >> 10, (double)(vsp_cli_now_ns() - t0) / 1e6);
 		if (rt)
 			fprintf(stderr, " and %" PRIu64 " round trips", *rt - rt0);
 		fputc('\n', stderr);

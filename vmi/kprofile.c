@@ -16,7 +16,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zlib.h>
 
 #include "base/errf.h"
@@ -52,13 +51,6 @@ void vsp_kprof_free(struct vsp_kprof *p)
 	for (int i = 0; i < VSP_KPROF_NSEC; i++)
 		free(p->sec[i].data);
 	memset(p, 0, sizeof *p);
-}
-
-static uint64_t kp_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ------------------------------------------------------------ collect */
@@ -97,7 +89,7 @@ int vsp_kprof_collect(struct vsp_kprof *p, const struct vsp_symtab *syms,
 		      char *note, size_t notelen, char *err, size_t errlen)
 {
 	int64_t slide = vsp_sym_slide(syms);
-	uint64_t t0 = kp_now_ns(), a[4];
+	uint64_t a[4];
 	char why[200];
 
 	memset(p, 0, sizeof *p);
@@ -174,7 +166,6 @@ int vsp_kprof_collect(struct vsp_kprof *p, const struct vsp_symtab *syms,
 		vsp_kprof_free(p);
 		return -1;
 	}
-	st->ns = kp_now_ns() - t0;
 	return 0;
 }
 

@@ -63,9 +63,10 @@ const char *vsp_kprof_name(enum vsp_kprof_id id);
 
 void vsp_kprof_free(struct vsp_kprof *p);
 
-/* How much of the kernel the collection copied, for --stats. */
+/* How much of the kernel the collection copied, for --stats (the caller
+ * times it). */
 struct vsp_kprof_stats {
-	uint64_t bytes, ns;
+	uint64_t bytes;
 	uint32_t tails;
 };
 
