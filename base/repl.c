@@ -167,6 +167,31 @@ const char *vsp_repl_rule_add(const char *line)
 	return line + 3;
 }
 
+const char *vsp_repl_after(const char *line, const char *name)
+{
+	size_t n = strlen(name);
+
+	while (vsp_repl_blank(*line))
+		line++;
+	if (strncmp(line, name, n) != 0 || (line[n] && !vsp_repl_blank(line[n])))
+		return NULL;
+	line += n;
+	while (vsp_repl_blank(*line))
+		line++;
+	return line;
+}
+
+const char *vsp_repl_json_opt(const char *text, bool *json)
+{
+	*json = strncmp(text, "--json", 6) == 0 &&
+		(!text[6] || vsp_repl_blank(text[6]));
+	if (*json)
+		text += 6;
+	while (vsp_repl_blank(*text))
+		text++;
+	return text;
+}
+
 char *vsp_repl_rule_text(const char *text, unsigned seq)
 {
 	while (vsp_repl_blank(*text))

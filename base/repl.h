@@ -47,6 +47,8 @@ enum {
 	  "the last N decisions (default 10, at most 64); live, -f follows")  \
 	X(DISASM, "disasm", "", VSP_REPL_BOTH,                                \
 	  "the policy's bytecode, with source lines and step bounds")         \
+	X(EVAL, "eval", "[--json] EXPR", VSP_REPL_BOTH,                       \
+	  "EXPR on the current event (trace: the last decided; live: step's)") \
 	X(DECIDE, "{JSON}", "", VSP_REPL_TRACE,                               \
 	  "decide one event written as a trace line")                         \
 	X(NEXT, "next", "[N]", VSP_REPL_TRACE,                                \
@@ -57,6 +59,8 @@ enum {
 	  "stop the guest and keep it stopped")                               \
 	X(CONTINUE, "continue", "", VSP_REPL_LIVE,                            \
 	  "let a paused guest run")                                           \
+	X(STEP, "step", "", VSP_REPL_LIVE,                                    \
+	  "stop the guest at its next event, before it is decided")           \
 	X(REGS, "regs", "", VSP_REPL_LIVE,                                    \
 	  "the stopped vCPU's registers (paused)")                            \
 	X(MEM, "x", "ADDR|SYM LEN", VSP_REPL_LIVE,                            \
@@ -116,6 +120,13 @@ bool vsp_repl_incomplete(const char *text, size_t len);
  * `rule add` command starts in `line`, or NULL when it is none. */
 char *vsp_repl_rule_text(const char *text, unsigned seq);
 const char *vsp_repl_rule_add(const char *line);
+
+/* Where the text after command word `name` starts in `line` (blanks
+ * skipped), or NULL when the line is not that command: for commands
+ * that take the rest of the line as it is (`eval`). */
+const char *vsp_repl_after(const char *line, const char *name);
+/* `text` past a leading "--json" word (then *json is true) and blanks. */
+const char *vsp_repl_json_opt(const char *text, bool *json);
 
 /* Splits `line` in place into at most max words separated by blanks;
  * returns how many. */

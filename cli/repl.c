@@ -74,6 +74,7 @@ struct repl {
 	const char *trace_name;
 	bool trace_done;
 	struct vsp_trace_event te;
+	bool have_ev;		/* te holds the last event decided */
 	char **files;		/* the loaded policy's files (owned copies) */
 	int nfiles;
 	/* Rules typed with `rule add`, read after the files. */
@@ -329,10 +330,12 @@ static void decide_line(struct repl *r, const char *line, size_t len,
 		printf("no policy loaded: 'load FILE'\n");
 		return;
 	}
+	r->have_ev = false;
 	if (vsp_trace_parse(&r->te, line, len, err, sizeof(err)) < 0) {
 		printf("%s: error: %s\n", where, err);
 		return;
 	}
+	r->have_ev = true;
 	vsp_event_reset_lazy(&r->te.ev);
 	uint64_t t0 = vsp_cli_now_ns();
 	vsp_decide(r->p, &r->te.ev, &d);
@@ -557,6 +560,37 @@ static void show_tail(struct repl *r, const char *arg)
 	}
 }
 
+/* `eval [--json] EXPR` on the last event decided. */
+static void repl_eval(struct repl *r, const char *text)
+{
+	bool json;
+	const char *expr = vsp_repl_json_opt(text, &json);
+	struct vsp_eval e;
+
+	if (!*expr) {
+		printf("eval: usage: eval %s\n", vsp_repl_commands[VSP_REPL_EVAL].usage);
+		return;
+	}
+	if (!r->p || !r->have_ev) {
+		printf("eval: no event yet: 'next', or an event as a {JSON} line\n");
+		return;
+	}
+	/* The files as loaded, then the rules added here. */
+	struct vsp_load_opts lo = r->lo;
+	lo.texts = r->added;
+	lo.ntexts = r->nadded;
+	static const char *const none[] = { "/dev/null" };
+	int rc = vsp_eval(r->nfiles ? (const char *const *)r->files : none,
+			  r->nfiles ? (size_t)r->nfiles : 1, &lo, expr, &r->te.ev, &e);
+	if (rc == -1)
+		printf("eval: the expression has errors\n");
+	else if (rc < 0)
+		printf("eval: %s\n", e.why);
+	else
+		vsp_eval_print(stdout, &e, json);
+	free(e.str);
+}
+
 /* Whether the words after the command are nothing or exactly --json. */
 static int json_flag(const char *cmd, char **w, int n, bool *json)
 {
@@ -596,6 +630,10 @@ static int command(struct repl *r, char *line, size_t len)
 	const char *rest = vsp_repl_rule_add(line);
 	if (rest) {
 		repl_rule_add(r, rest);
+		return 0;
+	}
+	if ((rest = vsp_repl_after(line, "eval"))) {
+		repl_eval(r, rest);
 		return 0;
 	}
 	n = vsp_repl_split(line, w, 64);

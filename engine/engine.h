@@ -39,6 +39,9 @@ const char *vsp_fail_policy_name(enum vsp_fail_policy f);
 /* Parses "rules", "default", "closed", "open"; -1 when none. */
 int vsp_fail_policy_parse(const char *s, enum vsp_fail_policy *out);
 
+/* The type of an `eval` expression. */
+enum vsp_eval_type { VSP_EVAL_BOOL, VSP_EVAL_INT, VSP_EVAL_STRING };
+
 struct vsp_load_opts {
 	enum vsp_mode mode;	/* VSP_MODE_UNSET: the files' mode, else enforce */
 	FILE *diag;		/* where diagnostics go; NULL: stderr */
@@ -52,6 +55,9 @@ struct vsp_load_opts {
 	 * own called `name` in diagnostics (`rule add` in vsp repl). */
 	const struct vsp_load_text *texts;
 	size_t ntexts;
+	/* For vsp_eval: the last text is its one rule; see there. */
+	bool eval;
+	enum vsp_eval_type *eval_type;
 };
 
 struct vsp_load_text {
@@ -128,5 +134,39 @@ uint64_t vsp_policy_rule_hits(const struct vsp_policy *p, uint32_t rule);
 uint32_t vsp_policy_ncounters(const struct vsp_policy *p);
 const char *vsp_policy_counter(const struct vsp_policy *p, uint32_t i,
 			       uint64_t *value);
+
+/*
+ * `eval EXPR` (vsp repl): the value of a policy expression on one event,
+ * computed by the interpreter as a rule would see it.  The files and the
+ * texts of `o` are read again for their lists, macros, consts and
+ * externs (their rules are left out, their warnings not repeated); EXPR
+ * is compiled as the one rule `on EVENT: return (EXPR)` for the event of
+ * `ev` and run on ev, whose lazy fields are fetched as a decision would.
+ * An error in EXPR is printed to o->diag with its caret.  Returns 0 with
+ * *out filled (out->str malloc'd, NUL-terminated: free it), -1 when EXPR
+ * did not compile, -2 when ev's event cannot be named in a rule (a
+ * message in out->why).
+ */
+struct vsp_eval {
+	enum vsp_eval_type type;
+	int64_t value;		/* bool (0 or 1) or int */
+	char *str;		/* string */
+	size_t len;
+	bool partial;		/* a field it read could not be read in full */
+	uint32_t steps;
+	const char *why;
+};
+int vsp_eval(const char *const *files, size_t nfiles,
+	     const struct vsp_load_opts *o, const char *expr,
+	     struct vsp_event *ev, struct vsp_eval *out);
+
+/* Writes the value as the language spells it ("true", 577, "/etc/shadow"
+ * as a JSON string), or with json one object: type, value, partial,
+ * steps. */
+void vsp_eval_print(FILE *out, const struct vsp_eval *e, bool json);
+
+/* The event clause of a rule naming ev's event ("syscall openat",
+ * "user \"libc.so.6\":system", "file open"): 0, or -1 when it has none. */
+int vsp_event_clause(const struct vsp_event *ev, char *buf, size_t size);
 
 #endif

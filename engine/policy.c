@@ -1207,6 +1207,60 @@ static int prepare(struct vsp_policy *p, const struct vsp_load_opts *o, FILE *di
 	return setup_profiles(p);
 }
 
+/* vsp_eval's unit: the last rule alone (the eval text's), any type. */
+static void eval_keep_last(struct vsp_unit *u)
+{
+	u->eval = true;
+	if (u->nrules) {
+		u->rules[0] = u->rules[u->nrules - 1];
+		u->rules[0]->index = 0;
+		u->nrules = 1;
+	}
+}
+
+/* After the check: the type the eval rule returns; the files' default
+ * is no answer of the expression's (so false is "no rule matched"). */
+static void eval_type(struct vsp_unit *u, struct vsp_diags *d,
+		      enum vsp_eval_type *out)
+{
+	const struct vsp_expr *e = NULL;
+
+	u->def = NULL;
+	for (size_t i = 0; u->nrules && i < u->rules[0]->nactions; i++)
+		if (u->rules[0]->actions[i].kind == VSP_A_VERDICT &&
+		    u->rules[0]->actions[i].verdict == VSP_V_RETURN)
+			e = u->rules[0]->actions[i].value;
+	if (!e) {
+		if (!d->errors)
+			vsp_diag_error(d, NULL, "eval: nothing to evaluate");
+		return;
+	}
+	if (out)
+		*out = e->type == VSP_T_BOOL ? VSP_EVAL_BOOL :
+		       e->type == VSP_T_STRING ? VSP_EVAL_STRING : VSP_EVAL_INT;
+}
+
+/* The files' warnings were shown when they were loaded. */
+static void diags_drop_warnings(struct vsp_diags *d)
+{
+	size_t k = 0;
+	bool dropping = false;
+
+	for (size_t i = 0; i < d->n; i++) {
+		struct vsp_diag *g = &d->v[i];
+
+		if (g->level != VSP_DIAG_NOTE)
+			dropping = g->level == VSP_DIAG_WARNING;
+		if (dropping) {
+			free(g->msg);
+			continue;
+		}
+		d->v[k++] = *g;
+	}
+	d->n = k;
+	d->warnings = 0;
+}
+
 struct vsp_policy *vsp_policy_load(const char *const *files, size_t nfiles,
 				   const struct vsp_load_opts *opts,
 				   int *nerrors)
@@ -1240,6 +1294,8 @@ struct vsp_policy *vsp_policy_load(const char *const *files, size_t nfiles,
 		d.sources = u->sources;
 		d.nsources = u->nsources;
 	}
+	if (u && o->eval)
+		eval_keep_last(u);
 	/* The checker copes with items the parser dropped, so a file with
 	 * syntax errors still gets its name and type errors in the same run. */
 	if (u)
@@ -1250,6 +1306,10 @@ struct vsp_policy *vsp_policy_load(const char *const *files, size_t nfiles,
 			p->no_fastpath = o->no_fastpath;
 			p->im = vsp_compile(u, &co, &d);
 		}
+	}
+	if (u && o->eval) {
+		eval_type(u, &d, o->eval_type);
+		diags_drop_warnings(&d);
 	}
 	vsp_diags_print(&d, diag);
 	errs = d.errors;

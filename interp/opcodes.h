@@ -169,6 +169,8 @@ enum vsp_cmp {
 	OP(RETV, VSP_OPK_VRULE, "i", "")                                     \
 	/* REDIR A B: verdict redirect to string constant B */               \
 	OP(REDIR, VSP_OPK_VSTR, "", "")                                      \
+	/* RETS A -: verdict return, the string popped (vsp repl's eval) */  \
+	OP(RETS, VSP_OPK_VRULE, "s", "")                                     \
 	/* KILL A -: verdict kill */                                         \
 	OP(KILL, VSP_OPK_VRULE, "", "")                                      \
 	/* PAUSE A -: verdict pause */                                       \

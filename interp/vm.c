@@ -589,6 +589,12 @@ void vsp_vm_run(const struct vsp_image *im, const struct vsp_prog *pr,
 			out->redirect = *s;
 			goto decided;
 		}
+		vmcase(RETS) {
+			/* The string in the decision's redirect, for `eval`. */
+			out->verdict = VSP_V_RETURN;
+			out->redirect = (struct vsp_str){ TOP.p, TOP.len };
+			goto decided;
+		}
 		vmcase(KILL) {
 			out->verdict = VSP_V_KILL;
 			goto decided;

@@ -267,6 +267,9 @@ struct vsp_unit {
 	size_t nsources;
 	struct vsp_action *def;	/* the default verdict, or NULL: allow */
 	enum vsp_mode mode;	/* VSP_MODE_UNSET when no file sets it */
+	/* `eval` in vsp repl: `return` takes a bool, an int or a string, on
+	 * any event kind (the checker and the compiler read it). */
+	bool eval;
 };
 
 void vsp_unit_free(struct vsp_unit *u);

@@ -1632,7 +1632,8 @@ static void chk_verdict_kinds(struct chk *c, const struct vsp_rule *r,
 	char ev_buf[160], set_buf[96];
 	size_t i;
 
-	if (a->verdict == VSP_V_REDIRECT)
+	if (a->verdict == VSP_V_REDIRECT ||
+	    (a->verdict == VSP_V_RETURN && c->u->eval))
 		return;
 	for (i = 0; i < r->nevents; i++) {
 		const struct vsp_event_ref *ev = &r->events[i];
@@ -1686,7 +1687,12 @@ static void chk_actions(struct chk *c, struct vsp_rule *r,
 			break;
 		case VSP_V_RETURN:
 			t = chk_expr(c, a->value);
-			if (t != VSP_T_ERROR && t != VSP_T_INT)
+			if (c->u->eval && t != VSP_T_ERROR && t != VSP_T_INT &&
+			    t != VSP_T_BOOL && t != VSP_T_STRING)
+				vsp_diag_error(c->d, &a->value->loc,
+					       "eval takes a bool, an int or a "
+					       "string, not %s", chk_type_name(t));
+			else if (!c->u->eval && t != VSP_T_ERROR && t != VSP_T_INT)
 				vsp_diag_error(c->d, &a->value->loc,
 					       "'return' takes an int, not %s",
 					       chk_type_name(t));

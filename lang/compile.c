@@ -1244,12 +1244,28 @@ static void emit_verdict(struct cc *c, const struct vsp_action *a, uint32_t rule
 		     (uint32_t)(int32_t)(a->has_errno || a->errno_val ? a->errno_val : EPERM));
 		break;
 	case VSP_V_RETURN:
+		if (a->value && a->value->type == VSP_T_BOOL) {
+			/* Only `eval` returns a bool: 1 or 0. */
+			struct plist no = { 0 };
+
+			jump_if(c, a->value, false, &no);
+			c->loc = &a->loc;
+			emit(c, VSP_OPC_PUSHI, 0, 1);
+			emit(c, VSP_OPC_RETV, rule, 0);
+			patch_here(c, &no);
+			plist_free(&no);
+			c->loc = &a->loc;
+			emit(c, VSP_OPC_PUSHI, 0, 0);
+			emit(c, VSP_OPC_RETV, rule, 0);
+			break;
+		}
 		if (a->value)
 			value(c, a->value);
 		else
 			emit(c, VSP_OPC_PUSHI, 0, 0);
 		c->loc = &a->loc;
-		emit(c, VSP_OPC_RETV, rule, 0);
+		emit(c, a->value && a->value->type == VSP_T_STRING ?
+		     VSP_OPC_RETS : VSP_OPC_RETV, rule, 0);
 		break;
 	case VSP_V_REDIRECT:
 		emit(c, VSP_OPC_REDIR, rule, add_str(c, a->str ? a->str : "", a->str_len));

@@ -405,6 +405,38 @@ int mon_decide(struct mon *m, struct mon_trap *t, const struct mon_site *s)
 	return rc < 0 ? rc : MON_GO_ON;
 }
 
+/* `step` of the session: the event just filled waits, undecided, with
+ * the guest stopped, for `eval`, `bt`, `regs`, `x` and `continue`. */
+static int mon_hold(struct mon *m, struct mon_trap *t)
+{
+	char where[200], who[64] = "";
+
+	m->step_armed = false;
+	m->held = true;
+	m->held_addr = t->addr;
+	m->held_site = t->site;
+	snprintf(where, sizeof where, t->site->label, m->ev.name);
+	if (m->ev.proc.pid >= 0)
+		snprintf(who, sizeof who, ", pid %" PRId64 " %s", m->ev.proc.pid,
+			 m->ev.proc.comm);
+	fprintf(m->out, "stopped at #%" PRIu64 " %s%s, not yet decided: 'eval "
+		"EXPR' looks at it, 'continue' decides it\n", m->ev.seq, where,
+		who);
+	fflush(m->out);
+	return MON_PAUSED;
+}
+
+int mon_release_held(struct mon *m)
+{
+	struct mon_trap *t = mon_trap_at(m, m->held_addr);
+
+	m->held = false;
+	/* A load may have taken the event's trap away: then it runs on. */
+	if (!t || t->role != MON_T_EVENT || t->site != m->held_site)
+		return mon_leave(m, t);
+	return mon_decide(m, t, t->site);
+}
+
 static int mon_on_event(struct mon *m, struct mon_trap *t)
 {
 	int rc = m->be.ops->regs_get(&m->be, m->vcpu, &m->regs);
@@ -413,6 +445,8 @@ static int mon_on_event(struct mon *m, struct mon_trap *t)
 	mon_integrity(m);
 	if (!t->site->fill(m, t, &rc))
 		return rc;
+	if (m->step_armed)
+		return mon_hold(m, t);
 	return mon_decide(m, t, t->site);
 }
 

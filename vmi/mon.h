@@ -291,6 +291,13 @@ struct mon {
 	bool paused;		/* the guest is stopped and stays so */
 	bool rule_paused;	/* ... by a pause verdict, at pause_addr */
 	uint64_t pause_addr;
+	/* `step`: the next event trap stops the guest before the event is
+	 * decided (held: m->ev, m->str and m->cp stay that event's until
+	 * `continue` decides it at the trap at held_addr). */
+	bool step_armed;
+	bool held;
+	uint64_t held_addr;
+	const struct mon_site *held_site;
 	bool mode_forced;	/* `mode` was given: loads keep it */
 	uint64_t ctl_ns;	/* when commands were last looked for */
 	size_t ctl_len;
@@ -311,6 +318,10 @@ struct mon {
 
 /* What handling a stop returns, besides a negative code (lost the guest). */
 enum { MON_GO_ON, MON_PAUSED, MON_LOST };
+
+/* Decides the event `step` held and carries the decision out, as the
+ * trap would have: MON_GO_ON, MON_PAUSED (a pause verdict), or < 0. */
+int mon_release_held(struct mon *m);
 
 /*
  * How a verdict went in the guest.  rc < 0: the backend failed (the

@@ -916,10 +916,13 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 					m->watch_events != w0;
 			if (rc == MON_PAUSED && o->interactive) {
 				/* The session goes on around the stopped guest. */
-				m->paused = m->rule_paused = true;
-				m->pause_addr = st.addr;
-				fprintf(m->out, "guest paused by a rule; 'continue' "
-					"resumes it\n");
+				m->paused = true;
+				if (!m->held) {
+					m->rule_paused = true;
+					m->pause_addr = st.addr;
+					fprintf(m->out, "guest paused by a rule; "
+						"'continue' resumes it\n");
+				}
 				fflush(m->out);
 				rc = 0;
 				events_seen += seen;
@@ -945,6 +948,17 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 				mon_integrity(m);
 		}
 		rc = o->ops->resume(&m->be, st.vcpu, &go);
+	}
+	if (m->held && rc >= 0) {
+		/* Detaching from an event `step` held: it is decided first. */
+		m->paused = false;
+		rc = mon_release_held(m);
+		if (rc == MON_PAUSED) {
+			m->paused = m->rule_paused = true;
+			m->pause_addr = m->held_addr;
+		}
+		if (rc > 0)
+			rc = 0;
 	}
 	if (rc >= 0 && !stay_paused && !(o->interactive && m->paused)) {
 		int src = mon_write_settle(m);

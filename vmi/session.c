@@ -111,7 +111,7 @@ static int mon_stop_guest(struct mon *m)
 				if (rc < 0)
 					return rc;
 				if (rc == MON_PAUSED) {
-					m->rule_paused = true;
+					m->rule_paused = !m->held;
 					m->pause_addr = st.addr;
 					m->paused = true;
 					return 0;
@@ -132,6 +132,16 @@ static int mon_go(struct mon *m)
 		return 0;
 	int rc;
 	m->paused = false;
+	if (m->held) {
+		rc = mon_release_held(m);
+		if (rc == MON_PAUSED) {
+			m->paused = m->rule_paused = true;
+			m->pause_addr = m->held_addr;
+			fprintf(m->out, "guest paused by a rule; 'continue' resumes it\n");
+			return 0;
+		}
+		return rc < 0 ? rc : 0;
+	}
 	if (m->rule_paused) {
 		/* The vCPU sits on a trap (or where one was). */
 		m->rule_paused = false;
@@ -555,12 +565,38 @@ static void mon_tail_print(struct mon *m, const struct mon_tail *e)
 		e->applied ? ", applied" : "");
 }
 
-/* `bt [SEQ]`: the call path of the last decision, or of decision #SEQ
- * while the tail still holds it. */
+/* `bt` at the event `step` holds: its call path as the unwinder gave it. */
+static void mon_bt_held(struct mon *m)
+{
+	const struct vsp_event *ev = &m->ev;
+
+	fprintf(m->out, "#%" PRIu64 " %s %s", ev->seq, vsp_event_kind_name(ev->kind),
+		ev->name ? ev->name : "?");
+	if (ev->proc.pid >= 0)
+		fprintf(m->out, " pid %" PRId64 " %s", ev->proc.pid, ev->proc.comm);
+	fprintf(m->out, " (held, not yet decided)\n");
+	if (!ev->has_stack || !ev->nstack) {
+		fprintf(m->out, "  (no call path: %s)\n", ev->has_stack ?
+			"the unwinder named no frame" :
+			"not a kernel event, or no symbols to unwind with");
+		return;
+	}
+	for (uint32_t i = 0; i < ev->nstack; i++)
+		fprintf(m->out, "  %2u %s\n", i, ev->stack[i] ? ev->stack[i] : "?");
+	if (ev->stack_partial)
+		fprintf(m->out, "  .. (the unwinder stopped here)\n");
+}
+
+/* `bt [SEQ]`: the call path of the last decision (of the held event,
+ * after `step`), or of decision #SEQ while the tail still holds it. */
 static void mon_cmd_bt(struct mon *m, const char *arg)
 {
 	const struct mon_tail *e = NULL;
 	uint64_t seq = 0;
+	if (!arg && m->held) {
+		mon_bt_held(m);
+		return;
+	}
 	if (arg) {
 		char *end;
 		seq = strtoull(arg[0] == '#' ? arg + 1 : arg, &end, 10);
@@ -831,6 +867,66 @@ static int mon_json_flag(struct mon *m, enum vsp_repl_cmd c, char **w, int n,
 	return -1;
 }
 
+/* `step`: the guest runs to its next event and stops before it is
+ * decided (one held now is decided first). */
+static int mon_cmd_step(struct mon *m)
+{
+	if (m->rule_paused) {
+		fprintf(m->out, "step: the guest is paused by a rule; 'continue' "
+			"first\n");
+		return 0;
+	}
+	if (m->paused) {
+		int rc = mon_go(m);
+		if (rc < 0 || m->paused)
+			return rc;	/* lost, or the held event paused it */
+	}
+	m->step_armed = true;
+	fprintf(m->out, "stepping: the guest stops at its next event\n");
+	return 0;
+}
+
+/* `eval [--json] EXPR` on the event `step` holds. */
+static void mon_cmd_eval(struct mon *m, const char *text)
+{
+	bool json;
+	const char *expr = vsp_repl_json_opt(text, &json);
+	struct vsp_eval e;
+
+	if (!*expr) {
+		fprintf(m->out, "eval: usage: eval %s\n",
+			vsp_repl_commands[VSP_REPL_EVAL].usage);
+		return;
+	}
+	if (!m->held) {
+		fprintf(m->out, "eval: no event is held: 'step' stops the guest "
+			"at its next one\n");
+		return;
+	}
+	struct vsp_load_opts lo;
+	if (m->o->load)
+		lo = *m->o->load;
+	else {
+		memset(&lo, 0, sizeof lo);
+		lo.mode = VSP_MODE_UNSET;
+	}
+	lo.diag = m->out;
+	lo.texts = m->added;
+	lo.ntexts = m->nadded;
+	static const char *const none[] = { "/dev/null" };
+	/* The strings it reads come from the stopped guest, as a decision's
+	 * would, and stay for the decision `continue` makes. */
+	int rc = vsp_eval(m->nfiles ? (const char *const *)m->files : none,
+			  m->nfiles ? m->nfiles : 1, &lo, expr, &m->ev, &e);
+	if (rc == -1)
+		fprintf(m->out, "eval: the expression has errors\n");
+	else if (rc < 0)
+		fprintf(m->out, "eval: %s\n", e.why);
+	else
+		vsp_eval_print(m->out, &e, json);
+	free(e.str);
+}
+
 /* One command (its lines joined).  1: detach and end, 0: go on, < 0:
  * lost the guest.  The commands are base/repl.h's, as on a trace. */
 static int mon_cmd(struct mon *m, char *line)
@@ -858,6 +954,11 @@ static int mon_cmd(struct mon *m, char *line)
 		rc = mon_cmd_rule_add(m, rest);
 		fflush(out);
 		return rc;
+	}
+	if ((rest = vsp_repl_after(line, "eval"))) {
+		mon_cmd_eval(m, rest);
+		fflush(out);
+		return 0;
 	}
 	int n = vsp_repl_split(line, w, 64);
 	enum vsp_repl_cmd c = vsp_repl_lookup(w[0]);
@@ -978,9 +1079,13 @@ static int mon_cmd(struct mon *m, char *line)
 	case VSP_REPL_BT:
 		mon_cmd_bt(m, n > 1 ? w[1] : NULL);
 		break;
+	case VSP_REPL_STEP:
+		rc = mon_cmd_step(m);
+		break;
 	case VSP_REPL_QUIT:
 		rc = 1;
 		break;
+	case VSP_REPL_EVAL:	/* answered above: the rest of the line is EXPR */
 	case VSP_REPL_DECIDE: case VSP_REPL_NEXT: case VSP_REPL_RUN:
 	case VSP_REPL_NCOMMANDS: case VSP_REPL_UNKNOWN:
 		break;	/* a trace's: answered above */

@@ -107,4 +107,25 @@ like "$(cat out9)" "reload: nothing loaded yet" "reload without a policy says so
 printf 'rule add "x":\n  on syscall openat\n' | "$VSP" repl > out6 2>&1
 is "$?" 0 "input ending inside a command: exit 0"
 like "$(cat out6)" "<rule 1>:2:[0-9]*: error: unexpected ';', expecting 'when'" "the half rule is compiled and says what it lacks"
+# eval: an expression of the policy's language on the last event decided,
+# compiled against the loaded files' lists and macros and run by the
+# interpreter, so it agrees with the decision.
+printf 'eval path\nnext 2\neval path\neval path matches secrets and not auth_tool\neval auth_tool\neval proc.pid * 2 + 1\neval --json basename(path)\neval secrets\neval nosuchfield == 1\neval\nrule add on syscall openat when proc.pid == 413: deny EPERM;\neval proc.pid == 413\nhelp eval\n' |
+	"$VSP" repl --trace "$EX/shadow.jsonl" "$EX/shadow.vsp" > out10 2>err10
+is "$?" 0 "eval: exit 0"
+like "$(cat out10)" "^eval: no event yet: 'next'" "eval before any event says so"
+like "$(cat out10)" 'shadow.jsonl:2 syscall openat: allow \(default' "the second event is allowed (passwd may read shadow)"
+ok 'grep -qx "\"/etc/shadow\"" out10' "a string field, quoted"
+is "$(grep -xc 'false' out10)" 1 "the deny rule's condition is false on the event it allowed"
+is "$(grep -xc 'true' out10)" 2 "its macro is true there, and so is a condition of a rule added later"
+ok 'grep -qx "827 (0x33b)" out10' "integer arithmetic on a field, with the hex"
+like "$(cat out10)" '\{"type":"string","value":"shadow","partial":false,"steps":[0-9]+\}' "--json: one object"
+like "$(cat out10)" '<eval>:2:1: error: eval takes a bool, an int or a string, not list<string>' "a list is refused, with its place"
+like "$(cat out10)" "<eval>:2:1: error: unknown name 'nosuchfield'" "an unknown name, as the checker says it"
+ok 'grep -qx "    ^~~~~~~~~~~" out10' "with the caret under the expression alone"
+like "$(cat out10)" 'eval: usage: eval \[--json\] EXPR' "eval alone: the usage"
+ok 'grep -q "^  eval \[--json\] EXPR  *EXPR on the current event" out10' "help eval"
+printf 'next\neval path\neval auth_tool\n' | "$VSP" repl --trace "$EX/shadow.jsonl" "$EX/shadow.vsp" > out11 2>&1
+printf 'next\n' | "$VSP" repl --trace "$EX/shadow.jsonl" "$EX/shadow.vsp" > out12 2>&1
+is "$(grep -c warning: out11)" "$(grep -c warning: out12)" "the files' warnings are not repeated at each eval"
 done_testing
