@@ -409,19 +409,20 @@ int mon_decide(struct mon *m, struct mon_trap *t, const struct mon_site *s)
  * the guest stopped, for `eval`, `bt`, `regs`, `x` and `continue`. */
 static int mon_hold(struct mon *m, struct mon_trap *t)
 {
-	char where[200], who[64] = "";
+	char who[64] = "";
 
 	m->step_armed = false;
 	m->held = true;
 	m->held_addr = t->addr;
 	m->held_site = t->site;
-	snprintf(where, sizeof where, t->site->label, m->ev.name);
+	/* Whatever the policy reads, `eval` may ask for the process. */
+	mon_load_proc(m);
 	if (m->ev.proc.pid >= 0)
 		snprintf(who, sizeof who, ", pid %" PRId64 " %s", m->ev.proc.pid,
 			 m->ev.proc.comm);
-	fprintf(m->out, "stopped at #%" PRIu64 " %s%s, not yet decided: 'eval "
-		"EXPR' looks at it, 'continue' decides it\n", m->ev.seq, where,
-		who);
+	fprintf(m->out, "stopped at #%" PRIu64 " %s %s%s, not yet decided: "
+		"'eval EXPR' looks at it, 'continue' decides it\n", m->ev.seq,
+		vsp_event_kind_name(m->ev.kind), m->ev.name ? m->ev.name : "?", who);
 	fflush(m->out);
 	return MON_PAUSED;
 }

@@ -131,6 +131,37 @@ ok "bt: the last decision's call path, from the trapped handler" wait_for "$T/r.
 ok "bt: then the syscall entry that called it" wait_for "$T/r.out" "^   1 do_syscall_64$"
 echo "bt 99999999" >&9
 ok "bt: a decision the tail no longer holds" wait_for "$T/r.out" "^bt: no decision #99999999 among the last 64$"
+
+# step stops the guest at its next event before it is decided; eval looks
+# at that event in the policy's own language (its strings read from the
+# stopped guest), bt shows its call path, and continue decides it as the
+# trap would have: the decision agrees with what eval said of the rule's
+# condition.
+echo step >&9
+ok "step: the guest stops at its next event" wait_for "$T/r.out" "^stopped at #[0-9]* syscall openat, pid [0-9]* [a-z_]*, not yet decided"
+seq=$(sed -n 's/^stopped at #\([0-9]*\) .*/\1/p' "$T/r.out" | tail -n 1)
+lines=$(wc -l <"$T/r.log")
+echo 'eval path' >&9
+ok "eval: the path of the held open, read from the guest" wait_for "$T/r.out" '^"/[^"]*"$'
+echo 'eval --json path == "/etc/shadow"' >&9
+ok "eval --json: the deny rule's condition" wait_for "$T/r.out" '^{"type":"bool","value":[a-z]*,"partial":false'
+cond=$(sed -n 's/^{"type":"bool","value":\([a-z]*\),.*/\1/p' "$T/r.out" | tail -n 1)
+echo 'eval proc.pid > 1 and len(proc.comm) > 0' >&9
+ok "eval: the process fields of the held event" wait_for "$T/r.out" '^true$'
+echo bt >&9
+ok "bt: the held event's own call path" wait_for "$T/r.out" "^#$seq syscall openat .*(held, not yet decided)$"
+sleep 1
+ok "the guest waits while the event is held" eq "$(wc -l <"$T/r.log")" "$lines"
+echo status >&9
+ok "status: paused" wait_for "$T/r.out" "^guest: paused$"
+echo continue >&9
+ok "continue: the guest runs on" wait_for "$T/r.out" "^running$"
+echo "tail 64" >&9
+if [ "$cond" = true ]; then want="-> deny 13 (rule no-shadow, applied)"; else want="-> allow (rule default"; fi
+ok "the decision agrees with eval ($cond)" wait_for "$T/r.out" "^#$seq [0-9.]*s openat .*$want"
+echo 'eval path' >&9
+ok "eval with no event held says so" wait_for "$T/r.out" "^eval: no event is held: 'step' stops the guest at its next one$"
+
 echo reload >&9
 ok "reload: the files compiled again, the traps kept" wait_for "$T/r.out" "^reloaded 1 file$"
 echo "tail -f 1" >&9
