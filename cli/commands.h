@@ -26,7 +26,6 @@ int vsp_cmd_profile(int argc, char **argv);
 int vsp_cli_readable(char *const *files, int n);
 /* Opens an output file; "-" is standard output.  NULL after a message. */
 FILE *vsp_cli_open_out(const char *path);
-uint64_t vsp_cli_now_ns(void);
 /* Opens /dev/null onto whichever of fds 0, 1 and 2 is closed, so no file
  * or socket vsp opens later can become standard output (audit records
  * would then go into it).  -1 when /dev/null cannot be opened. */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "cli/commands.h"
 #include "vmi/backend.h"
 #include "vmi/gdb.h"
@@ -87,7 +88,7 @@ static int pf_sections(struct vsp_kprof *kp, const struct vsp_symtab *t,
 {
 	char note[300], err[256];
 	struct vsp_kprof_stats ks;
-	uint64_t t0 = vsp_cli_now_ns();
+	uint64_t t0 = vsp_now_ns();
 	if (vsp_kprof_collect(kp, t, read, ctx, &ks, note, sizeof note, err,
 			      sizeof err) < 0) {
 		fprintf(stderr, "vsp profile: %s: %s\n", what, err);
@@ -99,7 +100,7 @@ static int pf_sections(struct vsp_kprof *kp, const struct vsp_symtab *t,
 		fprintf(stderr, "vsp profile: BTF %zu KiB, ORC %zu entries, %u tail "
 			"jumps; %" PRIu64 " KiB copied in %.0f ms", kp->sec[
 			VSP_KPROF_BTF].size >> 10, kp->sec[VSP_KPROF_ORC_IP].size /
-			4, ks.tails, ks.bytes >> 10, (double)(vsp_cli_now_ns() - t0) / 1e6);
+			4, ks.tails, ks.bytes >> 10, (double)(vsp_now_ns() - t0) / 1e6);
 		if (rt)
 			fprintf(stderr, " and %" PRIu64 " round trips", *rt - rt0);
 		fputc('\n', stderr);
@@ -115,7 +116,7 @@ static struct vsp_symtab *pf_from_gdb(const char *target, char *banner,
 	char err[256];
 	memset(&g, 0, sizeof g);
 	g.be.ops = &vsp_be_gdb_ops;
-	uint64_t t0 = vsp_cli_now_ns();
+	uint64_t t0 = vsp_now_ns();
 	if (g.be.ops->attach(&g.be, target) < 0) {
 		fprintf(stderr, "vsp profile: cannot attach to %s: %s\n", target,
 			g.be.priv ? vsp_be_gdb_error(&g.be) : "no connection");
@@ -147,7 +148,7 @@ static struct vsp_symtab *pf_from_gdb(const char *target, char *banner,
 			"; %" PRIu64 " KiB copied from 0x%" PRIx64 " in %" PRIu64
 			" round trips; %.0f ms in all\n", ks.loc.nsyms,
 			(uint64_t)ks.slide, ks.bytes >> 10, ks.rodata,
-			g.be.round_trips, (double)(vsp_cli_now_ns() - t0) / 1e6);
+			g.be.round_trips, (double)(vsp_now_ns() - t0) / 1e6);
 	if (kp && pf_sections(kp, t, pf_read, &g, target, stats,
 			      g.be.round_trips, &g.be.round_trips) < 0) {
 		vsp_sym_free(t);
@@ -166,12 +167,12 @@ static struct vsp_symtab *pf_from_file(const char *path, char *banner,
 	uint8_t *elf;
 	size_t len;
 	const char *how;
-	uint64_t t0 = vsp_cli_now_ns();
+	uint64_t t0 = vsp_now_ns();
 	if (vsp_kimage_load(path, &elf, &len, &how, err, sizeof err) < 0) {
 		fprintf(stderr, "vsp profile: %s\n", err);
 		return NULL;
 	}
-	uint64_t t1 = vsp_cli_now_ns();
+	uint64_t t1 = vsp_now_ns();
 	uint64_t ra;
 	const uint8_t *rd;
 	size_t rs;
@@ -198,7 +199,7 @@ static struct vsp_symtab *pf_from_file(const char *path, char *banner,
 		fprintf(stderr, "vsp profile: %u symbols; %s payload unpacked to "
 			"%zu MiB in %.0f ms, symbols decoded in %.0f ms\n",
 			loc.nsyms, how, len >> 20, (double)(t1 - t0) / 1e6,
-			(double)(vsp_cli_now_ns() - t1) / 1e6);
+			(double)(vsp_now_ns() - t1) / 1e6);
 	struct vsp_kimage_buf kb = { elf, len };
 	if (kp && pf_sections(kp, t, vsp_kimage_gread, &kb, path, stats, 0,
 			      NULL) < 0) {

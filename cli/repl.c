@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/repl.h"
 #include "cli/commands.h"
 #include "cli/complete.h"
@@ -337,9 +338,9 @@ static void decide_line(struct repl *r, const char *line, size_t len,
 	}
 	r->have_ev = true;
 	vsp_event_reset_lazy(&r->te.ev);
-	uint64_t t0 = vsp_cli_now_ns();
+	uint64_t t0 = vsp_now_ns();
 	vsp_decide(r->p, &r->te.ev, &d);
-	vsp_latency_add(&r->rs.latency, vsp_cli_now_ns() - t0);
+	vsp_latency_add(&r->rs.latency, vsp_now_ns() - t0);
 	for (uint32_t i = 0; i < d.nlearn; i++)
 		vsp_policy_learn(r->p, d.learn_rule[i], &r->te.ev);
 	printf("%s %s %s: %s", where, vsp_event_kind_name(r->te.ev.kind),

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "cli/commands.h"
 #include "engine/audit.h"
 #include "vmi/trace.h"
@@ -268,9 +269,9 @@ static int run_pass(FILE *in, const char *name, struct vsp_policy *p,
 		}
 		struct vsp_decision d;
 		vsp_event_reset_lazy(&te.ev);
-		uint64_t t0 = vsp_cli_now_ns();
+		uint64_t t0 = vsp_now_ns();
 		vsp_decide(p, &te.ev, &d);
-		vsp_latency_add(&rs->latency, vsp_cli_now_ns() - t0);
+		vsp_latency_add(&rs->latency, vsp_now_ns() - t0);
 		for (uint32_t i = 0; learn && i < d.nlearn; i++)
 			if (vsp_policy_learn(p, d.learn_rule[i], &te.ev) < 0) {
 				fprintf(stderr, "vsp: learning a path: %s\n",

@@ -31,13 +31,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #ifdef VSP_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "base/clock.h"
 #include "cli/commands.h"
 #include "interp/json.h"
 
@@ -60,11 +60,6 @@ static void svc_notify(const char *msg)
 #else
 	(void)msg;
 #endif
-}
-
-static uint64_t svc_now(void)
-{
-	return vsp_cli_now_ns();
 }
 
 /* --- metrics ------------------------------------------------------- */
@@ -441,7 +436,7 @@ static void svc_client_step(struct vsp_service *s, struct vsp_svc_client *c,
 		if (!strstr(c->req, "\r\n\r\n") && !strstr(c->req, "\n\n")) {
 			if (c->rlen >= sizeof(c->req) - 1)
 				goto drop;
-			if (svc_now() - c->since > 5000000000ull)
+			if (vsp_now_ns() - c->since > 5000000000ull)
 				goto drop;	/* a client that never finishes */
 			return;
 		}
@@ -470,7 +465,7 @@ static void svc_client_step(struct vsp_service *s, struct vsp_svc_client *c,
 		ssize_t n = send(c->fd, c->reply + c->off, c->len - c->off,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (svc_now() - c->since > 10000000000ull)
+			if (vsp_now_ns() - c->since > 10000000000ull)
 				goto drop;
 			return;
 		}
@@ -500,7 +495,7 @@ static void svc_serve(struct vsp_service *s, const struct vsp_monitor_view *v)
 			continue;
 		}
 		c->fd = fd;
-		c->since = svc_now();
+		c->since = vsp_now_ns();
 	}
 	for (int i = 0; i < VSP_SVC_CLIENTS; i++)
 		if (s->cl[i].fd >= 0)
@@ -529,14 +524,14 @@ static void svc_ready(void *ctx, const struct vsp_monitor_view *v)
 	if (s->o.metrics_file) {
 		svc_render(s, v);
 		svc_write_file(s);
-		s->file_ns = svc_now();
+		s->file_ns = vsp_now_ns();
 	}
 }
 
 static int svc_tick(void *ctx, const struct vsp_monitor_view *v)
 {
 	struct vsp_service *s = ctx;
-	uint64_t now = svc_now();
+	uint64_t now = vsp_now_ns();
 
 	if (s->watchdog_ns && now - s->dog_ns >= s->watchdog_ns / 2) {
 		svc_notify("WATCHDOG=1");

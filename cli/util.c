@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 int vsp_cli_readable(char *const *files, int n)
@@ -36,14 +35,6 @@ FILE *vsp_cli_open_out(const char *path)
 		fprintf(stderr, "vsp: cannot write %s: %s\n", path,
 			strerror(errno));
 	return f;
-}
-
-uint64_t vsp_cli_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 int vsp_cli_guard_stdio(void)

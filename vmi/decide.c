@@ -99,7 +99,7 @@ void mon_event_begin(struct mon *m, struct mon_trap *t, vsp_fetch_fn fetch)
 	struct vsp_event *ev = &m->ev;
 
 	ev->seq = ++m->seq;
-	ev->time_ns = mon_now_ns() - m->t_attach;
+	ev->time_ns = vsp_now_ns() - m->t_attach;
 	ev->vm = m->o->vm ? m->o->vm : "guest0";
 	ev->vcpu = m->vcpu;
 	ev->proc.pid = ev->proc.tid = ev->proc.ppid = -1;
@@ -346,10 +346,10 @@ int mon_decide(struct mon *m, struct mon_trap *t, const struct mon_site *s)
 	int rc;
 
 	m->fetch_ns = 0;
-	uint64_t e0 = mon_now_ns();
+	uint64_t e0 = vsp_now_ns();
 	vsp_decide(m->p, &m->ev, &d);
 	/* The engine's own time: string reads it asked for are the guest's. */
-	uint64_t dt = mon_now_ns() - e0;
+	uint64_t dt = vsp_now_ns() - e0;
 	dt = dt > m->fetch_ns ? dt - m->fetch_ns : 0;
 	m->rs.engine_ns += dt;
 	vsp_latency_add(&m->rs.latency, dt);
@@ -454,7 +454,7 @@ static int mon_on_event(struct mon *m, struct mon_trap *t)
 int mon_on_trap(struct mon *m, const struct vsp_stop *st)
 {
 	struct mon_trap *t = mon_trap_at(m, st->addr);
-	uint64_t t0 = mon_now_ns(), rt0 = m->rt_wait;
+	uint64_t t0 = vsp_now_ns(), rt0 = m->rt_wait;
 	uint64_t walks0 = m->hs ? m->hs->st.path_walks : 0;
 	uint64_t hits0 = m->hs ? m->hs->st.cache_hits : 0;
 	int rc;
@@ -470,7 +470,7 @@ int mon_on_trap(struct mon *m, const struct vsp_stop *st)
 	m->trap_hits++;
 	/* From the wait on: the stop reply and the register read count. */
 	m->rt_in_traps += m->be.round_trips - rt0;
-	uint64_t dt = mon_now_ns() - t0;
+	uint64_t dt = vsp_now_ns() - t0;
 	m->rs.trap_ns += dt;
 	vsp_latency_add(&m->rs.trap_latency, dt);
 	if (t && t->site == &mon_site_user)

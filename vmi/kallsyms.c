@@ -33,8 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "base/errf.h"
 
 #define KS_MAX_NAME 1024		/* expanded bytes, type letter included */
@@ -647,13 +647,6 @@ static size_t ks_sample(struct ks_guest *g, uint64_t text, uint64_t *out,
 	return n;
 }
 
-static uint64_t ks_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Copies from `start` and searches as it goes: table, or NULL. */
 static struct vsp_symtab *ks_copy_decode(struct ks_guest *g, uint64_t start,
 					 size_t max, uint64_t text,
@@ -720,7 +713,7 @@ struct vsp_symtab *vsp_ksyms_from_guest(vsp_gread_fn read, void *ctx,
 	struct ks_guest g = { read, ctx, 0, 0 };
 	struct vsp_ksyms_stats local;
 	char ebuf[256];
-	uint64_t t0 = ks_now_ns();
+	uint64_t t0 = vsp_now_ns();
 	struct vsp_symtab *res = NULL;
 
 	if (!st)
@@ -764,7 +757,7 @@ struct vsp_symtab *vsp_ksyms_from_guest(vsp_gread_fn read, void *ctx,
 out:
 	st->reads = g.reads;
 	st->bytes = g.bytes;
-	st->ns = ks_now_ns() - t0;
+	st->ns = vsp_now_ns() - t0;
 	return res;
 }
 

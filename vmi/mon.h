@@ -30,6 +30,7 @@
 
 #include "engine/audit.h"
 #include "base/catalog.h"
+#include "base/clock.h"
 #include "vmi/integrity.h"
 #include "vmi/kallsyms.h"
 #include "vmi/kaslr.h"
@@ -406,7 +407,6 @@ const struct mon_site *mon_site_of(enum vsp_event_kind k);
 extern volatile sig_atomic_t mon_signal;
 
 /* vmi/monitor.c */
-uint64_t mon_now_ns(void);
 void mon_say(struct mon *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 long mon_gread(void *ctx, uint64_t gva, void *buf, size_t len);

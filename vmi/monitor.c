@@ -15,7 +15,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 
@@ -24,13 +23,6 @@ volatile sig_atomic_t mon_signal;
 static void mon_on_signal(int sig)
 {
 	mon_signal = sig;
-}
-
-uint64_t mon_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 void mon_say(struct mon *m, const char *fmt, ...)
@@ -464,7 +456,7 @@ int mon_guest_btf(struct mon *m)
 	char err[256];
 	uint8_t *btf;
 	size_t n;
-	uint64_t rt0 = m->be.round_trips, t0 = mon_now_ns();
+	uint64_t rt0 = m->be.round_trips, t0 = vsp_now_ns();
 	const char *from = "the guest's .BTF", *say = "the guest's own BTF";
 	int rc;
 	if (m->kprof.sec[VSP_KPROF_BTF].data) {
@@ -489,7 +481,7 @@ int mon_guest_btf(struct mon *m)
 		m->have_lx = true;
 		mon_say(m, "process context from %s (%zu KiB, %" PRIu64 " round "
 			"trips, %.0f ms)", say, n >> 10,
-			m->be.round_trips - rt0, (double)(mon_now_ns() - t0) / 1e6);
+			m->be.round_trips - rt0, (double)(vsp_now_ns() - t0) / 1e6);
 		/* ... and the kernel objects of hook events. */
 		m->have_lxfs = vsp_lxfs_init_mem(&m->lxfs, btf, n, from,
 						 m->lxfs_err,
@@ -633,7 +625,7 @@ static void mon_last_words(void *ctx, const char *msg)
 		return;
 	vsp_sink_keep(m->o->audit_sink);
 	struct vsp_audit_note n = {
-		.time_ns = mon_now_ns() - m->t_attach,
+		.time_ns = vsp_now_ns() - m->t_attach,
 		.vm = m->o->vm ? m->o->vm : "guest0", .kind = "monitor",
 		.name = "guard", .msg = msg, .mode = m->mode,
 	};
@@ -653,7 +645,7 @@ static void mon_guard_conf(struct mon *m)
 		 m->o->audit ? fileno(m->o->audit) : -1;
 	if (fd >= 0)
 		g->keep[g->nkeep++] = fd;
-	m->t_attach = mon_now_ns();
+	m->t_attach = vsp_now_ns();
 }
 
 /* What a service around the loop sees (monitor.h). */
@@ -774,7 +766,7 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 		status = VSP_MON_LOST;
 		goto out_signals;
 	}
-	uint64_t t_start = mon_now_ns();
+	uint64_t t_start = vsp_now_ns();
 	mon_guard_conf(m);
 	int rc = o->ops->attach(&m->be, o->target);
 	if (rc < 0) {
@@ -784,7 +776,7 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 		goto out_detach;
 	}
 	m->attached = true;
-	m->t_attach = mon_now_ns();
+	m->t_attach = vsp_now_ns();
 	if (m->syms || mon_wants_syms(m) || o->interactive) {
 		rc = mon_find_slide(m);
 		/* The guest's own BTF first when there is no vmlinux: the
@@ -828,7 +820,7 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 		status = rc > 0 ? VSP_MON_POLICY : VSP_MON_LOST;
 		goto out_detach;
 	}
-	m->t_first_trap = mon_now_ns() - t_start;
+	m->t_first_trap = vsp_now_ns() - t_start;
 	m->rt_first_trap = m->be.round_trips;
 	mon_say(m, "attached to %s (%s, %u vCPU); %" PRIu64 " trap%s installed, "
 		"mode %s", o->target, o->ops->name, m->be.ncpus, m->installed,
@@ -863,7 +855,7 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 		    VSP_HOOK_RELOAD && (rc = mon_reload(m)) < 0)
 			break;
 		if (o->interactive && (m->paused ||
-				       mon_now_ns() - m->ctl_ns > MON_CTL_NS)) {
+				       vsp_now_ns() - m->ctl_ns > MON_CTL_NS)) {
 			/* A stopped guest sends nothing: only commands wake us. */
 			int q = mon_ctl(m, m->paused ? 200 : 0);
 			if (q < 0) {
@@ -894,7 +886,7 @@ int vsp_monitor_run(const struct vsp_monitor_opts *o)
 			m->ctl_ns = 0;	/* the guest is quiet: look at once */
 			/* ... and at its integrity now and then. */
 			if (m->syms && !m->integ_asked && !m->paused &&
-			    mon_now_ns() - m->integ_stop_ns > MON_INTEG_IDLE_NS) {
+			    vsp_now_ns() - m->integ_stop_ns > MON_INTEG_IDLE_NS) {
 				m->integ_asked = true;
 				rc = o->ops->interrupt(&m->be);
 			}

@@ -45,7 +45,7 @@ static void mon_late_note(struct mon *m, const char *msg)
 	if (!m->have_audit)
 		return;
 	struct vsp_audit_note n = {
-		.seq = ev->seq, .time_ns = mon_now_ns() - m->t_attach,
+		.seq = ev->seq, .time_ns = vsp_now_ns() - m->t_attach,
 		.addr = m->rd.late_trap ? m->rd.late_trap->addr : 0,
 		.vm = m->o->vm ? m->o->vm : "guest0", .kind = "syscall",
 		.name = ev->name ? ev->name : "", .msg = msg, .mode = m->mode,
@@ -219,7 +219,7 @@ int mon_path_arm(struct mon *m, const char *path, size_t len, bool pin)
 	m->rd.path[len] = 0;
 	m->rd.len = len;
 	m->rd.pin = pin;
-	m->late_ns = mon_now_ns();
+	m->late_ns = vsp_now_ns();
 	return 0;
 }
 
@@ -296,7 +296,7 @@ bool mon_late_arm(struct mon *m, struct mon_trap *t)
 	if (mon_path_arm(m, "", 0, false) < 0)
 		return false;
 	m->rd.late = true;
-	m->late_ns = mon_now_ns();
+	m->late_ns = vsp_now_ns();
 	m->rd.late_trap = t;
 	m->rd.late_ev = m->ev;
 	if (m->ev.has_stack)
@@ -309,7 +309,7 @@ bool mon_late_arm(struct mon *m, struct mon_trap *t)
 void mon_late_expire(struct mon *m)
 {
 	if (!m->rd.active || m->rd.stage == 2 ||
-	    mon_now_ns() - m->late_ns <= 2000000000ull)
+	    vsp_now_ns() - m->late_ns <= 2000000000ull)
 		return;
 	/* A redirect or pinned path whose getname never came frees the slot
 	 * too: calls restarted while it is taken would otherwise come back

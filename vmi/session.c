@@ -1113,7 +1113,7 @@ void mon_prompt(struct mon *m)
 int mon_ctl(struct mon *m, int timeout_ms)
 {
 	struct pollfd pf = { .fd = m->o->ctl_fd, .events = POLLIN };
-	m->ctl_ns = mon_now_ns();
+	m->ctl_ns = vsp_now_ns();
 	int k = poll(&pf, 1, timeout_ms);
 	if (k <= 0)
 		return 0;

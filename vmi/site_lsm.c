@@ -31,13 +31,13 @@ int mon_resolved_fetch(struct mon *m, struct vsp_event *ev, enum vsp_field f,
 		return -1;
 	/* Kernel objects, read through the windows (their fields lie close
 	 * together), timed as guest reads. */
-	uint64_t t0 = mon_now_ns();
+	uint64_t t0 = vsp_now_ns();
 	mon_load_task(m);
 	m->hs->task = m->task;
 	m->win_on = true;
 	int rc = vsp_hook_site_fetch(m->hs, ev, f, out);
 	m->win_on = false;
-	m->fetch_ns += mon_now_ns() - t0;
+	m->fetch_ns += vsp_now_ns() - t0;
 	return rc;
 }
 

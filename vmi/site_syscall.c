@@ -168,9 +168,9 @@ int mon_args_fetch(struct mon *m, struct vsp_event *ev, enum vsp_field f,
 		return -1;
 	struct mon_str *s = &m->str[idx];
 	if (s->state == 0) {
-		uint64_t t0 = mon_now_ns();
+		uint64_t t0 = vsp_now_ns();
 		mon_read_str(m, (uint64_t)ev->args[idx], s);
-		m->fetch_ns += mon_now_ns() - t0;
+		m->fetch_ns += vsp_now_ns() - t0;
 	}
 	out->ptr = s->buf;
 	out->len = s->len;

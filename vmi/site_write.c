@@ -258,7 +258,7 @@ static int write_fold(struct mon *m, uint64_t now)
 
 int mon_on_watch(struct mon *m, const struct vsp_stop *st)
 {
-	uint64_t t0 = mon_now_ns(), rt0 = m->rt_wait;
+	uint64_t t0 = vsp_now_ns(), rt0 = m->rt_wait;
 	int rc;
 
 	m->vcpu = st->vcpu;
@@ -302,7 +302,7 @@ int mon_on_watch(struct mon *m, const struct vsp_stop *st)
 	}
 	m->watch_hits++;
 	m->rt_in_watch += m->be.round_trips - rt0;
-	m->watch_ns += mon_now_ns() - t0;
+	m->watch_ns += vsp_now_ns() - t0;
 	return rc;
 }
 
@@ -316,11 +316,11 @@ int mon_on_watch(struct mon *m, const struct vsp_stop *st)
 #define WR_SETTLE_MS 300
 int mon_write_settle(struct mon *m)
 {
-	uint64_t t0 = mon_now_ns();
+	uint64_t t0 = vsp_now_ns();
 
 	while (m->wrun.on && m->wrun.undo && m->mode == VSP_MODE_ENFORCE &&
-	       mon_now_ns() - m->wrun.ns < WR_RUN_NS &&
-	       mon_now_ns() - t0 < WR_RUN_NS) {
+	       vsp_now_ns() - m->wrun.ns < WR_RUN_NS &&
+	       vsp_now_ns() - t0 < WR_RUN_NS) {
 		struct vsp_stop st;
 		m->rt_wait = m->be.round_trips;
 		int rc = m->be.ops->wait(&m->be, &st, WR_SETTLE_MS);

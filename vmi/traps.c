@@ -262,7 +262,7 @@ static void mon_alert_note(struct mon *m, const char *name, uint64_t addr,
 	if (!m->have_audit)
 		return;
 	struct vsp_audit_note n = {
-		.seq = ++m->seq, .time_ns = mon_now_ns() - m->t_attach,
+		.seq = ++m->seq, .time_ns = vsp_now_ns() - m->t_attach,
 		.addr = addr, .vm = m->o->vm ? m->o->vm : "guest0",
 		.kind = "kernel", .name = name, .msg = msg,
 		.mode = m->mode,
@@ -301,7 +301,7 @@ void mon_integ_start(struct mon *m)
 	r.cr0 |= VSP_CR0_WP;
 	vsp_integ_init(&m->integ, &r, mon_gread, m, m->fn_entry);
 	m->have_integ = true;
-	m->integ_ns = mon_now_ns();
+	m->integ_ns = vsp_now_ns();
 	mon_say(m, "integrity baseline: CR0.WP %s, CR4.SMEP %s, CR4.SMAP %s, "
 		"%s%s", m->regs.cr0 & VSP_CR0_WP ? "set" : "clear",
 		m->regs.cr4 & VSP_CR4_SMEP ? "set" : "clear",
@@ -315,7 +315,7 @@ void mon_integ_start(struct mon *m)
 
 void mon_integrity(struct mon *m)
 {
-	uint64_t now = mon_now_ns();
+	uint64_t now = vsp_now_ns();
 
 	m->integ_stop_ns = now;
 	m->integ_asked = false;
@@ -343,7 +343,7 @@ static void mon_verify(struct mon *m, struct mon_trap *t)
 {
 	if (!t->have_code || t->tampered)
 		return;
-	uint64_t now = mon_now_ns();
+	uint64_t now = vsp_now_ns();
 	if (t->hits - t->verify_hit < MON_VERIFY_HITS &&
 	    now - m->verify_ns < MON_VERIFY_NS)
 		return;

@@ -19,8 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "base/errf.h"
 #include "vmi/unwind_priv.h"
 
@@ -110,14 +110,6 @@ static void uw_orc_layout(struct vsp_unwinder *u)
 		votes_new += ((fl >> 8) & 7) == 2;
 	}
 	u->orc_new_layout = votes_new > votes_old;
-}
-
-static uint64_t uw_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int uw_orc_setup(struct vsp_unwinder *u)
@@ -235,7 +227,7 @@ int vsp_unwind_orc_from_guest(struct vsp_unwinder *u, vsp_gread_fn read,
 				"..0x%" PRIx64 ") overlap", a[0], a[1], a[2], a[3]);
 	size_t n = ipn / 4;
 	unsigned char *buf = malloc(10 * n);
-	uint64_t t0 = uw_now_ns();
+	uint64_t t0 = vsp_now_ns();
 
 	if (!buf)
 		return vsp_errf(err, errlen, "ORC: out of memory");
@@ -247,7 +239,7 @@ int vsp_unwind_orc_from_guest(struct vsp_unwinder *u, vsp_gread_fn read,
 				"readable", a[0], ipn, a[2], on);
 	}
 	st->bytes = ipn + on;
-	st->ns = uw_now_ns() - t0;
+	st->ns = vsp_now_ns() - t0;
 	st->entries = (uint32_t)n;
 	/* Read at the run-time address, the entries give run-time ips;
 	 * the lookup works in link-time ones, like the image's tables. */
@@ -283,7 +275,7 @@ int vsp_unwind_tails_from_guest(struct vsp_unwinder *u, vsp_gread_fn read,
 				"than the %u allowed", hi - lo, VSP_UNWIND_TEXT_MAX);
 	size_t len = (size_t)(hi - lo);
 	uint8_t *text = malloc(len);
-	uint64_t t0 = uw_now_ns();
+	uint64_t t0 = vsp_now_ns();
 
 	if (!text)
 		return vsp_errf(err, errlen, "kernel text: out of memory");
@@ -301,7 +293,7 @@ int vsp_unwind_tails_from_guest(struct vsp_unwinder *u, vsp_gread_fn read,
 		u->nedges = 0;
 		return vsp_errf(err, errlen, "kernel text: out of memory");
 	}
-	st->ns = uw_now_ns() - t0;
+	st->ns = vsp_now_ns() - t0;
 	st->entries = (uint32_t)u->nedges;
 	return 0;
 }

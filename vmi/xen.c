@@ -165,6 +165,7 @@ const struct vsp_backend_ops vsp_be_xen_ops = {
 
 #else /* VSP_HAVE_XEN */
 
+#include "base/clock.h"
 #include "vmi/xen_priv.h"
 
 #include <fcntl.h>
@@ -175,7 +176,6 @@ const struct vsp_backend_ops vsp_be_xen_ops = {
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* libxc logs to stderr by default; vsp reports errors itself. */
@@ -198,14 +198,6 @@ int xen_fail(int code, const char *fmt, ...)
 	vsnprintf(xen_err, sizeof(xen_err), fmt, ap);
 	va_end(ap);
 	return code;
-}
-
-static uint64_t xen_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 bool vsp_be_xen_built(void)
@@ -496,7 +488,7 @@ static int xen_wait(struct vsp_backend *be, struct vsp_stop *stop,
 		    int timeout_ms)
 {
 	struct xen_priv *p = be->priv;
-	uint64_t start = xen_now_ns();
+	uint64_t start = vsp_now_ns();
 	int fd;
 
 	if (!p)
@@ -521,7 +513,7 @@ static int xen_wait(struct vsp_backend *be, struct vsp_stop *stop,
 			return rc;
 		if (rc > 0)
 			continue;
-		now = xen_now_ns();
+		now = vsp_now_ns();
 		if (now - p->last_alive_ns > XEN_ALIVE_MS * 1000000ull) {
 			p->last_alive_ns = now;
 			if (xen_alive(p, stop) == 0)

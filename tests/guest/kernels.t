@@ -47,7 +47,7 @@ for f in "${FLAVOURS[@]}"; do
 	# -- nothing but the stub; then the guest dumps its own kallsyms.
 	krun "$f-stub" "$f" "$DEMO" -- 'uname -r | sed "s/^/VSP uname /"' \
 		'vsp_open /etc/hostname /etc/shadow' \
-		'echo VSP-KSYMS-BEGIN; gzip -c /proc/kallsyms | base64; echo VSP-KSYMS-END'
+		"$KSYMS_DUMP"
 	ok "$f, stub only: vsp attach exits 0" eq "$VSP_RC" 0
 	ok "$f: the guest runs that kernel ($(result "$f-stub" 1))" \
 		grep -qx "VSP uname $(cat "$(dirname "${KERNEL[$f]}")/release")" <<<"$(result "$f-stub" 1)"
@@ -63,21 +63,8 @@ for f in "${FLAVOURS[@]}"; do
 	# The image's profile against the running kernel's own list: every
 	# core symbol, at link-time address plus the slide vsp found.
 	slide=$(sed -n 's/.*kernel symbols from guest memory: .*KASLR slide \(0x[0-9a-f]*\).*/\1/p' "$T/$f-stub.err" | head -1)
-	tr -d '\r' <"$T/$f-stub.log" | sed -n '/^VSP-KSYMS-BEGIN/,/^VSP-KSYMS-END/p' | sed '1d;$d' |
-		base64 -d 2>/dev/null | gunzip -c 2>/dev/null | grep -v '\[' |
-		awk '{ print $1, $2, $3 }' | sort >"$T/$f.kallsyms"
-	python3 - "$T/$f.profile" "${slide:-0x0}" <<'PY' | sort >"$T/$f.run"
-import sys
-slide = int(sys.argv[2], 16)
-for line in open(sys.argv[1]):
-    if line.startswith("#"):
-        continue
-    a, t, n = line.split()[:3]
-    v = int(a, 16)
-    if v >= 0xffff000000000000:
-        v = (v + slide) & (2**64 - 1)
-    print("%016x %s %s" % (v, t, n))
-PY
+	guest_kallsyms "$T/$f-stub.log" | sort >"$T/$f.kallsyms"
+	profile_symbols "$T/$f.profile" "${slide:-0x0}" | sort >"$T/$f.run"
 	n_k=$(wc -l <"$T/$f.kallsyms")
 	n_same=$(comm -12 "$T/$f.run" "$T/$f.kallsyms" | wc -l)
 	ok "$f: the guest dumped its kallsyms ($n_k core symbols, slide $slide)" test "$n_k" -gt 50000

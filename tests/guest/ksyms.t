@@ -34,34 +34,17 @@ grep -E "kernel symbols from guest memory|own BTF|^attach:|per trap" "$T/a.err" 
 
 # -- 2: the profile of the live guest against its own /proc/kallsyms.
 read -r qpid port < <("$RIG" boot --bg --running --kaslr --timeout 400 --log "$T/p.log" \
-	'echo VSP-KSYMS-BEGIN; gzip -c /proc/kallsyms | base64; echo VSP-KSYMS-END' \
-	'vsp_loop 300 /etc/hostname 100')
+	"$KSYMS_DUMP" 'vsp_loop 300 /etc/hostname 100')
 QPIDS+=("$qpid")
 for i in $(seq 1800); do grep -q "^VSP-RUN 2" "$T/p.log" 2>/dev/null && break; sleep 0.1; done
 rc=0
 "$VSP" profile --gdb "127.0.0.1:$port" --stats -o "$T/live.profile" 2>"$T/p.err" || rc=$?
 kill "$qpid" 2>/dev/null
-tr -d '\r' <"$T/p.log" | sed -n '/^VSP-KSYMS-BEGIN/,/^VSP-KSYMS-END/p' | sed '1d;$d' |
-	base64 -d 2>/dev/null | gunzip -c >"$T/kallsyms" 2>/dev/null || true
 ok "vsp profile --gdb exits 0" eq "$rc" 0
 sed 's/^/# /' "$T/p.err"
-# Run-time addresses from the profile: link-time plus the slide given in
-# its header, for kernel-half addresses (per-CPU offsets do not move).
-python3 - "$T/live.profile" >"$T/live.run" <<'EOF'
-import sys
-slide = 0
-for line in open(sys.argv[1]):
-    if line.startswith("# slide: "):
-        slide = int(line.split()[2], 16)
-    if line.startswith("#"):
-        continue
-    a, t, n = line.split()[:3]
-    v = int(a, 16)
-    if v >= 0xffff000000000000:
-        v = (v + slide) & (2**64 - 1)
-    print("%016x %s %s" % (v, t, n))
-EOF
-grep -v '\[' "$T/kallsyms" | awk '{ print $1, $2, $3 }' >"$T/kallsyms.core"
+# Run-time addresses from the profile: the slide given in its header.
+profile_symbols "$T/live.profile" >"$T/live.run"
+guest_kallsyms "$T/p.log" >"$T/kallsyms.core"
 n_k=$(wc -l <"$T/kallsyms.core")
 n_same=$(comm -12 <(sort "$T/live.run") <(sort "$T/kallsyms.core") | wc -l)
 ok "the guest dumped its kallsyms ($n_k core symbols)" test "$n_k" -gt 50000

@@ -103,6 +103,40 @@ has() { grep -qF -- "$2" "$T/$1" ; }
 hasnt() { ! grep -qF -- "$2" "$T/$1" ; }
 eq() { [ "$1" = "$2" ] || { echo "# got '$1', want '$2'" >&2; return 1; }; }
 
+# A guest command that prints its /proc/kallsyms into the console log,
+# between markers guest_kallsyms finds.
+KSYMS_DUMP='echo VSP-KSYMS-BEGIN; gzip -c /proc/kallsyms | base64; echo VSP-KSYMS-END'
+
+# guest_kallsyms LOG: the core kernel's symbols (no module's) that
+# $KSYMS_DUMP printed into LOG, as "address type name".
+guest_kallsyms() {
+	tr -d '\r' <"$1" | sed -n '/^VSP-KSYMS-BEGIN/,/^VSP-KSYMS-END/p' | sed '1d;$d' |
+		base64 -d 2>/dev/null | gunzip -c 2>/dev/null | grep -v '\[' |
+		awk '{ print $1, $2, $3 }'
+}
+
+# profile_symbols PROFILE [SLIDE]: the profile's symbols at run time, as
+# guest_kallsyms gives them: link-time plus SLIDE (hex; when not given,
+# the slide of the profile's "# slide:" line, else 0) for kernel-half
+# addresses (per-CPU offsets do not move).
+profile_symbols() {
+	python3 - "$@" <<'EOF'
+import sys
+given = len(sys.argv) > 2
+slide = int(sys.argv[2], 16) if given else 0
+for line in open(sys.argv[1]):
+    if line.startswith("# slide: ") and not given:
+        slide = int(line.split()[2], 16)
+    if line.startswith("#"):
+        continue
+    a, t, n = line.split()[:3]
+    v = int(a, 16)
+    if v >= 0xffff000000000000:
+        v = (v + slide) & (2**64 - 1)
+    print("%016x %s %s" % (v, t, n))
+EOF
+}
+
 # How many traps vsp should set for these syscalls on the guest kernel:
 # one per distinct address of the 64-bit handler and of the 32-bit
 # (int $0x80) and x32 ones that exist (vmi/site_syscall.c, mon_sys_entries).
