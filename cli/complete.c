@@ -108,6 +108,11 @@ static void complete_events(const struct vsp_repl_complete *rc, int kind,
 	case VSP_EV_KERNEL:
 		complete_syms(rc->syms, true, c);
 		break;
+	case VSP_EV_FILE: case VSP_EV_NET: case VSP_EV_TASK:
+		for (size_t i = 0; i < vsp_nhooks; i++)
+			if (vsp_hooks[i].kind == (enum vsp_event_kind)kind)
+				vsp_edit_offer(c, vsp_hooks[i].name, (size_t)-1);
+		break;
 	default:
 		complete_syms(rc->syms, false, c);	/* write SYMBOL */
 		break;
@@ -351,6 +356,12 @@ void vsp_repl_complete(void *ctx, const char *line, size_t *start,
 		break;
 	case VSP_REPL_SYM: case VSP_REPL_MEM:
 		complete_syms(rc->syms, false, c);
+		break;
+	case VSP_REPL_EVAL:
+		/* The event is the session's, not on the line: the fields
+		 * every event has, and the policy's names. */
+		complete_fields(NULL, 0, c);
+		complete_decls(rc, false, c);
 		break;
 	default:
 		complete_rule(rc, line, ws, c);

@@ -74,6 +74,16 @@ keys C-u 'rule add "z": on syscall openat when proc.co' Tab
 ok 'wait_screen "when proc.comm $"' "a field every event has"
 keys ' in ["cat"] and not aut' Tab
 ok 'wait_screen "and not auth_tool $"' "a macro of the policy"
+keys C-u 'rule add "z": on file op' Tab
+ok 'wait_screen "^vsp> rule add \"z\": on file open $"' "Tab completes a hook of the event catalog"
+keys 'when file.pa' Tab
+ok 'wait_screen "on file open when file.path $"' "and a resolved field of that hook"
+keys C-u 'rule add "z": on net con' Tab
+ok 'wait_screen "on net connect $"' "hooks of their own kind only"
+keys 'when sock.po' Tab
+ok 'wait_screen "on net connect when sock.port $"' "with their own fields"
+keys C-u 'eval proc.co' Tab
+ok 'wait_screen "^vsp> eval proc.comm $"' "eval completes fields too"
 keys C-u 'something half typed'
 ok 'wait_screen "^vsp> something half typed ?$"' "C-u kills the line, the new text is typed"
 keys C-c
