@@ -12,7 +12,11 @@
  *                      fill → decide → learn, record, audit → apply
  *   vmi/redirect.c     redirect, pinned paths and late decisions: the
  *                      getname state machine
- *   vmi/session.c      the interactive session (`vsp repl --gdb|--xen`)
+ *   vmi/session.c      the interactive session (`vsp repl --gdb|--xen`):
+ *                      reading and dispatching commands, policy swaps
+ *   vmi/session_guest.c
+ *                      the session's commands that read the guest (regs,
+ *                      mem, sym, ps) or the decisions made (tail, bt)
  *   vmi/site_*.c       one site per event kind, behind struct mon_site
  *
  * A site says how its kind's traps are placed (setup), how a stop at one
@@ -524,10 +528,25 @@ int mon_session_init(struct mon *m);
 int mon_guest_btf(struct mon *m);
 void mon_session_release(struct mon *m);
 void mon_prompt(struct mon *m);
-void mon_tail_add(struct mon *m, const struct mon_trap *t,
-		  const struct vsp_decision *d, bool applied);
 /* A service's reload (SIGHUP): `load` of the hooks' files, between two
  * traps, messages to stderr.  <0: the link is lost. */
 int mon_reload(struct mon *m);
+/* Stops a running guest and keeps it stopped (traps arriving first are
+ * handled); mon_go lets it run again.  0, or < 0: lost the guest. */
+int mon_stop_guest(struct mon *m);
+int mon_go(struct mon *m);
+/* `str` (NULL: "") as a JSON string on out. */
+void mon_json_str(FILE *out, const char *str);
+
+/* vmi/session_guest.c: the commands, each answering on m->out; regs and
+ * mem only on a paused guest, ps stops it for the walk (< 0: lost it). */
+void mon_tail_add(struct mon *m, const struct mon_trap *t,
+		  const struct vsp_decision *d, bool applied);
+void mon_cmd_regs(struct mon *m);
+void mon_cmd_mem(struct mon *m, const char *a, const char *l);
+void mon_cmd_sym(struct mon *m, const char *s);
+int mon_cmd_ps(struct mon *m, bool json);
+void mon_cmd_tail(struct mon *m, char **w, int nw);
+void mon_cmd_bt(struct mon *m, const char *arg);
 
 #endif

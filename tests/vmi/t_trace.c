@@ -1,6 +1,6 @@
 /*
- * t_trace.c: the trace format (vmi/trace.c) keeps guest bytes exactly and
- * refuses what json-c would let pass in silence.
+ * t_trace.c: the trace format (vmi/trace.c, vmi/trace_write.c) keeps guest
+ * bytes exactly and refuses what json-c would let pass in silence.
  *
  * Guest strings are byte strings: a path holding any byte from 0x00 to
  * 0xff, written by vsp_trace_write (as `vsp attach --record` does) and read
