@@ -67,6 +67,53 @@ int vsp_repl_help(FILE *out, unsigned where, const char *cmd)
 	return 0;
 }
 
+bool vsp_repl_take_json(char **w, int *n)
+{
+	bool found = false;
+	int k = 1;
+
+	for (int i = 1; i < *n; i++) {
+		if (strcmp(w[i], "--json") == 0)
+			found = true;
+		else
+			w[k++] = w[i];
+	}
+	*n = k;
+	return found;
+}
+
+/* A JSON string of plain ASCII text (the command table's own). */
+static void vsp_repl_json_text(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+void vsp_repl_help_json(FILE *out, unsigned where)
+{
+	bool first = true;
+
+	fputs("{\"commands\":[", out);
+	for (int i = 0; i < VSP_REPL_NCOMMANDS; i++) {
+		if (!(vsp_repl_commands[i].where & where))
+			continue;
+		fputs(first ? "{\"name\":" : ",{\"name\":", out);
+		first = false;
+		vsp_repl_json_text(out, vsp_repl_commands[i].name);
+		fputs(",\"usage\":", out);
+		vsp_repl_json_text(out, vsp_repl_commands[i].usage);
+		fputs(",\"help\":", out);
+		vsp_repl_json_text(out, vsp_repl_commands[i].help);
+		fputc('}', out);
+	}
+	fputs("]}\n", out);
+}
+
 const char *vsp_repl_elsewhere(enum vsp_repl_cmd c, unsigned where)
 {
 	(void)c;

@@ -25,7 +25,7 @@ enum {
 
 /* X(ID, name, usage, where, help), in the order `help` lists them. */
 #define VSP_REPL_COMMAND_LIST(X)                                              \
-	X(HELP, "help", "[CMD]", VSP_REPL_BOTH,                               \
+	X(HELP, "help", "[CMD] [--json]", VSP_REPL_BOTH,                               \
 	  "the commands, or one command's usage")                             \
 	X(STATUS, "status", "[--json]", VSP_REPL_BOTH,                        \
 	  "policy, mode, events decided; live: guest running or paused, traps") \
@@ -33,8 +33,8 @@ enum {
 	  "compile policies and swap them in; on errors the old ones stay")   \
 	X(RELOAD, "reload", "", VSP_REPL_BOTH,                                \
 	  "compile the loaded files again (rules added here kept) and swap")  \
-	X(MODE, "mode", "enforce|monitor|learn", VSP_REPL_BOTH,               \
-	  "the mode, kept across loads")                                      \
+	X(MODE, "mode", "[MODE] [--json]", VSP_REPL_BOTH,                     \
+	  "the mode (enforce, monitor, learn), kept across loads")            \
 	X(RULES, "rules", "[--json]", VSP_REPL_BOTH,                          \
 	  "the rules with their hits, and the counters")                      \
 	X(RULE, "rule", "add TEXT | del N", VSP_REPL_BOTH,                    \
@@ -43,7 +43,7 @@ enum {
 	  "the events the policy names; live: where each is trapped")         \
 	X(STATS, "stats", "[--json]", VSP_REPL_BOTH,                          \
 	  "engine statistics and a latency histogram; live: traps too")       \
-	X(TAIL, "tail", "[-f] [N]", VSP_REPL_BOTH,                            \
+	X(TAIL, "tail", "[-f] [N] [--json]", VSP_REPL_BOTH,                            \
 	  "the last N decisions (default 10, at most 64); live, -f follows")  \
 	X(DISASM, "disasm", "", VSP_REPL_BOTH,                                \
 	  "the policy's bytecode, with source lines and step bounds")         \
@@ -51,9 +51,9 @@ enum {
 	  "EXPR on the current event (trace: the last decided; live: step's)") \
 	X(DECIDE, "{JSON}", "", VSP_REPL_TRACE,                               \
 	  "decide one event written as a trace line")                         \
-	X(NEXT, "next", "[N]", VSP_REPL_TRACE,                                \
+	X(NEXT, "next", "[N] [--json]", VSP_REPL_TRACE,                                \
 	  "decide the next N events of the trace (default 1)")                \
-	X(RUN, "run", "", VSP_REPL_TRACE,                                     \
+	X(RUN, "run", "[--json]", VSP_REPL_TRACE,                                     \
 	  "decide the rest of the trace")                                     \
 	X(PAUSE, "pause", "", VSP_REPL_LIVE,                                  \
 	  "stop the guest and keep it stopped")                               \
@@ -61,13 +61,13 @@ enum {
 	  "let a paused guest run")                                           \
 	X(STEP, "step", "", VSP_REPL_LIVE,                                    \
 	  "stop the guest at its next event, before it is decided")           \
-	X(REGS, "regs", "", VSP_REPL_LIVE,                                    \
+	X(REGS, "regs", "[--json]", VSP_REPL_LIVE,                                    \
 	  "the stopped vCPU's registers (paused)")                            \
-	X(MEM, "x", "ADDR|SYM LEN", VSP_REPL_LIVE,                            \
+	X(MEM, "x", "ADDR|SYM LEN [--json]", VSP_REPL_LIVE,                            \
 	  "hex dump of guest-virtual memory (paused, at most 4096 bytes)")    \
-	X(SYM, "sym", "NAME|ADDR", VSP_REPL_LIVE,                             \
+	X(SYM, "sym", "NAME|ADDR [--json]", VSP_REPL_LIVE,                             \
 	  "symbol to address, address to symbol")                            \
-	X(BT, "bt", "[SEQ]", VSP_REPL_LIVE,                                   \
+	X(BT, "bt", "[SEQ] [--json]", VSP_REPL_LIVE,                                   \
 	  "the call path of the last decision (or of #SEQ), innermost first")  \
 	X(PS, "ps", "[--json]", VSP_REPL_LIVE,                                \
 	  "the guest's processes, from init_task.tasks through BTF")          \
@@ -127,6 +127,13 @@ const char *vsp_repl_rule_add(const char *line);
 const char *vsp_repl_after(const char *line, const char *name);
 /* `text` past a leading "--json" word (then *json is true) and blanks. */
 const char *vsp_repl_json_opt(const char *text, bool *json);
+
+/* Takes a "--json" word out of w[1..*n) (the commands whose other words
+ * are their own); true when there was one. */
+bool vsp_repl_take_json(char **w, int *n);
+
+/* `help --json`: {"commands":[{"name","usage","help"}]} for a session. */
+void vsp_repl_help_json(FILE *out, unsigned where);
 
 /* Splits `line` in place into at most max words separated by blanks;
  * returns how many. */

@@ -347,7 +347,9 @@ void vsp_repl_complete(void *ctx, const char *line, size_t *start,
 			vsp_edit_offer(c, vsp_mode_name((enum vsp_mode)m), (size_t)-1);
 		break;
 	case VSP_REPL_STATUS: case VSP_REPL_RULES: case VSP_REPL_EVENTS:
-	case VSP_REPL_STATS: case VSP_REPL_PS:
+	case VSP_REPL_STATS: case VSP_REPL_PS: case VSP_REPL_TAIL:
+	case VSP_REPL_BT: case VSP_REPL_REGS: case VSP_REPL_NEXT:
+	case VSP_REPL_RUN:
 		*start = cur - (size_t)(cur - ws) - (ws >= 2 && line[ws - 1] == '-' &&
 						    line[ws - 2] == '-' ? 2 : 0);
 		c->prefix = line + *start;

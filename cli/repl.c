@@ -321,8 +321,17 @@ static void repl_tail_add(struct repl *r, const char *where,
 	t->cached = d->cached;
 }
 
+static void repl_json_str(const char *s)
+{
+	struct vsp_jbuf b;
+	vsp_jbuf_init(&b);
+	vsp_jbuf_str(&b, s ? s : "", s ? strlen(s) : 0);
+	fwrite(b.p, 1, b.len, stdout);
+	vsp_jbuf_release(&b);
+}
+
 static void decide_line(struct repl *r, const char *line, size_t len,
-			const char *where)
+			const char *where, bool json)
 {
 	char err[256];
 	struct vsp_decision d;
@@ -343,17 +352,42 @@ static void decide_line(struct repl *r, const char *line, size_t len,
 	vsp_latency_add(&r->rs.latency, vsp_now_ns() - t0);
 	for (uint32_t i = 0; i < d.nlearn; i++)
 		vsp_policy_learn(r->p, d.learn_rule[i], &r->te.ev);
-	printf("%s %s %s: %s", where, vsp_event_kind_name(r->te.ev.kind),
-	       r->te.ev.name, vsp_verdict_name(d.verdict));
-	if (d.verdict == VSP_V_DENY)
-		printf(" errno %lld", (long long)d.value);
-	else if (d.verdict == VSP_V_RETURN)
-		printf(" %lld", (long long)d.value);
-	else if (d.verdict == VSP_V_REDIRECT)
-		printf(" \"%.*s\"", (int)d.redirect.len, d.redirect.ptr);
-	printf(" (%s%s, %u steps)\n",
-	       d.rule >= 0 ? vsp_policy_rule(r->p, (uint32_t)d.rule)->name : "default",
-	       d.cached ? ", cached" : "", d.steps);
+	const char *rule = d.rule >= 0 ? vsp_policy_rule(r->p, (uint32_t)d.rule)->name
+				      : "default";
+	if (json) {
+		printf("{\"where\":");
+		repl_json_str(where);
+		printf(",\"seq\":%" PRIu64 ",\"kind\":\"%s\",\"name\":",
+		       r->te.ev.seq, vsp_event_kind_name(r->te.ev.kind));
+		repl_json_str(r->te.ev.name);
+		printf(",\"verdict\":\"%s\",\"value\":%lld,\"redirect\":",
+		       vsp_verdict_name(d.verdict), (long long)d.value);
+		if (d.verdict == VSP_V_REDIRECT) {
+			struct vsp_jbuf b;
+			vsp_jbuf_init(&b);
+			vsp_jbuf_str(&b, d.redirect.ptr, d.redirect.len);
+			fwrite(b.p, 1, b.len, stdout);
+			vsp_jbuf_release(&b);
+		} else {
+			printf("null");
+		}
+		printf(",\"rule\":");
+		repl_json_str(rule);
+		printf(",\"cached\":%s,\"partial\":%s,\"steps\":%u}\n",
+		       d.cached ? "true" : "false", d.partial ? "true" : "false",
+		       d.steps);
+	} else {
+		printf("%s %s %s: %s", where, vsp_event_kind_name(r->te.ev.kind),
+		       r->te.ev.name, vsp_verdict_name(d.verdict));
+		if (d.verdict == VSP_V_DENY)
+			printf(" errno %lld", (long long)d.value);
+		else if (d.verdict == VSP_V_RETURN)
+			printf(" %lld", (long long)d.value);
+		else if (d.verdict == VSP_V_REDIRECT)
+			printf(" \"%.*s\"", (int)d.redirect.len, d.redirect.ptr);
+		printf(" (%s%s, %u steps)\n", rule, d.cached ? ", cached" : "",
+		       d.steps);
+	}
 	r->decided++;
 	if ((unsigned)d.verdict < VSP_V_COUNT)
 		r->verdicts[d.verdict]++;
@@ -364,7 +398,7 @@ static void decide_line(struct repl *r, const char *line, size_t len,
 }
 
 /* Decides n events of the trace (n < 0: to its end); Ctrl-C stops it. */
-static void step(struct repl *r, long n)
+static void step(struct repl *r, long n, bool json)
 {
 	const char *line;
 	size_t len;
@@ -394,18 +428,10 @@ static void step(struct repl *r, long n)
 			printf("%s: error: line too long or unreadable\n", where);
 			continue;
 		}
-		decide_line(r, line, len, where);
+		decide_line(r, line, len, where, json);
 	}
 }
 
-static void repl_json_str(const char *s)
-{
-	struct vsp_jbuf b;
-	vsp_jbuf_init(&b);
-	vsp_jbuf_str(&b, s ? s : "", s ? strlen(s) : 0);
-	fwrite(b.p, 1, b.len, stdout);
-	vsp_jbuf_release(&b);
-}
 
 static void list_rules(struct repl *r, bool json)
 {
@@ -523,7 +549,7 @@ static void show_status(struct repl *r, bool json)
 	printf("\n");
 }
 
-static void show_tail(struct repl *r, const char *arg)
+static void show_tail(struct repl *r, const char *arg, bool json)
 {
 	uint64_t n = 10;
 	if (arg && strcmp(arg, "-f") == 0) {
@@ -545,6 +571,26 @@ static void show_tail(struct repl *r, const char *arg)
 		n = REPL_TAIL;
 	if (n > r->ntail)
 		n = r->ntail;
+	if (json) {
+		printf("{\"tail\":[");
+		for (uint64_t i = r->ntail - n; i < r->ntail; i++) {
+			const struct repl_tail *t = &r->tail[i % REPL_TAIL];
+			printf("%s{\"where\":", i == r->ntail - n ? "" : ",");
+			repl_json_str(t->where);
+			printf(",\"event\":");
+			repl_json_str(t->event);
+			printf(",\"arg\":");
+			repl_json_str(t->arg);
+			printf(",\"pid\":%" PRId64 ",\"comm\":", t->pid);
+			repl_json_str(t->comm);
+			printf(",\"verdict\":\"%s\",\"value\":%" PRId64 ",\"rule\":",
+			       vsp_verdict_name(t->verdict), t->value);
+			repl_json_str(t->rule);
+			printf(",\"cached\":%s}", t->cached ? "true" : "false");
+		}
+		printf("]}\n");
+		return;
+	}
 	if (!r->ntail)
 		printf("no decisions yet\n");
 	for (uint64_t i = r->ntail - n; i < r->ntail; i++) {
@@ -624,7 +670,7 @@ static int command(struct repl *r, char *line, size_t len)
 	if (!*line || *line == '#')
 		return 0;
 	if (*line == '{') {
-		decide_line(r, line, len, "event");
+		decide_line(r, line, len, "event", false);
 		return 0;
 	}
 	/* `rule add` takes the rest of the text as it is, lines and all. */
@@ -647,6 +693,11 @@ static int command(struct repl *r, char *line, size_t len)
 		printf("%s: %s\n", w[0], vsp_repl_elsewhere(c, VSP_REPL_TRACE));
 		return 0;
 	}
+	/* The commands whose words are their own take --json anywhere. */
+	bool jw = false;
+	if (c == VSP_REPL_HELP || c == VSP_REPL_MODE || c == VSP_REPL_TAIL ||
+	    c == VSP_REPL_NEXT || c == VSP_REPL_RUN)
+		jw = vsp_repl_take_json(w, &n);
 	bool needs_policy = c == VSP_REPL_RULES || c == VSP_REPL_EVENTS ||
 			    c == VSP_REPL_DISASM || c == VSP_REPL_STATS;
 	if (needs_policy && !r->p) {
@@ -655,7 +706,10 @@ static int command(struct repl *r, char *line, size_t len)
 	}
 	switch (c) {
 	case VSP_REPL_HELP:
-		vsp_repl_help(stdout, VSP_REPL_TRACE, n > 1 ? w[1] : NULL);
+		if (jw && n == 1)
+			vsp_repl_help_json(stdout, VSP_REPL_TRACE);
+		else
+			vsp_repl_help(stdout, VSP_REPL_TRACE, n > 1 ? w[1] : NULL);
 		break;
 	case VSP_REPL_STATUS:
 		if (json_flag(w[0], w, n, &json) == 0)
@@ -668,7 +722,13 @@ static int command(struct repl *r, char *line, size_t len)
 		char modes[64];
 		enum vsp_mode mode;
 
-		if (n == 1) {
+		if (n == 1 && jw) {
+			printf("{\"mode\":");
+			if (r->p)
+				printf("\"%s\"}\n", vsp_mode_name(vsp_policy_mode(r->p)));
+			else
+				printf("null}\n");
+		} else if (n == 1) {
 			printf("mode %s\n", r->p ? vsp_mode_name(vsp_policy_mode(r->p))
 						 : "(no policy)");
 		} else if (n != 2 || vsp_mode_parse(w[1], &mode) < 0) {
@@ -708,7 +768,7 @@ static int command(struct repl *r, char *line, size_t len)
 			       r->nfiles == 1 ? "" : "s");
 		break;
 	case VSP_REPL_TAIL:
-		show_tail(r, n > 1 ? w[1] : NULL);
+		show_tail(r, n > 1 ? w[1] : NULL, jw);
 		break;
 	case VSP_REPL_RULE:
 		if (n >= 2 && strcmp(w[1], "del") == 0 && n <= 3)
@@ -732,11 +792,11 @@ static int command(struct repl *r, char *line, size_t len)
 				break;
 			}
 		}
-		step(r, k);
+		step(r, k, jw);
 		break;
 	}
 	case VSP_REPL_RUN:
-		step(r, -1);
+		step(r, -1, jw);
 		break;
 	case VSP_REPL_QUIT:
 		return 1;

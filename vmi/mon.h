@@ -319,6 +319,7 @@ struct mon {
 	struct mon_tail tail[MON_TAIL];
 	uint64_t ntail;
 	bool follow;		/* tail -f: each decision printed as made */
+	bool follow_json;	/* ... as one JSON object a line */
 };
 
 /* What handling a stop returns, besides a negative code (lost the guest). */
@@ -542,11 +543,11 @@ void mon_json_str(FILE *out, const char *str);
  * mem only on a paused guest, ps stops it for the walk (< 0: lost it). */
 void mon_tail_add(struct mon *m, const struct mon_trap *t,
 		  const struct vsp_decision *d, bool applied);
-void mon_cmd_regs(struct mon *m);
-void mon_cmd_mem(struct mon *m, const char *a, const char *l);
-void mon_cmd_sym(struct mon *m, const char *s);
+void mon_cmd_regs(struct mon *m, bool json);
+void mon_cmd_mem(struct mon *m, const char *a, const char *l, bool json);
+void mon_cmd_sym(struct mon *m, const char *s, bool json);
 int mon_cmd_ps(struct mon *m, bool json);
-void mon_cmd_tail(struct mon *m, char **w, int nw);
-void mon_cmd_bt(struct mon *m, const char *arg);
+void mon_cmd_tail(struct mon *m, char **w, int nw, bool json);
+void mon_cmd_bt(struct mon *m, const char *arg, bool json);
 
 #endif

@@ -582,7 +582,9 @@ static int mon_cmd(struct mon *m, char *line)
 	 * line editor sends one of its own ("\x03"), which does no more. */
 	if (m->follow) {
 		m->follow = false;
-		fprintf(out, "(stopped following)\n");
+		if (!m->follow_json)
+			fprintf(out, "(stopped following)\n");
+		m->follow_json = false;
 		fflush(out);
 	}
 	while (*line == ' ' || *line == '\t' || *line == '\n' || *line == '\r' ||
@@ -614,6 +616,12 @@ static int mon_cmd(struct mon *m, char *line)
 		fflush(out);
 		return 0;
 	}
+	/* The commands whose words are their own take --json anywhere. */
+	bool jw = false;
+	if (c == VSP_REPL_HELP || c == VSP_REPL_MODE || c == VSP_REPL_TAIL ||
+	    c == VSP_REPL_REGS || c == VSP_REPL_MEM || c == VSP_REPL_SYM ||
+	    c == VSP_REPL_BT)
+		jw = vsp_repl_take_json(w, &n);
 	if ((c == VSP_REPL_REGS || c == VSP_REPL_MEM) && !m->paused) {
 		fprintf(out, "%s: the guest runs; 'pause' first\n", w[0]);
 		fflush(out);
@@ -621,7 +629,10 @@ static int mon_cmd(struct mon *m, char *line)
 	}
 	switch (c) {
 	case VSP_REPL_HELP:
-		vsp_repl_help(out, VSP_REPL_LIVE, n > 1 ? w[1] : NULL);
+		if (jw && n == 1)
+			vsp_repl_help_json(out, VSP_REPL_LIVE);
+		else
+			vsp_repl_help(out, VSP_REPL_LIVE, n > 1 ? w[1] : NULL);
 		break;
 	case VSP_REPL_STATUS:
 		if (mon_json_flag(m, c, w, n, &json) == 0)
@@ -669,14 +680,16 @@ static int mon_cmd(struct mon *m, char *line)
 		char modes[64];
 
 		if (n == 1) {
-			fprintf(out, "mode %s\n", vsp_mode_name(m->mode));
+			fprintf(out, jw ? "{\"mode\":\"%s\"}\n" : "mode %s\n",
+				vsp_mode_name(m->mode));
 		} else if (n != 2 || vsp_mode_parse(w[1], &mode) < 0) {
 			fprintf(out, "mode: %s\n",
 				vsp_mode_names(modes, sizeof modes, "or"));
 		} else {
 			m->mode = mode;
 			m->mode_forced = true;
-			fprintf(out, "mode %s\n", vsp_mode_name(mode));
+			fprintf(out, jw ? "{\"mode\":\"%s\"}\n" : "mode %s\n",
+				vsp_mode_name(mode));
 		}
 		break;
 	}
@@ -703,23 +716,23 @@ static int mon_cmd(struct mon *m, char *line)
 		}
 		break;
 	case VSP_REPL_REGS:
-		mon_cmd_regs(m);
+		mon_cmd_regs(m, jw);
 		break;
 	case VSP_REPL_MEM:
-		mon_cmd_mem(m, n > 1 ? w[1] : NULL, n > 2 ? w[2] : NULL);
+		mon_cmd_mem(m, n > 1 ? w[1] : NULL, n > 2 ? w[2] : NULL, jw);
 		break;
 	case VSP_REPL_SYM:
-		mon_cmd_sym(m, n > 1 ? w[1] : NULL);
+		mon_cmd_sym(m, n > 1 ? w[1] : NULL, jw);
 		break;
 	case VSP_REPL_PS:
 		if (mon_json_flag(m, c, w, n, &json) == 0)
 			rc = mon_cmd_ps(m, json);
 		break;
 	case VSP_REPL_TAIL:
-		mon_cmd_tail(m, w, n);
+		mon_cmd_tail(m, w, n, jw);
 		break;
 	case VSP_REPL_BT:
-		mon_cmd_bt(m, n > 1 ? w[1] : NULL);
+		mon_cmd_bt(m, n > 1 ? w[1] : NULL, jw);
 		break;
 	case VSP_REPL_STEP:
 		rc = mon_cmd_step(m);

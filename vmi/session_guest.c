@@ -73,8 +73,34 @@ void mon_tail_add(struct mon *m, const struct mon_trap *t,
 	}
 }
 
+/* One decision of the ring as a JSON object (no newline). */
+static void mon_tail_json(struct mon *m, const struct mon_tail *e)
+{
+	FILE *out = m->out;
+
+	fprintf(out, "{\"seq\":%" PRIu64 ",\"time_ns\":%" PRIu64 ",\"event\":",
+		e->seq, e->time_ns);
+	mon_json_str(out, e->event);
+	fputs(",\"path\":", out);
+	if (e->path[0])
+		mon_json_str(out, e->path);
+	else
+		fputs("null", out);
+	fprintf(out, ",\"pid\":%" PRId64 ",\"comm\":", e->pid);
+	mon_json_str(out, e->pid >= 0 ? e->comm : "");
+	fprintf(out, ",\"verdict\":\"%s\",\"value\":%" PRId64 ",\"rule\":",
+		vsp_verdict_name(e->verdict), e->value);
+	mon_json_str(out, e->rule);
+	fprintf(out, ",\"applied\":%s}", e->applied ? "true" : "false");
+}
+
 static void mon_tail_print(struct mon *m, const struct mon_tail *e)
 {
+	if (m->follow_json) {
+		mon_tail_json(m, e);
+		fputc('\n', m->out);
+		return;
+	}
 	fprintf(m->out, "#%" PRIu64 " %.3fs %s", e->seq,
 		(double)e->time_ns / 1e9, e->event);
 	if (e->path[0])
@@ -88,10 +114,50 @@ static void mon_tail_print(struct mon *m, const struct mon_tail *e)
 		e->applied ? ", applied" : "");
 }
 
+/* `bt --json`: {"seq", "event", "held", "verdict", "stack", "partial"};
+ * stack null when there is no call path. */
+static void mon_bt_json(struct mon *m, uint64_t seq, const char *event,
+			const char *verdict, bool has, const char *const *frames,
+			const char *packed, uint32_t n, bool partial)
+{
+	FILE *out = m->out;
+
+	fprintf(out, "{\"seq\":%" PRIu64 ",\"event\":", seq);
+	mon_json_str(out, event);
+	fprintf(out, ",\"held\":%s,\"verdict\":", verdict ? "false" : "true");
+	if (verdict)
+		fprintf(out, "\"%s\"", verdict);
+	else
+		fputs("null", out);
+	fputs(",\"stack\":", out);
+	if (!has || !n) {
+		fputs("null", out);
+	} else {
+		fputc('[', out);
+		for (uint32_t i = 0; i < n; i++) {
+			const char *f = frames ? frames[i] : packed;
+			if (i)
+				fputc(',', out);
+			mon_json_str(out, f ? f : "?");
+			if (!frames)
+				packed += strlen(packed) + 1;
+		}
+		fputc(']', out);
+	}
+	fprintf(out, ",\"partial\":%s}\n", partial ? "true" : "false");
+}
+
 /* `bt` at the event `step` holds: its call path as the unwinder gave it. */
-static void mon_bt_held(struct mon *m)
+static void mon_bt_held(struct mon *m, bool json)
 {
 	const struct vsp_event *ev = &m->ev;
+
+	if (json) {
+		mon_bt_json(m, ev->seq, ev->name ? ev->name : "?", NULL,
+			    ev->has_stack, ev->stack, NULL, ev->nstack,
+			    ev->stack_partial);
+		return;
+	}
 
 	fprintf(m->out, "#%" PRIu64 " %s %s", ev->seq, vsp_event_kind_name(ev->kind),
 		ev->name ? ev->name : "?");
@@ -112,12 +178,12 @@ static void mon_bt_held(struct mon *m)
 
 /* `bt [SEQ]`: the call path of the last decision (of the held event,
  * after `step`), or of decision #SEQ while the tail still holds it. */
-void mon_cmd_bt(struct mon *m, const char *arg)
+void mon_cmd_bt(struct mon *m, const char *arg, bool json)
 {
 	const struct mon_tail *e = NULL;
 	uint64_t seq = 0;
 	if (!arg && m->held) {
-		mon_bt_held(m);
+		mon_bt_held(m, json);
 		return;
 	}
 	if (arg) {
@@ -141,6 +207,12 @@ void mon_cmd_bt(struct mon *m, const char *arg)
 			fprintf(m->out, "bt: no decisions yet\n");
 		return;
 	}
+	if (json) {
+		mon_bt_json(m, e->seq, e->event, vsp_verdict_name(e->verdict),
+			    e->has_stack, NULL, e->stack, e->nstack,
+			    e->stack_partial);
+		return;
+	}
 	fprintf(m->out, "#%" PRIu64 " %s", e->seq, e->event);
 	if (e->path[0])
 		fprintf(m->out, " %s", e->path);
@@ -162,7 +234,7 @@ void mon_cmd_bt(struct mon *m, const char *arg)
 
 /* `tail [-f] [N]`: the last N decisions; with -f each later one as it is
  * made, until Ctrl-C (or, from a pipe, the next command line). */
-void mon_cmd_tail(struct mon *m, char **w, int nw)
+void mon_cmd_tail(struct mon *m, char **w, int nw, bool json)
 {
 	uint64_t n = 10;
 	bool follow = false;
@@ -175,8 +247,8 @@ void mon_cmd_tail(struct mon *m, char **w, int nw)
 		}
 		v = strtoull(w[i], &end, 10);
 		if (*end || v == 0) {
-			fprintf(m->out, "tail: usage: tail [-f] [N], N a positive "
-				"number\n");
+			fprintf(m->out, "tail: usage: tail [-f] [N] [--json], N a "
+				"positive number\n");
 			return;
 		}
 		n = v;
@@ -185,17 +257,30 @@ void mon_cmd_tail(struct mon *m, char **w, int nw)
 		n = MON_TAIL;
 	if (n > m->ntail)
 		n = m->ntail;
-	for (uint64_t i = m->ntail - n; i < m->ntail; i++)
-		mon_tail_print(m, &m->tail[i % MON_TAIL]);
-	if (!m->ntail && !follow)
-		fprintf(m->out, "no decisions yet\n");
+	if (json) {
+		/* One object; with -f, then one object a line per decision. */
+		fputs("{\"tail\":[", m->out);
+		for (uint64_t i = m->ntail - n; i < m->ntail; i++) {
+			if (i != m->ntail - n)
+				fputc(',', m->out);
+			mon_tail_json(m, &m->tail[i % MON_TAIL]);
+		}
+		fputs("]}\n", m->out);
+	} else {
+		for (uint64_t i = m->ntail - n; i < m->ntail; i++)
+			mon_tail_print(m, &m->tail[i % MON_TAIL]);
+		if (!m->ntail && !follow)
+			fprintf(m->out, "no decisions yet\n");
+	}
 	if (follow) {
 		m->follow = true;
-		fprintf(m->out, "(following decisions; Ctrl-C stops)\n");
+		m->follow_json = json;
+		if (!json)
+			fprintf(m->out, "(following decisions; Ctrl-C stops)\n");
 	}
 }
 
-void mon_cmd_regs(struct mon *m)
+void mon_cmd_regs(struct mon *m, bool json)
 {
 	struct vsp_regs r;
 	int rc = m->be.ops->regs_get(&m->be, m->vcpu, &r);
@@ -212,12 +297,26 @@ void mon_cmd_regs(struct mon *m)
 		{ "cr3", r.cr3 }, { "cr4", r.cr4 }, { "fs_base", r.fs_base },
 		{ "gs_base", r.gs_base }, { "kgs_base", r.kernel_gs_base },
 	};
+	char sym[160];
+	bool named = m->syms && vsp_sym_format(m->syms, r.rip, sym, sizeof sym);
+	if (json) {
+		/* Values as hex strings: a JSON number loses bits past 2^53. */
+		fprintf(m->out, "{\"vcpu\":%u", m->vcpu);
+		for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+			fprintf(m->out, ",\"%s\":\"0x%016" PRIx64 "\"", f[i].n, f[i].v);
+		fputs(",\"rip_symbol\":", m->out);
+		if (named)
+			mon_json_str(m->out, sym);
+		else
+			fputs("null", m->out);
+		fputs("}\n", m->out);
+		return;
+	}
 	fprintf(m->out, "vcpu %u\n", m->vcpu);
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
 		fprintf(m->out, "%-8s 0x%016" PRIx64 "%s", f[i].n, f[i].v,
 			i % 2 ? "\n" : "   ");
-	char sym[160];
-	if (m->syms && vsp_sym_format(m->syms, r.rip, sym, sizeof sym))
+	if (named)
 		fprintf(m->out, "rip is %s\n", sym);
 }
 
@@ -236,7 +335,7 @@ static int mon_parse_addr(struct mon *m, const char *s, uint64_t *out)
 	return -1;
 }
 
-void mon_cmd_mem(struct mon *m, const char *a, const char *l)
+void mon_cmd_mem(struct mon *m, const char *a, const char *l, bool json)
 {
 	uint64_t addr, len;
 	char *end;
@@ -260,6 +359,14 @@ void mon_cmd_mem(struct mon *m, const char *a, const char *l)
 		fprintf(m->out, "mem: %s\n", vsp_backend_error(&m->be, (int)n));
 		return;
 	}
+	if (json) {
+		fprintf(m->out, "{\"addr\":\"0x%016" PRIx64 "\",\"asked\":%" PRIu64
+			",\"len\":%ld,\"hex\":\"", addr, len, n);
+		for (long i = 0; i < n; i++)
+			fprintf(m->out, "%02x", buf[i]);
+		fputs("\"}\n", m->out);
+		return;
+	}
 	for (long i = 0; i < n; i += 16) {
 		fprintf(m->out, "%016" PRIx64 " ", addr + (uint64_t)i);
 		for (long k = i; k < i + 16; k++)
@@ -276,7 +383,7 @@ void mon_cmd_mem(struct mon *m, const char *a, const char *l)
 		fprintf(m->out, "mem: %ld of %" PRIu64 " bytes readable\n", n, len);
 }
 
-void mon_cmd_sym(struct mon *m, const char *s)
+void mon_cmd_sym(struct mon *m, const char *s, bool json)
 {
 	if (!s) {
 		fprintf(m->out, "sym: usage: sym NAME|ADDR\n");
@@ -288,7 +395,13 @@ void mon_cmd_sym(struct mon *m, const char *s)
 	}
 	uint64_t addr;
 	if (vsp_sym_addr(m->syms, s, &addr) == 0) {
-		fprintf(m->out, "%s = 0x%016" PRIx64 "\n", s, addr);
+		if (json) {
+			fputs("{\"name\":", m->out);
+			mon_json_str(m->out, s);
+			fprintf(m->out, ",\"addr\":\"0x%016" PRIx64 "\"}\n", addr);
+		} else {
+			fprintf(m->out, "%s = 0x%016" PRIx64 "\n", s, addr);
+		}
 		return;
 	}
 	char *end;
@@ -299,7 +412,12 @@ void mon_cmd_sym(struct mon *m, const char *s)
 		fprintf(m->out, "sym: no symbol '%s'\n", s);
 		return;
 	}
-	if (vsp_sym_format(m->syms, addr, buf, sizeof buf))
+	bool named = vsp_sym_format(m->syms, addr, buf, sizeof buf);
+	if (named && json) {
+		fprintf(m->out, "{\"addr\":\"0x%016" PRIx64 "\",\"symbol\":", addr);
+		mon_json_str(m->out, buf);
+		fputs("}\n", m->out);
+	} else if (named)
 		fprintf(m->out, "0x%016" PRIx64 " = %s\n", addr, buf);
 	else
 		fprintf(m->out, "sym: nothing at 0x%" PRIx64 "\n", addr);

@@ -49,7 +49,7 @@ like "$(cat out4)" "^unknown command 'bogus'" "an unknown command"
 like "$(cat out4)" '^next: N must be a positive number' "next 0"
 like "$(cat out4)" '^tail: N must be a positive number' "tail -3"
 like "$(cat out4)" '^load: cannot read /nonexistent.vsp' "a missing file"
-ok 'grep -q "^  next \[N\]  *decide the next N events" out4' "help lists next"
+ok 'grep -q "^  next \[N\] \[--json\]  *decide the next N events" out4' "help lists next"
 ok '! grep -q "^  regs" out4' "help on a trace leaves out the live commands"
 like "$(cat out4)" '^help: no command .nope.' "help on no command"
 like "$(cat out4)" 'policy: .*shadow.vsp \(2 rules, 2 events\)' "still there at the end"
@@ -128,4 +128,18 @@ ok 'grep -q "^  eval \[--json\] EXPR  *EXPR on the current event" out10' "help e
 printf 'next\neval path\neval auth_tool\n' | "$VSP" repl --trace "$EX/shadow.jsonl" "$EX/shadow.vsp" > out11 2>&1
 printf 'next\n' | "$VSP" repl --trace "$EX/shadow.jsonl" "$EX/shadow.vsp" > out12 2>&1
 is "$(grep -c warning: out11)" "$(grep -c warning: out12)" "the files' warnings are not repeated at each eval"
+# The --json forms of the trace session's own commands.
+printf 'next --json\nnext 2 --json\ntail --json 2\nmode --json\nhelp --json\n' |
+	"$VSP" repl --trace "$EX/shadow.jsonl" "$EX/shadow.vsp" > out13 2>/dev/null
+ok 'grep "^{" out13 | python3 -c "
+import json, sys
+ls = [json.loads(l) for l in sys.stdin]
+d = [l for l in ls if \"where\" in l]
+assert [x[\"verdict\"] for x in d] == [\"deny\", \"allow\", \"allow\"] and d[0][\"rule\"] == \"read-shadow\" and d[0][\"value\"] == 13, d
+t = [l for l in ls if \"tail\" in l][0][\"tail\"]
+assert [x[\"verdict\"] for x in t] == [\"allow\", \"allow\"] and t[0][\"comm\"] == \"passwd\", t
+assert [l for l in ls if \"mode\" in l] == [{\"mode\": \"enforce\"}]
+c = [l for l in ls if \"commands\" in l][0][\"commands\"]
+assert \"next\" in [x[\"name\"] for x in c] and \"regs\" not in [x[\"name\"] for x in c], c
+"' "next, tail, mode and help --json: one object a line, the decisions' verdicts and rules"
 done_testing

@@ -94,7 +94,7 @@ ok "its deny reaches the guest" wait_for "$T/r.log" "^VSP open /etc/hostname err
 echo 'status --json' >&9
 ok "status --json: one JSON line" wait_for "$T/r.out" '^{"session":"live",.*"guest":"running",.*"rules_added":1}$'
 echo 'help' >&9
-ok "help: the live commands" wait_for "$T/r.out" "^  x ADDR|SYM LEN  *hex dump"
+ok "help: the live commands" wait_for "$T/r.out" "^  x ADDR|SYM LEN \[--json\]  *hex dump"
 echo 'next' >&9
 ok "a trace's command says where it works" wait_for "$T/r.out" "^next: works on a trace only"
 
@@ -203,6 +203,37 @@ ok "ps: init" wait_for "$T/r.out" "^ *1  *0  *0 "
 ok "ps: the count" wait_for "$T/r.out" "^[1-9][0-9]* tasks$"
 echo "sym __x64_sys_openat" >&9
 ok "sym: name to address" wait_for "$T/r.out" "^__x64_sys_openat = 0x"
+# The --json forms, for scripts: one object a line, parsed here.
+jline() { grep "^{\"$1\"" "$T/r.out" | tail -n 1; }
+echo "sym --json __x64_sys_openat" >&9
+ok "sym --json" wait_for "$T/r.out" '^{"name":"__x64_sys_openat","addr":"0x'
+echo "regs --json" >&9
+ok "regs --json" wait_for "$T/r.out" '^{"vcpu":0,"rax":"0x'
+ok "regs --json: the registers as hex strings, rip named" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert int(d["rip"], 16) >> 63 == 1 and d["rip_symbol"] and len(d) == 26, d' "$(jline vcpu)"
+echo "x __x64_sys_openat 16 --json" >&9
+ok "x --json" wait_for "$T/r.out" '^{"addr":"0x'
+ok "x --json: the bytes at the symbol, as sym gave its address" python3 -c '
+import json, sys
+x, s = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+assert x["addr"] == s["addr"] and x["len"] == 16 and len(bytes.fromhex(x["hex"])) == 16, (x, s)' \
+	"$(jline addr)" "$(jline name)"
+echo "tail 3 --json" >&9
+ok "tail --json" wait_for "$T/r.out" '^{"tail":\['
+ok "tail --json: three decisions of openat" python3 -c '
+import json, sys
+t = json.loads(sys.argv[1])["tail"]
+assert len(t) == 3 and all(e["event"] == "openat" and e["verdict"] in ("allow", "deny") for e in t), t' "$(jline tail)"
+echo "bt --json" >&9
+ok "bt --json" wait_for "$T/r.out" '^{"seq":[0-9]*,"event":"openat","held":false'
+ok "bt --json: the call path as a list" python3 -c '
+import json, sys
+b = json.loads(sys.argv[1])
+assert b["stack"][:2] == ["__x64_sys_openat", "do_syscall_64"], b' "$(jline seq)"
+echo "help --json" >&9
+ok "help --json: the live commands" wait_for "$T/r.out" '^{"commands":\[{"name":"help"'
 echo continue >&9
 ok "continue" wait_for "$T/r.out" "^running$"
 ok "the guest runs again" wait_for_more "$T/r.log" "$lines"
