@@ -120,6 +120,9 @@ static int mon_policy_swap(struct mon *m, char *const *files, size_t n,
 	lo.diag = out;
 	lo.texts = texts;
 	lo.ntexts = nt;
+	/* `mode` compiles for the mode it set: learning needs its own code. */
+	if (m->mode_forced)
+		lo.mode = m->mode;
 	int nerr = 0;
 	/* An empty file list is the empty policy, as attach reads it. */
 	static const char *const none[] = { "/dev/null" };
@@ -146,7 +149,8 @@ static int mon_policy_swap(struct mon *m, char *const *files, size_t n,
 	if (m->rd.active)
 		mon_redirect_cancel(m, "the policy was replaced");
 	struct vsp_policy *old = m->p;
-	if (m->mode == VSP_MODE_LEARN)
+	/* What the old policy learned (`mode` may have just left learn). */
+	if (vsp_policy_mode(old) == VSP_MODE_LEARN)
 		vsp_policy_save_profiles(old, stderr);
 	/* The audit counts run on across policies. */
 	uint64_t records = m->audit.records, werr = m->audit.write_errors;
@@ -686,10 +690,21 @@ static int mon_cmd(struct mon *m, char *line)
 			fprintf(out, "mode: %s\n",
 				vsp_mode_names(modes, sizeof modes, "or"));
 		} else {
+			/* The policy compiled again for the mode (learn mode
+			 * has code of its own), swapped in between two traps. */
+			enum vsp_mode was = m->mode;
+			bool was_forced = m->mode_forced, swapped = false;
 			m->mode = mode;
 			m->mode_forced = true;
-			fprintf(out, jw ? "{\"mode\":\"%s\"}\n" : "mode %s\n",
-				vsp_mode_name(mode));
+			rc = mon_policy_swap(m, m->files, m->nfiles, m->added,
+					     m->nadded, "mode", &swapped);
+			if (!swapped) {
+				m->mode = was;
+				m->mode_forced = was_forced;
+			} else {
+				fprintf(out, jw ? "{\"mode\":\"%s\"}\n" : "mode %s\n",
+					vsp_mode_name(mode));
+			}
 		}
 		break;
 	}

@@ -57,6 +57,18 @@ wait_for_more() {
 	return 1
 }
 
+# Waits until FILE has more lines matching RE than it had when called.
+wait_for_more_match() {
+	local i n0
+	n0=$(grep -c -- "$2" "$1")
+	for i in $(seq 300); do
+		[ "$(grep -c -- "$2" "$1")" -gt "$n0" ] && return 0
+		kill -0 "$vpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	return 1
+}
+
 ok "the session starts" wait_for "$T/r.out" "^attached to"
 ok "the workload runs" wait_for "$T/r.log" "^VSP open /etc/shadow ok"
 echo status >&9
@@ -117,6 +129,21 @@ opens_after_load() {
 }
 ok "/etc/hostname opens again under the loaded policy" opens_after_load
 ok "audit: the deny" wait_for "$T/r.err" '"rule":"no-shadow","verdict":"deny","errno":13'
+
+# disasm, mode and a {JSON} line on a live guest.
+echo disasm >&9
+ok "disasm: the live policy's bytecode" wait_for "$T/r.out" "^event syscall openat (nr 257): [0-9]* instructions, at most [0-9]* steps"
+echo '{"kind":"syscall","name":"openat"}' >&9
+ok "a {JSON} event says it is a trace's" wait_for "$T/r.out" '^{"kind":"syscall","name":"openat"}: works on a trace only'
+echo 'mode monitor' >&9
+ok "mode monitor" wait_for "$T/r.out" "^mode monitor$"
+ok "monitor: the guest's shadow open goes through" wait_for_more_match "$T/r.log" "^VSP open /etc/shadow ok"
+ok "monitor: audited as a deny not applied" wait_for "$T/r.err" '"rule":"no-shadow","verdict":"deny","errno":13,.*"mode":"monitor","applied":false'
+echo 'mode --json' >&9
+ok "mode --json" wait_for "$T/r.out" '^{"mode":"monitor"}$'
+echo 'mode enforce' >&9
+ok "mode enforce" wait_for "$T/r.out" "^mode enforce$"
+ok "enforce: denied again" wait_for_more_match "$T/r.log" "^VSP open /etc/shadow err EACCES 13"
 
 echo stats >&9
 ok "stats" wait_for "$T/r.out" "^traps hit: *[1-9]"
@@ -260,6 +287,26 @@ ok "/etc/shadow opens again under the new policy" \
 	[ "$(grep -c "^VSP open /etc/shadow ok" "$T/r.log")" -gt "$n2" ]
 echo rules >&9
 ok "the new policy counts closes" wait_for "$T/r.out" "^counter closes  *[1-9]"
+
+# mode learn compiles the policy for learning and mode enforce saves what
+# it learned: a call path denied while unlearned opens once learned.
+: >"$T/host.paths"
+cat >"$T/learn.vsp" <<P
+rule "host-path": on syscall openat when path == "/etc/hostname"
+must arise from profile "$T/host.paths" : deny EPERM;
+P
+echo "load $T/learn.vsp" >&9
+ok "load: a call-path rule on an empty profile" wait_for "$T/r.out" "^loaded 1 rule, 1 event, mode enforce"
+ok "unlearned: the guest's hostname open is denied" wait_for_more_match "$T/r.log" "^VSP open /etc/hostname err EPERM 1"
+echo "mode learn" >&9
+ok "mode learn: compiled again for learning" wait_for "$T/r.out" "^now 1 rule, 1 event, mode learn; traps: [1-9][0-9]* kept"
+ok "learning: the open goes through" wait_for_more_match "$T/r.log" "^VSP open /etc/hostname ok"
+echo "mode enforce" >&9
+ok "mode enforce" wait_for "$T/r.out" "^now 1 rule, 1 event, mode enforce; traps: [1-9][0-9]* kept"
+ok "the learned path is saved" grep -q "^do_syscall_64 <- " "$T/host.paths"
+ok "learned: the same open is allowed under enforce" wait_for_more_match "$T/r.log" "^VSP open /etc/hostname ok"
+echo "rules" >&9
+ok "rules: learned, not denied" wait_for "$T/r.out" "^   0  host-path "
 
 echo quit >&9
 exec 9>&-
