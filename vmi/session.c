@@ -98,6 +98,24 @@ int mon_go(struct mon *m)
 	return rc;
 }
 
+/* What the session compiles with: attach's options, diagnostics to the
+ * session, and the mode `mode` set (learning needs code of its own). */
+static struct vsp_load_opts mon_load_opts(const struct mon *m)
+{
+	struct vsp_load_opts lo;
+
+	if (m->o->load)
+		lo = *m->o->load;
+	else {
+		memset(&lo, 0, sizeof lo);
+		lo.mode = VSP_MODE_UNSET;
+	}
+	lo.diag = m->out;
+	if (m->mode_forced)
+		lo.mode = m->mode;
+	return lo;
+}
+
 /*
  * Compiles `files` and then the rule texts, and swaps the result in
  * between two traps, moving the traps.  *swapped says whether it did; on
@@ -110,19 +128,9 @@ static int mon_policy_swap(struct mon *m, char *const *files, size_t n,
 {
 	FILE *out = m->out;
 	*swapped = false;
-	struct vsp_load_opts lo;
-	if (m->o->load)
-		lo = *m->o->load;
-	else {
-		memset(&lo, 0, sizeof lo);
-		lo.mode = VSP_MODE_UNSET;
-	}
-	lo.diag = out;
+	struct vsp_load_opts lo = mon_load_opts(m);
 	lo.texts = texts;
 	lo.ntexts = nt;
-	/* `mode` compiles for the mode it set: learning needs its own code. */
-	if (m->mode_forced)
-		lo.mode = m->mode;
 	int nerr = 0;
 	/* An empty file list is the empty policy, as attach reads it. */
 	static const char *const none[] = { "/dev/null" };
@@ -549,14 +557,7 @@ static void mon_cmd_eval(struct mon *m, const char *text)
 			"at its next one\n");
 		return;
 	}
-	struct vsp_load_opts lo;
-	if (m->o->load)
-		lo = *m->o->load;
-	else {
-		memset(&lo, 0, sizeof lo);
-		lo.mode = VSP_MODE_UNSET;
-	}
-	lo.diag = m->out;
+	struct vsp_load_opts lo = mon_load_opts(m);
 	lo.texts = m->added;
 	lo.ntexts = m->nadded;
 	static const char *const none[] = { "/dev/null" };

@@ -96,6 +96,33 @@ guest_wait() {	# guest_wait PID SECONDS: until QEMU ends
 	return 1
 }
 
+# repl_start PORT ARGS...: `vsp repl --gdb` on the guest at PORT (ARGS:
+# its options and policies), its commands through a FIFO on fd 9 (`echo
+# CMD >&9`), answers into $T/r.out, audit and messages into $T/r.err, its
+# pid in $vpid.  A session that ends early fails the tests that wait on
+# it instead of killing the script with SIGPIPE.
+repl_start() {
+	local port=$1
+	shift
+	mkfifo "$T/in"
+	trap '' PIPE
+	"$VSP" repl --gdb "127.0.0.1:$port" "$@" <"$T/in" >"$T/r.out" 2>"$T/r.err" &
+	vpid=$!
+	exec 9>"$T/in"
+}
+
+# repl_wait SECONDS FILE RE: until FILE has a line matching RE, while the
+# session of repl_start runs.
+repl_wait() {
+	local i
+	for i in $(seq $(($1 * 10))); do
+		grep -q -- "$3" "$2" 2>/dev/null && return 0
+		kill -0 "$vpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	return 1
+}
+
 # What guest command N printed (its VSP lines), and its exit status.
 result() { "$RIG" result "$T/$1.log" "$2"; }
 status() { "$RIG" status "$T/$1.log" "$2"; }

@@ -26,24 +26,10 @@ P
 read -r qpid port < <("$RIG" boot --bg --timeout 300 --log "$T/r.log" \
 	'mkfifo /tmp/fifo; sleep 900 | cat & p=$!; cat /tmp/fifo & f=$!; for t in "pipe_read $p" "fifo_open $f"; do set -- $t; i=0; while ! grep -q "\] $1+" /proc/$2/stack && [ $i -lt 150 ]; do sleep 0.2; i=$((i + 1)); done; echo "VSP-STACK $1 $2"; cat /proc/$2/stack; echo VSP-STACK-END; done; echo VSP-STACKS-DONE; sleep 40; kill $p $f')
 QPIDS+=("$qpid")
-mkfifo "$T/in"
-# A session that ended early must fail the tests, not kill the script.
-trap '' PIPE
-"$VSP" repl --gdb "127.0.0.1:$port" --symbols "$SYSTEM_MAP" "$T/block.vsp" \
-	<"$T/in" >"$T/r.out" 2>"$T/r.err" &
-vpid=$!
-exec 9>"$T/in"
+repl_start "$port" --symbols "$SYSTEM_MAP" "$T/block.vsp"
 
 # Waits until FILE has a line matching RE (up to 60 s, while vsp runs).
-wait_for() {
-	local i
-	for i in $(seq 600); do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$vpid" 2>/dev/null || break	# the session ended
-		sleep 0.1
-	done
-	return 1
-}
+wait_for() { repl_wait 60 "$@"; }
 
 # compare FUNC: bt of the last decision at FUNC by the blocked cat
 # against the guest's trace of that cat, each as one name a line.

@@ -28,24 +28,10 @@ P
 read -r qpid port < <("$RIG" boot --bg --timeout 300 --log "$T/r.log" \
 	'sleep 900 & echo "VSP bg $! $$"; i=0; while [ $i -lt 180 ]; do vsp_open /etc/shadow /etc/hostname; sleep 0.3; i=$((i + 1)); done; kill $!')
 QPIDS+=("$qpid")
-mkfifo "$T/in"
-# A session that ended early must fail the tests, not kill the script.
-trap '' PIPE
-"$VSP" repl --gdb "127.0.0.1:$port" --symbols "$SYSTEM_MAP" "$T/log.vsp" \
-	<"$T/in" >"$T/r.out" 2>"$T/r.err" &
-vpid=$!
-exec 9>"$T/in"
+repl_start "$port" --symbols "$SYSTEM_MAP" "$T/log.vsp"
 
 # Waits until FILE has a line matching RE (up to 30 s, while vsp runs).
-wait_for() {
-	local i
-	for i in $(seq 300); do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$vpid" 2>/dev/null || break	# the session ended
-		sleep 0.1
-	done
-	return 1
-}
+wait_for() { repl_wait 30 "$@"; }
 # Waits until FILE has more than N lines (up to 30 s).
 wait_for_more() {
 	local i
