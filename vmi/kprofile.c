@@ -438,29 +438,42 @@ long vsp_kprof_read(void *ctx, uint64_t gva, void *buf, size_t len)
 }
 
 int vsp_kprof_verify(const struct vsp_kprof *p, enum vsp_kprof_id id,
-		     int64_t slide, vsp_gread_fn read, void *ctx,
-		     unsigned *reads, char *err, size_t errlen)
+		     int64_t slide, vsp_gread_many_fn many, vsp_gread_fn read,
+		     void *ctx, unsigned *reads, char *err, size_t errlen)
 {
 	const struct vsp_kprof_sec *s = &p->sec[id];
-	uint8_t g[KP_WINDOW];
+	uint8_t g[KP_WINDOWS][KP_WINDOW];
+	struct vsp_read r[KP_WINDOWS];
+	size_t off[KP_WINDOWS];
 	unsigned n = 0;
 	int rc = 0;
 
-	for (int w = 0; id != VSP_KPROF_TAILS && s->data && w < KP_WINDOWS && rc == 0; w++) {
-		size_t len = s->size < KP_WINDOW ? s->size : KP_WINDOW;
-		size_t off = (s->size - len) / (KP_WINDOWS - 1) * (size_t)w;
+	if (reads)
+		*reads = 0;
+	if (id == VSP_KPROF_TAILS || !s->data)
+		return 0;
+	/* Every window in one batch: a round trip for the section where the
+	 * backend batches reads. */
+	size_t len = s->size < KP_WINDOW ? s->size : KP_WINDOW;
+	for (int w = 0; w < KP_WINDOWS; w++) {
+		off[w] = (s->size - len) / (KP_WINDOWS - 1) * (size_t)w;
 		if (w == KP_WINDOWS - 1)
-			off = s->size - len;
-		uint64_t at = s->addr + off + (uint64_t)slide;
-		n++;
-		if (vsp_gread_all(read, ctx, at, g, len) < 0)
+			off[w] = s->size - len;
+		r[w] = (struct vsp_read){ s->addr + off[w] + (uint64_t)slide,
+					  g[w], len, 0 };
+	}
+	if (vsp_gread_batch(many, read, ctx, r, KP_WINDOWS, &n) < 0)
+		rc = vsp_errf(err, errlen, "the profile's %s: the running kernel's "
+			      "memory could not be read", kp_titles[id]);
+	for (int w = 0; w < KP_WINDOWS && rc == 0; w++) {
+		if (r[w].got < 0)
 			rc = vsp_errf(err, errlen, "the profile's %s: the running "
 				      "kernel's memory at 0x%" PRIx64 " is not "
-				      "readable", kp_titles[id], at);
-		else if (memcmp(g, s->data + off, len) != 0)
+				      "readable", kp_titles[id], r[w].gva);
+		else if (memcmp(g[w], s->data + off[w], len) != 0)
 			rc = vsp_errf(err, errlen, "the profile's %s is not the "
 				      "running kernel's (they differ at 0x%" PRIx64
-				      ")", kp_titles[id], at);
+				      ")", kp_titles[id], r[w].gva);
 	}
 	if (reads)
 		*reads = n;

@@ -110,13 +110,14 @@ long vsp_kprof_read(void *ctx, uint64_t gva, void *buf, size_t len);
 
 /*
  * Compares windows of section `id` (its first and last 64 bytes and six
- * between) with the running kernel's memory through `read` at the
- * section's address plus `slide`.  0 when they agree; -1 with a message
- * naming the first address that differs or could not be read.  *reads
- * (may be NULL) gets the number of reads made.
+ * between) with the running kernel's memory at the section's address
+ * plus `slide`, read as one batch through `many` (NULL: one by one
+ * through `read`).  0 when they agree; -1 with a message naming the first
+ * address that differs or could not be read.  *reads (may be NULL) gets
+ * the batches or reads sent.
  */
 int vsp_kprof_verify(const struct vsp_kprof *p, enum vsp_kprof_id id,
-		     int64_t slide, vsp_gread_fn read, void *ctx,
-		     unsigned *reads, char *err, size_t errlen);
+		     int64_t slide, vsp_gread_many_fn many, vsp_gread_fn read,
+		     void *ctx, unsigned *reads, char *err, size_t errlen);
 
 #endif

@@ -96,6 +96,19 @@ long mon_gread(void *ctx, uint64_t gva, void *buf, size_t len)
 	return m->be.ops->read(&m->be, m->vcpu, gva, buf, len);
 }
 
+/* Batched guest reads for vmi/kprofile.c: one round trip a batch where
+ * the backend batches reads, one read each otherwise. */
+int mon_gread_many(void *ctx, struct vsp_read *r, size_t n)
+{
+	struct mon *m = ctx;
+	if (m->be.ops->read_many)
+		return m->be.ops->read_many(&m->be, m->vcpu, r, n);
+	for (size_t i = 0; i < n; i++)
+		r[i].got = m->be.ops->read(&m->be, m->vcpu, r[i].gva, r[i].buf,
+					   r[i].len);
+	return 0;
+}
+
 /*
  * Fills windows for the small reads at gva[0..n) (8 bytes each) that a
  * site knows it will make, in one round trip where the backend batches
@@ -198,7 +211,8 @@ static int mon_kprof_check(struct mon *m, enum vsp_kprof_id id)
 {
 	char err[256];
 	unsigned reads;
-	if (vsp_kprof_verify(&m->kprof, id, vsp_sym_slide(m->syms), mon_gread, m,
+	if (vsp_kprof_verify(&m->kprof, id, vsp_sym_slide(m->syms),
+			     mon_gread_many, mon_gread, m,
 			     &reads, err, sizeof err) < 0) {
 		fprintf(stderr, "vsp attach: refusing: %s (%s); nothing placed\n",
 			err, m->o->symbols);

@@ -62,6 +62,20 @@ static long mem_read(void *ctx, uint64_t gva, void *buf, size_t len)
 	return -14;
 }
 
+/* The same as a backend that batches reads: one call a batch. */
+static unsigned batches;
+static int mem_many(void *ctx, struct vsp_read *r, size_t n)
+{
+	batches++;
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].len > VSP_GREAD_PIECE ||
+		    (r[i].gva & 4095) + r[i].len > 4096)
+			return -22;	/* what the backend would refuse */
+		r[i].got = mem_read(ctx, r[i].gva, r[i].buf, r[i].len);
+	}
+	return 0;
+}
+
 static void make_kernel(void)
 {
 	memset(text, 0xcc, sizeof text);
@@ -179,19 +193,24 @@ int main(void)
 	/* -- compared with the running kernel. */
 	unsigned nr = 0;
 	for (int i = 0; i < VSP_KPROF_TAILS; i++) {
-		rc = vsp_kprof_verify(&q, i, (int64_t)SLIDE, mem_read, NULL, &nr, err,
-				      sizeof err);
+		rc = vsp_kprof_verify(&q, i, (int64_t)SLIDE, NULL, mem_read, NULL,
+				      &nr, err, sizeof err);
 		ok(rc == 0 && nr == 8, "%s matches the kernel it came from (%u reads)",
 		   vsp_kprof_name(i), nr);
+		batches = 0;
+		rc = vsp_kprof_verify(&q, i, (int64_t)SLIDE, mem_many, mem_read,
+				      NULL, &nr, err, sizeof err);
+		ok(rc == 0 && nr == 1 && batches == 1,
+		   "  ... and its 8 windows are one batch (%u)", batches);
 	}
 	ro[0x2ff] ^= 1;	/* the last window */
-	rc = vsp_kprof_verify(&q, VSP_KPROF_BTF, (int64_t)SLIDE, mem_read, NULL,
-			      NULL, err, sizeof err);
+	rc = vsp_kprof_verify(&q, VSP_KPROF_BTF, (int64_t)SLIDE, mem_many,
+			      mem_read, NULL, NULL, err, sizeof err);
 	ok(rc < 0 && strstr(err, "not the running kernel's"),
 	   "another kernel's BTF is told apart: %s", err);
 	ro[0x2ff] ^= 1;
 	rc = vsp_kprof_verify(&q, VSP_KPROF_ORC, (int64_t)SLIDE + 0x1000000,
-			      mem_read, NULL, NULL, err, sizeof err);
+			      mem_many, mem_read, NULL, NULL, err, sizeof err);
 	ok(rc < 0 && strstr(err, "not readable"), "memory that is not there: %s", err);
 
 	/* -- an unwinder takes the profile's ORC tables and tail jumps. */
