@@ -385,37 +385,12 @@ int vsp_kprof_load_mem(const char *text, size_t len, const char *name,
 int vsp_kprof_load(const char *path, struct vsp_kprof *p, char *err,
 		   size_t errlen)
 {
+	char *buf;
+	size_t len;
 	memset(p, 0, sizeof *p);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return vsp_errf(err, errlen, "%s: %s", path, strerror(errno));
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int rc = 0;
-	for (;;) {
-		if (len == cap) {
-			if (cap >= 4 * (size_t)VSP_KPROF_SEC_MAX) {
-				rc = vsp_errf(err, errlen, "%s: file too large", path);
-				break;
-			}
-			cap = cap ? cap * 2 : 1 << 20;
-			char *nb = realloc(buf, cap);
-			if (!nb) {
-				rc = vsp_errf(err, errlen, "%s: out of memory", path);
-				break;
-			}
-			buf = nb;
-		}
-		size_t n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (rc == 0 && ferror(f))
-		rc = vsp_errf(err, errlen, "%s: read error", path);
-	fclose(f);
-	if (rc == 0)
-		rc = vsp_kprof_load_mem(buf, len, path, p, err, errlen);
+	if (vsp_sym_read_file(path, &buf, &len, err, errlen) < 0)
+		return -1;
+	int rc = vsp_kprof_load_mem(buf, len, path, p, err, errlen);
 	free(buf);
 	return rc;
 }

@@ -543,14 +543,21 @@ static int mon_load_guest_info(struct mon *m)
 	char err[256];
 	const struct vsp_monitor_opts *o = m->o;
 	if (o->symbols) {
-		m->syms = vsp_sym_load(o->symbols, err, sizeof err);
-		if (!m->syms) {
+		/* Read once: the symbols and, in a profile, its BTF, ORC
+		 * tables and tail jumps, used instead of copying them from
+		 * the guest. */
+		char *text;
+		size_t len;
+		if (vsp_sym_read_file(o->symbols, &text, &len, err, sizeof err) < 0) {
 			fprintf(stderr, "vsp attach: %s\n", err);
 			return -1;
 		}
-		/* A profile's BTF, ORC tables and tail jumps, when it has
-		 * them: used instead of copying them from the guest. */
-		if (vsp_kprof_load(o->symbols, &m->kprof, err, sizeof err) < 0) {
+		m->syms = vsp_sym_load_mem(text, len, o->symbols, err, sizeof err);
+		int rc = m->syms ? vsp_kprof_load_mem(text, len, o->symbols,
+						      &m->kprof, err, sizeof err)
+				 : -1;
+		free(text);
+		if (rc < 0) {
 			fprintf(stderr, "vsp attach: %s\n", err);
 			return -1;
 		}
