@@ -389,6 +389,49 @@ static struct vsp_symtab *mon_kallsyms(struct mon *m, uint64_t rip, char *err,
 }
 
 /*
+ * A profile's symbols verified by its kallsyms digest instead of the
+ * guest's whole table: the slide from the profile's linux_banner near the
+ * rip, then every window of the tables compared, a few batched reads in
+ * all.  1 verified (the slide set); 0 when the digest cannot say (none,
+ * symbols changed since it was taken, no banner near the rip: the full
+ * decode follows); -EPERM, said, when the tables differ.
+ */
+static int mon_kprof_digest(struct mon *m, uint64_t rip)
+{
+	const struct vsp_kprof_digest *d = &m->kprof.dig;
+	const char *file = m->o->symbols;
+	if (!d->nsyms || m->o->verify_symbols_full)
+		return 0;
+	if (d->symbols != d->symbols_read) {
+		mon_say(m, "%s: its symbols are not those its kallsyms digest was "
+			"taken with; checking them against the guest's own table",
+			file);
+		return 0;
+	}
+	uint64_t rt0 = m->be.round_trips, t0 = vsp_now_ns();
+	int64_t slide;
+	if (vsp_kprof_digest_slide(&m->kprof, m->syms, rip, mon_gread_many,
+				   mon_gread, m, &slide, NULL) < 0) {
+		mon_say(m, "%s: its kernel's banner is not where the vCPU runs; "
+			"checking its symbols against the guest's own table", file);
+		return 0;
+	}
+	char err[256];
+	if (vsp_kprof_digest_verify(&m->kprof, slide, mon_gread_many, mon_gread,
+				    m, NULL, err, sizeof err) < 0) {
+		fprintf(stderr, "vsp attach: refusing: %s does not match the "
+			"running kernel: %s; nothing placed\n", file, err);
+		return -EPERM;
+	}
+	vsp_sym_set_slide(m->syms, slide);
+	mon_say(m, "kernel found; KASLR slide 0x%" PRIx64 "; symbols verified by "
+		"the profile's kallsyms digest (%zu windows, %" PRIu64 " round "
+		"trips, %.0f ms)", (uint64_t)slide, d->nwin, m->be.round_trips - rt0,
+		(double)(vsp_now_ns() - t0) / 1e6);
+	return 1;
+}
+
+/*
  * Once the kernel runs: symbols from the guest when no file gave them;
  * with a file, the KASLR slide, and the guest's own table to check the
  * file against.  A file whose slide cannot be found is refused: its
@@ -413,6 +456,8 @@ static int mon_find_slide(struct mon *m)
 		m->ksyms = m->syms;
 		return 0;
 	}
+	if ((rc = mon_kprof_digest(m, r.rip)) != 0)
+		return rc < 0 ? rc : 0;
 	/* The guest's own table gives the slide at once (both tables know
 	 * _text) and is what the file is then checked against. */
 	int64_t slide = 0;
