@@ -470,10 +470,10 @@ int vsp_kprof_load_mem(const char *text, size_t len, const char *name,
 			}
 		}
 	if (p->dig.nsyms && p->dig.nwin != stated) {
+		size_t got = p->dig.nwin;
 		vsp_kprof_free(p);
 		return vsp_errf(err, errlen, "%s: the kallsyms digest states %zu "
-				"windows and %zu follow", name, stated,
-				p->dig.nwin);
+				"windows and %zu follow", name, stated, got);
 	}
 	if (p->dig.nsyms)
 		p->dig.symbols_read = vsp_kprof_symbols_crc(text, len);
@@ -759,9 +759,10 @@ int vsp_kprof_digest_verify(const struct vsp_kprof *p, int64_t slide,
 				      PRIx64 " is not readable", pre,
 				      kp_tables[w->table], r[i].gva);
 		else if (kp_win_crc(w, buf[i], slide) != w->crc)
-			rc = vsp_errf(err, errlen, "the running kernel's %s%s differ "
-				      "from the profile's at 0x%" PRIx64, pre,
-				      kp_tables[w->table], r[i].gva);
+			rc = vsp_errf(err, errlen, "the profile's kallsyms digest "
+				      "does not match the running kernel's %s%s "
+				      "at 0x%" PRIx64, pre, kp_tables[w->table],
+				      r[i].gva);
 	}
 	free(buf);
 	return rc;
