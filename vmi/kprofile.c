@@ -8,7 +8,9 @@
  * of an unknown section, a size over the bound, a character outside
  * base64, a stream that does not inflate to the size stated, or a section
  * given twice stops the load with the line, and nothing of the file is
- * used.
+ * used; so does a malformed kallsyms digest line.  The digest's windows
+ * are CRC-32s, not bytes: a profile only needs to tell its kernel from
+ * another build, and 45 CRCs keep it small.
  */
 #include "vmi/kprofile.h"
 

@@ -25,7 +25,8 @@
  * BTF parser, the ORC table checks, each tail jump against the symbols).
  * Before any of it is used an attach compares windows of each section
  * with the running kernel's memory (vsp_kprof_verify): a profile of
- * another build stops the attach.
+ * another build stops the attach.  The symbols are checked the same way,
+ * by windows of the kernel's own kallsyms tables (the digest below).
  */
 #ifndef VSP_KPROFILE_H
 #define VSP_KPROFILE_H
