@@ -3,9 +3,9 @@
  *
  * Writes the kernel's symbol table as a profile (vmi/kallsyms.h,
  * vsp_ksyms_write) that `vsp attach --profile` reads, so an attach need
- * not decode the running kernel again; after the symbols, the kernel's
- * BTF, ORC tables and tail jumps (vmi/kprofile.h), so it need not copy
- * those either.  From a kernel image file (a
+ * not decode the running kernel again (it compares the kallsyms digest
+ * written after the symbols instead); then the kernel's BTF, ORC tables
+ * and tail jumps (vmi/kprofile.h), so it need not copy those either.  From a kernel image file (a
  * bzImage such as /boot/vmlinuz-X, or a vmlinux) nothing is booted: the
  * payload is decompressed (vmi/kimage.h) and the tables decoded from its
  * .rodata.  From a live guest the tables are copied from guest memory
@@ -34,13 +34,16 @@ static const char profile_help[] =
 	"--profile': from a kernel image file (bzImage payloads compressed\n"
 	"with gzip, bzip2, LZMA, XZ, LZ4 or zstd, or a vmlinux ELF) without\n"
 	"booting it, or from a running guest through its GDB stub.  The\n"
-	"symbols come from the kernel's own compressed kallsyms tables; its\n"
-	"BTF, ORC tables and the tail jumps of its text follow them, so that\n"
-	"an attach copies none of it from the guest.\n\n"
+	"symbols come from the kernel's own compressed kallsyms tables, with\n"
+	"a digest of those tables that an attach compares with the running\n"
+	"kernel instead of decoding them again; its BTF, ORC tables and the\n"
+	"tail jumps of its text follow them, so that an attach copies none of\n"
+	"it from the guest.\n\n"
 	"  -g, --gdb HOST:PORT    read a running guest through its GDB stub\n"
 	"  -o, --output FILE      where the profile goes (default -, stdout)\n"
-	"      --symbols-only     the symbols alone (an attach then copies the\n"
-	"                         rest from the guest when it needs it)\n"
+	"      --symbols-only     the symbols and their digest alone (an attach\n"
+	"                         then copies the rest from the guest when it\n"
+	"                         needs it)\n"
 	"  -s, --stats            print the time taken and the guest reads\n"
 	"  -h, --help             show this help\n\n"
 	"Exit status: 0 written, 2 usage or I/O error, 3 no symbol table found\n"
