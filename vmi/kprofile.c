@@ -685,7 +685,8 @@ static const struct vsp_kprof_window *kp_banner(const struct vsp_kprof_digest *d
 	return NULL;
 }
 
-#define KP_BASES 32	/* 2 MiB bases tried for the banner: 64 MiB of text */
+#define KP_BASES 64	/* 2 MiB bases tried for the banner: 128 MiB */
+#define KP_BASES_BATCH 8	/* ... a batch at a time (2 reads each at most) */
 
 int vsp_kprof_digest_slide(const struct vsp_kprof *p,
 			   const struct vsp_symtab *syms, uint64_t hint_ip,
@@ -699,38 +700,51 @@ int vsp_kprof_digest_slide(const struct vsp_kprof *p,
 		*reads = 0;
 	if (!p->dig.nsyms || !bw || hint_ip < VSP_KASLR_LO ||
 	    hint_ip >= VSP_KASLR_HI || vsp_sym_addr(syms, "_text", &lo) < 0 ||
-	    vsp_sym_addr(syms, "_etext", &hi) < 0)
+	    (vsp_sym_addr(syms, "_end", &hi) < 0 &&
+	     vsp_sym_addr(syms, "_etext", &hi) < 0))
 		return -1;
 	lo -= (uint64_t)own;
 	hi -= (uint64_t)own;
 	if (hi <= lo)
 		return -1;
-	/* As vsp_kaslr_find's first pass: the base whose text holds the
-	 * rip, then those below it that still reach it. */
+	/* As vsp_kaslr_find's first pass: the base whose image holds the
+	 * rip, then those below it that still reach it -- through the whole
+	 * image, not only its text: a guest stopped early in its boot runs
+	 * .init.text, past the data. */
 	uint64_t first = (hint_ip - VSP_KASLR_LO) / VSP_KASLR_ALIGN;
-	struct vsp_read r[KP_BASES];
-	int64_t cand[KP_BASES];
-	uint8_t (*buf)[VSP_KPROF_WINDOW_MAX] = malloc(KP_BASES * sizeof *buf);
-	size_t n = 0;
+	struct vsp_read r[KP_BASES_BATCH];
+	int64_t cand[KP_BASES_BATCH];
+	uint8_t (*buf)[VSP_KPROF_WINDOW_MAX] = malloc(KP_BASES_BATCH * sizeof *buf);
 	if (!buf)
 		return -1;
-	for (uint64_t k = 0; k <= first && k * VSP_KASLR_ALIGN <= hi - lo &&
-			     n < KP_BASES; k++) {
-		uint64_t base = VSP_KASLR_LO + (first - k) * VSP_KASLR_ALIGN +
-				(lo & (VSP_KASLR_ALIGN - 1));
-		cand[n] = (int64_t)(base - lo);
-		r[n] = (struct vsp_read){ bw->addr + (uint64_t)cand[n], buf[n],
-					  bw->len, 0 };
-		n++;
-	}
 	int rc = -1;
-	if (vsp_gread_batch(many, read, ctx, r, n, reads) == 0)
+	unsigned sent = 0;
+	for (uint64_t k = 0; rc < 0 && k <= first && k < KP_BASES &&
+			     k * VSP_KASLR_ALIGN <= hi - lo;) {
+		size_t n = 0;
+		for (; n < KP_BASES_BATCH && k <= first && k < KP_BASES &&
+		       k * VSP_KASLR_ALIGN <= hi - lo; k++) {
+			uint64_t base = VSP_KASLR_LO + (first - k) * VSP_KASLR_ALIGN +
+					(lo & (VSP_KASLR_ALIGN - 1));
+			cand[n] = (int64_t)(base - lo);
+			r[n] = (struct vsp_read){ bw->addr + (uint64_t)cand[n], buf[n],
+						  bw->len, 0 };
+			n++;
+		}
+		unsigned nb = 0;
+		int lrc = vsp_gread_batch(many, read, ctx, r, n, &nb);
+		sent += nb;
+		if (lrc < 0)
+			break;
 		for (size_t i = 0; i < n && rc < 0; i++)
 			if (r[i].got >= 0 && kp_win_crc(bw, buf[i], cand[i]) == bw->crc) {
 				*slide = cand[i];
 				rc = 0;
 			}
+	}
 	free(buf);
+	if (reads)
+		*reads = sent;
 	return rc;
 }
 

@@ -194,8 +194,9 @@ int vsp_kprof_verify(const struct vsp_kprof *p, enum vsp_kprof_id id,
 
 /*
  * The KASLR slide by the digest's linux_banner window, read at each 2 MiB
- * base from the one holding `hint_ip` (a paused vCPU's rip in kernel
- * text) down through the text `syms` spans, all of them in one batch.
+ * base from the one holding `hint_ip` (a paused vCPU's rip in the kernel
+ * image) down through the image `syms` spans (_text.._end), eight bases a
+ * batch: one batch when the rip is in the first 16 MiB of the image.
  * 0 with *slide, or -1 when no base holds the profile's banner (another
  * kernel, or a rip outside its text) or the profile has no digest.
  * *reads (may be NULL) gets the batches sent.

@@ -213,6 +213,14 @@ static void digest_checks(struct vsp_symtab *kt, const struct vsp_ksyms_loc *loc
 	ok(rc == 0 && (uint64_t)slide == k.slide && nb == 1 && batches == 1,
 	   "the slide by the banner window, in one batch (0x%llx, %u)",
 	   (unsigned long long)slide, nb);
+	uint64_t end = 0;
+	vsp_sym_addr(kt, "_end", &end);
+	batches = 0;
+	rc = ps ? vsp_kprof_digest_slide(&q, ps, end - 0x1000 + k.slide, run_many,
+					 run_read, &k, &slide, &nb) : -1;
+	ok(rc == 0 && (uint64_t)slide == k.slide && nb > 1 && batches == nb,
+	   "  ... and from a rip at the image's end, as early in a boot "
+	   "(%u batches)", nb);
 	batches = 0;
 	rc = vsp_kprof_digest_verify(&q, (int64_t)k.slide, run_many, run_read, &k,
 				     &nb, err, sizeof err);
