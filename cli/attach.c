@@ -71,6 +71,11 @@ static const char attach_help[] =
 	"                         of copies from the guest (symbols and sections\n"
 	"                         are verified against the running kernel; a\n"
 	"                         mismatch is refused, exit 3)\n"
+	"      --verify-symbols HOW  how a profile's symbols are verified: digest\n"
+	"                         (the default: windows of the kernel's kallsyms\n"
+	"                         tables the profile recorded, a few round trips)\n"
+	"                         or full (the running kernel's whole table\n"
+	"                         decoded and every trap site compared with it)\n"
 	"      --vmlinux FILE     the guest's vmlinux, for process context (BTF),\n"
 	"                         KASLR and call paths (ORC); default: vmlinux\n"
 	"                         beside --symbols, else BTF and ORC tables are\n"
@@ -137,7 +142,7 @@ enum {
 	OPT_FAIL_CLOSED, OPT_FAIL_OPEN, OPT_INTERACTIVE, OPT_AUDIT_FORMAT,
 	OPT_AUDIT_APPEND, OPT_METRICS, OPT_METRICS_FILE, OPT_METRICS_INTERVAL, OPT_QMP,
 	OPT_LIBVIRT, OPT_LIBVIRT_URI,
-	OPT_HISTORY
+	OPT_HISTORY, OPT_VERIFY_SYMBOLS
 };
 
 struct attach_args {
@@ -221,6 +226,7 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 		{ "symbols", required_argument, NULL, 'S' },
 		{ "profile", required_argument, NULL, 'P' },
 		{ "vmlinux", required_argument, NULL, OPT_VMLINUX },
+		{ "verify-symbols", required_argument, NULL, OPT_VERIFY_SYMBOLS },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "audit", required_argument, NULL, 'a' },
 		{ "audit-format", required_argument, NULL, OPT_AUDIT_FORMAT },
@@ -281,6 +287,14 @@ static int attach_parse(int argc, char **argv, struct attach_args *aa)
 			break;
 		case OPT_VMLINUX:
 			aa->mo.vmlinux = optarg;
+			break;
+		case OPT_VERIFY_SYMBOLS:
+			if (strcmp(optarg, "full") != 0 && strcmp(optarg, "digest") != 0) {
+				fprintf(stderr, "vsp attach: --verify-symbols must be "
+					"digest or full, not '%s'\n", optarg);
+				return 2;
+			}
+			aa->mo.verify_symbols_full = strcmp(optarg, "full") == 0;
 			break;
 		case 'm':
 			if (vsp_mode_parse(optarg, &aa->lo.mode) < 0) {

@@ -3,9 +3,9 @@
  *
  * Writes the kernel's symbol table as a profile (vmi/kallsyms.h,
  * vsp_ksyms_write) that `vsp attach --profile` reads, so an attach need
- * not decode the running kernel again; after the symbols, the kernel's
- * BTF, ORC tables and tail jumps (vmi/kprofile.h), so it need not copy
- * those either.  From a kernel image file (a
+ * not decode the running kernel again (it compares the kallsyms digest
+ * written after the symbols instead); then the kernel's BTF, ORC tables
+ * and tail jumps (vmi/kprofile.h), so it need not copy those either.  From a kernel image file (a
  * bzImage such as /boot/vmlinuz-X, or a vmlinux) nothing is booted: the
  * payload is decompressed (vmi/kimage.h) and the tables decoded from its
  * .rodata.  From a live guest the tables are copied from guest memory
@@ -34,13 +34,16 @@ static const char profile_help[] =
 	"--profile': from a kernel image file (bzImage payloads compressed\n"
 	"with gzip, bzip2, LZMA, XZ, LZ4 or zstd, or a vmlinux ELF) without\n"
 	"booting it, or from a running guest through its GDB stub.  The\n"
-	"symbols come from the kernel's own compressed kallsyms tables; its\n"
-	"BTF, ORC tables and the tail jumps of its text follow them, so that\n"
-	"an attach copies none of it from the guest.\n\n"
+	"symbols come from the kernel's own compressed kallsyms tables, with\n"
+	"a digest of those tables that an attach compares with the running\n"
+	"kernel instead of decoding them again; its BTF, ORC tables and the\n"
+	"tail jumps of its text follow them, so that an attach copies none of\n"
+	"it from the guest.\n\n"
 	"  -g, --gdb HOST:PORT    read a running guest through its GDB stub\n"
 	"  -o, --output FILE      where the profile goes (default -, stdout)\n"
-	"      --symbols-only     the symbols alone (an attach then copies the\n"
-	"                         rest from the guest when it needs it)\n"
+	"      --symbols-only     the symbols and their digest alone (an attach\n"
+	"                         then copies the rest from the guest when it\n"
+	"                         needs it)\n"
 	"  -s, --stats            print the time taken and the guest reads\n"
 	"  -h, --help             show this help\n\n"
 	"Exit status: 0 written, 2 usage or I/O error, 3 no symbol table found\n"
@@ -108,9 +111,34 @@ static int pf_sections(struct vsp_kprof *kp, const struct vsp_symtab *t,
 	return 0;
 }
 
+/* The kallsyms digest (vmi/kprofile.h) of the tables at `loc`, bound to
+ * the symbol lines that will be written from `t`. */
+static int pf_digest(struct vsp_kprof *kp, const struct vsp_symtab *t,
+		     const struct vsp_ksyms_loc *loc, int64_t slide,
+		     vsp_gread_fn read, void *ctx, const char *what)
+{
+	char *text = NULL, err[256];
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f || vsp_ksyms_write(f, t, "", "") < 0 || fclose(f) != 0) {
+		if (f)
+			free(text);
+		fprintf(stderr, "vsp profile: out of memory\n");
+		return -1;
+	}
+	uint32_t crc = vsp_kprof_symbols_crc(text, len);
+	free(text);
+	if (vsp_kprof_digest_collect(kp, loc, t, slide, crc, read, ctx, err,
+				     sizeof err) < 0) {
+		fprintf(stderr, "vsp profile: %s: %s\n", what, err);
+		return -1;
+	}
+	return 0;
+}
+
 static struct vsp_symtab *pf_from_gdb(const char *target, char *banner,
 				      size_t bsize, bool stats,
-				      struct vsp_kprof *kp)
+				      struct vsp_kprof *kp, bool sections)
 {
 	struct pf_guest g;
 	char err[256];
@@ -149,8 +177,9 @@ static struct vsp_symtab *pf_from_gdb(const char *target, char *banner,
 			" round trips; %.0f ms in all\n", ks.loc.nsyms,
 			(uint64_t)ks.slide, ks.bytes >> 10, ks.rodata,
 			g.be.round_trips, (double)(vsp_now_ns() - t0) / 1e6);
-	if (kp && pf_sections(kp, t, pf_read, &g, target, stats,
-			      g.be.round_trips, &g.be.round_trips) < 0) {
+	if (pf_digest(kp, t, &ks.loc, ks.slide, pf_read, &g, target) < 0 ||
+	    (sections && pf_sections(kp, t, pf_read, &g, target, stats,
+				     g.be.round_trips, &g.be.round_trips) < 0)) {
 		vsp_sym_free(t);
 		t = NULL;
 	}
@@ -161,7 +190,7 @@ out:
 
 static struct vsp_symtab *pf_from_file(const char *path, char *banner,
 				       size_t bsize, bool stats,
-				       struct vsp_kprof *kp)
+				       struct vsp_kprof *kp, bool sections)
 {
 	char err[256];
 	uint8_t *elf;
@@ -201,8 +230,9 @@ static struct vsp_symtab *pf_from_file(const char *path, char *banner,
 			loc.nsyms, how, len >> 20, (double)(t1 - t0) / 1e6,
 			(double)(vsp_now_ns() - t1) / 1e6);
 	struct vsp_kimage_buf kb = { elf, len };
-	if (kp && pf_sections(kp, t, vsp_kimage_gread, &kb, path, stats, 0,
-			      NULL) < 0) {
+	if (pf_digest(kp, t, &loc, 0, vsp_kimage_gread, &kb, path) < 0 ||
+	    (sections && pf_sections(kp, t, vsp_kimage_gread, &kb, path, stats,
+				     0, NULL) < 0)) {
 		vsp_sym_free(t);
 		t = NULL;
 	}
@@ -256,11 +286,10 @@ int vsp_cmd_profile(int argc, char **argv)
 		return 2;
 	char banner[256], source[300];
 	struct vsp_kprof kp = { 0 };
-	struct vsp_kprof *kpp = symbols_only ? NULL : &kp;
 	struct vsp_symtab *t = gdb ? pf_from_gdb(gdb, banner, sizeof banner, stats,
-						 kpp)
+						 &kp, !symbols_only)
 				   : pf_from_file(argv[optind], banner, sizeof banner,
-						  stats, kpp);
+						  stats, &kp, !symbols_only);
 	if (!t)
 		return 3;
 	snprintf(source, sizeof source, "%s%s", gdb ? "gdb " : "",

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "base/kinds.h"
+#include "vmi/gread.h"
 
 /* The x86-64 state the monitor reads and writes at a trap. */
 struct vsp_regs {
@@ -64,14 +65,6 @@ enum vsp_resume_how {
 struct vsp_resume {
 	enum vsp_resume_how how;
 	uint64_t addr;
-};
-
-/* One read of a batch (vsp_backend_ops.read_many). */
-struct vsp_read {
-	uint64_t gva;
-	void *buf;
-	size_t len;
-	long got;	/* as read() returns: bytes from the start, or < 0 */
 };
 
 struct vsp_backend;
@@ -141,7 +134,8 @@ struct vsp_backend_ops {
 	 * the guest's own bytes, never the monitor's trap instructions. */
 	long (*read)(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
 		     void *buf, size_t len);
-	/* The reads r[0..n) (n <= 16, each at most 1 KiB and within a page),
+	/* The reads r[0..n) (struct vsp_read, vmi/gread.h: n <=
+	 * VSP_GREAD_BATCH, each at most 1 KiB and within a page),
 	 * answered together in one round trip: each r[i].got as read()
 	 * returns.  Returns 0, or a negative code when the link failed.
 	 * NULL where reads cost no round trip (Xen maps guest memory). */

@@ -61,6 +61,62 @@ int vsp_gread_all(vsp_gread_fn read, void *ctx, uint64_t gva, void *buf,
 	return n >= 0 && (size_t)n == len ? 0 : -1;
 }
 
+/* Sends the pieces p[0..k) and marks the reads they came from. */
+static int gread_flush(vsp_gread_many_fn many, void *ctx, struct vsp_read *p,
+		       const size_t *from, size_t k, struct vsp_read *r,
+		       unsigned *batches)
+{
+	if (k == 0)
+		return 0;
+	(*batches)++;
+	if (many(ctx, p, k) < 0)
+		return -1;
+	for (size_t j = 0; j < k; j++)
+		if (p[j].got < 0 || (size_t)p[j].got != p[j].len)
+			r[from[j]].got = -1;
+	return 0;
+}
+
+int vsp_gread_batch(vsp_gread_many_fn many, vsp_gread_fn read, void *ctx,
+		    struct vsp_read *r, size_t n, unsigned *batches)
+{
+	struct vsp_read p[VSP_GREAD_BATCH];
+	size_t from[VSP_GREAD_BATCH], k = 0;
+	unsigned nb = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		r[i].got = (long)r[i].len;
+		if (!many) {
+			nb += r[i].len != 0;
+			if (vsp_gread_all(read, ctx, r[i].gva, r[i].buf, r[i].len) < 0)
+				r[i].got = -1;
+			continue;
+		}
+		for (size_t off = 0; off < r[i].len && rc == 0;) {
+			uint64_t a = r[i].gva + off;
+			size_t len = r[i].len - off;
+			size_t to_page = 4096 - (size_t)(a & 4095);
+			if (len > to_page)
+				len = to_page;
+			if (len > VSP_GREAD_PIECE)
+				len = VSP_GREAD_PIECE;
+			p[k] = (struct vsp_read){ a, (uint8_t *)r[i].buf + off, len, 0 };
+			from[k++] = i;
+			off += len;
+			if (k == VSP_GREAD_BATCH) {
+				rc = gread_flush(many, ctx, p, from, k, r, &nb);
+				k = 0;
+			}
+		}
+	}
+	if (rc == 0)
+		rc = gread_flush(many, ctx, p, from, k, r, &nb);
+	if (batches)
+		*batches = nb;
+	return rc;
+}
+
 /* True when [off, off + len) lies inside the mapping. */
 static bool kimg_in(const struct vsp_kimg *img, uint64_t off, uint64_t len)
 {

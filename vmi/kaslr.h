@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmi/gread.h"
 #include "vmi/symbols.h"
 
 /*
@@ -36,6 +37,16 @@ typedef long (*vsp_gread_fn)(void *ctx, uint64_t gva, void *buf, size_t len);
 /* Reads exactly len bytes or fails: 0 or -1. */
 int vsp_gread_all(vsp_gread_fn read, void *ctx, uint64_t gva, void *buf,
 		  size_t len);
+
+/*
+ * Reads r[0..n) whole, of any length and place: each is cut into pieces
+ * that fit a batch (vmi/gread.h), sent VSP_GREAD_BATCH at a time through
+ * `many`, or one by one through `read` when `many` is NULL.  r[i].got is
+ * r[i].len when all of it was read, else -1.  0, or -1 when the link
+ * failed.  *batches (may be NULL) gets the batches or reads sent.
+ */
+int vsp_gread_batch(vsp_gread_many_fn many, vsp_gread_fn read, void *ctx,
+		    struct vsp_read *r, size_t n, unsigned *batches);
 
 struct vsp_kimg;
 

@@ -8,7 +8,9 @@
  * the monitor runs every site it is about to trap through these checks:
  *
  *  - the address agrees with the running kernel's own kallsyms (when the
- *    table came from a file and the guest's could be decoded);
+ *    table came from a file and the guest's could be decoded; a profile
+ *    whose kallsyms digest matched the running kernel's tables instead,
+ *    vmi/kprofile.h, is checked by that and not decoded again);
  *  - the bytes there are a function entry as the kernel was built: with
  *    the vmlinux image, the ftrace NOP (`0f 1f 44 00 00`, after an
  *    optional endbr64) or a call to __fentry__ or ftrace's own entry

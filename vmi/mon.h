@@ -415,6 +415,7 @@ extern volatile sig_atomic_t mon_signal;
 void mon_say(struct mon *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 long mon_gread(void *ctx, uint64_t gva, void *buf, size_t len);
+int mon_gread_many(void *ctx, struct vsp_read *r, size_t n);
 void mon_gread_ahead(struct mon *m, const uint64_t *gva, size_t n);
 void mon_win_drop(struct mon *m);
 /* Installs the traps of m->p; mon_refusals has passed it.  Returns how

@@ -96,6 +96,19 @@ long mon_gread(void *ctx, uint64_t gva, void *buf, size_t len)
 	return m->be.ops->read(&m->be, m->vcpu, gva, buf, len);
 }
 
+/* Batched guest reads for vmi/kprofile.c: one round trip a batch where
+ * the backend batches reads, one read each otherwise. */
+int mon_gread_many(void *ctx, struct vsp_read *r, size_t n)
+{
+	struct mon *m = ctx;
+	if (m->be.ops->read_many)
+		return m->be.ops->read_many(&m->be, m->vcpu, r, n);
+	for (size_t i = 0; i < n; i++)
+		r[i].got = m->be.ops->read(&m->be, m->vcpu, r[i].gva, r[i].buf,
+					   r[i].len);
+	return 0;
+}
+
 /*
  * Fills windows for the small reads at gva[0..n) (8 bytes each) that a
  * site knows it will make, in one round trip where the backend batches
@@ -198,7 +211,8 @@ static int mon_kprof_check(struct mon *m, enum vsp_kprof_id id)
 {
 	char err[256];
 	unsigned reads;
-	if (vsp_kprof_verify(&m->kprof, id, vsp_sym_slide(m->syms), mon_gread, m,
+	if (vsp_kprof_verify(&m->kprof, id, vsp_sym_slide(m->syms),
+			     mon_gread_many, mon_gread, m,
 			     &reads, err, sizeof err) < 0) {
 		fprintf(stderr, "vsp attach: refusing: %s (%s); nothing placed\n",
 			err, m->o->symbols);
@@ -375,6 +389,49 @@ static struct vsp_symtab *mon_kallsyms(struct mon *m, uint64_t rip, char *err,
 }
 
 /*
+ * A profile's symbols verified by its kallsyms digest instead of the
+ * guest's whole table: the slide from the profile's linux_banner near the
+ * rip, then every window of the tables compared, a few batched reads in
+ * all.  1 verified (the slide set); 0 when the digest cannot say (none,
+ * symbols changed since it was taken, no banner near the rip: the full
+ * decode follows); -EPERM, said, when the tables differ.
+ */
+static int mon_kprof_digest(struct mon *m, uint64_t rip)
+{
+	const struct vsp_kprof_digest *d = &m->kprof.dig;
+	const char *file = m->o->symbols;
+	if (!d->nsyms || m->o->verify_symbols_full)
+		return 0;
+	if (d->symbols != d->symbols_read) {
+		mon_say(m, "%s: its symbols are not those its kallsyms digest was "
+			"taken with; checking them against the guest's own table",
+			file);
+		return 0;
+	}
+	uint64_t rt0 = m->be.round_trips, t0 = vsp_now_ns();
+	int64_t slide;
+	if (vsp_kprof_digest_slide(&m->kprof, m->syms, rip, mon_gread_many,
+				   mon_gread, m, &slide, NULL) < 0) {
+		mon_say(m, "%s: its kernel's banner is not where the vCPU runs; "
+			"checking its symbols against the guest's own table", file);
+		return 0;
+	}
+	char err[256];
+	if (vsp_kprof_digest_verify(&m->kprof, slide, mon_gread_many, mon_gread,
+				    m, NULL, err, sizeof err) < 0) {
+		fprintf(stderr, "vsp attach: refusing: %s does not match the "
+			"running kernel: %s; nothing placed\n", file, err);
+		return -EPERM;
+	}
+	vsp_sym_set_slide(m->syms, slide);
+	mon_say(m, "kernel found; KASLR slide 0x%" PRIx64 "; symbols verified by "
+		"the profile's kallsyms digest (%zu windows, %" PRIu64 " round "
+		"trips, %.0f ms)", (uint64_t)slide, d->nwin, m->be.round_trips - rt0,
+		(double)(vsp_now_ns() - t0) / 1e6);
+	return 1;
+}
+
+/*
  * Once the kernel runs: symbols from the guest when no file gave them;
  * with a file, the KASLR slide, and the guest's own table to check the
  * file against.  A file whose slide cannot be found is refused: its
@@ -399,6 +456,8 @@ static int mon_find_slide(struct mon *m)
 		m->ksyms = m->syms;
 		return 0;
 	}
+	if ((rc = mon_kprof_digest(m, r.rip)) != 0)
+		return rc < 0 ? rc : 0;
 	/* The guest's own table gives the slide at once (both tables know
 	 * _text) and is what the file is then checked against. */
 	int64_t slide = 0;
@@ -529,14 +588,21 @@ static int mon_load_guest_info(struct mon *m)
 	char err[256];
 	const struct vsp_monitor_opts *o = m->o;
 	if (o->symbols) {
-		m->syms = vsp_sym_load(o->symbols, err, sizeof err);
-		if (!m->syms) {
+		/* Read once: the symbols and, in a profile, its BTF, ORC
+		 * tables and tail jumps, used instead of copying them from
+		 * the guest. */
+		char *text;
+		size_t len;
+		if (vsp_sym_read_file(o->symbols, &text, &len, err, sizeof err) < 0) {
 			fprintf(stderr, "vsp attach: %s\n", err);
 			return -1;
 		}
-		/* A profile's BTF, ORC tables and tail jumps, when it has
-		 * them: used instead of copying them from the guest. */
-		if (vsp_kprof_load(o->symbols, &m->kprof, err, sizeof err) < 0) {
+		m->syms = vsp_sym_load_mem(text, len, o->symbols, err, sizeof err);
+		int rc = m->syms ? vsp_kprof_load_mem(text, len, o->symbols,
+						      &m->kprof, err, sizeof err)
+				 : -1;
+		free(text);
+		if (rc < 0) {
 			fprintf(stderr, "vsp attach: %s\n", err);
 			return -1;
 		}

@@ -56,6 +56,9 @@ struct vsp_monitor_opts {
 	const char *target;	/* "HOST:PORT", a Xen domain */
 	const char *symbols;	/* System.map or kallsyms dump; NULL: none */
 	const char *vmlinux;	/* for BTF and KASLR checks; NULL: none */
+	/* Verify a profile's symbols by decoding the guest's whole kallsyms
+	 * table, not by the profile's kallsyms digest. */
+	bool verify_symbols_full;
 	struct vsp_policy *policy;	/* borrowed */
 	FILE *audit;		/* NULL: no audit records (unless audit_sink) */
 	struct vsp_sink *audit_sink;	/* borrowed; set: records go here */

@@ -316,22 +316,25 @@ fail:
 	return NULL;
 }
 
-struct vsp_symtab *vsp_sym_load(const char *path, char *err, size_t errlen)
+int vsp_sym_read_file(const char *path, char **text, size_t *len, char *err,
+		      size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	struct vsp_symtab *t = NULL;
+	size_t n = 0, cap = 0;
+	int rc = -1;
 
+	*text = NULL;
+	*len = 0;
 	if (!f) {
 		vsp_errf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
+		return -1;
 	}
 	/* /proc/kallsyms reports size 0: read until EOF. */
 	for (;;) {
-		size_t n;
+		size_t got;
 
-		if (len == cap) {
+		if (n == cap) {
 			char *nb;
 
 			if (cap >= SYM_MAX_FILE) {
@@ -348,19 +351,35 @@ struct vsp_symtab *vsp_sym_load(const char *path, char *err, size_t errlen)
 			}
 			buf = nb;
 		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0)
 			break;
 	}
 	if (ferror(f)) {
 		vsp_errf(err, errlen, "%s: read error", path);
 		goto out;
 	}
-	t = vsp_sym_load_mem(buf, len, path, err, errlen);
+	*text = buf;
+	*len = n;
+	buf = NULL;
+	rc = 0;
 out:
 	free(buf);
 	fclose(f);
+	return rc;
+}
+
+struct vsp_symtab *vsp_sym_load(const char *path, char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	struct vsp_symtab *t;
+
+	if (vsp_sym_read_file(path, &buf, &len, err, errlen) < 0)
+		return NULL;
+	t = vsp_sym_load_mem(buf, len, path, err, errlen);
+	free(buf);
 	return t;
 }
 

@@ -48,6 +48,13 @@ struct vsp_symtab *vsp_sym_load_mem(const char *text, size_t len,
 				    const char *name, char *err,
 				    size_t errlen);
 
+/* The whole file at `path` (read to EOF, as /proc/kallsyms needs) into
+ * *text, which the caller frees: for a caller that parses one file for
+ * more than its symbols (a profile's sections, vmi/kprofile.h).  0, or -1
+ * with a message. */
+int vsp_sym_read_file(const char *path, char **text, size_t *len, char *err,
+		      size_t errlen);
+
 void vsp_sym_free(struct vsp_symtab *t);
 
 /* Every address in and out of the table moves by `slide` (run - link). */

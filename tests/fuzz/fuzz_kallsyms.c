@@ -78,12 +78,47 @@ static const char fz_map[] =
 	"ffffffff81000080 D fz_var\n"
 	"ffffffff81000100 T _etext\n";
 
+/* Kernel memory that is the fuzz input again, at every address. */
+static long fz_echo(void *ctx, uint64_t gva, void *buf, size_t len)
+{
+	const struct vsp_kprof *p = ctx;
+	memset(buf, (int)(gva ^ p->dig.nsyms) & 0xff, len);
+	return gva & 0x100000 ? -14 : (long)len;
+}
+
+/* A digest loaded is bounded, and checking it against any memory (and
+ * finding a slide by it) ends without a fault. */
+static void fz_digest(const struct vsp_kprof *p)
+{
+	const struct vsp_kprof_digest *d = &p->dig;
+	if (!d->nsyms)
+		return;
+	if (!d->nwin || d->nwin > VSP_KPROF_WINDOWS_MAX)
+		FZ_FAIL("kprofile: a digest of %zu windows", d->nwin);
+	for (size_t i = 0; i < d->nwin; i++)
+		if (!d->win[i].len || d->win[i].len > VSP_KPROF_WINDOW_MAX ||
+		    (unsigned)d->win[i].table >= VSP_KPROF_NTABLE)
+			FZ_FAIL("kprofile: digest window %zu of %u bytes", i,
+				d->win[i].len);
+	char err[256];
+	(void)vsp_kprof_digest_verify(p, 0x2000000, NULL, fz_echo, (void *)p,
+				      NULL, err, sizeof err);
+	struct vsp_symtab *t = vsp_sym_load_mem(fz_map, sizeof fz_map - 1, "fz",
+						err, sizeof err);
+	int64_t slide;
+	if (t)
+		(void)vsp_kprof_digest_slide(p, t, 0xffffffff81000010ull, NULL,
+					     fz_echo, (void *)p, &slide, NULL);
+	vsp_sym_free(t);
+}
+
 static void fz_kprof(const uint8_t *b, size_t n)
 {
 	char err[256];
 	struct vsp_kprof p;
 	if (vsp_kprof_load_mem((const char *)b, n, "fuzz", &p, err, sizeof err) < 0)
 		return;
+	fz_digest(&p);
 	for (int i = 0; i < VSP_KPROF_NSEC; i++) {
 		const struct vsp_kprof_sec *s = &p.sec[i];
 		if (!s->data)

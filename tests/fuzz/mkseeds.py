@@ -348,7 +348,12 @@ kp = ('# vsp profile 1\nffffffff81000000 T fz_a\n' +
       kprof_sec('orc_unwind_ip', 0xffffffff82100000, bytes(16)) +
       kprof_sec('orc_unwind', 0xffffffff82100010, bytes(24)) +
       kprof_sec('tails', 0, struct.pack('<QQ', 0xffffffff81000040, 0xffffffff81000000)))
-for name, data in (('profile-sections', kp),
+digest = ('# vsp profile 1\nffffffff81000000 T _text\nffffffff81000100 T _etext\n'
+          '# kallsyms-digest 1 nsyms 3 symbols 0x1a2b3c4d windows 3\n'
+          '# kallsyms-window linux_banner 0xffffffff82000000 32 0x12345678\n'
+          '# kallsyms-window offsets 0xffffffff82000200 512 0x9abcdef0\n'
+          '# kallsyms-window relative_base 0xffffffff82000400 8 0x0\n')
+for name, data in (('profile-sections', kp), ('profile-digest', digest),
                    ('profile-tails-bad', kprof_sec('tails', 0, struct.pack('<QQ', 0xffffffff81000080, 0xffffffff81000000)))):
     with open(os.path.join(here, 'corpus/kallsyms', name), 'wb') as f:
         f.write(b'\x03' + data.encode())

@@ -85,6 +85,9 @@ ok "vsp profile of the vmlinuz carries the BTF, ORC tables and tail jumps" \
 	test "$(grep -c '^# section \(btf\|orc_unwind_ip\|orc_unwind\|tails\) ' "$T/k.profile")" -eq 4
 kaslr_run penforce --stats --profile "$T/k.profile" "$T/cred.vsp" -- 'cred_walk 2' 'cred_sneak'
 ok "profile, enforce: vsp attach exits 0" eq "$VSP_RC" 0
+ok "profile: its symbols verified by its kallsyms digest, not by decoding the guest's table" \
+	bash -c "grep -q \"symbols verified by the profile's kallsyms digest\" '$T/penforce.err' &&
+		! grep -q 'kernel symbols from guest memory' '$T/penforce.err'"
 ok "profile: process context from the profile's BTF" \
 	grep -q "process context from the profile's BTF" "$T/penforce.err"
 ok "profile: call paths by the profile's ORC tables" \
@@ -135,4 +138,25 @@ ok "another kernel's BTF in the profile: exit 3" eq "$VSP_RC" 3
 ok "  ... the message names the BTF" grep -q "refusing: the profile's BTF is not the running kernel's" "$T/pother.err"
 ok "  ... no trap placed" bash -c "! grep -q '^vsp attach: trap ' '$T/pother.err'"
 ok "  ... the guest ran on untouched" grep -q "VSP cred_sneak setreuid=0" "$T/pother.log"
+
+# 6. A profile whose kallsyms digest is not the running kernel's (one
+# window's CRC changed): refused by the digest, exit 3, nothing placed.
+python3 - "$T/k.profile" "$T/digest.profile" <<'PY'
+import sys
+out, done = [], False
+for line in open(sys.argv[1]):
+    f = line.split()
+    if not done and line.startswith("# kallsyms-window names "):
+        f[5] = "0x%08x" % (int(f[5], 16) ^ 1)
+        line, done = " ".join(f) + "\n", True
+    out.append(line)
+open(sys.argv[2], "w").writelines(out)
+PY
+ok "  (one window of kallsyms_names changed)" bash -c "! cmp -s '$T/k.profile' '$T/digest.profile'"
+kaslr_run pdigest --profile "$T/digest.profile" "$T/cred.vsp" -- 'cred_sneak'
+ok "another kernel's kallsyms in the digest: exit 3" eq "$VSP_RC" 3
+ok "  ... the message names the table" \
+	grep -q "refusing: .*kallsyms digest does not match the running kernel's kallsyms_names" "$T/pdigest.err"
+ok "  ... no trap placed" bash -c "! grep -q '^vsp attach: trap ' '$T/pdigest.err'"
+ok "  ... the guest ran on untouched" grep -q "VSP cred_sneak setreuid=0" "$T/pdigest.log"
 done_testing

@@ -78,9 +78,11 @@ for f in "${FLAVOURS[@]}"; do
 	ok "$f, --profile: vsp attach exits 0" eq "$VSP_RC" 0
 	ok "$f, --profile: open(/etc/shadow) fails with EACCES" grep -qx "VSP open /etc/shadow err EACCES 13" <<<"$r"
 	ok "$f, --profile: open(/etc/hostname) succeeds" grep -qx "VSP open /etc/hostname ok vspguest" <<<"$r"
+	ok "$f, --profile: symbols verified by the profile's kallsyms digest" \
+		grep -q "symbols verified by the profile's kallsyms digest" "$T/$f-prof.err"
 	ok "$f, --profile: process context from the profile's BTF" \
 		grep -q "process context from the profile's BTF" "$T/$f-prof.err"
-	grep -E "profile's BTF|^attach:" "$T/$f-prof.err" | sed "s/^/# $f: /"
+	grep -E "profile's BTF|kallsyms digest|^attach:" "$T/$f-prof.err" | sed "s/^/# $f: /"
 
 	# -- the other flavour's profile: another build, refused.
 	krun "$f-other" "$f" --profile "$T/$other.profile" "$DEMO" -- 'vsp_open /etc/shadow'

@@ -56,6 +56,9 @@ ok "text and data symbols all there" test "$(grep -c ' [TtDdBbRr] ' "$T/kallsyms
 "$VSP" profile -o "$T/image.profile" "$VMLINUZ" 2>/dev/null
 ok "vsp profile of the vmlinuz gives the same symbols" \
 	cmp <(grep -v '^#' "$T/image.profile") <(grep -v '^#' "$T/live.profile")
+ok "  ... and the same kallsyms digest, link-time, from the image and the live guest ($(grep -c '^# kallsyms-window ' "$T/live.profile") windows)" \
+	bash -c "grep -q '^# kallsyms-digest 1 ' '$T/live.profile' &&
+		cmp <(grep '^# kallsyms-' '$T/image.profile') <(grep '^# kallsyms-' '$T/live.profile')"
 # The sections after the symbols: the BTF and ORC tables the guest runs
 # with are the image's, byte for byte.  The tail jumps scanned from the
 # running text are the image's but for the returns: in the image every

@@ -31,9 +31,11 @@
 # (so the monitor needs the kernel's symbols, BTF, ORC tables and tail
 # jumps), from the bare stub to the traps placed, with nothing but the
 # stub, with a profile of the symbols alone, and with a profile carrying
-# the rest too (`vsp profile VMLINUZ`); and the time `vsp profile` takes
-# on the kernel image.  Columns: the attach's time and round trips, as
-# `--stats` prints them.
+# the rest too (`vsp profile VMLINUZ`), its symbols verified by the
+# profile's kallsyms digest and, as --verify-symbols=full does, by the
+# guest's whole kallsyms table; and the time `vsp profile` takes on the
+# kernel image.  Columns: the attach's time and round trips, as `--stats`
+# prints them.  MEASURE=attach runs this table alone.
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
@@ -73,6 +75,7 @@ run() {
 	grep '^integrity:' "$T/$name.err" | sed 's/^/#   /' || true
 }
 
+if [ "${MEASURE:-}" != attach ]; then
 printf '%-28s %9s %9s %7s %7s %9s %9s\n' "vsp_loop $N" "loop ms" "wall s" traps "rt/trap" "ms/trap" "engine"
 run "no monitor"
 run "attached, no rules" "$T/empty.vsp"
@@ -122,6 +125,7 @@ wrun() {
 printf '\n%-28s %9s %7s %7s %7s %9s\n' "$W writes of modprobe" "loop ms" hits events "rt/hit" "ms/hit"
 wrun "no monitor"
 wrun "modprobe_path watched, log" "$T/write.vsp"
+fi
 
 # Attaching.
 cat >"$T/cred.vsp" <<'POL'
@@ -149,4 +153,6 @@ printf '\n%-40s %9s %9s\n' "attach, call-path rule, KASLR" "ms" "rt"
 arun "the stub alone"
 arun "--profile, symbols only" --profile "$T/syms.profile"
 arun "--profile with BTF, ORC, tail jumps" --profile "$T/full.profile"
+arun "  the same, --verify-symbols=full" --profile "$T/full.profile" \
+	--verify-symbols=full
 printf '%-40s %9d\n' "vsp profile VMLINUZ (ms)" $(((t1 - t0) / 1000000))

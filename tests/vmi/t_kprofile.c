@@ -10,6 +10,7 @@
  * not join function starts must not be taken.  With the guest kernel
  * cached, the real vmlinuz gives the sections an attach would copy.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,20 @@ static long mem_read(void *ctx, uint64_t gva, void *buf, size_t len)
 	return -14;
 }
 
+/* The same as a backend that batches reads: one call a batch. */
+static unsigned batches;
+static int mem_many(void *ctx, struct vsp_read *r, size_t n)
+{
+	batches++;
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].len > VSP_GREAD_PIECE ||
+		    (r[i].gva & 4095) + r[i].len > 4096)
+			return -22;	/* what the backend would refuse */
+		r[i].got = mem_read(ctx, r[i].gva, r[i].buf, r[i].len);
+	}
+	return 0;
+}
+
 static void make_kernel(void)
 {
 	memset(text, 0xcc, sizeof text);
@@ -105,6 +120,229 @@ static char *edit(const char *s, const char *from, const char *to)
 	char *o = malloc(n);
 	snprintf(o, n, "%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
 	return o;
+}
+
+/* The image's kernel as it runs at `slide`: its bytes at run-time
+ * addresses, kallsyms_relative_base relocated as boot relocates it, and
+ * optionally one byte changed (another build). */
+struct run_kernel {
+	struct vsp_kimage_buf kb;
+	uint64_t slide, rb, flip;
+	bool relocate;
+};
+
+static long run_read(void *ctx, uint64_t gva, void *buf, size_t len)
+{
+	struct run_kernel *k = ctx;
+	uint64_t a = gva - k->slide;
+	long n = vsp_kimage_gread(&k->kb, a, buf, len);
+	if (n <= 0)
+		return n;
+	if (k->relocate && a <= k->rb && k->rb + 8 <= a + (uint64_t)n) {
+		uint64_t v;
+		memcpy(&v, (uint8_t *)buf + (k->rb - a), 8);
+		v += k->slide;
+		memcpy((uint8_t *)buf + (k->rb - a), &v, 8);
+	}
+	if (k->flip >= a && k->flip < a + (uint64_t)n)
+		((uint8_t *)buf)[k->flip - a] ^= 1;
+	return n;
+}
+
+static int run_many(void *ctx, struct vsp_read *r, size_t n)
+{
+	batches++;
+	if (n > VSP_GREAD_BATCH)
+		return -22;
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].len > VSP_GREAD_PIECE ||
+		    (r[i].gva & 4095) + r[i].len > 4096)
+			return -22;
+		r[i].got = run_read(ctx, r[i].gva, r[i].buf, r[i].len);
+	}
+	return 0;
+}
+
+/* The digest of the image's kernel, written, loaded back and checked
+ * against that kernel running at a slide and against others. */
+static void digest_checks(struct vsp_symtab *kt, const struct vsp_ksyms_loc *loc,
+			  const uint8_t *elf, size_t len)
+{
+	char err[256], *syms = NULL, *prof = NULL;
+	size_t slen = 0, plen = 0;
+	FILE *f = open_memstream(&syms, &slen);
+	vsp_ksyms_write(f, kt, "", "t");
+	fclose(f);
+	struct run_kernel k = { { elf, len }, 0, loc->relative_base, 0, true };
+	struct vsp_kprof p;
+	memset(&p, 0, sizeof p);
+	int rc = vsp_kprof_digest_collect(&p, loc, kt, 0,
+					  vsp_kprof_symbols_crc(syms, slen),
+					  run_read, &k, err, sizeof err);
+	ok(rc == 0 && p.dig.nsyms == loc->nsyms && p.dig.nwin > 30,
+	   "the digest of the image's kallsyms (%zu windows): %s", p.dig.nwin,
+	   rc == 0 ? "ok" : err);
+	f = open_memstream(&prof, &plen);
+	fputs(syms, f);
+	vsp_kprof_write(f, &p);
+	fclose(f);
+	ok(strstr(prof, "\n# kallsyms-digest 1 nsyms ") &&
+	   strstr(prof, "\n# kallsyms-window names 0xffffffff8"),
+	   "written after the symbols as '# kallsyms-' lines");
+	struct vsp_kprof q;
+	rc = vsp_kprof_load_mem(prof, plen, "k.profile", &q, err, sizeof err);
+	ok(rc == 0 && q.dig.nwin == p.dig.nwin && q.dig.symbols == p.dig.symbols &&
+	   q.dig.symbols_read == q.dig.symbols &&
+	   memcmp(q.dig.win, p.dig.win, p.dig.nwin * sizeof p.dig.win[0]) == 0,
+	   "loaded back the same, bound to the symbols it was written with");
+	struct vsp_symtab *ps = vsp_sym_load_mem(prof, plen, "k.profile", err,
+						 sizeof err);
+	ok(ps && vsp_sym_count(ps) == vsp_sym_count(kt),
+	   "  ... and the file is still a System.map to the symbol loader");
+
+	/* The kernel running at a KASLR slide: found by the banner, every
+	 * window the same, in a few batches. */
+	k.slide = 0x2a400000;
+	uint64_t text = 0;
+	vsp_sym_addr(kt, "_text", &text);
+	int64_t slide = 0;
+	unsigned nb = 0;
+	batches = 0;
+	rc = ps ? vsp_kprof_digest_slide(&q, ps, text + k.slide + 0x345678,
+					 run_many, run_read, &k, &slide, &nb) : -1;
+	ok(rc == 0 && (uint64_t)slide == k.slide && nb == 1 && batches == 1,
+	   "the slide by the banner window, in one batch (0x%llx, %u)",
+	   (unsigned long long)slide, nb);
+	uint64_t end = 0;
+	vsp_sym_addr(kt, "_end", &end);
+	batches = 0;
+	rc = ps ? vsp_kprof_digest_slide(&q, ps, end - 0x1000 + k.slide, run_many,
+					 run_read, &k, &slide, &nb) : -1;
+	ok(rc == 0 && (uint64_t)slide == k.slide && nb > 1 && batches == nb,
+	   "  ... and from a rip at the image's end, as early in a boot "
+	   "(%u batches)", nb);
+	batches = 0;
+	rc = vsp_kprof_digest_verify(&q, (int64_t)k.slide, run_many, run_read, &k,
+				     &nb, err, sizeof err);
+	ok(rc == 0 && nb <= 4 && batches == nb,
+	   "every window matches the running kernel, %u batches for %zu windows",
+	   nb, q.dig.nwin);
+	rc = vsp_kprof_digest_verify(&q, (int64_t)k.slide, NULL, run_read, &k,
+				     &nb, err, sizeof err);
+	ok(rc == 0 && nb == q.dig.nwin, "  ... and read one by one without a "
+	   "batching backend (%u reads)", nb);
+
+	/* Another build: a byte of each table changed in turn. */
+	for (size_t i = 0; i < q.dig.nwin; i++) {
+		const struct vsp_kprof_window *w = &q.dig.win[i];
+		if (i && w->table == q.dig.win[i - 1].table &&
+		    (i + 1 == q.dig.nwin || w->table == q.dig.win[i + 1].table))
+			continue;	/* the first and last of each table */
+		k.flip = w->addr + w->len - 1;
+		rc = vsp_kprof_digest_verify(&q, (int64_t)k.slide, run_many,
+					     run_read, &k, NULL, err, sizeof err);
+		ok(rc < 0 && strstr(err, "does not match the running kernel's"),
+		   "a byte changed at 0x%llx: %s",
+		   (unsigned long long)k.flip, err);
+	}
+	k.flip = 0;
+	k.relocate = false;
+	rc = vsp_kprof_digest_verify(&q, (int64_t)k.slide, run_many, run_read, &k,
+				     NULL, err, sizeof err);
+	ok(rc < 0 && strstr(err, "kallsyms_relative_base"),
+	   "a relative base not moved by the slide: %s", err);
+	k.relocate = true;
+	rc = vsp_kprof_digest_verify(&q, (int64_t)k.slide + 0x200000, run_many,
+				     run_read, &k, NULL, err, sizeof err);
+	ok(rc < 0, "the wrong slide: %s", err);
+	rc = ps ? vsp_kprof_digest_slide(&q, ps, text + 0x345678 + 0x10000000,
+					 run_many, run_read, &k, &slide, NULL) : 0;
+	ok(rc < 0, "no banner below the rip: no slide");
+	k.flip = q.dig.win[0].addr + 20;	/* the banner: another build */
+	rc = ps ? vsp_kprof_digest_slide(&q, ps, text + k.slide + 0x345678,
+					 run_many, run_read, &k, &slide, NULL) : 0;
+	ok(rc < 0, "another kernel's banner: no slide");
+	k.flip = 0;
+
+	/* The file edited after it was written. */
+	char *e = edit(prof, "\n0000000000000000 A fixed_percpu_data",
+		       "\n0000000000000008 A fixed_percpu_data");
+	rc = vsp_kprof_load_mem(e, strlen(e), "k.profile", &q, err, sizeof err);
+	ok(rc == 0 && q.dig.symbols_read != q.dig.symbols,
+	   "a symbol changed since: the digest no longer vouches for them");
+	free(e);
+	char crc[16];
+	snprintf(crc, sizeof crc, " 0x%08x\n", p.dig.win[5].crc);
+	char to[16];
+	snprintf(to, sizeof to, " 0x%08x\n", p.dig.win[5].crc ^ 1);
+	e = edit(prof, crc, to);
+	rc = vsp_kprof_load_mem(e, strlen(e), "k.profile", &q, err, sizeof err);
+	rc = rc == 0 ? vsp_kprof_digest_verify(&q, (int64_t)k.slide, run_many,
+					       run_read, &k, NULL, err,
+					       sizeof err) : 0;
+	ok(rc < 0 && strstr(err, "does not match"), "a digest that does not match: %s",
+	   err);
+	free(e);
+	vsp_sym_free(ps);
+	free(syms);
+	free(prof);
+}
+
+/* Digest lines the loader refuses, each with its line. */
+static void digest_damage(void)
+{
+	static const char head[] = "ffffffff81000000 T fa\n";
+	struct {
+		const char *what, *lines, *want;
+	} bad[] = {
+		{ "a window before its digest",
+		  "# kallsyms-window names 0xffffffff82000000 16 0x1\n",
+		  "before the digest" },
+		{ "fewer windows than stated",
+		  "# kallsyms-digest 1 nsyms 9 symbols 0x1 windows 2\n"
+		  "# kallsyms-window names 0xffffffff82000000 16 0x1\n",
+		  "states 2 windows and 1 follow" },
+		{ "more windows than stated",
+		  "# kallsyms-digest 1 nsyms 9 symbols 0x1 windows 1\n"
+		  "# kallsyms-window names 0xffffffff82000000 16 0x1\n"
+		  "# kallsyms-window names 0xffffffff82000200 16 0x1\n",
+		  "more kallsyms windows than" },
+		{ "an unknown table",
+		  "# kallsyms-digest 1 nsyms 9 symbols 0x1 windows 1\n"
+		  "# kallsyms-window nomes 0xffffffff82000000 16 0x1\n",
+		  "unknown kallsyms table 'nomes'" },
+		{ "a window too long",
+		  "# kallsyms-digest 1 nsyms 9 symbols 0x1 windows 1\n"
+		  "# kallsyms-window names 0xffffffff82000000 513 0x1\n",
+		  "not 1..512 bytes" },
+		{ "a window outside the kernel",
+		  "# kallsyms-digest 1 nsyms 9 symbols 0x1 windows 1\n"
+		  "# kallsyms-window names 0x1000 16 0x1\n",
+		  "not in the kernel image" },
+		{ "a later version",
+		  "# kallsyms-digest 2 nsyms 9 symbols 0x1 windows 1\n",
+		  "version 2" },
+		{ "a digest without its fields", "# kallsyms-digest 1\n",
+		  "want '# kallsyms-digest 1" },
+		{ "a digest given twice",
+		  "# kallsyms-digest 1 nsyms 9 symbols 0x1 windows 1\n"
+		  "# kallsyms-digest 1 nsyms 9 symbols 0x1 windows 1\n",
+		  "given twice" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char text_[512], err[256] = "";
+		snprintf(text_, sizeof text_, "%s%s", head, bad[i].lines);
+		struct vsp_kprof z;
+		int rc = load_text(text_, &z, err, sizeof err);
+		ok(rc < 0 && strstr(err, bad[i].want) &&
+		   strncmp(err, "t.profile:", 10) == 0 && !z.dig.nsyms,
+		   "%s: %s", bad[i].what, err);
+	}
+	char err[256];
+	struct vsp_kprof z;
+	ok(load_text("ffffffff81000000 T fa\n# kallsyms-other x\n", &z, err,
+		     sizeof err) == 0 && !z.dig.nsyms,
+	   "another '# kallsyms-' line: left alone");
 }
 
 int main(void)
@@ -179,19 +417,24 @@ int main(void)
 	/* -- compared with the running kernel. */
 	unsigned nr = 0;
 	for (int i = 0; i < VSP_KPROF_TAILS; i++) {
-		rc = vsp_kprof_verify(&q, i, (int64_t)SLIDE, mem_read, NULL, &nr, err,
-				      sizeof err);
+		rc = vsp_kprof_verify(&q, i, (int64_t)SLIDE, NULL, mem_read, NULL,
+				      &nr, err, sizeof err);
 		ok(rc == 0 && nr == 8, "%s matches the kernel it came from (%u reads)",
 		   vsp_kprof_name(i), nr);
+		batches = 0;
+		rc = vsp_kprof_verify(&q, i, (int64_t)SLIDE, mem_many, mem_read,
+				      NULL, &nr, err, sizeof err);
+		ok(rc == 0 && nr == 1 && batches == 1,
+		   "  ... and its 8 windows are one batch (%u)", batches);
 	}
 	ro[0x2ff] ^= 1;	/* the last window */
-	rc = vsp_kprof_verify(&q, VSP_KPROF_BTF, (int64_t)SLIDE, mem_read, NULL,
-			      NULL, err, sizeof err);
+	rc = vsp_kprof_verify(&q, VSP_KPROF_BTF, (int64_t)SLIDE, mem_many,
+			      mem_read, NULL, NULL, err, sizeof err);
 	ok(rc < 0 && strstr(err, "not the running kernel's"),
 	   "another kernel's BTF is told apart: %s", err);
 	ro[0x2ff] ^= 1;
 	rc = vsp_kprof_verify(&q, VSP_KPROF_ORC, (int64_t)SLIDE + 0x1000000,
-			      mem_read, NULL, NULL, err, sizeof err);
+			      mem_many, mem_read, NULL, NULL, err, sizeof err);
 	ok(rc < 0 && strstr(err, "not readable"), "memory that is not there: %s", err);
 
 	/* -- an unwinder takes the profile's ORC tables and tail jumps. */
@@ -283,6 +526,7 @@ int main(void)
 	vsp_kprof_free(&q);
 	vsp_kprof_free(&p);
 	free(buf);
+	digest_damage();
 
 	/* -- the real kernel image: what an attach would copy. */
 	const char *cache = getenv("VSP_CACHE"), *home = getenv("HOME");
@@ -301,9 +545,12 @@ int main(void)
 	const uint8_t *rd;
 	size_t rs;
 	struct vsp_symtab *kt = NULL;
+	struct vsp_ksyms_loc loc;
 	if (vsp_kimage_section(elf, len, ".rodata", &ra, &rd, &rs) == 0 && rd)
-		kt = vsp_ksyms_decode(rd, rs, ra, NULL, err, sizeof err);
+		kt = vsp_ksyms_decode(rd, rs, ra, &loc, err, sizeof err);
 	ok(kt != NULL, "the vmlinuz's symbols decode");
+	if (kt)
+		digest_checks(kt, &loc, elf, len);
 	struct vsp_kimage_buf kb = { elf, len };
 	rc = kt ? vsp_kprof_collect(&p, kt, vsp_kimage_gread, &kb, &st, note,
 				    sizeof note, err, sizeof err) : -1;
