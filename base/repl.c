@@ -7,6 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+static bool vsp_repl_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
 const struct vsp_repl_command vsp_repl_commands[VSP_REPL_NCOMMANDS] = {
 #define VSP_REPL_ROW(id, name, usage, where, help) \
 	[VSP_REPL_##id] = { name, usage, help, where },
@@ -65,6 +70,52 @@ int vsp_repl_help(FILE *out, unsigned where, const char *cmd)
 		if (vsp_repl_commands[i].where & where)
 			vsp_repl_help_line(out, &vsp_repl_commands[i]);
 	return 0;
+}
+
+bool vsp_repl_action_json(char *line, char *name, size_t size)
+{
+	static const char *const acts[] = { "load", "reload", "rule", "pause",
+		"continue", "cont", "step", "disasm", "quit", "exit", "detach" };
+	char *p = line, *json = NULL;
+	size_t i, wl;
+
+	while (vsp_repl_blank(*p))
+		p++;
+	wl = 0;
+	while (p[wl] && !vsp_repl_blank(p[wl]))
+		wl++;
+	for (i = 0; i < sizeof acts / sizeof acts[0]; i++)
+		if (strlen(acts[i]) == wl && !strncmp(p, acts[i], wl))
+			break;
+	if (i == sizeof acts / sizeof acts[0])
+		return false;
+	const char *sub = NULL;
+	if (wl == 4 && !strncmp(p, "rule", 4)) {
+		/* rule add --json TEXT, rule del --json N */
+		char *q = p + 4;
+		while (vsp_repl_blank(*q))
+			q++;
+		sub = !strncmp(q, "add", 3) && vsp_repl_blank(q[3]) ? "rule add" :
+		      !strncmp(q, "del", 3) && (!q[3] || vsp_repl_blank(q[3])) ?
+		      "rule del" : NULL;
+		if (!sub)
+			return false;
+		q += 3;
+		while (vsp_repl_blank(*q))
+			q++;
+		if (!strncmp(q, "--json", 6) && (!q[6] || vsp_repl_blank(q[6])))
+			json = q;
+	} else {
+		for (char *q = p + wl; *q && !json; q++)
+			if (vsp_repl_blank(q[-1]) && !strncmp(q, "--json", 6) &&
+			    (!q[6] || vsp_repl_blank(q[6])))
+				json = q;
+	}
+	if (!json)
+		return false;
+	memset(json, ' ', 6);
+	snprintf(name, size, "%s", sub ? sub : acts[i]);
+	return true;
 }
 
 bool vsp_repl_take_json(char **w, int *n)
@@ -195,10 +246,6 @@ int vsp_repl_split(char *line, char **w, int max)
 	return n;
 }
 
-static bool vsp_repl_blank(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
-}
 
 const char *vsp_repl_rule_add(const char *line)
 {

@@ -132,6 +132,13 @@ const char *vsp_repl_json_opt(const char *text, bool *json);
  * are their own); true when there was one. */
 bool vsp_repl_take_json(char **w, int *n);
 
+/* The commands that act (load, reload, rule add/del, pause, continue,
+ * step, disasm, quit) take --json too: their text answer then comes as
+ * one object (interp/json.h, vsp_json_answer).  True when `line` is such a
+ * command with a "--json" word, which is blanked out in place; `name`
+ * gets the command ("load", "rule add", ...). */
+bool vsp_repl_action_json(char *line, char *name, size_t size);
+
 /* `help --json`: {"commands":[{"name","usage","help"}]} for a session. */
 void vsp_repl_help_json(FILE *out, unsigned where);
 

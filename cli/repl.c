@@ -654,7 +654,7 @@ static int json_flag(const char *cmd, char **w, int n, bool *json)
 }
 
 /* One command; 1 when it ends the session. */
-static int command(struct repl *r, char *line, size_t len)
+static int command_run(struct repl *r, char *line, size_t len)
 {
 	char *w[64];
 	int n;
@@ -804,6 +804,40 @@ static int command(struct repl *r, char *line, size_t len)
 		break;	/* live only: answered above */
 	}
 	return 0;
+}
+
+/* A command; one that acts, given --json, answers with one object made
+ * of the lines it printed (standard output caught for the while). */
+static int command(struct repl *r, char *line, size_t len)
+{
+	char name[16];
+	int saved = -1;
+
+	if (!vsp_repl_action_json(line, name, sizeof name))
+		return command_run(r, line, len);
+	FILE *tmp = tmpfile();
+	fflush(stdout);
+	if (!tmp || (saved = dup(STDOUT_FILENO)) < 0 ||
+	    dup2(fileno(tmp), STDOUT_FILENO) < 0) {
+		if (saved >= 0)
+			close(saved);
+		if (tmp)
+			fclose(tmp);
+		return command_run(r, line, len);
+	}
+	int rc = command_run(r, line, len);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	long n = ftell(tmp);
+	char *text = n > 0 ? malloc((size_t)n) : NULL;
+	rewind(tmp);
+	size_t got = text ? fread(text, 1, (size_t)n, tmp) : 0;
+	fclose(tmp);
+	vsp_json_answer(stdout, name, text ? text : "", got);
+	fflush(stdout);
+	free(text);
+	return rc;
 }
 
 int vsp_cmd_repl(int argc, char **argv)

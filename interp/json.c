@@ -185,3 +185,35 @@ void vsp_jbuf_key(struct vsp_jbuf *b, const char *key, bool *first)
 	vsp_jbuf_raw(b, ":", 1);
 }
 
+
+void vsp_json_answer(FILE *out, const char *cmd, const char *text, size_t len)
+{
+	struct vsp_jbuf b;
+	size_t cl = strlen(cmd), wl = strcspn(cmd, " ");
+	bool ok = true, first = true;
+
+	vsp_jbuf_init(&b);
+	vsp_jbuf_raw(&b, "{\"command\":", 11);
+	vsp_jbuf_str(&b, cmd, cl);
+	vsp_jbuf_raw(&b, ",\"lines\":[", 10);
+	for (size_t at = 0; at < len;) {
+		const char *nl = memchr(text + at, '\n', len - at);
+		size_t n = nl ? (size_t)(nl - (text + at)) : len - at;
+		const char *l = text + at;
+
+		if ((n > cl && !memcmp(l, cmd, cl) && l[cl] == ':') ||
+		    (n > wl && !memcmp(l, cmd, wl) && l[wl] == ':'))
+			ok = false;
+		if (!first)
+			vsp_jbuf_raw(&b, ",", 1);
+		first = false;
+		vsp_jbuf_str(&b, l, n);
+		at += n + (nl != NULL);
+	}
+	vsp_jbuf_raw(&b, "],\"ok\":", 7);
+	vsp_jbuf_cstr(&b, ok ? "true" : "false");
+	vsp_jbuf_raw(&b, "}\n", 2);
+	if (!b.oom)
+		fwrite(b.p, 1, b.len, out);
+	vsp_jbuf_release(&b);
+}

@@ -10,6 +10,7 @@
 #define VSP_JSON_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,13 @@ void vsp_jbuf_key(struct vsp_jbuf *b, const char *key, bool *first);
  * digits per byte. */
 void vsp_jbuf_bytes(struct vsp_jbuf *b, const char *s, size_t n);
 bool vsp_utf8_valid(const char *s, size_t n);
+
+/* The answer of a command that acts (vsp repl's load, pause, ...) as one
+ * JSON object on one line: {"command":CMD,"ok":B,"lines":[...]}, the
+ * lines of the text it printed; ok is false when a line starts with
+ * "CMD:" (or its first word and ':'), the form every command's error
+ * takes. */
+void vsp_json_answer(FILE *out, const char *cmd, const char *text, size_t len);
 
 /*
  * The resolved fields of language 1.1 (base/event.h) as objects named

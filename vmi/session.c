@@ -576,7 +576,7 @@ static void mon_cmd_eval(struct mon *m, const char *text)
 
 /* One command (its lines joined).  1: detach and end, 0: go on, < 0:
  * lost the guest.  The commands are base/repl.h's, as on a trace. */
-static int mon_cmd(struct mon *m, char *line)
+static int mon_cmd_run(struct mon *m, char *line)
 {
 	FILE *out = m->out;
 	char *w[64];
@@ -761,6 +761,28 @@ static int mon_cmd(struct mon *m, char *line)
 	case VSP_REPL_NCOMMANDS: case VSP_REPL_UNKNOWN:
 		break;	/* a trace's: answered above */
 	}
+	fflush(out);
+	return rc;
+}
+
+/* A command; one that acts, given --json, answers with one object made
+ * of the lines it printed. */
+static int mon_cmd(struct mon *m, char *line)
+{
+	char name[16], *text = NULL;
+	size_t len = 0;
+
+	if (!vsp_repl_action_json(line, name, sizeof name))
+		return mon_cmd_run(m, line);
+	FILE *out = m->out, *mem = open_memstream(&text, &len);
+	if (!mem)
+		return mon_cmd_run(m, line);
+	m->out = mem;
+	int rc = mon_cmd_run(m, line);
+	m->out = out;
+	fclose(mem);
+	vsp_json_answer(out, name, text, len);
+	free(text);
 	fflush(out);
 	return rc;
 }

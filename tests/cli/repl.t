@@ -142,4 +142,21 @@ assert [l for l in ls if \"mode\" in l] == [{\"mode\": \"enforce\"}]
 c = [l for l in ls if \"commands\" in l][0][\"commands\"]
 assert \"next\" in [x[\"name\"] for x in c] and \"regs\" not in [x[\"name\"] for x in c], c
 "' "next, tail, mode and help --json: one object a line, the decisions' verdicts and rules"
+# The commands that act answer, with --json, one object of their lines.
+printf 'load --json %s\nload --json /nonexistent.vsp\nrule add --json on syscall openat when nosuch == 1: deny;\nrule add --json on syscall openat when path == "/x": deny;\nrule del --json 2\npause --json\nquit --json\n' "$EX/shadow.vsp" |
+	"$VSP" repl --trace "$EX/shadow.jsonl" > out14 2>/dev/null
+ok 'python3 -c "
+import json, sys
+a = [json.loads(l) for l in open(\"out14\")]
+got = [(x[\"command\"], x[\"ok\"], x[\"lines\"][-1] if x[\"lines\"] else None) for x in a]
+assert got == [
+    (\"load\", True, \"loaded 2 rules, 2 events, mode enforce\"),
+    (\"load\", False, \"load: cannot read /nonexistent.vsp: No such file or directory\"),
+    (\"rule add\", False, \"rule add: failed (1 error); the old policy stays\"),
+    (\"rule add\", True, \"rule 2 added (added-1)\"),
+    (\"rule del\", True, \"rule 2 deleted (<rule 1>)\"),
+    (\"pause\", False, \"pause: works on a live guest only (vsp repl --gdb|--xen)\"),
+    (\"quit\", True, None)], got
+assert any(\"error: unknown name\" in l for l in a[2][\"lines\"]), a[2]
+"' "load, rule add, rule del, pause and quit --json: their lines, ok false on the errors"
 done_testing

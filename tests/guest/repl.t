@@ -250,6 +250,10 @@ ok "help --json: the live commands" wait_for "$T/r.out" '^{"commands":\[{"name":
 echo continue >&9
 ok "continue" wait_for "$T/r.out" "^running$"
 ok "the guest runs again" wait_for_more "$T/r.log" "$lines"
+echo "pause --json" >&9
+ok "pause --json: its answer as one object" wait_for "$T/r.out" '^{"command":"pause","lines":\["paused"\],"ok":true}$'
+echo "continue --json" >&9
+ok "continue --json" wait_for "$T/r.out" '^{"command":"continue","lines":\["running"\],"ok":true}$'
 
 echo "load $T/bad.vsp" >&9
 ok "a bad policy: diagnostics shown" wait_for "$T/r.out" "nosuchfield"
