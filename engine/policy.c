@@ -1253,12 +1253,17 @@ static void diags_drop_warnings(struct vsp_diags *d)
 			dropping = g->level == VSP_DIAG_WARNING;
 		if (dropping) {
 			free(g->msg);
+			free((char *)g->loc.file);
 			continue;
 		}
 		d->v[k++] = *g;
 	}
 	d->n = k;
 	d->warnings = 0;
+	/* The duplicate filter indexes records: built again if ever needed. */
+	free(d->seen);
+	d->seen = NULL;
+	d->seen_size = 0;
 }
 
 struct vsp_policy *vsp_policy_load(const char *const *files, size_t nfiles,
