@@ -137,6 +137,28 @@ void mon_user_release(struct mon *m)
 
 /* ---- the mapped file: FUNC's place in it ---- */
 
+/* name's address in the image: from the dynamic symbols when the module
+ * has them (e NULL: it has none), else from the file's .symtab, the only
+ * place a static program names its functions. */
+static int mu_lookup(struct vsp_pcmod *pm, const struct vsp_uelf *e,
+		     const char *name, uint64_t *addr, char *err, size_t n)
+{
+	uint64_t v;
+
+	if (e && vsp_uelf_lookup(e, vsp_pcmod_read, pm, name, addr, err, n) == 0)
+		return 0;
+	size_t used = e ? strlen(err) : 0;
+	if (used)
+		used += (size_t)snprintf(err + used, n - used, "; .symtab: ");
+	if (used >= n)
+		used = n - 1;
+	if (vsp_uelf_symtab_lookup(vsp_pcmod_file_read, pm, name, &v,
+				   err + used, n - used) < 0)
+		return -1;
+	*addr = v + pm->bias;
+	return 0;
+}
+
 /* Resolves the event's function in the file at `mapping`, once. */
 static struct mu_file *mu_file(struct mon *m, struct mu_ev *ev,
 			       uint64_t mapping)
@@ -154,14 +176,23 @@ static struct mu_file *mu_file(struct mon *m, struct mu_ev *ev,
 
 	struct vsp_pcmod pm;
 	struct vsp_uelf e;
+	const struct vsp_uelf *dyn = &e;
 	uint64_t fn, ex;
+	char err[160];
 	if (vsp_pcmod_open(&pm, &u->pc, mapping, MU_DYN_BIAS, f->err,
-			   sizeof f->err) < 0 ||
-	    vsp_uelf_open(&e, vsp_pcmod_read, &pm, pm.base, f->err,
-			  sizeof f->err) < 0 ||
-	    vsp_uelf_lookup(&e, vsp_pcmod_read, &pm, ev->k->name, &fn, f->err,
-			    sizeof f->err) < 0)
+			   sizeof f->err) < 0)
 		return f;
+	if (vsp_uelf_open(&e, vsp_pcmod_read, &pm, pm.base, err,
+			  sizeof err) < 0)
+		dyn = NULL;	/* a static program: its .symtab */
+	if (mu_lookup(&pm, dyn, ev->k->name, &fn, f->err, sizeof f->err) < 0) {
+		if (!dyn) {
+			snprintf(err + strlen(err), sizeof err - strlen(err),
+				 "; .symtab: %s", f->err);
+			snprintf(f->err, sizeof f->err, "%s", err);
+		}
+		return f;
+	}
 	if (vsp_pcmod_foff(&pm, fn, &f->foff) < 0) {
 		snprintf(f->err, sizeof f->err, "%s lies outside the file",
 			 ev->k->name);
@@ -171,16 +202,14 @@ static struct mu_file *mu_file(struct mon *m, struct mu_ev *ev,
 	f->ok = true;
 	/* For kill: a `syscall` instruction of the module's own _exit. */
 	uint8_t code[64];
-	char err[64];
-	if (vsp_uelf_lookup(&e, vsp_pcmod_read, &pm, "_exit", &ex, err,
-			    sizeof err) == 0 &&
+	if (mu_lookup(&pm, dyn, "_exit", &ex, err, sizeof err) == 0 &&
 	    vsp_pcmod_read(&pm, ex, code, sizeof code) == (long)sizeof code)
 		for (size_t i = 0; i + 1 < sizeof code; i++)
 			if (code[i] == 0x0f && code[i + 1] == 0x05 &&
 			    vsp_pcmod_foff(&pm, ex + i, &f->kill_foff) == 0)
 				break;
-	if (vsp_uelf_lookup(&e, vsp_pcmod_read, &pm, "__errno_location", &ex,
-			    err, sizeof err) == 0)
+	if (dyn && vsp_uelf_lookup(&e, vsp_pcmod_read, &pm, "__errno_location",
+				   &ex, err, sizeof err) == 0)
 		f->errno_fn = ex;
 	return f;
 }
@@ -346,6 +375,24 @@ static bool mu_name_is(struct mon *m, const struct mu_ev *ev, uint64_t dentry)
 	return strcmp(name, lib) == 0;
 }
 
+/* The rule's function is not in the file a process maps: never silent,
+ * since the rule then guards nothing there. */
+static void mu_unresolved(struct mon *m, const struct mu_ev *ev, int64_t pid,
+			  const struct mu_file *f)
+{
+	const struct vsp_event_key *k = ev->k;
+	const struct vsp_rule_info *ri = NULL;
+
+	if (k->file && k->rule < vsp_policy_nrules(m->p))
+		ri = vsp_policy_rule(m->p, k->rule);
+	fprintf(stderr, "%s:%d:%d: warning: ", k->file ? k->file : "<policy>",
+		k->line, k->col);
+	if (ri && ri->named)
+		fprintf(stderr, "rule \"%s\": ", ri->name);
+	fprintf(stderr, "pid %" PRId64 " maps %s but %s cannot be found in it: "
+		"%s; not trapped there\n", pid, k->lib, k->name, f->err);
+}
+
 /* One executable file mapping [start, end) at page offset pgoff of file:
  * a trap for each event whose module it is. */
 static int mu_vma(struct mon *m, uint64_t mm, uint64_t pgd, int64_t pid,
@@ -366,10 +413,9 @@ static int mu_vma(struct mon *m, uint64_t mm, uint64_t pgd, int64_t pid,
 		if (!f)
 			continue;
 		if (!f->ok) {
-			fprintf(stderr, "vsp attach: warning: pid %" PRId64 " maps "
-				"%s but %s cannot be found in it: %s\n", pid,
-				ev->k->lib, ev->k->name, f->err);
-			f->err[0] = 0;	/* said once */
+			if (f->err[0])
+				mu_unresolved(m, ev, pid, f);
+			f->err[0] = 0;	/* said once a file */
 			continue;
 		}
 		uint64_t lo = pgoff * 4096;
