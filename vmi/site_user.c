@@ -314,27 +314,11 @@ static int mu_place(struct mon *m, struct mu_ev *ev, struct mu_file *f,
 	return 0;
 }
 
-/* Removes every entry of mm and the breakpoints nothing else uses. */
-static void mu_forget(struct mon *m, uint64_t mm)
+/* The breakpoints of user functions no entry uses any more. */
+static void mu_sweep(struct mon *m)
 {
 	struct mon_user *u = m->user;
-	unsigned n = 0, j = 0;
-	int64_t pid = -1;
 
-	for (unsigned i = 0; i < u->nmap; i++) {
-		if (u->map[i].mm != mm) {
-			u->map[j++] = u->map[i];
-			continue;
-		}
-		if (u->map[i].ev) {
-			n++;
-			pid = u->map[i].pid;
-		}
-	}
-	u->nmap = j;
-	if (!n)
-		return;
-	/* The addresses the gone entries had, no longer used by any. */
 	for (size_t i = 0; i < m->ntraps; i++) {
 		struct mon_trap *t = &m->traps[i];
 		if (t->role != MON_T_EVENT || t->site != &mon_site_user ||
@@ -347,9 +331,42 @@ static void mu_forget(struct mon *m, uint64_t mm)
 				vsp_backend_error(&m->be, rc));
 		u->removed++;
 	}
+}
+
+/* Removes the entries of mm at addresses in [lo, hi); how many were a
+ * function's (not negative ones), and *pid one of their pids. */
+static unsigned mu_drop(struct mon_user *u, uint64_t mm, uint64_t lo,
+			uint64_t hi, int64_t *pid)
+{
+	unsigned n = 0, j = 0;
+
+	for (unsigned i = 0; i < u->nmap; i++) {
+		const struct mu_map *p = &u->map[i];
+		if (p->mm != mm || p->addr < lo || p->addr >= hi) {
+			u->map[j++] = *p;
+			continue;
+		}
+		if (p->ev) {
+			n++;
+			*pid = p->pid;
+		}
+	}
+	u->nmap = j;
+	return n;
+}
+
+/* Removes every entry of mm and the breakpoints nothing else uses. */
+static void mu_forget(struct mon *m, uint64_t mm)
+{
+	struct mon_user *u = m->user;
+	int64_t pid = -1;
+
+	if (!mu_drop(u, mm, 0, UINT64_MAX, &pid))
+		return;
+	mu_sweep(m);
 	mon_say(m, "user traps of pid %" PRId64 " (mm 0x%" PRIx64 ") gone: "
-		"its memory is released; %u mapping%s known", pid, mm, j,
-		j == 1 ? "" : "s");
+		"its memory is released; %u mapping%s known", pid, mm, u->nmap,
+		u->nmap == 1 ? "" : "s");
 }
 
 /* ---- a process's mappings ---- */
@@ -639,8 +656,7 @@ static int mu_on_mmap(struct mon *m, struct mon_trap *t)
 		memcpy(&fl, blk + lx->vma_flags, 8);
 		memcpy(&pg, blk + lx->vma_pgoff, 8);
 		memcpy(&file, blk + lx->vma_file, 8);
-		if ((fl & MU_VM_EXEC) && file && mm && st < en &&
-		    en <= MON_USER_TOP) {
+		if ((fl & MU_VM_EXEC) && mm && st < en && en <= MON_USER_TOP) {
 			uint64_t pgd = mu_pgd(m, mm);
 			/* The mapping process, for messages. */
 			m->proc_loaded = m->task_loaded = false;
@@ -648,7 +664,17 @@ static int mu_on_mmap(struct mon *m, struct mon_trap *t)
 			m->ev.proc.pid = -1;
 			mon_load_proc(m);
 			int64_t pid = m->ev.proc.pid;
-			if (pgd) {
+			/* What the process knew there is gone (unmapped, by
+			 * dlclose or munmap, before this took its place): new
+			 * code at the address is not the function's. */
+			int64_t was = -1;
+			if (mu_drop(m->user, mm, st, en, &was)) {
+				mu_sweep(m);
+				mon_say(m, "user traps of pid %" PRId64 " in "
+					"[0x%" PRIx64 ", 0x%" PRIx64 ") gone: "
+					"mapped anew", pid, st, en);
+			}
+			if (pgd && file) {
 				int rc = mu_vma(m, mm, pgd, pid, st, en, pg, file);
 				if (rc < 0 && rc != -ENOSPC)
 					return rc;
