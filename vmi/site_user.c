@@ -9,12 +9,16 @@
  *    (vmi/vma.h) give every executable mapping of the module;
  *  - afterwards, a trap at perf_event_mmap(vma), which mmap_region and
  *    mprotect call for every mapping made executable with the VMA
- *    complete, gives each new one; a trap at exit_mmap(mm), which exit
- *    and exec reach when a process's memory goes, removes its traps.
+ *    complete, gives each new one (a library dlopen()ed late as well),
+ *    and takes away what the process had in its range (a dlclose()d
+ *    library's place taken by other code); a trap at exit_mmap(mm), which
+ *    exit and exec reach when a process's memory goes, removes its traps.
  * FUNC is resolved once per mapped file from the module's own ELF, read
  * through the file's pages in the guest's page cache (vmi/pcache.h,
- * vmi/uelf.h): the result is a file offset, which each process's mapping
- * places wherever ASLR put it.  One breakpoint per distinct address.
+ * vmi/uelf.h): its dynamic symbols, or for a program without them (a
+ * static one) its .symtab, read by file offset.  The result is a file
+ * offset, which each process's mapping places wherever ASLR put it.  One
+ * breakpoint per distinct address.
  *
  * A GDB stub's breakpoint is per virtual address, not per process: at a
  * hit, the page table root (CR3) says which process runs, and only a

@@ -11,7 +11,10 @@
  * symbol versions (DT_VERSYM) choosing the default version of a name that
  * has several.  The dynamic entries hold link-time values before the
  * dynamic loader has run and relocated ones after (glibc adds the load
- * bias in place); both are accepted when they fall inside the module.
+ * bias in place); both are accepted when they fall inside the module.  A
+ * static program has none of these: its functions are in the .symtab its
+ * section headers name, outside every segment, read by file offset
+ * (vsp_uelf_symtab_lookup).
  *
  * The guest controls every byte: each read is bounded (headers within the
  * first page, at most VSP_UELF_MAX_DYN dynamic entries, hash tables and
