@@ -107,6 +107,8 @@ ok "stripped: a warning names the rule and why" \
 	grep -q 'user-late.vsp:[0-9]*:[0-9]*: warning: rule "stripped": pid [0-9]* maps /bin/vsp_stripped but vsp_static_gate cannot be found in it: .*no .symtab (stripped); not trapped there' "$T/c.err"
 ok "stripped: said once" test "$(grep -c 'rule "stripped"' "$T/c.err")" = 1
 ok "stripped: the call runs untrapped" grep -qx "VSP static 4 = 12" <(result c 3)
-grep -E "user trap|gone|warning" "$T/c.err" | sed 's/^/# /'
+ok "every trap placed was removed by the guest's end (--stats: placed 2, removed 2)" \
+	grep -q "user calls: .*placed 2, removed 2" "$T/c.err"
+grep -E "user trap|gone|warning|user calls" "$T/c.err" | sed 's/^/# /'
 
 done_testing
