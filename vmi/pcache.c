@@ -194,3 +194,10 @@ long vsp_pcmod_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	}
 	return done ? (long)done : -1;
 }
+
+long vsp_pcmod_file_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	const struct vsp_pcmod *pm = ctx;
+
+	return vsp_pcache_read(pm->pc, pm->mapping, off, buf, len);
+}

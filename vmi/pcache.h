@@ -70,6 +70,10 @@ int vsp_pcmod_open(struct vsp_pcmod *pm, const struct vsp_pcache *pc,
 /* A vsp_gread_fn over the image (ctx: the struct vsp_pcmod). */
 long vsp_pcmod_read(void *ctx, uint64_t addr, void *buf, size_t len);
 
+/* A vsp_gread_fn over the whole file by offset (ctx: the struct
+ * vsp_pcmod), sections outside every segment included. */
+long vsp_pcmod_file_read(void *ctx, uint64_t off, void *buf, size_t len);
+
 /* The file offset an image address comes from: 0, or -1 (not in the
  * file's part of any segment). */
 int vsp_pcmod_foff(const struct vsp_pcmod *pm, uint64_t addr,

@@ -9,12 +9,16 @@
  *    (vmi/vma.h) give every executable mapping of the module;
  *  - afterwards, a trap at perf_event_mmap(vma), which mmap_region and
  *    mprotect call for every mapping made executable with the VMA
- *    complete, gives each new one; a trap at exit_mmap(mm), which exit
- *    and exec reach when a process's memory goes, removes its traps.
+ *    complete, gives each new one (a library dlopen()ed late as well),
+ *    and takes away what the process had in its range (a dlclose()d
+ *    library's place taken by other code); a trap at exit_mmap(mm), which
+ *    exit and exec reach when a process's memory goes, removes its traps.
  * FUNC is resolved once per mapped file from the module's own ELF, read
  * through the file's pages in the guest's page cache (vmi/pcache.h,
- * vmi/uelf.h): the result is a file offset, which each process's mapping
- * places wherever ASLR put it.  One breakpoint per distinct address.
+ * vmi/uelf.h): its dynamic symbols, or for a program without them (a
+ * static one) its .symtab, read by file offset.  The result is a file
+ * offset, which each process's mapping places wherever ASLR put it.  One
+ * breakpoint per distinct address.
  *
  * A GDB stub's breakpoint is per virtual address, not per process: at a
  * hit, the page table root (CR3) says which process runs, and only a
@@ -137,6 +141,28 @@ void mon_user_release(struct mon *m)
 
 /* ---- the mapped file: FUNC's place in it ---- */
 
+/* name's address in the image: from the dynamic symbols when the module
+ * has them (e NULL: it has none), else from the file's .symtab, the only
+ * place a static program names its functions. */
+static int mu_lookup(struct vsp_pcmod *pm, const struct vsp_uelf *e,
+		     const char *name, uint64_t *addr, char *err, size_t n)
+{
+	uint64_t v;
+
+	if (e && vsp_uelf_lookup(e, vsp_pcmod_read, pm, name, addr, err, n) == 0)
+		return 0;
+	size_t used = e ? strlen(err) : 0;
+	if (used)
+		used += (size_t)snprintf(err + used, n - used, "; .symtab: ");
+	if (used >= n)
+		used = n - 1;
+	if (vsp_uelf_symtab_lookup(vsp_pcmod_file_read, pm, name, &v,
+				   err + used, n - used) < 0)
+		return -1;
+	*addr = v + pm->bias;
+	return 0;
+}
+
 /* Resolves the event's function in the file at `mapping`, once. */
 static struct mu_file *mu_file(struct mon *m, struct mu_ev *ev,
 			       uint64_t mapping)
@@ -154,14 +180,23 @@ static struct mu_file *mu_file(struct mon *m, struct mu_ev *ev,
 
 	struct vsp_pcmod pm;
 	struct vsp_uelf e;
+	const struct vsp_uelf *dyn = &e;
 	uint64_t fn, ex;
+	char err[160];
 	if (vsp_pcmod_open(&pm, &u->pc, mapping, MU_DYN_BIAS, f->err,
-			   sizeof f->err) < 0 ||
-	    vsp_uelf_open(&e, vsp_pcmod_read, &pm, pm.base, f->err,
-			  sizeof f->err) < 0 ||
-	    vsp_uelf_lookup(&e, vsp_pcmod_read, &pm, ev->k->name, &fn, f->err,
-			    sizeof f->err) < 0)
+			   sizeof f->err) < 0)
 		return f;
+	if (vsp_uelf_open(&e, vsp_pcmod_read, &pm, pm.base, err,
+			  sizeof err) < 0)
+		dyn = NULL;	/* a static program: its .symtab */
+	if (mu_lookup(&pm, dyn, ev->k->name, &fn, f->err, sizeof f->err) < 0) {
+		if (!dyn) {
+			snprintf(err + strlen(err), sizeof err - strlen(err),
+				 "; .symtab: %s", f->err);
+			snprintf(f->err, sizeof f->err, "%s", err);
+		}
+		return f;
+	}
 	if (vsp_pcmod_foff(&pm, fn, &f->foff) < 0) {
 		snprintf(f->err, sizeof f->err, "%s lies outside the file",
 			 ev->k->name);
@@ -171,16 +206,14 @@ static struct mu_file *mu_file(struct mon *m, struct mu_ev *ev,
 	f->ok = true;
 	/* For kill: a `syscall` instruction of the module's own _exit. */
 	uint8_t code[64];
-	char err[64];
-	if (vsp_uelf_lookup(&e, vsp_pcmod_read, &pm, "_exit", &ex, err,
-			    sizeof err) == 0 &&
+	if (mu_lookup(&pm, dyn, "_exit", &ex, err, sizeof err) == 0 &&
 	    vsp_pcmod_read(&pm, ex, code, sizeof code) == (long)sizeof code)
 		for (size_t i = 0; i + 1 < sizeof code; i++)
 			if (code[i] == 0x0f && code[i + 1] == 0x05 &&
 			    vsp_pcmod_foff(&pm, ex + i, &f->kill_foff) == 0)
 				break;
-	if (vsp_uelf_lookup(&e, vsp_pcmod_read, &pm, "__errno_location", &ex,
-			    err, sizeof err) == 0)
+	if (dyn && vsp_uelf_lookup(&e, vsp_pcmod_read, &pm, "__errno_location",
+				   &ex, err, sizeof err) == 0)
 		f->errno_fn = ex;
 	return f;
 }
@@ -285,27 +318,11 @@ static int mu_place(struct mon *m, struct mu_ev *ev, struct mu_file *f,
 	return 0;
 }
 
-/* Removes every entry of mm and the breakpoints nothing else uses. */
-static void mu_forget(struct mon *m, uint64_t mm)
+/* The breakpoints of user functions no entry uses any more. */
+static void mu_sweep(struct mon *m)
 {
 	struct mon_user *u = m->user;
-	unsigned n = 0, j = 0;
-	int64_t pid = -1;
 
-	for (unsigned i = 0; i < u->nmap; i++) {
-		if (u->map[i].mm != mm) {
-			u->map[j++] = u->map[i];
-			continue;
-		}
-		if (u->map[i].ev) {
-			n++;
-			pid = u->map[i].pid;
-		}
-	}
-	u->nmap = j;
-	if (!n)
-		return;
-	/* The addresses the gone entries had, no longer used by any. */
 	for (size_t i = 0; i < m->ntraps; i++) {
 		struct mon_trap *t = &m->traps[i];
 		if (t->role != MON_T_EVENT || t->site != &mon_site_user ||
@@ -318,9 +335,42 @@ static void mu_forget(struct mon *m, uint64_t mm)
 				vsp_backend_error(&m->be, rc));
 		u->removed++;
 	}
+}
+
+/* Removes the entries of mm at addresses in [lo, hi); how many were a
+ * function's (not negative ones), and *pid one of their pids. */
+static unsigned mu_drop(struct mon_user *u, uint64_t mm, uint64_t lo,
+			uint64_t hi, int64_t *pid)
+{
+	unsigned n = 0, j = 0;
+
+	for (unsigned i = 0; i < u->nmap; i++) {
+		const struct mu_map *p = &u->map[i];
+		if (p->mm != mm || p->addr < lo || p->addr >= hi) {
+			u->map[j++] = *p;
+			continue;
+		}
+		if (p->ev) {
+			n++;
+			*pid = p->pid;
+		}
+	}
+	u->nmap = j;
+	return n;
+}
+
+/* Removes every entry of mm and the breakpoints nothing else uses. */
+static void mu_forget(struct mon *m, uint64_t mm)
+{
+	struct mon_user *u = m->user;
+	int64_t pid = -1;
+
+	if (!mu_drop(u, mm, 0, UINT64_MAX, &pid))
+		return;
+	mu_sweep(m);
 	mon_say(m, "user traps of pid %" PRId64 " (mm 0x%" PRIx64 ") gone: "
-		"its memory is released; %u mapping%s known", pid, mm, j,
-		j == 1 ? "" : "s");
+		"its memory is released; %u mapping%s known", pid, mm, u->nmap,
+		u->nmap == 1 ? "" : "s");
 }
 
 /* ---- a process's mappings ---- */
@@ -346,6 +396,24 @@ static bool mu_name_is(struct mon *m, const struct mu_ev *ev, uint64_t dentry)
 	return strcmp(name, lib) == 0;
 }
 
+/* The rule's function is not in the file a process maps: never silent,
+ * since the rule then guards nothing there. */
+static void mu_unresolved(struct mon *m, const struct mu_ev *ev, int64_t pid,
+			  const struct mu_file *f)
+{
+	const struct vsp_event_key *k = ev->k;
+	const struct vsp_rule_info *ri = NULL;
+
+	if (k->file && k->rule < vsp_policy_nrules(m->p))
+		ri = vsp_policy_rule(m->p, k->rule);
+	fprintf(stderr, "%s:%d:%d: warning: ", k->file ? k->file : "<policy>",
+		k->line, k->col);
+	if (ri && ri->named)
+		fprintf(stderr, "rule \"%s\": ", ri->name);
+	fprintf(stderr, "pid %" PRId64 " maps %s but %s cannot be found in it: "
+		"%s; not trapped there\n", pid, k->lib, k->name, f->err);
+}
+
 /* One executable file mapping [start, end) at page offset pgoff of file:
  * a trap for each event whose module it is. */
 static int mu_vma(struct mon *m, uint64_t mm, uint64_t pgd, int64_t pid,
@@ -366,10 +434,9 @@ static int mu_vma(struct mon *m, uint64_t mm, uint64_t pgd, int64_t pid,
 		if (!f)
 			continue;
 		if (!f->ok) {
-			fprintf(stderr, "vsp attach: warning: pid %" PRId64 " maps "
-				"%s but %s cannot be found in it: %s\n", pid,
-				ev->k->lib, ev->k->name, f->err);
-			f->err[0] = 0;	/* said once */
+			if (f->err[0])
+				mu_unresolved(m, ev, pid, f);
+			f->err[0] = 0;	/* said once a file */
 			continue;
 		}
 		uint64_t lo = pgoff * 4096;
@@ -593,8 +660,7 @@ static int mu_on_mmap(struct mon *m, struct mon_trap *t)
 		memcpy(&fl, blk + lx->vma_flags, 8);
 		memcpy(&pg, blk + lx->vma_pgoff, 8);
 		memcpy(&file, blk + lx->vma_file, 8);
-		if ((fl & MU_VM_EXEC) && file && mm && st < en &&
-		    en <= MON_USER_TOP) {
+		if ((fl & MU_VM_EXEC) && mm && st < en && en <= MON_USER_TOP) {
 			uint64_t pgd = mu_pgd(m, mm);
 			/* The mapping process, for messages. */
 			m->proc_loaded = m->task_loaded = false;
@@ -602,7 +668,17 @@ static int mu_on_mmap(struct mon *m, struct mon_trap *t)
 			m->ev.proc.pid = -1;
 			mon_load_proc(m);
 			int64_t pid = m->ev.proc.pid;
-			if (pgd) {
+			/* What the process knew there is gone (unmapped, by
+			 * dlclose or munmap, before this took its place): new
+			 * code at the address is not the function's. */
+			int64_t was = -1;
+			if (mu_drop(m->user, mm, st, en, &was)) {
+				mu_sweep(m);
+				mon_say(m, "user traps of pid %" PRId64 " in "
+					"[0x%" PRIx64 ", 0x%" PRIx64 ") gone: "
+					"mapped anew", pid, st, en);
+			}
+			if (pgd && file) {
 				int rc = mu_vma(m, mm, pgd, pid, st, en, pg, file);
 				if (rc < 0 && rc != -ENOSPC)
 					return rc;

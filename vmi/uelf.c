@@ -1,6 +1,6 @@
 /*
  * uelf.c: dynamic symbols of a user-space ELF module read from guest
- * memory (uelf.h).
+ * memory, and a static program's .symtab read from its file (uelf.h).
  *
  * Everything read is checked before it is used as an address or a count:
  * each address must fall inside the module's mapped extent, and each walk
@@ -365,6 +365,132 @@ int vsp_uelf_lookup(const struct vsp_uelf *e, vsp_gread_fn read, void *ctx,
 	if (a > UE_MAX_SPAN || !ue_in(e, a + e->bias, 1))
 		return vsp_errf(err, errlen, "%s lies outside the module", name);
 	*addr = a + e->bias;
+	return 0;
+}
+
+/* ---- a static program's .symtab, by file offset ---- */
+
+#define UE_CHUNK 4096u
+#define UE_MAX_HITS 16
+
+/* The offsets in the string table [off, off + size) where `name` (len
+ * bytes) is a whole string or a string's tail (a linker may share tails):
+ * up to UE_MAX_HITS of them into hit; how many, or -1. */
+static int ue_str_hits(vsp_gread_fn read, void *ctx, uint64_t off,
+		       uint64_t size, const char *name, size_t len,
+		       uint32_t *hit)
+{
+	char buf[UE_CHUNK];
+	int n = 0;
+
+	/* Chunks overlap by len + 1 bytes, so no string is cut unseen. */
+	for (uint64_t pos = 0; pos < size; pos += UE_CHUNK - (len + 1)) {
+		size_t want = size - pos < UE_CHUNK ? (size_t)(size - pos) : UE_CHUNK;
+		if (vsp_gread_all(read, ctx, off + pos, buf, want) < 0)
+			return -1;
+		for (size_t i = 0; i + len < want; i++) {
+			if (buf[i + len] != '\0' || memcmp(buf + i, name, len))
+				continue;
+			uint64_t at = pos + i;
+			if (n && hit[n - 1] == at)
+				continue;	/* seen in the overlap */
+			if (n < UE_MAX_HITS)
+				hit[n++] = (uint32_t)at;
+		}
+		if (want < UE_CHUNK)
+			break;
+	}
+	return n;
+}
+
+static bool ue_hit(const uint32_t *hit, int n, uint32_t v)
+{
+	for (int i = 0; i < n; i++)
+		if (hit[i] == v)
+			return true;
+	return false;
+}
+
+int vsp_uelf_symtab_lookup(vsp_gread_fn read_file, void *ctx,
+			   const char *name, uint64_t *value, char *err,
+			   size_t errlen)
+{
+	Elf64_Ehdr eh;
+	Elf64_Shdr sh, st;
+	size_t len = strlen(name);
+	uint32_t hit[UE_MAX_HITS];
+
+	if (len == 0 || len > VSP_UELF_MAX_NAME)
+		return vsp_errf(err, errlen, "bad symbol name");
+	if (vsp_gread_all(read_file, ctx, 0, &eh, sizeof eh) < 0 ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64)
+		return vsp_errf(err, errlen, "cannot read a 64-bit ELF header");
+	if (!eh.e_shoff || !eh.e_shnum)
+		return vsp_errf(err, errlen, "no section headers (stripped?)");
+	if (eh.e_shentsize != sizeof sh || eh.e_shnum > VSP_UELF_MAX_SHDR ||
+	    eh.e_shoff > UE_MAX_SPAN)
+		return vsp_errf(err, errlen, "the section headers are out of range");
+	unsigned i;
+	for (i = 0; i < eh.e_shnum; i++) {
+		if (vsp_gread_all(read_file, ctx, eh.e_shoff + i * sizeof sh, &sh,
+				  sizeof sh) < 0)
+			return vsp_errf(err, errlen, "cannot read section header %u "
+					"(not in the page cache?)", i);
+		if (sh.sh_type == SHT_SYMTAB)
+			break;
+	}
+	if (i == eh.e_shnum)
+		return vsp_errf(err, errlen, "no .symtab (stripped)");
+	if (sh.sh_entsize != sizeof(Elf64_Sym) || sh.sh_link >= eh.e_shnum ||
+	    sh.sh_size / sizeof(Elf64_Sym) > VSP_UELF_MAX_STEPS ||
+	    sh.sh_offset > UE_MAX_SPAN)
+		return vsp_errf(err, errlen, ".symtab is out of range");
+	if (vsp_gread_all(read_file, ctx, eh.e_shoff + sh.sh_link * sizeof st,
+			  &st, sizeof st) < 0 || st.sh_type != SHT_STRTAB ||
+	    st.sh_size > VSP_UELF_MAX_STRTAB || st.sh_offset > UE_MAX_SPAN)
+		return vsp_errf(err, errlen, ".symtab's string table is unreadable "
+				"or out of range");
+	int nh = ue_str_hits(read_file, ctx, st.sh_offset, st.sh_size, name, len,
+			     hit);
+	if (nh < 0)
+		return vsp_errf(err, errlen, "cannot read .strtab (not in the page "
+				"cache?)");
+	if (nh == 0)
+		return vsp_errf(err, errlen, "the program defines no %s", name);
+
+	/* The symbols, a chunk at a time. */
+	Elf64_Sym buf[UE_CHUNK / sizeof(Elf64_Sym)], pick = { 0 };
+	uint64_t nsym = sh.sh_size / sizeof(Elf64_Sym);
+	unsigned nglobal = 0, nlocal = 0;
+	for (uint64_t k = 0; k < nsym; k += sizeof buf / sizeof buf[0]) {
+		uint64_t n = nsym - k < sizeof buf / sizeof buf[0] ?
+			nsym - k : sizeof buf / sizeof buf[0];
+		if (vsp_gread_all(read_file, ctx, sh.sh_offset + k * sizeof buf[0],
+				  buf, n * sizeof buf[0]) < 0)
+			return vsp_errf(err, errlen, "cannot read .symtab (not in "
+					"the page cache?)");
+		for (uint64_t j = 0; j < n; j++) {
+			const Elf64_Sym *s = &buf[j];
+			if (s->st_shndx == SHN_UNDEF || !ue_hit(hit, nh, s->st_name))
+				continue;
+			bool local = ELF64_ST_BIND(s->st_info) == STB_LOCAL;
+			if (local ? nlocal++ == 0 && !nglobal : nglobal++ == 0)
+				pick = *s;
+		}
+	}
+	if (!nglobal && !nlocal)
+		return vsp_errf(err, errlen, "the program defines no %s", name);
+	if (!nglobal && nlocal > 1)
+		return vsp_errf(err, errlen, "%u local symbols are named %s",
+				nlocal, name);
+	unsigned type = ELF64_ST_TYPE(pick.st_info);
+	if (type == STT_GNU_IFUNC)
+		return vsp_errf(err, errlen, "%s is an IFUNC: its symbol is the "
+				"resolver, not the function", name);
+	if (type != STT_FUNC)
+		return vsp_errf(err, errlen, "%s is not a function", name);
+	*value = pick.st_value;
 	return 0;
 }
 

@@ -11,7 +11,10 @@
  * symbol versions (DT_VERSYM) choosing the default version of a name that
  * has several.  The dynamic entries hold link-time values before the
  * dynamic loader has run and relocated ones after (glibc adds the load
- * bias in place); both are accepted when they fall inside the module.
+ * bias in place); both are accepted when they fall inside the module.  A
+ * static program has none of these: its functions are in the .symtab its
+ * section headers name, outside every segment, read by file offset
+ * (vsp_uelf_symtab_lookup).
  *
  * The guest controls every byte: each read is bounded (headers within the
  * first page, at most VSP_UELF_MAX_DYN dynamic entries, hash tables and
@@ -31,6 +34,8 @@
 #define VSP_UELF_MAX_DYN 256
 #define VSP_UELF_MAX_STEPS 65536
 #define VSP_UELF_MAX_NAME 256
+#define VSP_UELF_MAX_SHDR 128
+#define VSP_UELF_MAX_STRTAB (16u << 20)
 
 struct vsp_uelf {
 	uint64_t base;		/* where file offset 0 is mapped */
@@ -58,6 +63,22 @@ int vsp_uelf_open(struct vsp_uelf *e, vsp_gread_fn read, void *ctx,
 int vsp_uelf_lookup(const struct vsp_uelf *e, vsp_gread_fn read, void *ctx,
 		    const char *name, uint64_t *addr, char *err,
 		    size_t errlen);
+
+/*
+ * A function of a program with no dynamic symbols (a static one), from
+ * the symbol table its section headers name (SHT_SYMTAB and the string
+ * table it links).  Those sections are in the file but not in any
+ * segment, so `read_file` reads by file offset (a vsp_gread_fn whose
+ * addresses are offsets into the file: vsp_pcmod_file_read), never
+ * through a process's memory.  *value is the symbol's link-time address
+ * (add the load bias).  A global or weak definition is taken; a local one
+ * only when it is the only one of the name.  Bounded: at most
+ * VSP_UELF_MAX_SHDR section headers, VSP_UELF_MAX_STEPS symbols and
+ * VSP_UELF_MAX_STRTAB bytes of names.  0, or -1 with a message.
+ */
+int vsp_uelf_symtab_lookup(vsp_gread_fn read_file, void *ctx,
+			   const char *name, uint64_t *value, char *err,
+			   size_t errlen);
 
 /* The module's DT_SONAME into buf (NUL-terminated); 0 or -1. */
 int vsp_uelf_soname(const struct vsp_uelf *e, vsp_gread_fn read, void *ctx,

@@ -184,6 +184,18 @@ progs_build() {
 				die "cannot build $src"
 		fi
 	done
+	# Shared libraries no program links (a process dlopen()s them), put
+	# where ld.so searches, beside libc.
+	mkdir -p "$CACHE/progs-lib"
+	for src in "$HERE"/progs-lib/*.c; do
+		[ -e "$src" ] || continue
+		out=$CACHE/progs-lib/$(basename "$src" .c).so
+		if [ ! -s "$out" ] || [ "$src" -nt "$out" ]; then
+			say "compiling $(basename "$src") (shared)"
+			$CC_DYN -O2 -Wall -Wextra -shared -fPIC -o "$out" "$src" ||
+				die "cannot build $src"
+		fi
+	done
 }
 
 # The reproductions and benign programs of the pack tests: built apart
@@ -270,7 +282,7 @@ initrd_build() {
 	# Rebuilt when the init script, a program, busybox or a library
 	# copied in changes (ls -L: the libraries' own files, not links).
 	# shellcheck disable=SC2086
-	want=$( (init_script; ls -l --time-style=+%s "$CACHE"/progs/ "$CACHE"/progs-dyn/ /bin/busybox
+	want=$( (init_script; ls -l --time-style=+%s "$CACHE"/progs/ "$CACHE"/progs-dyn/ "$CACHE"/progs-lib/ /bin/busybox
 		ls -lL --time-style=+%s $DYN_LIBS) | md5sum | cut -d' ' -f1)
 	if [ -s "$CACHE/initrd.gz" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
 		return 0
@@ -290,6 +302,9 @@ initrd_build() {
 	for lib in $DYN_LIBS; do
 		mkdir -p "$root$(dirname "$lib")"
 		cp -L "$lib" "$root$lib"
+	done
+	for p in "$CACHE"/progs-lib/*.so; do
+		[ -e "$p" ] && cp "$p" "$root/lib/x86_64-linux-gnu/"
 	done
 	init_script >"$root/init"
 	chmod 755 "$root/init"

@@ -7,7 +7,11 @@
 # guest's page cache, and decides on the command by name: the hostile
 # call returns the policy's value without running, the benign one runs,
 # deny returns -1 with errno set in the thread's TLS.  A process's traps
-# go when its memory does; at detach every trap goes.
+# go when its memory does; at detach every trap goes.  A library that a
+# process dlopen()s late is trapped when it maps it, and its traps go when
+# other code takes its place; a static program named by path has its
+# function found in its own .symtab, read through the page cache, and a
+# stripped one is refused by a warning naming the rule.
 . "$(dirname "$0")/lib.sh"
 guest_setup
 
@@ -70,5 +74,41 @@ ok "a process started after attach is trapped" grep -qx "VSP system echo nc afte
 ok "detach: every trap removed" grep -q "detached; every trap removed" "$T/b.err"
 ok "after detach the call runs in the guest" grep -qx "VSP system echo nc detached = 0" <(result b 3)
 grep -E "user trap|gone|detach" "$T/b.err" | sed 's/^/# /'
+
+# -- 3: a library dlopen()ed late by a process whose libc and the rest
+# were mapped long before, then other code where its function was; a
+# static program's function from its .symtab; a stripped copy refused.
+mkdir -p "$T/add/bin"
+strip -o "$T/add/bin/vsp_stripped" "$CACHE/progs/vsp_static"
+GUEST_BOOT_OPTS="--add $T/add" guest_run c --stats "$POL/user-late.vsp" -- \
+	'vsp_dlopen 500 5 1' 'vsp_static 4 2' 'vsp_stripped 4'
+r1=$(result c 1)
+r2=$(result c 2)
+ok "dlopen: vsp attach exits 0" eq "$VSP_RC" 0
+ok "dlopen: the library is loaded" grep -q "^VSP vsp_dl_gate at 0x" <<<"$r1"
+da=$(sed -n 's/^VSP vsp_dl_gate at //p' <<<"$r1")
+ok "dlopen: the trap is placed when the library is mapped ($da)" \
+	grep -q "user trap libvspdl.so:vsp_dl_gate at $da in pid" "$T/c.err"
+ok "dlopen: a call after the dlopen returns the policy's value" grep -qx "VSP gate 5 = 77" <<<"$r1"
+ok "dlopen: a call the rule allows runs" grep -qx "VSP gate 1 = 2" <<<"$r1"
+ok "dlclose: the library's traps go when other code is mapped there" \
+	grep -q "user traps of pid .* in \[0x.*) gone: mapped anew" "$T/c.err"
+ok "dlclose: the other code runs, not decided as the function" \
+	grep -qx "VSP other code at $da = 25" <<<"$r1"
+ok "the dl-gate return is audited" \
+	grep -q '"rule":"dl-gate","verdict":"return","value":77,.*"msg":"vsp_dl_gate(5) by vsp_dlopen' "$T/c.audit"
+ok "static: the program's function is trapped at its link address" \
+	grep -q "user trap /bin/vsp_static:vsp_static_gate at 0x4[0-9a-f]* in pid" "$T/c.err"
+ok "static: the rule's call returns the policy's value" grep -qx "VSP static 4 = 99" <<<"$r2"
+ok "static: a call the rule allows runs" grep -qx "VSP static 2 = 6" <<<"$r2"
+ok "static: its traps go when the process exits" \
+	test "$(grep -c 'user traps of pid .* gone: its memory is released' "$T/c.err")" -ge 1
+ok "stripped: a warning names the rule and why" \
+	grep -q 'user-late.vsp:[0-9]*:[0-9]*: warning: rule "stripped": pid [0-9]* maps /bin/vsp_stripped but vsp_static_gate cannot be found in it: .*no .symtab (stripped); not trapped there' "$T/c.err"
+ok "stripped: said once" test "$(grep -c 'rule "stripped"' "$T/c.err")" = 1
+ok "stripped: the call runs untrapped" grep -qx "VSP static 4 = 12" <(result c 3)
+ok "every trap placed was removed by the guest's end (--stats: placed 2, removed 2)" \
+	grep -q "user calls: .*placed 2, removed 2" "$T/c.err"
+grep -E "user trap|gone|warning|user calls" "$T/c.err" | sed 's/^/# /'
 
 done_testing

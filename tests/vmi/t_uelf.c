@@ -10,6 +10,9 @@
  * dynamic entries hold link-time values).  The answers must be what the
  * dynamic loader itself gives (dlsym, __errno_location).  Then the image
  * is damaged as a hostile guest would: every case must end in an error.
+ * Last, this test's own executable as a file, for a static program's
+ * .symtab (vsp_uelf_symtab_lookup): the distance between two functions
+ * must be what the process sees, and damaged headers must end in errors.
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -215,6 +218,98 @@ static void hostile(const struct img *good)
 	free(m.p);
 }
 
+/* A function only the .symtab names (not exported). */
+__attribute__((noinline)) long t_uelf_probe(long x)
+{
+	return x + 1;
+}
+
+__attribute__((noinline)) long t_uelf_probe2(long x)
+{
+	return x + 2;
+}
+
+long (*volatile t_uelf_probe_p)(long) = t_uelf_probe;
+long (*volatile t_uelf_probe2_p)(long) = t_uelf_probe2;
+
+static int load_file(struct img *m, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	memset(m, 0, sizeof *m);
+	m->p = malloc(64u << 20);
+	m->len = m->p ? fread(m->p, 1, 64u << 20, f) : 0;
+	fclose(f);
+	return m->len ? 0 : -1;
+}
+
+static void symtab(void)
+{
+	struct img m;
+	uint64_t a, b;
+	char err[256] = "";
+
+	if (load_file(&m, "/proc/self/exe") < 0) {
+		ok(0, "cannot read /proc/self/exe");
+		return;
+	}
+	ok(vsp_uelf_symtab_lookup(img_read, &m, "t_uelf_probe", &a, err,
+				  sizeof err) == 0 &&
+	   vsp_uelf_symtab_lookup(img_read, &m, "t_uelf_probe2", &b, err,
+				  sizeof err) == 0 &&
+	   a - b == (uint64_t)((uintptr_t)t_uelf_probe_p -
+			       (uintptr_t)t_uelf_probe2_p),
+	   ".symtab: two functions as far apart as in the process (%s)", err);
+	ok(vsp_uelf_symtab_lookup(img_read, &m, "t_uelf_no_such", &a, err,
+				  sizeof err) < 0 && strstr(err, "defines no"),
+	   ".symtab: an unknown name: %s", err);
+	ok(vsp_uelf_symtab_lookup(img_read, &m, "uelf_probe", &a, err,
+				  sizeof err) < 0 && strstr(err, "defines no"),
+	   ".symtab: a name's tail is not the name: %s", err);
+	ok(vsp_uelf_symtab_lookup(img_read, &m, "t_uelf_probe_p", &a, err,
+				  sizeof err) < 0 && strstr(err, "not a function"),
+	   ".symtab: a variable is not a function");
+
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)m.p;
+	size_t len = m.len;
+	m.len = eh->e_shoff + 10;
+	ok(vsp_uelf_symtab_lookup(img_read, &m, "main", &a, err, sizeof err) < 0,
+	   ".symtab: section headers cut short: %s", err);
+	m.len = len;
+	uint64_t shoff = eh->e_shoff;
+	eh->e_shoff = 0;
+	ok(vsp_uelf_symtab_lookup(img_read, &m, "main", &a, err, sizeof err) < 0 &&
+	   strstr(err, "no section headers"), ".symtab: %s", err);
+	eh->e_shoff = shoff;
+	uint16_t shnum = eh->e_shnum;
+	eh->e_shnum = VSP_UELF_MAX_SHDR + 1;
+	ok(vsp_uelf_symtab_lookup(img_read, &m, "main", &a, err, sizeof err) < 0 &&
+	   strstr(err, "out of range"), ".symtab: too many section headers");
+	eh->e_shnum = shnum;
+	Elf64_Shdr *sh = (Elf64_Shdr *)(m.p + eh->e_shoff);
+	for (unsigned i = 0; i < eh->e_shnum; i++)
+		if (sh[i].sh_type == SHT_SYMTAB) {
+			Elf64_Shdr *st = &sh[sh[i].sh_link];
+			uint64_t size = st->sh_size;
+			st->sh_size = VSP_UELF_MAX_STRTAB + 1;
+			ok(vsp_uelf_symtab_lookup(img_read, &m, "main", &a, err,
+						  sizeof err) < 0 &&
+			   strstr(err, "out of range"),
+			   ".symtab: a huge string table: %s", err);
+			st->sh_size = size;
+			sh[i].sh_size = (uint64_t)(VSP_UELF_MAX_STEPS + 1) * sizeof(Elf64_Sym);
+			ok(vsp_uelf_symtab_lookup(img_read, &m, "main", &a, err,
+						  sizeof err) < 0 &&
+			   strstr(err, "out of range"), ".symtab: too many symbols");
+			sh[i].sh_type = SHT_PROGBITS;
+			break;
+		}
+	ok(vsp_uelf_symtab_lookup(img_read, &m, "main", &a, err, sizeof err) < 0 &&
+	   strstr(err, "stripped"), ".symtab: none (stripped): %s", err);
+	free(m.p);
+}
+
 int main(void)
 {
 	struct vsp_uelf e;
@@ -268,5 +363,6 @@ int main(void)
 		hostile(&m);
 		free(m.p);
 	}
+	symtab();
 	return done();
 }
