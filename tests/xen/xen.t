@@ -55,11 +55,14 @@ xg_attach kf --record /tmp/kf.trace $X/kfunc.vsp
 XG_SIGNAL=TERM XG_SIGNAL_AT="VSP-RUN 2" xg_attach det --stats $P/shadow.vsp
 XG_SIGNAL= XG_SIGNAL_AT=
 
-# Hypercalls: learn the paths on a clean run, then enforce.
-XG_ATTACH_AT="^VSP-RUN 1 sleep" xg_attach learn --mode learn --stats=json $X/hcall.vsp
+# Hypercalls: learn the paths on a clean run, then enforce.  Each
+# hypercall costs a few ms here and a step makes 5,000 to 16,000 of them:
+# up to 300 s each on a loaded host (a step that ends sooner costs no
+# more).
+XG_SECS=300 XG_ATTACH_AT="^VSP-RUN 1 sleep" xg_attach learn --mode learn --stats=json $X/hcall.vsp
 xg_emit hcall.paths $X/hcall.paths
-XG_ATTACH_AT="^VSP-RUN 1 sleep" xg_attach enf --stats=json $X/hcall.vsp
-XG_ATTACH_AT=
+XG_SECS=300 XG_ATTACH_AT="^VSP-RUN 1 sleep" xg_attach enf --stats=json $X/hcall.vsp
+XG_SECS= XG_ATTACH_AT=
 PLAN
 sed -i "1i P=$P" "$T/plan.sh"
 
