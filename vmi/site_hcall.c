@@ -1,8 +1,9 @@
 /*
  * site_hcall.c: hypercall events of a Xen guest (vmi/mon.h).
  *
- * A trap on the hypercall's page entry (or on the one vmcall stub of
- * kernels with the XSA-466 change), placed and checked by
+ * A trap on the hypercall's page entry (or on both vendors' stubs of
+ * kernels with the XSA-466 change, each a hypercall trap: the kernel calls
+ * the one its CPU wants, AMD's on an SVM host), placed and checked by
  * vmi/xen_hcall.c, which also reads the event at a stop and lets the call
  * into Xen or makes it return at once (vsp_xhc_finish).  Kill uses the
  * kernel path of kernel events (force_sig: the task dies on its way back
@@ -33,6 +34,29 @@ static const char *hcall_lacks(const struct mon *m,
 	return NULL;
 }
 
+/* The monitor's hypercall trap at `addr`, kept from the last load or
+ * new.  -1 when the table is full. */
+static int hcall_trap(struct mon *m, uint64_t addr)
+{
+	struct mon_trap *old = mon_trap_at(m, addr);
+	if (old && old->site == &mon_site_hcall && old->gen != m->gen) {
+		old->gen = m->gen;
+		m->kept++;
+	} else if (!old) {
+		struct mon_trap *t = mon_trap_new(m, addr, MON_T_EVENT);
+		if (!t) {
+			fprintf(stderr, "vsp attach: too many events\n");
+			return -1;
+		}
+		t->site = &mon_site_hcall;
+		t->name = vsp_event_kind_name(VSP_EV_HYPERCALL);
+		t->gen = m->gen;
+		t->checked = true;	/* vsp_xhc_finish leaves these */
+		m->installed++;
+	}
+	return 0;
+}
+
 /* 1 when the guest's page refuses it, -1 only for errors that end the
  * attach.  The dry pass checks kernel code only. */
 static int hcall_setup(struct mon *m, const struct vsp_event_key *k)
@@ -55,8 +79,15 @@ static int hcall_setup(struct mon *m, const struct vsp_event_key *k)
 		}
 		m->have_xsite = true;
 	}
-	uint64_t addr;
-	int rc = vsp_xhc_place(&m->be, &m->xsite, k->nr, &addr, why, sizeof why);
+	/* The stubs serve every hypercall: trapped once, for the first rule
+	 * (a backend without -EEXIST would count a second trap_add). */
+	uint64_t addr = vsp_xhc_entry(&m->xsite, k->nr);
+	struct mon_trap *had = mon_trap_at(m, addr);
+	int rc = 0;
+	if (m->xsite.mode != VSP_XHC_STUB || !had ||
+	    had->site != &mon_site_hcall)
+		rc = vsp_xhc_place(&m->be, &m->xsite, k->nr, &addr, why,
+				   sizeof why);
 	if (rc < 0) {
 		/* The guest's page is not what it should be: refused, as
 		 * mon_refusals refuses what the symbols lack. */
@@ -64,23 +95,19 @@ static int hcall_setup(struct mon *m, const struct vsp_event_key *k)
 		return 1;
 	}
 	m->hkey[k->nr] = k;
-	struct mon_trap *old = mon_trap_at(m, addr);
-	if (old && old->site == &mon_site_hcall && old->gen != m->gen) {
-		old->gen = m->gen;
-		m->kept++;
-	} else if (!old) {
-		struct mon_trap *t = mon_trap_new(m, addr, MON_T_EVENT);
-		if (!t) {
-			fprintf(stderr, "vsp attach: too many events\n");
-			return -1;
-		}
-		t->site = &mon_site_hcall;
-		t->name = vsp_event_kind_name(VSP_EV_HYPERCALL);
-		t->gen = m->gen;
-		t->checked = true;	/* vsp_xhc_finish leaves these */
-		m->installed++;
-	}
-	mon_say(m, "trap hypercall %s at 0x%" PRIx64, k->name, addr);
+	if (hcall_trap(m, addr) < 0)
+		return -1;
+	/* Both stubs are trapped and the kernel calls one of them: each is
+	 * a hypercall trap of the monitor, or the other's stops are no
+	 * one's. */
+	if (m->xsite.mode == VSP_XHC_STUB && m->xsite.alt &&
+	    hcall_trap(m, m->xsite.alt) < 0)
+		return -1;
+	if (m->xsite.mode == VSP_XHC_STUB && m->xsite.alt)
+		mon_say(m, "trap hypercall %s at 0x%" PRIx64 " and 0x%" PRIx64,
+			k->name, addr, m->xsite.alt);
+	else
+		mon_say(m, "trap hypercall %s at 0x%" PRIx64, k->name, addr);
 	return 0;
 }
 

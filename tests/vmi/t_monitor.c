@@ -11,8 +11,9 @@
  * ones when no vmlinux is given): deny and return
  * emulate the handler's return in one register write, an allowed call
  * resumes past the NOP, a hypercall is denied or let into Xen with its
- * `mov` emulated, only the named events are trapped, and every trap is
- * gone at the end.
+ * `mov` emulated (or, on a kernel with the XSA-466 stubs, through either
+ * stub), only the named events are trapped, and every trap is gone at the
+ * end.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -1332,6 +1333,117 @@ static void integrity_run(const char *dir, const char *map)
 	free(pol);
 }
 
+/*
+ * A kernel with the XSA-466 change: no hypercall page, both vendors'
+ * stubs, and the guest calls the one its CPU wants (here the second,
+ * AMD's).  Both are hypercall traps: a call through either is an event, a
+ * deny returns to the caller, an allowed call and one no rule names go on
+ * in place.
+ */
+#define K_HC_INTEL 0xffffffff81001000ull
+#define K_HC_AMD 0xffffffff81001040ull
+
+static void stub_run(const char *dir)
+{
+	static const char text[] =
+		"rule \"big-mmu\": on hypercall mmu_update when count > 100 : deny EPERM;\n"
+		"rule \"ver\": on hypercall xen_version : log \"cmd %{cmd}\";\n";
+	char *pol = write_tmp(dir, "h.vsp", text);
+	/* symbols_text with the AMD stub where the hypercall page was, and
+	 * the same with the Intel stub added. */
+	static const char page[] = "ffffffff81001000 T hypercall_page\n";
+	char amd[sizeof symbols_text + 64], both[sizeof symbols_text + 128];
+	const char *at = strstr(symbols_text, page);
+	snprintf(amd, sizeof amd, "%.*sffffffff81001040 T xen_hypercall_amd\n%s",
+		 (int)(at - symbols_text), symbols_text, at + sizeof page - 1);
+	snprintf(both, sizeof both, "%sffffffff81001000 T xen_hypercall_intel\n",
+		 amd);
+	char *map2 = write_tmp(dir, "amd.map", amd);
+	char *intel = write_tmp(dir, "stubs.map", both);
+	fresh_guest();
+	struct vsp_regs *h = syscall_stop(K_HC_AMD, 0);	/* 0: denied */
+	h->rax = 1;
+	h->rsi = 200;
+	h = syscall_stop(K_HC_AMD, 0);				/* 1: allowed */
+	h->rax = 1;
+	h->rsi = 5;
+	h = syscall_stop(K_HC_AMD, 0);				/* 2: no rule */
+	h->rax = 29;
+	h = syscall_stop(K_HC_AMD, 0);				/* 3: logged */
+	h->rax = 17;
+	h->rdi = 6;
+	h = syscall_stop(K_HC_INTEL, 0);			/* 4: the other */
+	h->rax = 17;
+	h->rdi = 0x100000002ull;	/* int cmd: Xen reads the low half */
+	struct vsp_backend_ops ops = fk_ops;
+	ops.steps_over_traps = true;
+	struct vsp_load_opts lo = { .mode = VSP_MODE_UNSET };
+	const char *files[1] = { pol };
+	struct vsp_policy *p = vsp_policy_load(files, 1, &lo, NULL);
+	if (!p) {
+		ok(0, "stubs: policy loads");
+		return;
+	}
+	FILE *audit = tmpfile();
+	struct vsp_monitor_opts mo = {
+		.ops = &ops, .target = "fake", .symbols = intel,
+		.policy = p, .audit = audit, .quiet = true,
+	};
+	int q = quiet_begin();
+	int rc = vsp_monitor_run(&mo);
+	quiet_end(q);
+	struct rec *r = fk.rec;
+	ok(rc == VSP_MON_OK, "stubs: the monitor ends with 0");
+	bool hi = false, ha = false;
+	for (int i = 0; i < fk.nlog; i++) {
+		hi |= fk.log[i] == K_HC_INTEL;
+		ha |= fk.log[i] == K_HC_AMD;
+	}
+	ok(fk.max_traps == 2 && hi && ha,
+	   "stubs: both stubs trapped, nothing else");
+	ok(r[0].regs_set && r[0].set.rax == (uint64_t)-1 && r[0].set.rip == K_RET,
+	   "stubs: a deny through the AMD stub returns -EPERM to the caller");
+	ok(!r[1].regs_set && r[1].nres == 1 &&
+	   r[1].res.how == VSP_RESUME_CONTINUE,
+	   "stubs: an allowed call goes on in place");
+	ok(!r[2].regs_set && r[2].nres == 1 &&
+	   r[2].res.how == VSP_RESUME_CONTINUE,
+	   "stubs: a hypercall no rule names goes on in place");
+	ok(count_lines(audit, "\"rule\":\"big-mmu\",\"verdict\":\"deny\",\"errno\":1") == 1 &&
+	   count_lines(audit, "\"msg\":\"cmd 6\"") == 1 &&
+	   count_lines(audit, "\"msg\":\"cmd 2\"") == 1 &&
+	   count_lines(audit, NULL) == 3,
+	   "stubs: events from both stubs, with their named arguments");
+	vsp_policy_free(p);
+	fclose(audit);
+
+	/* A kernel with the AMD stub only: it is the site itself. */
+	fresh_guest();
+	h = syscall_stop(K_HC_AMD, 0);
+	h->rax = 1;
+	h->rsi = 200;
+	p = vsp_policy_load(files, 1, &lo, NULL);
+	ok(p != NULL, "stubs: second policy loads");
+	if (!p)
+		return;
+	mo.symbols = map2;
+	mo.policy = p;
+	mo.audit = NULL;
+	q = quiet_begin();
+	rc = vsp_monitor_run(&mo);
+	quiet_end(q);
+	ok(rc == VSP_MON_OK && fk.max_traps == 1 && fk.rec[0].regs_set &&
+	   fk.rec[0].set.rax == (uint64_t)-1,
+	   "stubs: the AMD stub alone is trapped and denies");
+	vsp_policy_free(p);
+	unlink(pol);
+	unlink(map2);
+	unlink(intel);
+	free(pol);
+	free(map2);
+	free(intel);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/vsp-t-monitor.XXXXXX";
@@ -1425,6 +1537,7 @@ int main(void)
 	orc_run(dir);
 	write_run(dir, map);
 	integrity_run(dir, map);
+	stub_run(dir);
 	unlink(pol);
 	unlink(map);
 	rmdir(dir);

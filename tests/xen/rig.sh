@@ -291,11 +291,21 @@ xg_guest_log() {
 # that signal once the guest has printed XG_SIGNAL_AT (a regex), and the
 # guest runs on to its end.  NAME.state is the domain's xl state before
 # it is destroyed; /tmp/NAME.trace (vsp --record) is sent if written.
+# XG_ATTACH_AT (a regex) attaches to the booted guest instead: it runs
+# until its console prints that line, is paused there for the attach (so
+# the command after the line, a short sleep, is where it waits) and
+# unpaused once vsp holds it.
 xg_attach() {
 	local name=$1 vpid rc=0 i
 	shift
 	xg_guest_initrd /files/$name.gz /tmp/$name.gz
-	xg_start $name /tmp/$name.gz paused || { echo 99 >/tmp/$name.rc; xg_emit $name.rc /tmp/$name.rc; return 1; }
+	if [ -n "${XG_ATTACH_AT:-}" ]; then
+		xg_start $name /tmp/$name.gz || { echo 99 >/tmp/$name.rc; xg_emit $name.rc /tmp/$name.rc; return 1; }
+		xg_wait_line $name "$XG_ATTACH_AT" ${XG_SECS:-120} || echo "XG-WARN $name: no '$XG_ATTACH_AT'"
+		xl pause $name
+	else
+		xg_start $name /tmp/$name.gz paused || { echo 99 >/tmp/$name.rc; xg_emit $name.rc /tmp/$name.rc; return 1; }
+	fi
 	vsp attach --xen $name --symbols $G/System.map "$@" >/tmp/$name.audit 2>/tmp/$name.err &
 	vpid=$!
 	i=0
