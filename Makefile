@@ -256,9 +256,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vsp/stdlib-policies \
 	  $(DESTDIR)$(PREFIX)/share/vsp/examples $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/vsp $(DESTDIR)$(PREFIX)/bin/vsp
-	install -m 644 stdlib-policies/*.vsp stdlib-policies/*.paths $(DESTDIR)$(PREFIX)/share/vsp/stdlib-policies/ 2>/dev/null || true
+	install -m 644 stdlib-policies/*.vsp stdlib-policies/*.paths $(DESTDIR)$(PREFIX)/share/vsp/stdlib-policies/
 	install -m 644 examples/*.vsp examples/*.jsonl examples/*.paths $(DESTDIR)$(PREFIX)/share/vsp/examples/
-	install -m 644 docs/vsp.1 $(DESTDIR)$(PREFIX)/share/man/man1/ 2>/dev/null || true
+	install -m 644 docs/vsp.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -d $(DESTDIR)$(EXTDIR) $(DESTDIR)$(PREFIX)/share/vsp/examples/extensions \
 	  $(DESTDIR)$(PREFIX)/include/vsp
 	install -m 755 $(EXAMPLE_SO) $(DESTDIR)$(EXTDIR)/
