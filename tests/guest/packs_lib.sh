@@ -125,7 +125,9 @@ packs_cases() {
 	packs_stage "$T/root" "$n"
 	# shellcheck disable=SC2046
 	# shellcheck disable=SC2086
-	GUEST_BOOT_OPTS="--add $T/root" guest_run p "$POL/packs-mark.vsp" ${PACKS_POLICIES:-} \
+	# Every pack's traps on one slow TCG guest: 44-100 s alone, more
+	# beside a second suite; the limit only costs time when it is needed.
+	GUEST_TIMEOUT=${GUEST_TIMEOUT:-300} GUEST_BOOT_OPTS="--add $T/root" guest_run p "$POL/packs-mark.vsp" ${PACKS_POLICIES:-} \
 		$(packs_all) -- "${cmds[@]}"
 	ok "$pack: vsp attach with every pack exits 0" eq "$VSP_RC" 0
 	[ "$VSP_RC" = 0 ] || sed 's/^/# /' "$T/p.err" | tail -5 >&2
