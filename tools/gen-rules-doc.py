@@ -332,12 +332,15 @@ GAPS = [
     "Writes to kernel memory (`kernel-memory.vsp`) are watched at the objects' kernel "
     "addresses: a write through another mapping of the same page (an alias the writer "
     "maps itself) is not seen. The Xen backend has no write watchpoints and refuses "
-    "the pack. `idt-write` lets through the kernel's own writes from `start_kernel` "
-    "while it boots.",
+    "the pack. `idt-write` lets through the kernel's own writes while it boots: the "
+    "early exception handlers set from `x86_64_start_kernel` and the rest from "
+    "`start_kernel` (vsp may attach before either: it waits for the kernel to start, "
+    "not for it to finish booting).",
     "Xen hypercall abuse (`xen-hypercalls.vsp`: `mmu_update`, `grant_table_op` off "
     "their paths) is tested by replay and by each backend's acceptance "
-    "(`tests/cli/packs.t`), not live: on the Xen rig's guest the hypercall stub's stops "
-    "do not become events yet (docs/xen.md, Tests). Its rules alert, they do not deny. "
+    "(`tests/cli/packs.t`), not live: hypercall events are live on the Xen rig "
+    "(docs/xen.md), but no reproduction of these two techniques runs there yet. Its "
+    "rules alert, they do not deny. "
     "The shipped profiles name Linux's own Xen functions, so a module that calls the "
     "kernel's grant-table helpers passes; a profile learned from the guest "
     "(`--mode learn` on a copy of the pack) names whole paths.",

@@ -30,4 +30,17 @@ like "$(grep '"seq":4,' "$T/a")" '"rule":"cp","verdict":"pause"' "core_pattern p
 ok '! grep -q "\"seq\":5," "$T/a"' "another core_pattern write: allowed, no record"
 "$VSP" replay "$T/w.vsp" --trace "$T/w.jsonl" --stats > /dev/null 2> "$T/st"
 like "$(cat "$T/st")" 'deny 2 return 0 redirect 0 kill 0 pause 1' "stats count the verdicts"
+# The shipped pack's idt-write: the kernel's own IDT writes while it boots
+# pass, whether vsp attached before the early handlers were set (from
+# x86_64_start_kernel) or later (from start_kernel); a module's does not.
+cat > "$T/idt.jsonl" <<'J'
+{"seq":1,"kind":"write","name":"idt_table","addr":-2094317080,"offset":488,"len":8,"value":4294967295,"old":0,"proc":{"pid":0,"comm":"swapper"},"stack":["native_write_idt_entry","idt_setup_from_table.constprop.0","set_intr_gate","idt_setup_early_handler","x86_64_start_kernel"]}
+{"seq":2,"kind":"write","name":"idt_table","addr":-2094317568,"offset":0,"len":8,"value":4294967295,"old":0,"proc":{"pid":0,"comm":"swapper"},"stack":["native_write_idt_entry","idt_setup_from_table.constprop.0","idt_setup_traps","trap_init","start_kernel","x86_64_start_reservations","x86_64_start_kernel"]}
+{"seq":3,"kind":"write","name":"idt_table","addr":-2094317504,"offset":64,"len":8,"value":1,"old":2,"proc":{"pid":90,"comm":"insmod"},"stack":["vsp_kwrite_init","do_one_initcall","do_init_module","load_module","__do_sys_finit_module","do_syscall_64"]}
+J
+"$VSP" replay "$ROOT/stdlib-policies/kernel-memory.vsp" --trace "$T/idt.jsonl" > "$T/ia" 2> "$T/ierr"
+is "$?" 0 "IDT writes replay against the kernel-memory pack"
+ok '! grep -q "\"seq\":1," "$T/ia"' "idt-write: the early handlers' writes from x86_64_start_kernel pass"
+ok '! grep -q "\"seq\":2," "$T/ia"' "idt-write: the writes from start_kernel pass"
+like "$(grep '"seq":3,' "$T/ia")" '"rule":"idt-write","verdict":"deny"' "idt-write: a module's write is denied"
 done_testing
