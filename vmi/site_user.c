@@ -33,8 +33,13 @@
  * set to E through its TLS (fs_base plus libc's errno offset, read from
  * its __errno_location and GOT); `kill` sends the process SIGKILL by
  * making it run kill(pid, SIGKILL) through a `syscall` instruction in the
- * module's own _exit; `pause` as everywhere.  An allowed call runs its
- * first instruction by a single step.
+ * module's own _exit; `pause` as everywhere.  An allowed call leaves
+ * the trap with its first instruction run by the monitor (vmi/emulate.h:
+ * the push, mov, sub, test or cmp that most functions open with, decoded
+ * once from the module's file), or by a single step where that
+ * instruction is of another kind or the process's code at the address is
+ * not the file's (checked at a function's first hit in each process and
+ * every MON_VERIFY_HITS hits after).
  *
  * Every table here is fixed-size and filled at traps of the mapping path,
  * never at a decision; the guest's memory is read bounded (vmi/vma.h,
@@ -46,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmi/emulate.h"
 #include "vmi/mon.h"
 #include "vmi/pcache.h"
 #include "vmi/uelf.h"
@@ -72,6 +78,8 @@ struct mu_file {
 	uint64_t kill_foff;	/* a `syscall` in _exit, or 0 */
 	uint64_t errno_fn;	/* __errno_location in the image, or 0 */
 	uint64_t img_fn;	/* FUNC in the image */
+	struct vsp_emu emu;	/* FUNC's first instruction */
+	uint8_t code[16];	/* ... its bytes in the file */
 	char err[160];
 };
 
@@ -91,6 +99,8 @@ struct mu_map {
 	int64_t pid;
 	bool have_tpoff, tried_tpoff;
 	int64_t tpoff;
+	uint32_t emu_hits;	/* allowed calls since the code was compared */
+	bool emu_ok;		/* the process's code there is the file's */
 };
 
 struct mon_user {
@@ -102,6 +112,9 @@ struct mon_user {
 	unsigned nmap;
 	bool helpers;
 	uint64_t placed, removed, foreign;
+	uint64_t emulated, stepped;	/* how allowed calls left the trap */
+	uint64_t unlike;		/* code unreadable or not the file's */
+	bool no_emulate;		/* VSP_USER_EMULATE=0: step them all */
 	/* Per kind of trap: the function's own, and the mapping path's. */
 	uint64_t fn_hits, fn_rt, fn_ns, map_hits, map_rt, map_ns;
 	struct mu_map *cur;	/* the map entry of the event being decided */
@@ -204,6 +217,9 @@ static struct mu_file *mu_file(struct mon *m, struct mu_ev *ev,
 	}
 	f->img_fn = fn;
 	f->ok = true;
+	if (m->have_cs && vsp_pcmod_read(&pm, fn, f->code, sizeof f->code) ==
+	    (long)sizeof f->code)
+		vsp_emu_decode(m->cs, f->code, sizeof f->code, fn, &f->emu);
 	/* For kill: a `syscall` instruction of the module's own _exit. */
 	uint8_t code[64];
 	if (mu_lookup(&pm, dyn, "_exit", &ex, err, sizeof err) == 0 &&
@@ -283,8 +299,8 @@ static int mu_place(struct mon *m, struct mu_ev *ev, struct mu_file *f,
 		t->path_arg = ev->call ? vsp_call_path_arg(ev->call) : -1;
 		t->gen = m->gen;
 		t->uhelp = MU_FUNC;
-		/* User code is another process's: never read it from here.
-		 * The first instruction is stepped. */
+		/* User code is another process's: never read it from here
+		 * (user_leave compares it at a hit, in the process). */
 		t->checked = true;
 		int rc = m->be.ops->trap_add(&m->be, addr);
 		if (rc < 0) {
@@ -556,6 +572,10 @@ static int mu_init(struct mon *m, const struct vsp_event_key *k)
 		if (!m->user)
 			return -ENOMEM;
 		m->user->gen = m->gen;
+		/* VSP_USER_EMULATE=0: every allowed call stepped, to measure
+		 * what the emulation saves (tests/guest/measure.sh). */
+		const char *env = getenv("VSP_USER_EMULATE");
+		m->user->no_emulate = env && strcmp(env, "0") == 0;
 	}
 	struct mon_user *u = m->user;
 	if (!u->pc.lx) {
@@ -872,6 +892,68 @@ static void user_kill(struct mon *m, struct mon_trap *t, struct mon_apply *a)
 	a->applied = a->resumed = rc == 0;
 }
 
+static long mu_gwrite(void *ctx, uint64_t gva, const void *buf, size_t len)
+{
+	struct mon *m = ctx;
+	return m->be.ops->write(&m->be, m->vcpu, gva, buf, len);
+}
+
+/* Is the process's code at p->addr still the file's?  Read in the
+ * process (this stop's), at its first allowed call and every
+ * MON_VERIFY_HITS after, and at every call after a mismatch (a read
+ * that failed is not taken for code that changed): a process that rewrote its own copy of the
+ * function (a hooking library, a debugger) runs what it wrote, stepped.
+ * A first byte of 0xcc is the breakpoint itself where the stub keeps
+ * it in guest memory (KVM). */
+static bool mu_code_same(struct mon *m, struct mu_map *p)
+{
+	const struct mu_file *f = p->file;
+	uint8_t now[16];
+
+	if (p->emu_ok && p->emu_hits++ % MON_VERIFY_HITS != 0)
+		return true;
+	p->emu_ok = m->be.ops->read(&m->be, m->vcpu, p->addr, now, f->emu.len) ==
+		(long)f->emu.len &&
+		(now[0] == f->code[0] || now[0] == 0xcc) &&
+		memcmp(now + 1, f->code + 1, f->emu.len - 1u) == 0;
+	if (!p->emu_ok)
+		m->user->unlike++;
+	p->emu_hits = 1;
+	return p->emu_ok;
+}
+
+/* An allowed call: its first instruction run here when it can be
+ * (vmi/emulate.h), the guest resumed after it; else stepped. */
+static int user_leave(struct mon *m, struct mon_trap *t)
+{
+	struct mon_user *u = m->user;
+	struct mu_map *p = u ? u->cur : NULL;
+
+	if (!p || !p->file || t->uhelp != MU_FUNC || p->addr != t->addr ||
+	    p->file->emu.op == VSP_EMU_NONE || u->no_emulate ||
+	    m->be.ops->steps_over_traps ||
+	    !mu_code_same(m, p)) {
+		if (u && t->uhelp == MU_FUNC)
+			u->stepped++;
+		return mon_leave(m, t);
+	}
+	struct vsp_regs r = m->regs;
+	if (vsp_emu_run(&p->file->emu, &r, mon_gread, mu_gwrite, m) < 0) {
+		u->stepped++;
+		return mon_leave(m, t);
+	}
+	struct vsp_resume how = { .how = VSP_RESUME_AT, .addr = r.rip };
+	if (p->file->emu.op != VSP_EMU_SKIP) {
+		int rc = m->be.ops->regs_set(&m->be, m->vcpu, &r);
+		if (rc < 0)
+			return rc;
+		m->regs = r;
+		how.how = VSP_RESUME_CONTINUE;
+	}
+	u->emulated++;
+	return m->be.ops->resume(&m->be, m->vcpu, &how);
+}
+
 void mon_user_account(struct mon *m, const struct mon_trap *t, uint64_t rt,
 		      uint64_t ns)
 {
@@ -909,6 +991,11 @@ void mon_user_stats(const struct mon *m, FILE *out)
 			(double)u->map_ns / 1e6 / (double)u->map_hits);
 	fprintf(out, "; placed %" PRIu64 ", removed %" PRIu64 "\n", u->placed,
 		u->removed);
+	if (u->emulated || u->stepped)
+		fprintf(out, "user calls allowed: %" PRIu64 " left by running "
+			"their first instruction in vsp, %" PRIu64 " by a step"
+			" (%" PRIu64 " where the process's code could not be "
+			"read or was not its file's)\n", u->emulated, u->stepped, u->unlike);
 }
 
 const struct mon_site mon_site_user = {
@@ -922,6 +1009,6 @@ const struct mon_site mon_site_user = {
 		.ret = user_ret,
 		.deny = user_deny,
 		.kill = user_kill,
-		.leave = mon_leave,
+		.leave = user_leave,
 	},
 };
