@@ -89,7 +89,9 @@ enum vsp_hook_args {
 	VSP_HA_LINK,		/* (struct dentry *old, const struct path *dir, struct dentry *new) */
 	VSP_HA_RENAME,		/* (const struct path *, struct dentry *, const struct path *, struct dentry *) */
 	VSP_HA_SYMLINK,		/* (const struct path *dir, struct dentry *, const char *old) */
-	VSP_HA_MOUNT,		/* (const char *dev, const struct path *, ...) */
+	VSP_HA_MOUNT,		/* (const char *dev, const struct path *, type, flags, data) */
+	VSP_HA_LOOPBACK,	/* (const struct path *old, bool recurse): a bind's source */
+	VSP_HA_MOVE_MOUNT,	/* (const struct path *from, const struct path *to) */
 	VSP_HA_SOCKADDR,	/* (struct socket *, struct sockaddr *, int): connect bind */
 	VSP_HA_SOCK,		/* (struct socket *, ...): listen accept */
 	VSP_HA_SENDMSG,		/* (struct socket *, struct msghdr *, int) */
@@ -102,7 +104,7 @@ enum vsp_hook_args {
 	VSP_HA_BPF		/* (int cmd, union bpf_attr *, unsigned int) */
 };
 
-#define VSP_HOOK_FUNCS 2
+#define VSP_HOOK_FUNCS 3
 
 struct vsp_hook {
 	const char *name;		/* "open": first, for vsp_suggest */

@@ -11,6 +11,14 @@
  * own in Linux 6.1: unshare traps ksys_unshare (io_uring cannot unshare)
  * and setns its syscall handler, the only way in.
  *
+ * A mount is three places.  security_sb_mount sees mount(2) before the
+ * kernel looked its source up: for a bind mount the source is the
+ * caller's string, so a bind is decided where the kernel has resolved
+ * it, at __do_loopback called from path_mount (the site keeps the mount
+ * point from security_sb_mount); __do_loopback called from open_tree
+ * only clones a tree, mounted later by move_mount(2), which
+ * security_move_mount sees with both ends resolved.
+ *
  * This is data: the monitor (vmi/site_hook.c) reads `at[]` and `fields`
  * and checks every function against the guest's symbols at attach.
  */
@@ -19,8 +27,10 @@
 #include <string.h>
 
 #define F(kind) VSP_EV_##kind
-#define AT1(fn, a) { { fn, VSP_HA_##a }, { NULL, 0 } }
+#define AT1(fn, a) { { fn, VSP_HA_##a } }
 #define AT2(f1, a1, f2, a2) { { f1, VSP_HA_##a1 }, { f2, VSP_HA_##a2 } }
+#define AT3(f1, a1, f2, a2, f3, a3) \
+	{ { f1, VSP_HA_##a1 }, { f2, VSP_HA_##a2 }, { f3, VSP_HA_##a3 } }
 
 const struct vsp_hook vsp_hooks[] = {
 	{ "open", F(FILE), VSP_HF_FILE | VSP_HF_OPEN,
@@ -44,7 +54,8 @@ const struct vsp_hook vsp_hooks[] = {
 	{ "chown", F(FILE), VSP_HF_FILE,
 	  AT1("security_path_chown", PATH) },
 	{ "mount", F(FILE), VSP_HF_FILE | VSP_HF_TPATH,
-	  AT1("security_sb_mount", MOUNT) },
+	  AT3("security_sb_mount", MOUNT, "__do_loopback", LOOPBACK,
+	      "security_move_mount", MOVE_MOUNT) },
 	{ "connect", F(NET), VSP_HF_SOCK,
 	  AT1("security_socket_connect", SOCKADDR) },
 	{ "bind", F(NET), VSP_HF_SOCK,

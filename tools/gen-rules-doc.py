@@ -317,10 +317,6 @@ def render(packs, cases):
 
 
 GAPS = [
-    "A bind mount whose source is reached through a symlink: `security_sb_mount` runs "
-    "before the kernel resolves a bind source, so `file.path` at `file mount` is the "
-    "string the caller passed; `mount-bind-unresolved` refuses relative and dotted "
-    "sources, a symlinked one passes.",
     "`LD_PRELOAD` in the environment: no field carries the environment; "
     "`exec-map-writable` stops the library being mapped from a writable directory, "
     "not one preloaded from elsewhere.",

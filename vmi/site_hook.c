@@ -19,6 +19,8 @@
 #define SH_READING_MODULE 2	/* enum kernel_read_file_id */
 #define SH_LOADING_MODULE 2	/* enum kernel_load_data_id */
 #define SH_PT_SI 0x68		/* struct pt_regs: si (setns's nstype) */
+#define SH_MS_REMOUNT 0x20
+#define SH_MS_BIND 0x1000
 
 int vsp_hook_site_init(struct vsp_hook_site *s, const struct vsp_lxfs *fs,
 		       const struct vsp_linux *lx, const struct vsp_symtab *syms,
@@ -29,6 +31,7 @@ int vsp_hook_site_init(struct vsp_hook_site *s, const struct vsp_lxfs *fs,
 	s->lx = lx;
 	s->read = read;
 	s->ctx = ctx;
+	s->syms = syms;
 	s->cache_on = vsp_lxfs_locks((struct vsp_lxfs *)fs, syms);
 	/* VSP_PATH_CACHE=0: every path walked, to measure what a first
 	 * open costs (tests/guest/measure.sh). */
@@ -57,7 +60,7 @@ void vsp_hook_site_begin(struct vsp_hook_site *s, const struct vsp_hook *hook,
 	memcpy(s->a, a, sizeof s->a);
 	s->task = task;
 	s->objs_done = s->have_file = s->have_target_dir = s->have_root = false;
-	s->target_dentry = s->target_task = s->sock = 0;
+	s->target_dentry = s->target_task = s->sock = s->bind_target = 0;
 	s->inode_done = s->sock_done = false;
 	for (size_t i = 0; i < sizeof s->s / sizeof s->s[0]; i++)
 		s->s[i].state = 0;
@@ -65,7 +68,53 @@ void vsp_hook_site_begin(struct vsp_hook_site *s, const struct vsp_hook *hook,
 		s->st.events++;
 }
 
-bool vsp_hook_site_wanted(const struct vsp_hook_site *s)
+/* Remembers a bind mount's mount point until its source is resolved. */
+static void sh_bind_begin(struct vsp_hook_site *s, uint64_t sp)
+{
+	unsigned i = s->bind_next++ % VSP_HOOK_BINDS;
+
+	s->bind[i].sp = sp;
+	s->bind[i].path = s->a[1];
+}
+
+/*
+ * __do_loopback: a bind mount when called from path_mount (or, in
+ * kernels that keep it apart, do_loopback or do_mount); its mount point
+ * is the one security_sb_mount saw just above on the same kernel stack.
+ * Called from open_tree it only clones the tree, for move_mount.
+ */
+static bool sh_bind_end(struct vsp_hook_site *s, uint64_t sp)
+{
+	static const char *const callers[] = { "path_mount", "do_loopback",
+					       "do_mount" };
+	uint64_t ret, best = UINT64_MAX;
+	const char *fn;
+
+	if (!s->syms || vsp_gread_all(s->read, s->ctx, sp, &ret, 8) < 0)
+		return true;	/* decided, on what can be read */
+	fn = vsp_sym_at(s->syms, ret, NULL);
+	bool bind = false;
+	for (size_t i = 0; fn && i < sizeof callers / sizeof callers[0]; i++)
+		bind |= strcmp(fn, callers[i]) == 0;
+	if (!bind)
+		return false;
+	/* The nearest stop at or above this one on its stack: the same
+	 * frame when do_loopback is inlined into path_mount, as in 6.1. */
+	for (unsigned i = 0; i < VSP_HOOK_BINDS; i++) {
+		uint64_t d = s->bind[i].sp - sp;
+
+		if (s->bind[i].sp >= sp && d < 8192 && d < best) {
+			best = d;
+			s->bind_target = s->bind[i].path;
+		}
+	}
+	for (unsigned i = 0; i < VSP_HOOK_BINDS; i++)
+		if (s->bind[i].path == s->bind_target)
+			s->bind[i].sp = 0;
+	return true;
+}
+
+bool vsp_hook_site_wanted(struct vsp_hook_site *s, uint64_t sp)
 {
 	if (!s->hook)
 		return true;
@@ -76,6 +125,14 @@ bool vsp_hook_site_wanted(const struct vsp_hook_site *s)
 		return (uint32_t)s->a[1] == SH_READING_MODULE;
 	case VSP_HA_LOAD_DATA:
 		return (uint32_t)s->a[0] == SH_LOADING_MODULE;
+	case VSP_HA_MOUNT:
+		if ((s->a[3] & SH_MS_BIND) && !(s->a[3] & SH_MS_REMOUNT)) {
+			sh_bind_begin(s, sp);
+			return false;
+		}
+		return true;
+	case VSP_HA_LOOPBACK:
+		return sh_bind_end(s, sp);
 	default:
 		return true;
 	}
@@ -148,10 +205,28 @@ static void sh_objects(struct vsp_hook_site *s)
 		}
 		break;
 	case VSP_HA_MOUNT:
-		/* The mount point is the target; the source is a string. */
+		/* The mount point is the target; the source is a string (a
+		 * device, a filesystem's name: no bind, which is decided at
+		 * __do_loopback). */
 		if (vsp_lxfs_read_path(s->fs, s->read, s->ctx, s->a[1],
 				       &s->target_dir) == 0)
 			s->have_target_dir = true;
+		break;
+	case VSP_HA_LOOPBACK:
+		/* The source as the kernel resolved it; the mount point kept
+		 * from security_sb_mount. */
+		s->have_file = vsp_lxfs_read_path(s->fs, s->read, s->ctx,
+						  s->a[0], &s->file) == 0;
+		s->have_target_dir = s->bind_target &&
+			vsp_lxfs_read_path(s->fs, s->read, s->ctx,
+					   s->bind_target, &s->target_dir) == 0;
+		break;
+	case VSP_HA_MOVE_MOUNT:
+		s->have_file = vsp_lxfs_read_path(s->fs, s->read, s->ctx,
+						  s->a[0], &s->file) == 0;
+		s->have_target_dir = vsp_lxfs_read_path(s->fs, s->read, s->ctx,
+							s->a[1],
+							&s->target_dir) == 0;
 		break;
 	case VSP_HA_SOCKADDR:
 	case VSP_HA_SOCK:

@@ -29,6 +29,7 @@
 
 #define VSP_HOOK_STR_MAX 4096
 #define VSP_HOOK_CACHE 64	/* cached file.path entries */
+#define VSP_HOOK_BINDS 8	/* bind mounts between their two stops */
 
 struct vsp_hook_cache_ent {
 	uint64_t dentry, mnt, rdentry, rmnt;	/* key; dentry 0: empty */
@@ -56,6 +57,14 @@ struct vsp_hook_site {
 	bool cache_on;		/* rename_lock and mount_lock were found */
 	struct vsp_hook_cache_ent *cache;	/* VSP_HOOK_CACHE, or NULL */
 	struct vsp_hook_stats st;
+	const struct vsp_symtab *syms;
+
+	/* mount(2) binds, seen at security_sb_mount and decided at
+	 * __do_loopback in the same call: the kernel stack pointer at the
+	 * first stop and the mount point (a struct path *) it named. */
+	struct { uint64_t sp, path; } bind[VSP_HOOK_BINDS];
+	unsigned bind_next;
+	uint64_t bind_target;		/* this event's mount point, or 0 */
 
 	/* The event being decided. */
 	const struct vsp_hook *hook;	/* NULL: not a hook event */
@@ -92,9 +101,12 @@ void vsp_hook_site_begin(struct vsp_hook_site *s, const struct vsp_hook *hook,
 			 unsigned at, const uint64_t a[6], uint64_t task);
 
 /* False when the trapped call is not the hook's business (an mmap
- * without PROT_EXEC, a firmware read at the module hook): it then runs
- * undecided.  Reads nothing. */
-bool vsp_hook_site_wanted(const struct vsp_hook_site *s);
+ * without PROT_EXEC, a firmware read at the module hook, a bind mount at
+ * security_sb_mount, decided later where its source is resolved, or
+ * __do_loopback cloning a tree for open_tree): it then runs undecided.
+ * `sp` is the kernel stack pointer at the trap; reads nothing but, at
+ * __do_loopback, the return address there. */
+bool vsp_hook_site_wanted(struct vsp_hook_site *s, uint64_t sp);
 
 /*
  * Answers the engine's fetch of resolved field f (VSP_F_RES_FIRST and up)

@@ -177,7 +177,7 @@ static bool lsm_fill(struct mon *m, struct mon_trap *t, int *rc)
 	m->args_loaded = true;
 	/* An mmap without PROT_EXEC, a firmware load: not the hook's
 	 * event; it runs undecided. */
-	if (!m->hs || !vsp_hook_site_wanted(m->hs)) {
+	if (!m->hs || !vsp_hook_site_wanted(m->hs, m->regs.rsp)) {
 		if (m->hs)
 			m->hs->st.skipped++;
 		*rc = mon_leave(m, t);

@@ -312,9 +312,11 @@ xg_attach() {
 	# vsp holds its own pause once it says either: the toolstack's can go.
 	until grep -Eq "attached to|waiting for the guest kernel" /tmp/$name.err 2>/dev/null; do
 		kill -0 $vpid 2>/dev/null || break
-		i=$((i + 1)); [ $i -gt 240 ] && break
+		i=$((i + 1)); [ $i -gt $((2 * ${XG_SECS:-120})) ] && break
 		sleep 0.5
 	done
+	grep -Eq "attached to|waiting for the guest kernel" /tmp/$name.err 2>/dev/null ||
+		echo "XG-WARN $name: vsp had not attached after ${XG_SECS:-120} s; unpaused"
 	xl unpause $name
 	if [ -n "${XG_SIGNAL:-}" ]; then
 		xg_wait_line $name "${XG_SIGNAL_AT:-VSP-DONE}" ${XG_SECS:-120} || echo "XG-WARN $name: no '$XG_SIGNAL_AT'"

@@ -76,7 +76,8 @@ echo "# Xen boot and plan: $(( $(date +%s) - t0 )) s"
 O=$T/out
 ok "dom0 came up with the toolstack" grep -q "^XG-DOM0-UP" "$T/xen.log"
 ok "the plan ran to its end" grep -q "^XG-PLAN-DONE" "$T/xen.log"
-grep -h "^XG-WARN" "$T/xen.log" | sed 's/^/# /'
+# On stderr, so that prove shows them: a step that timed out says so.
+grep -h "^XG-WARN" "$T/xen.log" | sed 's/^/# /' >&2
 res() { "$GUEST_DIR/rig.sh" result "$O/$1.log" "$2"; }
 
 # ---- deny: an openat rule, seen by the guest
@@ -146,6 +147,12 @@ ok "enforce: every deny is the compiled_by read (sendfile, then read)" \
 	eq "$(grep -c '"verdict":"deny".*"stack":\["xen_version","compiled_by_show"' "$O/enf.audit")" "$nd"
 ok "enforce: the other PVH hypercalls were seen" grep -Eq '"pvh":[1-9]' "$O/enf.err"
 ok "enforce: the guest ran to its end" grep -q VSP-DONE "$O/enf.log"
+if ! grep -q '"verdict":"deny"' "$O/enf.audit" 2>/dev/null; then
+	# What vsp and the guest said, for a run that denied nothing.
+	{ echo "# enforce denied nothing; vsp said:"; sed 's/^/#   /' "$O/enf.err"
+	  echo "# the guest printed:"; tr -d '\r' <"$O/enf.log" | grep -E '^VSP' | sed 's/^/#   /'
+	  echo "# learned:"; sed 's/^/#   /' "$O/hcall.paths"; } >&2 2>/dev/null
+fi
 
 # Not in the plan yet (see docs/xen.md, "Tests"): SIGKILL recovery (the
 # take-over runs, but the vCPU stalled on the dead vsp's ring does not run
