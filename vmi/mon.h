@@ -441,6 +441,10 @@ void mon_integ_start(struct mon *m);
 /* CR0.WP, CR4.SMEP/SMAP and the syscall entry against the baseline, for
  * the stop in m->regs: an alert (stderr and the audit log) on a change. */
 void mon_integrity(struct mon *m);
+/* An alert record no rule decided (a trap's code rewritten, an integrity
+ * change): `kind` "kernel" or "user", `name` the function. */
+void mon_alert_note(struct mon *m, const char *kind, const char *name,
+		    uint64_t addr, const char *msg);
 struct mon_trap *mon_trap_new(struct mon *m, uint64_t addr, enum mon_role role);
 struct mon_trap *mon_trap_at(struct mon *m, uint64_t addr);
 void mon_trap_check(struct mon *m, struct mon_trap *t);

@@ -38,8 +38,9 @@
  * the push, mov, sub, test or cmp that most functions open with, decoded
  * once from the module's file), or by a single step where that
  * instruction is of another kind or the process's code at the address is
- * not the file's (checked at a function's first hit in each process and
- * every MON_VERIFY_HITS hits after).
+ * not the file's (read at every allowed call).  A process that rewrote
+ * the function under its trap runs what it wrote, stepped, and the
+ * change is an alert.
  *
  * Every table here is fixed-size and filled at traps of the mapping path,
  * never at a decision; the guest's memory is read bounded (vmi/vma.h,
@@ -80,6 +81,7 @@ struct mu_file {
 	uint64_t img_fn;	/* FUNC in the image */
 	struct vsp_emu emu;	/* FUNC's first instruction */
 	uint8_t code[16];	/* ... its bytes in the file */
+	uint8_t clen;		/* how many are compared with the process's */
 	char err[160];
 };
 
@@ -99,8 +101,9 @@ struct mu_map {
 	int64_t pid;
 	bool have_tpoff, tried_tpoff;
 	int64_t tpoff;
-	uint32_t emu_hits;	/* allowed calls since the code was compared */
-	bool emu_ok;		/* the process's code there is the file's */
+	bool changed;		/* the process rewrote FUNC: stepped for good */
+	uint32_t since;		/* stepped calls since its code was compared */
+	uint64_t compared_ns;	/* when; 0: never */
 };
 
 struct mon_user {
@@ -114,6 +117,7 @@ struct mon_user {
 	uint64_t placed, removed, foreign;
 	uint64_t emulated, stepped;	/* how allowed calls left the trap */
 	uint64_t unlike;		/* code unreadable or not the file's */
+	uint64_t tampered;		/* mappings whose code was rewritten */
 	bool no_emulate;		/* VSP_USER_EMULATE=0: step them all */
 	/* Per kind of trap: the function's own, and the mapping path's. */
 	uint64_t fn_hits, fn_rt, fn_ns, map_hits, map_rt, map_ns;
@@ -217,9 +221,13 @@ static struct mu_file *mu_file(struct mon *m, struct mu_ev *ev,
 	}
 	f->img_fn = fn;
 	f->ok = true;
-	if (m->have_cs && vsp_pcmod_read(&pm, fn, f->code, sizeof f->code) ==
-	    (long)sizeof f->code)
-		vsp_emu_decode(m->cs, f->code, sizeof f->code, fn, &f->emu);
+	if (vsp_pcmod_read(&pm, fn, f->code, sizeof f->code) ==
+	    (long)sizeof f->code) {
+		f->clen = 8;
+		if (m->have_cs &&
+		    vsp_emu_decode(m->cs, f->code, sizeof f->code, fn, &f->emu))
+			f->clen = f->emu.len > 8 ? f->emu.len : 8;
+	}
 	/* For kill: a `syscall` instruction of the module's own _exit. */
 	uint8_t code[64];
 	if (mu_lookup(&pm, dyn, "_exit", &ex, err, sizeof err) == 0 &&
@@ -898,28 +906,74 @@ static long mu_gwrite(void *ctx, uint64_t gva, const void *buf, size_t len)
 	return m->be.ops->write(&m->be, m->vcpu, gva, buf, len);
 }
 
-/* Is the process's code at p->addr still the file's?  Read in the
- * process (this stop's), at its first allowed call and every
- * MON_VERIFY_HITS after, and at every call after a mismatch (a read
- * that failed is not taken for code that changed): a process that rewrote its own copy of the
- * function (a hooking library, a debugger) runs what it wrote, stepped.
- * A first byte of 0xcc is the breakpoint itself where the stub keeps
- * it in guest memory (KVM). */
-static bool mu_code_same(struct mon *m, struct mu_map *p)
+/*
+ * The process rewrote the function under its trap (a hooking library, a
+ * debugger, code that hides itself): it runs what it wrote, stepped from
+ * now on, and the change is an alert.  The breakpoint is put back in case
+ * the write removed it (a stub that keeps it in guest memory).
+ */
+static void mu_tampered(struct mon *m, struct mon_trap *t, struct mu_map *p,
+			const uint8_t *now)
 {
 	const struct mu_file *f = p->file;
+	char msg[400];
+
+	snprintf(msg, sizeof msg, "code under the user trap %s:%s at 0x%" PRIx64
+		 " in pid %" PRId64 " changed: %02x %02x %02x %02x %02x, was "
+		 "%02x %02x %02x %02x %02x; trap re-armed, stepped from now on",
+		 p->ev->k->lib, p->ev->k->name, p->addr, p->pid, now[0],
+		 now[1], now[2], now[3], now[4], f->code[0], f->code[1],
+		 f->code[2], f->code[3], f->code[4]);
+	fprintf(stderr, "vsp attach: alert: %s\n", msg);
+	m->user->tampered++;
+	m->tamper_alerts++;
+	if (m->be.ops->trap_del(&m->be, t->addr) == 0 &&
+	    m->be.ops->trap_add(&m->be, t->addr) < 0)
+		fprintf(stderr, "vsp attach: alert: cannot re-arm the user trap "
+			"at 0x%" PRIx64 "\n", t->addr);
+	mon_alert_note(m, "user", p->ev->k->name, p->addr, msg);
+}
+
+/*
+ * Is the process's code at p->addr still the file's?  Read in the
+ * process (this stop's) at every call whose first instruction vsp runs
+ * (`every`): one round trip, against the three a step costs more, and the
+ * instruction run here is always the one the process would run (compared
+ * now and then, a process that rewrote its function would run the old
+ * first instruction and then its own code until the next comparison).
+ * A stepped call runs the process's own code whatever it is: its
+ * comparison, for the alert alone, is made as for kernel traps, once per
+ * MON_VERIFY_HITS calls or MON_VERIFY_NS.  A call whose code cannot be
+ * read is stepped.  A first byte of 0xcc is the breakpoint itself where the
+ * stub keeps it in guest memory (KVM).
+ */
+static bool mu_code_same(struct mon *m, struct mon_trap *t, struct mu_map *p,
+			 bool every)
+{
+	const struct mu_file *f = p->file;
+	uint64_t ns = vsp_now_ns();
 	uint8_t now[16];
 
-	if (p->emu_ok && p->emu_hits++ % MON_VERIFY_HITS != 0)
+	if (p->changed || !f->clen)
+		return false;
+	if (!every && p->compared_ns && ++p->since < MON_VERIFY_HITS &&
+	    ns - p->compared_ns < MON_VERIFY_NS)
 		return true;
-	p->emu_ok = m->be.ops->read(&m->be, m->vcpu, p->addr, now, f->emu.len) ==
-		(long)f->emu.len &&
-		(now[0] == f->code[0] || now[0] == 0xcc) &&
-		memcmp(now + 1, f->code + 1, f->emu.len - 1u) == 0;
-	if (!p->emu_ok)
+	p->since = 0;
+	p->compared_ns = ns;
+	if (m->be.ops->read(&m->be, m->vcpu, p->addr, now, f->clen) !=
+	    (long)f->clen) {
 		m->user->unlike++;
-	p->emu_hits = 1;
-	return p->emu_ok;
+		return false;
+	}
+	if ((now[0] != f->code[0] && now[0] != 0xcc) ||
+	    memcmp(now + 1, f->code + 1, f->clen - 1u) != 0) {
+		p->changed = true;
+		m->user->unlike++;
+		mu_tampered(m, t, p, now);
+		return false;
+	}
+	return true;
 }
 
 /* An allowed call: its first instruction run here when it can be
@@ -929,10 +983,11 @@ static int user_leave(struct mon *m, struct mon_trap *t)
 	struct mon_user *u = m->user;
 	struct mu_map *p = u ? u->cur : NULL;
 
+	bool step = !p || !p->file || p->file->emu.op == VSP_EMU_NONE ||
+		u->no_emulate || m->be.ops->steps_over_traps;
+
 	if (!p || !p->file || t->uhelp != MU_FUNC || p->addr != t->addr ||
-	    p->file->emu.op == VSP_EMU_NONE || u->no_emulate ||
-	    m->be.ops->steps_over_traps ||
-	    !mu_code_same(m, p)) {
+	    !mu_code_same(m, t, p, !step) || step) {
 		if (u && t->uhelp == MU_FUNC)
 			u->stepped++;
 		return mon_leave(m, t);
@@ -995,7 +1050,11 @@ void mon_user_stats(const struct mon *m, FILE *out)
 		fprintf(out, "user calls allowed: %" PRIu64 " left by running "
 			"their first instruction in vsp, %" PRIu64 " by a step"
 			" (%" PRIu64 " where the process's code could not be "
-			"read or was not its file's)\n", u->emulated, u->stepped, u->unlike);
+			"read or was not its file's)\n", u->emulated, u->stepped,
+			u->unlike);
+	if (u->tampered)
+		fprintf(out, "user traps rewritten by their process: %" PRIu64
+			" (alerts; stepped from then on)\n", u->tampered);
 }
 
 const struct mon_site mon_site_user = {

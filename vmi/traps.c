@@ -20,9 +20,6 @@
 
 #include "vmi/mon.h"
 
-static void mon_alert_note(struct mon *m, const char *name, uint64_t addr,
-			   const char *msg);
-
 struct mon_trap *mon_trap_new(struct mon *m, uint64_t addr,
 			      enum mon_role role)
 {
@@ -252,19 +249,18 @@ static void mon_tampered(struct mon *m, struct mon_trap *t, const uint8_t *now)
 	    m->be.ops->trap_add(&m->be, t->addr) < 0)
 		fprintf(stderr, "vsp attach: alert: cannot re-arm the trap at %s\n",
 			sym);
-	mon_alert_note(m, fn ? fn : "", t->addr, msg);
+	mon_alert_note(m, "kernel", fn ? fn : "", t->addr, msg);
 }
 
-/* No rule decided this: an alert record of its own. */
-static void mon_alert_note(struct mon *m, const char *name, uint64_t addr,
-			   const char *msg)
+void mon_alert_note(struct mon *m, const char *kind, const char *name,
+		    uint64_t addr, const char *msg)
 {
 	if (!m->have_audit)
 		return;
 	struct vsp_audit_note n = {
 		.seq = ++m->seq, .time_ns = vsp_now_ns() - m->t_attach,
 		.addr = addr, .vm = m->o->vm ? m->o->vm : "guest0",
-		.kind = "kernel", .name = name, .msg = msg,
+		.kind = kind, .name = name, .msg = msg,
 		.mode = m->mode,
 	};
 	uint64_t lost = m->audit.write_errors;
@@ -335,7 +331,7 @@ void mon_integrity(struct mon *m)
 		return;
 	fprintf(stderr, "vsp attach: alert: %s (vCPU %u)\n", msg, m->vcpu);
 	m->integ_alerts++;
-	mon_alert_note(m, "entry_SYSCALL_64", m->integ.entry, msg);
+	mon_alert_note(m, "kernel", "entry_SYSCALL_64", m->integ.entry, msg);
 }
 
 /* Reads the code under an emulated trap again when it is due. */

@@ -117,4 +117,26 @@ ok "every trap placed was removed by the guest's end (--stats: placed 2, removed
 	grep -q "user calls: .*placed 2, removed 2" "$T/c.err"
 grep -E "user trap|gone|warning|user calls" "$T/c.err" | sed 's/^/# /'
 
+# -- 4: a process rewrites the function under its trap (progs-dyn/vsp_uhook.c
+# writes `mov $0x1234,%eax; ret` over libc's getpid in its own memory):
+# every call after runs what it wrote, the change is an alert, and the
+# calls are still events.
+guest_run d --stats "$POL/user-loop.vsp" -- 'vsp_uhook 40'
+ok "rewrite: vsp attach exits 0" eq "$VSP_RC" 0
+ok "rewrite: the first call, the file's code, gives the pid" \
+	grep -Eqx "VSP uhook before [0-9]+" <(result d 1)
+ok "rewrite: the process wrote its code" grep -qx "VSP uhook wrote" <(result d 1)
+ok "rewrite: every call after runs what the process wrote" \
+	grep -qx "VSP uhook after 40 of 40 own" <(result d 1)
+ok "rewrite: an alert names the function, the process and both codes" \
+	grep -q "alert: code under the user trap libc.so.6:getpid at 0x[0-9a-f]* in pid [0-9]* changed: b8 34 12 00 00, was b8 27 00 00 00; trap re-armed, stepped from now on" "$T/d.err"
+ok "rewrite: ... and an alert record" \
+	grep -q '"severity":"alert".*"msg":"code under the user trap libc.so.6:getpid.*"event":{"kind":"user","name":"getpid"' "$T/d.audit"
+ok "rewrite: said once" test "$(grep -c 'alert: code under the user trap' "$T/d.err")" = 1
+# (the shell and init call getpid too: at least the program's 41.)
+uc=$(sed -n 's/^user calls: *\([0-9]*\) trapped.*/\1/p' "$T/d.err")
+ok "rewrite: the 41 calls were events, trapped after the write too ($uc)" \
+	test "${uc:-0}" -ge 41
+grep -E "alert|user calls|rewritten" "$T/d.err" | sed 's/^/# /'
+
 done_testing
