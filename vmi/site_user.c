@@ -12,7 +12,9 @@
  *    complete, gives each new one (a library dlopen()ed late as well),
  *    and takes away what the process had in its range (a dlclose()d
  *    library's place taken by other code); a trap at exit_mmap(mm), which
- *    exit and exec reach when a process's memory goes, removes its traps.
+ *    exit and exec reach when a process's memory goes, removes its traps;
+ *    and one at unmap_region(mm, ..., start, end), which munmap (dlclose)
+ *    and mremap reach once the range is detached, those in the range.
  * FUNC is resolved once per mapped file from the module's own ELF, read
  * through the file's pages in the guest's page cache (vmi/pcache.h,
  * vmi/uelf.h): its dynamic symbols, or for a program without them (a
@@ -70,7 +72,7 @@
 #define MU_NR_KILL 62
 #define MU_SIGKILL 9
 
-enum { MU_FUNC, MU_H_MMAP, MU_H_EXIT };
+enum { MU_FUNC, MU_H_MMAP, MU_H_EXIT, MU_H_UNMAP };
 
 struct mu_file {
 	uint64_t mapping;	/* the file's address_space */
@@ -648,8 +650,11 @@ static int user_setup(struct mon *m, const struct vsp_event_key *k)
 	ev->k = k;
 	ev->call = vsp_userfn_by_name(k->name);
 	if (!u->helpers) {
+		uint64_t a;
 		if ((rc = mu_helper(m, k, "perf_event_mmap", MU_H_MMAP)) != 0 ||
-		    (rc = mu_helper(m, k, "exit_mmap", MU_H_EXIT)) != 0) {
+		    (rc = mu_helper(m, k, "exit_mmap", MU_H_EXIT)) != 0 ||
+		    (vsp_sym_addr(m->syms, "unmap_region", &a) == 0 &&
+		     (rc = mu_helper(m, k, "unmap_region", MU_H_UNMAP)) < 0)) {
 			if (rc > 0)
 				vsp_support_refuse(stderr, m->p, k, m->be.ops,
 						   "cannot trap the kernel's mapping "
@@ -716,6 +721,37 @@ static int mu_on_mmap(struct mon *m, struct mon_trap *t)
 	return mon_leave(m, t);
 }
 
+/*
+ * unmap_region(mm, mt, vma, prev, next, start, end) (Linux 6.1 to 6.6):
+ * [start, end) is unmapped for good, its VMAs detached.  end is the
+ * seventh argument, on the stack.  Only an mm with entries and a range
+ * that holds up (page-aligned, in user space) drops any: a kernel whose
+ * unmap_region takes other arguments drops nothing, and its traps go at
+ * the next mapping there or at exit as before.
+ */
+static int mu_on_unmap(struct mon *m, struct mon_trap *t)
+{
+	struct mon_user *u = m->user;
+	uint64_t mm = m->regs.rdi, st = m->regs.r9, en = 0;
+	bool known = false;
+
+	for (unsigned i = 0; i < u->nmap && !known; i++)
+		known = u->map[i].mm == mm;
+	if (known && !(st & 0xfff) && st < MON_USER_TOP &&
+	    vsp_gread_all(mon_gread, m, m->regs.rsp + 8, &en, 8) == 0 &&
+	    !(en & 0xfff) && st < en && en <= MON_USER_TOP) {
+		int64_t pid = -1;
+		if (mu_drop(u, mm, st, en, &pid)) {
+			mu_sweep(m);
+			mon_say(m, "user traps of pid %" PRId64 " in [0x%" PRIx64
+				", 0x%" PRIx64 ") gone: unmapped; %u mapping%s "
+				"known", pid, st, en, u->nmap,
+				u->nmap == 1 ? "" : "s");
+		}
+	}
+	return mon_leave(m, t);
+}
+
 static int mu_on_exit(struct mon *m, struct mon_trap *t)
 {
 	mu_forget(m, m->regs.rdi);
@@ -763,8 +799,10 @@ static bool user_fill(struct mon *m, struct mon_trap *t, int *rc)
 		*rc = mon_leave(m, t);
 		return false;
 	}
-	if (t->uhelp == MU_H_MMAP || t->uhelp == MU_H_EXIT) {
-		*rc = t->uhelp == MU_H_MMAP ? mu_on_mmap(m, t) : mu_on_exit(m, t);
+	if (t->uhelp != MU_FUNC) {
+		*rc = t->uhelp == MU_H_MMAP ? mu_on_mmap(m, t) :
+			t->uhelp == MU_H_EXIT ? mu_on_exit(m, t) :
+			mu_on_unmap(m, t);
 		if (*rc >= 0)
 			*rc = MON_GO_ON;
 		return false;

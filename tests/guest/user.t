@@ -84,6 +84,7 @@ grep -E "user trap|gone|detach" "$T/b.err" | sed 's/^/# /'
 # -- 3: a library dlopen()ed late by a process whose libc and the rest
 # were mapped long before, then other code where its function was; a
 # static program's function from its .symtab; a stripped copy refused.
+# dlclose() unmaps the library: its traps go then (unmap_region).
 mkdir -p "$T/add/bin"
 strip -o "$T/add/bin/vsp_stripped" "$CACHE/progs/vsp_static"
 GUEST_BOOT_OPTS="--add $T/add" guest_run c --stats "$POL/user-late.vsp" -- \
@@ -97,8 +98,10 @@ ok "dlopen: the trap is placed when the library is mapped ($da)" \
 	grep -q "user trap libvspdl.so:vsp_dl_gate at $da in pid" "$T/c.err"
 ok "dlopen: a call after the dlopen returns the policy's value" grep -qx "VSP gate 5 = 77" <<<"$r1"
 ok "dlopen: a call the rule allows runs" grep -qx "VSP gate 1 = 2" <<<"$r1"
-ok "dlclose: the library's traps go when other code is mapped there" \
-	grep -q "user traps of pid .* in \[0x.*) gone: mapped anew" "$T/c.err"
+ok "dlclose: the library's traps go when it is unmapped" \
+	grep -q "user traps of pid .* in \[0x.*) gone: unmapped" "$T/c.err"
+ok "dlclose: ... so nothing is left to go when other code is mapped there" \
+	bash -c "! grep -q 'gone: mapped anew' '$T/c.err'"
 ok "dlclose: the other code runs, not decided as the function" \
 	grep -qx "VSP other code at $da = 25" <<<"$r1"
 ok "the dl-gate return is audited" \
