@@ -45,7 +45,7 @@ static int ki_grow(struct ki_out *o, size_t want)
 		return -1;
 	size_t cap = o->cap ? o->cap : 64u << 20;
 	while (cap < want)
-		cap *= 2;
+		cap = o->cap ? cap * 2 : want;
 	if (cap > KI_MAX_OUT)
 		cap = KI_MAX_OUT;
 	uint8_t *b = realloc(o->b, cap);
@@ -228,6 +228,16 @@ int vsp_kimage_unpack(const uint8_t *in, size_t n, uint8_t **out,
 		return -1;
 	}
 	const uint8_t *p = in + off;
+	/* The kernel's build appends the decompressed size to the payload,
+	 * whatever the method: the buffer is made that big at once (plus a
+	 * block of LZ4's), not grown and copied.  A size that lies only
+	 * costs the growing. */
+	size_t hint = ki_rd32(p + plen - 4);
+	if (hint >= (1u << 20) && hint <= KI_MAX_OUT - (8u << 20) &&
+	    ki_grow(&o, hint + (8u << 20)) < 0) {
+		vsp_errf(err, errlen, "out of memory");
+		return -1;
+	}
 	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
 		if (memcmp(p, kinds[k].magic, kinds[k].mlen) != 0)
 			continue;

@@ -198,7 +198,7 @@ static int kp_write_sec(FILE *out, enum vsp_kprof_id id,
 	uint8_t *z = malloc(zn);
 	if (!z)
 		return -1;
-	if (compress2(z, &zn, s->data, (uLong)s->size, 6) != Z_OK) {
+	if (compress2(z, &zn, s->data, (uLong)s->size, 1) != Z_OK) {
 		free(z);
 		return -1;
 	}
