@@ -4,8 +4,10 @@
  * Not an interface for anyone else (cli/ and the tests use vmi/monitor.h).
  * The monitor is split by concern:
  *
- *   vmi/monitor.c      the loop: attach, guest knowledge and KASLR, trap
- *                      setup through the sites, wait, detach, statistics
+ *   vmi/monitor.c      the loop: attach, trap setup through the sites,
+ *                      wait, detach, statistics
+ *   vmi/guest_kernel.c the guest kernel found at attach: symbols, the
+ *                      KASLR slide, their verification, BTF, layouts
  *   vmi/traps.c        the trap table: placement, helper traps, leaving a
  *                      trap (skip, step or emulate), tamper checks
  *   vmi/decide.c       the one decide path every event kind takes:
@@ -433,6 +435,16 @@ const struct vsp_monitor_view *mon_view(struct mon *m,
 /* Statistics, with `traps` the traps to report as installed. */
 void mon_run_stats(struct mon *m, FILE *out, bool json, uint64_t traps,
 		   bool attach_time);
+
+/* vmi/guest_kernel.c: the guest kernel, found at attach */
+/* Compares the profile's section `id` with the running kernel: 0, or
+ * -EPERM (said) when it is another kernel's. */
+int mon_kprof_check(struct mon *m, enum vsp_kprof_id id);
+int mon_find_slide(struct mon *m);
+int mon_verify_sites(struct mon *m);
+bool mon_wants_syms(struct mon *m);
+void mon_syms_ready(struct mon *m);
+int mon_load_guest_info(struct mon *m);
 
 /* vmi/traps.c */
 /* The baseline of mon_integrity, from a stopped vCPU's registers (m->regs)
