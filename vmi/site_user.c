@@ -173,6 +173,7 @@ static struct mu_file *mu_file(struct mon *m, struct mu_ev *ev,
 	if (dyn && vsp_uelf_lookup(&e, vsp_pcmod_read, &pm, "__errno_location",
 				   &ex, err, sizeof err) == 0)
 		f->errno_fn = ex;
+	f->is_static = !dyn;
 	return f;
 }
 

@@ -34,6 +34,7 @@ struct mu_file {
 	uint64_t foff;		/* FUNC's file offset */
 	uint64_t kill_foff;	/* a `syscall` in _exit, or 0 */
 	uint64_t errno_fn;	/* __errno_location in the image, or 0 */
+	bool is_static;		/* no dynamic symbols: errno from its TLS */
 	uint64_t img_fn;	/* FUNC in the image */
 	struct vsp_emu emu;	/* FUNC's first instruction */
 	uint8_t code[16];	/* ... its bytes in the file */

@@ -53,11 +53,25 @@ static bool mu_tpoff(struct mon *m, struct mu_map *p, int64_t *tpoff)
 		return p->have_tpoff;
 	}
 	p->tried_tpoff = true;
-	if (!p->file || !p->file->errno_fn)
+	if (!p->file || (!p->file->errno_fn && !p->file->is_static))
 		return false;
 	struct mu_rel r = { .m = m, .delta = p->addr - p->file->img_fn };
 	struct vsp_uelf e;
 	char err[160];
+	if (p->file->is_static) {
+		/* errno in the program's own TLS block: its file says where. */
+		if (vsp_pcmod_open(&r.pm, &m->user->pc, p->file->mapping,
+				   MU_DYN_BIAS, err, sizeof err) < 0 ||
+		    vsp_uelf_static_errno_tpoff(vsp_pcmod_file_read, &r.pm,
+						&p->tpoff, err, sizeof err) < 0) {
+			fprintf(stderr, "vsp attach: no errno for %s in pid %"
+				PRId64 ": %s\n", p->ev->k->lib, p->pid, err);
+			return false;
+		}
+		p->have_tpoff = true;
+		*tpoff = p->tpoff;
+		return true;
+	}
 	if (vsp_pcmod_open(&r.pm, &m->user->pc, p->file->mapping, MU_DYN_BIAS,
 			   err, sizeof err) < 0 ||
 	    vsp_uelf_open(&e, vsp_pcmod_read, &r.pm, r.pm.base, err,
@@ -85,7 +99,8 @@ void mu_deny(struct mon *m, struct mon_trap *t, int64_t err,
 	if (!p || !m->regs.fs_base || !mu_tpoff(m, p, &tpoff)) {
 		a->rc = -ENOSYS;
 		a->why = "no errno location in this process (its libc's "
-			 "__errno_location is not the code expected)";
+			 "__errno_location is not the code expected, or a "
+			 "static program has no thread-local errno)";
 		return;
 	}
 	if (m->be.ops->write(&m->be, m->vcpu, m->regs.fs_base + (uint64_t)tpoff,

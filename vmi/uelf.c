@@ -411,9 +411,9 @@ static bool ue_hit(const uint32_t *hit, int n, uint32_t v)
 	return false;
 }
 
-int vsp_uelf_symtab_lookup(vsp_gread_fn read_file, void *ctx,
-			   const char *name, uint64_t *value, char *err,
-			   size_t errlen)
+/* The one definition of `name` in the file's .symtab, whatever its type. */
+static int ue_symtab_find(vsp_gread_fn read_file, void *ctx, const char *name,
+			  Elf64_Sym *out, char *err, size_t errlen)
 {
 	Elf64_Ehdr eh;
 	Elf64_Shdr sh, st;
@@ -484,6 +484,18 @@ int vsp_uelf_symtab_lookup(vsp_gread_fn read_file, void *ctx,
 	if (!nglobal && nlocal > 1)
 		return vsp_errf(err, errlen, "%u local symbols are named %s",
 				nlocal, name);
+	*out = pick;
+	return 0;
+}
+
+int vsp_uelf_symtab_lookup(vsp_gread_fn read_file, void *ctx,
+			   const char *name, uint64_t *value, char *err,
+			   size_t errlen)
+{
+	Elf64_Sym pick;
+
+	if (ue_symtab_find(read_file, ctx, name, &pick, err, errlen) < 0)
+		return -1;
 	unsigned type = ELF64_ST_TYPE(pick.st_info);
 	if (type == STT_GNU_IFUNC)
 		return vsp_errf(err, errlen, "%s is an IFUNC: its symbol is the "
@@ -539,5 +551,49 @@ int vsp_uelf_errno_tpoff(const struct vsp_uelf *e, vsp_gread_fn read,
 				"below the thread pointer (not relocated yet?)",
 				(long long)off);
 	*tpoff = off;
+	return 0;
+}
+
+int vsp_uelf_static_errno_tpoff(vsp_gread_fn read_file, void *ctx,
+				int64_t *tpoff, char *err, size_t errlen)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	Elf64_Sym sym;
+	unsigned i;
+
+	if (vsp_gread_all(read_file, ctx, 0, &eh, sizeof eh) < 0 ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64)
+		return vsp_errf(err, errlen, "cannot read a 64-bit ELF header");
+	if (eh.e_phentsize != sizeof ph || eh.e_phnum > VSP_UELF_MAX_PHDR ||
+	    eh.e_phoff > UE_MAX_SPAN)
+		return vsp_errf(err, errlen, "the program headers are out of range");
+	for (i = 0; i < eh.e_phnum; i++) {
+		if (vsp_gread_all(read_file, ctx, eh.e_phoff + i * sizeof ph, &ph,
+				  sizeof ph) < 0)
+			return vsp_errf(err, errlen, "cannot read program header %u",
+					i);
+		if (ph.p_type == PT_TLS)
+			break;
+	}
+	if (i == eh.e_phnum)
+		return vsp_errf(err, errlen, "no PT_TLS: the program has no "
+				"thread-local errno");
+	uint64_t align = ph.p_align ? ph.p_align : 1;
+	if ((align & (align - 1)) || align > 4096 || ph.p_memsz > (1u << 30) ||
+	    (ph.p_vaddr & (align - 1)))
+		return vsp_errf(err, errlen, "PT_TLS is out of range or unaligned");
+	if (ue_symtab_find(read_file, ctx, "errno", &sym, err, errlen) < 0)
+		return -1;
+	if (ELF64_ST_TYPE(sym.st_info) != STT_TLS ||
+	    sym.st_value + 4 > ph.p_memsz)
+		return vsp_errf(err, errlen, "errno is not a thread-local int of "
+				"the program's TLS block");
+	/* The static TLS block of the program ends at the thread pointer
+	 * (variant II), rounded up to its alignment, as glibc's
+	 * __libc_setup_tls lays it out. */
+	uint64_t block = (ph.p_memsz + align - 1) & ~(align - 1);
+	*tpoff = (int64_t)sym.st_value - (int64_t)block;
 	return 0;
 }

@@ -93,4 +93,13 @@ int vsp_uelf_soname(const struct vsp_uelf *e, vsp_gread_fn read, void *ctx,
 int vsp_uelf_errno_tpoff(const struct vsp_uelf *e, vsp_gread_fn read,
 			 void *ctx, int64_t *tpoff, char *err, size_t errlen);
 
+/*
+ * The same for a statically linked program, from its file (read by file
+ * offset, as vsp_uelf_symtab_lookup): the thread-local `errno` of its
+ * .symtab placed in its PT_TLS block, which ends at the thread pointer.
+ * 0, or -1 with a message (no PT_TLS, no such symbol, a stripped file).
+ */
+int vsp_uelf_static_errno_tpoff(vsp_gread_fn read_file, void *ctx,
+				int64_t *tpoff, char *err, size_t errlen);
+
 #endif

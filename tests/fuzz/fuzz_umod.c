@@ -75,6 +75,18 @@ static long fz_read(void *ctx, uint64_t gva, void *buf, size_t len)
 	return got ? (long)got : -EFAULT;
 }
 
+/* The module's bytes by file offset (vsp_pcmod_file_read's kind). */
+static long fz_file_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	(void)ctx;
+	if (++fz.reads > FZ_MAX_READS)
+		FZ_FAIL("more than %d reads: a walk does not end", FZ_MAX_READS);
+	if (off >= FZ_ULEN || len > FZ_ULEN - off)
+		return -EFAULT;
+	memcpy(buf, fz.u + off, len);
+	return (long)len;
+}
+
 static int fz_count(void *arg, const struct vsp_vma *v)
 {
 	if (v->start >= v->end)
@@ -115,6 +127,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char path[64];
 	(void)vsp_vma_dentry_name(&fz_lx, fz_read, NULL, FZ_K + 0x900, true,
 				  path, sizeof path);
+
+	/* The same bytes as a file read by offset: a static program's
+	 * .symtab and its thread-local errno. */
+	uint64_t v;
+	int64_t stp;
+	rc = vsp_uelf_symtab_lookup(fz_file_read, NULL, "main", &v, err,
+				    sizeof err);
+	if (getenv("FZ_VERBOSE"))
+		printf("symtab main: %d %s\n", rc, rc < 0 ? err : "");
+	rc = vsp_uelf_static_errno_tpoff(fz_file_read, NULL, &stp, err,
+					 sizeof err);
+	if (rc == 0 && (stp >= 0 || stp < -(int64_t)(1 << 30)))
+		FZ_FAIL("static errno at %lld from the thread pointer",
+			(long long)stp);
+	if (getenv("FZ_VERBOSE"))
+		printf("static errno: %d %s\n", rc, rc < 0 ? err : "");
 
 	struct vsp_uelf e;
 	if (vsp_uelf_open(&e, fz_read, NULL, FZ_U, err, sizeof err) == 0) {

@@ -88,7 +88,7 @@ grep -E "user trap|gone|detach" "$T/b.err" | sed 's/^/# /'
 mkdir -p "$T/add/bin"
 strip -o "$T/add/bin/vsp_stripped" "$CACHE/progs/vsp_static"
 GUEST_BOOT_OPTS="--add $T/add" guest_run c --stats "$POL/user-late.vsp" -- \
-	'vsp_dlopen 500 5 1' 'vsp_static 4 2' 'vsp_stripped 4'
+	'vsp_dlopen 500 5 1' 'vsp_static 4 2 3' 'vsp_stripped 4'
 r1=$(result c 1)
 r2=$(result c 2)
 ok "dlopen: vsp attach exits 0" eq "$VSP_RC" 0
@@ -110,6 +110,8 @@ ok "static: the program's function is trapped at its link address" \
 	grep -q "user trap /bin/vsp_static:vsp_static_gate at 0x4[0-9a-f]* in pid" "$T/c.err"
 ok "static: the rule's call returns the policy's value" grep -qx "VSP static 4 = 99" <<<"$r2"
 ok "static: a call the rule allows runs" grep -qx "VSP static 2 = 6" <<<"$r2"
+ok "static: deny returns -1 with errno 13 from the program's own TLS" \
+	grep -qx "VSP static 3 = -1 errno 13" <<<"$r2"
 ok "static: its traps go when the process exits" \
 	test "$(grep -c 'user traps of pid .* gone: its memory is released' "$T/c.err")" -ge 1
 ok "stripped: a warning names the rule and why" \

@@ -271,6 +271,12 @@ static void symtab(void)
 				  sizeof err) < 0 && strstr(err, "not a function"),
 	   ".symtab: a variable is not a function");
 
+	int64_t tpoff;
+	ok(vsp_uelf_static_errno_tpoff(img_read, &m, &tpoff, err,
+				       sizeof err) < 0 &&
+	   (strstr(err, "no PT_TLS") || strstr(err, "defines no errno")),
+	   "static errno: refused for a program that keeps none: %s", err);
+
 	Elf64_Ehdr *eh = (Elf64_Ehdr *)m.p;
 	size_t len = m.len;
 	m.len = eh->e_shoff + 10;

@@ -4,8 +4,10 @@
  *
  *   vsp_static N...   vsp_static_gate(N) for each N
  *
- * Prints what each call returned, as "VSP" lines for the rig.
+ * Prints what each call returned, as "VSP" lines for the rig, and errno
+ * after a call that returned -1 (a deny sets it in the thread's TLS).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -21,8 +23,15 @@ long (*volatile gate)(long) = vsp_static_gate;
 int main(int argc, char **argv)
 {
 	printf("VSP pid %d gate at %p\n", (int)getpid(), (void *)vsp_static_gate);
-	for (int i = 1; i < argc; i++)
-		printf("VSP static %s = %ld\n", argv[i], gate(atol(argv[i])));
+	for (int i = 1; i < argc; i++) {
+		errno = 0;
+		long r = gate(atol(argv[i]));
+		int e = errno;
+		if (r == -1)
+			printf("VSP static %s = -1 errno %d\n", argv[i], e);
+		else
+			printf("VSP static %s = %ld\n", argv[i], r);
+	}
 	fflush(stdout);
 	return 0;
 }
