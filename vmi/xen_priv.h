@@ -1,8 +1,8 @@
 /*
- * xen_priv.h: the Xen backend's own state, shared by vmi/xen.c (answering
- * Xen, the event loop, attach and detach) and vmi/xen_guest.c (registers,
- * guest memory, pausing, the recovery journal, altp2m shadows, traps and
- * the displaced instruction).  Only with VSP_HAVE_XEN; not an interface
+ * xen_priv.h: the Xen backend's own state, shared by vmi/xen.c (attach and
+ * detach), vmi/xen_loop.c (answering Xen, the event loop) and
+ * vmi/xen_guest.c (registers, guest memory, pausing, the recovery journal,
+ * altp2m shadows, traps and the displaced instruction).  Only with VSP_HAVE_XEN; not an interface
  * (everyone else uses vmi/xen.h and vmi/backend.h).
  */
 #ifndef VSP_XEN_PRIV_H
@@ -136,6 +136,21 @@ struct xen_priv {
  * code. */
 int xen_fail(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* vmi/xen_loop.c: answering Xen and the event loop. */
+void xen_notify(struct xen_priv *p);
+int xen_answer(struct xen_priv *p, struct xen_vcpu *v, uint32_t flags,
+	       uint16_t altp2m_idx, uint16_t fast_idx,
+	       const struct vsp_regs *regs);
+uint32_t xen_ss_flag(struct xen_vcpu *v, bool want);
+int xen_drain(struct xen_priv *p);
+int xen_wait(struct vsp_backend *be, struct vsp_stop *stop, int timeout_ms);
+int xen_resume(struct vsp_backend *be, uint32_t vcpu,
+	       const struct vsp_resume *how);
+int xen_regs_get(struct vsp_backend *be, uint32_t vcpu, struct vsp_regs *r);
+int xen_regs_set(struct vsp_backend *be, uint32_t vcpu,
+		 const struct vsp_regs *r);
+int xen_interrupt(struct vsp_backend *be);
 
 /* vmi/xen_guest.c */
 void xen_altp2m_setup(struct xen_priv *p);

@@ -56,7 +56,7 @@ static int find_root(void)
 	return -1;
 }
 
-static const char *const files[] = { "xen", "xen_guest", "xen_pt",
+static const char *const files[] = { "xen", "xen_guest", "xen_loop", "xen_pt",
 				     "xen_ring", "xen_hcall" };
 
 static void variant(const char *cc, const char *tag, const char *defs)

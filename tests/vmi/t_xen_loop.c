@@ -1,8 +1,8 @@
 /*
  * t_xen_loop.c: the Xen backend's side of the vm_event protocol, against a
- * simulated hypervisor (vmi/xen.c).
+ * simulated hypervisor (vmi/xen.c, vmi/xen_loop.c, vmi/xen_guest.c).
  *
- * No Xen runs here, so this test compiles vmi/xen.c into itself and
+ * No Xen runs here, so this test compiles the backend into itself and
  * supplies the libxc, libxenevtchn, libxenforeignmemory and libxenstore
  * functions it calls.  Behind them sits a small model of what Xen does
  * for a monitor: guest frames and page tables, a domain pause count, one
@@ -30,6 +30,7 @@ int main(void)
 #include "tests/tap.h"
 #include "vmi/xen.c"
 #include "vmi/xen_guest.c"
+#include "vmi/xen_loop.c"
 
 #include <sys/eventfd.h>
 #include <sys/wait.h>
