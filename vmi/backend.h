@@ -174,6 +174,15 @@ struct vsp_backend {
 	uint64_t round_trips;
 	/* Set before attach; read by backends with caps.guard. */
 	struct vsp_guard_conf guard;
+	/*
+	 * Set by the monitor once the guest kernel says it isolates its page
+	 * tables (Linux PTI): a vCPU stopped on the user copy of its pgd
+	 * (CR3 bit 12) maps almost none of the kernel, so a backend that
+	 * reads through the vCPU's own page tables reads kernel addresses
+	 * through the kernel's copy (the same CR3 with bits 11 and 12 clear)
+	 * while the vCPU is stopped.
+	 */
+	bool guest_pti;
 };
 
 extern const struct vsp_backend_ops vsp_be_gdb_ops;

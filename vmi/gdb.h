@@ -102,6 +102,18 @@ int vsp_gdb_request(struct vsp_gdb *g, const char *payload);
 long vsp_gdb_regs_read(struct vsp_gdb *g, uint8_t *buf, size_t max);
 /* G: writes the first len bytes of the register file. */
 int vsp_gdb_regs_write(struct vsp_gdb *g, const uint8_t *buf, size_t len);
+/*
+ * The number of register `name` in the stub's target description
+ * (qXfer:features:read of target.xml and the files it includes, the
+ * registers counted in document order, a regnum attribute restarting the
+ * count), as P packets take it; a stub such as QEMU's takes P only from a
+ * client that has read the description.  0, -ENOTSUP (no description, or
+ * no such register) or a link error.
+ */
+int vsp_gdb_xml_regnum(struct vsp_gdb *g, const char *name, unsigned *regno);
+/* P: writes register regno (the stub's numbering) with len bytes. */
+int vsp_gdb_reg_write(struct vsp_gdb *g, unsigned regno, const uint8_t *buf,
+		      size_t len);
 /* Hg: selects the thread g/G/m/M act on. */
 int vsp_gdb_select_thread(struct vsp_gdb *g, uint32_t thread);
 

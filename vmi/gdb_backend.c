@@ -38,6 +38,10 @@
 #define GBE_REG_CR0 188
 #define GBE_REG_CR3 204
 #define GBE_REG_CR4 212
+/* Linux PTI: the user copy of a pgd is the kernel's + 4 KiB; with PCIDs
+ * its CR3 also has the user PCID bit. */
+#define GBE_CR3_PTI_USER (1ull << 12)
+#define GBE_CR3_PTI_PCID (1ull << 11)
 #define GBE_REGS_MIN 140	/* up to eflags: all a monitor must have */
 #define GBE_REGS_MAX 1024
 #define GBE_MAX_TRAPS 4096
@@ -62,6 +66,14 @@ struct gbe {
 	/* Write watchpoints, removed at detach like the traps. */
 	uint64_t watch_at[GBE_MAX_WATCH], watch_len[GBE_MAX_WATCH];
 	size_t nwatch;
+	/* A vCPU stopped on the user copy of its pgd under PTI reads
+	 * kernel memory with the kernel's copy in CR3 (gbe_kernel_view),
+	 * its own CR3 put back before it runs or another vCPU is read. */
+	bool cr3_swapped;
+	int cr3_regno;		/* in P packets; -1 not asked yet, -2 none */
+	uint32_t cr3_thread;
+	uint64_t cr3_own;
+	uint64_t cr3_swaps;
 	/* The guard process (gbe_guard_start), our end of its pipe, and
 	 * what it does when vsp dies (the backend's copy at attach). */
 	pid_t guard_pid;
@@ -114,6 +126,9 @@ static int gbe_load_regs(struct vsp_backend *be, uint32_t vcpu)
 		return -EPROTO;
 	}
 	memset(s->regs + n, 0, sizeof s->regs - (size_t)n);
+	/* The registers are the vCPU's own, not those of a kernel read. */
+	if (s->cr3_swapped && s->cr3_thread == thread)
+		memcpy(s->regs + GBE_REG_CR3, &s->cr3_own, 8);
 	s->nregs = (size_t)n;
 	s->regs_valid = true;
 	s->regs_thread = thread;
@@ -141,17 +156,25 @@ static int gbe_load_regs(struct vsp_backend *be, uint32_t vcpu)
  * pipe, standard error and those last_words writes to.
  */
 enum { GUARD_TRAP = 'T', GUARD_UNTRAP = 't', GUARD_WATCH = 'W',
-       GUARD_UNWATCH = 'w', GUARD_DONE = 'D' };
+       GUARD_UNWATCH = 'w', GUARD_CR3 = 'C', GUARD_UNCR3 = 'c',
+       GUARD_DONE = 'D' };
 
+/*
+ * 'C' (CR3 swapped for a kernel read: the thread and register number in a,
+ * the vCPU's own CR3 in len) and 'c' (put back) go in either mode: a vCPU
+ * left running on the kernel's copy of its pgd would fault at its first
+ * user instruction, so the guard puts its CR3 back before anything else.
+ */
 static void gbe_guard_note(struct gbe *s, uint8_t op, uint64_t a, uint64_t len)
 {
 	uint8_t msg[17];
 	size_t n = 9;
-	if (s->guard_fd < 0 || s->guard.on_death != VSP_DEATH_PAUSE)
+	if (s->guard_fd < 0 || (s->guard.on_death != VSP_DEATH_PAUSE &&
+				op != GUARD_CR3 && op != GUARD_UNCR3))
 		return;
 	msg[0] = op;
 	memcpy(msg + 1, &a, 8);
-	if (op == GUARD_WATCH || op == GUARD_UNWATCH) {
+	if (op == GUARD_WATCH || op == GUARD_UNWATCH || op == GUARD_CR3) {
 		memcpy(msg + 9, &len, 8);
 		n = 17;
 	}
@@ -165,9 +188,18 @@ static void gbe_guard_apply(struct gbe *s, const uint8_t *m)
 {
 	uint64_t a, len = 0;
 	memcpy(&a, m + 1, 8);
-	if (m[0] == GUARD_WATCH || m[0] == GUARD_UNWATCH)
+	if (m[0] == GUARD_WATCH || m[0] == GUARD_UNWATCH || m[0] == GUARD_CR3)
 		memcpy(&len, m + 9, 8);
 	switch (m[0]) {
+	case GUARD_CR3:
+		s->cr3_swapped = true;
+		s->cr3_thread = (uint32_t)a;
+		s->cr3_regno = (int)(a >> 32);
+		s->cr3_own = len;
+		break;
+	case GUARD_UNCR3:
+		s->cr3_swapped = false;
+		break;
 	case GUARD_TRAP:
 		if (s->ntraps < GBE_MAX_TRAPS)
 			s->traps[s->ntraps++] = a;
@@ -214,7 +246,8 @@ static int gbe_guard_listen(struct gbe *s, int rfd)
 		while (at < have) {
 			uint8_t op = buf[at];
 			size_t len = op == GUARD_DONE ? 1 :
-				     op == GUARD_WATCH || op == GUARD_UNWATCH ? 17 : 9;
+				     op == GUARD_WATCH || op == GUARD_UNWATCH ||
+				     op == GUARD_CR3 ? 17 : 9;
 			if (op == GUARD_DONE)
 				return 1;
 			if (have - at < len)
@@ -227,10 +260,12 @@ static int gbe_guard_listen(struct gbe *s, int rfd)
 	}
 }
 
-/* Connected to the stub on fd, the guest paused for us: every trap and
- * watchpoint out, then close without D.  0 when each went, else the
- * reason in why. */
-static int gbe_guard_unarm(struct gbe *s, int fd, char *why, size_t n)
+/* Connected to the stub on fd, the guest paused for us: the CR3 of a
+ * kernel read put back, then (pause) every trap and watchpoint out and
+ * close without D, or (detach) D.  0 when each went, else the reason in
+ * why. */
+static int gbe_guard_session(struct gbe *s, int fd, bool pause, char *why,
+			     size_t n)
 {
 	struct vsp_gdb g;
 	struct vsp_gdb_stop st;
@@ -241,6 +276,25 @@ static int gbe_guard_unarm(struct gbe *s, int fd, char *why, size_t n)
 	}
 	vsp_gdb_attach_fd(&g, fd);
 	int rc = vsp_gdb_handshake(&g, &st);
+	if (rc == 0 && s->cr3_swapped) {
+		unsigned regno;
+		/* The description again: this connection has not read it. */
+		rc = vsp_gdb_xml_regnum(&g, "cr3", &regno);
+		if (rc == 0 && regno != (unsigned)s->cr3_regno)
+			rc = -EPROTO;
+		if (rc == 0)
+			rc = vsp_gdb_select_thread(&g, s->cr3_thread);
+		if (rc == 0)
+			rc = vsp_gdb_reg_write(&g, regno,
+					       (const uint8_t *)&s->cr3_own, 8);
+	}
+	if (rc == 0 && !pause) {
+		rc = vsp_gdb_request(&g, "D");
+		if (rc < 0)
+			snprintf(why, n, "%s", g.err[0] ? g.err : strerror(-rc));
+		vsp_gdb_release(&g);
+		return rc;
+	}
 	/* The stub's "no such breakpoint" (-EIO) is no failure: vsp died
 	 * stepping over that trap, with it lifted. */
 	for (size_t i = 0; rc == 0 && i < s->ntraps; i++)
@@ -283,6 +337,7 @@ static void gbe_guard_main(struct gbe *s, int rfd,
 		close(null);
 	s->ntraps = 0;
 	s->nwatch = 0;
+	s->cr3_swapped = false;
 	if (gbe_guard_listen(s, rfd))
 		_exit(0);	/* detached cleanly */
 	bool pause = s->guard.on_death == VSP_DEATH_PAUSE;
@@ -301,8 +356,9 @@ static void gbe_guard_main(struct gbe *s, int rfd,
 		if (fd < 0)
 			break;
 		if (connect(fd, (const struct sockaddr *)sa, salen) == 0) {
-			if (pause) {
-				done = gbe_guard_unarm(s, fd, why, sizeof why) == 0;
+			if (pause || s->cr3_swapped) {
+				done = gbe_guard_session(s, fd, pause, why,
+							 sizeof why) == 0;
 				break;
 			}
 			static const char pkt[] = "+$D#44";
@@ -400,6 +456,7 @@ static int gbe_attach(struct vsp_backend *be, const char *target)
 	be->priv = s;
 	be->ncpus = 1;
 	s->guard_fd = -1;
+	s->cr3_regno = -1;
 	s->guard = be->guard;
 	rc = vsp_gdb_connect(&s->g, target, 3000);
 	if (rc < 0)
@@ -480,12 +537,90 @@ static int gbe_trap_del(struct vsp_backend *be, uint64_t addr)
 	return 0;
 }
 
+/* Puts back the CR3 gbe_kernel_view replaced, on the vCPU it replaced it
+ * on (the one selected: only gbe_select changes that, and it calls this
+ * first). */
+static int gbe_cr3_restore(struct gbe *s)
+{
+	if (!s->cr3_swapped)
+		return 0;
+	int rc = vsp_gdb_reg_write(&s->g, (unsigned)s->cr3_regno,
+				   (const uint8_t *)&s->cr3_own, 8);
+	if (rc == 0) {
+		s->cr3_swapped = false;
+		gbe_guard_note(s, GUARD_UNCR3, 0, 0);
+	}
+	return rc;
+}
+
+/* cr3's number in P packets, from the stub's target description (reading
+ * it is also what lets QEMU's stub take P).  Said once when there is none:
+ * kernel memory then cannot be read at this PTI guest's user-mode stops. */
+static int gbe_cr3_regno(struct gbe *s)
+{
+	unsigned n;
+
+	if (s->cr3_regno == -2)
+		return -1;
+	if (vsp_gdb_xml_regnum(&s->g, "cr3", &n) < 0) {
+		fprintf(stderr, "vsp: warning: the stub does not let CR3 be "
+			"written (%s): kernel memory cannot be read while a vCPU "
+			"of this PTI guest is stopped in user mode\n", s->g.err);
+		s->cr3_regno = -2;
+		return -1;
+	}
+	s->cr3_regno = (int)n;
+	return 0;
+}
+
 static int gbe_select(struct gbe *s, uint32_t vcpu)
 {
 	uint32_t thread = vcpu + 1;
-	if (s->g.cur_thread && s->g.cur_thread != thread)
+	if (s->g.cur_thread && s->g.cur_thread != thread) {
+		int rc = gbe_cr3_restore(s);
+		if (rc < 0)
+			return rc;
 		return vsp_gdb_select_thread(&s->g, thread);
+	}
 	return 0;
+}
+
+/*
+ * Under PTI a vCPU stopped in user mode (or in the entry code before it
+ * switches) runs on the user copy of its pgd, which maps the kernel's
+ * entry code and little else, and a stub reads through the vCPU's own
+ * page tables.  Before the first kernel address read or written at such a
+ * stop, the kernel's copy goes into CR3 (one P packet; the user copy's
+ * user half is the same, so user reads see the same memory); it stays
+ * until the vCPU runs again.  Only when the monitor has read from the
+ * kernel itself that PTI is on (be->guest_pti): elsewhere the page 4 KiB
+ * below a pgd is any page at all.
+ */
+static void gbe_kernel_view(struct vsp_backend *be, uint32_t vcpu,
+			    uint64_t gva)
+{
+	struct gbe *s = gbe_of(be);
+	if (!be->guest_pti || !(gva >> 63) || s->cr3_swapped ||
+	    gbe_load_regs(be, vcpu) < 0 || s->nregs < GBE_REG_CR3 + 8)
+		return;
+	uint64_t cr3 = gbe_u64(s->regs + GBE_REG_CR3);
+	if (!(cr3 & GBE_CR3_PTI_USER))
+		return;
+	uint64_t k = cr3 & ~(GBE_CR3_PTI_USER | GBE_CR3_PTI_PCID);
+	if (s->cr3_regno < 0 && gbe_cr3_regno(s) < 0) {
+		gbe_sync(be);
+		return;
+	}
+	if (vsp_gdb_reg_write(&s->g, (unsigned)s->cr3_regno,
+			      (const uint8_t *)&k, 8) == 0) {
+		s->cr3_swapped = true;
+		s->cr3_thread = vcpu + 1;
+		s->cr3_own = cr3;
+		s->cr3_swaps++;
+		gbe_guard_note(s, GUARD_CR3, (uint64_t)s->cr3_regno << 32 |
+			       s->cr3_thread, cr3);
+	}
+	gbe_sync(be);
 }
 
 /* A stub that keeps its breakpoints in guest memory (QEMU under KVM)
@@ -508,6 +643,7 @@ static long gbe_read(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
 	int rc = gbe_select(s, vcpu);
 	if (rc < 0)
 		return rc;
+	gbe_kernel_view(be, vcpu, gva);
 	long n = len ? vsp_gdb_mem_read(&s->g, gva, buf, len) : 0;
 	gbe_sync(be);
 	gbe_unpatch(s, gva, buf, n);
@@ -524,6 +660,8 @@ static int gbe_read_many(struct vsp_backend *be, uint32_t vcpu,
 		return rc;
 	if (n > VSP_GDB_READ_MANY_MAX)
 		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		gbe_kernel_view(be, vcpu, r[i].gva);
 	for (size_t i = 0; i < n; i++)
 		gr[i] = (struct vsp_gdb_read){ r[i].gva, r[i].buf, r[i].len, -EIO };
 	rc = vsp_gdb_mem_read_many(&s->g, gr, n);
@@ -542,6 +680,7 @@ static long gbe_write(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
 	int rc = gbe_select(s, vcpu);
 	if (rc < 0)
 		return rc;
+	gbe_kernel_view(be, vcpu, gva);
 	rc = vsp_gdb_mem_write(&s->g, gva, buf, len);
 	gbe_sync(be);
 	return rc < 0 ? rc : (long)len;
@@ -667,6 +806,12 @@ static int gbe_resume(struct vsp_backend *be, uint32_t vcpu,
 	int rc = 0;
 	/* A GDB stub resumes every vCPU together; a step, where the stub
 	 * can, runs the stopped one alone. */
+	if (how->how != VSP_RESUME_STAY) {
+		rc = gbe_cr3_restore(s);
+		gbe_sync(be);
+		if (rc < 0)
+			return rc;
+	}
 	switch (how->how) {
 	case VSP_RESUME_STAY:
 		return 0;
@@ -753,7 +898,7 @@ static void gbe_detach(struct vsp_backend *be, bool stay_paused)
 				"detaches\n", s->ntraps + s->nwatch,
 				s->ntraps + s->nwatch == 1 ? "" : "s");
 		if (!s->running) {
-			bool dead = false;
+			bool dead = gbe_cr3_restore(s) < 0 && s->cr3_swapped;
 			for (size_t i = s->ntraps; i-- > 0 && !dead;) {
 				int rc = vsp_gdb_break_remove(&s->g, s->traps[i]);
 				/* A stub that is gone or out of step will not

@@ -286,6 +286,34 @@ void mon_syms_ready(struct mon *m)
 			m->fn_getname[i] = a;
 	if (vsp_sym_addr(m->syms, "putname", &a) == 0)
 		m->fn_putname = a;
+	mon_guest_pti(m);
+}
+
+/*
+ * Whether the kernel isolates its page tables: X86_FEATURE_PTI (word 7,
+ * bit 11 of boot_cpu_data.x86_capability since 4.15), as the kernel set it
+ * at boot.  The backend is told, so that kernel reads at user-mode stops
+ * go through the kernel's page tables.  Read at kernel-mode stops (at
+ * attach, and again before the first user trap is placed), so the read
+ * itself needs nothing of the kind.
+ */
+#define MON_PTI_WORD 7
+#define MON_PTI_BIT 11
+void mon_guest_pti(struct mon *m)
+{
+	uint64_t a;
+	uint32_t w;
+
+	if (!m->have_lx || !m->lx.have_caps || !m->syms ||
+	    vsp_sym_addr(m->syms, "boot_cpu_data", &a) < 0 ||
+	    mon_gread(m, a + m->lx.cpu_caps + 4 * MON_PTI_WORD, &w, 4) != 4)
+		return;
+	bool was = m->be.guest_pti;
+	m->be.guest_pti = (w >> MON_PTI_BIT) & 1;
+	if (m->be.guest_pti && !was)
+		mon_say(m, "the kernel isolates its page tables (PTI): kernel "
+			"memory at user-mode stops is read through the kernel's "
+			"page tables");
 }
 
 int mon_load_guest_info(struct mon *m)

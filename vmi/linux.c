@@ -280,6 +280,8 @@ static int lx_init_btf(struct vsp_linux *lx, struct btf *btf,
 			 vsp_linux_btf_offset(btf, "mm_struct", "exe_file", &lx->mm_exe_file,
 				   NULL, 0) == 0;
 	lx->have_pcache = lx->have_mm && lx_pcache_init(lx, btf) == 0;
+	lx->have_caps = vsp_linux_btf_offset(btf, "cpuinfo_x86", "x86_capability",
+					     &lx->cpu_caps, NULL, 0) == 0;
 	if (lx_find_current(lx, btf, syms) < 0) {
 		vsp_errf(err, errlen,
 			 "%s: cannot locate the per-CPU current task pointer "

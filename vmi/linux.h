@@ -61,6 +61,10 @@ struct vsp_linux {
 	uint32_t as_xa_head;		/* address_space.i_pages.xa_head */
 	uint32_t xa_shift, xa_slots;	/* xa_node.shift, xa_node.slots */
 	uint32_t page_size, page_index;	/* sizeof(struct page), page.index */
+	/* cpuinfo_x86.x86_capability (boot_cpu_data's feature words, as
+	 * the kernel set them): valid when have_caps. */
+	bool have_caps;
+	uint32_t cpu_caps;
 };
 
 /*

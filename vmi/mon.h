@@ -162,6 +162,7 @@ struct mon {
 	uint64_t t_first_trap, rt_first_trap;
 	struct vsp_linux lx;
 	bool have_lx;
+	bool pti_final;		/* be.guest_pti read once a process ran */
 	struct vsp_lxfs lxfs;	/* kernel objects of hook events */
 	bool have_lxfs;
 	char lxfs_err[256];
@@ -544,6 +545,7 @@ int mon_session_init(struct mon *m);
  * profile's when it carries it and windows of it match the guest's.  0,
  * or -EPERM (said) when the profile's is another kernel's. */
 int mon_guest_btf(struct mon *m);
+void mon_guest_pti(struct mon *m);
 void mon_session_release(struct mon *m);
 void mon_prompt(struct mon *m);
 /* A service's reload (SIGHUP): `load` of the hooks' files, between two

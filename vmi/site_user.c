@@ -215,6 +215,13 @@ static int mu_place(struct mon *m, struct mu_ev *ev, struct mu_file *f,
 {
 	struct mon_user *u = m->user;
 
+	/* The kernel decides on PTI early in start_kernel, perhaps after
+	 * vsp attached, and always before the first process runs: at the
+	 * first trap for one (a kernel stop) the answer is final. */
+	if (!m->pti_final) {
+		mon_guest_pti(m);
+		m->pti_final = true;
+	}
 	for (unsigned i = 0; i < u->nmap; i++)
 		if (u->map[i].mm == mm && u->map[i].addr == addr) {
 			u->map[i].ev = ev;	/* known: a negative one corrected */

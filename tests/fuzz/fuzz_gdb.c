@@ -80,7 +80,16 @@ static void fz_client_op(struct vsp_gdb *g, uint8_t op)
 	case 12: rc = vsp_gdb_select_thread(g, op >> 4); break;
 	case 13: rc = vsp_gdb_regs_write(g, fz_buf, len < 2000 ? len : 2000); break;
 	case 14: rc = vsp_gdb_interrupt(g); break;
-	default: g->noack = !g->noack; break;
+	default:
+		/* A target description (the register number P takes) or
+		 * a change of ack mode. */
+		if (op & 0x80) {
+			unsigned regno;
+			rc = vsp_gdb_xml_regnum(g, "cr3", &regno);
+		} else {
+			g->noack = !g->noack;
+		}
+		break;
 	}
 	if (getenv("FZ_VERBOSE"))
 		fprintf(stderr, "op %#x: %d %s\n", op, rc, rc < 0 ? g->err : "");
@@ -204,7 +213,9 @@ static void fz_backend(const uint8_t *ops, size_t nops, const uint8_t *data,
 		       size_t size)
 {
 	const struct vsp_backend_ops *o = &vsp_be_gdb_ops;
-	struct vsp_backend be = { .ops = o };
+	/* Half the inputs have a PTI guest: kernel reads at stops in user
+	 * mode swap CR3 (a target description, P packets) and put it back. */
+	struct vsp_backend be = { .ops = o, .guest_pti = nops && (ops[0] & 1) };
 	struct vsp_regs r;
 	struct vsp_stop st;
 	struct vsp_resume how;

@@ -14,6 +14,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${VSP_CACHE:-$HOME/.cache/vsp}/guest
 QEMU=${QEMU:-qemu-system-x86_64}
+# Where a guest booted with --bg sends QEMU's own messages (a crash, an
+# abort): nowhere unless this names a file.
+QEMU_STDERR=${QEMU_STDERR:-/dev/null}
 CC_STATIC=${CC_STATIC:-gcc}
 CC_DYN=${CC_DYN:-gcc}
 # The host's dynamic loader and libc, copied into the guest for the
@@ -43,6 +46,7 @@ usage: rig.sh COMMAND [ARGS]
       --port P          GDB stub port (default: a free one, printed)
       --log FILE        serial console log (default: stdout)
       --kaslr           leave KASLR on (default: nokaslr)
+      --append ARGS     add ARGS to the kernel command line (pti=on)
       --kernel FILE     boot this vmlinuz instead of the cloud kernel
                         (see `kernel`); the same initramfs
       --smp N           vCPUs (default 1)
@@ -385,12 +389,13 @@ overlay_initrd() {
 BOOT_ADD=
 cmd_boot() {
 	local port="" log="" kaslr=0 bg=0 stub=1 timeout=120 pidfile="" smp=1 running=0 qmp=
-	local kernel=$CACHE/vmlinuz
+	local kernel=$CACHE/vmlinuz extra=
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--port) port=$2; shift 2 ;;
 		--log) log=$2; shift 2 ;;
 		--kaslr) kaslr=1; shift ;;
+		--append) extra="$extra $2"; shift 2 ;;
 		--kernel) kernel=$2; shift 2 ;;
 		--smp) smp=$2; shift 2 ;;
 		--bg) bg=1; shift ;;
@@ -414,6 +419,7 @@ cmd_boot() {
 	# probe's deadline and the kernel panics in setup_IO_APIC.
 	local append="console=ttyS0 quiet panic=-1 loglevel=3 no_timer_check"
 	[ $kaslr = 1 ] || append="$append nokaslr"
+	append="$append$extra"
 	local serial
 	if [ -n "$log" ]; then
 		: >"$log"
@@ -443,7 +449,7 @@ cmd_boot() {
 	qpf=$(mktemp "${TMPDIR:-/tmp}/vsp-qemu.XXXXXX")
 	rm -f "$qpf"
 	( timeout "$timeout" "$QEMU" "${args[@]}" -pidfile "$qpf"; rm -f "$initrd" "$qpf" ) \
-		</dev/null >/dev/null 2>&1 &
+		</dev/null >/dev/null 2>"$QEMU_STDERR" &
 	local sub=$! pid="" i
 	for i in $(seq 200); do
 		[ -z "$pid" ] && [ -s "$qpf" ] && pid=$(cat "$qpf" 2>/dev/null)

@@ -380,6 +380,50 @@ static void test_regs_and_run(void)
 	fake_close(&f);
 }
 
+/* The register numbers P takes, from the target description as QEMU
+ * writes it: an include, registers commented out, a regnum restart. */
+static void test_target_xml(void)
+{
+	struct fake f;
+	char buf[4096];
+	unsigned n = 99;
+
+	fake_open(&f, true);
+	pkt(&f, "l<?xml version=\"1.0\"?><target><architecture>i386:x86-64"
+		"</architecture><xi:include href=\"i386-64bit.xml\"/></target>");
+	pkt(&f, "m<feature><reg name=\"rax\" bitsize=\"64\" regnum=\"0\"/>"
+		"<reg name=\"rbx\"/><!--reg name=\"cs_base\"/>\n<reg "
+		"name=\"ss_base\"/--><flags id=\"cr\"><field name=\"PG\"/>");
+	pkt(&f, "l</flags><reg name=\"cr0\" regnum=\"27\"/><reg name=\"cr2\"/>"
+		"<reg name='cr3' bitsize=\"64\"/></feature>");
+	ok(vsp_gdb_xml_regnum(&f.g, "cr3", &n) == 0 && n == 29,
+	   "cr3's number: commented registers skipped, regnum restarts (%u)", n);
+	sent(&f, buf, sizeof buf);
+	ok(strstr(buf, "$qXfer:features:read:target.xml:0,") &&
+	   strstr(buf, "$qXfer:features:read:i386-64bit.xml:0,") &&
+	   strstr(buf, "$qXfer:features:read:i386-64bit.xml:"),
+	   "the description and its include are read, the include in parts");
+	pkt(&f, "l<target><reg name=\"rax\"/></target>");
+	ok(vsp_gdb_xml_regnum(&f.g, "cr3", &n) == -ENOTSUP,
+	   "a description without the register: -ENOTSUP");
+	pkt(&f, "l<target><xi:include href=\"../../etc/x:1\"/></target>");
+	ok(vsp_gdb_xml_regnum(&f.g, "cr3", &n) == -EPROTO,
+	   "an include of a name vsp would not ask for is refused");
+	pkt(&f, "");
+	ok(vsp_gdb_xml_regnum(&f.g, "cr3", &n) == -ENOTSUP,
+	   "a stub without descriptions: -ENOTSUP");
+	pkt(&f, "l<target><reg name=\"cr3\" regnum=\"99999\"/></target>");
+	ok(vsp_gdb_xml_regnum(&f.g, "cr3", &n) == -EPROTO,
+	   "an absurd regnum is refused");
+	sent(&f, buf, sizeof buf);
+	const uint8_t v[8] = { 0, 0x10, 0, 0, 0, 0, 0, 0 };
+	pkt(&f, "OK");
+	ok(vsp_gdb_reg_write(&f.g, 29, v, 8) == 0, "P write");
+	sent(&f, buf, sizeof buf);
+	ok(strncmp(buf, "$P1d=0010000000000000#", 22) == 0, "P packet contents");
+	fake_close(&f);
+}
+
 static char out_text[64];
 
 static void on_out(void *ctx, const char *text, size_t len)
@@ -450,6 +494,7 @@ int main(void)
 	test_handshake();
 	test_memory();
 	test_regs_and_run();
+	test_target_xml();
 	test_stops();
 	test_connect();
 	return done();
