@@ -138,6 +138,15 @@ static inline bool vsp_field_is_rint(int f)
 	return f >= VSP_F_RINT_FIRST && f <= VSP_F_RINT_LAST;
 }
 
+/* Fields that hold an address or a raw word of memory (cr3, and the
+ * address, new and old value of a write event): messages print them in
+ * hex, as an address is read, not as a signed number. */
+static inline bool vsp_field_is_word(int f)
+{
+	return f == VSP_F_ADDR || f == VSP_F_VALUE || f == VSP_F_OLD ||
+	       f == VSP_F_CR3;
+}
+
 /* Lowest set bit of a non-empty mask. */
 static inline unsigned vsp_fmask_ctz(vsp_fmask m)
 {
@@ -172,9 +181,17 @@ struct vsp_event;
 typedef int (*vsp_fetch_fn)(void *ctx, struct vsp_event *ev,
 			    enum vsp_field field, struct vsp_str *out);
 
+/*
+ * What every decision touches comes first, in one cache line: the kind
+ * and number the dispatch reads, the flags the engine resets and sets per
+ * event (vsp_event_reset_lazy), and the name.
+ */
 struct vsp_event {
 	enum vsp_event_kind kind;
 	uint32_t nr;		/* syscall or hypercall number; 0 otherwise */
+	bool partial;		/* a field could not be read in full */
+	vsp_fmask strs_valid;	/* bit f set: strs[f] holds field f */
+	vsp_fmask strs_failed;	/* ... and its read failed (strs[f] empty) */
 	const char *name;	/* syscall, hypercall, function or symbol name */
 	const char *lib;	/* user events: the library, else NULL */
 
@@ -193,13 +210,9 @@ struct vsp_event {
 	bool has_stack;		/* false: recorded without unwinding */
 	bool stack_partial;	/* the unwinder gave up before the outermost frame */
 
-	bool partial;		/* a field could not be read in full */
-
-	/* Lazy strings: filled by fetch on first use. */
+	/* Lazy strings: filled by fetch on first use (strs_valid above). */
 	vsp_fetch_fn fetch;
 	void *fetch_ctx;
-	vsp_fmask strs_valid;	/* bit f set: strs[f] holds field f */
-	vsp_fmask strs_failed;	/* ... and its read failed (strs[f] empty) */
 	struct vsp_str strs[VSP_F_COUNT];
 	/* Resolved integers, valid once fetched (bit set in strs_valid). */
 	int64_t rint[VSP_NRINT];

@@ -264,7 +264,8 @@ static inline __attribute__((always_inline)) bool build_key(const struct pmode *
 		/* One fetched string, in the layout vsp_fp_cache_find_str()
 		 * reads from the string itself: the length with the partial
 		 * flag (read after the fetch), the tail, the whole words. */
-		struct vsp_str s = vsp_vm_fetch_str(ev, (enum vsp_field)pm->key[0]);
+		struct vsp_str s = vsp_vm_fetch_str_bit(ev, (enum vsp_field)pm->key[0],
+						    pm->key_str);
 		size_t full = s.len & ~(size_t)7;
 		uint64_t head = s.len | (uint64_t)ev->partial << 32;
 		uint64_t tail = s.len & 7 ? tail_bytes(s.ptr + full, s.len & 7, full) : 0;
@@ -591,7 +592,8 @@ static __attribute__((noinline)) void decide_str(struct vsp_policy *p, uint32_t 
 						 struct vsp_decision *out)
 {
 	const struct pmode *pm = &p->pm[pi];
-	struct vsp_str s = vsp_vm_fetch_str(ev, (enum vsp_field)pm->key[0]);
+	struct vsp_str s = vsp_vm_fetch_str_bit(ev, (enum vsp_field)pm->key[0],
+						    pm->key_str);
 	const struct cval *hit = vsp_fp_cache_find_str(p->cache, pi, s.ptr, s.len,
 						       ev->partial);
 
@@ -791,8 +793,12 @@ size_t vsp_policy_format(const struct vsp_policy *p, uint32_t effect,
 				/* A resolved integer is fetched like a string. */
 				if (vsp_field_is_rint(f))
 					(void)vsp_vm_fetch_str(ev, f);
-				n = snprintf(tmp, sizeof(tmp), "%lld",
-					     (long long)vsp_vm_field_int(ev, f));
+				if (vsp_field_is_word(f))
+					n = snprintf(tmp, sizeof(tmp), "0x%llx",
+						     (unsigned long long)vsp_vm_field_int(ev, f));
+				else
+					n = snprintf(tmp, sizeof(tmp), "%lld",
+						     (long long)vsp_vm_field_int(ev, f));
 				out_put(buf, size, &at, tmp, (size_t)n);
 			}
 		}

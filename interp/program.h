@@ -254,11 +254,15 @@ int64_t vsp_vm_field_int(const struct vsp_event *ev, enum vsp_field f);
  * backend once per event, remembers the answer, and on a failed read
  * gives the empty string and marks the event partial.
  */
-static inline struct vsp_str vsp_vm_fetch_str(struct vsp_event *ev, enum vsp_field f)
+/* As vsp_vm_fetch_str, with VSP_FBIT(f) worked out by the caller: a
+ * 128-bit shift by a variable saved on a hot path. */
+static inline struct vsp_str vsp_vm_fetch_str_bit(struct vsp_event *ev,
+						  enum vsp_field f,
+						  vsp_fmask bit)
 {
 	struct vsp_str s = { "", 0 };
 
-	if (ev->strs_valid & VSP_FBIT(f))
+	if (ev->strs_valid & bit)
 		return ev->strs[f];
 	if (!ev->fetch || ev->fetch(ev->fetch_ctx, ev, f, &s) != 0 ||
 	    (!s.ptr && s.len)) {
@@ -268,7 +272,7 @@ static inline struct vsp_str vsp_vm_fetch_str(struct vsp_event *ev, enum vsp_fie
 		 * unreadable process id is. */
 		if (vsp_field_is_rint(f))
 			ev->rint[f - VSP_F_RINT_FIRST] = -1;
-		ev->strs_failed |= VSP_FBIT(f);
+		ev->strs_failed |= bit;
 	}
 	if (!s.ptr)
 		s.ptr = "";
@@ -276,8 +280,13 @@ static inline struct vsp_str vsp_vm_fetch_str(struct vsp_event *ev, enum vsp_fie
 	 * 16-byte copy of it would stall on store forwarding (10+ ns). */
 	ev->strs[f].ptr = s.ptr;
 	ev->strs[f].len = s.len;
-	ev->strs_valid |= VSP_FBIT(f);
+	ev->strs_valid |= bit;
 	return s;
+}
+
+static inline struct vsp_str vsp_vm_fetch_str(struct vsp_event *ev, enum vsp_field f)
+{
+	return vsp_vm_fetch_str_bit(ev, f, VSP_FBIT(f));
 }
 /* Byte offset of integer field f in struct vsp_event when it is stored as
  * a plain 8-byte word there, else -1 (for specialised readers). */

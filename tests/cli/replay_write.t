@@ -21,7 +21,7 @@ J
 "$VSP" replay "$T/w.vsp" --trace "$T/w.jsonl" > "$T/a" 2> "$T/err"
 is "$?" 0 "write events replay"
 like "$(grep '"seq":1,' "$T/a")" '"rule":"mp","verdict":"deny","errno":1,"severity":"alert"' "modprobe_path: denied"
-like "$(grep '"seq":1,' "$T/a")" '"msg":"sh wrote modprobe_path at 1: 116 over 115"' "the message from the write's fields"
+like "$(grep '"seq":1,' "$T/a")" '"msg":"sh wrote modprobe_path at 1: 0x74 over 0x73"' "the message from the write's fields"
 like "$(grep '"seq":1,' "$T/a")" '"addr":18446744071606478401,"offset":1,"len":1,"value":116,"old":115' "the record's event: addr, offset, len, value, old"
 like "$(grep '"seq":1,' "$T/a")" '"stack":\["proc_dostring","proc_sys_call_handler","vfs_write"' "... and the writer's call path"
 like "$(grep '"seq":2,' "$T/a")" '"rule":"sct","verdict":"deny"' "execve's entry (offset 472): denied"

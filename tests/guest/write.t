@@ -30,7 +30,7 @@ ok "deny: one record for the core_pattern write" \
 # "/tmp/evil" over "/sbin/modprobe": the first byte that differs is
 # offset 1, 't' (116) over 's' (115).
 ok "deny: the record says what was written where, and by whom" \
-	grep -q '"applied":true,"msg":"modprobe_path written by sh at offset 1: 116 over 115"' "$T/d.audit"
+	grep -q '"applied":true,"msg":"modprobe_path written by sh at offset 1: 0x74 over 0x73"' "$T/d.audit"
 ok "deny: core_pattern's record, applied" \
 	grep -q '"rule":"core-pattern","verdict":"deny","errno":1,"severity":"alert","mode":"enforce","applied":true' "$T/d.audit"
 ok "deny: the later bytes folded into their write" grep -q '^watch hits: .*[1-9][0-9]* bytes folded' "$T/d.err"
@@ -43,7 +43,7 @@ rec=$(cat "$T/a.audit")
 ok "alert: severity alert, allowed" \
 	grep -q '"rule":"modprobe-seen","verdict":null,"severity":"alert","mode":"enforce","applied":false' <<<"$rec"
 ok "alert: the message from the fields" \
-	grep -q '"msg":"modprobe_path written by sh at offset 1 (1 bytes): 116 over 115"' <<<"$rec"
+	grep -q '"msg":"modprobe_path written by sh at offset 1 (1 bytes): 0x74 over 0x73"' <<<"$rec"
 sym=$(awk '$3 == "modprobe_path" { print $1 }' "$SYSTEM_MAP")
 ok "alert: addr is modprobe_path + 1" \
 	grep -q "\"addr\":$(printf %u $(( 16#$sym + 1 ))),\"offset\":1,\"len\":1,\"value\":116,\"old\":115" <<<"$rec"

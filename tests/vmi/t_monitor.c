@@ -1215,9 +1215,9 @@ static void write_run(const char *dir, const char *map)
 	   "write: every byte denied is put back: %s", data ? (char *)data : "?");
 	ok(count_lines(audit, "\"rule\":\"mp\",\"verdict\":\"deny\"") == 2,
 	   "write: two records, one per write, not per byte");
-	ok(count_lines(audit, "\"msg\":\"1 1 116 115\"") == 1,
+	ok(count_lines(audit, "\"msg\":\"1 1 0x74 0x73\"") == 1,
 	   "write: the first write's record: offset 1, 't' over 's'");
-	ok(count_lines(audit, "\"msg\":\"3 1 88 105\"") == 1,
+	ok(count_lines(audit, "\"msg\":\"3 1 0x58 0x69\"") == 1,
 	   "write: the other writer's, an event of its own");
 	ok(count_lines(audit, "\"offset\":1,\"len\":1,\"value\":116,\"old\":115") == 1,
 	   "write: the record's event has offset, len, value and old");
@@ -1235,8 +1235,8 @@ static void write_run(const char *dir, const char *map)
 	err = tmpfile();
 	rc = watch_run(dir, map, "on write modprobe_path : log \"%{value} %{old}\";\n",
 		       audit, err);
-	ok(count_lines(audit, "\"msg\":\"84 115\"") == 1 &&
-	   count_lines(audit, "\"msg\":\"85 84\"") == 1,
+	ok(count_lines(audit, "\"msg\":\"0x54 0x73\"") == 1 &&
+	   count_lines(audit, "\"msg\":\"0x55 0x54\"") == 1,
 	   "write: allowed writes stand and old follows them");
 	fclose(audit);
 	fclose(err);
