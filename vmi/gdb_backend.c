@@ -73,7 +73,6 @@ struct gbe {
 	int cr3_regno;		/* in P packets; -1 not asked yet, -2 none */
 	uint32_t cr3_thread;
 	uint64_t cr3_own;
-	uint64_t cr3_swaps;
 	/* The guard process (gbe_guard_start), our end of its pipe, and
 	 * what it does when vsp dies (the backend's copy at attach). */
 	pid_t guard_pid;
@@ -616,7 +615,6 @@ static void gbe_kernel_view(struct vsp_backend *be, uint32_t vcpu,
 		s->cr3_swapped = true;
 		s->cr3_thread = vcpu + 1;
 		s->cr3_own = cr3;
-		s->cr3_swaps++;
 		gbe_guard_note(s, GUARD_CR3, (uint64_t)s->cr3_regno << 32 |
 			       s->cr3_thread, cr3);
 	}
