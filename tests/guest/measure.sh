@@ -35,7 +35,8 @@
 # the rest too (`vsp profile VMLINUZ`), its symbols verified by the
 # profile's kallsyms digest and, as --verify-symbols=full does, by the
 # guest's whole kallsyms table; and the time `vsp profile` takes on the
-# kernel image.  Columns: the attach's time and round trips, as `--stats`
+# kernel image (and on the other Debian builds, when rig.sh kernel has
+# fetched them).  Columns: the attach's time and round trips, as `--stats`
 # prints them.  MEASURE=attach runs this table alone, MEASURE=user the
 # user-function one.
 
@@ -165,4 +166,14 @@ arun "--profile with BTF, ORC, tail jumps" --profile "$T/full.profile"
 arun "  the same, --verify-symbols=full" --profile "$T/full.profile" \
 	--verify-symbols=full
 printf '%-40s %9d\n' "vsp profile VMLINUZ (ms)" $(((t1 - t0) / 1000000))
+# The other Debian builds kernels.t boots, if fetched (rig.sh kernel
+# FLAVOUR): XZ payloads, where the bundled one is LZ4.
+for k in "${VSP_CACHE:-$HOME/.cache/vsp}"/guest/kernels/*/vmlinuz; do
+	[ -f "$k" ] || continue
+	t0=$(date +%s%N)
+	"$VSP" profile -o /dev/null "$k"
+	t1=$(date +%s%N)
+	f=${k%/vmlinuz}
+	printf '%-40s %9d\n' "vsp profile of ${f##*/} (ms)" $(((t1 - t0) / 1000000))
+done
 fi
