@@ -31,10 +31,7 @@
 #define GDB_MAX_GARBAGE 65536	/* bytes outside packets before we give up */
 #define GDB_MAX_RETRIES 3	/* resends after a NAK, re-reads after a bad sum */
 
-static int gdb_fail(struct vsp_gdb *g, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int gdb_fail(struct vsp_gdb *g, int code, const char *fmt, ...)
+int vsp_gdb_fail(struct vsp_gdb *g, int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -113,7 +110,7 @@ int vsp_gdb_connect(struct vsp_gdb *g, const char *hostport, int timeout_ms)
 	if (!colon || colon == hostport || !colon[1] ||
 	    strlen(colon + 1) >= sizeof port ||
 	    (size_t)(colon - hostport) >= sizeof host)
-		return gdb_fail(g, -EINVAL, "'%s': expected HOST:PORT", hostport);
+		return vsp_gdb_fail(g, -EINVAL, "'%s': expected HOST:PORT", hostport);
 	size_t hl = colon - hostport;
 	const char *h = hostport;
 	if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
@@ -125,16 +122,16 @@ int vsp_gdb_connect(struct vsp_gdb *g, const char *hostport, int timeout_ms)
 	strcpy(port, colon + 1);
 	for (const char *p = port; *p; p++)
 		if (*p < '0' || *p > '9')
-			return gdb_fail(g, -EINVAL, "'%s': bad port", hostport);
+			return vsp_gdb_fail(g, -EINVAL, "'%s': bad port", hostport);
 	long pn = strtol(port, NULL, 10);
 	if (pn < 1 || pn > 65535)
-		return gdb_fail(g, -EINVAL, "'%s': the port must be 1 to 65535",
+		return vsp_gdb_fail(g, -EINVAL, "'%s': the port must be 1 to 65535",
 				hostport);
 
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
 	int rc = getaddrinfo(host, port, &hints, &res);
 	if (rc != 0)
-		return gdb_fail(g, -EHOSTUNREACH, "%s: %s", host, gai_strerror(rc));
+		return vsp_gdb_fail(g, -EHOSTUNREACH, "%s: %s", host, gai_strerror(rc));
 
 	int64_t deadline = gdb_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 	int err = ECONNREFUSED;
@@ -152,7 +149,7 @@ int vsp_gdb_connect(struct vsp_gdb *g, const char *hostport, int timeout_ms)
 				freeaddrinfo(res);
 				fd = gdb_fd_above_stdio(fd);
 				if (fd < 0)
-					return gdb_fail(g, -errno, "connect %s: %s",
+					return vsp_gdb_fail(g, -errno, "connect %s: %s",
 							hostport, strerror(errno));
 				vsp_gdb_attach_fd(g, fd);
 				return 0;
@@ -166,7 +163,7 @@ int vsp_gdb_connect(struct vsp_gdb *g, const char *hostport, int timeout_ms)
 		usleep(50 * 1000);
 	}
 	freeaddrinfo(res);
-	return gdb_fail(g, -err, "connect %s: %s", hostport, strerror(err));
+	return vsp_gdb_fail(g, -err, "connect %s: %s", hostport, strerror(err));
 }
 
 /* ---------------------------------------------------------------- input */
@@ -178,7 +175,7 @@ static int gdb_getc(struct vsp_gdb *g, int64_t deadline, bool intr)
 	if (g->in_pos < g->in_len)
 		return (unsigned char)g->in[g->in_pos++];
 	if (g->fd < 0)
-		return gdb_fail(g, -ENOTCONN, "not connected");
+		return vsp_gdb_fail(g, -ENOTCONN, "not connected");
 	for (;;) {
 		int wait = -1;
 		if (deadline >= 0) {
@@ -190,23 +187,23 @@ static int gdb_getc(struct vsp_gdb *g, int64_t deadline, bool intr)
 		if (n < 0) {
 			if (errno == EINTR) {
 				if (intr)
-					return gdb_fail(g, -EINTR, "interrupted");
+					return vsp_gdb_fail(g, -EINTR, "interrupted");
 				continue;
 			}
-			return gdb_fail(g, -errno, "poll: %s", strerror(errno));
+			return vsp_gdb_fail(g, -errno, "poll: %s", strerror(errno));
 		}
 		if (n == 0)
-			return gdb_fail(g, -ETIMEDOUT, "no reply from the stub in time");
+			return vsp_gdb_fail(g, -ETIMEDOUT, "no reply from the stub in time");
 		ssize_t r = read(g->fd, g->in, sizeof g->in);
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			if (errno == ECONNRESET || errno == EPIPE)
-				return gdb_fail(g, -ENOTCONN, "the stub closed the connection");
-			return gdb_fail(g, -errno, "read: %s", strerror(errno));
+				return vsp_gdb_fail(g, -ENOTCONN, "the stub closed the connection");
+			return vsp_gdb_fail(g, -errno, "read: %s", strerror(errno));
 		}
 		if (r == 0)
-			return gdb_fail(g, -ENOTCONN, "the stub closed the connection");
+			return vsp_gdb_fail(g, -ENOTCONN, "the stub closed the connection");
 		g->in_len = (size_t)r;
 		g->in_pos = 1;
 		return (unsigned char)g->in[0];
@@ -216,7 +213,7 @@ static int gdb_getc(struct vsp_gdb *g, int64_t deadline, bool intr)
 static int gdb_write_all(struct vsp_gdb *g, const char *p, size_t n)
 {
 	if (g->fd < 0)
-		return gdb_fail(g, -ENOTCONN, "not connected");
+		return vsp_gdb_fail(g, -ENOTCONN, "not connected");
 	/* A stub that talks but never reads would block send() forever:
 	 * every write waits for room at most the reply timeout. */
 	int64_t deadline = gdb_now_ms() + (g->timeout_ms > 0 ? g->timeout_ms : 5000);
@@ -227,21 +224,21 @@ static int gdb_write_all(struct vsp_gdb *g, const char *p, size_t n)
 		if (pr < 0 && errno == EINTR)
 			continue;
 		if (pr == 0)
-			return gdb_fail(g, -ETIMEDOUT, "the stub stopped reading "
+			return vsp_gdb_fail(g, -ETIMEDOUT, "the stub stopped reading "
 					"what vsp sends");
 		ssize_t w = send(g->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN)
-				return gdb_fail(g, -ENOTCONN, "the stub closed the connection");
+				return vsp_gdb_fail(g, -ENOTCONN, "the stub closed the connection");
 			/* A socketpair in tests is not a socket to send(). */
 			if (errno == ENOTSOCK) {
 				w = write(g->fd, p, n);
 				if (w < 0)
-					return gdb_fail(g, -errno, "write: %s", strerror(errno));
+					return vsp_gdb_fail(g, -errno, "write: %s", strerror(errno));
 			} else {
-				return gdb_fail(g, -errno, "send: %s", strerror(errno));
+				return vsp_gdb_fail(g, -errno, "send: %s", strerror(errno));
 			}
 		}
 		p += w;
@@ -275,7 +272,7 @@ static int gdb_read_body(struct vsp_gdb *g, int64_t deadline, bool intr)
 		sum += (unsigned)c;
 		if (esc) {
 			if (n >= VSP_GDB_MAX_PACKET)
-				return gdb_fail(g, -EMSGSIZE, "reply longer than %d bytes",
+				return vsp_gdb_fail(g, -EMSGSIZE, "reply longer than %d bytes",
 						VSP_GDB_MAX_PACKET);
 			g->pkt[n++] = (char)(c ^ 0x20);
 			esc = false;
@@ -287,18 +284,18 @@ static int gdb_read_body(struct vsp_gdb *g, int64_t deadline, bool intr)
 				return r;
 			sum += (unsigned)r;
 			if (n == 0)
-				return gdb_fail(g, -EPROTO, "run-length mark with nothing to repeat");
+				return vsp_gdb_fail(g, -EPROTO, "run-length mark with nothing to repeat");
 			if (r < 32 || r > 126 || r == '#' || r == '$')
-				return gdb_fail(g, -EPROTO, "bad run-length count 0x%02x", r);
+				return vsp_gdb_fail(g, -EPROTO, "bad run-length count 0x%02x", r);
 			size_t rep = (size_t)(r - 29);
 			if (n + rep > VSP_GDB_MAX_PACKET)
-				return gdb_fail(g, -EMSGSIZE, "reply longer than %d bytes",
+				return vsp_gdb_fail(g, -EMSGSIZE, "reply longer than %d bytes",
 						VSP_GDB_MAX_PACKET);
 			memset(g->pkt + n, g->pkt[n - 1], rep);
 			n += rep;
 		} else {
 			if (n >= VSP_GDB_MAX_PACKET)
-				return gdb_fail(g, -EMSGSIZE, "reply longer than %d bytes",
+				return vsp_gdb_fail(g, -EMSGSIZE, "reply longer than %d bytes",
 						VSP_GDB_MAX_PACKET);
 			g->pkt[n++] = (char)c;
 		}
@@ -311,7 +308,7 @@ static int gdb_read_body(struct vsp_gdb *g, int64_t deadline, bool intr)
 		return l;
 	int hv = vsp_hexval(h), lv = vsp_hexval(l);
 	if (hv < 0 || lv < 0)
-		return gdb_fail(g, -EPROTO, "bad checksum digits");
+		return vsp_gdb_fail(g, -EPROTO, "bad checksum digits");
 	g->pkt[n] = 0;
 	g->pkt_len = n;
 	if (g->debug)
@@ -331,7 +328,7 @@ static int gdb_recv_deadline(struct vsp_gdb *g, int64_t deadline, bool intr)
 			continue;	/* a stray ack */
 		if (c != '$' && c != '%') {
 			if (++garbage > GDB_MAX_GARBAGE)
-				return gdb_fail(g, -EPROTO, "stub sends bytes outside packets");
+				return vsp_gdb_fail(g, -EPROTO, "stub sends bytes outside packets");
 			continue;
 		}
 		int rc = gdb_read_body(g, deadline, intr);
@@ -341,7 +338,7 @@ static int gdb_recv_deadline(struct vsp_gdb *g, int64_t deadline, bool intr)
 			continue;	/* a non-stop notification: not used */
 		if (rc == 1) {
 			if (g->noack || ++bad > GDB_MAX_RETRIES)
-				return gdb_fail(g, -EPROTO, "bad checksum in reply");
+				return vsp_gdb_fail(g, -EPROTO, "bad checksum in reply");
 			int w = gdb_write_all(g, "-", 1);
 			if (w < 0)
 				return w;
@@ -368,14 +365,14 @@ int vsp_gdb_recv(struct vsp_gdb *g, int timeout_ms)
 static long gdb_frame(struct vsp_gdb *g, const char *payload, size_t len)
 {
 	if (!g->out)
-		return gdb_fail(g, -ENOMEM, "client not initialised");
+		return vsp_gdb_fail(g, -ENOMEM, "client not initialised");
 	if (2 * len + 4 > g->out_cap)
-		return gdb_fail(g, -EMSGSIZE, "request too long");
+		return vsp_gdb_fail(g, -EMSGSIZE, "request too long");
 	/* Every packet vsp sends is printable text, guest bytes only ever as
 	 * hex digits: anything else is a bug that must not reach the stub. */
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)payload[i] < 0x20 || (unsigned char)payload[i] > 0x7e)
-			return gdb_fail(g, -EINVAL, "refusing to send a non-text packet");
+			return vsp_gdb_fail(g, -EINVAL, "refusing to send a non-text packet");
 	size_t n = 0;
 	unsigned sum = 0;
 	g->out[n++] = '$';
@@ -426,10 +423,10 @@ int vsp_gdb_send(struct vsp_gdb *g, const char *payload, size_t len)
 				return 0;
 			}
 			if (++garbage > GDB_MAX_GARBAGE)
-				return gdb_fail(g, -EPROTO, "no ack from the stub");
+				return vsp_gdb_fail(g, -EPROTO, "no ack from the stub");
 		}
 		if (tries >= GDB_MAX_RETRIES)
-			return gdb_fail(g, -EPROTO, "the stub keeps rejecting a packet");
+			return vsp_gdb_fail(g, -EPROTO, "the stub keeps rejecting a packet");
 	}
 }
 
@@ -478,9 +475,9 @@ int vsp_gdb_request(struct vsp_gdb *g, const char *payload)
 	}
 	g->round_trips++;
 	if (g->pkt_len == 0)
-		return gdb_fail(g, -ENOTSUP, "'%.20s' not supported by the stub", payload);
+		return vsp_gdb_fail(g, -ENOTSUP, "'%.20s' not supported by the stub", payload);
 	if (gdb_is_error(g))
-		return gdb_fail(g, -EIO, "'%.20s': stub error %s", payload, g->pkt);
+		return vsp_gdb_fail(g, -EIO, "'%.20s': stub error %s", payload, g->pkt);
 	return 0;
 }
 
@@ -490,7 +487,7 @@ static int gdb_expect_ok(struct vsp_gdb *g, const char *payload)
 	if (rc < 0)
 		return rc;
 	if (strcmp(g->pkt, "OK") != 0)
-		return gdb_fail(g, -EPROTO, "'%.20s': unexpected reply '%.20s'",
+		return vsp_gdb_fail(g, -EPROTO, "'%.20s': unexpected reply '%.20s'",
 				payload, g->pkt);
 	return 0;
 }
@@ -541,7 +538,7 @@ int vsp_gdb_handshake(struct vsp_gdb *g, struct vsp_gdb_stop *stop)
 	struct vsp_gdb_stop tmp;
 	rc = vsp_gdb_parse_stop(g->pkt, g->pkt_len, stop ? stop : &tmp);
 	if (rc < 0)
-		return gdb_fail(g, rc, "'?': unexpected reply '%.20s'", g->pkt);
+		return vsp_gdb_fail(g, rc, "'?': unexpected reply '%.20s'", g->pkt);
 	if ((stop ? stop : &tmp)->thread)
 		g->cur_thread = (stop ? stop : &tmp)->thread;
 	/* Whether a step can leave the other vCPUs stopped.  A stub without
@@ -565,9 +562,9 @@ static long gdb_unhex(struct vsp_gdb *g, const char *p, size_t n, uint8_t *buf,
 		      size_t max)
 {
 	if (n % 2)
-		return gdb_fail(g, -EPROTO, "odd number of hex digits");
+		return vsp_gdb_fail(g, -EPROTO, "odd number of hex digits");
 	if (n / 2 > max)
-		return gdb_fail(g, -EPROTO, "reply longer than asked for");
+		return vsp_gdb_fail(g, -EPROTO, "reply longer than asked for");
 	for (size_t i = 0; i < n; i += 2) {
 		/* 'xx' marks a register the stub cannot read. */
 		if (p[i] == 'x' && p[i + 1] == 'x') {
@@ -577,7 +574,7 @@ static long gdb_unhex(struct vsp_gdb *g, const char *p, size_t n, uint8_t *buf,
 		int h = vsp_hexval((unsigned char)p[i]);
 		int l = vsp_hexval((unsigned char)p[i + 1]);
 		if (h < 0 || l < 0)
-			return gdb_fail(g, -EPROTO, "bad hex digit in reply");
+			return vsp_gdb_fail(g, -EPROTO, "bad hex digit in reply");
 		buf[i / 2] = (uint8_t)(h * 16 + l);
 	}
 	return (long)(n / 2);
@@ -594,10 +591,10 @@ long vsp_gdb_regs_read(struct vsp_gdb *g, uint8_t *buf, size_t max)
 int vsp_gdb_regs_write(struct vsp_gdb *g, const uint8_t *buf, size_t len)
 {
 	if (2 * len + 2 > g->pkt_max || 2 * len + 2 > VSP_GDB_MAX_PACKET)
-		return gdb_fail(g, -EMSGSIZE, "register block larger than a packet");
+		return vsp_gdb_fail(g, -EMSGSIZE, "register block larger than a packet");
 	char req[2 * 1024 + 2];
 	if (2 * len + 2 > sizeof req)
-		return gdb_fail(g, -EMSGSIZE, "register block too large");
+		return vsp_gdb_fail(g, -EMSGSIZE, "register block too large");
 	req[0] = 'G';
 	for (size_t i = 0; i < len; i++) {
 		req[1 + 2 * i] = gdb_hexdig[buf[i] >> 4];
@@ -607,134 +604,6 @@ int vsp_gdb_regs_write(struct vsp_gdb *g, const uint8_t *buf, size_t len)
 	return gdb_expect_ok(g, req);
 }
 
-/* Reads annex `annex` of the target description whole into *out (owned,
- * NUL-terminated, at most 64 KiB).  0, or an error. */
-#define GDB_XML_MAX (64u << 10)
-static int gdb_xml_read(struct vsp_gdb *g, const char *annex, char **out)
-{
-	char req[160];
-	char *doc = NULL;
-	size_t len = 0;
-	int rc;
-
-	if (strlen(annex) > 64 || strspn(annex, "abcdefghijklmnopqrstuvwxyz"
-					  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
-	    strlen(annex))
-		return gdb_fail(g, -EPROTO, "target description names a file "
-				"vsp will not ask for");
-	for (;;) {
-		snprintf(req, sizeof req, "qXfer:features:read:%s:%zx,%zx", annex,
-			 len, (size_t)VSP_GDB_MAX_PACKET / 2);
-		rc = vsp_gdb_request(g, req);
-		if (rc < 0)
-			break;
-		char kind = g->pkt[0];
-		size_t n = g->pkt_len ? g->pkt_len - 1 : 0;
-		if ((kind != 'm' && kind != 'l') || len + n > GDB_XML_MAX) {
-			rc = gdb_fail(g, -EPROTO, "target description: unexpected "
-				      "reply '%.20s'", g->pkt);
-			break;
-		}
-		char *nd = realloc(doc, len + n + 1);
-		if (!nd) {
-			rc = -ENOMEM;
-			break;
-		}
-		doc = nd;
-		memcpy(doc + len, g->pkt + 1, n);
-		len += n;
-		doc[len] = 0;
-		if (kind == 'l' || n == 0) {
-			*out = doc;
-			return 0;
-		}
-	}
-	free(doc);
-	return rc;
-}
-
-/* The value of attribute `attr` in the element starting at `el` (up to its
- * '>'), copied into buf; false when absent. */
-static bool gdb_xml_attr(const char *el, const char *attr, char *buf,
-			 size_t n)
-{
-	const char *end = strchr(el, '>');
-	size_t al = strlen(attr);
-
-	for (const char *p = el; p && end && p < end; p++) {
-		if (strncmp(p, attr, al) || p[al] != '=' ||
-		    (p[al + 1] != '"' && p[al + 1] != '\''))
-			continue;
-		if (p > el && p[-1] != ' ' && p[-1] != '\t' && p[-1] != '\n')
-			continue;
-		const char *v = p + al + 2, *q = strchr(v, p[al + 1]);
-		if (!q || q > end || (size_t)(q - v) >= n)
-			return false;
-		memcpy(buf, v, (size_t)(q - v));
-		buf[q - v] = 0;
-		return true;
-	}
-	return false;
-}
-
-/* Counts the registers of `doc` in order (following xi:include one level
- * deep), from *next; true when `name` was found, its number in *regno. */
-static int gdb_xml_walk(struct vsp_gdb *g, const char *doc, const char *name,
-			unsigned *next, unsigned *regno, int depth)
-{
-	char v[80];
-
-	for (const char *p = strchr(doc, '<'); p; p = strchr(p + 1, '<')) {
-		if (!strncmp(p, "<!--", 4)) {	/* QEMU comments registers out */
-			p = strstr(p + 4, "-->");
-			if (!p)
-				break;
-		} else if (!strncmp(p, "<xi:include", 11) && depth == 0 &&
-		    gdb_xml_attr(p, "href", v, sizeof v)) {
-			char *sub = NULL;
-			int rc = gdb_xml_read(g, v, &sub);
-			if (rc < 0)
-				return rc;
-			rc = gdb_xml_walk(g, sub, name, next, regno, depth + 1);
-			free(sub);
-			if (rc != 0)
-				return rc;
-		} else if (!strncmp(p, "<reg", 4) && (p[4] == ' ' || p[4] == '\t' ||
-						       p[4] == '\n')) {
-			if (gdb_xml_attr(p, "regnum", v, sizeof v)) {
-				char *e;
-				unsigned long r = strtoul(v, &e, 10);
-				if (*e || r > 4096)
-					return gdb_fail(g, -EPROTO, "target description: "
-							"regnum '%s'", v);
-				*next = (unsigned)r;
-			}
-			if (gdb_xml_attr(p, "name", v, sizeof v) && !strcmp(v, name)) {
-				*regno = *next;
-				return 1;
-			}
-			(*next)++;
-		}
-	}
-	return 0;
-}
-
-int vsp_gdb_xml_regnum(struct vsp_gdb *g, const char *name, unsigned *regno)
-{
-	char *doc = NULL;
-	unsigned next = 0;
-	int rc = gdb_xml_read(g, "target.xml", &doc);
-
-	if (rc < 0)
-		return rc;
-	rc = gdb_xml_walk(g, doc, name, &next, regno, 0);
-	free(doc);
-	if (rc == 0)
-		return gdb_fail(g, -ENOTSUP, "the stub's target description has "
-				"no register %s", name);
-	return rc < 0 ? rc : 0;
-}
-
 int vsp_gdb_reg_write(struct vsp_gdb *g, unsigned regno, const uint8_t *buf,
 		      size_t len)
 {
@@ -742,7 +611,7 @@ int vsp_gdb_reg_write(struct vsp_gdb *g, unsigned regno, const uint8_t *buf,
 	int n = snprintf(req, sizeof req, "P%x=", regno);
 
 	if (len > (sizeof req - (size_t)n - 1) / 2)
-		return gdb_fail(g, -EMSGSIZE, "register value too large");
+		return vsp_gdb_fail(g, -EMSGSIZE, "register value too large");
 	for (size_t i = 0; i < len; i++) {
 		req[n + 2 * i] = gdb_hexdig[buf[i] >> 4];
 		req[n + 2 * i + 1] = gdb_hexdig[buf[i] & 0xf];
@@ -808,7 +677,7 @@ long vsp_gdb_mem_read(struct vsp_gdb *g, uint64_t addr, void *buf, size_t len)
 		done += (size_t)n;
 	}
 	if (done == 0 && len > 0)
-		return gdb_fail(g, -EFAULT, "guest memory at 0x%" PRIx64 " not readable",
+		return vsp_gdb_fail(g, -EFAULT, "guest memory at 0x%" PRIx64 " not readable",
 				addr);
 	return (long)done;
 }
@@ -822,11 +691,11 @@ int vsp_gdb_mem_read_many(struct vsp_gdb *g, struct vsp_gdb_read *r, size_t n)
 {
 	size_t chunk = gdb_read_chunk(g);
 	if (n > VSP_GDB_READ_MANY_MAX)
-		return gdb_fail(g, -EINVAL, "more than %d reads at once",
+		return vsp_gdb_fail(g, -EINVAL, "more than %d reads at once",
 				VSP_GDB_READ_MANY_MAX);
 	for (size_t i = 0; i < n; i++)
 		if (r[i].len == 0 || r[i].len > chunk)
-			return gdb_fail(g, -EINVAL, "a read of %zu bytes in a batch",
+			return vsp_gdb_fail(g, -EINVAL, "a read of %zu bytes in a batch",
 					r[i].len);
 	/* Sent without waiting for acks: the stub acks each packet as it
 	 * takes it, before its reply, and the reader skips acks. */
@@ -856,7 +725,7 @@ int vsp_gdb_mem_read_many(struct vsp_gdb *g, struct vsp_gdb_read *r, size_t n)
 			continue;
 		}
 		if (g->pkt_len == 0)
-			return gdb_fail(g, -EPROTO, "an empty reply to m");
+			return vsp_gdb_fail(g, -EPROTO, "an empty reply to m");
 		r[i].got = gdb_unhex(g, g->pkt, g->pkt_len, r[i].buf, r[i].len);
 		if (r[i].got < 0)
 			return (int)r[i].got;	/* out of step: the rest is lost */
@@ -885,7 +754,7 @@ int vsp_gdb_mem_write(struct vsp_gdb *g, uint64_t addr, const void *buf,
 		req[k] = 0;
 		int rc = gdb_expect_ok(g, req);
 		if (rc < 0)
-			return rc == -EIO ? gdb_fail(g, -EFAULT,
+			return rc == -EIO ? vsp_gdb_fail(g, -EFAULT,
 				"guest memory at 0x%" PRIx64 " not writable", addr + done) : rc;
 		done += n;
 	}
@@ -1056,7 +925,7 @@ int vsp_gdb_wait_stop(struct vsp_gdb *g, struct vsp_gdb_stop *stop,
 		g->round_trips++;
 		rc = vsp_gdb_parse_stop(g->pkt, g->pkt_len, stop);
 		if (rc < 0)
-			return gdb_fail(g, rc, "unexpected reply while running: '%.20s'",
+			return vsp_gdb_fail(g, rc, "unexpected reply while running: '%.20s'",
 					g->pkt);
 		if (stop->thread)
 			g->cur_thread = stop->thread;

@@ -111,6 +111,11 @@ int vsp_gdb_regs_write(struct vsp_gdb *g, const uint8_t *buf, size_t len);
  * no such register) or a link error.
  */
 int vsp_gdb_xml_regnum(struct vsp_gdb *g, const char *name, unsigned *regno);
+
+/* Writes the message into g->err and returns code: how this client and
+ * its parts (gdb_xml.c) fail. */
+int vsp_gdb_fail(struct vsp_gdb *g, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* P: writes register regno (the stub's numbering) with len bytes. */
 int vsp_gdb_reg_write(struct vsp_gdb *g, unsigned regno, const uint8_t *buf,
 		      size_t len);

@@ -17,18 +17,13 @@
  */
 #include "vmi/backend.h"
 #include "vmi/gdb.h"
+#include "vmi/gdb_guard.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #define GBE_REG_RIP 128
 #define GBE_REG_EFLAGS 136
@@ -44,8 +39,8 @@
 #define GBE_CR3_PTI_PCID (1ull << 11)
 #define GBE_REGS_MIN 140	/* up to eflags: all a monitor must have */
 #define GBE_REGS_MAX 1024
-#define GBE_MAX_TRAPS 4096
-#define GBE_MAX_WATCH 1024
+#define GBE_MAX_TRAPS VSP_GDB_MAX_TRAPS
+#define GBE_MAX_WATCH VSP_GDB_MAX_WATCH
 
 struct gbe {
 	struct vsp_gdb g;
@@ -73,11 +68,8 @@ struct gbe {
 	int cr3_regno;		/* in P packets; -1 not asked yet, -2 none */
 	uint32_t cr3_thread;
 	uint64_t cr3_own;
-	/* The guard process (gbe_guard_start), our end of its pipe, and
-	 * what it does when vsp dies (the backend's copy at attach). */
-	pid_t guard_pid;
-	int guard_fd;
-	struct vsp_guard_conf guard;
+	/* What becomes of the guest if vsp dies (vmi/gdb_guard.h). */
+	struct vsp_gdb_guard guard;
 };
 
 static struct gbe *gbe_of(struct vsp_backend *be)
@@ -134,314 +126,6 @@ static int gbe_load_regs(struct vsp_backend *be, uint32_t vcpu)
 	return 0;
 }
 
-/*
- * The guard: what happens to the guest when vsp dies without detaching
- * (SIGKILL, a crash, the OOM killer).  QEMU keeps a client's breakpoints
- * after the connection closes, so the guest would stop at the next trap and
- * wait for a debugger forever.  A small process forked at attach holds the
- * read end of a pipe; a clean detach writes 'D' and the guard exits.  If
- * the pipe reaches end of file without it, vsp is gone: the guard connects
- * to the stub (QEMU accepts the next client once the old one has closed,
- * and pauses the guest for it) and then, as vsp_guard_conf.on_death says,
- * either sends `D`, on which QEMU removes every breakpoint and resumes the
- * guest, or removes each trap and watchpoint itself and closes without
- * `D`, which leaves the guest paused and clean for an operator (a new
- * `vsp attach`, or QMP `cont`).  For that it needs the trap list: in pause
- * mode vsp writes each change down the pipe (a 9- or 17-byte message, so
- * one write is atomic).  Then it says what it did on standard error and
- * through last_words (the last audit record).  It ignores the terminal's
- * signals and has its own session, so a Ctrl-C or a signal to vsp's
- * process group leaves it to do its job; it holds no descriptor but its
- * pipe, standard error and those last_words writes to.
- */
-enum { GUARD_TRAP = 'T', GUARD_UNTRAP = 't', GUARD_WATCH = 'W',
-       GUARD_UNWATCH = 'w', GUARD_CR3 = 'C', GUARD_UNCR3 = 'c',
-       GUARD_DONE = 'D' };
-
-/*
- * 'C' (CR3 swapped for a kernel read: the thread and register number in a,
- * the vCPU's own CR3 in len) and 'c' (put back) go in either mode: a vCPU
- * left running on the kernel's copy of its pgd would fault at its first
- * user instruction, so the guard puts its CR3 back before anything else.
- */
-static void gbe_guard_note(struct gbe *s, uint8_t op, uint64_t a, uint64_t len)
-{
-	uint8_t msg[17];
-	size_t n = 9;
-	if (s->guard_fd < 0 || (s->guard.on_death != VSP_DEATH_PAUSE &&
-				op != GUARD_CR3 && op != GUARD_UNCR3))
-		return;
-	msg[0] = op;
-	memcpy(msg + 1, &a, 8);
-	if (op == GUARD_WATCH || op == GUARD_UNWATCH || op == GUARD_CR3) {
-		memcpy(msg + 9, &len, 8);
-		n = 17;
-	}
-	if (write(s->guard_fd, msg, n) != (ssize_t)n) {
-		/* the guard is gone: nothing to tell */
-	}
-}
-
-/* The guard's copy of the trap table, kept from vsp's messages. */
-static void gbe_guard_apply(struct gbe *s, const uint8_t *m)
-{
-	uint64_t a, len = 0;
-	memcpy(&a, m + 1, 8);
-	if (m[0] == GUARD_WATCH || m[0] == GUARD_UNWATCH || m[0] == GUARD_CR3)
-		memcpy(&len, m + 9, 8);
-	switch (m[0]) {
-	case GUARD_CR3:
-		s->cr3_swapped = true;
-		s->cr3_thread = (uint32_t)a;
-		s->cr3_regno = (int)(a >> 32);
-		s->cr3_own = len;
-		break;
-	case GUARD_UNCR3:
-		s->cr3_swapped = false;
-		break;
-	case GUARD_TRAP:
-		if (s->ntraps < GBE_MAX_TRAPS)
-			s->traps[s->ntraps++] = a;
-		break;
-	case GUARD_UNTRAP:
-		for (size_t i = 0; i < s->ntraps; i++)
-			if (s->traps[i] == a) {
-				s->traps[i] = s->traps[--s->ntraps];
-				break;
-			}
-		break;
-	case GUARD_WATCH:
-		if (s->nwatch < GBE_MAX_WATCH) {
-			s->watch_at[s->nwatch] = a;
-			s->watch_len[s->nwatch++] = len;
-		}
-		break;
-	case GUARD_UNWATCH:
-		for (size_t i = 0; i < s->nwatch; i++)
-			if (s->watch_at[i] == a && s->watch_len[i] == len) {
-				s->nwatch--;
-				s->watch_at[i] = s->watch_at[s->nwatch];
-				s->watch_len[i] = s->watch_len[s->nwatch];
-				break;
-			}
-		break;
-	}
-}
-
-/* Reads vsp's messages until 'D' (1: a clean detach) or end of file (0:
- * vsp is gone). */
-static int gbe_guard_listen(struct gbe *s, int rfd)
-{
-	uint8_t buf[4096 + 17];
-	size_t have = 0;
-	for (;;) {
-		ssize_t n = read(rfd, buf + have, sizeof buf - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return 0;
-		have += (size_t)n;
-		size_t at = 0;
-		while (at < have) {
-			uint8_t op = buf[at];
-			size_t len = op == GUARD_DONE ? 1 :
-				     op == GUARD_WATCH || op == GUARD_UNWATCH ||
-				     op == GUARD_CR3 ? 17 : 9;
-			if (op == GUARD_DONE)
-				return 1;
-			if (have - at < len)
-				break;
-			gbe_guard_apply(s, buf + at);
-			at += len;
-		}
-		memmove(buf, buf + at, have - at);
-		have -= at;
-	}
-}
-
-/* Connected to the stub on fd, the guest paused for us: the CR3 of a
- * kernel read put back, then (pause) every trap and watchpoint out and
- * close without D, or (detach) D.  0 when each went, else the reason in
- * why. */
-static int gbe_guard_session(struct gbe *s, int fd, bool pause, char *why,
-			     size_t n)
-{
-	struct vsp_gdb g;
-	struct vsp_gdb_stop st;
-	if (vsp_gdb_init(&g) < 0) {
-		close(fd);
-		snprintf(why, n, "out of memory");
-		return -ENOMEM;
-	}
-	vsp_gdb_attach_fd(&g, fd);
-	int rc = vsp_gdb_handshake(&g, &st);
-	if (rc == 0 && s->cr3_swapped) {
-		unsigned regno;
-		/* The description again: this connection has not read it. */
-		rc = vsp_gdb_xml_regnum(&g, "cr3", &regno);
-		if (rc == 0 && regno != (unsigned)s->cr3_regno)
-			rc = -EPROTO;
-		if (rc == 0)
-			rc = vsp_gdb_select_thread(&g, s->cr3_thread);
-		if (rc == 0)
-			rc = vsp_gdb_reg_write(&g, regno,
-					       (const uint8_t *)&s->cr3_own, 8);
-	}
-	if (rc == 0 && !pause) {
-		rc = vsp_gdb_request(&g, "D");
-		if (rc < 0)
-			snprintf(why, n, "%s", g.err[0] ? g.err : strerror(-rc));
-		vsp_gdb_release(&g);
-		return rc;
-	}
-	/* The stub's "no such breakpoint" (-EIO) is no failure: vsp died
-	 * stepping over that trap, with it lifted. */
-	for (size_t i = 0; rc == 0 && i < s->ntraps; i++)
-		if ((rc = vsp_gdb_break_remove(&g, s->traps[i])) == -EIO)
-			rc = 0;
-	for (size_t i = 0; rc == 0 && i < s->nwatch; i++)
-		if ((rc = vsp_gdb_watch_remove(&g, s->watch_at[i],
-					       s->watch_len[i])) == -EIO)
-			rc = 0;
-	if (rc < 0)
-		snprintf(why, n, "%s", g.err[0] ? g.err : strerror(-rc));
-	vsp_gdb_release(&g);
-	return rc;
-}
-
-static void gbe_guard_main(struct gbe *s, int rfd,
-			   const struct sockaddr_storage *sa, socklen_t salen)
-{
-	struct sigaction ign;
-	memset(&ign, 0, sizeof ign);
-	ign.sa_handler = SIG_IGN;
-	sigaction(SIGINT, &ign, NULL);
-	sigaction(SIGTERM, &ign, NULL);
-	sigaction(SIGHUP, &ign, NULL);
-	sigaction(SIGPIPE, &ign, NULL);
-	setsid();
-	int null = open("/dev/null", O_RDWR);
-	for (int fd = 0; fd < 1024; fd++) {
-		bool keep = fd == rfd || fd == 2;
-		for (int k = 0; k < s->guard.nkeep; k++)
-			keep |= fd == s->guard.keep[k];
-		if (keep || fd == null)
-			continue;
-		if (fd < 3 && null >= 0)
-			dup2(null, fd);
-		else
-			close(fd);
-	}
-	if (null > 2)
-		close(null);
-	s->ntraps = 0;
-	s->nwatch = 0;
-	s->cr3_swapped = false;
-	if (gbe_guard_listen(s, rfd))
-		_exit(0);	/* detached cleanly */
-	bool pause = s->guard.on_death == VSP_DEATH_PAUSE;
-	bool done = false;
-	char why[160] = "";
-	/* vsp died: up to 10 s for the stub to take us (it accepts once it
-	 * has seen the old connection close), 12 s in all: a stub that
-	 * accepts and never answers must not keep the guard for ever. */
-	struct timespec t0, now;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (int tries = 0; tries < 50 && !done; tries++) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - t0.tv_sec >= 12)
-			break;
-		int fd = socket(sa->ss_family, SOCK_STREAM, 0);
-		if (fd < 0)
-			break;
-		if (connect(fd, (const struct sockaddr *)sa, salen) == 0) {
-			if (pause || s->cr3_swapped) {
-				done = gbe_guard_session(s, fd, pause, why,
-							 sizeof why) == 0;
-				break;
-			}
-			static const char pkt[] = "+$D#44";
-			if (write(fd, pkt, sizeof pkt - 1) == (ssize_t)sizeof pkt - 1) {
-				struct pollfd p = { .fd = fd, .events = POLLIN };
-				char buf[64];
-				done = poll(&p, 1, 5000) > 0 && read(fd, buf, sizeof buf) > 0;
-			}
-		}
-		int err = errno;
-		close(fd);
-		/* Nobody listens at all (the guest is gone too): 2 s is
-		 * plenty for a stub that is only slow to accept. */
-		if (done || (err == ECONNREFUSED && tries >= 10))
-			break;
-		struct timespec ts = { 0, 200 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	char msg[256];
-	if (!done && why[0])
-		snprintf(msg, sizeof msg, "vsp ended without detaching, and its "
-			 "guard could not remove the traps (%s): the guest is left "
-			 "paused", why);
-	else if (!done)
-		snprintf(msg, sizeof msg, "vsp ended without detaching, and its "
-			 "guard could not reach the stub: the traps may still be "
-			 "in the guest");
-	else if (pause)
-		snprintf(msg, sizeof msg, "vsp ended without detaching: its guard "
-			 "removed every trap (%zu) and left the guest paused "
-			 "(--on-monitor-death pause); attach again, or resume it",
-			 s->ntraps + s->nwatch);
-	else
-		snprintf(msg, sizeof msg, "vsp ended without detaching: its guard "
-			 "detached, and the guest runs on unguarded");
-	fprintf(stderr, "vsp attach: alert: %s\n", msg);
-	if (s->guard.last_words)
-		s->guard.last_words(s->guard.ctx, msg);
-	_exit(done ? 0 : 1);
-}
-
-static void gbe_guard_start(struct gbe *s)
-{
-	struct sockaddr_storage sa;
-	socklen_t salen = sizeof sa;
-	int p[2];
-	s->guard_pid = 0;
-	s->guard_fd = -1;
-	if (getpeername(s->g.fd, (struct sockaddr *)&sa, &salen) < 0 ||
-	    pipe2(p, O_CLOEXEC) < 0)
-		return;
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(p[1]);
-		gbe_guard_main(s, p[0], &sa, salen);
-	}
-	close(p[0]);
-	if (pid < 0) {
-		close(p[1]);
-		return;
-	}
-	s->guard_pid = pid;
-	s->guard_fd = p[1];
-}
-
-/* A clean detach: the guard leaves the guest alone and ends. */
-static void gbe_guard_stop(struct gbe *s)
-{
-	if (s->guard_fd >= 0) {
-		char done = GUARD_DONE;
-		if (write(s->guard_fd, &done, 1) != 1) {
-			/* the guard is gone already */
-		}
-		close(s->guard_fd);
-		s->guard_fd = -1;
-	}
-	if (s->guard_pid > 0) {
-		while (waitpid(s->guard_pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		s->guard_pid = 0;
-	}
-}
-
 static int gbe_attach(struct vsp_backend *be, const char *target)
 {
 	struct gbe *s = calloc(1, sizeof *s);
@@ -454,13 +138,12 @@ static int gbe_attach(struct vsp_backend *be, const char *target)
 	}
 	be->priv = s;
 	be->ncpus = 1;
-	s->guard_fd = -1;
+	s->guard.fd = -1;
 	s->cr3_regno = -1;
-	s->guard = be->guard;
 	rc = vsp_gdb_connect(&s->g, target, 3000);
 	if (rc < 0)
 		goto fail;
-	gbe_guard_start(s);
+	vsp_gdb_guard_start(&s->guard, s->g.fd, &be->guard);
 	struct vsp_gdb_stop st;
 	rc = vsp_gdb_handshake(&s->g, &st);
 	if (rc == -ETIMEDOUT) {
@@ -512,7 +195,7 @@ static int gbe_trap_add(struct vsp_backend *be, uint64_t addr)
 	s->saved[s->ntraps] = orig;
 	s->saved_ok[s->ntraps] = have;
 	s->traps[s->ntraps++] = addr;
-	gbe_guard_note(s, GUARD_TRAP, addr, 0);
+	vsp_gdb_guard_trap(&s->guard, true, addr);
 	return 0;
 }
 
@@ -532,7 +215,7 @@ static int gbe_trap_del(struct vsp_backend *be, uint64_t addr)
 	s->traps[i] = s->traps[s->ntraps];
 	s->saved[i] = s->saved[s->ntraps];
 	s->saved_ok[i] = s->saved_ok[s->ntraps];
-	gbe_guard_note(s, GUARD_UNTRAP, addr, 0);
+	vsp_gdb_guard_trap(&s->guard, false, addr);
 	return 0;
 }
 
@@ -547,7 +230,7 @@ static int gbe_cr3_restore(struct gbe *s)
 				   (const uint8_t *)&s->cr3_own, 8);
 	if (rc == 0) {
 		s->cr3_swapped = false;
-		gbe_guard_note(s, GUARD_UNCR3, 0, 0);
+		vsp_gdb_guard_cr3(&s->guard, -1, 0, 0);
 	}
 	return rc;
 }
@@ -615,8 +298,7 @@ static void gbe_kernel_view(struct vsp_backend *be, uint32_t vcpu,
 		s->cr3_swapped = true;
 		s->cr3_thread = vcpu + 1;
 		s->cr3_own = cr3;
-		gbe_guard_note(s, GUARD_CR3, (uint64_t)s->cr3_regno << 32 |
-			       s->cr3_thread, cr3);
+		vsp_gdb_guard_cr3(&s->guard, s->cr3_regno, s->cr3_thread, cr3);
 	}
 	gbe_sync(be);
 }
@@ -920,7 +602,7 @@ static void gbe_detach(struct vsp_backend *be, bool stay_paused)
 	}
 	gbe_sync(be);
 	vsp_gdb_release(&s->g);
-	gbe_guard_stop(s);
+	vsp_gdb_guard_stop(&s->guard);
 	free(s);
 	be->priv = NULL;
 }
@@ -939,7 +621,7 @@ static int gbe_watch_add(struct vsp_backend *be, uint64_t addr, uint64_t len)
 	s->watch_at[s->nwatch] = addr;
 	s->watch_len[s->nwatch] = len;
 	s->nwatch++;
-	gbe_guard_note(s, GUARD_WATCH, addr, len);
+	vsp_gdb_guard_watch(&s->guard, true, addr, len);
 	return 0;
 }
 
@@ -954,7 +636,7 @@ static int gbe_watch_del(struct vsp_backend *be, uint64_t addr, uint64_t len)
 		s->nwatch--;
 		s->watch_at[i] = s->watch_at[s->nwatch];
 		s->watch_len[i] = s->watch_len[s->nwatch];
-		gbe_guard_note(s, GUARD_UNWATCH, addr, len);
+		vsp_gdb_guard_watch(&s->guard, false, addr, len);
 		return rc;
 	}
 	return -ENOENT;
