@@ -465,6 +465,8 @@ int mon_on_trap(struct mon *m, const struct vsp_stop *st)
 		rc = mon_on_event(m, t);
 	else if (t->role == MON_T_GETNAME)
 		rc = mon_on_getname(m, t);
+	else if (t->role == MON_T_WEXIT)
+		rc = mon_on_writer_exit(m, t);
 	else
 		rc = mon_on_getname_ret(m, t);
 	m->trap_hits++;

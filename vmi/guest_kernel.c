@@ -279,6 +279,8 @@ void mon_syms_ready(struct mon *m)
 		m->fn_force_sig = a;
 	if (vsp_sym_addr(m->syms, "sys_ni_syscall", &a) == 0)
 		m->fn_ni_syscall = a;
+	if (vsp_sym_addr(m->syms, "syscall_exit_to_user_mode", &a) == 0)
+		m->fn_sys_exit = a;
 	static const char *const gn[3] = { "getname", "getname_flags",
 					   "getname_uflags" };
 	for (int i = 0; i < 3; i++)

@@ -137,8 +137,9 @@ static int lx_percpu_var(const struct btf *btf, const char *name,
 }
 
 /*
- * Where the current task pointer lives in the per-CPU area.  Kernels from
- * 6.2 keep it in pcpu_hot; older ones in current_task.  The symbol table
+ * Where the current task pointer and the preempt count live in the per-CPU
+ * area.  Kernels from 6.2 keep them in pcpu_hot; older ones in
+ * current_task and __preempt_count (the count is optional).  The symbol table
  * is trusted first (it comes from the very guest), BTF otherwise.
  */
 static int lx_find_current(struct vsp_linux *lx, const struct btf *btf,
@@ -147,6 +148,17 @@ static int lx_find_current(struct vsp_linux *lx, const struct btf *btf,
 	uint64_t a;
 	uint32_t in_hot;
 
+	if (vsp_linux_btf_offset(btf, "pcpu_hot", "preempt_count", &in_hot, NULL, 0) == 0) {
+		if ((syms && vsp_sym_addr(syms, "pcpu_hot", &a) == 0) ||
+		    lx_percpu_var(btf, "pcpu_hot", &a) == 0) {
+			lx->preempt_off = a + in_hot;
+			lx->have_preempt = true;
+		}
+	} else if ((syms && vsp_sym_addr(syms, "__preempt_count", &a) == 0) ||
+		   lx_percpu_var(btf, "__preempt_count", &a) == 0) {
+		lx->preempt_off = a;
+		lx->have_preempt = true;
+	}
 	if (vsp_linux_btf_offset(btf, "pcpu_hot", "current_task", &in_hot, NULL, 0) == 0) {
 		if ((syms && vsp_sym_addr(syms, "pcpu_hot", &a) == 0) ||
 		    lx_percpu_var(btf, "pcpu_hot", &a) == 0) {
@@ -377,6 +389,21 @@ uint64_t vsp_linux_current_slot(const struct vsp_linux *lx, uint64_t percpu_base
 	if (!lx->have_current || percpu_base < LX_KERNEL_HALF)
 		return 0;
 	return percpu_base + lx->current_off;
+}
+
+/* include/linux/preempt.h: NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET. */
+#define LX_NOT_TASK 0x00ff0100u
+
+int vsp_linux_in_task(const struct vsp_linux *lx, vsp_gread_fn read,
+		      void *ctx, uint64_t percpu_base)
+{
+	uint32_t pc;
+
+	if (!lx->have_preempt || percpu_base < LX_KERNEL_HALF ||
+	    vsp_gread_all(read, ctx, percpu_base + lx->preempt_off, &pc,
+			  sizeof pc) < 0)
+		return -1;
+	return (pc & LX_NOT_TASK) == 0;
 }
 
 int vsp_linux_current(const struct vsp_linux *lx, vsp_gread_fn read,

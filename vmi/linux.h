@@ -36,6 +36,11 @@ struct vsp_linux {
 	uint64_t current_off;
 	bool have_current;
 	bool pcpu_hot;		/* found as pcpu_hot.current_task (6.2+) */
+	/* Per-CPU offset of the preempt count (__preempt_count, from 6.2
+	 * pcpu_hot.preempt_count), to tell a task from an interrupt:
+	 * valid when have_preempt. */
+	uint64_t preempt_off;
+	bool have_preempt;
 	/* A task's memory map, for user-space events (vmi/vma.h): valid
 	 * when have_mm (kernels with the maple tree, 6.1 and later). */
 	bool have_mm;
@@ -108,6 +113,11 @@ uint64_t vsp_linux_percpu_base(uint64_t gs_base, uint64_t kernel_gs_base);
 uint64_t vsp_linux_current_slot(const struct vsp_linux *lx, uint64_t percpu_base);
 /* The current task_struct address of the CPU with that per-CPU base: 0 or
  * -1 (unreadable, or not a kernel pointer). */
+/* Whether the CPU with that per-CPU base runs a task rather than an
+ * interrupt, a softirq or an NMI (the kernel's in_task()): 1, 0, or -1
+ * when this kernel's layout or the read cannot tell. */
+int vsp_linux_in_task(const struct vsp_linux *lx, vsp_gread_fn read,
+		      void *ctx, uint64_t percpu_base);
 int vsp_linux_current(const struct vsp_linux *lx, vsp_gread_fn read,
 		      void *ctx, uint64_t percpu_base, uint64_t *task);
 

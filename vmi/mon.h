@@ -86,7 +86,8 @@ enum mon_role {
 	MON_T_FREE,
 	MON_T_EVENT,		/* a policy event: its site decides here */
 	MON_T_GETNAME,		/* redirect: getname_flags entry */
-	MON_T_GETNAME_RET	/* redirect: getname_flags return */
+	MON_T_GETNAME_RET,	/* redirect: getname_flags return */
+	MON_T_WEXIT		/* write kill: the writer's way back to user space */
 };
 
 struct mon_site;
@@ -121,6 +122,7 @@ struct mon_str {
 };
 
 #define MON_NSEEN 8
+#define MON_WKILL 16
 #define MON_WIN 1024
 #define MON_NWIN 8
 
@@ -277,6 +279,15 @@ struct mon {
 		uint64_t stack, fn, offset, ns;
 	} wrun;
 	uint64_t watch_hits, watch_folded, watch_events, rt_in_watch, watch_ns;
+	/* Writers a kill verdict ends on their way back to user space
+	 * (site_write.c): their tasks, and the trap that waits for them. */
+	struct {
+		uint64_t task, since;
+		const char *obj;
+	} wkill[MON_WKILL];
+	uint32_t nwkill;
+	struct mon_trap *wexit;
+	uint64_t fn_sys_exit;	/* syscall_exit_to_user_mode, or 0 */
 	/* Hook events by where file.path came from: every path from the
 	 * path cache, or at least one walked (mon_on_trap). */
 	struct {
@@ -469,6 +480,10 @@ uint64_t mon_count_traps(const struct mon *m);
 int mon_add_event_trap(struct mon *m, const struct vsp_event_key *k,
 		       const struct mon_site *site, uint64_t addr,
 		       const char *sym, bool ia32);
+
+/* vmi/site_write.c: a trap at the way back to user space, for writers
+ * a kill verdict ends. */
+int mon_on_writer_exit(struct mon *m, struct mon_trap *t);
 
 /* vmi/decide.c */
 int mon_on_trap(struct mon *m, const struct vsp_stop *st);

@@ -20,7 +20,13 @@
  *
  * kill cannot end the writer where it stands (inside the kernel, in the
  * middle of a function, maybe under a lock): the write is undone as for
- * deny and the record says "applied":false with the reason.
+ * deny, and the writer's task is ended on its way back to user space.  A
+ * trap at syscall_exit_to_user_mode waits for it (while any kill is
+ * pending, no longer): there the system call is over, nothing is held,
+ * and the entry becomes a tail call of do_group_exit(SIGKILL), as a
+ * syscall's kill is.  A write by an interrupt, a softirq or a kernel
+ * thread has no such way back; it is undone, and the record says
+ * "applied":false with the reason.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,9 +34,11 @@
 #include <string.h>
 
 #include "vmi/mon.h"
+#include "vmi/vma.h"
 
 #define WR_STACK_SHIFT 14	/* THREAD_SIZE on x86-64: one kernel stack */
 #define WR_RUN_NS 2000000000ull	/* a write's stops come closer than this */
+#define WR_KILL_NS 10000000000ull	/* a writer returns long before this */
 
 /* Where the rule's bytes are: 0, or -1 with the reason in buf. */
 static int write_span(const struct mon *m, const struct vsp_event_key *k,
@@ -170,16 +178,115 @@ static void write_ret(struct mon *m, struct mon_trap *t, int64_t value,
 		a->why = "the old bytes could not be written back";
 }
 
+/* Marks the writer for its end at the way back to user space: NULL, or
+ * why it cannot be. */
+static const char *write_kill_later(struct mon *m)
+{
+	uint64_t base = vsp_linux_percpu_base(m->regs.gs_base,
+					      m->regs.kernel_gs_base), mm = 0;
+
+	if (!m->fn_sys_exit || !m->fn_group_exit || !m->have_lx)
+		return "this kernel's way back to user space is not known";
+	int in_task = vsp_linux_in_task(&m->lx, mon_gread, m, base);
+	if (in_task < 0)
+		return "whether an interrupt wrote cannot be told";
+	if (!in_task)
+		return "an interrupt wrote";
+	mon_load_task(m);
+	if (!m->task ||
+	    vsp_vma_task_mm(&m->lx, mon_gread, m, m->task, &mm) < 0)
+		return "the writer's task cannot be read";
+	if (!mm)
+		return "a kernel thread wrote";
+	uint32_t i = 0;
+	while (i < m->nwkill && m->wkill[i].task != m->task)
+		i++;
+	if (i == MON_WKILL)
+		return "too many writers wait to be killed";
+	if (!m->wexit) {
+		m->wexit = mon_helper_add(m, m->fn_sys_exit, MON_T_WEXIT);
+		if (!m->wexit)
+			return "no trap could be placed on the way back to "
+			       "user space";
+	}
+	m->wkill[i].task = m->task;
+	m->wkill[i].since = vsp_now_ns();
+	m->wkill[i].obj = m->ev.name;
+	if (i == m->nwkill)
+		m->nwkill++;
+	return NULL;
+}
+
 static void write_kill(struct mon *m, struct mon_trap *t, struct mon_apply *a)
 {
 	(void)t;
 	a->rc = 0;
-	a->applied = false;
-	a->why = write_undo(m) == 0 ?
-		"the writer runs inside the kernel and is not killed; the "
-		"write was undone" :
-		"the writer runs inside the kernel and is not killed; the old "
-		"bytes could not be written back";
+	if (write_undo(m) < 0) {
+		a->applied = false;
+		a->why = "the old bytes could not be written back";
+		return;
+	}
+	const char *why = write_kill_later(m);
+	a->applied = !why;
+	if (why) {
+		snprintf(m->why_not, sizeof m->why_not, "%s: the write was "
+			 "undone, its writer not killed", why);
+		a->why = m->why_not;
+	}
+}
+
+static void write_unmark(struct mon *m, uint32_t i)
+{
+	m->wkill[i] = m->wkill[--m->nwkill];
+}
+
+/*
+ * A task on its way back to user space, while writers wait to be killed:
+ * one of them ends here, the others go on.  Waits longer than WR_KILL_NS
+ * are dropped (the writer died otherwise, and its task_struct may be
+ * another task's by now); the trap goes with the last.
+ */
+int mon_on_writer_exit(struct mon *m, struct mon_trap *t)
+{
+	int rc = m->be.ops->regs_get(&m->be, m->vcpu, &m->regs);
+	if (rc < 0)
+		return rc;
+	uint64_t now = vsp_now_ns();
+	m->proc_loaded = m->task_loaded = false;
+	mon_load_task(m);
+	int hit = -1;
+	for (uint32_t i = m->nwkill; i-- > 0;) {
+		if (m->wkill[i].task == m->task && m->task)
+			hit = (int)i;
+		else if (now - m->wkill[i].since > WR_KILL_NS)
+			write_unmark(m, i);
+	}
+	if (hit < 0) {
+		if (!m->nwkill) {
+			mon_helper_del(m, t);
+			m->wexit = NULL;
+			struct vsp_resume r = { .how = VSP_RESUME_CONTINUE };
+			return m->be.ops->resume(&m->be, m->vcpu, &r);
+		}
+		return mon_leave(m, t);
+	}
+	const char *obj = m->wkill[hit].obj;
+	write_unmark(m, (uint32_t)hit);
+	if (!m->nwkill) {
+		mon_helper_del(m, t);
+		m->wexit = NULL;
+	}
+	mon_load_proc(m);
+	struct mon_apply a = { 0 };
+	mon_kill(m, m->fn_group_exit, &a);
+	char msg[200];
+	snprintf(msg, sizeof msg, "%s (pid %" PRId64 ") killed on its way back "
+		 "to user space, for its write of %s", m->ev.proc.comm,
+		 m->ev.proc.pid, obj ? obj : "?");
+	if (a.rc == 0)
+		mon_alert_note(m, "kernel", "syscall_exit_to_user_mode", t->addr,
+			       msg);
+	return a.rc;
 }
 
 /* The write stands unless a verdict undid it: the shadow follows it.

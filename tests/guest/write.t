@@ -6,6 +6,8 @@
 #  - alert: the write stands, one record with addr, offset, len, value,
 #    old, the writer and its kernel call path; the trace replays to the
 #    same decisions;
+#  - kill: the writer dies on its way back to user space, the write
+#    undone;
 #  - detach: after --max-events 1 the watchpoints are gone and the
 #    guest's next write succeeds (the denied one was followed to its end);
 #  - stdlib-policies/kernel-memory.vsp attaches whole, sys_call_table
@@ -68,6 +70,23 @@ ok "detach: after one event" has x.err "1 events seen: detaching"
 ok "detach: the denied write was undone to its end" eq "$(result x 1)" "VSP mod /sbin/modprobe"
 ok "detach: the guest's later write succeeds" eq "$(result x 2)" "VSP mod /tmp/later"
 ok "detach: one record" eq "$(grep -c . "$T/x.audit")" 1
+# kill: the writer (the shell running echo) dies on its way back to user
+# space, its write undone; the shell that ran it goes on.
+kmod='sh -c "echo /tmp/evil > /proc/sys/kernel/modprobe; echo VSP survived"; echo "VSP kill $? $(cat /proc/sys/kernel/modprobe)"'
+kmod2='sh -c "printf /tmp/two > /proc/sys/kernel/modprobe"; echo "VSP kill2 $? $(cat /proc/sys/kernel/modprobe)"'
+guest_run q "$POL/write-kill.vsp" -- "$kmod" "$kmod2"
+ok "kill: vsp attach exits 0" eq "$VSP_RC" 0
+ok "kill: the writer was killed (137) and the write undone" \
+	eq "$(result q 1)" "VSP kill 137 /sbin/modprobe"
+ok "kill: the writer did not run on" \
+	bash -c "! tr -d '\r' <'$T/q.log' | grep -qx 'VSP survived'"
+ok "kill: the record says applied" \
+	grep -q '"rule":"modprobe-kill","verdict":"kill","severity":"alert","mode":"enforce","applied":true' "$T/q.audit"
+ok "kill: an alert names the killed writer" \
+	grep -q '"msg":"sh (pid [0-9]*) killed on its way back to user space, for its write of modprobe_path"' "$T/q.audit"
+ok "kill: the next writer is killed too" eq "$(result q 2)" "VSP kill2 137 /sbin/modprobe"
+ok "kill: one record per write, one alert per kill" \
+	eq "$(grep -c . "$T/q.audit")" 4
 # The stdlib pack guards what it says on this kernel: sys_call_table's 451
 # entries, modprobe_path and core_pattern watched, a write denied.
 guest_run k "$(dirname "$0")/../../stdlib-policies/kernel-memory.vsp" -- "$mod"

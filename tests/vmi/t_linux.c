@@ -160,6 +160,25 @@ static void test_proc(const struct vsp_linux *lx, const char *what)
 	   "per-CPU base not a kernel address%s", "");
 	ok(vsp_linux_proc(lx, mem_read, NULL, 0, &p) == -1 && p.pid == -1 &&
 	   p.comm[0] == '\0', "null task: everything unknown%s", "");
+
+	/* A task, or an interrupt, by the preempt count (the need-resched
+	 * bit and preemption disabled are still a task). */
+	static const struct { uint32_t pc; int in_task; const char *what; } pcs[] = {
+		{ 0x80000000, 1, "a task" },
+		{ 0x80000002, 1, "a task with preemption off" },
+		{ 0x00000200, 1, "a task with softirqs off" },
+		{ 0x80000100, 0, "a softirq" },
+		{ 0x80010000, 0, "a hard interrupt" },
+		{ 0x80100000, 0, "an NMI" },
+	};
+	for (size_t i = 0; lx->have_preempt && i < sizeof pcs / sizeof pcs[0]; i++) {
+		put32(PCPU + lx->preempt_off, pcs[i].pc);
+		ok(vsp_linux_in_task(lx, mem_read, NULL, PCPU) == pcs[i].in_task,
+		   "preempt count %#x: %s (%s)", pcs[i].pc, pcs[i].what, what);
+	}
+	ok(vsp_linux_in_task(lx, mem_read, NULL, 0x1000) == -1 &&
+	   vsp_linux_in_task(lx, mem_read, NULL, 0xffff888000000000ULL) == -1,
+	   "preempt count: no per-CPU area, unmapped: cannot tell (%s)", what);
 }
 
 static void test_percpu_base(void)
@@ -181,7 +200,8 @@ static void test_btf(void)
 		.task_pid = 0x100, .task_tgid = 0x104, .task_comm = 0x200,
 		.task_real_parent = 0x110, .task_cred = 0x220,
 		.task_real_cred = 0x218, .cred_uid = 8, .cred_euid = 24,
-		.cred_gid = 12, .current_off = 0x1fb80, .have_current = true };
+		.cred_gid = 12, .current_off = 0x1fb80, .have_current = true,
+		.preempt_off = 0x1fb40, .have_preempt = true };
 
 	test_percpu_base();
 	test_proc(&fake, "hand-made offsets");
@@ -200,6 +220,9 @@ static void test_btf(void)
 	   lx.have_current, "offsets are plausible%s", "");
 	ok(lx.current_off != 0, "per-CPU current task from BTF's datasec%s",
 	   "");
+	ok(lx.have_preempt && lx.preempt_off != lx.current_off &&
+	   lx.preempt_off < REGION - 4, "per-CPU preempt count from BTF's "
+	   "datasec (%#llx)", (unsigned long long)lx.preempt_off);
 	test_proc(&lx, "BTF offsets");
 
 	/* The same BTF as a raw file, as /sys/kernel/btf/vmlinux gives it. */
