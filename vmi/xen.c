@@ -285,6 +285,58 @@ static int xen_resolve(const char *target, uint32_t *domid)
 	return 0;
 }
 
+/*
+ * After a take-over: a vCPU the dead vsp's event paused is still paused,
+ * since Xen lets go, when a ring goes, only of the vCPUs that waited for
+ * a free slot in it.  Xen unpauses a vCPU on a response that says
+ * VM_EVENT_FLAG_VCPU_PAUSED, from any ring, and only when the vCPU is
+ * paused for an event.  So a short-lived ring carries one such response
+ * for every vCPU and goes again: the ring vsp then uses starts with
+ * request and response counts that agree.  The domain itself stays
+ * paused (xen_pause), and breakpoint events are off, so no request comes
+ * meanwhile.  0, or a negative code with the message.
+ */
+static int xen_free_held(struct xen_priv *p)
+{
+	uint32_t port;
+	void *page = xc_monitor_enable(p->xch, p->domid, &port);
+	if (!page)
+		return xen_fail(-errno, "cannot take over the vm_event ring of "
+				"domain %u: a second ring to free its vCPUs: %s",
+				p->domid, strerror(errno));
+	int rc = 0;
+	xenevtchn_handle *xce = xenevtchn_open(&xen_quiet, 0);
+	int lp = xce ? xenevtchn_bind_interdomain(xce, p->domid, port) : -1;
+	struct vsp_xring r;
+	if (lp < 0 || vsp_xring_init(&r, page, XC_PAGE_SIZE, true) < 0) {
+		rc = xen_fail(-EIO, "cannot take over the vm_event ring of "
+			      "domain %u: no event channel to free its vCPUs",
+			      p->domid);
+	} else {
+		unsigned size = vsp_xring_size(&r);
+		for (uint32_t i = 0; i < p->nv; i++) {
+			vm_event_response_t rsp;
+			memset(&rsp, 0, sizeof(rsp));
+			rsp.vcpu_id = i;
+			rsp.reason = VM_EVENT_REASON_SOFTWARE_BREAKPOINT;
+			rsp.flags = VM_EVENT_FLAG_VCPU_PAUSED;
+			vsp_xring_answer_unasked(&r, &rsp);
+			/* Xen reads them when kicked, before the kick returns. */
+			if ((i + 1) % size == 0 || i + 1 == p->nv) {
+				vsp_xring_push(&r);
+				xenevtchn_notify(xce, (evtchn_port_t)lp);
+			}
+		}
+	}
+	if (lp >= 0)
+		xenevtchn_unbind(xce, (evtchn_port_t)lp);
+	if (xce)
+		xenevtchn_close(xce);
+	xc_monitor_disable(p->xch, p->domid);
+	munmap(page, XC_PAGE_SIZE);
+	return rc;
+}
+
 static void xen_release(struct xen_priv *p)
 {
 	xen_journal_close(p, false);
@@ -380,8 +432,13 @@ static int xen_attach(struct vsp_backend *be, const char *target)
 	p->ring_page = xc_monitor_enable(p->xch, p->domid, &p->remote_port);
 	if (!p->ring_page && errno == EBUSY) {
 		rc = xen_take_over(p);
+		if (rc == 0)
+			rc = xen_free_held(p);
 		if (rc < 0)
 			goto fail;
+		fprintf(stderr, "vsp attach: domain %u: took over the vm_event "
+			"ring a vsp that died left: its traps undone, the vCPUs "
+			"its events held freed\n", p->domid);
 		p->ring_page = xc_monitor_enable(p->xch, p->domid,
 						 &p->remote_port);
 	}

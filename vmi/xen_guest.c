@@ -558,7 +558,8 @@ int xen_take_over(struct xen_priv *p)
 	}
 	xc_monitor_software_breakpoint(p->xch, p->domid, false);
 	xc_monitor_singlestep(p->xch, p->domid, false);
-	/* Xen unpauses the vCPUs it held for the dead monitor's events. */
+	/* The ring goes; the vCPUs its events paused stay paused until a
+	 * response frees them (xen_free_held, vmi/xen.c). */
 	if (xc_monitor_disable(p->xch, p->domid) < 0)
 		rc = xen_fail(-errno, "cannot take over the vm_event ring of "
 			      "domain %u left by a vsp that died: %s",

@@ -74,6 +74,14 @@ int vsp_xring_answer(struct vsp_xring *r, vm_event_response_t *rsp)
 	return 0;
 }
 
+void vsp_xring_answer_unasked(struct vsp_xring *r, vm_event_response_t *rsp)
+{
+	rsp->version = VM_EVENT_INTERFACE_VERSION;
+	memcpy(RING_GET_RESPONSE(&r->back, r->back.rsp_prod_pvt), rsp,
+	       sizeof(*rsp));
+	r->back.rsp_prod_pvt++;
+}
+
 bool vsp_xring_push(struct vsp_xring *r)
 {
 	int notify;

@@ -85,6 +85,14 @@ int vsp_xring_take(struct vsp_xring *r, vm_event_request_t *req);
 int vsp_xring_answer(struct vsp_xring *r, vm_event_response_t *rsp);
 
 /*
+ * Queues a response no request asked for, on a fresh ring that is used
+ * for nothing else and given up afterwards (its counts no longer agree):
+ * how a monitor frees vCPUs a dead one's events paused (vmi/xen.c).
+ * Publish them a ring's size at a time.  Sets rsp->version.
+ */
+void vsp_xring_answer_unasked(struct vsp_xring *r, vm_event_response_t *rsp);
+
+/*
  * Publishes the queued responses.  Returns true when Xen asked to be
  * told (the caller then notifies the event channel; doing so anyway is
  * harmless).

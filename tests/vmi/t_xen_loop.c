@@ -72,6 +72,7 @@ static struct {
 	int efd;
 	vm_event_response_t last[SIM_NV];
 	unsigned nrsp;
+	unsigned unasked;	/* responses for a vCPU no event paused */
 	int injected;			/* vCPU that got an int3 back, -1 */
 } sim;
 
@@ -213,6 +214,12 @@ static void sim_resume(void)
 		if (r.vcpu_id >= SIM_NV)
 			continue;
 		v = &sim.v[r.vcpu_id];
+		/* Xen acts on a response only for a vCPU an event paused
+		 * (vm_event_resume checks vm_event_pause_count). */
+		if (!v->paused) {
+			sim.unasked++;
+			continue;
+		}
 		sim.last[r.vcpu_id] = r;
 		if (r.flags & VM_EVENT_FLAG_ALTERNATE_P2M)
 			v->view = r.altp2m_idx;
@@ -318,9 +325,9 @@ void *xc_monitor_enable(xc_interface *xch, uint32_t dom, uint32_t *port)
 
 int xc_monitor_disable(xc_interface *xch, uint32_t dom)
 {
-	/* Xen lets go of the vCPUs it paused for the ring's events. */
-	for (int i = 0; i < SIM_NV; i++)
-		sim.v[i].paused = false;
+	/* Xen unpauses only the vCPUs that waited for a free slot in the
+	 * ring (not modelled); one its event paused stays paused until a
+	 * response frees it (vm_event_disable, Xen 4.17). */
 	sim.monitor = false;
 	return 0;
 }
@@ -1049,7 +1056,10 @@ static void test_take_over(bool altp2m)
 	snprintf(what, sizeof(what), "%s: attach takes over a dead vsp's ring",
 		 mode);
 	ok(be.ops->attach(&be, "7") == 0, "%s", what);
-	ok(!sim.v[1].paused, "the vCPU the dead vsp held runs again");
+	ok(!sim.v[1].paused, "the vCPU the dead vsp held runs again (freed "
+	   "by a response on a second ring)");
+	ok(sim.unasked == SIM_NV - 1 && !sim.v[0].paused,
+	   "the response for the vCPU no event held changes nothing");
 	if (altp2m)
 		ok(!sim.populated[64] && sim.view_alive && !sim.remap[TEXT_GFN],
 		   "altp2m: old shadow freed, a fresh view without traps");

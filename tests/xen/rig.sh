@@ -291,6 +291,9 @@ xg_guest_log() {
 # that signal once the guest has printed XG_SIGNAL_AT (a regex), and the
 # guest runs on to its end.  NAME.state is the domain's xl state before
 # it is destroyed; /tmp/NAME.trace (vsp --record) is sent if written.
+# XG_REATTACH_AT (a regex): once the guest has printed it (after the
+# signal), a second `vsp attach` with the same options joins the guest;
+# NAME.rc is then its exit status, NAME.audit2 and NAME.err2 its output.
 # XG_ATTACH_AT (a regex) attaches to the booted guest instead: it runs
 # until its console prints that line, is paused there for the attach (so
 # the command after the line, a short sleep, is where it waits) and
@@ -324,6 +327,13 @@ xg_attach() {
 		i=0
 		while kill -0 $vpid 2>/dev/null && [ $i -lt 60 ]; do i=$((i + 1)); sleep 0.5; done
 	fi
+	if [ -n "${XG_REATTACH_AT:-}" ]; then
+		# The guest runs into the dead vsp's trap and stalls there.
+		xg_wait_line $name "$XG_REATTACH_AT" ${XG_SECS:-120} || echo "XG-WARN $name: no '$XG_REATTACH_AT'"
+		sleep 3
+		vsp attach --xen $name --symbols $G/System.map "$@" >/tmp/$name.audit2 2>/tmp/$name.err2 &
+		vpid=$!
+	fi
 	xg_wait_line $name VSP-DONE ${XG_SECS:-120} || echo "XG-WARN $name did not finish"
 	xl list $name 2>/dev/null | awk 'NR == 2 { print $5 }' >/tmp/$name.state
 	[ -n "${XG_KEEP:-}" ] || xl destroy $name 2>/dev/null
@@ -341,6 +351,10 @@ xg_attach() {
 	xg_emit $name.rc /tmp/$name.rc
 	xg_emit $name.state /tmp/$name.state
 	[ -f /tmp/$name.trace ] && xg_emit $name.trace /tmp/$name.trace
+	if [ -n "${XG_REATTACH_AT:-}" ]; then
+		xg_emit $name.audit2 /tmp/$name.audit2
+		xg_emit $name.err2 /tmp/$name.err2
+	fi
 	return 0
 }
 EOF

@@ -54,6 +54,10 @@ xg_attach verd --stats=json $P/verdicts.vsp
 xg_attach kf --record /tmp/kf.trace $X/kfunc.vsp
 XG_SIGNAL=TERM XG_SIGNAL_AT="VSP-RUN 2" xg_attach det --stats $P/shadow.vsp
 XG_SIGNAL= XG_SIGNAL_AT=
+# SIGKILL: vsp dies with its int3 bytes in the guest; the guest runs
+# into one and stalls; the next attach takes the ring over.
+XG_SIGNAL=KILL XG_SIGNAL_AT="VSP-RUN 2" XG_REATTACH_AT="VSP-RUN 3" xg_attach kill --stats $P/shadow.vsp
+XG_SIGNAL= XG_SIGNAL_AT= XG_REATTACH_AT=
 
 # Hypercalls: learn the paths on a clean run, then enforce.  Each
 # hypercall costs a few ms here and a step makes 5,000 to 16,000 of them:
@@ -125,6 +129,17 @@ ok "SIGTERM: ... and the bytes are the kernel image's" eq "$kr" "$orig"
 ok "SIGTERM: no trap left: the shadow file opens" \
 	grep -Eqx "VSP hostile kread-then-shadow ok( .*)?" <<<"$(res det 3)"
 ok "SIGTERM: the guest ran to its end, not paused" grep -q VSP-DONE "$O/det.log"
+
+ok "SIGKILL: enforced before the kill" grep -qx "VSP open /etc/shadow err EACCES 13" <<<"$(res kill 1)"
+ok "SIGKILL: the next attach takes over the dead vsp's ring" \
+	grep -q "took over the vm_event ring a vsp that died left" "$O/kill.err2"
+ok "SIGKILL: the vCPU held at the dead vsp's trap runs on, and the call is decided" \
+	grep -qx "VSP open /etc/shadow err EACCES 13" <<<"$(res kill 3)"
+ok "SIGKILL: other opens succeed" grep -qx "VSP open /etc/hostname ok vspguest" <<<"$(res kill 3)"
+ok "SIGKILL: the guest ran to its end" grep -q VSP-DONE "$O/kill.log"
+ok "SIGKILL: the second vsp exits 0 when the guest ends" eq "$(cat "$O/kill.rc")" 0
+ok "SIGKILL: the second vsp's deny is audited" \
+	grep -q '"rule":"read-shadow","verdict":"deny","errno":13' "$O/kill.audit2"
 
 # ---- hypercalls (XSA-466 stub on AMD): learn, then enforce
 ok "learn: vsp exits 0" eq "$(cat "$O/learn.rc")" 0
