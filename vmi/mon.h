@@ -273,6 +273,7 @@ struct mon {
 	struct mon_trap wtrap[VSP_WATCH_MAX_RANGES];
 	struct vsp_whit whit;
 	bool wdone;		/* a verdict put the old bytes back */
+	uint64_t walias_done;	/* bit i: object i's alias tried */
 	struct {
 		bool on, undo;
 		uint32_t range;
@@ -484,6 +485,8 @@ int mon_add_event_trap(struct mon *m, const struct vsp_event_key *k,
 /* vmi/site_write.c: a trap at the way back to user space, for writers
  * a kill verdict ends. */
 int mon_on_writer_exit(struct mon *m, struct mon_trap *t);
+/* Watches every object at its direct-map alias too (the kernel booted). */
+void mon_write_aliases(struct mon *m);
 
 /* vmi/decide.c */
 int mon_on_trap(struct mon *m, const struct vsp_stop *st);

@@ -4,7 +4,8 @@
  *
  * Setup finds the object in the guest's symbols (its size is the
  * distance to the next symbol, or the 8-byte elements LO..HI the rule
- * names) and watches it, with a shadow copy so that `old` is exact.  The
+ * names) and watches it, at its address and at its direct-map alias, with
+ * a shadow copy so that `old` is exact.  The
  * stub stops after a write with every vCPU stopped; the changed span
  * becomes the event (addr, offset, len, value, old) with the writer's
  * process and kernel call path.  deny and return put the old bytes back
@@ -97,6 +98,30 @@ static uint32_t write_wps(const struct mon *m)
 	return n;
 }
 
+/*
+ * The direct map shows all of physical memory, the kernel image's data
+ * too: an attacker with a kernel write primitive can change modprobe_path
+ * at lm_alias(&modprobe_path) and pass a watchpoint on the image's own
+ * address.  Where that alias is (__va(__pa_symbol(va))), from the running
+ * kernel's phys_base and page_offset_base; 0 when va is not in the image
+ * or they cannot be read.  vsp_watch_alias checks the bytes there.
+ */
+#define WR_KERNEL_MAP 0xffffffff80000000ull	/* __START_KERNEL_map */
+#define WR_PAGE_OFFSET 0xffff888000000000ull	/* without page_offset_base */
+static uint64_t write_alias(struct mon *m, uint64_t va)
+{
+	uint64_t a, phys_base, base = WR_PAGE_OFFSET;
+
+	if (va < WR_KERNEL_MAP || !m->syms ||
+	    vsp_sym_addr(m->syms, "phys_base", &a) < 0 ||
+	    m->be.ops->read(&m->be, m->vcpu, a, &phys_base, 8) != 8)
+		return 0;
+	if (vsp_sym_addr(m->syms, "page_offset_base", &a) == 0 &&
+	    m->be.ops->read(&m->be, m->vcpu, a, &base, 8) != 8)
+		return 0;
+	return base + (va - WR_KERNEL_MAP) + phys_base;
+}
+
 static int write_setup(struct mon *m, const struct vsp_event_key *k)
 {
 	uint64_t sym, addr, len;
@@ -122,6 +147,7 @@ static int write_setup(struct mon *m, const struct vsp_event_key *k)
 		return 1;
 	}
 	uint32_t i = m->ws.n - 1;
+	m->walias_done &= ~(1ull << i);
 	struct mon_trap *t = &m->wtrap[i];
 	memset(t, 0, sizeof *t);
 	t->addr = addr;
@@ -135,7 +161,42 @@ static int write_setup(struct mon *m, const struct vsp_event_key *k)
 	mon_say(m, "watch %s at 0x%" PRIx64 ", %" PRIu64 " bytes, in %u write "
 		"watchpoint%s", k->name, addr, len, m->ws.r[i].nwp,
 		m->ws.r[i].nwp == 1 ? "" : "s");
+	if (m->have_integ)
+		mon_write_aliases(m);
 	return 0;
+}
+
+/*
+ * Every watched object at its direct-map alias too, once the kernel has
+ * booted (before, phys_base and page_offset_base still hold their
+ * build-time values): called when the boot is over (mon_integ_start) and
+ * for objects placed after it.  Once per object; one that cannot be is
+ * named in a warning.
+ */
+void mon_write_aliases(struct mon *m)
+{
+	for (uint32_t i = 0; i < m->ws.n; i++) {
+		const struct vsp_wrange *r = &m->ws.r[i];
+		char why[256];
+
+		if (m->walias_done & (1ull << i))
+			continue;
+		m->walias_done |= 1ull << i;
+		uint64_t alias = write_alias(m, r->addr);
+		if (!alias)
+			snprintf(why, sizeof why, "its direct-map alias cannot "
+				 "be found");
+		else if (vsp_watch_alias(&m->ws, &m->be, m->vcpu, i, alias, why,
+					 sizeof why) == 0) {
+			mon_say(m, "watch %s: and at its direct-map alias 0x%"
+				PRIx64 " (%u write watchpoint%s in all)",
+				r->key->name, alias, r->nwp,
+				r->nwp == 1 ? "" : "s");
+			continue;
+		}
+		fprintf(stderr, "vsp attach: warning: %s: %s: a write through "
+			"another mapping of it is not seen\n", r->key->name, why);
+	}
 }
 
 static bool write_fill(struct mon *m, struct mon_trap *t, int *rc)

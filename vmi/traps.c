@@ -305,6 +305,8 @@ void mon_integ_start(struct mon *m)
 		m->integ.lstar ? "MSR_LSTAR and " : "",
 		m->integ.have_code ? "entry_SYSCALL_64's code" :
 		"no syscall entry code");
+	/* The kernel's memory layout is final now. */
+	mon_write_aliases(m);
 	/* Attached to a kernel that already runs without write protection. */
 	mon_integrity(m);
 }

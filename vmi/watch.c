@@ -16,11 +16,18 @@ void vsp_watch_init(struct vsp_watchset *ws)
 	memset(ws, 0, sizeof(*ws));
 }
 
+/* Removes the range's watchpoints from the `from`-th on. */
+static void wt_unplace_from(struct vsp_wrange *r, struct vsp_backend *be,
+			    uint32_t from)
+{
+	for (uint32_t i = r->nwp; be && be->ops->watch_del && i-- > from;)
+		be->ops->watch_del(be, r->wp_at[i], r->wp_len[i]);
+	r->nwp = from;
+}
+
 static void wt_unplace(struct vsp_wrange *r, struct vsp_backend *be)
 {
-	for (uint32_t i = r->nwp; be && be->ops->watch_del && i-- > 0;)
-		be->ops->watch_del(be, r->wp_at[i], r->wp_len[i]);
-	r->nwp = 0;
+	wt_unplace_from(r, be, 0);
 }
 
 static void wt_free(struct vsp_wrange *r)
@@ -40,34 +47,42 @@ void vsp_watch_release(struct vsp_watchset *ws, struct vsp_backend *be)
 	ws->n = 0;
 }
 
-/* One watchpoint; on a refusal, one per aligned 8 bytes. */
-static int wt_arm(struct vsp_wrange *r, struct vsp_backend *be, char *why,
-		  size_t whylen)
+static int wt_add(struct vsp_wrange *r, struct vsp_backend *be, uint64_t at,
+		  uint64_t len)
 {
-	int rc = be->ops->watch_add(be, r->addr, r->len);
+	int rc = be->ops->watch_add(be, at, len);
 	if (rc == 0) {
-		r->wp_at[0] = r->addr;
-		r->wp_len[0] = r->len;
-		r->nwp = 1;
-		return 0;
+		r->wp_at[r->nwp] = at;
+		r->wp_len[r->nwp] = len;
+		r->nwp++;
 	}
+	return rc;
+}
+
+/* The range's bytes seen at `at` (its address, or an alias): one
+ * watchpoint; on a refusal, one per aligned 8 bytes.  On failure the
+ * watchpoints this call placed go again. */
+static int wt_arm(struct vsp_wrange *r, struct vsp_backend *be, uint64_t at,
+		  char *why, size_t whylen)
+{
+	uint32_t from = r->nwp;
+	int rc = wt_add(r, be, at, r->len);
+	if (rc == 0)
+		return 0;
 	if (rc != -ENOSPC && rc != -EINVAL)
 		return vsp_errf(why, whylen, "the stub refused the watchpoint (%s)",
 				strerror(-rc));
-	uint64_t a = r->addr & ~7ull, end = r->addr + r->len;
+	uint64_t a = at & ~7ull, end = at + r->len;
 	uint32_t need = (uint32_t)((end - a + 7) / 8);
 	for (; a < end; a += 8) {
-		rc = be->ops->watch_add(be, a, 8);
+		rc = wt_add(r, be, a, 8);
 		if (rc < 0) {
-			uint32_t took = r->nwp;
-			wt_unplace(r, be);
+			uint32_t took = r->nwp - from;
+			wt_unplace_from(r, be, from);
 			return vsp_errf(why, whylen, "it needs %u write watchpoints "
 					"of 8 bytes and the hypervisor took %u",
 					need, took);
 		}
-		r->wp_at[r->nwp] = a;
-		r->wp_len[r->nwp] = 8;
-		r->nwp++;
 	}
 	return 0;
 }
@@ -93,7 +108,8 @@ int vsp_watch_place(struct vsp_watchset *ws, struct vsp_backend *be,
 	r->addr = addr;
 	r->len = len;
 	r->shadow = malloc(len);
-	uint32_t maxwp = (uint32_t)((len + 15) / 8);
+	/* Room for the watchpoints at the address and at an alias. */
+	uint32_t maxwp = 2 * (uint32_t)((len + 15) / 8);
 	r->wp_at = calloc(maxwp, sizeof(*r->wp_at));
 	r->wp_len = calloc(maxwp, sizeof(*r->wp_len));
 	if (!r->shadow || !r->wp_at || !r->wp_len) {
@@ -107,11 +123,43 @@ int vsp_watch_place(struct vsp_watchset *ws, struct vsp_backend *be,
 				"read", (unsigned long long)len,
 				(unsigned long long)addr);
 	}
-	if (wt_arm(r, be, why, whylen) < 0) {
+	if (wt_arm(r, be, addr, why, whylen) < 0) {
 		wt_free(r);
 		return -1;
 	}
 	ws->n++;
+	return 0;
+}
+
+int vsp_watch_alias(struct vsp_watchset *ws, struct vsp_backend *be,
+		    uint32_t vcpu, uint32_t i, uint64_t alias, char *why,
+		    size_t whylen)
+{
+	uint8_t buf[512];
+
+	if (i >= ws->n)
+		return vsp_errf(why, whylen, "no such object");
+	struct vsp_wrange *r = &ws->r[i];
+	if (r->alias)
+		return vsp_errf(why, whylen, "the object has an alias watched");
+	if (alias + r->len < alias)
+		return vsp_errf(why, whylen, "the alias 0x%llx wraps",
+				(unsigned long long)alias);
+	/* The same bytes, or not the same object: a wrong alias would watch
+	 * (and, under deny, write) somebody else's memory. */
+	for (uint64_t off = 0; off < r->len; off += sizeof(buf)) {
+		size_t n = r->len - off < sizeof(buf) ? (size_t)(r->len - off)
+						      : sizeof(buf);
+		if (be->ops->read(be, vcpu, alias + off, buf, n) != (long)n)
+			return vsp_errf(why, whylen, "its alias at 0x%llx cannot "
+					"be read", (unsigned long long)alias);
+		if (memcmp(buf, r->shadow + off, n) != 0)
+			return vsp_errf(why, whylen, "0x%llx does not hold its "
+					"bytes", (unsigned long long)alias);
+	}
+	if (wt_arm(r, be, alias, why, whylen) < 0)
+		return -1;
+	r->alias = alias;
 	return 0;
 }
 

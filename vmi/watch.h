@@ -32,6 +32,8 @@ struct vsp_wrange {
 	const struct vsp_event_key *key;	/* borrowed from the policy */
 	uint64_t sym;		/* the object's address */
 	uint64_t addr, len;	/* the watched bytes */
+	uint64_t alias;		/* the same bytes at another address, also
+				 * watched (vsp_watch_alias); 0: none */
 	uint8_t *shadow;	/* len bytes: the contents as last allowed */
 	uint64_t *wp_at;	/* the watchpoints: nwp of them */
 	uint64_t *wp_len;
@@ -68,6 +70,17 @@ void vsp_watch_release(struct vsp_watchset *ws, struct vsp_backend *be);
 int vsp_watch_place(struct vsp_watchset *ws, struct vsp_backend *be,
 		    uint32_t vcpu, const struct vsp_event_key *k, uint64_t sym,
 		    uint64_t addr, uint64_t len, char *why, size_t whylen);
+
+/*
+ * Also watches the bytes of object i (ws->r[i]) where another mapping
+ * shows them (the kernel image's data at its direct-map alias): a write
+ * there changes the same bytes, and is told, kept or undone through the
+ * object's own address.  The alias must hold the object's bytes now.
+ * 0, or -1 with the reason in `why`; the object's own watchpoints stay.
+ */
+int vsp_watch_alias(struct vsp_watchset *ws, struct vsp_backend *be,
+		    uint32_t vcpu, uint32_t i, uint64_t alias, char *why,
+		    size_t whylen);
 
 /*
  * After a watch stop reported at `at`: the range that changed and how.

@@ -8,7 +8,8 @@
 # the test's own module (attacks/kmod/vsp_kwrite.c: CR0.WP cleared, one
 # store, read back), loaded first by /bin/vsp_kload under the test's
 # exception (policies/packs-kmod.vsp); "undone" is what the guest sees
-# when vsp put the old bytes back.  The same bytes' writes through
+# when vsp put the old bytes back; a variant writes through the direct
+# map, the other mapping of the same bytes.  The same bytes' writes through
 # /proc/sys are kernel-integrity's and containers' cases.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/packs_lib.sh"
@@ -27,4 +28,8 @@ ok "kernel-memory: its load passed kernel-integrity's module-load" \
 ok "kernel-memory: sys_call_table, modprobe_path, core_pattern, idt_table watched" \
 	grep -q 'watch sys_call_table at .*watch modprobe_path at .*watch core_pattern at .*watch idt_table at ' \
 	<(tr '\n' ' ' <"$T/p.err")
+ok "kernel-memory: each also at its direct-map alias" \
+	eq "$(grep -c 'watch [a-z_]*: and at its direct-map alias 0x' "$T/p.err")" 4
+ok "kernel-memory: no object without its alias watched" \
+	hasnt p.err "a write through another mapping of it is not seen"
 done_testing

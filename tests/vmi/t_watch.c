@@ -13,19 +13,22 @@
 #include "vmi/watch.h"
 
 #define BASE 0xffffffff82000000ull
+#define ALIAS 0xffff888002000000ull	/* the direct map of the same bytes */
 #define MEMLEN 8192
 
 static struct {
 	uint8_t mem[MEMLEN];
 	bool kvm;		/* 4 watchpoints of <= 8 aligned bytes */
 	int nwp, adds, dels;
-	uint64_t writes;
+	uint64_t writes, last_at;
 } fb;
 
 static long fb_read(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
 		    void *buf, size_t len)
 {
 	(void)be, (void)vcpu;
+	if (gva >= ALIAS && gva < ALIAS + MEMLEN)
+		gva = gva - ALIAS + BASE;
 	if (gva < BASE || gva - BASE + len > MEMLEN)
 		return -EFAULT;
 	memcpy(buf, fb.mem + (gva - BASE), len);
@@ -36,6 +39,8 @@ static long fb_write(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
 		     const void *buf, size_t len)
 {
 	(void)be, (void)vcpu;
+	if (gva >= ALIAS && gva < ALIAS + MEMLEN)
+		gva = gva - ALIAS + BASE;
 	if (gva < BASE || gva - BASE + len > MEMLEN)
 		return -EFAULT;
 	memcpy(fb.mem + (gva - BASE), buf, len);
@@ -46,6 +51,7 @@ static long fb_write(struct vsp_backend *be, uint32_t vcpu, uint64_t gva,
 static int fb_watch_add(struct vsp_backend *be, uint64_t addr, uint64_t len)
 {
 	(void)be;
+	fb.last_at = addr;
 	if (fb.kvm && (len > 8 || (addr & (len - 1)) || fb.nwp == 4))
 		return fb.nwp == 4 ? -ENOSPC : -EINVAL;
 	fb.nwp++;
@@ -134,6 +140,35 @@ int main(void)
 	vsp_watch_release(&ws, &be);
 	ok(fb.nwp == 0, "release: every watchpoint removed");
 
+	/* The direct-map alias: watched too, its writes told and undone
+	 * through the object's own address. */
+	vsp_watch_init(&ws);
+	ok(vsp_watch_place(&ws, &be, 0, &kmod, MOD, MOD, 256, why, sizeof why) == 0 &&
+	   vsp_watch_alias(&ws, &be, 0, 0, MOD - BASE + ALIAS, why, sizeof why) == 0 &&
+	   fb.nwp == 2 && fb.last_at == MOD - BASE + ALIAS &&
+	   ws.r[0].alias == MOD - BASE + ALIAS, "alias: a second watchpoint there");
+	memcpy(fb.mem + 0x100, "/tmp/y", 7);
+	w0 = fb.writes;
+	ok(vsp_watch_hit(&ws, &be, 0, MOD - BASE + ALIAS + 1, &h) == 1 &&
+	   h.range == 0 && h.addr == MOD + 1 && h.offset == 1,
+	   "alias: a write there is the object's, at its offset");
+	ok(vsp_watch_restore(&ws, &be, 0, &h) == 0 &&
+	   strcmp((char *)fb.mem + 0x100, "/bin/true") == 0 && fb.writes == w0 + 2,
+	   "alias: deny puts the old bytes back (two runs: the '/' at 4 stayed)");
+	ok(vsp_watch_alias(&ws, &be, 0, 0, MOD - BASE + ALIAS, why, sizeof why) < 0 &&
+	   strstr(why, "has an alias") && fb.nwp == 2, "alias: one per object");
+	ok(vsp_watch_place(&ws, &be, 0, &ksct, SCT, SCT, 64, why, sizeof why) == 0 &&
+	   vsp_watch_alias(&ws, &be, 0, 1, MOD - BASE + ALIAS, why, sizeof why) < 0 &&
+	   strstr(why, "does not hold its bytes") && fb.nwp == 3 && !ws.r[1].alias,
+	   "alias: an address with other bytes is refused: %s", why);
+	ok(vsp_watch_alias(&ws, &be, 0, 2, ALIAS, why, sizeof why) < 0 &&
+	   strstr(why, "no such object"), "alias: of an object not placed: %s", why);
+	ok(vsp_watch_alias(&ws, &be, 0, 1, ALIAS + MEMLEN, why, sizeof why) < 0 &&
+	   strstr(why, "cannot be read") && fb.nwp == 3,
+	   "alias: an unreadable one is refused: %s", why);
+	vsp_watch_release(&ws, &be);
+	ok(fb.nwp == 0, "alias: release removes its watchpoints too");
+
 	/* KVM-like: 8-byte aligned pieces, four at most. */
 	memset(&fb.nwp, 0, sizeof fb - offsetof(__typeof__(fb), nwp));
 	fb.kvm = true;
@@ -143,6 +178,10 @@ int main(void)
 	ok(vsp_watch_place(&ws, &be, 0, &ksct, SCT, SCT, 451 * 8, why, sizeof why) < 0 &&
 	   strstr(why, "needs 451 write watchpoints") && strstr(why, "took 1") &&
 	   fb.nwp == 3, "KVM-like: sys_call_table refused with the count: %s", why);
+	ok(vsp_watch_alias(&ws, &be, 0, 0, MOD - BASE + ALIAS + 4, why, sizeof why) < 0 &&
+	   strstr(why, "took 1") && fb.nwp == 3 && !ws.r[0].alias,
+	   "KVM-like: an alias beyond the registers is refused, the object's "
+	   "own watchpoints kept: %s", why);
 	vsp_watch_release(&ws, &be);
 	ok(fb.nwp == 0 && fb.adds == fb.dels, "KVM-like: nothing left behind");
 

@@ -259,8 +259,11 @@ static unsigned long ksym(const char *sym)
 /* An attacker's kernel write of LEN bytes at SYM + OFF, through the
  * primitive of kmod/vsp_kwrite.c (loaded by `kload`): prints "VSP kwrite
  * SYM+OFF undone" when the bytes hold their old value right after the
- * store, "stood" when the write stood (the module then puts them back). */
-static int kwrite(const char *sym, const char *off, const char *len)
+ * store, "stood" when the write stood (the module then puts them back).
+ * HOW "alias": the store goes through the direct map ("VSP kwrite SYM+OFF
+ * via direct map ..."). */
+static int kwrite(const char *sym, const char *off, const char *len,
+		  const char *how)
 {
 	char req[64], got[16] = "";
 	unsigned long a = ksym(sym);
@@ -274,7 +277,8 @@ static int kwrite(const char *sym, const char *off, const char *len)
 	fd = open("/proc/vsp_kwrite", O_RDWR);
 	if (fd < 0)
 		return report("kwrite-open", -1);
-	n = snprintf(req, sizeof(req), "%lx %s", a + strtoul(off, NULL, 0), len);
+	n = snprintf(req, sizeof(req), "%lx %s%s%s", a + strtoul(off, NULL, 0), len,
+		     how ? " " : "", how ? how : "");
 	if (write(fd, req, (size_t)n) != n) {
 		close(fd);
 		return report("kwrite", -1);
@@ -283,7 +287,7 @@ static int kwrite(const char *sym, const char *off, const char *len)
 	close(fd);
 	got[n > 0 ? n : 0] = '\0';
 	got[strcspn(got, "\n")] = '\0';
-	printf("VSP kwrite %s+%s %s\n", sym, off, got);
+	printf("VSP kwrite %s+%s%s %s\n", sym, off, how ? " via direct map" : "", got);
 	return strcmp(got, "undone") == 0 ? 0 : 1;
 }
 
@@ -343,7 +347,7 @@ int main(int argc, char **argv)
 		return report(t, syscall(SYS_finit_module, fd, "", 0));
 	}
 	if (!strcmp(t, "kwrite") && argc > 4)
-		return kwrite(argv[2], argv[3], argv[4]);
+		return kwrite(argv[2], argv[3], argv[4], argc > 5 ? argv[5] : NULL);
 	if (!strcmp(t, "delete-module") && argc > 2)
 		return report(t, syscall(SYS_delete_module, argv[2], O_NONBLOCK));
 	if (!strcmp(t, "kexec"))

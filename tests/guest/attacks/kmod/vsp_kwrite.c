@@ -10,7 +10,9 @@
  * kernel's write_cr0 pins WP), the store, WP back.  It then reads the
  * bytes again: "undone" when they hold their old value (a monitor put it
  * back), "stood" when the write stood, and then it puts the old bytes back
- * itself.  Reading /proc/vsp_kwrite gives that word.  So nothing it does
+ * itself.  "ADDR LEN alias" makes the same store through the direct map
+ * (lm_alias(ADDR), ADDR in the kernel image), the other mapping of the
+ * same bytes a watch on ADDR alone would not see.  Reading /proc/vsp_kwrite gives that word.  So nothing it does
  * outlives the write; the targets the tests pick are entries the guest
  * never uses while they are changed (sys_call_table is not used for
  * dispatch on this kernel, IDT vectors the CPU never raises in 64-bit
@@ -22,6 +24,7 @@
 #include <linux/uaccess.h>
 #include <linux/string.h>
 #include <linux/irqflags.h>
+#include <linux/mm.h>
 
 static char kw_last[16] = "none\n";
 
@@ -59,19 +62,26 @@ static void kw_store(void *addr, u64 val, unsigned int len)
 static ssize_t kw_write(struct file *f, const char __user *ubuf, size_t n,
 			loff_t *off)
 {
-	char buf[48];
+	char buf[48], how[8] = "";
 	unsigned long addr;
 	unsigned int len;
 	u64 old = 0, now = 0;
+	int got;
 
 	if (n == 0 || n >= sizeof(buf))
 		return -EINVAL;
 	if (copy_from_user(buf, ubuf, n))
 		return -EFAULT;
 	buf[n] = '\0';
-	if (sscanf(buf, "%lx %u", &addr, &len) != 2 ||
-	    (len != 1 && len != 2 && len != 4 && len != 8))
+	got = sscanf(buf, "%lx %u %7s", &addr, &len, how);
+	if (got < 2 || (len != 1 && len != 2 && len != 4 && len != 8) ||
+	    (got == 3 && strcmp(how, "alias")))
 		return -EINVAL;
+	if (got == 3) {
+		if (addr < __START_KERNEL_map)
+			return -EINVAL;
+		addr = (unsigned long)lm_alias(addr);
+	}
 	if (copy_from_kernel_nofault(&old, (void *)addr, len))
 		return -EFAULT;
 	kw_store((void *)addr, old ^ 1, len);
