@@ -274,6 +274,7 @@ struct mon {
 	struct vsp_whit whit;
 	bool wdone;		/* a verdict put the old bytes back */
 	uint64_t walias_done;	/* bit i: object i's alias tried */
+	bool tails_early;	/* tail jumps read before the boot was over */
 	struct {
 		bool on, undo;
 		uint32_t range;

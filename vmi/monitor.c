@@ -260,6 +260,8 @@ static int mon_unwinder(struct mon *m)
 					"(%u, %" PRIu64 " KiB, %" PRIu64 " round "
 					"trips, %.0f ms)", os.entries, os.bytes >> 10,
 					m->be.round_trips - rt0, (double)os.ns / 1e6);
+			/* Read during the boot: again once it is over. */
+			m->tails_early = rc == 0 && !m->have_integ;
 		}
 		if (rc >= 0)
 			return 0;

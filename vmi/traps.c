@@ -305,8 +305,24 @@ void mon_integ_start(struct mon *m)
 		m->integ.lstar ? "MSR_LSTAR and " : "",
 		m->integ.have_code ? "entry_SYSCALL_64's code" :
 		"no syscall entry code");
-	/* The kernel's memory layout is final now. */
+	/* The kernel's memory layout and its patched text are final now. */
 	mon_write_aliases(m);
+	if (m->tails_early && m->uw) {
+		struct vsp_unwind_orc_stats os;
+		char err[200];
+		uint64_t rt0 = m->be.round_trips;
+		m->tails_early = false;
+		if (vsp_unwind_tails_reread(m->uw, mon_gread, m, &os, err,
+					    sizeof err) == 0)
+			mon_say(m, "tail jumps read again from the booted "
+				"kernel's text (%u, %" PRIu64 " round trips, "
+				"%.0f ms)", os.entries, m->be.round_trips - rt0,
+				(double)os.ns / 1e6);
+		else
+			fprintf(stderr, "vsp attach: warning: the booted kernel's "
+				"text cannot be read again (%s): call paths keep "
+				"the tail jumps of its boot\n", err);
+	}
 	/* Attached to a kernel that already runs without write protection. */
 	mon_integrity(m);
 }

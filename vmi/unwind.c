@@ -298,6 +298,26 @@ int vsp_unwind_tails_from_guest(struct vsp_unwinder *u, vsp_gread_fn read,
 	return 0;
 }
 
+int vsp_unwind_tails_reread(struct vsp_unwinder *u, vsp_gread_fn read,
+			    void *ctx, struct vsp_unwind_orc_stats *st,
+			    char *err, size_t errlen)
+{
+	struct uw_edge *old = u->edges;
+	size_t nold = u->nedges;
+
+	u->edges = NULL;
+	u->nedges = 0;
+	int rc = vsp_unwind_tails_from_guest(u, read, ctx, st, err, errlen);
+	if (rc != 0) {
+		free(u->edges);
+		u->edges = old;
+		u->nedges = nold;
+		return rc < 0 ? -1 : 0;
+	}
+	free(old);
+	return 0;
+}
+
 static int uw_edge_cmp(const void *a, const void *b);
 
 int vsp_unwind_tails_export(const struct vsp_unwinder *u, uint8_t **data,

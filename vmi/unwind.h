@@ -169,6 +169,17 @@ int vsp_unwind_tails_from_guest(struct vsp_unwinder *u, vsp_gread_fn read,
 				char *err, size_t errlen);
 
 /*
+ * The same again, replacing the index read before: the kernel patches its
+ * text while it boots (alternatives, static-call trampolines get their
+ * run-time targets), so an index read during the boot is read again once
+ * it is over.  0 (st->entries: edges now), or -1 with a message and the
+ * old index kept.
+ */
+int vsp_unwind_tails_reread(struct vsp_unwinder *u, vsp_gread_fn read,
+			    void *ctx, struct vsp_unwind_orc_stats *st,
+			    char *err, size_t errlen);
+
+/*
  * The index of tail jumps as a profile keeps it: link-time (to, from)
  * address pairs, 16 bytes each, in a malloc'd buffer (*size 0 and *data
  * NULL when there is no index).  0, or -1 out of memory.
