@@ -46,7 +46,8 @@ ov learn 'sleep 5' "f=\$(cat $HV/properties/features); echo \"VSP features rc \$
 	"f=\$(cat $HV/properties/features); echo \"VSP features rc \$? \$f\""
 ov enf 'sleep 5' "f=\$(cat $HV/properties/features); echo \"VSP features rc \$? \$f\"" \
 	"f=\$(cat $HV/compilation/compiled_by 2>&1); echo \"VSP compiled_by rc \$? \$f\"" \
-	"f=\$(cat $HV/properties/features); echo \"VSP features rc \$? \$f\""
+	"f=\$(cat $HV/properties/features); echo \"VSP features rc \$? \$f\"" \
+	'dmesg | grep -iA30 "int3:\|Oops\|BUG:\|general protection" | sed "s/^/VSP kmsg /" | head -60'
 cat >"$T/plan.sh" <<'PLAN'
 X=/guest/xen-policies
 xg_attach deny --stats=json $P/shadow.vsp
@@ -168,8 +169,4 @@ if ! grep -q '"verdict":"deny"' "$O/enf.audit" 2>/dev/null; then
 	  echo "# the guest printed:"; tr -d '\r' <"$O/enf.log" | grep -E '^VSP' | sed 's/^/#   /'
 	  echo "# learned:"; sed 's/^/#   /' "$O/hcall.paths"; } >&2 2>/dev/null
 fi
-
-# Not in the plan yet (see docs/xen.md, "Tests"): SIGKILL recovery (the
-# take-over runs, but the vCPU stalled on the dead vsp's ring does not run
-# on).
 done_testing
