@@ -25,11 +25,11 @@ ok "kernel-memory: the write primitive loaded (the exception let it)" \
 	grep -q 'VSP kload rc=0 errno=0' <<<"$(result p 1)"
 ok "kernel-memory: its load passed kernel-integrity's module-load" \
 	eq "$(grep -c '"rule":"module-load"' "$T/p.audit")" 0
-ok "kernel-memory: sys_call_table, modprobe_path, core_pattern, idt_table watched" \
-	grep -q 'watch sys_call_table at .*watch modprobe_path at .*watch core_pattern at .*watch idt_table at ' \
+ok "kernel-memory: sys_call_table, modprobe_path, core_pattern, poweroff_cmd, security_hook_heads, idt_table watched" \
+	grep -q 'watch sys_call_table at .*watch modprobe_path at .*watch core_pattern at .*watch poweroff_cmd at .*watch security_hook_heads at .*watch idt_table at ' \
 	<(tr '\n' ' ' <"$T/p.err")
 ok "kernel-memory: each also at its direct-map alias" \
-	eq "$(grep -c 'watch [a-z_]*: and at its direct-map alias 0x' "$T/p.err")" 4
+	eq "$(grep -c 'watch [a-z_]*: and at its direct-map alias 0x' "$T/p.err")" 6
 ok "kernel-memory: no object without its alias watched" \
 	hasnt p.err "a write through another mapping of it is not seen"
 done_testing
