@@ -24,6 +24,17 @@ ok() {	# ok DESCRIPTION COMMAND...: passes when the command succeeds
 	fi
 }
 
+todo() {	# todo DESCRIPTION REASON COMMAND...: a known bug, not yet fixed
+	local desc=$1 why=$2
+	shift 2
+	t_n=$((t_n + 1))
+	if "$@"; then
+		echo "ok $t_n - $desc # TODO $why"
+	else
+		echo "not ok $t_n - $desc # TODO $why"
+	fi
+}
+
 done_testing() {
 	echo "1..$t_n"
 	[ $t_fail = 0 ]

@@ -44,10 +44,13 @@ ov kill 'vsp_open /etc/shadow' 'sleep 8' 'vsp_open /etc/shadow /etc/hostname'
 # guest is paused at its first command, a short sleep, for the attach.
 ov learn 'sleep 5' "f=\$(cat $HV/properties/features); echo \"VSP features rc \$? \$f\"" \
 	"f=\$(cat $HV/properties/features); echo \"VSP features rc \$? \$f\""
-ov enf 'sleep 5' "f=\$(cat $HV/properties/features); echo \"VSP features rc \$? \$f\"" \
-	"f=\$(cat $HV/compilation/compiled_by 2>&1); echo \"VSP compiled_by rc \$? \$f\"" \
-	"f=\$(cat $HV/properties/features); echo \"VSP features rc \$? \$f\"" \
-	'dmesg | grep -iA30 "int3:\|Oops\|BUG:\|general protection" | sed "s/^/VSP kmsg /" | head -60'
+# A read that dies of SIGSEGV (139) is tried again, up to three times, and
+# says so: see the TODO check below.
+again() { echo "for i in 1 2 3; do f=\$(cat $1 2>&1); rc=\$?; [ \$rc -ne 139 ] && break; echo 'VSP crashed: $2'; done; echo \"VSP $2 rc \$rc \$f\""; }
+ov enf 'sleep 5' "$(again $HV/properties/features features)" \
+	"$(again $HV/compilation/compiled_by compiled_by)" \
+	"$(again $HV/properties/features features)" \
+	'dmesg | grep -iA3 "segfault\|int3:\|Oops\|BUG:\|general protection" | sed "s/^/VSP kmsg /" | head -60'
 cat >"$T/plan.sh" <<'PLAN'
 X=/guest/xen-policies
 xg_attach deny --stats=json $P/shadow.vsp
@@ -163,6 +166,13 @@ ok "enforce: every deny is the compiled_by read (sendfile, then read)" \
 	eq "$(grep -c '"verdict":"deny".*"stack":\["xen_version","compiled_by_show"' "$O/enf.audit")" "$nd"
 ok "enforce: the other PVH hypercalls were seen" grep -Eq '"pvh":[1-9]' "$O/enf.err"
 ok "enforce: the guest ran to its end" grep -q VSP-DONE "$O/enf.log"
+# Seen in about half the guests whose hypercall stubs are trapped (never
+# with only syscall traps, or none): a busybox process dies of SIGSEGV,
+# its thread pointer's data garbage (`mov %fs:-0x90,%rax; mov (%rax),%rax`
+# faulting at 0x600000001).  docs/xen.md, "Known problems".
+todo "enforce: no guest process dies while the hypercall stubs are trapped" \
+	"user processes die of SIGSEGV (bad %fs data) under hypercall traps" \
+	bash -c "! tr -d '\r' <'$O/enf.log' | grep -q 'Segmentation fault\|^VSP crashed'"
 if ! grep -q '"verdict":"deny"' "$O/enf.audit" 2>/dev/null; then
 	# What vsp and the guest said, for a run that denied nothing.
 	{ echo "# enforce denied nothing; vsp said:"; sed 's/^/#   /' "$O/enf.err"
