@@ -285,7 +285,7 @@ struct mon {
 	 * (site_write.c): their tasks, and the trap that waits for them. */
 	struct {
 		uint64_t task, since;
-		const char *obj;
+		char obj[64];
 	} wkill[MON_WKILL];
 	uint32_t nwkill;
 	struct mon_trap *wexit;

@@ -272,7 +272,8 @@ static const char *write_kill_later(struct mon *m)
 	}
 	m->wkill[i].task = m->task;
 	m->wkill[i].since = vsp_now_ns();
-	m->wkill[i].obj = m->ev.name;
+	/* A copy: a policy loaded meanwhile frees the event's name. */
+	snprintf(m->wkill[i].obj, sizeof m->wkill[i].obj, "%s", m->ev.name);
 	if (i == m->nwkill)
 		m->nwkill++;
 	return NULL;
@@ -316,12 +317,18 @@ int mon_on_writer_exit(struct mon *m, struct mon_trap *t)
 	m->proc_loaded = m->task_loaded = false;
 	mon_load_task(m);
 	int hit = -1;
-	for (uint32_t i = m->nwkill; i-- > 0;) {
-		if (m->wkill[i].task == m->task && m->task)
-			hit = (int)i;
-		else if (now - m->wkill[i].since > WR_KILL_NS)
+	char obj[64] = "?";
+	for (uint32_t i = 0; i < m->nwkill && m->task; i++)
+		if (m->wkill[i].task == m->task) {
+			snprintf(obj, sizeof obj, "%s", m->wkill[i].obj);
 			write_unmark(m, i);
-	}
+			hit = 0;
+			break;
+		}
+	/* Then the waits that are over, the slots moving under the scan. */
+	for (uint32_t i = m->nwkill; i-- > 0;)
+		if (now - m->wkill[i].since > WR_KILL_NS)
+			write_unmark(m, i);
 	if (hit < 0) {
 		if (!m->nwkill) {
 			mon_helper_del(m, t);
@@ -331,8 +338,6 @@ int mon_on_writer_exit(struct mon *m, struct mon_trap *t)
 		}
 		return mon_leave(m, t);
 	}
-	const char *obj = m->wkill[hit].obj;
-	write_unmark(m, (uint32_t)hit);
 	if (!m->nwkill) {
 		mon_helper_del(m, t);
 		m->wexit = NULL;
@@ -343,7 +348,7 @@ int mon_on_writer_exit(struct mon *m, struct mon_trap *t)
 	char msg[200];
 	snprintf(msg, sizeof msg, "%s (pid %" PRId64 ") killed on its way back "
 		 "to user space, for its write of %s", m->ev.proc.comm,
-		 m->ev.proc.pid, obj ? obj : "?");
+		 m->ev.proc.pid, obj);
 	if (a.rc == 0)
 		mon_alert_note(m, "kernel", "syscall_exit_to_user_mode", t->addr,
 			       msg);
