@@ -36,7 +36,9 @@ static const unsigned mon_pt_arg32[6] = { 0x28, 0x58, 0x60, 0x68, 0x70, 0x20 };
  * (__ia32_compat_sys_* or __ia32_sys_*), or a rule would be bypassed by
  * one instruction.  x32 calls use the 64-bit handlers except for a few
  * __x32_compat_sys_* ones.  6.1 names some handlers after the struct they
- * fill (`newstat`).
+ * fill (`newstat`): where both names exist (stat, fstat, lstat, uname),
+ * the `new` one is the 64-bit table's and the plain one serves only the
+ * 32-bit table's old calls, so the `new` name is tried first.
  */
 struct mon_entry {
 	const char *fmt;
@@ -44,7 +46,7 @@ struct mon_entry {
 };
 
 static const struct mon_entry mon_sys_entries[] = {
-	{ "__x64_sys_%s", false }, { "__x64_sys_new%s", false },
+	{ "__x64_sys_new%s", false }, { "__x64_sys_%s", false },
 	{ "__x32_compat_sys_%s", false },
 	{ "__ia32_compat_sys_%s", true }, { "__ia32_sys_%s", true },
 	{ "__ia32_compat_sys_new%s", true }, { "__ia32_sys_new%s", true },
@@ -212,7 +214,7 @@ static int sys_setup(struct mon *m, const struct vsp_event_key *k)
 
 	for (size_t i = 0; m->syms && i < sizeof mon_sys_entries / sizeof mon_sys_entries[0]; i++) {
 		const struct mon_entry *e = &mon_sys_entries[i];
-		/* One 64-bit handler: `new` names only when the plain is absent. */
+		/* One 64-bit handler: the plain name only when no `new` one. */
 		if (i == 1 && have64)
 			continue;
 		snprintf(sym, sizeof sym, e->fmt, k->name);

@@ -181,8 +181,14 @@ EOF
 handlers() {
 	local s
 	for s in "$@"; do
+		# As vmi/site_syscall.c picks them: one 64-bit handler (the
+		# `new` name where there is one), every 32-bit one.
 		awk -v s="$s" '
-			$3 == "__x64_sys_" s || $3 == "__x32_compat_sys_" s ||
-			$3 == "__ia32_compat_sys_" s || $3 == "__ia32_sys_" s { print $1 }' "$SYSTEM_MAP"
+			$3 == "__x64_sys_new" s { new64 = $1 }
+			$3 == "__x64_sys_" s { plain64 = $1 }
+			$3 == "__x32_compat_sys_" s ||
+			$3 == "__ia32_compat_sys_" s || $3 == "__ia32_sys_" s ||
+			$3 == "__ia32_compat_sys_new" s || $3 == "__ia32_sys_new" s { print $1 }
+			END { if (new64 != "") print new64; else if (plain64 != "") print plain64 }' "$SYSTEM_MAP"
 	done | sort -u | wc -l
 }
