@@ -177,29 +177,6 @@ static inline bool key_word(uint8_t *key, size_t *n, uint64_t w)
 	return true;
 }
 
-/* The last 1..7 bytes of a string as one zero-padded little-endian word,
- * in at most two loads that stay inside the string. */
-static inline uint64_t tail_bytes(const char *p, size_t rem, size_t before)
-{
-	uint64_t w;
-
-	if (before >= 8 - rem) {
-		/* Bytes before the tail exist: one load ending at its end. */
-		memcpy(&w, p + rem - 8, 8);
-		return w >> (8 * (8 - rem));
-	}
-	if (rem >= 4) {
-		uint32_t lo, hi;
-
-		memcpy(&lo, p, 4);
-		memcpy(&hi, p + rem - 4, 4);
-		return lo | (uint64_t)hi << (8 * (rem - 4));
-	}
-	return (uint64_t)(unsigned char)p[0] |
-	       (uint64_t)(unsigned char)p[rem / 2] << (8 * (rem / 2)) |
-	       (uint64_t)(unsigned char)p[rem - 1] << (8 * (rem - 1));
-}
-
 /* Length word, then the bytes in words, the last one zero-padded. */
 static inline bool key_str(uint8_t *key, size_t *np, const char *p, size_t len)
 {
@@ -218,7 +195,7 @@ static inline bool key_str(uint8_t *key, size_t *np, const char *p, size_t len)
 		memcpy(key + n, &w, 8);
 	}
 	if (len & 7) {
-		uint64_t w = tail_bytes(p + full, len & 7, full);
+		uint64_t w = vsp_fp_str_tail(p + full, len & 7, full);
 
 		memcpy(key + n, &w, 8);
 		n += 8;
@@ -268,7 +245,7 @@ static inline __attribute__((always_inline)) bool build_key(const struct pmode *
 						    pm->key_str);
 		size_t full = s.len & ~(size_t)7;
 		uint64_t head = s.len | (uint64_t)ev->partial << 32;
-		uint64_t tail = s.len & 7 ? tail_bytes(s.ptr + full, s.len & 7, full) : 0;
+		uint64_t tail = s.len & 7 ? vsp_fp_str_tail(s.ptr + full, s.len & 7, full) : 0;
 
 		if (16 + full > VSP_CACHE_KEY_MAX)
 			return false;

@@ -206,6 +206,19 @@ static inline uint64_t word_final(uint64_t h)
 	return h ^ (h >> 29);
 }
 
+/*
+ * The cases of a switch on a count of words n, from `top` down: case n
+ * runs M(n - 1), then falls through to M(n - 2) ... M(0).  Unrolled, so
+ * every M sees a constant index (its rotation and multiplier constants).
+ */
+#define DOWN_FROM_1(M) case 1: M(0); break
+#define DOWN_STEP(n, M) case n: M(n - 1); __attribute__((fallthrough))
+#define DOWN_FROM_7(M) DOWN_STEP(7, M); DOWN_STEP(6, M); DOWN_STEP(5, M); \
+	DOWN_STEP(4, M); DOWN_STEP(3, M); DOWN_STEP(2, M); DOWN_FROM_1(M)
+#define DOWN_FROM_8(M) DOWN_STEP(8, M); DOWN_FROM_7(M)
+#define DOWN_FROM_14(M) DOWN_STEP(14, M); DOWN_STEP(13, M); DOWN_STEP(12, M); \
+	DOWN_STEP(11, M); DOWN_STEP(10, M); DOWN_STEP(9, M); DOWN_FROM_8(M)
+
 #define MIXW(i)                                             \
 	do {                                                \
 		uint64_t w_;                                \
@@ -242,14 +255,7 @@ static inline __attribute__((always_inline)) uint64_t key_hash(uint32_t prog,
 	uint64_t h = word_seed(prog, klen);
 	/* Unrolled, so every rotation and multiplier is a constant. */
 	switch (klen / 8) {
-	case 8: MIXW(7); /* fall through */
-	case 7: MIXW(6); /* fall through */
-	case 6: MIXW(5); /* fall through */
-	case 5: MIXW(4); /* fall through */
-	case 4: MIXW(3); /* fall through */
-	case 3: MIXW(2); /* fall through */
-	case 2: MIXW(1); /* fall through */
-	case 1: MIXW(0); break;
+	DOWN_FROM_8(MIXW);
 	default: break;
 	}
 	return word_final(h);
@@ -285,14 +291,7 @@ static inline bool same_key(const struct entry *e, uint32_t prog,
 		diff |= a_ ^ b_;                                \
 	} while (0)
 	switch (klen / 8) {
-	case 8: CMPW(7); /* fall through */
-	case 7: CMPW(6); /* fall through */
-	case 6: CMPW(5); /* fall through */
-	case 5: CMPW(4); /* fall through */
-	case 4: CMPW(3); /* fall through */
-	case 3: CMPW(2); /* fall through */
-	case 2: CMPW(1); /* fall through */
-	case 1: CMPW(0); break;
+	DOWN_FROM_8(CMPW);
 	default: break;
 	}
 #undef CMPW
@@ -327,29 +326,6 @@ const void *vsp_fp_cache_find(struct vsp_cache *c, uint32_t prog, const void *ke
 	return NULL;
 }
 
-/* The last 1..7 bytes of a string as one zero-padded little-endian word,
- * in at most two loads that stay inside the string (`before` bytes of it
- * precede the tail). */
-static inline uint64_t str_tail(const char *p, size_t rem, size_t before)
-{
-	uint64_t w;
-
-	if (before >= 8 - rem) {
-		memcpy(&w, p + rem - 8, 8);
-		return w >> (8 * (8 - rem));
-	}
-	if (rem >= 4) {
-		uint32_t lo, hi;
-
-		memcpy(&lo, p, 4);
-		memcpy(&hi, p + rem - 4, 4);
-		return lo | (uint64_t)hi << (8 * (rem - 4));
-	}
-	return (uint64_t)(unsigned char)p[0] |
-	       (uint64_t)(unsigned char)p[rem / 2] << (8 * (rem / 2)) |
-	       (uint64_t)(unsigned char)p[rem - 1] << (8 * (rem - 1));
-}
-
 /*
  * A hit on a path key without the key: no copy of the string into a
  * buffer, the words hashed from the string where the backend left it and
@@ -370,7 +346,7 @@ const void *vsp_fp_cache_find_str(struct vsp_cache *c, uint32_t prog,
 		c->st.misses++;
 		return NULL;
 	}
-	uint64_t tail = rem ? str_tail(s + full, rem, full) : 0;
+	uint64_t tail = rem ? vsp_fp_str_tail(s + full, rem, full) : 0;
 	uint64_t h = word_seed(prog, klen) + rotl(head, ROT(0)) * KW(0) +
 		     rotl(tail, ROT(1)) * KW(1);
 	/* Word j of the string is word j + 2 of the key; unrolled, so every
@@ -383,20 +359,7 @@ const void *vsp_fp_cache_find_str(struct vsp_cache *c, uint32_t prog,
 	} while (0)
 	_Static_assert(KEY_WORDS - 2 == 14, "the cases below cover every string word");
 	switch (full / 8) {
-	case 14: STRW(13); /* fall through */
-	case 13: STRW(12); /* fall through */
-	case 12: STRW(11); /* fall through */
-	case 11: STRW(10); /* fall through */
-	case 10: STRW(9); /* fall through */
-	case 9: STRW(8); /* fall through */
-	case 8: STRW(7); /* fall through */
-	case 7: STRW(6); /* fall through */
-	case 6: STRW(5); /* fall through */
-	case 5: STRW(4); /* fall through */
-	case 4: STRW(3); /* fall through */
-	case 3: STRW(2); /* fall through */
-	case 2: STRW(1); /* fall through */
-	case 1: STRW(0); break;
+	DOWN_FROM_14(STRW);
 	default: break;
 	}
 #undef STRW
@@ -427,20 +390,7 @@ const void *vsp_fp_cache_find_str(struct vsp_cache *c, uint32_t prog,
 		diff |= x_ ^ y_;                                \
 	} while (0)
 		switch (full / 8) {
-		case 14: CMPW(13); /* fall through */
-		case 13: CMPW(12); /* fall through */
-		case 12: CMPW(11); /* fall through */
-		case 11: CMPW(10); /* fall through */
-		case 10: CMPW(9); /* fall through */
-		case 9: CMPW(8); /* fall through */
-		case 8: CMPW(7); /* fall through */
-		case 7: CMPW(6); /* fall through */
-		case 6: CMPW(5); /* fall through */
-		case 5: CMPW(4); /* fall through */
-		case 4: CMPW(3); /* fall through */
-		case 3: CMPW(2); /* fall through */
-		case 2: CMPW(1); /* fall through */
-		case 1: CMPW(0); break;
+		DOWN_FROM_14(CMPW);
 		default: break;
 		}
 #undef CMPW
@@ -480,13 +430,7 @@ const void *vsp_fp_cache_find_words(struct vsp_cache *c, uint32_t prog,
 		h += rotl(w_, ROT(k)) * KW(k);                  \
 	} while (0)
 	switch (n) {
-	case 7: GW(6); /* fall through */
-	case 6: GW(5); /* fall through */
-	case 5: GW(4); /* fall through */
-	case 4: GW(3); /* fall through */
-	case 3: GW(2); /* fall through */
-	case 2: GW(1); /* fall through */
-	case 1: GW(0); break;
+	DOWN_FROM_7(GW);
 	default: break;
 	}
 #undef GW
@@ -510,13 +454,7 @@ const void *vsp_fp_cache_find_words(struct vsp_cache *c, uint32_t prog,
 		diff |= x_ ^ y_;                                \
 	} while (0)
 		switch (n) {
-		case 7: CW(6); /* fall through */
-		case 6: CW(5); /* fall through */
-		case 5: CW(4); /* fall through */
-		case 4: CW(3); /* fall through */
-		case 3: CW(2); /* fall through */
-		case 2: CW(1); /* fall through */
-		case 1: CW(0); break;
+		DOWN_FROM_7(CW);
 		default: break;
 		}
 #undef CW

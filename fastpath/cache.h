@@ -54,6 +54,33 @@ const void *vsp_fp_cache_find_str(struct vsp_cache *c, uint32_t prog,
 const void *vsp_fp_cache_find_words(struct vsp_cache *c, uint32_t prog,
 				    const void *base, const uint16_t *off,
 				    uint32_t n, uint64_t last);
+/*
+ * The last 1..7 bytes of a string as one zero-padded little-endian word,
+ * in at most two loads that stay inside the string (`before` bytes of it
+ * precede the tail): the tail word of a string key, as the engine builds
+ * it and vsp_fp_cache_find_str() reads it.
+ */
+static inline uint64_t vsp_fp_str_tail(const char *p, size_t rem, size_t before)
+{
+	uint64_t w;
+
+	if (before >= 8 - rem) {
+		/* Bytes before the tail exist: one load ending at its end. */
+		__builtin_memcpy(&w, p + rem - 8, 8);
+		return w >> (8 * (8 - rem));
+	}
+	if (rem >= 4) {
+		uint32_t lo, hi;
+
+		__builtin_memcpy(&lo, p, 4);
+		__builtin_memcpy(&hi, p + rem - 4, 4);
+		return lo | (uint64_t)hi << (8 * (rem - 4));
+	}
+	return (uint64_t)(unsigned char)p[0] |
+	       (uint64_t)(unsigned char)p[rem / 2] << (8 * (rem / 2)) |
+	       (uint64_t)(unsigned char)p[rem - 1] << (8 * (rem - 1));
+}
+
 void vsp_fp_cache_put(struct vsp_cache *c, uint32_t prog, const void *key,
 		      size_t klen, const void *val, size_t vlen);
 /* Drops every entry at once (a new generation). */
