@@ -269,7 +269,8 @@ def render(packs, cases):
     w("so a pack's own lists change only by editing or copying the pack.)")
     w("")
     w("**Columns.** *Technique* is what the guest test reproduces")
-    w("(`tests/guest/attacks/*.case`, run by `tests/guest/pack-NAME.t`), or the")
+    w("(`tests/guest/attacks/*.case`, run by `tests/guest/pack-NAME.t`; the")
+    w("xen-hypercalls cases by `tests/xen/xen.t` on the Xen rig), or the")
     w("rule's rationale when no reproduction runs live yet; *variants* are the")
     w("spellings and routes the test runs, each of which must meet the rule.")
     w("*Outcome* is blocked (the guest sees the errno, or the process is killed)")
@@ -332,11 +333,10 @@ GAPS = [
     "early exception handlers set from `x86_64_start_kernel` and the rest from "
     "`start_kernel` (vsp may attach before either: it waits for the kernel to start, "
     "not for it to finish booting).",
-    "Xen hypercall abuse (`xen-hypercalls.vsp`: `mmu_update`, `grant_table_op` off "
-    "their paths) is tested by replay and by each backend's acceptance "
-    "(`tests/cli/packs.t`), not live: hypercall events are live on the Xen rig "
-    "(docs/xen.md), but no reproduction of these two techniques runs there yet. Its "
-    "rules alert, they do not deny. "
+    "Xen hypercall abuse (`xen-hypercalls.vsp`) is reproduced on the Xen rig "
+    "only (`tests/xen/xen.t`, PVH guest): the two cases call from a module's own "
+    "code; a PV guest's `mmu_update` abuse cannot run there (vm_event does not "
+    "serve PV guests). Its rules alert, they do not deny. "
     "The shipped profiles name Linux's own Xen functions, so a module that calls the "
     "kernel's grant-table helpers passes; a profile learned from the guest "
     "(`--mode learn` on a copy of the pack) names whole paths.",

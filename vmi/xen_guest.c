@@ -975,6 +975,10 @@ int xen_follow_arm(struct xen_priv *p, struct xen_vcpu *v,
 	}
 	f->users++;
 	f->rearm_gva = t->gva;
+	if (v->nrun == XEN_RUN_MAX)
+		memmove(&v->run[0], &v->run[1], sizeof(v->run[0]) * --v->nrun);
+	v->run[v->nrun].regs = v->regs;
+	v->run[v->nrun++].cr3 = v->ctl.cr3;
 	return xen_phys_write(p, t->gpa, &t->orig, 1);
 }
 

@@ -95,6 +95,48 @@ static void xen_reinject_bp(struct xen_priv *p, struct xen_vcpu *v)
 }
 
 /*
+ * Whether `v`, stopped at a trap, is back at run `r`'s instruction with
+ * the registers it had then: an interrupt came before the instruction
+ * ran (its handler's own calls reached the follower first), and the vCPU
+ * now resumes the very call that was decided.  Every register a call
+ * reads is compared, so a new call from the same place is not taken for
+ * it.
+ */
+static bool xen_same_call(const struct xen_run *r, const struct xen_vcpu *v)
+{
+	const struct vsp_regs *a = &v->regs, *b = &r->regs;
+
+	return a->rip == b->rip && a->rsp == b->rsp && a->rax == b->rax &&
+	       a->rdi == b->rdi && a->rsi == b->rsi && a->rdx == b->rdx &&
+	       a->r10 == b->r10 && a->r8 == b->r8 && a->r9 == b->r9 &&
+	       a->rbx == b->rbx && a->rcx == b->rcx &&
+	       a->rflags == b->rflags && v->ctl.cr3 == r->cr3;
+}
+
+/*
+ * Drops runs of `v`: with `rerun`, the one whose call `v` is back at (true
+ * when there was one); otherwise those on the stack `v` is on, whose
+ * instruction has now run.
+ */
+static bool xen_run_drop(struct xen_vcpu *v, bool rerun)
+{
+	bool found = false;
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < v->nrun; i++) {
+		const struct xen_run *r = &v->run[i];
+		bool drop = rerun ? xen_same_call(r, v) :
+			    r->regs.rsp == v->regs.rsp && r->cr3 == v->ctl.cr3;
+
+		found |= drop;
+		if (!drop)
+			v->run[k++] = *r;
+	}
+	v->nrun = k;
+	return found;
+}
+
+/*
  * Looks at a request just taken.  Returns true when the monitor must see
  * it; otherwise the backend has answered it itself.
  */
@@ -105,12 +147,21 @@ static bool xen_classify(struct xen_priv *p, struct xen_vcpu *v)
 	switch (q->reason) {
 	case VM_EVENT_REASON_SOFTWARE_BREAKPOINT: {
 		struct xen_follow *f;
+		struct xen_trap *t;
 
-		if (xen_trap_at(p, v->regs.rip))
+		t = xen_trap_at(p, v->regs.rip);
+		if (t && xen_run_drop(v, true) && xen_follow_arm(p, v, t) == 0) {
+			/* Decided already: on into the instruction again. */
+			xen_answer(p, v, 0, 0, 0, NULL);
+			return false;
+		}
+		if (t)
 			return true;
 		f = xen_follow_at(p, v->regs.rip);
 		if (f) {
-			/* Past the instruction run in place: re-arm. */
+			/* Past the instruction run in place: re-arm.  On the
+			 * stack it ran on, the vCPU's own run is over. */
+			xen_run_drop(v, false);
 			xen_follow_done(p, f);
 			xen_answer(p, v, 0, 0, 0, NULL);
 			return false;

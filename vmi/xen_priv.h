@@ -46,6 +46,8 @@
 #define XEN_NO_GFN (~(xen_pfn_t)0)
 
 /* One vCPU's side of the conversation with Xen. */
+#define XEN_RUN_MAX 4
+
 struct xen_vcpu {
 	bool pending;		/* holds a request Xen waits an answer to */
 	bool reported;		/* wait() has handed it to the monitor */
@@ -58,6 +60,19 @@ struct xen_vcpu {
 	vm_event_request_t req;
 	struct vsp_regs regs;
 	struct vsp_xpt_ctl ctl;
+	/*
+	 * The instructions this vCPU was let run in place (a follower
+	 * armed for each) and its registers then, until the follower is
+	 * reached on the same stack.  An interrupt taken before the
+	 * instruction brings the vCPU back to its trap with these registers:
+	 * the same call, already decided, not a new one.  Interrupts nest,
+	 * so a few are kept (the oldest goes first).
+	 */
+	struct xen_run {
+		struct vsp_regs regs;
+		uint64_t cr3;
+	} run[XEN_RUN_MAX];
+	unsigned nrun;
 };
 
 struct xen_trap {

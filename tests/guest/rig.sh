@@ -220,36 +220,46 @@ packs_build() {
 	done
 }
 
-# The kernel-memory reproductions' write primitive (attacks/kmod/), a
-# module for the cached kernel: built against Debian's headers for its
-# release (linux-headers-RELEASE, installed here when missing).  Without
-# them it is not built and the tests that need it say so.
+# The test modules of attacks/kmod/ (vsp_kwrite, the kernel-memory
+# reproductions' write primitive; vsp_hcall, hypercalls from a module's own
+# code for the Xen pack test), built for the cached kernel against
+# Debian's headers for its release (linux-headers-RELEASE, installed here
+# when missing).  Without them they are not built and the tests that need
+# them say so.
 kmod_build() {
-	local rel src=$HERE/attacks/kmod out=$CACHE/packs/vsp_kwrite.ko
+	local rel src=$HERE/attacks/kmod dir=$CACHE/packs m fresh=1
 	rel=$(cat "$CACHE/release" 2>/dev/null) || return 0
-	if [ -s "$out" ] && [ ! "$src/vsp_kwrite.c" -nt "$out" ] &&
-		[ "$(cat "$out.release" 2>/dev/null)" = "$rel" ]; then
-		return 0
-	fi
+	for m in vsp_kwrite vsp_hcall; do
+		if [ ! -s "$dir/$m.ko" ] || [ "$src/$m.c" -nt "$dir/$m.ko" ] ||
+			[ "$src/Kbuild" -nt "$dir/$m.ko" ] ||
+			[ "$(cat "$dir/$m.ko.release" 2>/dev/null)" != "$rel" ]; then
+			fresh=0
+		fi
+	done
+	[ $fresh = 1 ] && return 0
 	local kb=/usr/src/linux-headers-$rel
 	if [ ! -d "$kb" ]; then
 		local sudo=""
 		[ "$(id -u)" = 0 ] || sudo=sudo
 		say "installing linux-headers-$rel (for attacks/kmod, once)"
 		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "linux-headers-$rel" \
-			>/dev/null 2>&1 || { say "linux-headers-$rel not installed: no vsp_kwrite.ko"; return 0; }
+			>/dev/null 2>&1 || { say "linux-headers-$rel not installed: no test modules"; return 0; }
 	fi
 	local d
 	d=$(mktemp -d)
-	cp "$src/vsp_kwrite.c" "$src/Kbuild" "$d/"
-	say "compiling vsp_kwrite.ko for $rel"
-	if make -s -C "$kb" M="$d" modules >"$d/log" 2>&1 && [ -s "$d/vsp_kwrite.ko" ]; then
-		cp "$d/vsp_kwrite.ko" "$out.tmp"
-		mv "$out.tmp" "$out"
-		echo "$rel" >"$out.release"
-	else
-		say "vsp_kwrite.ko did not build: $(tail -3 "$d/log" | tr '\n' ' ')"
-	fi
+	cp "$src"/*.c "$src/Kbuild" "$d/"
+	say "compiling the test modules (attacks/kmod) for $rel"
+	make -s -C "$kb" M="$d" modules >"$d/log" 2>&1
+	mkdir -p "$dir"
+	for m in vsp_kwrite vsp_hcall; do
+		if [ -s "$d/$m.ko" ]; then
+			cp "$d/$m.ko" "$dir/$m.ko.tmp"
+			mv "$dir/$m.ko.tmp" "$dir/$m.ko"
+			echo "$rel" >"$dir/$m.ko.release"
+		else
+			say "$m.ko did not build: $(tail -3 "$d/log" | tr '\n' ' ')"
+		fi
+	done
 	rm -rf "$d"
 }
 

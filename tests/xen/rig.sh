@@ -370,7 +370,9 @@ cmd_build() {
 	exec 8>"$CACHE/.build-lock"
 	flock 8
 	local want
-	want=$( (dom0_init; xg_lib; md5sum "$vsp" "$G_INITRD" "$G_VMLINUZ"; cat "$CACHE/xen.stamp") | md5sum | cut -d' ' -f1)
+	want=$( (dom0_init; xg_lib; md5sum "$vsp" "$G_INITRD" "$G_VMLINUZ"; cat "$CACHE/xen.stamp"
+		find "$ROOT/tests/guest/policies" "$HERE/policies" "$ROOT/stdlib-policies" -type f |
+			LC_ALL=C sort | xargs md5sum) | md5sum | cut -d' ' -f1)
 	if [ -s "$CACHE/dom0.gz" ] && [ "$(cat "$CACHE/dom0.stamp" 2>/dev/null)" = "$want" ]; then
 		exec 8>&-
 		return 0
@@ -415,6 +417,7 @@ cmd_build() {
 	cp "$G_VMLINUX" "$r/guest/vmlinux"
 	cp -a "$ROOT/tests/guest/policies" "$r/guest/policies"
 	cp -a "$HERE/policies" "$r/guest/xen-policies" 2>/dev/null || true
+	cp -a "$ROOT/stdlib-policies" "$r/guest/packs"
 	dom0_init >"$r/init"
 	chmod 755 "$r/init"
 	xg_lib >"$r/lib/xg.sh"
@@ -471,11 +474,18 @@ cmd_boot() {
 	[ -n "$log" ] || log=/dev/stdout
 	: >"$log"
 	local rc=0
+	# spec-ctrl=eager-fpu: with Xen's lazy FPU switching (its default
+	# on AMD), under this QEMU a guest's vector registers do not survive
+	# the guest being paused for a vm_event and dom0 running: processes
+	# interrupted in the middle of an SSE/AVX copy by a trapped hypercall
+	# (the timer's vcpu_op, from interrupt context) died of SIGSEGV on
+	# garbage data (docs/xen.md, Known problems).  XG_XEN_ARGS adds to
+	# Xen's command line.
 	timeout "$timeout" "$qemu" -L /usr/share/seabios -L /usr/share/qemu \
 		-accel tcg -cpu max -m 2048 -smp 1 -nodefaults -display none \
 		-no-reboot -monitor none -serial "file:$log" \
 		-kernel "$CACHE/xen" \
-		-append "console=com1 com1=115200 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 noreboot smap=0" \
+		-append "console=com1 com1=115200 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 noreboot smap=0 spec-ctrl=eager-fpu ${XG_XEN_ARGS:-}" \
 		-initrd "$CACHE/dom0-vmlinuz console=hvc0 earlyprintk=xen panic=-1 quiet loglevel=3,$initrd" \
 		</dev/null || rc=$?
 	rm -f "$initrd"
@@ -485,14 +495,17 @@ cmd_boot() {
 # A guest's command list as an initramfs overlay (the guest's init runs
 # each command line in order, as tests/guest/rig.sh boot does): dom0 puts
 # it behind /guest/initrd.gz (xg_guest_initrd).
+# XG_ADD=DIR adds DIR's tree to the guest's root (a test's module, say).
 cmd_overlay() {
 	local out=$1 dir c
 	shift
 	dir=$(mktemp -d)
+	mkdir "$dir/root"
+	[ -n "${XG_ADD:-}" ] && cp -a "$XG_ADD/." "$dir/root/"
 	for c in "$@"; do
 		printf 'vsp_run %q\n' "$c"
-	done >"$dir/run.sh"
-	(cd "$dir" && echo run.sh | cpio -o -H newc --quiet | gzip -1) >"$out"
+	done >"$dir/root/run.sh"
+	(cd "$dir/root" && find . ! -name . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$out"
 	rm -rf "$dir"
 }
 
