@@ -53,6 +53,9 @@ ov enf 'sleep 5' "$(rd $HV/properties/features features)" \
 # "pack: xen-hypercalls"), each variant run in the guest after the test's
 # module (attacks/kmod/vsp_hcall.c) is loaded; the variants make their
 # hypercalls from the module's own code, off the paths the pack ships.
+# The guest rig builds the module (cached; the Xen boot below builds the
+# rest of it anyway).
+"$GUEST_DIR/rig.sh" build >&2 || true
 eval "$("$GUEST_DIR/rig.sh" paths | grep '^PACKS_BIN=')"
 case_field() { sed -n "s/^$2: *//p" "$1" | head -1; }
 xcmds=() xcase=() xname=() xwant=()
