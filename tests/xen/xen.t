@@ -45,10 +45,12 @@ ov kill 'vsp_open /etc/shadow' 'sleep 8' 'vsp_open /etc/shadow /etc/hostname'
 ov learn 'sleep 5' "f=\$(cat $HV/properties/features); echo \"VSP features rc \$? \$f\"" \
 	"f=\$(cat $HV/properties/features); echo \"VSP features rc \$? \$f\""
 rd() { echo "f=\$(cat $1 2>&1); echo \"VSP $2 rc \$? \$f\""; }
-ov enf 'sleep 5' "$(rd $HV/properties/features features)" \
-	"$(rd $HV/compilation/compiled_by compiled_by)" \
-	"$(rd $HV/properties/features features)" \
-	'dmesg | grep -iA3 "segfault\|int3:\|Oops\|BUG:\|general protection" | sed "s/^/VSP kmsg /" | head -60'
+# Enforce: then, with the test's module (below), a grant_table_op from
+# its own code, a path the learn step never saw.
+enf=('sleep 5' "$(rd $HV/properties/features features)"
+	"$(rd $HV/compilation/compiled_by compiled_by)"
+	"$(rd $HV/properties/features features)")
+kmsg='dmesg | grep -iA3 "segfault\|int3:\|Oops\|BUG:\|general protection" | sed "s/^/VSP kmsg /" | head -60'
 # The xen-hypercalls pack: its cases (tests/guest/attacks/*.case with
 # "pack: xen-hypercalls"), each variant run in the guest after the test's
 # module (attacks/kmod/vsp_hcall.c) is loaded; the variants make their
@@ -76,6 +78,10 @@ if [ -s "$PACKS_BIN/vsp_hcall.ko" ]; then
 	cp "$PACKS_BIN/vsp_hcall.ko" "$T/add/lib/vsp/"
 	XG_ADD=$T/add ov pack 'sleep 5' 'insmod /lib/vsp/vsp_hcall.ko; echo "VSP insmod rc $?"' \
 		"${xcmds[@]}"
+	XG_ADD=$T/add ov enf "${enf[@]}" 'insmod /lib/vsp/vsp_hcall.ko; echo "VSP insmod rc $?"' \
+		'echo grant >/proc/vsp_hcall; echo "VSP $(cat /proc/vsp_hcall)"' "$kmsg"
+else
+	ov enf "${enf[@]}" "$kmsg"
 fi
 cat >"$T/plan.sh" <<'PLAN'
 X=/guest/xen-policies
@@ -188,9 +194,19 @@ ok "enforce: the learned path still allowed after" grep -q "^VSP features rc 0" 
 ok "enforce: the audit names the rule, the argument and the path" \
 	grep -q '"rule":"version-path","verdict":"deny","errno":1,.*"msg":"xen_version cmd 2 from an unlearned path".*"stack":\["xen_version","compiled_by_show"' "$O/enf.audit"
 # busybox cat tries sendfile, then read: the same unlearned handler twice.
-nd=$(grep -c '"verdict":"deny"' "$O/enf.audit")
-ok "enforce: every deny is the compiled_by read (sendfile, then read)" \
+nd=$(grep -c '"rule":"version-path","verdict":"deny"' "$O/enf.audit")
+ok "enforce: every xen_version deny is the compiled_by read (sendfile, then read)" \
 	eq "$(grep -c '"verdict":"deny".*"stack":\["xen_version","compiled_by_show"' "$O/enf.audit")" "$nd"
+if [ -s "$PACKS_BIN/vsp_hcall.ko" ]; then
+	ok "enforce: a grant_table_op from a module's own code is denied, the guest sees -EPERM" \
+		grep -qx "VSP grant_table_op rc -1" <<<"$(res enf 6)"
+	ok "enforce: one deny of it, by grant-path, with its command" \
+		eq "$(grep -c '"rule":"grant-path","verdict":"deny","errno":1,.*"msg":"grant_table_op cmd 6 from an unlearned path"' "$O/enf.audit")" 1
+	ok "enforce: no other grant_table_op denied" \
+		eq "$(grep -c '"rule":"grant-path"' "$O/enf.audit")" 1
+else
+	skip "enforce: grant_table_op" "no vsp_hcall.ko for the guest kernel" 3
+fi
 ok "enforce: the other PVH hypercalls were seen" grep -Eq '"pvh":[1-9]' "$O/enf.err"
 ok "enforce: the guest ran to its end" grep -q VSP-DONE "$O/enf.log"
 # Every hypercall stops at the stub, most from interrupt context: no guest
