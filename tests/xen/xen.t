@@ -37,6 +37,7 @@ ov deny 'vsp_open /etc/hostname /etc/shadow /etc/passwd'
 ov verd 'vsp_getpid' 'vsp_open /etc/shadow /etc/hostname' 'vsp_open /etc/kill-me' \
 	'vsp_open /etc/hostname'
 ov kf 'cred_walk 3'
+ov paus 'vsp_open /etc/hostname /etc/shadow /etc/passwd'
 ov det 'vsp_open /etc/shadow' 'sleep 30' 'vsp_hostile kread __x64_sys_openat'
 ov kill 'vsp_open /etc/shadow' 'sleep 8' 'vsp_open /etc/shadow /etc/hostname'
 # The hypercall steps attach to the booted guest (XG_ATTACH_AT): every
@@ -88,6 +89,9 @@ X=/guest/xen-policies
 xg_attach deny --stats=json $P/shadow.vsp
 xg_attach verd --stats=json $P/verdicts.vsp
 xg_attach kf --record /tmp/kf.trace $X/kfunc.vsp
+# pause: the guest never ends by itself; 40 s is the wait for its end.
+XG_SECS=40 xg_attach paus --stats=json $P/pause.vsp
+XG_SECS=
 XG_SIGNAL=TERM XG_SIGNAL_AT="VSP-RUN 2" xg_attach det --stats $P/shadow.vsp
 XG_SIGNAL= XG_SIGNAL_AT=
 # SIGKILL: vsp dies with its int3 bytes in the guest; the guest runs
@@ -139,6 +143,14 @@ ok "redirect: other opens untouched" grep -qx "VSP open /etc/hostname ok vspgues
 ok "kill: the process dies of SIGKILL" eq "$("$GUEST_DIR/rig.sh" status "$O/verd.log" 3)" 137
 ok "after the kill the guest runs on" grep -qx "VSP open /etc/hostname ok vspguest" <<<"$(res verd 4)"
 ok "audit: return carries the value" grep -q '"verdict":"return","value":4242' "$O/verd.audit"
+
+# ---- pause: the guest stopped at the call, and left so
+ok "pause: vsp exits 0 after pausing" eq "$(cat "$O/paus.rc")" 0
+ok "pause: vsp reports the pause" grep -q "guest paused at openat (rule freeze" "$O/paus.err"
+ok "pause: vsp says the guest stays paused" grep -q "stays paused" "$O/paus.err"
+ok "pause: the domain is paused when the test ends it" grep -q p "$O/paus.state"
+ok "pause: the open before it completed" grep -qx "VSP open /etc/hostname ok vspguest" <<<"$(res paus 1)"
+ok "pause: the guest did not go on past the open" bash -c "! grep -q 'VSP open /etc/shadow\|VSP-DONE' '$O/paus.log'"
 
 # ---- a kernel function: process context and call path
 ok "kfunc: vsp exits 0" eq "$(cat "$O/kf.rc")" 0
