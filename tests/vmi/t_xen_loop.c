@@ -19,62 +19,6 @@
 
 #if !defined(VSP_HAVE_XEN) || !VSP_HAVE_XEN
 
-/*
- * No MTF, an interrupt before the instruction run in place: the handler
- * makes calls of its own through the same code (one past the untrapped
- * instruction, reaching the follower first; one trapped and decided), then
- * returns to the trap with the registers of the call already decided.
- * That call is not a second event; a new call with the same registers,
- * once the first has run, is.
- */
-static void test_no_mtf_interrupt(void)
-{
-	uint64_t trap = KTEXT + 0x200, task_sp = 0xffffc90000627c40ull,
-		 irq_sp = 0xffffc90000003e10ull;
-	struct vsp_resume go = { VSP_RESUME_CONTINUE, 0 };
-	struct vsp_stop st;
-
-	sim_reset(true);
-	sim.no_mtf = true;
-	be.ops->attach(&be, "7");
-	be.ops->trap_add(&be, trap);
-	be.ops->resume(&be, 0, &go);
-	sim.v[0].regs.rsp = task_sp;
-	sim.v[0].regs.rax = 20;
-	sim_run(0, trap);
-	ok(wait_for(&st) == 0 && st.kind == VSP_STOP_TRAP,
-	   "interrupted run: the task's call stops at the trap");
-	be.ops->resume(&be, 0, &go);
-	/* The interrupt, before the instruction: the handler's own calls. */
-	sim.v[0].regs.rsp = irq_sp;
-	sim.v[0].regs.rax = 24;
-	ok(!sim_run(0, trap) && sim_run(0, trap + 3) &&
-	   wait_for(&st) == 0 && st.kind == VSP_STOP_TIMEOUT &&
-	   sim.mem[TEXT_GFN][0x200] == 0xcc,
-	   "interrupted run: the handler's call passes, the follower re-arms");
-	sim_run(0, trap);
-	ok(wait_for(&st) == 0 && st.kind == VSP_STOP_TRAP,
-	   "interrupted run: the handler's next call is an event of its own");
-	be.ops->resume(&be, 0, &go);
-	sim_run(0, trap + 3);
-	wait_for(&st);
-	/* Back from the interrupt: the task's call, with its registers. */
-	sim.v[0].regs.rsp = task_sp;
-	sim.v[0].regs.rax = 20;
-	ok(sim_run(0, trap) && wait_for(&st) == 0 &&
-	   st.kind == VSP_STOP_TIMEOUT && !sim.v[0].paused &&
-	   sim.mem[TEXT_GFN][0x200] == 0x48 && sim.mem[TEXT_GFN][0x203] == 0xcc,
-	   "interrupted run: the task back at its decided call is no new event");
-	ok(sim_run(0, trap + 3) && wait_for(&st) == 0 &&
-	   st.kind == VSP_STOP_TIMEOUT && sim.mem[TEXT_GFN][0x200] == 0xcc,
-	   "interrupted run: the call runs, the trap re-armed");
-	sim_run(0, trap);
-	ok(wait_for(&st) == 0 && st.kind == VSP_STOP_TRAP,
-	   "interrupted run: the same registers once the call has run: a new event");
-	be.ops->resume(&be, 0, &go);
-	be.ops->detach(&be, false);
-}
-
 int main(void)
 {
 	printf("1..0 # SKIP built without libxen\n");
