@@ -20,7 +20,7 @@ VSP=${VSP:-$TOP/${BUILD:-build}/vsp}
 N=${1:-200}
 "$XRIG" qemu-path >/dev/null || { echo "measure: the patched QEMU is not built (tests/xen/rig.sh qemu)" >&2; exit 1; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/vsp-xmeasure.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${VSP_KEEP:-}" ] && echo "# files kept in $T" >&2 || rm -rf "$T"' EXIT
 mkdir -p "$T/files" "$T/out"
 echo '# no rules: nothing to trap' >"$T/files/empty.vsp"
 for n in none empty opens shadow; do
@@ -33,21 +33,24 @@ xg_start mnone /tmp/mnone.gz
 xg_wait_line mnone VSP-DONE 300
 xl destroy mnone
 xg_guest_log mnone
-xg_attach mempty -q --stats --audit /dev/null /files/empty.vsp
-XG_SECS=600 xg_attach mopens -q --stats --audit /dev/null $P/opens.vsp
-XG_SECS=600 xg_attach mshadow -q --stats --audit /dev/null $P/shadow.vsp
+# Not -q: xg_attach unpauses the new guest when vsp says it is waiting
+# for the kernel or attached.
+xg_attach mempty --stats --audit /dev/null /files/empty.vsp
+XG_SECS=600 xg_attach mopens --stats --audit /dev/null $P/opens.vsp
+XG_SECS=600 xg_attach mshadow --stats --audit /dev/null $P/shadow.vsp
 PLAN
 "$XRIG" boot --timeout 2400 --log "$T/xen.log" --files "$T/files" "$VSP" "$T/plan.sh" >&2
 "$XRIG" extract "$T/xen.log" "$T/out"
 
-loop_ms() { tr -d '\r' <"$1" | awk '$1 == "VSP" && $2 == "loop" { print $(NF) }'; }
+loop_ms() { tr -d '\r' <"$1" 2>/dev/null | awk '$1 == "VSP" && $2 == "loop" { print $(NF) }'; }
 row() {
 	local name=$1 f=$2 hits rt ms share lm eps
-	hits=$(awk '/^traps hit:/ { print $3 }' "$T/out/$f.err" 2>/dev/null)
-	rt=$(awk '/^per trap:/ { print $3 }' "$T/out/$f.err" 2>/dev/null)
-	ms=$(awk '/^per trap:/ { print $6 }' "$T/out/$f.err" 2>/dev/null)
-	share=$(awk '/^engine share:/ { print $3 }' "$T/out/$f.err" 2>/dev/null)
-	lm=$(loop_ms "$T/out/$f.log" | sed 's/ms$//')
+	# A run without vsp has no stderr of vsp's: its columns are "-".
+	hits=$(awk '/^traps hit:/ { print $3 }' "$T/out/$f.err" 2>/dev/null || true)
+	rt=$(awk '/^per trap:/ { print $3 }' "$T/out/$f.err" 2>/dev/null || true)
+	ms=$(awk '/^per trap:/ { print $6 }' "$T/out/$f.err" 2>/dev/null || true)
+	share=$(awk '/^engine share:/ { print $3 }' "$T/out/$f.err" 2>/dev/null || true)
+	lm=$(loop_ms "$T/out/$f.log" | sed 's/ms$//' || true)
 	eps=-
 	if [ -n "${hits:-}" ] && [ "${hits:-0}" -gt 0 ] && [ -n "$lm" ]; then
 		eps=$(echo "$hits * 1000 / ${lm%%[!0-9.]*}" | bc -l | xargs printf '%.0f')
