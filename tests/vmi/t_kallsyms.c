@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "tests/tap.h"
+#include "tests/rig_cache.h"
 #include "vmi/kallsyms.h"
 #include "vmi/linux.h"
 
@@ -357,16 +358,6 @@ static void test_guest(void)
 
 /* ------------------------------------------------------- the real kernel */
 
-static const char *cache_file(const char *name, char *buf, size_t n)
-{
-	const char *c = getenv("VSP_CACHE"), *h = getenv("HOME");
-	if (c)
-		snprintf(buf, n, "%s/guest/%s", c, name);
-	else
-		snprintf(buf, n, "%s/.cache/vsp/guest/%s", h ? h : "/", name);
-	return buf;
-}
-
 static long img_read(void *ctx, uint64_t gva, void *buf, size_t len)
 {
 	size_t n = vsp_kimg_read(ctx, gva, buf, len);
@@ -376,8 +367,8 @@ static long img_read(void *ctx, uint64_t gva, void *buf, size_t len)
 static void test_vmlinux(void)
 {
 	char vp[4096], mp[4096], err[256];
-	cache_file("vmlinux", vp, sizeof vp);
-	cache_file("System.map", mp, sizeof mp);
+	rig_cache_file("vmlinux", vp, sizeof vp);
+	rig_cache_file("System.map", mp, sizeof mp);
 	struct vsp_kimg *img = vsp_kimg_open(vp, err, sizeof err);
 	struct vsp_symtab *map = img ? vsp_sym_load(mp, err, sizeof err) : NULL;
 	if (!img || !map) {

@@ -20,17 +20,7 @@
 #include "vmi/kaslr.h"
 #include "vmi/linux.h"
 #include "tests/tap.h"
-
-static const char *cache_file(const char *name, char *buf, size_t n)
-{
-	const char *c = getenv("VSP_CACHE"), *h = getenv("HOME");
-
-	if (c)
-		snprintf(buf, n, "%s/guest/%s", c, name);
-	else
-		snprintf(buf, n, "%s/.cache/vsp/guest/%s", h ? h : "/", name);
-	return buf;
-}
+#include "tests/rig_cache.h"
 
 /* ---------------------------------------------------- process */
 
@@ -208,7 +198,7 @@ static void test_btf(void)
 	ok(vsp_linux_init(&lx, "/nonexistent/vmlinux", NULL, err,
 			  sizeof(err)) == -1 && strstr(err, "no usable BTF"),
 	   "missing BTF: %s", err);
-	cache_file("vmlinux", path, sizeof(path));
+	rig_cache_file("vmlinux", path, sizeof(path));
 	if (access(path, R_OK)) {
 		skip("no cached vmlinux");
 		return;
@@ -290,8 +280,8 @@ static void test_kaslr(void)
 	static const int64_t slides[] = { 0, 0x1e00000, 0x13600000, 0x2c000000 };
 	uint64_t text;
 
-	cache_file("System.map", mp, sizeof(mp));
-	cache_file("vmlinux", vp, sizeof(vp));
+	rig_cache_file("System.map", mp, sizeof(mp));
+	rig_cache_file("vmlinux", vp, sizeof(vp));
 	ok(vsp_kimg_open("/nonexistent", err, sizeof(err)) == NULL &&
 	   strstr(err, "No such file"), "missing image: %s", err);
 	if (access(mp, R_OK) || access(vp, R_OK)) {

@@ -23,6 +23,7 @@
 
 #include "vmi/unwind.h"
 #include "tests/tap.h"
+#include "tests/rig_cache.h"
 
 /* ------------------------------------------------ memory images */
 
@@ -489,17 +490,6 @@ static void test_depths(struct vsp_unwinder *u)
 
 /* ------------------------------------------- the real kernel */
 
-static const char *cache_file(const char *name, char *buf, size_t n)
-{
-	const char *c = getenv("VSP_CACHE"), *h = getenv("HOME");
-
-	if (c)
-		snprintf(buf, n, "%s/guest/%s", c, name);
-	else
-		snprintf(buf, n, "%s/.cache/vsp/guest/%s", h ? h : "/", name);
-	return buf;
-}
-
 struct kmem {
 	const struct vsp_kimg *img;
 	int64_t slide;
@@ -806,8 +796,8 @@ static void test_real(void)
 	struct vsp_unwind_opts o = { 0 };
 	size_t agree = 0, total = 0;
 
-	cache_file("System.map", p1, sizeof(p1));
-	cache_file("vmlinux", p2, sizeof(p2));
+	rig_cache_file("System.map", p1, sizeof(p1));
+	rig_cache_file("vmlinux", p2, sizeof(p2));
 	if (access(p1, R_OK) || access(p2, R_OK)) {
 		skip("no cached vmlinux/System.map");
 		return;
