@@ -277,7 +277,7 @@ static int ue_walk_gnu(const struct vsp_uelf *e, vsp_gread_fn read, void *ctx,
 				"the module");
 	if (i == 0 || i < symoff)
 		return 0;
-	for (uint32_t n = 0; n < VSP_UELF_MAX_STEPS; n++, i++) {
+	for (uint32_t n = 0; n < VSP_UELF_MAX_CHAIN; n++, i++) {
 		uint32_t c;
 		Elf64_Sym sym;
 		if (i < symoff ||
@@ -295,7 +295,8 @@ static int ue_walk_gnu(const struct vsp_uelf *e, vsp_gread_fn read, void *ctx,
 		if (c & 1)
 			return 0;
 	}
-	return vsp_errf(err, errlen, "a DT_GNU_HASH chain does not end");
+	return vsp_errf(err, errlen, "a DT_GNU_HASH chain does not end within "
+			"%d entries", VSP_UELF_MAX_CHAIN);
 }
 
 static int ue_walk_sysv(const struct vsp_uelf *e, vsp_gread_fn read,
@@ -319,8 +320,9 @@ static int ue_walk_sysv(const struct vsp_uelf *e, vsp_gread_fn read,
 				"module");
 	for (uint32_t n = 0; i != STN_UNDEF; n++) {
 		Elf64_Sym sym;
-		if (n >= VSP_UELF_MAX_STEPS || n > nchain)
-			return vsp_errf(err, errlen, "a DT_HASH chain does not end");
+		if (n >= VSP_UELF_MAX_CHAIN || n > nchain)
+			return vsp_errf(err, errlen, "a DT_HASH chain does not end "
+					"within %d entries", VSP_UELF_MAX_CHAIN);
 		if (i >= nchain)
 			return vsp_errf(err, errlen, "DT_HASH index %u past its %u "
 					"chains", i, nchain);

@@ -17,8 +17,9 @@
  * (vsp_uelf_symtab_lookup).
  *
  * The guest controls every byte: each read is bounded (headers within the
- * first page, at most VSP_UELF_MAX_DYN dynamic entries, hash tables and
- * chains walked at most VSP_UELF_MAX_STEPS entries, names at most
+ * first page, at most VSP_UELF_MAX_DYN dynamic entries, hash tables at
+ * most VSP_UELF_MAX_STEPS entries, one hash chain at most
+ * VSP_UELF_MAX_CHAIN entries, names at most
  * VSP_UELF_MAX_NAME bytes), so a hostile module gives an error, never a
  * crash or a hang.  Nothing allocates.
  */
@@ -33,6 +34,13 @@
 #define VSP_UELF_MAX_PHDR 64
 #define VSP_UELF_MAX_DYN 256
 #define VSP_UELF_MAX_STEPS 65536
+/*
+ * A hash chain longer than this is a lie: the linker sizes a table for a
+ * few symbols per bucket (glibc 2.36's longest DT_GNU_HASH chain is under
+ * 20), and each step costs guest reads (three or more, each a round trip
+ * on some backends), so a chain of VSP_UELF_MAX_STEPS stalled a lookup.
+ */
+#define VSP_UELF_MAX_CHAIN 1024
 #define VSP_UELF_MAX_NAME 256
 #define VSP_UELF_MAX_SHDR 128
 #define VSP_UELF_MAX_STRTAB (16u << 20)

@@ -173,7 +173,7 @@ static void hostile(const struct img *good)
 	int rc = vsp_uelf_open(&e, img_read, &m, m.base, err, sizeof err) == 0 &&
 		 vsp_uelf_lookup(&e, img_read, &m, "system", &a, err, sizeof err) < 0;
 	ok(rc, "hostile: a GNU hash chain that never ends: %s", err);
-	ok(m.reads < 2 * VSP_UELF_MAX_STEPS + 100, "hostile: bounded (%llu reads)",
+	ok(m.reads < 2 * VSP_UELF_MAX_CHAIN + 100, "hostile: bounded (%llu reads)",
 	   (unsigned long long)m.reads);
 	FRESH();
 	for (uint32_t i = 0; i < nb; i++)
@@ -201,7 +201,7 @@ static void hostile(const struct img *good)
 			     err, sizeof err);
 	ok(rc < 0 && strstr(err, "does not end"),
 	   "hostile: a DT_HASH chain with a cycle: %s", err);
-	ok(m.reads < 3 * VSP_UELF_MAX_STEPS + 100, "hostile: bounded (%llu reads)",
+	ok(m.reads < 3 * VSP_UELF_MAX_CHAIN + 100, "hostile: bounded (%llu reads)",
 	   (unsigned long long)m.reads);
 	FRESH();
 	img_dyn(&m, DT_GNU_HASH)->d_tag = DT_DEBUG;
