@@ -223,6 +223,15 @@ xg_lib() {
 G=/guest
 XG_N=0
 
+# xlt ARGS...: xl with a time limit, so that a toolstack call that never
+# returns costs one step (and says so), not the whole plan.
+xlt() {
+	timeout 60 xl "$@"
+	local rc=$?
+	[ $rc = 143 ] && echo "XG-WARN xl $* did not return within 60 s"
+	return $rc
+}
+
 # xg_emit NAME FILE: send FILE to the host, framed on the console.
 xg_emit() {
 	echo "XG-FILE-BEGIN $1"
@@ -249,7 +258,7 @@ on_reboot = "destroy"
 on_crash = "destroy"
 CFG
 	: >/var/log/xen/console/guest-$name.log
-	xl create $p /tmp/$name.cfg >/tmp/$name.xl 2>&1 || { echo "XG-WARN xl create $name failed"; cat /tmp/$name.xl; return 1; }
+	xlt create $p /tmp/$name.cfg >/tmp/$name.xl 2>&1 || { echo "XG-WARN xl create $name failed"; cat /tmp/$name.xl; return 1; }
 }
 
 # xg_guest_initrd OVERLAY OUT: the guest's initramfs with a command list.
@@ -305,7 +314,7 @@ xg_attach() {
 	if [ -n "${XG_ATTACH_AT:-}" ]; then
 		xg_start $name /tmp/$name.gz || { echo 99 >/tmp/$name.rc; xg_emit $name.rc /tmp/$name.rc; return 1; }
 		xg_wait_line $name "$XG_ATTACH_AT" ${XG_SECS:-120} || echo "XG-WARN $name: no '$XG_ATTACH_AT'"
-		xl pause $name
+		xlt pause $name
 	else
 		xg_start $name /tmp/$name.gz paused || { echo 99 >/tmp/$name.rc; xg_emit $name.rc /tmp/$name.rc; return 1; }
 	fi
@@ -320,7 +329,7 @@ xg_attach() {
 	done
 	grep -Eq "attached to|waiting for the guest kernel" /tmp/$name.err 2>/dev/null ||
 		echo "XG-WARN $name: vsp had not attached after ${XG_SECS:-120} s; unpaused"
-	xl unpause $name
+	xlt unpause $name
 	if [ -n "${XG_SIGNAL:-}" ]; then
 		xg_wait_line $name "${XG_SIGNAL_AT:-VSP-DONE}" ${XG_SECS:-120} || echo "XG-WARN $name: no '$XG_SIGNAL_AT'"
 		kill -$XG_SIGNAL $vpid
@@ -335,8 +344,8 @@ xg_attach() {
 		vpid=$!
 	fi
 	xg_wait_line $name VSP-DONE ${XG_SECS:-120} || echo "XG-WARN $name did not finish"
-	xl list $name 2>/dev/null | awk 'NR == 2 { print $5 }' >/tmp/$name.state
-	[ -n "${XG_KEEP:-}" ] || xl destroy $name 2>/dev/null
+	xlt list $name 2>/dev/null | awk 'NR == 2 { print $5 }' >/tmp/$name.state
+	[ -n "${XG_KEEP:-}" ] || xlt destroy $name 2>/dev/null
 	i=0
 	while kill -0 $vpid 2>/dev/null; do
 		i=$((i + 1))
