@@ -102,8 +102,13 @@ ok '! grep -q "something half typed" hist' "not the dropped line"
 ok '[ "$(stat -c %a hist)" = 600 ]' "the history file is private (0600)"
 ok 'grep -q "\"rule\":\"read-shadow\"" err && ! screen | grep -q "\"seq\""' "audit records on stderr, not on the terminal"
 
-tmux kill-session -t "$S"
+# The second session starts before the first goes: killing the server's
+# last session makes it exit, and a session started meanwhile can meet the
+# dying server ("no server running").
+old=$S
+S=$S-2
 start
+tmux kill-session -t "$old"
 ok 'wait_screen "^vsp> $"' "restarted"
 keys Up
 ok 'wait_screen "^vsp> \{\"kind\":\"syscall\",\"name\":\"openat\", \"strings\""' "Up recalls the last command of the last session, its lines joined"
