@@ -221,10 +221,16 @@ deps:
 # other Debian kernels' (kernels.t) are left out: they test the packs'
 # rules and other kernel builds, and the monitor's code they run is the
 # hook, syscall and kill code the other live tests run under the
-# sanitizers; a plain `make check` runs them.
+# sanitizers; a plain `make check` runs them.  So is the Xen test
+# (tests/xen/xen.t): with the hypercall stubs trapped, a vsp built with
+# the sanitizers answers the PVH guest's timer hypercalls (vcpu_op, from
+# interrupt context) slower than the timer comes due again, and the
+# guest, Xen and dom0 under QEMU stop making progress (two of four SAN
+# runs sat silent until the boot's limit); the backend's code is run
+# under the sanitizers by tests/vmi/t_xen_loop.c.
 CHECK_T := $(sort $(wildcard tests/*/*.t))
 ifneq ($(SAN),)
-CHECK_T := $(filter-out tests/guest/pack-%.t tests/guest/benign.t tests/guest/kernels.t,$(CHECK_T))
+CHECK_T := $(filter-out tests/guest/pack-%.t tests/guest/benign.t tests/guest/kernels.t tests/xen/xen.t,$(CHECK_T))
 endif
 
 check: deps
