@@ -36,8 +36,7 @@
 #define VSP_UELF_MAX_STEPS 65536
 /*
  * A hash chain longer than this is a lie: the linker sizes a table for a
- * few symbols per bucket (glibc 2.36's longest DT_GNU_HASH chain is under
- * 20), and each step costs guest reads (three or more, each a round trip
+ * few symbols per bucket, and each step costs guest reads (three or more, each a round trip
  * on some backends), so a chain of VSP_UELF_MAX_STEPS stalled a lookup.
  */
 #define VSP_UELF_MAX_CHAIN 1024
